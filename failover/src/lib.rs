@@ -1,0 +1,1 @@
+//! Heartbeat-compatible failover of virtual IPs between two directors.

@@ -1,0 +1,1 @@
+//! ldirectord-style health checks of real servers.

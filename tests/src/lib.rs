@@ -1,0 +1,1 @@
+//! End-to-end test support: the lab VM harness and network-namespace helpers.
