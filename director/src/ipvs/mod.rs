@@ -4,7 +4,39 @@
 //! - `plan`: `plan(&desired, &actual) -> Vec<Change>` (pure)
 //! - `msg`: the "IPVS" generic netlink family codec (pure, `Emitable` / `Parseable`)
 //! - `client`: a netlink socket that dumps the table and applies changes (I/O)
+//! - `memory`: an in-memory kernel with the kernel's rules, for tests of everything above I/O
 
+pub mod error;
 pub mod model;
 
+pub use error::{IpvsError, Op};
 pub use model::*;
+
+/// Everything director asks of the kernel's IPVS table. `client::Client` is the real kernel;
+/// `memory::MemoryIpvs` an in-memory one with the same rules, for tests.
+pub trait Ipvs {
+    /// `GET_INFO`.
+    fn info(&mut self) -> Result<Info, IpvsError>;
+    /// All services with their destinations (service dump, then one dest dump per service),
+    /// in kernel dump order.
+    fn dump(&mut self) -> Result<Snapshot, IpvsError>;
+    /// One service (`GET_SERVICE` doit: `ESRCH` when missing) with its destinations.
+    fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError>;
+    /// Apply changes in order, many in flight at once. Stops at the first refused change and
+    /// returns its error (naming the change); the changes before it stay applied.
+    fn apply(&mut self, changes: &[Change]) -> Result<(), IpvsError>;
+    /// `ZERO`: reset the counters of one service, or of all.
+    fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), IpvsError>;
+    /// `FLUSH`: remove every service.
+    fn flush(&mut self) -> Result<(), IpvsError>;
+    /// `GET_CONFIG`.
+    fn timeouts(&mut self) -> Result<Timeouts, IpvsError>;
+    /// `SET_CONFIG` (a zero value leaves that timeout unchanged).
+    fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), IpvsError>;
+    /// `GET_DAEMON`: the running sync daemons, master first.
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError>;
+    /// `NEW_DAEMON`.
+    fn start_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), IpvsError>;
+    /// `DEL_DAEMON`.
+    fn stop_daemon(&mut self, state: SyncState) -> Result<(), IpvsError>;
+}

@@ -1,0 +1,59 @@
+//! Probes: the I/O of a check. Each negotiate service has its own module with
+//! `pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError>`;
+//! the caller bounds every probe with its timeout (`tokio::time::timeout`), so a probe
+//! itself may wait forever on a hung server without harm.
+
+use std::net::SocketAddr;
+
+/// What a negotiate check sends and expects (ldirectord's per-virtual / per-real directives).
+#[derive(Debug, Clone, Default)]
+pub struct Negotiate {
+    /// `request=`: the URL path, query, command or DNS name, by service.
+    pub request: Option<String>,
+    /// `receive=`: a regular expression the answer must match.
+    pub receive: Option<regex::Regex>,
+    /// `virtualhost=`: HTTP Host header (and SNI for https).
+    pub virtualhost: Option<String>,
+    /// `httpmethod=`: GET (default) or HEAD.
+    pub http_method: HttpMethod,
+    /// `login=`
+    pub login: Option<String>,
+    /// `passwd=`
+    pub passwd: Option<String>,
+    /// `database=`
+    pub database: Option<String>,
+    /// `secret=` (radius)
+    pub secret: Option<String>,
+    /// Verify TLS certificates (ldirectord does not; default false).
+    pub tls_verify: bool,
+}
+
+/// `httpmethod=`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpMethod {
+    #[default]
+    Get,
+    Head,
+}
+
+/// Why a probe failed, in words for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("connect to {addr} failed: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out")]
+    Timeout,
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The server answered, but not as expected (status code, banner, no match for `receive`).
+    #[error("{0}")]
+    Unexpected(String),
+    /// The server closed the connection before a full answer.
+    #[error("connection closed early")]
+    Closed,
+}
