@@ -1,7 +1,9 @@
 //! director: an LVS director appliance in one binary.
 //!
+//! - `engine`: configured virtuals + health + kernel table -> desired table (pure)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 
+pub mod engine;
 pub mod ipvs;
