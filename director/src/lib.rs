@@ -1,9 +1,13 @@
 //! director: an LVS director appliance in one binary.
 //!
+//! - `control`: the root-only control socket (status, standby, takeover, reload)
+//! - `status`: what `director status` shows (serde + human rendering)
 //! - `engine`: configured virtuals + health + kernel table -> desired table (pure)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 
+pub mod control;
 pub mod engine;
 pub mod ipvs;
+pub mod status;

@@ -1,0 +1,242 @@
+//! What `director status` shows: this node's role, the peer and each link, every resource,
+//! recent transitions, and every virtual service with its real servers. Plain data (serde) and
+//! a human rendering; the daemon fills it, the control socket carries it.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole status of a running daemon.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// This node's name (`uname -n` or nodeinfo).
+    pub node: String,
+    /// "pair" with ha.cf, "single" without.
+    pub mode: String,
+    pub config_dir: String,
+    /// Seconds since the daemon started.
+    pub uptime_s: u64,
+    pub reloads: u64,
+    /// The last reload that was refused, with its errors (the old config kept running).
+    pub last_reload_error: Option<String>,
+    pub failover: Option<FailoverStatus>,
+    pub virtuals: Vec<VirtualStatus>,
+}
+
+/// The failover side.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailoverStatus {
+    /// This node's role (e.g. "active", "standby", "initdead").
+    pub role: String,
+    pub peer: Option<PeerStatus>,
+    pub links: Vec<LinkStatus>,
+    pub resources: Vec<ResourceStatus>,
+    pub transitions: Vec<TransitionStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub name: String,
+    /// "up", "dead", "unknown".
+    pub state: String,
+    pub role: Option<String>,
+    /// Milliseconds since a valid heartbeat was last heard from it.
+    pub last_heard_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkStatus {
+    /// e.g. "bcast eth1", "ucast eth1 192.0.2.2".
+    pub medium: String,
+    pub state: String,
+    pub last_heard_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceStatus {
+    /// The haresources group's preferred node.
+    pub group: String,
+    /// e.g. "IPaddr::192.0.2.132/24/eth0", "ldirectord::www".
+    pub resource: String,
+    /// "running", "stopped", "starting", "stopping", "failed".
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransitionStatus {
+    /// Seconds since the daemon started.
+    pub at_s: f64,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VirtualStatus {
+    /// ldirectord's `<VID>`: `tcp:192.0.2.132:80`, `fwm:7`.
+    pub name: String,
+    pub scheduler: String,
+    pub fallback_active: bool,
+    pub reals: Vec<RealStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RealStatus {
+    /// `ip:port` as configured.
+    pub address: String,
+    /// "up", "down", "unknown".
+    pub health: String,
+    /// Weight in the kernel table now, if present.
+    pub weight: Option<u32>,
+    /// Why the last check failed, if it did.
+    pub reason: Option<String>,
+}
+
+impl Status {
+    /// The human rendering of `director status`.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "node {} ({} mode), up {}s, config {}, {} reload(s)",
+            self.node, self.mode, self.uptime_s, self.config_dir, self.reloads
+        );
+        if let Some(err) = &self.last_reload_error {
+            let _ = writeln!(s, "last reload refused, running config kept:\n  {}", err.replace('\n', "\n  "));
+        }
+        if let Some(f) = &self.failover {
+            let _ = writeln!(s, "role: {}", f.role);
+            match &f.peer {
+                Some(p) => {
+                    let _ = writeln!(
+                        s,
+                        "peer {}: {}{}{}",
+                        p.name,
+                        p.state,
+                        p.role.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                        p.last_heard_ms
+                            .map(|ms| format!(", last heard {ms} ms ago"))
+                            .unwrap_or_default()
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "peer: none configured");
+                }
+            }
+            for l in &f.links {
+                let _ = writeln!(
+                    s,
+                    "  link {}: {}{}",
+                    l.medium,
+                    l.state,
+                    l.last_heard_ms
+                        .map(|ms| format!(", last heard {ms} ms ago"))
+                        .unwrap_or_default()
+                );
+            }
+            if !f.resources.is_empty() {
+                let _ = writeln!(s, "resources:");
+                for r in &f.resources {
+                    let _ = writeln!(s, "  {:<40} {:<10} (group of {})", r.resource, r.state, r.group);
+                }
+            }
+            if !f.transitions.is_empty() {
+                let _ = writeln!(s, "recent transitions:");
+                for t in &f.transitions {
+                    let _ = writeln!(s, "  +{:.3}s {} -> {}: {}", t.at_s, t.from, t.to, t.reason);
+                }
+            }
+        }
+        for v in &self.virtuals {
+            let _ = writeln!(
+                s,
+                "virtual {} ({}){}",
+                v.name,
+                v.scheduler,
+                if v.fallback_active { ", fallback active" } else { "" }
+            );
+            for r in &v.reals {
+                let weight = r.weight.map(|w| format!("weight {w}")).unwrap_or_else(|| "not in table".into());
+                let _ = writeln!(
+                    s,
+                    "  real {:<28} {:<8} {}{}",
+                    r.address,
+                    r.health,
+                    weight,
+                    r.reason.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
+                );
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_part_and_round_trips_as_json() {
+        let st = Status {
+            node: "director1".into(),
+            mode: "pair".into(),
+            config_dir: "/etc/ha.d".into(),
+            uptime_s: 12,
+            reloads: 1,
+            last_reload_error: Some("www.cf:3: unknown directive 'foo'".into()),
+            failover: Some(FailoverStatus {
+                role: "active".into(),
+                peer: Some(PeerStatus {
+                    name: "director2".into(),
+                    state: "up".into(),
+                    role: Some("standby".into()),
+                    last_heard_ms: Some(15),
+                }),
+                links: vec![LinkStatus {
+                    medium: "bcast eth1".into(),
+                    state: "up".into(),
+                    last_heard_ms: Some(15),
+                }],
+                resources: vec![ResourceStatus {
+                    group: "director1".into(),
+                    resource: "IPaddr::192.0.2.132/24".into(),
+                    state: "running".into(),
+                }],
+                transitions: vec![TransitionStatus {
+                    at_s: 1.5,
+                    from: "standby".into(),
+                    to: "active".into(),
+                    reason: "node director2 is dead".into(),
+                }],
+            }),
+            virtuals: vec![VirtualStatus {
+                name: "tcp:192.0.2.132:80".into(),
+                scheduler: "rr".into(),
+                fallback_active: false,
+                reals: vec![RealStatus {
+                    address: "198.51.100.1:80".into(),
+                    health: "up".into(),
+                    weight: Some(1),
+                    reason: None,
+                }],
+            }],
+        };
+        let text = st.render();
+        for want in [
+            "node director1 (pair mode)",
+            "www.cf:3: unknown directive",
+            "role: active",
+            "peer director2: up, standby, last heard 15 ms ago",
+            "link bcast eth1: up",
+            "IPaddr::192.0.2.132/24",
+            "node director2 is dead",
+            "virtual tcp:192.0.2.132:80 (rr)",
+            "real 198.51.100.1:80",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        let json = serde_json::to_string(&st).unwrap();
+        let back: Status = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, st);
+    }
+}
