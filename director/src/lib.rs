@@ -1,6 +1,7 @@
 //! director: an LVS director appliance in one binary.
 //!
 //! - `control`: the root-only control socket (status, standby, takeover, reload)
+//! - `metrics`: Prometheus text exposition on GET /metrics
 //! - `status`: what `director status` shows (serde + human rendering)
 //! - `engine`: configured virtuals + health + kernel table -> desired table (pure)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
@@ -10,4 +11,5 @@
 pub mod control;
 pub mod engine;
 pub mod ipvs;
+pub mod metrics;
 pub mod status;
