@@ -6,8 +6,13 @@
 //! - `client`: a netlink socket that dumps the table and applies changes (I/O)
 //! - `memory`: an in-memory kernel with the kernel's rules, for tests of everything above I/O
 
+#[cfg(test)]
+pub(crate) mod arb;
+pub mod client;
 pub mod error;
 pub mod model;
+pub mod msg;
+pub mod plan;
 
 pub use error::{IpvsError, Op};
 pub use model::*;
