@@ -3,12 +3,14 @@
 //! - `control`: the root-only control socket (status, standby, takeover, reload)
 //! - `metrics`: Prometheus text exposition on GET /metrics
 //! - `status`: what `director status` shows (serde + human rendering)
+//! - `daemon`: the glue (reconciler, checks, failover, control socket, signals)
 //! - `engine`: configured virtuals + health + kernel table -> desired table (pure)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 
 pub mod control;
+pub mod daemon;
 pub mod engine;
 pub mod ipvs;
 pub mod metrics;
