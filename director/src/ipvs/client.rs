@@ -16,9 +16,9 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use netlink_packet_core::{
-    DecodeError, ErrorBuffer, ErrorMessage, NetlinkBuffer, NetlinkHeader,
-    NetlinkMessage, NetlinkPayload, Parseable, ParseableParametrized, NLMSG_DONE, NLMSG_ERROR,
-    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+    DecodeError, ErrorBuffer, ErrorMessage, NetlinkBuffer, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload, Parseable, ParseableParametrized, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK,
+    NLM_F_DUMP, NLM_F_REQUEST,
 };
 use netlink_packet_generic::{
     ctrl::{nlas::GenlCtrlAttrs, GenlCtrl, GenlCtrlCmd},
@@ -29,8 +29,8 @@ use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 use super::msg::{parse_family_id, IpvsMessage, IPVS_GENL_NAME};
 use super::plan::{describe, op_of, service_words};
 use super::{
-    Change, Info, Ipvs, IpvsError, Op, ServiceEntry, ServiceKey, Snapshot, SyncDaemon,
-    SyncState, Timeouts,
+    Change, Info, Ipvs, IpvsError, Op, ServiceEntry, ServiceKey, Snapshot, SyncDaemon, SyncState,
+    Timeouts,
 };
 
 /// Requests per `sendmsg` datagram in [`Client::apply`]. Every ACK the kernel queues costs
@@ -136,7 +136,10 @@ impl Client {
             buf: vec![0; RECV_BUF],
         };
         client.family_id = client.resolve_family()?;
-        tracing::debug!(family_id = client.family_id, "resolved generic netlink family IPVS");
+        tracing::debug!(
+            family_id = client.family_id,
+            "resolved generic netlink family IPVS"
+        );
         Ok(client)
     }
 
@@ -484,10 +487,7 @@ impl Ipvs for Client {
         let replies = Client::dump(self, IpvsMessage::get_daemons(), Op::GetDaemon, || {
             "list sync daemons".into()
         })?;
-        replies
-            .iter()
-            .map(|m| m.daemon().map_err(decode))
-            .collect()
+        replies.iter().map(|m| m.daemon().map_err(decode)).collect()
     }
 
     fn start_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), IpvsError> {
