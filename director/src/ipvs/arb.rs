@@ -17,7 +17,11 @@ pub fn arb_addr() -> impl Strategy<Value = IpAddr> {
 pub fn arb_service_key() -> impl Strategy<Value = ServiceKey> {
     prop_oneof![
         (
-            prop_oneof![Just(Protocol::Tcp), Just(Protocol::Udp), Just(Protocol::Sctp)],
+            prop_oneof![
+                Just(Protocol::Tcp),
+                Just(Protocol::Udp),
+                Just(Protocol::Sctp)
+            ],
             arb_addr(),
             prop_oneof![Just(80u16), Just(443u16), Just(0u16)],
         )
@@ -109,9 +113,6 @@ pub fn arb_service_config() -> impl Strategy<Value = ServiceConfig> {
 
 pub fn arb_table() -> impl Strategy<Value = Table> {
     proptest::collection::vec(arb_service_config(), 0..6).prop_map(|configs| Table {
-        services: configs
-            .into_iter()
-            .map(|c| (c.service.key, c))
-            .collect(),
+        services: configs.into_iter().map(|c| (c.service.key, c)).collect(),
     })
 }

@@ -229,7 +229,6 @@ fn differences(desired: &Table, actual: &Table) -> usize {
         .count()
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
@@ -310,14 +309,29 @@ mod tests {
         let s = Service::new(key(1));
         apply_to(&mut t, &Change::AddService(s.clone())).expect("add");
         let err = apply_to(&mut t, &Change::AddService(s.clone())).expect_err("twice");
-        assert!(matches!(err, IpvsError::Kernel { errno: libc::EEXIST, .. }));
+        assert!(matches!(
+            err,
+            IpvsError::Kernel {
+                errno: libc::EEXIST,
+                ..
+            }
+        ));
         let err = apply_to(&mut t, &Change::AddDest(key(2), dest(1))).expect_err("no svc");
-        assert!(matches!(err, IpvsError::Kernel { errno: libc::ESRCH, .. }));
+        assert!(matches!(
+            err,
+            IpvsError::Kernel {
+                errno: libc::ESRCH,
+                ..
+            }
+        ));
         let err = apply_to(&mut t, &Change::DelDest(key(1), dest(1).key())).expect_err("no rs");
         match err {
             IpvsError::Kernel { op, errno, what } => {
                 assert_eq!((op, errno), (Op::DelDest, libc::ENOENT));
-                assert_eq!(what, "delete real server 198.51.100.1:80 from TCP 192.0.2.1:80");
+                assert_eq!(
+                    what,
+                    "delete real server 198.51.100.1:80 from TCP 192.0.2.1:80"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{
-    emit_u16, emit_u32, parse_u16, parse_u32, parse_u8, DecodeError, DefaultNla, ErrorContext,
-    Nla, NlaBuffer, NlasIterator, Parseable,
+    emit_u16, emit_u32, parse_u16, parse_u32, parse_u8, DecodeError, DefaultNla, ErrorContext, Nla,
+    NlaBuffer, NlasIterator, Parseable,
 };
 
 use super::{emit_string, parse_nul_string};

@@ -58,8 +58,8 @@ impl Nla for DestAttr {
         match self {
             Addr(_) => 16,
             Port(_) | AddrFamily(_) | TunPort(_) | TunFlags(_) => 2,
-            FwdMethod(_) | Weight(_) | UThresh(_) | LThresh(_) | ActiveConns(_)
-            | InactConns(_) | PersistConns(_) => 4,
+            FwdMethod(_) | Weight(_) | UThresh(_) | LThresh(_) | ActiveConns(_) | InactConns(_)
+            | PersistConns(_) => 4,
             TunType(_) => 1,
             Stats(attrs) | Stats64(attrs) => attrs.as_slice().buffer_len(),
             Other(nla) => nla.value_len(),
@@ -94,8 +94,8 @@ impl Nla for DestAttr {
         match self {
             Addr(a) => buffer.copy_from_slice(a),
             Port(p) | TunPort(p) => buffer.copy_from_slice(&p.to_be_bytes()),
-            FwdMethod(v) | Weight(v) | UThresh(v) | LThresh(v) | ActiveConns(v)
-            | InactConns(v) | PersistConns(v) => {
+            FwdMethod(v) | Weight(v) | UThresh(v) | LThresh(v) | ActiveConns(v) | InactConns(v)
+            | PersistConns(v) => {
                 let _ = emit_u32(buffer, *v);
             }
             AddrFamily(v) | TunFlags(v) => {
@@ -122,9 +122,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DestAttr {
             IPVS_DEST_ATTR_L_THRESH => LThresh(u32_of("IPVS_DEST_ATTR_L_THRESH")?),
             IPVS_DEST_ATTR_ACTIVE_CONNS => ActiveConns(u32_of("IPVS_DEST_ATTR_ACTIVE_CONNS")?),
             IPVS_DEST_ATTR_INACT_CONNS => InactConns(u32_of("IPVS_DEST_ATTR_INACT_CONNS")?),
-            IPVS_DEST_ATTR_PERSIST_CONNS => {
-                PersistConns(u32_of("IPVS_DEST_ATTR_PERSIST_CONNS")?)
-            }
+            IPVS_DEST_ATTR_PERSIST_CONNS => PersistConns(u32_of("IPVS_DEST_ATTR_PERSIST_CONNS")?),
             IPVS_DEST_ATTR_STATS => {
                 Stats(parse_stats_attrs(payload).context("IPVS_DEST_ATTR_STATS")?)
             }

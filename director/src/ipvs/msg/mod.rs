@@ -224,9 +224,9 @@ impl<'a, T: AsRef<[u8]> + ?Sized> ParseableParametrized<NlaBuffer<&'a T>, IpvsCm
             });
         }
         Ok(match buf.kind() {
-            IPVS_CMD_ATTR_SERVICE => Service(
-                service::parse_service_attrs(payload).context("IPVS_CMD_ATTR_SERVICE")?,
-            ),
+            IPVS_CMD_ATTR_SERVICE => {
+                Service(service::parse_service_attrs(payload).context("IPVS_CMD_ATTR_SERVICE")?)
+            }
             IPVS_CMD_ATTR_DEST => {
                 Dest(dest::parse_dest_attrs(payload).context("IPVS_CMD_ATTR_DEST")?)
             }
@@ -329,7 +329,10 @@ pub(crate) fn parse_raw4(payload: &[u8]) -> Result<[u8; 4], DecodeError> {
 
 /// A NUL-terminated string: everything up to the first NUL (or the end).
 pub(crate) fn parse_nul_string(payload: &[u8]) -> Result<String, DecodeError> {
-    let end = payload.iter().position(|b| *b == 0).unwrap_or(payload.len());
+    let end = payload
+        .iter()
+        .position(|b| *b == 0)
+        .unwrap_or(payload.len());
     let bytes = payload.get(..end).unwrap_or_default();
     String::from_utf8(bytes.to_vec()).map_err(DecodeError::from)
 }

@@ -128,12 +128,8 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for ServiceAttr {
                 SchedName(parse_nul_string(payload).context("IPVS_SVC_ATTR_SCHED_NAME")?)
             }
             IPVS_SVC_ATTR_FLAGS => Flags(parse_flags(payload).context("IPVS_SVC_ATTR_FLAGS")?),
-            IPVS_SVC_ATTR_TIMEOUT => {
-                Timeout(parse_u32(payload).context("IPVS_SVC_ATTR_TIMEOUT")?)
-            }
-            IPVS_SVC_ATTR_NETMASK => {
-                Netmask(parse_raw4(payload).context("IPVS_SVC_ATTR_NETMASK")?)
-            }
+            IPVS_SVC_ATTR_TIMEOUT => Timeout(parse_u32(payload).context("IPVS_SVC_ATTR_TIMEOUT")?),
+            IPVS_SVC_ATTR_NETMASK => Netmask(parse_raw4(payload).context("IPVS_SVC_ATTR_NETMASK")?),
             IPVS_SVC_ATTR_STATS => {
                 Stats(parse_stats_attrs(payload).context("IPVS_SVC_ATTR_STATS")?)
             }

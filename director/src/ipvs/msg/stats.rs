@@ -139,9 +139,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for StatsAttr {
             IPVS_STATS_ATTR_INPKTS => StatsAttr::InPkts(counter("IPVS_STATS_ATTR_INPKTS")?),
             IPVS_STATS_ATTR_OUTPKTS => StatsAttr::OutPkts(counter("IPVS_STATS_ATTR_OUTPKTS")?),
             IPVS_STATS_ATTR_INBYTES => StatsAttr::InBytes(counter("IPVS_STATS_ATTR_INBYTES")?),
-            IPVS_STATS_ATTR_OUTBYTES => {
-                StatsAttr::OutBytes(counter("IPVS_STATS_ATTR_OUTBYTES")?)
-            }
+            IPVS_STATS_ATTR_OUTBYTES => StatsAttr::OutBytes(counter("IPVS_STATS_ATTR_OUTBYTES")?),
             IPVS_STATS_ATTR_CPS => StatsAttr::Cps(counter("IPVS_STATS_ATTR_CPS")?),
             IPVS_STATS_ATTR_INPPS => StatsAttr::InPps(counter("IPVS_STATS_ATTR_INPPS")?),
             IPVS_STATS_ATTR_OUTPPS => StatsAttr::OutPps(counter("IPVS_STATS_ATTR_OUTPPS")?),

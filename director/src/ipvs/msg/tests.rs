@@ -144,7 +144,9 @@ fn nested_attributes_are_recognised_with_and_without_nla_f_nested() {
     assert_eq!(parse(&with_flag), parse(&without));
     assert_eq!(
         parse(&without).nlas,
-        vec![CmdAttr::Service(request::service_key_attrs(&tcp_192_0_2_10_80()))]
+        vec![CmdAttr::Service(request::service_key_attrs(
+            &tcp_192_0_2_10_80()
+        ))]
     );
 }
 
@@ -260,20 +262,32 @@ fn dest_attributes_match_ipvsadm() {
     d.weight = 3;
     d.u_threshold = 100;
     d.l_threshold = 50;
-    assert_eq!(request::dest_attrs(&d), traced_dest_nest("03-send-new-dest-1"));
+    assert_eq!(
+        request::dest_attrs(&d),
+        traced_dest_nest("03-send-new-dest-1")
+    );
     // ipvsadm sends the full service even here; we send only its identifying fields.
     let ours = IpvsMessage::new_dest(&tcp_192_0_2_10_80(), &d);
-    assert_eq!(ours.nlas[0], CmdAttr::Service(request::service_key_attrs(&tcp_192_0_2_10_80())));
+    assert_eq!(
+        ours.nlas[0],
+        CmdAttr::Service(request::service_key_attrs(&tcp_192_0_2_10_80()))
+    );
 
     // ipvsadm -a -f 7 -6 -r 2001:db8::7 -g
     let d = Dest::new(v6("2001:db8::7"), 0);
-    assert_eq!(request::dest_attrs(&d), traced_dest_nest("08-send-new-dest-1"));
+    assert_eq!(
+        request::dest_attrs(&d),
+        traced_dest_nest("08-send-new-dest-1")
+    );
 
     // ipvsadm -e -t 192.0.2.10:80 -r 198.51.100.1:8080 -m -w 5
     let mut d = Dest::new(v4(198, 51, 100, 1), 8080);
     d.forward = Forward::Masq;
     d.weight = 5;
-    assert_eq!(request::dest_attrs(&d), traced_dest_nest("12-send-set-dest-1"));
+    assert_eq!(
+        request::dest_attrs(&d),
+        traced_dest_nest("12-send-set-dest-1")
+    );
 }
 
 #[test]
@@ -290,7 +304,10 @@ fn ipvs4_dest_under_ipv6_service_uses_its_own_family_and_zero_padding() {
     assert_eq!(d.tun_flags, tun_flags::IP_VS_TUNNEL_ENCAP_FLAG_CSUM);
     // ipvsadm leaves bytes of the service address behind the IPv4 address; we zero them.
     let ours = request::dest_attrs(&d);
-    assert_eq!(ours[1], DestAttr::Addr(request::addr_bytes(&v4(192, 0, 2, 5))));
+    assert_eq!(
+        ours[1],
+        DestAttr::Addr(request::addr_bytes(&v4(192, 0, 2, 5)))
+    );
     assert_ne!(ours, traced);
     let mut fixed = traced.clone();
     fixed[1] = ours[1].clone();
@@ -370,7 +387,9 @@ fn dest_dump_replies_decode_to_the_model() {
 
 #[test]
 fn info_and_config_replies_decode() {
-    let info = parse(&record("01-recv-set-info-2").bytes).info().expect("info");
+    let info = parse(&record("01-recv-set-info-2").bytes)
+        .info()
+        .expect("info");
     assert_eq!(
         info,
         Info {
@@ -418,9 +437,18 @@ fn daemon_reply_byte_orders() {
         }
         panic!("attribute {kind} not emitted")
     };
-    assert_eq!(find(daemon::IPVS_DAEMON_ATTR_MCAST_GROUP), vec![224, 0, 0, 81]);
-    assert_eq!(find(daemon::IPVS_DAEMON_ATTR_MCAST_PORT), 8848u16.to_ne_bytes());
-    assert_eq!(find(daemon::IPVS_DAEMON_ATTR_SYNC_MAXLEN), 1472u16.to_ne_bytes());
+    assert_eq!(
+        find(daemon::IPVS_DAEMON_ATTR_MCAST_GROUP),
+        vec![224, 0, 0, 81]
+    );
+    assert_eq!(
+        find(daemon::IPVS_DAEMON_ATTR_MCAST_PORT),
+        8848u16.to_ne_bytes()
+    );
+    assert_eq!(
+        find(daemon::IPVS_DAEMON_ATTR_SYNC_MAXLEN),
+        1472u16.to_ne_bytes()
+    );
     assert_eq!(find(daemon::IPVS_DAEMON_ATTR_MCAST_IFN), b"syncif0\0");
     let back = parse(&bytes);
     assert_eq!(back, msg);
