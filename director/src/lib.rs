@@ -4,4 +4,5 @@
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 
+pub mod cli;
 pub mod ipvs;

@@ -7,6 +7,7 @@
 //! - `memory`: an in-memory kernel with the kernel's rules, for tests of everything above I/O
 
 pub mod error;
+pub mod memory;
 pub mod model;
 
 pub use error::{IpvsError, Op};
