@@ -19,10 +19,13 @@ fn strtol(s: &[u8], base: u32) -> (i64, bool, usize) {
         neg = s[i] == b'-';
         i += 1;
     }
-    if base == 16 && i + 1 < s.len() && s[i] == b'0' && (s[i + 1] | 0x20) == b'x' {
-        if s.get(i + 2).is_some_and(|c| (*c as char).is_digit(16)) {
-            i += 2;
-        }
+    if base == 16
+        && i + 1 < s.len()
+        && s[i] == b'0'
+        && (s[i + 1] | 0x20) == b'x'
+        && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        i += 2;
     }
     let start = i;
     let mut val: u64 = 0;

@@ -24,3 +24,6 @@ pub mod sort;
 pub use crate::ipvs::Protocol as Proto;
 pub use exec::{run, Io};
 pub use names::{NoNames, Resolver, SystemNames};
+
+#[cfg(test)]
+mod tests;

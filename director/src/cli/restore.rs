@@ -31,10 +31,7 @@ impl<'a> ConfigStream<'a> {
         }
         let mut a = vec![argv0.to_string()];
         let mut ntoken = 0;
-        loop {
-            let Some(&first) = self.input.get(self.pos) else {
-                break;
-            };
+        while let Some(&first) = self.input.get(self.pos) {
             if is_sep(first) {
                 // fscanf matched nothing: skip blanks by hand up to the newline.
                 loop {
