@@ -10,6 +10,7 @@
 pub(crate) mod arb;
 pub mod client;
 pub mod error;
+pub mod memory;
 pub mod model;
 pub mod msg;
 pub mod plan;
