@@ -9,6 +9,7 @@
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 
+pub mod app;
 pub mod cli;
 pub mod control;
 pub mod daemon;

@@ -1,7 +1,112 @@
-//! The `director` binary (also run as `ipvsadm` and `ldirectord` through symlinks).
+//! The `director` binary (also run as `ipvsadm` and `ldirectord` through symlinks):
+//! parse the command line, install tracing, hand over to the library.
 
-fn main() {
-    let prog = std::env::args().next().unwrap_or_default();
-    eprintln!("{prog}: not yet wired");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use director::control::{self, Request, Response};
+
+#[derive(Parser)]
+#[command(name = "director", version, about = "LVS director: IPVS, health checks and failover in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the daemon's status.
+    Status {
+        #[arg(long, default_value = "/run/director")]
+        run_dir: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give this node's resources to the peer (Heartbeat's hb_standby).
+    Standby {
+        #[arg(long, default_value = "/run/director")]
+        run_dir: PathBuf,
+    },
+    /// Take the resources from the peer (Heartbeat's hb_takeover).
+    Takeover {
+        #[arg(long, default_value = "/run/director")]
+        run_dir: PathBuf,
+    },
+    /// Re-read the configuration (a broken one is refused and the running one kept).
+    Reload {
+        #[arg(long, default_value = "/run/director")]
+        run_dir: PathBuf,
+    },
+    /// ipvsadm 1.31, byte for byte.
+    #[command(disable_help_flag = true)]
+    Ipvsadm {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let prog = argv
+        .first()
+        .and_then(|p| std::path::Path::new(p).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("director")
+        .to_string();
+    if prog == "ipvsadm" {
+        return exit(director::app::ipvsadm(&argv[1..]));
+    }
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ipvsadm { args } => exit(director::app::ipvsadm(&args)),
+        Command::Status { run_dir, json } => control_command(&run_dir, Request::Status, json),
+        Command::Standby { run_dir } => control_command(&run_dir, Request::Standby, false),
+        Command::Takeover { run_dir } => control_command(&run_dir, Request::Takeover, false),
+        Command::Reload { run_dir } => control_command(&run_dir, Request::Reload, false),
+    }
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1))
+}
+
+fn control_command(run_dir: &std::path::Path, req: Request, json: bool) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("director: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(control::request(run_dir, &req)) {
+        Ok(Response::Ok { message }) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Ok(Response::Status { status }) => {
+            if json {
+                match serde_json::to_string_pretty(&status) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("director: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", status.render());
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Response::Error { message }) => {
+            eprintln!("director: {message}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("director: {e}");
+            ExitCode::from(3)
+        }
+    }
 }
