@@ -283,6 +283,301 @@ mod tests {
         assert_eq!(host_header(v6, None), "[2001:db8::1]");
     }
 
+    // ---- loopback servers ----
+
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    #[derive(Clone)]
+    enum Mode {
+        Reply(String),
+        Hang,
+        CloseEarly,
+    }
+
+    type Log = Arc<std::sync::Mutex<Vec<String>>>;
+
+    async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> String {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") && buf.len() < 16384 {
+            match s.read(&mut byte).await {
+                Ok(1) => buf.push(byte[0]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
+        mut s: S,
+        log: Log,
+        route: Arc<dyn Fn(&str) -> Mode + Send + Sync>,
+    ) {
+        let head = read_head(&mut s).await;
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        log.lock().unwrap().push(head);
+        match route(&path) {
+            Mode::Reply(r) => {
+                let _ = s.write_all(r.as_bytes()).await;
+                let _ = s.shutdown().await;
+            }
+            Mode::Hang => {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            Mode::CloseEarly => drop(s),
+        }
+    }
+
+    async fn serve(route: impl Fn(&str) -> Mode + Send + Sync + 'static) -> (SocketAddr, Log) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let log: Log = Arc::default();
+        let route: Arc<dyn Fn(&str) -> Mode + Send + Sync> = Arc::new(route);
+        let log2 = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(handle(s, Arc::clone(&log2), Arc::clone(&route)));
+            }
+        });
+        (addr, log)
+    }
+
+    fn ok_page(body: &str) -> Mode {
+        Mode::Reply(format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    fn params(request: &str, receive: Option<&str>) -> Negotiate {
+        Negotiate {
+            request: Some(request.to_string()),
+            receive: receive.map(|r| regex::Regex::new(r).unwrap()),
+            ..Negotiate::default()
+        }
+    }
+
+    async fn bounded(f: impl std::future::Future<Output = Result<(), ProbeError>>) -> Result<(), ProbeError> {
+        tokio::time::timeout(Duration::from_secs(2), f)
+            .await
+            .unwrap_or(Err(ProbeError::Timeout))
+    }
+
+    #[tokio::test]
+    async fn answers_right_with_ldirectords_request() {
+        let (addr, log) = serve(|_| ok_page("<html><body>Test Page</body></html>")).await;
+        bounded(probe(addr, &params("index.html", Some("Test Page")))).await.unwrap();
+        let head = log.lock().unwrap()[0].clone();
+        assert!(head.starts_with("GET /index.html HTTP/1.1\r\n"), "{head}");
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.contains("\r\nhost: 127.0.0.1\r\n"), "{head}");
+        assert!(lower.contains("\r\nconnection: te, close\r\n"), "{head}");
+        assert!(lower.contains("\r\nte: deflate,gzip;q=0.3\r\n"), "{head}");
+        assert!(lower.contains("\r\nuser-agent: libwww-perl/6.68"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn virtualhost_is_the_host_header() {
+        let (addr, log) = serve(|_| ok_page("ok")).await;
+        let mut p = params("/", None);
+        p.virtualhost = Some("www.example.com".into());
+        bounded(probe(addr, &p)).await.unwrap();
+        let head = log.lock().unwrap()[0].to_ascii_lowercase();
+        assert!(head.contains("\r\nhost: www.example.com\r\n"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn answers_wrong() {
+        let (addr, _) = serve(|path| match path {
+            "/missing" => Mode::Reply("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+            "/error" => Mode::Reply("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".into()),
+            _ => ok_page("maintenance"),
+        })
+        .await;
+        let e = bounded(probe(addr, &params("/", Some("Test Page")))).await.unwrap_err();
+        assert!(e.to_string().contains("not found in the response"), "{e}");
+        let e = bounded(probe(addr, &params("/missing", None))).await.unwrap_err();
+        assert_eq!(e.to_string(), "404 Not Found");
+        let e = bounded(probe(addr, &params("/error", None))).await.unwrap_err();
+        assert_eq!(e.to_string(), "503 Service Unavailable");
+        let garbage = serve(|_| Mode::Reply("SSH-2.0-OpenSSH\r\n".into())).await.0;
+        assert!(bounded(probe(garbage, &params("/", None))).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn hangs_until_the_callers_timeout() {
+        let (addr, _) = serve(|_| Mode::Hang).await;
+        let r = tokio::time::timeout(Duration::from_millis(300), probe(addr, &params("/", None))).await;
+        assert!(r.is_err(), "a hung server must not answer: {r:?}");
+    }
+
+    #[tokio::test]
+    async fn closes_early() {
+        let (addr, _) = serve(|_| Mode::CloseEarly).await;
+        let e = bounded(probe(addr, &params("/", None))).await.unwrap_err();
+        assert!(!matches!(e, ProbeError::Timeout), "{e}");
+    }
+
+    #[tokio::test]
+    async fn refused() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let e = bounded(probe(addr, &params("/", None))).await.unwrap_err();
+        assert!(e.to_string().starts_with("Can't connect"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_with_the_new_host() {
+        let (addr, log) = serve(|path| match path {
+            "/old" => Mode::Reply("HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 0\r\n\r\n".into()),
+            "/loop" => Mode::Reply("HTTP/1.1 301 Moved\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n".into()),
+            _ => ok_page("Test Page"),
+        })
+        .await;
+        let mut p = params("/old", Some("Test"));
+        p.virtualhost = Some("www.example.com".into());
+        bounded(probe(addr, &p)).await.unwrap();
+        let heads = log.lock().unwrap().clone();
+        assert_eq!(heads.len(), 2);
+        assert!(heads[1].starts_with("GET /new HTTP/1.1"), "{}", heads[1]);
+        let second = heads[1].to_ascii_lowercase();
+        assert!(second.contains(&format!("\r\nhost: 127.0.0.1:{}\r\n", addr.port())), "{second}");
+        let e = bounded(probe(addr, &params("/loop", None))).await.unwrap_err();
+        assert_eq!(e.to_string(), "more than 7 redirects");
+        assert_eq!(log.lock().unwrap().len(), 2 + 8);
+    }
+
+    #[tokio::test]
+    async fn head_requests() {
+        let (addr, log) = serve(|_| {
+            Mode::Reply("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n".into())
+        })
+        .await;
+        let mut p = params("/", None);
+        p.http_method = HttpMethod::Head;
+        bounded(probe(addr, &p)).await.unwrap();
+        assert!(log.lock().unwrap()[0].starts_with("HEAD / HTTP/1.1"));
+        p.receive = Some(regex::Regex::new("Test").unwrap());
+        assert!(bounded(probe(addr, &p)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn ipv6_real() {
+        let l = TcpListener::bind("[::1]:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let log: Log = Arc::default();
+        let log2 = Arc::clone(&log);
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            handle(s, log2, Arc::new(|_: &str| ok_page("v6"))).await;
+        });
+        bounded(probe(addr, &params("/", Some("v6")))).await.unwrap();
+        let head = log.lock().unwrap()[0].to_ascii_lowercase();
+        assert!(head.contains("\r\nhost: [::1]\r\n"), "{head}");
+    }
+
+    // ---- https ----
+
+    use tokio_rustls::rustls;
+
+    /// A self-signed certificate for www.example.test made with the openssl CLI.
+    fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        let status = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=www.example.test", "-addext", "subjectAltName=DNS:www.example.test"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl is needed for the https tests");
+        assert!(status.success());
+        (cert, key)
+    }
+
+    async fn serve_tls(mode: Mode) -> (SocketAddr, Log, Arc<std::sync::Mutex<Vec<Option<String>>>>, tempfile::TempDir) {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(dir.path());
+        let certs = vec![CertificateDer::from_pem_file(&cert).unwrap()];
+        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let log: Log = Arc::default();
+        let snis: Arc<std::sync::Mutex<Vec<Option<String>>>> = Arc::default();
+        let (log2, snis2) = (Arc::clone(&log), Arc::clone(&snis));
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let acceptor = acceptor.clone();
+                let (log, snis, mode) = (Arc::clone(&log2), Arc::clone(&snis2), mode.clone());
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(s).await {
+                        snis.lock().unwrap().push(tls.get_ref().1.server_name().map(str::to_string));
+                        handle(tls, log, Arc::new(move |_: &str| mode.clone())).await;
+                    }
+                });
+            }
+        });
+        (addr, log, snis, dir)
+    }
+
+    #[tokio::test]
+    async fn https_self_signed_is_up_without_verification_and_sends_sni() {
+        let (addr, log, snis, _dir) = serve_tls(ok_page("Test Page")).await;
+        let mut p = params("/", Some("Test Page"));
+        bounded(probe_https(addr, &p)).await.unwrap();
+        assert_eq!(snis.lock().unwrap()[0], None, "no SNI for an IP URL");
+        p.virtualhost = Some("www.example.test".into());
+        bounded(probe_https(addr, &p)).await.unwrap();
+        assert_eq!(snis.lock().unwrap()[1].as_deref(), Some("www.example.test"));
+        let head = log.lock().unwrap()[1].to_ascii_lowercase();
+        assert!(head.contains("\r\nhost: www.example.test\r\n"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn https_with_verification_rejects_a_self_signed_certificate() {
+        let (addr, _log, _snis, _dir) = serve_tls(ok_page("Test Page")).await;
+        let mut p = params("/", None);
+        p.tls_verify = true;
+        p.virtualhost = Some("www.example.test".into());
+        let e = bounded(probe_https(addr, &p)).await.unwrap_err();
+        assert!(matches!(e, ProbeError::Tls(_)), "{e}");
+    }
+
+    #[tokio::test]
+    async fn https_hang_and_close_early() {
+        let (addr, _, _, _dir) = serve_tls(Mode::Hang).await;
+        let r = tokio::time::timeout(Duration::from_millis(300), probe_https(addr, &params("/", None))).await;
+        assert!(r.is_err());
+        let (addr, _, _, _dir2) = serve_tls(Mode::CloseEarly).await;
+        assert!(bounded(probe_https(addr, &params("/", None))).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn http_proxy_sends_the_absolute_url_to_the_real() {
+        let (addr, log) = serve(|_| ok_page("proxied")).await;
+        bounded(probe_proxy(addr, &params("http://www.example.com/check", Some("proxied"))))
+            .await
+            .unwrap();
+        let head = log.lock().unwrap()[0].clone();
+        assert!(head.starts_with("GET http://www.example.com/check HTTP/1.1"), "{head}");
+    }
+
     proptest::proptest! {
         #[test]
         fn check_url_never_panics(req in ".*", port in 0u16..) {
