@@ -108,9 +108,9 @@ impl Prober for Dispatch {
             Attempt::Connect if spec.protocol == Protocol::Udp => {
                 Box::pin(async move { probe::connect::probe_udp(addr).await })
             }
-            Attempt::Connect => Box::pin(async move {
-                probe::connect::probe(addr, &Negotiate::default()).await
-            }),
+            Attempt::Connect => {
+                Box::pin(async move { probe::connect::probe(addr, &Negotiate::default()).await })
+            }
             Attempt::Ping => Box::pin(async move {
                 probe::ping::probe(spec.real.ip(), spec.checkcount, spec.checktimeout).await
             }),
@@ -283,10 +283,7 @@ impl<K: Key> Runner<K> {
     /// Replace the set of checks. Checks whose definition is unchanged keep their health and
     /// schedule; a key that joins a check whose health is already known gets an event with
     /// that health at once; removed checks stop. Returns the entries that were not taken.
-    pub fn update(
-        &self,
-        entries: impl IntoIterator<Item = (K, CheckSpec)>,
-    ) -> Vec<UpdateError<K>> {
+    pub fn update(&self, entries: impl IntoIterator<Item = (K, CheckSpec)>) -> Vec<UpdateError<K>> {
         let mut rejected = Vec::new();
         let mut seen = HashSet::new();
         let mut wanted: Vec<(String, Arc<CheckSpec>, Vec<K>)> = Vec::new();
@@ -445,7 +442,10 @@ impl<K: Key> Drop for Runner<K> {
 /// The start offset of the `i`-th of `n` new checks in a `window`.
 pub fn spread_offset(window: Duration, i: u32, n: usize) -> Duration {
     let n = u32::try_from(n).unwrap_or(u32::MAX).max(1);
-    window.checked_div(n).unwrap_or_default().saturating_mul(i.min(n - 1))
+    window
+        .checked_div(n)
+        .unwrap_or_default()
+        .saturating_mul(i.min(n - 1))
 }
 
 /// The next due time after a check due at `due` finished at `finished`: one interval later,
@@ -545,7 +545,11 @@ fn observe<K: Key>(g: &mut Group<K>, outcome: &Outcome, now: Instant) -> Vec<Eve
 }
 
 /// One attempt in its own task, bounded by its deadline; panics and hangs are failures.
-async fn attempt_once(prober: &Arc<dyn Prober>, spec: &Arc<CheckSpec>, attempt: Attempt) -> Outcome {
+async fn attempt_once(
+    prober: &Arc<dyn Prober>,
+    spec: &Arc<CheckSpec>,
+    attempt: Attempt,
+) -> Outcome {
     if attempt == Attempt::AlwaysUp {
         return Outcome::success("Success");
     }

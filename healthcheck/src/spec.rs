@@ -379,7 +379,11 @@ impl CheckSpec {
                 Service::Mysql | Service::Pgsql | Service::Oracle
             )
             && (self.negotiate.login.as_deref().map_or(true, str::is_empty)
-                || self.negotiate.request.as_deref().map_or(true, str::is_empty))
+                || self
+                    .negotiate
+                    .request
+                    .as_deref()
+                    .map_or(true, str::is_empty))
         {
             errors.push(SpecError::SqlNeedsLoginAndRequest {
                 rip: self.real.ip(),

@@ -88,15 +88,15 @@ mod tests {
     async fn hung_server_is_bounded_by_the_caller() {
         use socket2::{Domain, Socket, Type};
         let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
         s.listen(0).unwrap();
         let addr = s.local_addr().unwrap().as_socket().unwrap();
         // Fill the queue (never accepted).
         let mut held = Vec::new();
         let mut hung = false;
         for _ in 0..8 {
-            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await
-            {
+            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
                 Ok(Ok(c)) => held.push(c),
                 Ok(Err(e)) => panic!("unexpected connect error {e}"),
                 Err(_) => {
@@ -106,8 +106,11 @@ mod tests {
             }
         }
         assert!(hung, "the accept queue never filled");
-        let r = tokio::time::timeout(Duration::from_millis(300), probe(addr, &Negotiate::default()))
-            .await;
+        let r = tokio::time::timeout(
+            Duration::from_millis(300),
+            probe(addr, &Negotiate::default()),
+        )
+        .await;
         assert!(r.is_err(), "connect to a full queue should hang: {r:?}");
         drop(s);
     }

@@ -27,7 +27,11 @@ pub async fn probe(cmd: &Path, args: &[String; 4], timeout: Duration) -> Result<
 }
 
 /// Run the Perl file `file` with the same arguments, through `perl`.
-pub async fn probe_perl(file: &Path, args: &[String; 4], timeout: Duration) -> Result<(), ProbeError> {
+pub async fn probe_perl(
+    file: &Path,
+    args: &[String; 4],
+    timeout: Duration,
+) -> Result<(), ProbeError> {
     let mut command = Command::new("perl");
     command.arg(file).args(args);
     run(command, &display(file, args), timeout).await
@@ -118,15 +122,21 @@ mod tests {
     async fn nonzero_is_down() {
         let dir = tempfile::tempdir().unwrap();
         let cmd = script(dir.path(), "bad", "exit 3");
-        let e = probe(&cmd, &args(), Duration::from_secs(5)).await.unwrap_err();
+        let e = probe(&cmd, &args(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "exited with status 3");
     }
 
     #[tokio::test]
     async fn missing_command_is_down() {
-        let e = probe(Path::new("/nonexistent/check"), &args(), Duration::from_secs(5))
-            .await
-            .unwrap_err();
+        let e = probe(
+            Path::new("/nonexistent/check"),
+            &args(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
         assert!(e.to_string().starts_with("exec("), "{e}");
     }
 
@@ -137,10 +147,15 @@ mod tests {
         let cmd = script(
             dir.path(),
             "hang",
-            &format!("trap 'touch {}; exit 1' TERM\nsleep 30 & wait", marker.display()),
+            &format!(
+                "trap 'touch {}; exit 1' TERM\nsleep 30 & wait",
+                marker.display()
+            ),
         );
         let started = std::time::Instant::now();
-        let e = probe(&cmd, &args(), Duration::from_millis(300)).await.unwrap_err();
+        let e = probe(&cmd, &args(), Duration::from_millis(300))
+            .await
+            .unwrap_err();
         assert!(matches!(e, ProbeError::Timeout));
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(marker.exists(), "the child did not get SIGTERM");
@@ -150,7 +165,9 @@ mod tests {
     async fn killed_by_signal_is_down() {
         let dir = tempfile::tempdir().unwrap();
         let cmd = script(dir.path(), "killself", "kill -9 $$");
-        let e = probe(&cmd, &args(), Duration::from_secs(5)).await.unwrap_err();
+        let e = probe(&cmd, &args(), Duration::from_secs(5))
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "killed by signal 9");
     }
 
@@ -158,16 +175,28 @@ mod tests {
     async fn perl_exit_codes_and_arguments() {
         let dir = tempfile::tempdir().unwrap();
         let ok = dir.path().join("ok.pl");
-        std::fs::write(&ok, "exit(($#ARGV == 3 && $ARGV[2] eq '192.0.2.10') ? 0 : 1);\n").unwrap();
-        probe_perl(&ok, &args(), Duration::from_secs(5)).await.unwrap();
+        std::fs::write(
+            &ok,
+            "exit(($#ARGV == 3 && $ARGV[2] eq '192.0.2.10') ? 0 : 1);\n",
+        )
+        .unwrap();
+        probe_perl(&ok, &args(), Duration::from_secs(5))
+            .await
+            .unwrap();
         let fall_off = dir.path().join("falloff.pl");
         std::fs::write(&fall_off, "my $x = 1;\n").unwrap();
-        probe_perl(&fall_off, &args(), Duration::from_secs(5)).await.unwrap();
+        probe_perl(&fall_off, &args(), Duration::from_secs(5))
+            .await
+            .unwrap();
         let dies = dir.path().join("dies.pl");
         std::fs::write(&dies, "die 'backend gone';\n").unwrap();
-        assert!(probe_perl(&dies, &args(), Duration::from_secs(5)).await.is_err());
+        assert!(probe_perl(&dies, &args(), Duration::from_secs(5))
+            .await
+            .is_err());
         let bad = dir.path().join("bad.pl");
         std::fs::write(&bad, "exit 2;\n").unwrap();
-        assert!(probe_perl(&bad, &args(), Duration::from_secs(5)).await.is_err());
+        assert!(probe_perl(&bad, &args(), Duration::from_secs(5))
+            .await
+            .is_err());
     }
 }

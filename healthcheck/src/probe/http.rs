@@ -44,7 +44,8 @@ pub async fn probe_proxy(addr: SocketAddr, params: &Negotiate) -> Result<(), Pro
     let url = Url::parse(request.trim_start_matches('/'))
         .map_err(|e| ProbeError::Unexpected(format!("bad proxy request URL \"{request}\": {e}")))?;
     let proxy_url = format!("http://{}/", authority(addr));
-    let proxy = reqwest::Proxy::all(&proxy_url).map_err(|e| ProbeError::Unexpected(e.to_string()))?;
+    let proxy =
+        reqwest::Proxy::all(&proxy_url).map_err(|e| ProbeError::Unexpected(e.to_string()))?;
     let client = base_builder(params.tls_verify)
         .proxy(proxy)
         .build()
@@ -119,8 +120,7 @@ async fn fetch(scheme: Scheme, addr: SocketAddr, params: &Negotiate) -> Result<(
 fn is_dns_name(v: &str) -> bool {
     !v.is_empty()
         && v.parse::<IpAddr>().is_err()
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
@@ -150,7 +150,9 @@ fn client(tls_verify: bool, sni: Option<&str>, addr: SocketAddr) -> Result<Clien
     if let Some(name) = sni {
         builder = builder.resolve(name, addr);
     }
-    let built = builder.build().map_err(|e| ProbeError::Tls(e.to_string()))?;
+    let built = builder
+        .build()
+        .map_err(|e| ProbeError::Tls(e.to_string()))?;
     if let Ok(mut map) = clients.lock() {
         // Bounded: one entry per distinct https check with a virtualhost.
         if map.len() > 4096 {
@@ -269,7 +271,9 @@ mod tests {
             "http://[2001:db8::1]/x?y=1"
         );
         assert_eq!(
-            check_url(false, a, Some("http://www.example.com/s")).unwrap().as_str(),
+            check_url(false, a, Some("http://www.example.com/s"))
+                .unwrap()
+                .as_str(),
             "http://www.example.com/s"
         );
     }
@@ -360,7 +364,9 @@ mod tests {
         }
     }
 
-    async fn bounded(f: impl std::future::Future<Output = Result<(), ProbeError>>) -> Result<(), ProbeError> {
+    async fn bounded(
+        f: impl std::future::Future<Output = Result<(), ProbeError>>,
+    ) -> Result<(), ProbeError> {
         tokio::time::timeout(Duration::from_secs(2), f)
             .await
             .unwrap_or(Err(ProbeError::Timeout))
@@ -369,7 +375,9 @@ mod tests {
     #[tokio::test]
     async fn answers_right_with_ldirectords_request() {
         let (addr, log) = serve(|_| ok_page("<html><body>Test Page</body></html>")).await;
-        bounded(probe(addr, &params("index.html", Some("Test Page")))).await.unwrap();
+        bounded(probe(addr, &params("index.html", Some("Test Page"))))
+            .await
+            .unwrap();
         let head = log.lock().unwrap()[0].clone();
         assert!(head.starts_with("GET /index.html HTTP/1.1\r\n"), "{head}");
         let lower = head.to_ascii_lowercase();
@@ -393,15 +401,23 @@ mod tests {
     async fn answers_wrong() {
         let (addr, _) = serve(|path| match path {
             "/missing" => Mode::Reply("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
-            "/error" => Mode::Reply("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".into()),
+            "/error" => {
+                Mode::Reply("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".into())
+            }
             _ => ok_page("maintenance"),
         })
         .await;
-        let e = bounded(probe(addr, &params("/", Some("Test Page")))).await.unwrap_err();
+        let e = bounded(probe(addr, &params("/", Some("Test Page"))))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("not found in the response"), "{e}");
-        let e = bounded(probe(addr, &params("/missing", None))).await.unwrap_err();
+        let e = bounded(probe(addr, &params("/missing", None)))
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "404 Not Found");
-        let e = bounded(probe(addr, &params("/error", None))).await.unwrap_err();
+        let e = bounded(probe(addr, &params("/error", None)))
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "503 Service Unavailable");
         let garbage = serve(|_| Mode::Reply("SSH-2.0-OpenSSH\r\n".into())).await.0;
         assert!(bounded(probe(garbage, &params("/", None))).await.is_err());
@@ -410,7 +426,8 @@ mod tests {
     #[tokio::test]
     async fn hangs_until_the_callers_timeout() {
         let (addr, _) = serve(|_| Mode::Hang).await;
-        let r = tokio::time::timeout(Duration::from_millis(300), probe(addr, &params("/", None))).await;
+        let r =
+            tokio::time::timeout(Duration::from_millis(300), probe(addr, &params("/", None))).await;
         assert!(r.is_err(), "a hung server must not answer: {r:?}");
     }
 
@@ -433,8 +450,12 @@ mod tests {
     #[tokio::test]
     async fn redirects_are_followed_with_the_new_host() {
         let (addr, log) = serve(|path| match path {
-            "/old" => Mode::Reply("HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 0\r\n\r\n".into()),
-            "/loop" => Mode::Reply("HTTP/1.1 301 Moved\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n".into()),
+            "/old" => Mode::Reply(
+                "HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 0\r\n\r\n".into(),
+            ),
+            "/loop" => Mode::Reply(
+                "HTTP/1.1 301 Moved\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n".into(),
+            ),
             _ => ok_page("Test Page"),
         })
         .await;
@@ -445,18 +466,21 @@ mod tests {
         assert_eq!(heads.len(), 2);
         assert!(heads[1].starts_with("GET /new HTTP/1.1"), "{}", heads[1]);
         let second = heads[1].to_ascii_lowercase();
-        assert!(second.contains(&format!("\r\nhost: 127.0.0.1:{}\r\n", addr.port())), "{second}");
-        let e = bounded(probe(addr, &params("/loop", None))).await.unwrap_err();
+        assert!(
+            second.contains(&format!("\r\nhost: 127.0.0.1:{}\r\n", addr.port())),
+            "{second}"
+        );
+        let e = bounded(probe(addr, &params("/loop", None)))
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "more than 7 redirects");
         assert_eq!(log.lock().unwrap().len(), 2 + 8);
     }
 
     #[tokio::test]
     async fn head_requests() {
-        let (addr, log) = serve(|_| {
-            Mode::Reply("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n".into())
-        })
-        .await;
+        let (addr, log) =
+            serve(|_| Mode::Reply("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n".into())).await;
         let mut p = params("/", None);
         p.http_method = HttpMethod::Head;
         bounded(probe(addr, &p)).await.unwrap();
@@ -475,7 +499,9 @@ mod tests {
             let (s, _) = l.accept().await.unwrap();
             handle(s, log2, Arc::new(|_: &str| ok_page("v6"))).await;
         });
-        bounded(probe(addr, &params("/", Some("v6")))).await.unwrap();
+        bounded(probe(addr, &params("/", Some("v6"))))
+            .await
+            .unwrap();
         let head = log.lock().unwrap()[0].to_ascii_lowercase();
         assert!(head.contains("\r\nhost: [::1]\r\n"), "{head}");
     }
@@ -489,7 +515,21 @@ mod tests {
         let cert = dir.join("cert.pem");
         let key = dir.join("key.pem");
         let status = std::process::Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=www.example.test", "-addext", "subjectAltName=DNS:www.example.test"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=www.example.test",
+                "-addext",
+                "subjectAltName=DNS:www.example.test",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
@@ -501,7 +541,14 @@ mod tests {
         (cert, key)
     }
 
-    async fn serve_tls(mode: Mode) -> (SocketAddr, Log, Arc<std::sync::Mutex<Vec<Option<String>>>>, tempfile::TempDir) {
+    async fn serve_tls(
+        mode: Mode,
+    ) -> (
+        SocketAddr,
+        Log,
+        Arc<std::sync::Mutex<Vec<Option<String>>>>,
+        tempfile::TempDir,
+    ) {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let dir = tempfile::tempdir().unwrap();
@@ -527,7 +574,9 @@ mod tests {
                 let (log, snis, mode) = (Arc::clone(&log2), Arc::clone(&snis2), mode.clone());
                 tokio::spawn(async move {
                     if let Ok(tls) = acceptor.accept(s).await {
-                        snis.lock().unwrap().push(tls.get_ref().1.server_name().map(str::to_string));
+                        snis.lock()
+                            .unwrap()
+                            .push(tls.get_ref().1.server_name().map(str::to_string));
                         handle(tls, log, Arc::new(move |_: &str| mode.clone())).await;
                     }
                 });
@@ -562,20 +611,32 @@ mod tests {
     #[tokio::test]
     async fn https_hang_and_close_early() {
         let (addr, _, _, _dir) = serve_tls(Mode::Hang).await;
-        let r = tokio::time::timeout(Duration::from_millis(300), probe_https(addr, &params("/", None))).await;
+        let r = tokio::time::timeout(
+            Duration::from_millis(300),
+            probe_https(addr, &params("/", None)),
+        )
+        .await;
         assert!(r.is_err());
         let (addr, _, _, _dir2) = serve_tls(Mode::CloseEarly).await;
-        assert!(bounded(probe_https(addr, &params("/", None))).await.is_err());
+        assert!(bounded(probe_https(addr, &params("/", None)))
+            .await
+            .is_err());
     }
 
     #[tokio::test]
     async fn http_proxy_sends_the_absolute_url_to_the_real() {
         let (addr, log) = serve(|_| ok_page("proxied")).await;
-        bounded(probe_proxy(addr, &params("http://www.example.com/check", Some("proxied"))))
-            .await
-            .unwrap();
+        bounded(probe_proxy(
+            addr,
+            &params("http://www.example.com/check", Some("proxied")),
+        ))
+        .await
+        .unwrap();
         let head = log.lock().unwrap()[0].clone();
-        assert!(head.starts_with("GET http://www.example.com/check HTTP/1.1"), "{head}");
+        assert!(
+            head.starts_with("GET http://www.example.com/check HTTP/1.1"),
+            "{head}"
+        );
     }
 
     proptest::proptest! {

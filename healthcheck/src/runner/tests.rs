@@ -39,7 +39,11 @@ struct Scripted(Arc<Script>);
 impl Prober for Scripted {
     fn probe(&self, spec: Arc<CheckSpec>, attempt: Attempt) -> ProbeFuture {
         let addr = spec.real;
-        self.0.calls.lock().unwrap().push((addr, attempt, Instant::now()));
+        self.0
+            .calls
+            .lock()
+            .unwrap()
+            .push((addr, attempt, Instant::now()));
         let b = self
             .0
             .behavior
@@ -68,7 +72,10 @@ fn real(n: u8) -> SocketAddr {
 }
 
 fn spec(n: u8, vip: u8) -> CheckSpec {
-    let mut s = CheckSpec::new(real(n), VirtualId::Addr(SocketAddr::from(([198, 51, 100, vip], 80))));
+    let mut s = CheckSpec::new(
+        real(n),
+        VirtualId::Addr(SocketAddr::from(([198, 51, 100, vip], 80))),
+    );
     s.checkinterval = Duration::from_secs(1);
     s.negotiatetimeout = Duration::from_secs(5);
     s
@@ -154,7 +161,11 @@ async fn a_hung_server_never_delays_another() {
     tokio::time::sleep_until(start + Duration::from_millis(10_400)).await;
     // The healthy real was checked every second.
     let calls = script.calls_to(real(2));
-    assert!(calls.len() >= 10, "{} checks of the healthy real", calls.len());
+    assert!(
+        calls.len() >= 10,
+        "{} checks of the healthy real",
+        calls.len()
+    );
     for w in calls.windows(2) {
         assert_eq!(w[1].1 - w[0].1, Duration::from_secs(1));
     }
@@ -163,7 +174,11 @@ async fn a_hung_server_never_delays_another() {
     let down: Vec<_> = ev.iter().filter(|e| e.key == key(1, 1)).collect();
     assert_eq!(down.len(), 1);
     assert_eq!(down[0].transition, Transition::Down);
-    assert!(down[0].reason.starts_with("timed out after 5"), "{}", down[0].reason);
+    assert!(
+        down[0].reason.starts_with("timed out after 5"),
+        "{}",
+        down[0].reason
+    );
     assert_eq!(down[0].at - start, Duration::from_secs(5));
     let hung_calls = script.calls_to(real(1));
     assert_eq!(hung_calls.len(), 2, "{hung_calls:?}");
@@ -197,7 +212,9 @@ async fn a_panicking_probe_is_a_failure_and_the_runner_goes_on() {
     let panicked = ev.iter().find(|e| e.key == key(1, 1)).unwrap();
     assert_eq!(panicked.transition, Transition::Down);
     assert_eq!(panicked.reason, "check panicked");
-    assert!(ev.iter().any(|e| e.key == key(2, 1) && e.transition == Transition::Up));
+    assert!(ev
+        .iter()
+        .any(|e| e.key == key(2, 1) && e.transition == Transition::Up));
     // Still probing the panicking one.
     assert_eq!(script.calls_to(real(1)).len(), 3);
     script.set(real(1), Behavior::Ok);
@@ -233,14 +250,21 @@ async fn update_keeps_unchanged_checks_and_stops_removed_ones() {
     // The joining key learns the state of the shared check at once.
     let ev = drain(&mut rx);
     assert_eq!(ev.len(), 1);
-    assert_eq!((ev[0].key.clone(), ev[0].transition), (key(1, 2), Transition::Up));
+    assert_eq!(
+        (ev[0].key.clone(), ev[0].transition),
+        (key(1, 2), Transition::Up)
+    );
     assert_eq!(ev[0].at, start + Duration::from_millis(2700));
     // Real 3 (phase 0.25 s) kept its soft-failure count: the next failure (3.25 s) takes it
     // down.
     tokio::time::sleep_until(start + Duration::from_millis(3400)).await;
     let ev = drain(&mut rx);
-    assert!(ev.iter().any(|e| e.key == key(3, 1) && e.transition == Transition::Down));
-    assert!(ev.iter().any(|e| e.key == key(2, 1) && e.transition == Transition::Up));
+    assert!(ev
+        .iter()
+        .any(|e| e.key == key(3, 1) && e.transition == Transition::Down));
+    assert!(ev
+        .iter()
+        .any(|e| e.key == key(2, 1) && e.transition == Transition::Up));
     // Real 1 kept its phase: checked at 3 s, not re-run at reload time.
     let calls = script.calls_to(real(1));
     assert_eq!(calls.len(), calls_before + 1);
@@ -309,7 +333,11 @@ async fn a_slow_check_skips_missed_slots() {
         .collect();
     assert_eq!(
         times,
-        vec![Duration::ZERO, Duration::from_secs(3), Duration::from_secs(6)]
+        vec![
+            Duration::ZERO,
+            Duration::from_secs(3),
+            Duration::from_secs(6)
+        ]
     );
 }
 
@@ -324,7 +352,10 @@ async fn combined_checks_alternate() {
     tokio::time::sleep_until(start + Duration::from_millis(5500)).await;
     let attempts: Vec<_> = script.calls_to(real(1)).iter().map(|(a, _)| *a).collect();
     use Attempt::*;
-    assert_eq!(attempts, vec![Negotiate, Connect, Connect, Negotiate, Connect, Connect]);
+    assert_eq!(
+        attempts,
+        vec![Negotiate, Connect, Connect, Negotiate, Connect, Connect]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -340,7 +371,10 @@ async fn off_never_checks_and_on_is_up_without_io() {
     assert!(script.calls.lock().unwrap().is_empty());
     let ev = drain(&mut rx);
     assert_eq!(ev.len(), 1);
-    assert_eq!((ev[0].key.clone(), ev[0].transition), (key(2, 1), Transition::Up));
+    assert_eq!(
+        (ev[0].key.clone(), ev[0].transition),
+        (key(2, 1), Transition::Up)
+    );
     assert_eq!(r.health(&key(1, 1)), Some(Health::Unknown));
 }
 
@@ -384,10 +418,19 @@ fn next_due_keeps_phase() {
         let t0 = Instant::now();
         let i = Duration::from_secs(10);
         assert_eq!(next_due(t0, i, t0 + Duration::from_secs(1)), t0 + i);
-        assert_eq!(next_due(t0, i, t0 + Duration::from_secs(10)), t0 + Duration::from_secs(20));
-        assert_eq!(next_due(t0, i, t0 + Duration::from_secs(25)), t0 + Duration::from_secs(30));
+        assert_eq!(
+            next_due(t0, i, t0 + Duration::from_secs(10)),
+            t0 + Duration::from_secs(20)
+        );
+        assert_eq!(
+            next_due(t0, i, t0 + Duration::from_secs(25)),
+            t0 + Duration::from_secs(30)
+        );
         assert_eq!(spread_offset(Duration::from_secs(1), 0, 4), Duration::ZERO);
-        assert_eq!(spread_offset(Duration::from_secs(1), 3, 4), Duration::from_millis(750));
+        assert_eq!(
+            spread_offset(Duration::from_secs(1), 3, 4),
+            Duration::from_millis(750)
+        );
         assert_eq!(spread_offset(Duration::from_secs(1), 9, 0), Duration::ZERO);
     });
 }
