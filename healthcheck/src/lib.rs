@@ -1,5 +1,14 @@
 //! ldirectord-style health checks of real servers.
 //!
+//! - `spec`: validated check definitions with ldirectord's defaults and effective timeouts
+//! - `tracker`: up/down from consecutive outcomes (failurecount), combined-check alternation
+//! - `judge`: response + expectation -> outcome (HTTP status and `receive`, exit codes)
 //! - `probe`: the I/O of one check, one module per service
+//! - `runner`: runs every check on its interval, concurrently and bounded, and reports
+//!   transitions on a channel
 
+pub mod judge;
 pub mod probe;
+pub mod runner;
+pub mod spec;
+pub mod tracker;

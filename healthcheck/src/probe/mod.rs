@@ -5,6 +5,11 @@
 
 use std::net::SocketAddr;
 
+pub mod connect;
+pub mod external;
+pub mod http;
+pub mod ping;
+
 /// What a negotiate check sends and expects (ldirectord's per-virtual / per-real directives).
 #[derive(Debug, Clone, Default)]
 pub struct Negotiate {

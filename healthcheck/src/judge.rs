@@ -1,0 +1,202 @@
+//! Response + expectation -> outcome. Pure: the probes do the I/O and call these.
+
+use regex::Regex;
+
+use crate::probe::{HttpMethod, ProbeError};
+
+/// The result of one check, with the words ldirectord would log or write to its monitor file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Up; `detail` is e.g. the HTTP status line or `Success`.
+    Success { detail: String },
+    /// Down, and why.
+    Failure { reason: String },
+}
+
+impl Outcome {
+    pub fn success(detail: impl Into<String>) -> Outcome {
+        Outcome::Success {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn failure(reason: impl Into<String>) -> Outcome {
+        Outcome::Failure {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success { .. })
+    }
+
+    /// The detail or the reason.
+    pub fn message(&self) -> &str {
+        match self {
+            Outcome::Success { detail } => detail,
+            Outcome::Failure { reason } => reason,
+        }
+    }
+}
+
+impl From<Result<(), ProbeError>> for Outcome {
+    fn from(r: Result<(), ProbeError>) -> Outcome {
+        match r {
+            Ok(()) => Outcome::success("Success"),
+            Err(e) => Outcome::failure(e.to_string()),
+        }
+    }
+}
+
+/// `receive=` against a text: unanchored, case-sensitive; no (or an empty) expectation matches
+/// anything (the http/ldap rule: "don't check the body").
+pub fn receive_matches(receive: Option<&Regex>, text: &str) -> bool {
+    match receive {
+        Some(re) if !re.as_str().is_empty() => re.is_match(text),
+        _ => true,
+    }
+}
+
+/// The final HTTP response of a check (after redirects): success iff the status is 2xx and
+/// `receive` (if any) matches the raw body. With HEAD the body is empty, so a non-empty
+/// `receive` never matches (as in ldirectord).
+pub fn http(
+    status: u16,
+    reason_phrase: &str,
+    body: &[u8],
+    method: HttpMethod,
+    receive: Option<&Regex>,
+) -> Result<(), ProbeError> {
+    let status_line = if reason_phrase.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status} {reason_phrase}")
+    };
+    if !(200..300).contains(&status) {
+        return Err(ProbeError::Unexpected(status_line));
+    }
+    let body = if method == HttpMethod::Head {
+        &[][..]
+    } else {
+        body
+    };
+    let text = String::from_utf8_lossy(body);
+    if receive_matches(receive, &text) {
+        Ok(())
+    } else {
+        Err(ProbeError::Unexpected(format!(
+            "{status_line}: receive \"{}\" not found in the response",
+            receive.map_or("", Regex::as_str)
+        )))
+    }
+}
+
+/// Redirect statuses LWP follows for GET/HEAD (301, 302, 303, 307, 308).
+pub fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// LWP's redirect limit.
+pub const MAX_REDIRECTS: usize = 7;
+
+/// The next URL of a redirect chain, or `None` when the response is final (not a redirect,
+/// no or unusable `Location`, or not http/https).
+pub fn redirect_target(
+    status: u16,
+    location: Option<&str>,
+    base: &reqwest::Url,
+) -> Option<reqwest::Url> {
+    if !is_redirect(status) {
+        return None;
+    }
+    let next = base.join(location?.trim()).ok()?;
+    matches!(next.scheme(), "http" | "https").then_some(next)
+}
+
+/// Exit status of an external check: 0 = up; any other code, a signal, or no status = down.
+pub fn exit_status(code: Option<i32>, signal: Option<i32>) -> Result<(), ProbeError> {
+    match (code, signal) {
+        (Some(0), _) => Ok(()),
+        (Some(c), _) => Err(ProbeError::Unexpected(format!("exited with status {c}"))),
+        (None, Some(s)) => Err(ProbeError::Unexpected(format!("killed by signal {s}"))),
+        (None, None) => Err(ProbeError::Unexpected("no exit status".to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn re(s: &str) -> Regex {
+        Regex::new(s).unwrap()
+    }
+
+    #[test]
+    fn success_needs_2xx() {
+        assert!(http(200, "OK", b"", HttpMethod::Get, None).is_ok());
+        assert!(http(204, "No Content", b"", HttpMethod::Get, None).is_ok());
+        let e = http(404, "Not Found", b"", HttpMethod::Get, None).unwrap_err();
+        assert_eq!(e.to_string(), "404 Not Found");
+        assert!(http(301, "Moved", b"", HttpMethod::Get, None).is_err());
+        assert!(http(500, "Timeout Alarm", b"", HttpMethod::Get, None).is_err());
+        assert!(http(199, "", b"", HttpMethod::Get, None).is_err());
+    }
+
+    #[test]
+    fn receive_is_unanchored_and_case_sensitive() {
+        let r = re("OK");
+        assert!(http(200, "OK", b"hello OK world", HttpMethod::Get, Some(&r)).is_ok());
+        assert!(http(200, "OK", b"hello ok world", HttpMethod::Get, Some(&r)).is_err());
+        let r = re("Test.Page");
+        assert!(http(200, "OK", b"<b>Test Page</b>", HttpMethod::Get, Some(&r)).is_ok());
+        // An empty receive does not check the body.
+        assert!(http(200, "OK", b"", HttpMethod::Get, Some(&re(""))).is_ok());
+    }
+
+    #[test]
+    fn head_never_matches_a_receive() {
+        let r = re("Test");
+        assert!(http(200, "OK", b"Test", HttpMethod::Head, Some(&r)).is_err());
+        assert!(http(200, "OK", b"", HttpMethod::Head, None).is_ok());
+    }
+
+    #[test]
+    fn redirects() {
+        let base = reqwest::Url::parse("http://192.0.2.1:8080/a/b").unwrap();
+        assert_eq!(
+            redirect_target(302, Some("/ok"), &base).unwrap().as_str(),
+            "http://192.0.2.1:8080/ok"
+        );
+        assert_eq!(
+            redirect_target(301, Some("https://192.0.2.2/x"), &base)
+                .unwrap()
+                .as_str(),
+            "https://192.0.2.2/x"
+        );
+        assert_eq!(redirect_target(302, None, &base), None);
+        assert_eq!(redirect_target(200, Some("/ok"), &base), None);
+        assert_eq!(redirect_target(302, Some("ftp://192.0.2.1/"), &base), None);
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert!(exit_status(Some(0), None).is_ok());
+        assert!(exit_status(Some(1), None).is_err());
+        assert!(exit_status(Some(127), None).is_err());
+        assert!(exit_status(None, Some(15)).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn http_judge_never_panics(status in 0u16..1000, phrase in ".*", body in proptest::collection::vec(proptest::num::u8::ANY, 0..256), pat in "[a-zA-Z .]{0,8}") {
+            let r = Regex::new(&pat).ok();
+            let _ = http(status, &phrase, &body, HttpMethod::Get, r.as_ref());
+        }
+
+        #[test]
+        fn redirect_never_panics(status in 0u16..1000, loc in ".*") {
+            let base = reqwest::Url::parse("http://192.0.2.1/").unwrap();
+            let _ = redirect_target(status, Some(&loc), &base);
+        }
+    }
+}

@@ -1,0 +1,576 @@
+//! Runs every check on its interval and reports up/down transitions.
+//!
+//! - One tokio task per distinct check ([`CheckSpec::identity`]): a real shared by several
+//!   virtual services with an identical check is probed once per interval and its result
+//!   applied to every key; a slow or hung server only ever delays its own check.
+//! - Every attempt runs in its own task, bounded by its deadline ([`CheckSpec::deadline`]); a
+//!   probe that panics, fails or hangs is a failed check, never the end of the runner.
+//! - First checks are spread over [`RunnerConfig::spread`]; later ones keep their phase
+//!   (`due += checkinterval`, skipping slots a long check overran). The lag between due time
+//!   and start is recorded ([`Runner::lag`]).
+//! - [`Runner::update`] replaces the set of checks and keeps the health of unchanged ones
+//!   (reload).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::judge::Outcome;
+use crate::probe::{self, Negotiate, ProbeError};
+use crate::spec::{Attempt, CheckSpec, CheckType, Protocol, Service, SpecError};
+use crate::tracker::{Combined, Health, Tracker, Transition};
+
+/// The future of one probe.
+pub type ProbeFuture = Pin<Box<dyn Future<Output = Result<(), ProbeError>> + Send + 'static>>;
+
+/// Carries out one attempt of a check. [`Dispatch`] is the real one; tests script their own.
+pub trait Prober: Send + Sync + 'static {
+    fn probe(&self, spec: Arc<CheckSpec>, attempt: Attempt) -> ProbeFuture;
+}
+
+type NegotiateFn = Arc<dyn Fn(SocketAddr, Negotiate) -> ProbeFuture + Send + Sync>;
+
+/// The standard prober: connect, ping, external, external-perl, and the negotiate check of
+/// every registered service. `Dispatch::new()` registers http, https and http_proxy; other
+/// services are added with [`Dispatch::register`]. A negotiate check of a service with no
+/// registered probe fails (the real is down and the reason says why).
+#[derive(Clone)]
+pub struct Dispatch {
+    negotiate: HashMap<Service, NegotiateFn>,
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Dispatch::new()
+    }
+}
+
+impl Dispatch {
+    pub fn new() -> Dispatch {
+        let mut d = Dispatch {
+            negotiate: HashMap::new(),
+        };
+        d.register(Service::Http, |addr, n| async move {
+            probe::http::probe(addr, &n).await
+        });
+        d.register(Service::Https, |addr, n| async move {
+            probe::http::probe_https(addr, &n).await
+        });
+        d.register(Service::HttpProxy, |addr, n| async move {
+            probe::http::probe_proxy(addr, &n).await
+        });
+        d
+    }
+
+    /// Use `f` for negotiate checks of `service` (called with the check address and params).
+    pub fn register<F, Fut>(&mut self, service: Service, f: F)
+    where
+        F: Fn(SocketAddr, Negotiate) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ProbeError>> + Send + 'static,
+    {
+        self.negotiate
+            .insert(service, Arc::new(move |addr, n| Box::pin(f(addr, n))));
+    }
+
+    /// Whether a negotiate probe is registered for `service`.
+    pub fn supports(&self, service: Service) -> bool {
+        service == Service::None || self.negotiate.contains_key(&service)
+    }
+}
+
+impl Prober for Dispatch {
+    fn probe(&self, spec: Arc<CheckSpec>, attempt: Attempt) -> ProbeFuture {
+        let addr = spec.check_addr();
+        match attempt {
+            Attempt::AlwaysUp => Box::pin(async { Ok(()) }),
+            Attempt::Negotiate => match self.negotiate.get(&spec.service) {
+                Some(f) => f(addr, spec.negotiate.clone()),
+                None if spec.service == Service::None => Box::pin(async { Ok(()) }),
+                None => {
+                    let service = spec.service;
+                    Box::pin(async move {
+                        Err(ProbeError::Unexpected(format!(
+                            "no negotiate check available for service {service}"
+                        )))
+                    })
+                }
+            },
+            Attempt::Connect if spec.protocol == Protocol::Udp => {
+                Box::pin(async move { probe::connect::probe_udp(addr).await })
+            }
+            Attempt::Connect => {
+                Box::pin(async move { probe::connect::probe(addr, &Negotiate::default()).await })
+            }
+            Attempt::Ping => Box::pin(async move {
+                probe::ping::probe(spec.real.ip(), spec.checkcount, spec.checktimeout).await
+            }),
+            Attempt::External | Attempt::ExternalPerl => Box::pin(async move {
+                let args = spec.external_args();
+                match &spec.checktype {
+                    CheckType::External { cmd } => {
+                        probe::external::probe(cmd, &args, spec.checktimeout).await
+                    }
+                    CheckType::ExternalPerl { cmd } => {
+                        probe::external::probe_perl(cmd, &args, spec.checktimeout).await
+                    }
+                    other => Err(ProbeError::Unexpected(format!(
+                        "checktype {} has no external command",
+                        other.name()
+                    ))),
+                }
+            }),
+        }
+    }
+}
+
+/// An up/down change of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event<K> {
+    pub key: K,
+    pub transition: Transition,
+    /// The check's message (status line, error, `Success`).
+    pub reason: String,
+    pub at: Instant,
+}
+
+/// Runner settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerConfig {
+    /// New checks start spread evenly over this window (capped at their interval).
+    pub spread: Duration,
+    /// How many recent lag samples to keep.
+    pub lag_samples: usize,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            spread: Duration::from_secs(1),
+            lag_samples: 4096,
+        }
+    }
+}
+
+/// Why an entry given to [`Runner::update`] was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateError<K: fmt::Debug> {
+    #[error("invalid check for {key:?}: {errors:?}")]
+    Invalid { key: K, errors: Vec<SpecError> },
+    #[error("{key:?} given twice; the first definition is used")]
+    Duplicate { key: K },
+}
+
+/// Lag between due time and start time of checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LagStats {
+    pub count: u64,
+    pub total: Duration,
+    pub max: Duration,
+    /// The most recent samples, oldest first.
+    pub recent: Vec<Duration>,
+}
+
+impl LagStats {
+    /// The `q` quantile (0.0..=1.0) of the recent samples.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let mut v = self.recent.clone();
+        v.sort_unstable();
+        let last = v.len().checked_sub(1)?;
+        let idx = ((last as f64) * q.clamp(0.0, 1.0)).round() as usize;
+        v.get(idx.min(last)).copied()
+    }
+}
+
+/// Health of one key, for status output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatus<K> {
+    pub key: K,
+    pub health: Health,
+    pub failures: u32,
+    pub since: Option<Instant>,
+    pub last_checked: Option<Instant>,
+}
+
+/// Bounds for runner keys: the director's real-server key (Display as `<R> (<V>)`).
+pub trait Key: Clone + Eq + Hash + fmt::Display + fmt::Debug + Send + Sync + 'static {}
+impl<T: Clone + Eq + Hash + fmt::Display + fmt::Debug + Send + Sync + 'static> Key for T {}
+
+struct Group<K> {
+    keys: Vec<K>,
+    tracker: Tracker,
+    combined: Option<Combined>,
+    generation: u64,
+    task: Option<JoinHandle<()>>,
+}
+
+struct State<K> {
+    groups: HashMap<String, Group<K>>,
+    next_generation: u64,
+}
+
+#[derive(Default)]
+struct LagRecorder {
+    count: u64,
+    total: Duration,
+    max: Duration,
+    recent: VecDeque<Duration>,
+}
+
+struct Shared<K> {
+    prober: Arc<dyn Prober>,
+    events: mpsc::UnboundedSender<Event<K>>,
+    state: Mutex<State<K>>,
+    lag: Mutex<LagRecorder>,
+    config: RunnerConfig,
+}
+
+impl<K> Shared<K> {
+    fn state(&self) -> MutexGuard<'_, State<K>> {
+        // A poisoned lock only means a panic elsewhere while holding it; the data is plain.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record_lag(&self, lag: Duration) {
+        let mut l = self.lag.lock().unwrap_or_else(|e| e.into_inner());
+        l.count += 1;
+        l.total = l.total.saturating_add(lag);
+        l.max = l.max.max(lag);
+        if self.config.lag_samples > 0 {
+            if l.recent.len() >= self.config.lag_samples {
+                l.recent.pop_front();
+            }
+            l.recent.push_back(lag);
+        }
+    }
+}
+
+/// Runs checks; dropping it stops every check.
+pub struct Runner<K: Key> {
+    shared: Arc<Shared<K>>,
+}
+
+impl<K: Key> Runner<K> {
+    /// A runner with no checks, and the receiver of its events. Must be called inside a tokio
+    /// runtime (checks are spawned tasks).
+    pub fn new(
+        prober: Arc<dyn Prober>,
+        config: RunnerConfig,
+    ) -> (Runner<K>, mpsc::UnboundedReceiver<Event<K>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            prober,
+            events: tx,
+            state: Mutex::new(State {
+                groups: HashMap::new(),
+                next_generation: 1,
+            }),
+            lag: Mutex::new(LagRecorder::default()),
+            config,
+        });
+        (Runner { shared }, rx)
+    }
+
+    /// Replace the set of checks. Checks whose definition is unchanged keep their health and
+    /// schedule; a key that joins a check whose health is already known gets an event with
+    /// that health at once; removed checks stop. Returns the entries that were not taken.
+    pub fn update(&self, entries: impl IntoIterator<Item = (K, CheckSpec)>) -> Vec<UpdateError<K>> {
+        let mut rejected = Vec::new();
+        let mut seen = HashSet::new();
+        let mut wanted: Vec<(String, Arc<CheckSpec>, Vec<K>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (key, spec) in entries {
+            if !seen.insert(key.clone()) {
+                rejected.push(UpdateError::Duplicate { key });
+                continue;
+            }
+            if let Err(errors) = spec.validate() {
+                rejected.push(UpdateError::Invalid { key, errors });
+                continue;
+            }
+            let id = spec.identity();
+            match index.get(&id).and_then(|&i| wanted.get_mut(i)) {
+                Some(slot) => slot.2.push(key),
+                None => {
+                    index.insert(id.clone(), wanted.len());
+                    wanted.push((id, Arc::new(spec), vec![key]));
+                }
+            }
+        }
+
+        let now = Instant::now();
+        let mut events = Vec::new();
+        {
+            let mut state = self.shared.state();
+            let wanted_ids: HashSet<&String> = wanted.iter().map(|(id, _, _)| id).collect();
+            state.groups.retain(|id, g| {
+                let keep = wanted_ids.contains(id);
+                if !keep {
+                    if let Some(t) = g.task.take() {
+                        t.abort();
+                    }
+                }
+                keep
+            });
+            let new_count = wanted
+                .iter()
+                .filter(|(id, _, _)| !state.groups.contains_key(id))
+                .count();
+            let mut new_index = 0u32;
+            for (id, spec, keys) in wanted {
+                if let Some(g) = state.groups.get_mut(&id) {
+                    let transition = match g.tracker.health() {
+                        Health::Up => Some(Transition::Up),
+                        Health::Down => Some(Transition::Down),
+                        Health::Unknown => None,
+                    };
+                    if let Some(transition) = transition {
+                        for k in keys.iter().filter(|k| !g.keys.contains(k)) {
+                            events.push(Event {
+                                key: k.clone(),
+                                transition,
+                                reason: "same check as a server already checked".to_string(),
+                                at: now,
+                            });
+                        }
+                    }
+                    g.keys = keys;
+                    continue;
+                }
+                let generation = state.next_generation;
+                state.next_generation += 1;
+                let window = self.shared.config.spread.min(spec.checkinterval);
+                let offset = spread_offset(window, new_index, new_count);
+                new_index += 1;
+                let task = spec.base_attempt().map(|_| {
+                    tokio::spawn(run_check(
+                        Arc::clone(&self.shared),
+                        id.clone(),
+                        generation,
+                        Arc::clone(&spec),
+                        now + offset,
+                    ))
+                });
+                let combined = match spec.checktype {
+                    CheckType::Combined(n) => Some(Combined::new(n)),
+                    _ => None,
+                };
+                state.groups.insert(
+                    id,
+                    Group {
+                        tracker: Tracker::new(spec.failurecount),
+                        keys,
+                        combined,
+                        generation,
+                        task,
+                    },
+                );
+            }
+        }
+        for e in events {
+            let _ = self.shared.events.send(e);
+        }
+        rejected
+    }
+
+    /// The health of `key`, if it is being checked.
+    pub fn health(&self, key: &K) -> Option<Health> {
+        self.shared
+            .state()
+            .groups
+            .values()
+            .find(|g| g.keys.contains(key))
+            .map(|g| g.tracker.health())
+    }
+
+    /// Every key with its health.
+    pub fn status(&self) -> Vec<KeyStatus<K>> {
+        let state = self.shared.state();
+        let mut out = Vec::new();
+        for g in state.groups.values() {
+            for k in &g.keys {
+                out.push(KeyStatus {
+                    key: k.clone(),
+                    health: g.tracker.health(),
+                    failures: g.tracker.failures(),
+                    since: g.tracker.since(),
+                    last_checked: g.tracker.last_checked(),
+                });
+            }
+        }
+        out
+    }
+
+    /// How many distinct checks run (a shared check counts once).
+    pub fn checks(&self) -> usize {
+        self.shared.state().groups.len()
+    }
+
+    /// Lag between due time and start of checks so far.
+    pub fn lag(&self) -> LagStats {
+        let l = self.shared.lag.lock().unwrap_or_else(|e| e.into_inner());
+        LagStats {
+            count: l.count,
+            total: l.total,
+            max: l.max,
+            recent: l.recent.iter().copied().collect(),
+        }
+    }
+}
+
+impl<K: Key> Drop for Runner<K> {
+    fn drop(&mut self) {
+        let mut state = self.shared.state();
+        for g in state.groups.values_mut() {
+            if let Some(t) = g.task.take() {
+                t.abort();
+            }
+        }
+        state.groups.clear();
+    }
+}
+
+/// The start offset of the `i`-th of `n` new checks in a `window`.
+pub fn spread_offset(window: Duration, i: u32, n: usize) -> Duration {
+    let n = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+    window
+        .checked_div(n)
+        .unwrap_or_default()
+        .saturating_mul(i.min(n - 1))
+}
+
+/// The next due time after a check due at `due` finished at `finished`: one interval later,
+/// or the first slot of the same phase after `finished` if the check overran.
+pub fn next_due(due: Instant, interval: Duration, finished: Instant) -> Instant {
+    let next = due + interval;
+    if next > finished || interval.is_zero() {
+        return next;
+    }
+    let behind = finished.saturating_duration_since(due).as_nanos();
+    let slots = behind / interval.as_nanos() + 1;
+    let slots = u32::try_from(slots).unwrap_or(u32::MAX);
+    due + interval.saturating_mul(slots)
+}
+
+async fn run_check<K: Key>(
+    shared: Arc<Shared<K>>,
+    id: String,
+    generation: u64,
+    spec: Arc<CheckSpec>,
+    first_due: Instant,
+) {
+    let Some(base) = spec.base_attempt() else {
+        return;
+    };
+    let mut due = first_due;
+    loop {
+        tokio::time::sleep_until(due).await;
+        let started = Instant::now();
+        shared.record_lag(started.saturating_duration_since(due));
+        let attempt = {
+            let state = shared.state();
+            match state.groups.get(&id) {
+                Some(g) if g.generation == generation => {
+                    g.combined.as_ref().map_or(base, |c| match c.next() {
+                        Attempt::Negotiate => base,
+                        other => other,
+                    })
+                }
+                _ => return,
+            }
+        };
+        let outcome = attempt_once(&shared.prober, &spec, attempt).await;
+        let finished = Instant::now();
+        let events = {
+            let mut state = shared.state();
+            let Some(g) = state.groups.get_mut(&id) else {
+                return;
+            };
+            if g.generation != generation {
+                return;
+            }
+            if let Some(c) = g.combined.as_mut() {
+                c.record(attempt, outcome.is_success());
+            }
+            observe(g, &outcome, finished)
+        };
+        for e in events {
+            let _ = shared.events.send(e);
+        }
+        due = next_due(due, spec.checkinterval, finished);
+    }
+}
+
+/// Feed an outcome to a group's tracker; log soft failures in ldirectord's words; return the
+/// events for every key.
+fn observe<K: Key>(g: &mut Group<K>, outcome: &Outcome, now: Instant) -> Vec<Event<K>> {
+    let before = g.tracker.failures();
+    let transition = g.tracker.observe(outcome, now);
+    if outcome.is_success() && before > 0 {
+        for k in &g.keys {
+            tracing::info!("Resetting soft failure count: {k}");
+        }
+    }
+    if !outcome.is_success() && transition.is_none() && g.tracker.health() == Health::Up {
+        for k in &g.keys {
+            tracing::warn!(
+                reason = outcome.message(),
+                "Soft failure real server: {k} failure {}/{}",
+                g.tracker.failures(),
+                g.tracker.failurecount()
+            );
+        }
+    }
+    let Some(transition) = transition else {
+        return Vec::new();
+    };
+    g.keys
+        .iter()
+        .map(|k| Event {
+            key: k.clone(),
+            transition,
+            reason: outcome.message().to_string(),
+            at: now,
+        })
+        .collect()
+}
+
+/// One attempt in its own task, bounded by its deadline; panics and hangs are failures.
+async fn attempt_once(
+    prober: &Arc<dyn Prober>,
+    spec: &Arc<CheckSpec>,
+    attempt: Attempt,
+) -> Outcome {
+    if attempt == Attempt::AlwaysUp {
+        return Outcome::success("Success");
+    }
+    let deadline = spec.deadline(attempt);
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+        prober.probe(Arc::clone(spec), attempt)
+    })) {
+        Ok(f) => f,
+        Err(_) => return Outcome::failure("check panicked"),
+    };
+    let mut handle = tokio::spawn(fut);
+    match tokio::time::timeout(deadline, &mut handle).await {
+        Ok(Ok(result)) => Outcome::from(result),
+        Ok(Err(e)) if e.is_panic() => Outcome::failure("check panicked"),
+        Ok(Err(_)) => Outcome::failure("check cancelled"),
+        Err(_) => {
+            handle.abort();
+            Outcome::failure(format!("timed out after {}s", deadline.as_secs_f64()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
