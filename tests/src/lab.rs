@@ -108,7 +108,7 @@ impl LabRun {
     }
 
     /// Copy a host file (and its libraries) into the VM at the same path.
-    pub fn add(mut self, path: impl Into<PathBuf>) -> Self {
+    pub fn add_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.add.push(path.into());
         self
     }
@@ -295,7 +295,7 @@ mod tests {
         let run = LabRun::script("/x/s.sh")
             .bin("/b/director")
             .env("MODE", "dr")
-            .add("/usr/bin/curl")
+            .add_file("/usr/bin/curl")
             .timeout(Duration::from_millis(10));
         assert_eq!(
             run.args(),

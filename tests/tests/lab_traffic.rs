@@ -39,3 +39,16 @@ fn http_dr_and_nat_with_director_ipvsadm() {
     assert!(out.contains("== mode dr: PASS"), "{out}");
     assert!(out.contains("== mode nat: PASS"), "{out}");
 }
+
+/// The README's quick start (`tests/lab/quickstart`) works as documented.
+#[test]
+fn quickstart_scenario_passes() {
+    let out = LabRun::scenario("quickstart.sh")
+        .run()
+        .expect("vm-run")
+        .check()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .output;
+    assert!(out.contains("programs the table"), "{out}");
+    assert!(out.contains("== mode dr: PASS"), "{out}");
+}

@@ -73,6 +73,7 @@ run_mode() {
     while [ $i -lt "$REQUESTS" ]; do
         i=$((i + 1))
         body=$(http_get client "http://$VIP/") || fail "request $i to $VIP failed"
+        echo "client: GET http://$VIP/ -> $body"
         case $body in
             "served by rs1") n1=$((n1 + 1)) ;;
             "served by rs2") n2=$((n2 + 1)) ;;
