@@ -1,1 +1,10 @@
-//! End-to-end test support: the lab VM harness and network-namespace helpers.
+//! End-to-end test support.
+//!
+//! - [`lab`]: run shell scenarios inside the lab VM, a qemu guest booting
+//!   Debian's kernel with IPVS (`tests/lab/vm-run`, `tests/lab/scenarios/`).
+//!
+//! The tests that boot the VM are in `tests/tests/` and are built only with the
+//! `lab` feature: `cargo test -p tests --features lab -- --test-threads=1`.
+#![forbid(unsafe_code)]
+
+pub mod lab;
