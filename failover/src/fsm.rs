@@ -503,6 +503,9 @@ impl Fsm {
             return;
         }
         let pl = &msg.payload;
+        // The first message of a (re)started peer gets an immediate answer, so it learns our
+        // state without waiting a keepalive. Bounded: only once per peer generation.
+        let first_of_generation = p.life != PeerLife::Alive || p.generation != Some(msg.generation);
         match p.life {
             PeerLife::Alive => {
                 if let Some(last) = p.last_heard {
@@ -594,6 +597,9 @@ impl Fsm {
             })
             .collect();
         let name = p.name.clone();
+        if first_of_generation {
+            self.mark(Kind::Heartbeat);
+        }
         match pl.kind {
             Kind::Heartbeat => {}
             Kind::Released => log(
@@ -1291,4 +1297,708 @@ impl Fsm {
 
 fn log(out: &mut Vec<Action>, level: Level, text: String) {
     out.push(Action::Log(level, text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    const KA: Duration = Duration::from_secs(1);
+    const DT: Duration = Duration::from_secs(3);
+
+    fn cfg(local: &str, af: AutoFailback) -> FsmConfig {
+        let peer = if local == "ha01" { "ha02" } else { "ha01" };
+        FsmConfig {
+            local: local.into(),
+            peer: Some(peer.into()),
+            groups: vec![GroupSpec {
+                key: "IPaddr::192.0.2.100/24/eth0".into(),
+                preferred: "ha01".into(),
+            }],
+            keepalive: KA,
+            deadtime: DT,
+            warntime: Duration::from_secs(2),
+            initdead: Duration::from_secs(12),
+            auto_failback: af,
+            ping_nodes: 0,
+            stop_retries: 10,
+            stop_retry_interval: Duration::from_secs(1),
+            fence: FenceAction::Reboot,
+            failed_hold: Duration::from_secs(60),
+            probe_interval: Some(Duration::from_secs(60)),
+            stonith: false,
+            config_digest: 7,
+        }
+    }
+
+    /// One simulated node: the machine plus its resources.
+    struct Node {
+        fsm: Fsm,
+        generation: u64,
+        seq: u64,
+        /// Resources of group 0 running on this machine.
+        running: bool,
+        up: bool,
+        fail_stop: bool,
+        fail_start: bool,
+        logs: Vec<(Duration, Level, String)>,
+        acquires: usize,
+        releases: usize,
+        fenced: bool,
+        exited: bool,
+    }
+
+    impl Node {
+        fn new(c: FsmConfig, generation: u64) -> Self {
+            Node {
+                fsm: Fsm::new(c),
+                generation,
+                seq: 0,
+                running: false,
+                up: true,
+                fail_stop: false,
+                fail_start: false,
+                logs: Vec::new(),
+                acquires: 0,
+                releases: 0,
+                fenced: false,
+                exited: false,
+            }
+        }
+
+        fn logged(&self, needle: &str) -> bool {
+            self.logs.iter().any(|(_, _, l)| l.contains(needle))
+        }
+
+        fn log_time(&self, needle: &str) -> Option<Duration> {
+            self.logs
+                .iter()
+                .find(|(_, _, l)| l.contains(needle))
+                .map(|(t, _, _)| *t)
+        }
+    }
+
+    /// Two nodes, a link, zero-latency delivery, explicit time.
+    struct Sim {
+        t0: Instant,
+        now: Duration,
+        nodes: [Node; 2],
+        link: bool,
+        overlap_seen: bool,
+    }
+
+    impl Sim {
+        fn new(af: AutoFailback) -> Self {
+            Sim {
+                t0: Instant::now(),
+                now: Duration::ZERO,
+                nodes: [Node::new(cfg("ha01", af), 1), Node::new(cfg("ha02", af), 1)],
+                link: true,
+                overlap_seen: false,
+            }
+        }
+
+        fn at(&self) -> Instant {
+            self.t0 + self.now
+        }
+
+        fn event(&mut self, i: usize, e: Event) {
+            let mut queue = VecDeque::from([(i, e)]);
+            while let Some((i, e)) = queue.pop_front() {
+                if !self.nodes[i].up {
+                    continue;
+                }
+                let now = self.at();
+                let actions = self.nodes[i].fsm.step(e, now);
+                for a in actions {
+                    let n = &mut self.nodes[i];
+                    match a {
+                        Action::Send(payload) => {
+                            n.seq += 1;
+                            let msg = Message {
+                                node: n.fsm.config().local.clone(),
+                                generation: n.generation,
+                                seq: n.seq,
+                                timestamp_ms: 0,
+                                auth_index: 1,
+                                payload,
+                            };
+                            if self.link && self.nodes[1 - i].up {
+                                queue.push_back((1 - i, Event::Heard(msg)));
+                            }
+                        }
+                        Action::Probe(g) => queue.push_back((
+                            i,
+                            Event::Probed {
+                                group: g,
+                                running: n.running,
+                            },
+                        )),
+                        Action::Acquire(g) => {
+                            n.acquires += 1;
+                            let ok = !n.fail_start;
+                            n.running = ok;
+                            queue.push_back((i, Event::Acquired { group: g, ok }));
+                        }
+                        Action::Release(g) => {
+                            n.releases += 1;
+                            let ok = !n.fail_stop;
+                            if ok {
+                                n.running = false;
+                            }
+                            queue.push_back((i, Event::Released { group: g, ok }));
+                        }
+                        Action::Log(level, text) => n.logs.push((self.now, level, text)),
+                        Action::FenceSelf(_) => n.fenced = true,
+                        Action::Exit => n.exited = true,
+                        Action::ResetPeer(_) => queue.push_back((i, Event::PeerReset { ok: true })),
+                    }
+                }
+                if self.link && self.nodes[0].running && self.nodes[1].running {
+                    self.overlap_seen = true;
+                }
+            }
+        }
+
+        fn start(&mut self, i: usize) {
+            self.event(i, Event::Start);
+        }
+
+        /// Advances time in 100 ms steps, ticking both nodes.
+        fn run(&mut self, d: Duration) {
+            let end = self.now + d;
+            while self.now < end {
+                self.now += Duration::from_millis(100);
+                for i in 0..2 {
+                    self.event(i, Event::Tick);
+                }
+            }
+        }
+
+        fn crash(&mut self, i: usize) {
+            self.nodes[i].up = false;
+            self.nodes[i].running = false;
+        }
+
+        fn reboot(&mut self, i: usize, af: AutoFailback, stray: bool) {
+            let name = if i == 0 { "ha01" } else { "ha02" };
+            let generation = self.nodes[i].generation + 1;
+            self.nodes[i] = Node::new(cfg(name, af), generation);
+            self.nodes[i].running = stray;
+            self.start(i);
+        }
+    }
+
+    fn role(s: &Sim, i: usize) -> Role {
+        s.nodes[i].fsm.role(0).unwrap()
+    }
+
+    #[test]
+    fn both_start_together_preferred_node_acquires_without_delay() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_millis(100));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert_eq!(s.nodes[1].acquires, 0);
+        s.run(Duration::from_secs(10));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(!s.overlap_seen);
+        assert!(!s.nodes[1].logged("is dead"));
+    }
+
+    #[test]
+    fn both_start_together_off_mode_also_uses_preferred_node() {
+        let mut s = Sim::new(AutoFailback::Off);
+        s.start(1);
+        s.start(0);
+        s.run(Duration::from_millis(100));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+    }
+
+    #[test]
+    fn crash_is_detected_after_deadtime_and_peer_takes_over() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(5));
+        // Last heartbeat from ha01 at 5.0 s (sent every second since 0.0).
+        s.crash(0);
+        let crash = s.now;
+        s.run(Duration::from_millis(2900));
+        assert_eq!(role(&s, 1), Role::Standby, "not before deadtime");
+        s.run(Duration::from_millis(200));
+        let dead_at = s.nodes[1].log_time("node ha01: is dead").unwrap();
+        assert!(dead_at >= crash + DT - Duration::from_millis(1000) && dead_at <= crash + DT);
+        assert!(s.nodes[1].logged("No STONITH device configured."));
+        assert!(s.nodes[1].logged("Resources being acquired from ha01."));
+        assert!(s.nodes[1].logged("Taking over resource group IPaddr::192.0.2.100/24/eth0"));
+        assert!(s.nodes[1].logged("mach_down takeover complete."));
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn auto_failback_on_moves_back_with_release_ack_acquire_and_no_overlap() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(2));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert_eq!(role(&s, 1), Role::Active);
+        s.reboot(0, AutoFailback::On, false);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[1].logged("Heartbeat restart on node ha01"));
+        assert!(s.nodes[1].logged("give up HA resources IPaddr::192.0.2.100/24/eth0 to ha01"));
+        assert!(s.nodes[0].logged("ha02: remote resource release completed."));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert!(!s.overlap_seen);
+        s.run(Duration::from_secs(10));
+        assert_eq!(role(&s, 0), Role::Active);
+    }
+
+    #[test]
+    fn legacy_fails_back_like_on() {
+        let mut s = Sim::new(AutoFailback::Legacy);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        s.reboot(0, AutoFailback::Legacy, false);
+        s.run(Duration::from_millis(200));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn auto_failback_off_leaves_the_group_on_the_backup() {
+        let mut s = Sim::new(AutoFailback::Off);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        s.reboot(0, AutoFailback::Off, false);
+        s.run(Duration::from_secs(30));
+        assert_eq!(role(&s, 0), Role::Standby);
+        assert_eq!(role(&s, 1), Role::Active);
+        assert_eq!(s.nodes[0].acquires, 0);
+    }
+
+    #[test]
+    fn seed_bug_stray_httpd_on_returning_primary_is_stopped() {
+        let mut s = Sim::new(AutoFailback::Off);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert!(s.nodes[1].running);
+        // ha01 boots with httpd already started by init, outside the cluster.
+        s.reboot(0, AutoFailback::Off, true);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[0].logged("is active, and should not be! Stopping it."));
+        assert!(!s.nodes[0].running, "stray stopped");
+        assert!(s.nodes[1].running, "the holder keeps it");
+        assert_eq!(s.nodes[1].releases, 0);
+        assert_eq!(role(&s, 0), Role::Standby);
+    }
+
+    #[test]
+    fn seed_bug_with_failback_on_ends_on_primary_only() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        s.reboot(0, AutoFailback::On, true);
+        s.run(Duration::from_millis(200));
+        assert!(s.nodes[0].running);
+        assert!(!s.nodes[1].running);
+        assert_eq!(role(&s, 0), Role::Active);
+    }
+
+    #[test]
+    fn restarted_holder_adopts_its_running_group_without_a_gap() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(2));
+        // ha01's daemon restarts within deadtime; the VIP stays configured meanwhile.
+        let generation = s.nodes[0].generation + 1;
+        s.nodes[0] = Node::new(cfg("ha01", AutoFailback::On), generation);
+        s.nodes[0].running = true;
+        s.start(0);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[0].logged("found running here: adopting it"));
+        assert_eq!(s.nodes[0].releases, 0);
+        assert_eq!(s.nodes[1].acquires, 0);
+        assert_eq!(role(&s, 0), Role::Active);
+    }
+
+    #[test]
+    fn initdead_alone_then_takes_everything() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.nodes[0].up = false;
+        s.start(1);
+        s.run(Duration::from_millis(11_900));
+        assert_eq!(
+            role(&s, 1),
+            Role::Init {
+                probed: Some(false)
+            }
+        );
+        assert_eq!(s.nodes[1].fsm.phase(), NodePhase::Init);
+        s.run(Duration::from_millis(100));
+        assert_eq!(
+            s.nodes[1].log_time("node ha01: is dead"),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn late_heartbeat_is_logged_in_heartbeat_words() {
+        let t0 = Instant::now();
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        f.step(Event::Start, t0);
+        let hb = |seq| Message {
+            node: "ha02".into(),
+            generation: 1,
+            seq,
+            timestamp_ms: 0,
+            auth_index: 1,
+            payload: Payload {
+                kind: Kind::Heartbeat,
+                phase: Phase::Running,
+                standby: false,
+                deadtime_ms: 3000,
+                ping_reachable: 0,
+                config_digest: 7,
+                groups: vec![GroupStatus {
+                    key: "IPaddr::192.0.2.100/24/eth0".into(),
+                    state: GroupState::Standby,
+                }],
+            },
+        };
+        let a = f.step(Event::Heard(hb(1)), t0 + Duration::from_millis(100));
+        assert!(a.contains(&Action::Log(Level::Info, "Link ha02 up.".into())));
+        let a = f.step(Event::Heard(hb(2)), t0 + Duration::from_millis(2600));
+        assert!(
+            a.contains(&Action::Log(
+                Level::Warn,
+                "Late heartbeat: Node ha02: interval 2500 ms".into()
+            )),
+            "{a:?}"
+        );
+        let a = f.step(Event::Heard(hb(3)), t0 + Duration::from_millis(3600));
+        assert!(!a.iter().any(|x| matches!(x, Action::Log(Level::Warn, _))));
+        // The peer's advertised deadtime is honoured: dead 3 s after the last heartbeat.
+        let a = f.step(Event::Tick, t0 + Duration::from_millis(6599));
+        assert!(!a.contains(&Action::Log(Level::Warn, "node ha02: is dead".into())));
+        let a = f.step(Event::Tick, t0 + Duration::from_millis(6600));
+        assert!(a.contains(&Action::Log(Level::Warn, "node ha02: is dead".into())));
+    }
+
+    #[test]
+    fn keepalive_is_sent_on_time_and_deadline_reported() {
+        let t0 = Instant::now();
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        let a = f.step(Event::Start, t0);
+        assert!(matches!(a.last(), Some(Action::Send(p)) if p.phase == Phase::Init));
+        assert_eq!(
+            a.iter().filter(|x| matches!(x, Action::Probe(0))).count(),
+            1
+        );
+        assert_eq!(f.next_deadline(), Some(t0 + KA));
+        assert!(f
+            .step(Event::Tick, t0 + Duration::from_millis(999))
+            .is_empty());
+        let a = f.step(Event::Tick, t0 + KA);
+        assert!(matches!(a.as_slice(), [Action::Send(p)] if p.kind == Kind::Heartbeat));
+    }
+
+    #[test]
+    fn ping_node_loss_gives_resources_to_the_better_connected_peer() {
+        let mut s = Sim::new(AutoFailback::On);
+        for n in &mut s.nodes {
+            let mut c = n.fsm.config().clone();
+            c.ping_nodes = 1;
+            n.fsm = Fsm::new(c);
+        }
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        assert_eq!(role(&s, 0), Role::Active);
+        s.event(0, Event::PingReachable(0));
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[0].logged("better ping node connectivity (ipfail)"));
+        assert_eq!(role(&s, 1), Role::Active);
+        assert_eq!(role(&s, 0), Role::Standby);
+        assert!(!s.overlap_seen);
+        // Connectivity back: the preferred node (auto_failback on) gets it back.
+        s.event(0, Event::PingReachable(1));
+        s.run(Duration::from_millis(100));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn split_brain_heals_to_one_owner_and_the_winner_keeps_it() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.link = false;
+        s.run(Duration::from_secs(5));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Active, "both took it during the cut");
+        s.link = true;
+        s.run(Duration::from_secs(2));
+        assert!(s.nodes[0].logged("Cluster node ha02 returning after partition."));
+        assert!(s.nodes[1].logged("(partition healed): giving it up to ha01"));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert_eq!(
+            s.nodes[0].releases, 0,
+            "the winner never stopped its resources"
+        );
+        assert!(s.nodes[0].running);
+    }
+
+    #[test]
+    fn split_brain_heal_in_off_mode_uses_the_preferred_node() {
+        let mut s = Sim::new(AutoFailback::Off);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.link = false;
+        s.run(Duration::from_secs(5));
+        s.link = true;
+        s.run(Duration::from_secs(2));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert_eq!(s.nodes[0].releases, 0);
+    }
+
+    #[test]
+    fn standby_then_takeover() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.event(0, Event::Standby);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[0].logged("ha01 wants to go standby [all]"));
+        assert_eq!(role(&s, 1), Role::Active);
+        assert!(!s.overlap_seen);
+        // Standby sticks even though ha01 is preferred and auto_failback is on.
+        s.run(Duration::from_secs(10));
+        assert_eq!(role(&s, 1), Role::Active);
+        s.event(0, Event::Takeover);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[1].logged("ha01 wants to take over: going standby [all]"));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert!(!s.overlap_seen);
+        // ha02 is standby now; it still takes over if ha01 dies.
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn standby_is_refused_without_an_active_peer() {
+        let t0 = Instant::now();
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        f.step(Event::Start, t0);
+        let a = f.step(Event::Standby, t0);
+        assert!(a.contains(&Action::Log(
+            Level::Warn,
+            "Standby request refused: no other node is active.".into()
+        )));
+    }
+
+    #[test]
+    fn graceful_stop_hands_over_at_once() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.event(0, Event::Stop);
+        assert!(s.nodes[0].exited);
+        assert!(s.nodes[1].logged("Received shutdown notice from 'ha01'."));
+        assert_eq!(role(&s, 1), Role::Active, "no deadtime wait");
+        assert!(!s.nodes[1].logged("is dead"));
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn failed_stop_is_retried_then_the_node_fences_itself() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.nodes[0].fail_stop = true;
+        s.event(0, Event::Standby);
+        s.run(Duration::from_millis(8_850));
+        assert_eq!(s.nodes[0].releases, 9, "one attempt per second");
+        assert!(!s.nodes[0].fenced);
+        assert_eq!(
+            role(&s, 1),
+            Role::Standby,
+            "the peer waits while we hold it"
+        );
+        s.run(Duration::from_millis(100));
+        assert_eq!(s.nodes[0].releases, 10);
+        assert!(s.nodes[0].fenced);
+        assert!(
+            s.nodes[0].logged("could not be stopped after 10 attempts: fencing this node (Reboot)")
+        );
+        assert_eq!(s.nodes[0].fsm.phase(), NodePhase::Fenced);
+        // The fenced node goes silent; the peer takes over after deadtime.
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn failed_start_leaves_the_group_to_the_peer() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.nodes[0].fail_start = true;
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_millis(100));
+        assert!(
+            s.nodes[0].logged("Giving up resources due to failure of IPaddr::192.0.2.100/24/eth0")
+        );
+        assert!(matches!(role(&s, 0), Role::Failed { .. }));
+        assert_eq!(role(&s, 1), Role::Active);
+        assert!(!s.overlap_seen);
+        // After the hold time ha01 is a candidate again and, preferred, gets it back.
+        s.nodes[0].fail_start = false;
+        s.run(Duration::from_secs(61));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn periodic_probe_stops_strays_on_the_standby_node() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.nodes[1].running = true; // someone started httpd by hand on ha02
+        s.overlap_seen = false;
+        s.run(Duration::from_secs(60));
+        assert!(s.nodes[1].logged("is active, and should not be!"));
+        assert!(!s.nodes[1].running);
+        assert_eq!(s.nodes[0].releases, 0);
+    }
+
+    #[test]
+    fn stonith_resets_the_dead_peer_before_takeover() {
+        let t0 = Instant::now();
+        let mut c = cfg("ha02", AutoFailback::On);
+        c.stonith = true;
+        let mut f = Fsm::new(c);
+        f.step(Event::Start, t0);
+        f.step(
+            Event::Probed {
+                group: 0,
+                running: false,
+            },
+            t0,
+        );
+        let a = f.step(Event::Tick, t0 + Duration::from_secs(12));
+        assert!(a.contains(&Action::ResetPeer("ha01".into())));
+        assert!(!a.contains(&Action::Acquire(0)));
+        let a = f.step(Event::PeerReset { ok: false }, t0 + Duration::from_secs(12));
+        assert!(!a.contains(&Action::Acquire(0)));
+        let a = f.step(Event::Tick, t0 + Duration::from_secs(15));
+        assert!(a.contains(&Action::ResetPeer("ha01".into())));
+        let a = f.step(Event::PeerReset { ok: true }, t0 + Duration::from_secs(15));
+        assert!(a.contains(&Action::Acquire(0)));
+    }
+
+    #[test]
+    fn config_mismatch_is_reported_once() {
+        let t0 = Instant::now();
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        f.step(Event::Start, t0);
+        let msg = |seq| Message {
+            node: "ha02".into(),
+            generation: 1,
+            seq,
+            timestamp_ms: 0,
+            auth_index: 1,
+            payload: Payload {
+                kind: Kind::Heartbeat,
+                phase: Phase::Running,
+                standby: false,
+                deadtime_ms: 3000,
+                ping_reachable: 0,
+                config_digest: 8,
+                groups: vec![],
+            },
+        };
+        let count = |a: &[Action]| {
+            a.iter().filter(|x| matches!(x, Action::Log(Level::Error, t) if t.contains("haresources differs"))).count()
+        };
+        assert_eq!(count(&f.step(Event::Heard(msg(1)), t0)), 1);
+        assert_eq!(count(&f.step(Event::Heard(msg(2)), t0 + KA)), 0);
+        // The peer lists none of our groups: it is not a candidate, and may hold them.
+        assert_eq!(f.status().groups[0].2, GroupState::Unknown);
+    }
+
+    #[test]
+    fn single_node_cluster_takes_its_groups_after_probing() {
+        let t0 = Instant::now();
+        let mut c = cfg("ha01", AutoFailback::On);
+        c.peer = None;
+        let mut f = Fsm::new(c);
+        f.step(Event::Start, t0);
+        let a = f.step(
+            Event::Probed {
+                group: 0,
+                running: false,
+            },
+            t0,
+        );
+        assert!(a.contains(&Action::Acquire(0)));
+    }
+
+    #[test]
+    fn from_parsed_config() {
+        use crate::config::{hacf, haresources};
+        use std::path::Path;
+        let cf = hacf::parse(
+            Path::new("ha.cf"),
+            "bcast eth1\nnode HA01 ha02\nauto_failback off\nping 192.0.2.1\n",
+        )
+        .unwrap()
+        .value;
+        let hr = haresources::parse(Path::new("haresources"), "ha01 192.0.2.100 httpd\n")
+            .unwrap()
+            .value;
+        let c = FsmConfig::new(&cf, &hr, "HA02");
+        assert_eq!(c.local, "ha02");
+        assert_eq!(c.peer.as_deref(), Some("ha01"));
+        assert_eq!(
+            c.groups,
+            vec![GroupSpec {
+                key: "192.0.2.100".into(),
+                preferred: "ha01".into()
+            }]
+        );
+        assert_eq!(c.ping_nodes, 1);
+        assert_eq!(c.auto_failback, AutoFailback::Off);
+        assert_eq!(c.config_digest, hr.digest());
+    }
 }

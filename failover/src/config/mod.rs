@@ -1,10 +1,10 @@
 //! Heartbeat's configuration files, parsed into typed values.
 //!
-//! - [`hacf`]: `/etc/ha.d/ha.cf` (timing, media, nodes, ping nodes, failback policy, ...)
-//! - [`authkeys`]: `/etc/ha.d/authkeys` (the packet signing method and keys)
-//! - [`haresources`]: `/etc/ha.d/haresources` (resource groups and their preferred nodes)
-//! - [`nodeinfo`]: the local node name (`uname -n` or `/etc/ha.d/nodeinfo`)
-//! - [`cluster`]: checks that span the files (local node listed, haresources nodes known)
+//! - [`hacf`] - `/etc/ha.d/ha.cf` (timing, media, nodes, ping nodes, failback policy, ...)
+//! - [`authkeys`] - `/etc/ha.d/authkeys` (the packet signing method and keys)
+//! - [`haresources`] - `/etc/ha.d/haresources` (resource groups and their preferred nodes)
+//! - [`nodeinfo`] - the local node name (`uname -n` or `/etc/ha.d/nodeinfo`)
+//! - [`cluster`] - checks that span the files (local node listed, haresources nodes known)
 //!
 //! Every parser here is pure: it takes the file name (only for messages) and its text, and
 //! returns the typed value plus warnings, or a [`ConfigError`] holding **every** problem found,
