@@ -1,1 +1,12 @@
-//! Heartbeat-compatible failover of virtual IPs between two directors.
+//! Heartbeat-compatible failover of virtual IPs (and other resources) between two directors.
+//!
+//! The pure core (no I/O, no clock reads):
+//! - [`config`]: `ha.cf`, `authkeys`, `haresources`, the local node name; errors as
+//!   `file:line: message`
+//! - [`packet`]: director's heartbeat protocol on UDP: codec, HMAC authentication, replay window
+//!   (wire format in `docs/protocol.md`)
+//! - [`fsm`]: roles and transitions per resource group: `Fsm::step(event, now) -> Vec<Action>`
+
+pub mod config;
+pub mod fsm;
+pub mod packet;

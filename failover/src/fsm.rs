@@ -1,0 +1,2004 @@
+//! The failover state machine: who holds each resource group, and when it moves.
+//!
+//! Pure: [`Fsm::step`] takes an [`Event`] and the current time and returns the [`Action`]s for
+//! the I/O loop to carry out (send a message, probe / acquire / release a group, fence, log).
+//! It never reads the clock; [`Fsm::next_deadline`] says when the loop should send the next
+//! [`Event::Tick`].
+//!
+//! # Model (two nodes)
+//! Each haresources line is a group with its own role: `Init` (not probed / not decided yet),
+//! `Standby`, `Acquiring`, `Active`, `Releasing`, `Failed`. Every message carries the sender's
+//! phase, operator-standby flag, ping reachability and every group's state, so each node knows
+//! what the other holds. Both run the same rule ([`Fsm`] `desired owner`) on the same facts:
+//!
+//! 1. a node that is starting, stopping, dead, or failed the group is not a candidate;
+//! 2. a node in operator standby yields to one that is not;
+//! 3. the node that reaches more ping nodes wins (ipfail);
+//! 4. `auto_failback off`: the node holding the group keeps it;
+//! 5. otherwise (`on`, `legacy`, or nobody / both hold it): the preferred node of haresources.
+//!
+//! A node acquires a group only when it is the desired owner **and** the peer's last report
+//! shows it neither holds nor is stopping it (or the peer is dead / gone). The holder releases
+//! first, then says so (`Released`), then the new owner acquires: release -> ack -> acquire,
+//! never both. When both hold a group (a healed partition) the same rule picks one; the
+//! loser releases and the winner keeps it, so service never stops.
+//!
+//! At start every group is probed (`status` of each resource) before the node takes part;
+//! resources found running on a node that does not become their owner are stopped (the seed's
+//! "httpd on both nodes" bug). A failed stop is retried, then the node fences itself.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::hacf::{AutoFailback, HaCf};
+use crate::config::haresources::Haresources;
+use crate::packet::{GroupState, GroupStatus, Kind, Message, Payload, Phase};
+
+/// Index of a group in haresources order.
+pub type GroupId = usize;
+
+/// What to do to this node when a resource cannot be stopped (Heartbeat reboots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FenceAction {
+    /// Immediate reboot (`reboot -nf`), as Heartbeat's RecoverFromFailedStop.
+    Reboot,
+    /// Power off.
+    PowerOff,
+    /// Do nothing but log: the group stays "releasing" and the peer never takes it.
+    None,
+}
+
+/// A group as the state machine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    /// haresources key (first resource as written).
+    pub key: String,
+    /// Preferred node, lower case.
+    pub preferred: String,
+}
+
+/// Everything the state machine needs from the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FsmConfig {
+    pub local: String,
+    /// The other node, if ha.cf lists one.
+    pub peer: Option<String>,
+    pub groups: Vec<GroupSpec>,
+    pub keepalive: Duration,
+    pub deadtime: Duration,
+    pub warntime: Duration,
+    pub initdead: Duration,
+    pub auto_failback: AutoFailback,
+    /// Number of ping nodes and ping groups (0: no ipfail comparison).
+    pub ping_nodes: u16,
+    /// Stop attempts before fencing (Heartbeat: 10).
+    pub stop_retries: u32,
+    /// Pause between stop attempts (Heartbeat: 1 s).
+    pub stop_retry_interval: Duration,
+    pub fence: FenceAction,
+    /// How long a group that failed to start here is left to the peer before we try again.
+    pub failed_hold: Duration,
+    /// Re-probe groups we do not hold this often, stopping strays (`None`: only at start).
+    pub probe_interval: Option<Duration>,
+    /// Reset a dead peer (STONITH) before taking its groups.
+    pub stonith: bool,
+    /// haresources digest, compared with the peer's.
+    pub config_digest: u32,
+}
+
+impl FsmConfig {
+    /// Builds the configuration from parsed files, with Heartbeat's defaults for the rest
+    /// (10 stop attempts 1 s apart then reboot, 60 s failed hold, re-probe every 60 s).
+    /// `local` is the local node name (lower case). The first other node of ha.cf is the peer.
+    pub fn new(hacf: &HaCf, haresources: &Haresources, local: &str) -> Self {
+        let local = local.to_lowercase();
+        FsmConfig {
+            peer: hacf.nodes.iter().find(|n| **n != local).cloned(),
+            local,
+            groups: haresources
+                .groups
+                .iter()
+                .map(|g| GroupSpec {
+                    key: g.key().to_string(),
+                    preferred: g.preferred.clone(),
+                })
+                .collect(),
+            keepalive: hacf.keepalive,
+            deadtime: hacf.deadtime,
+            warntime: hacf.warntime,
+            initdead: hacf.initdead,
+            auto_failback: hacf.auto_failback,
+            ping_nodes: u16::try_from(hacf.ping_nodes.len()).unwrap_or(u16::MAX),
+            stop_retries: 10,
+            stop_retry_interval: Duration::from_secs(1),
+            fence: FenceAction::Reboot,
+            failed_hold: Duration::from_secs(60),
+            probe_interval: Some(Duration::from_secs(60)),
+            stonith: !hacf.stonith.is_empty(),
+            config_digest: haresources.digest(),
+        }
+    }
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The daemon starts: probe every group, announce ourselves.
+    Start,
+    /// An authenticated, fresh message from the peer ([`crate::packet::Receiver::accept`]).
+    Heard(Message),
+    /// Time passed (send at [`Fsm::next_deadline`] at the latest).
+    Tick,
+    /// Result of [`Action::Probe`]: is any resource of the group running here?
+    Probed { group: GroupId, running: bool },
+    /// Result of [`Action::Acquire`].
+    Acquired { group: GroupId, ok: bool },
+    /// Result of [`Action::Release`] (ok = every resource stopped).
+    Released { group: GroupId, ok: bool },
+    /// How many ping nodes / ping groups answer now.
+    PingReachable(u16),
+    /// Operator: give every group to the peer (`director standby`, `hb_standby`).
+    Standby,
+    /// Operator: take every group from the peer (`director takeover`, `hb_takeover`).
+    Takeover,
+    /// Graceful shutdown: release everything, tell the peer, exit.
+    Stop,
+    /// Result of [`Action::ResetPeer`].
+    PeerReset { ok: bool },
+}
+
+/// Log severity of an [`Action::Log`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+    /// Heartbeat's CRIT.
+    Crit,
+}
+
+/// Something for the I/O loop to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send this to the peer on every medium (the encoder adds name, generation, seq).
+    Send(Payload),
+    /// Run `status` on every resource of the group; answer with [`Event::Probed`].
+    Probe(GroupId),
+    /// Start the group's resources left to right (skipping running ones); answer with
+    /// [`Event::Acquired`]. On failure the I/O stops what it started before answering.
+    Acquire(GroupId),
+    /// Stop the group's resources right to left; answer with [`Event::Released`].
+    Release(GroupId),
+    /// STONITH the peer; answer with [`Event::PeerReset`].
+    ResetPeer(String),
+    /// A resource could not be stopped: fence this node.
+    FenceSelf(FenceAction),
+    /// Log in Heartbeat's words.
+    Log(Level, String),
+    /// Everything is released and the peer told: the daemon may exit.
+    Exit,
+}
+
+/// The node's own phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodePhase {
+    /// Before [`Event::Start`].
+    Created,
+    /// Probing, waiting for the peer or initdead.
+    Init,
+    Running,
+    Stopping,
+    /// Shutdown complete ([`Action::Exit`] was returned).
+    Stopped,
+    /// [`Action::FenceSelf`] was returned.
+    Fenced,
+}
+
+/// What we know of the peer's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerLife {
+    /// Never heard since we started (initdead running).
+    Unknown,
+    Alive,
+    /// Declared dead (deadtime or initdead passed).
+    Dead,
+    /// Said it was leaving (graceful shutdown).
+    Gone,
+}
+
+/// One group's role on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Not decided yet: `probed` is the probe result once known.
+    Init {
+        probed: Option<bool>,
+    },
+    Standby,
+    Acquiring,
+    Active,
+    Releasing {
+        why: ReleaseWhy,
+        attempts: u32,
+        retry_at: Option<Instant>,
+    },
+    Failed {
+        until: Instant,
+    },
+}
+
+/// Why a group is being released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReleaseWhy {
+    /// Handing it to the peer.
+    Handover,
+    /// Stray resources found running without owning the group.
+    Stray,
+    /// Cleaning up after a failed start.
+    AcquireFailed,
+    /// Shutting down.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Local,
+    Peer,
+    Nobody,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    OnlyCandidate,
+    Standby,
+    PingNodes,
+    Holder,
+    Preferred,
+}
+
+impl Reason {
+    fn words(self) -> &'static str {
+        match self {
+            Reason::OnlyCandidate => "the only node able to hold it",
+            Reason::Standby => "operator standby",
+            Reason::PingNodes => "better ping node connectivity (ipfail)",
+            Reason::Holder => "auto_failback off: the holder keeps it",
+            Reason::Preferred => "preferred node in haresources",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PeerView {
+    name: String,
+    life: PeerLife,
+    last_heard: Option<Instant>,
+    generation: Option<u64>,
+    deadtime: Duration,
+    phase: Phase,
+    standby: bool,
+    ping: u16,
+    groups: Vec<GroupState>,
+    digest_warned: bool,
+    /// STONITH requested and not yet confirmed; retry at the instant if set.
+    reset_pending: Option<Option<Instant>>,
+}
+
+/// Snapshot for `director status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub phase: NodePhase,
+    pub standby: bool,
+    pub ping_reachable: u16,
+    /// (key, our state, the peer's last reported state)
+    pub groups: Vec<(String, GroupState, GroupState)>,
+    pub peer: Option<(String, PeerLife)>,
+}
+
+/// The state machine. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Fsm {
+    cfg: FsmConfig,
+    phase: NodePhase,
+    started: Option<Instant>,
+    next_send: Option<Instant>,
+    next_probe: Option<Instant>,
+    roles: Vec<Role>,
+    both_logged: Vec<bool>,
+    peer: Option<PeerView>,
+    standby: bool,
+    ping: u16,
+    /// Groups being taken over from a dead peer (for "mach_down takeover complete").
+    takeover: Vec<GroupId>,
+    /// Set when something changed that the peer should hear about now.
+    dirty: Option<Kind>,
+}
+
+impl Fsm {
+    /// A new machine; nothing happens until [`Event::Start`].
+    pub fn new(cfg: FsmConfig) -> Self {
+        let n = cfg.groups.len();
+        let peer = cfg.peer.clone().map(|name| PeerView {
+            name,
+            life: PeerLife::Unknown,
+            last_heard: None,
+            generation: None,
+            deadtime: cfg.deadtime,
+            phase: Phase::Init,
+            standby: false,
+            ping: 0,
+            groups: vec![GroupState::Unknown; n],
+            digest_warned: false,
+            reset_pending: None,
+        });
+        Fsm {
+            ping: cfg.ping_nodes,
+            cfg,
+            phase: NodePhase::Created,
+            started: None,
+            next_send: None,
+            next_probe: None,
+            roles: vec![Role::Init { probed: None }; n],
+            both_logged: vec![false; n],
+            peer,
+            standby: false,
+            takeover: Vec::new(),
+            dirty: None,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &FsmConfig {
+        &self.cfg
+    }
+
+    /// The node's phase.
+    pub fn phase(&self) -> NodePhase {
+        self.phase
+    }
+
+    /// A group's role here.
+    pub fn role(&self, group: GroupId) -> Option<Role> {
+        self.roles.get(group).copied()
+    }
+
+    /// What we know of the peer.
+    pub fn peer_life(&self) -> Option<PeerLife> {
+        self.peer.as_ref().map(|p| p.life)
+    }
+
+    /// A snapshot for status output.
+    pub fn status(&self) -> Status {
+        Status {
+            phase: self.phase,
+            standby: self.standby,
+            ping_reachable: self.ping,
+            groups: self
+                .cfg
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.key.clone(), self.wire_state(i), self.peer_state(i)))
+                .collect(),
+            peer: self.peer.as_ref().map(|p| (p.name.clone(), p.life)),
+        }
+    }
+
+    /// The latest instant by which the loop must deliver [`Event::Tick`].
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut d: Vec<Instant> = Vec::new();
+        if matches!(self.phase, NodePhase::Created | NodePhase::Stopped) {
+            return None;
+        }
+        d.extend(self.next_send);
+        d.extend(self.next_probe);
+        if let Some(p) = &self.peer {
+            match p.life {
+                PeerLife::Unknown => d.extend(self.started.map(|s| s + self.cfg.initdead)),
+                PeerLife::Alive => d.extend(p.last_heard.map(|t| t + p.deadtime)),
+                _ => {}
+            }
+            if let Some(Some(t)) = p.reset_pending {
+                d.push(t);
+            }
+        }
+        for r in &self.roles {
+            match r {
+                Role::Releasing {
+                    retry_at: Some(t), ..
+                } => d.push(*t),
+                Role::Failed { until } => d.push(*until),
+                _ => {}
+            }
+        }
+        d.into_iter().min()
+    }
+
+    /// Feeds one event; returns what to do.
+    pub fn step(&mut self, event: Event, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if matches!(self.phase, NodePhase::Stopped | NodePhase::Fenced) {
+            return out;
+        }
+        match event {
+            Event::Start => self.on_start(now, &mut out),
+            Event::Heard(msg) => self.on_heard(msg, now, &mut out),
+            Event::Tick => self.on_tick(now, &mut out),
+            Event::Probed { group, running } => self.on_probed(group, running, now, &mut out),
+            Event::Acquired { group, ok } => self.on_acquired(group, ok, &mut out),
+            Event::Released { group, ok } => self.on_released(group, ok, now, &mut out),
+            Event::PingReachable(n) => {
+                if n != self.ping {
+                    log(
+                        &mut out,
+                        Level::Info,
+                        format!("ping nodes reachable: {n} of {}", self.cfg.ping_nodes),
+                    );
+                    self.ping = n;
+                    self.mark(Kind::Heartbeat);
+                }
+            }
+            Event::Standby => self.on_standby(&mut out),
+            Event::Takeover => self.on_takeover(&mut out),
+            Event::Stop => {
+                if self.phase != NodePhase::Created {
+                    log(
+                        &mut out,
+                        Level::Info,
+                        "Heartbeat shutdown in progress.".into(),
+                    );
+                    self.phase = NodePhase::Stopping;
+                    self.mark(Kind::Heartbeat);
+                }
+            }
+            Event::PeerReset { ok } => self.on_peer_reset(ok, now, &mut out),
+        }
+        if !matches!(self.phase, NodePhase::Created | NodePhase::Fenced) {
+            self.reconcile(now, &mut out);
+        }
+        if let Some(kind) = self.dirty.take() {
+            if self.phase != NodePhase::Fenced {
+                out.push(Action::Send(self.payload(kind)));
+                self.next_send = Some(now + self.cfg.keepalive);
+            }
+        }
+        out
+    }
+
+    fn mark(&mut self, kind: Kind) {
+        // A specific kind wins over a plain heartbeat.
+        if self.dirty.is_none() || kind != Kind::Heartbeat {
+            self.dirty = Some(kind);
+        }
+    }
+
+    fn on_start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.phase != NodePhase::Created {
+            return;
+        }
+        self.phase = NodePhase::Init;
+        self.started = Some(now);
+        log(
+            out,
+            Level::Info,
+            format!(
+                "starting: probing {} resource group(s) before joining",
+                self.roles.len()
+            ),
+        );
+        for g in 0..self.roles.len() {
+            out.push(Action::Probe(g));
+        }
+        self.next_probe = self.cfg.probe_interval.map(|i| now + i);
+        self.mark(Kind::Heartbeat);
+    }
+
+    fn on_heard(&mut self, msg: Message, now: Instant, out: &mut Vec<Action>) {
+        let keys: Vec<String> = self.cfg.groups.iter().map(|g| g.key.clone()).collect();
+        let digest = self.cfg.config_digest;
+        let deadtime = self.cfg.deadtime;
+        let warntime = self.cfg.warntime;
+        let Some(p) = self.peer.as_mut() else { return };
+        if msg.node != p.name {
+            return;
+        }
+        let pl = &msg.payload;
+        // The first message of a (re)started peer gets an immediate answer, so it learns our
+        // state without waiting a keepalive. Bounded: only once per peer generation.
+        let first_of_generation = p.life != PeerLife::Alive || p.generation != Some(msg.generation);
+        match p.life {
+            PeerLife::Alive => {
+                if let Some(last) = p.last_heard {
+                    let interval = now.saturating_duration_since(last);
+                    if interval > warntime {
+                        log(
+                            out,
+                            Level::Warn,
+                            format!(
+                                "Late heartbeat: Node {}: interval {} ms",
+                                p.name,
+                                interval.as_millis()
+                            ),
+                        );
+                    }
+                }
+                if p.generation.is_some_and(|g| g != msg.generation) {
+                    log(
+                        out,
+                        Level::Info,
+                        format!("Heartbeat restart on node {}", p.name),
+                    );
+                }
+            }
+            PeerLife::Dead | PeerLife::Gone => {
+                if p.generation == Some(msg.generation) && p.life == PeerLife::Dead {
+                    log(
+                        out,
+                        Level::Crit,
+                        format!("Cluster node {} returning after partition.", p.name),
+                    );
+                } else {
+                    log(
+                        out,
+                        Level::Info,
+                        format!("Heartbeat restart on node {}", p.name),
+                    );
+                }
+                p.reset_pending = None;
+            }
+            PeerLife::Unknown => {
+                log(out, Level::Info, format!("Link {} up.", p.name));
+            }
+        }
+        if p.life != PeerLife::Alive || p.phase != pl.phase {
+            let word = match pl.phase {
+                Phase::Init => "init",
+                Phase::Running => "active",
+                Phase::Stopping => "stopping",
+            };
+            log(
+                out,
+                Level::Info,
+                format!("Status update for node {}: status {word}", p.name),
+            );
+        }
+        if pl.config_digest != digest && !p.digest_warned {
+            log(
+                out,
+                Level::Error,
+                format!(
+                    "haresources differs between this node and {}: the file must be identical \
+                     on both nodes",
+                    p.name
+                ),
+            );
+            p.digest_warned = true;
+        } else if pl.config_digest == digest {
+            p.digest_warned = false;
+        }
+        p.life = PeerLife::Alive;
+        p.last_heard = Some(now);
+        p.generation = Some(msg.generation);
+        p.deadtime = if pl.deadtime_ms == 0 {
+            deadtime
+        } else {
+            Duration::from_millis(u64::from(pl.deadtime_ms))
+        };
+        p.phase = pl.phase;
+        p.standby = pl.standby;
+        p.ping = pl.ping_reachable;
+        p.groups = keys
+            .iter()
+            .map(|k| {
+                pl.groups
+                    .iter()
+                    .find(|g| g.key == *k)
+                    .map_or(GroupState::Unknown, |g| g.state)
+            })
+            .collect();
+        let name = p.name.clone();
+        if first_of_generation {
+            self.mark(Kind::Heartbeat);
+        }
+        match pl.kind {
+            Kind::Heartbeat => {}
+            Kind::Released => log(
+                out,
+                Level::Info,
+                format!("{name}: remote resource release completed."),
+            ),
+            Kind::Takeover => {
+                log(
+                    out,
+                    Level::Info,
+                    format!("{name} wants to take over: going standby [all]"),
+                );
+                self.standby = true;
+                self.mark(Kind::Heartbeat);
+            }
+            Kind::Leaving => {
+                log(
+                    out,
+                    Level::Info,
+                    format!("Received shutdown notice from '{name}'."),
+                );
+                if let Some(p) = self.peer.as_mut() {
+                    p.life = PeerLife::Gone;
+                }
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.phase == NodePhase::Created {
+            return;
+        }
+        if self.next_send.is_some_and(|t| now >= t) {
+            self.mark(Kind::Heartbeat);
+        }
+        // Peer death: initdead before it was ever heard, its advertised deadtime after.
+        let started = self.started;
+        let initdead = self.cfg.initdead;
+        let dead = match &self.peer {
+            Some(p) => match p.life {
+                PeerLife::Unknown => started.is_some_and(|s| now >= s + initdead),
+                PeerLife::Alive => p.last_heard.is_some_and(|t| now >= t + p.deadtime),
+                _ => false,
+            },
+            None => false,
+        };
+        if dead {
+            self.declare_dead(out);
+        }
+        if let Some(p) = self.peer.as_mut() {
+            if let Some(Some(t)) = p.reset_pending {
+                if now >= t {
+                    p.reset_pending = Some(None);
+                    out.push(Action::ResetPeer(p.name.clone()));
+                }
+            }
+        }
+        for g in 0..self.roles.len() {
+            match self.roles.get(g).copied() {
+                Some(Role::Releasing {
+                    why,
+                    attempts,
+                    retry_at: Some(t),
+                }) if now >= t => {
+                    self.set_role(
+                        g,
+                        Role::Releasing {
+                            why,
+                            attempts,
+                            retry_at: None,
+                        },
+                    );
+                    out.push(Action::Release(g));
+                }
+                Some(Role::Failed { until }) if now >= until => {
+                    self.set_role(g, Role::Standby);
+                }
+                _ => {}
+            }
+        }
+        if self.phase == NodePhase::Running {
+            if let (Some(t), Some(every)) = (self.next_probe, self.cfg.probe_interval) {
+                if now >= t {
+                    self.next_probe = Some(now + every);
+                    for g in 0..self.roles.len() {
+                        if self.roles.get(g) == Some(&Role::Standby) {
+                            out.push(Action::Probe(g));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn declare_dead(&mut self, out: &mut Vec<Action>) {
+        let stonith = self.cfg.stonith;
+        let Some(p) = self.peer.as_mut() else { return };
+        log(out, Level::Warn, format!("node {}: is dead", p.name));
+        let never_heard = p.life == PeerLife::Unknown;
+        p.life = PeerLife::Dead;
+        let held: Vec<GroupId> = p
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| never_heard || !matches!(s, GroupState::Standby | GroupState::Failed))
+            .map(|(i, _)| i)
+            .collect();
+        p.groups = vec![GroupState::Unknown; p.groups.len()];
+        if held.is_empty() {
+            return;
+        }
+        let name = p.name.clone();
+        if stonith {
+            log(
+                out,
+                Level::Info,
+                format!("Resetting node {name} with STONITH before takeover"),
+            );
+            p.reset_pending = Some(None);
+            out.push(Action::ResetPeer(name.clone()));
+        } else {
+            log(out, Level::Warn, "No STONITH device configured.".into());
+            log(out, Level::Warn, "Shared disks are not protected.".into());
+        }
+        log(
+            out,
+            Level::Info,
+            format!("Resources being acquired from {name}."),
+        );
+        self.takeover = held;
+    }
+
+    fn on_peer_reset(&mut self, ok: bool, now: Instant, out: &mut Vec<Action>) {
+        let deadtime = self.cfg.deadtime;
+        let Some(p) = self.peer.as_mut() else { return };
+        if p.reset_pending.is_none() {
+            return;
+        }
+        if ok {
+            log(out, Level::Info, format!("node {} now reset.", p.name));
+            p.reset_pending = None;
+        } else {
+            log(
+                out,
+                Level::Error,
+                format!(
+                    "STONITH of node {} failed: not taking over yet, retrying",
+                    p.name
+                ),
+            );
+            p.reset_pending = Some(Some(now + deadtime));
+        }
+    }
+
+    fn on_probed(&mut self, g: GroupId, running: bool, now: Instant, out: &mut Vec<Action>) {
+        match self.roles.get(g).copied() {
+            Some(Role::Init { probed: None }) => self.set_role(
+                g,
+                Role::Init {
+                    probed: Some(running),
+                },
+            ),
+            Some(Role::Standby) if running => {
+                // A periodic probe found resources of a group we do not hold.
+                self.settle_found_running(g, now, out);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_acquired(&mut self, g: GroupId, ok: bool, out: &mut Vec<Action>) {
+        if self.roles.get(g) != Some(&Role::Acquiring) {
+            return;
+        }
+        let key = self.key(g);
+        if ok {
+            log(out, Level::Info, format!("Resource group {key} acquired."));
+            self.set_role(g, Role::Active);
+            if !self.takeover.is_empty()
+                && self
+                    .takeover
+                    .iter()
+                    .all(|t| matches!(self.roles.get(*t), Some(Role::Active | Role::Failed { .. })))
+            {
+                log(out, Level::Info, "mach_down takeover complete.".into());
+                self.takeover.clear();
+            }
+        } else {
+            log(
+                out,
+                Level::Crit,
+                format!("Giving up resources due to failure of {key}"),
+            );
+            self.set_role(
+                g,
+                Role::Releasing {
+                    why: ReleaseWhy::AcquireFailed,
+                    attempts: 0,
+                    retry_at: None,
+                },
+            );
+            out.push(Action::Release(g));
+        }
+    }
+
+    fn on_released(&mut self, g: GroupId, ok: bool, now: Instant, out: &mut Vec<Action>) {
+        let Some(Role::Releasing {
+            why,
+            attempts,
+            retry_at: None,
+        }) = self.roles.get(g).copied()
+        else {
+            return;
+        };
+        let key = self.key(g);
+        if ok {
+            match why {
+                ReleaseWhy::Handover => {
+                    log(
+                        out,
+                        Level::Info,
+                        format!("{key}: HA resource release completed (standby)."),
+                    );
+                    self.set_role(g, Role::Standby);
+                    self.mark(Kind::Released);
+                }
+                ReleaseWhy::Stray => {
+                    log(
+                        out,
+                        Level::Info,
+                        format!("Stray resources of group {key} stopped."),
+                    );
+                    self.set_role(g, Role::Standby);
+                }
+                ReleaseWhy::AcquireFailed => {
+                    self.set_role(
+                        g,
+                        Role::Failed {
+                            until: now + self.cfg.failed_hold,
+                        },
+                    );
+                    self.mark(Kind::Released);
+                }
+                ReleaseWhy::Shutdown => {
+                    log(
+                        out,
+                        Level::Info,
+                        format!("{key}: HA resource release completed (shutdown)."),
+                    );
+                    self.set_role(g, Role::Standby);
+                    self.mark(Kind::Released);
+                }
+            }
+            return;
+        }
+        let attempts = attempts + 1;
+        if attempts < self.cfg.stop_retries {
+            log(
+                out,
+                Level::Error,
+                format!(
+                    "Resource group {key} failed to stop (attempt {attempts} of {}): retrying",
+                    self.cfg.stop_retries
+                ),
+            );
+            self.set_role(
+                g,
+                Role::Releasing {
+                    why,
+                    attempts,
+                    retry_at: Some(now + self.cfg.stop_retry_interval),
+                },
+            );
+            return;
+        }
+        self.set_role(
+            g,
+            Role::Releasing {
+                why,
+                attempts,
+                retry_at: None,
+            },
+        );
+        match self.cfg.fence {
+            FenceAction::None => log(
+                out,
+                Level::Crit,
+                format!(
+                    "Resource group {key} could not be stopped after {attempts} attempts and \
+                     fencing is disabled: it stays here and the peer will not take it"
+                ),
+            ),
+            action => {
+                log(
+                    out,
+                    Level::Crit,
+                    format!(
+                        "Resource group {key} could not be stopped after {attempts} attempts: \
+                         fencing this node ({action:?})"
+                    ),
+                );
+                out.push(Action::FenceSelf(action));
+                self.phase = NodePhase::Fenced;
+            }
+        }
+    }
+
+    fn on_standby(&mut self, out: &mut Vec<Action>) {
+        if self.standby {
+            return;
+        }
+        let peer_up = self
+            .peer
+            .as_ref()
+            .is_some_and(|p| p.life == PeerLife::Alive && p.phase == Phase::Running);
+        if !peer_up {
+            log(
+                out,
+                Level::Warn,
+                "Standby request refused: no other node is active.".into(),
+            );
+            return;
+        }
+        log(
+            out,
+            Level::Info,
+            format!("{} wants to go standby [all]", self.cfg.local),
+        );
+        self.standby = true;
+        self.mark(Kind::Heartbeat);
+    }
+
+    fn on_takeover(&mut self, out: &mut Vec<Action>) {
+        self.standby = false;
+        match &self.peer {
+            Some(p) if p.life == PeerLife::Alive => {
+                log(
+                    out,
+                    Level::Info,
+                    format!("takeover: asking {} to go standby [all]", p.name),
+                );
+                self.mark(Kind::Takeover);
+            }
+            _ => self.mark(Kind::Heartbeat),
+        }
+    }
+
+    /// Decides each group's next move from the current facts.
+    fn reconcile(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.phase == NodePhase::Init {
+            let probed = self
+                .roles
+                .iter()
+                .all(|r| !matches!(r, Role::Init { probed: None }));
+            let peer_known = self
+                .peer
+                .as_ref()
+                .map_or(true, |p| p.life != PeerLife::Unknown);
+            if !(probed && peer_known) {
+                return;
+            }
+            log(
+                out,
+                Level::Info,
+                "Initial resource probe complete: joining the cluster".into(),
+            );
+            self.phase = NodePhase::Running;
+            self.mark(Kind::Heartbeat);
+        }
+        for g in 0..self.roles.len() {
+            let Some(role) = self.roles.get(g).copied() else {
+                continue;
+            };
+            if matches!(self.phase, NodePhase::Stopping) {
+                match role {
+                    Role::Active | Role::Init { probed: Some(true) } => {
+                        let why = if role == Role::Active {
+                            ReleaseWhy::Shutdown
+                        } else {
+                            ReleaseWhy::Stray
+                        };
+                        self.release(g, why, out);
+                    }
+                    Role::Init { .. } => self.set_role(g, Role::Standby),
+                    _ => {}
+                }
+                continue;
+            }
+            match role {
+                Role::Init {
+                    probed: Some(running),
+                } => {
+                    if self
+                        .peer
+                        .as_ref()
+                        .is_some_and(|p| p.life == PeerLife::Alive && p.phase == Phase::Init)
+                    {
+                        continue; // decide once the peer's own probe is done
+                    }
+                    if running {
+                        self.settle_found_running(g, now, out);
+                    } else {
+                        self.set_role(g, Role::Standby);
+                        self.consider_acquire(g, out);
+                    }
+                }
+                Role::Standby => self.consider_acquire(g, out),
+                Role::Active => {
+                    let (owner, reason) = self.desired(g);
+                    let peer_holds = self.peer_state(g) == GroupState::Active && self.peer_alive();
+                    if owner == Owner::Peer {
+                        let key = self.key(g);
+                        let peer = self.peer_name();
+                        let msg = if peer_holds {
+                            format!(
+                                "Both nodes hold resource group {key} (partition healed): giving it \
+                                 up to {peer} ({})",
+                                reason.words()
+                            )
+                        } else {
+                            format!("give up HA resources {key} to {peer} ({}).", reason.words())
+                        };
+                        log(out, Level::Info, msg);
+                        self.release(g, ReleaseWhy::Handover, out);
+                    } else if peer_holds {
+                        if !self.both_logged.get(g).copied().unwrap_or(true) {
+                            let key = self.key(g);
+                            log(
+                                out,
+                                Level::Crit,
+                                format!(
+                                    "Both nodes hold resource group {key} (partition healed): \
+                                     keeping it here ({}); {} gives it up",
+                                    reason.words(),
+                                    self.peer_name()
+                                ),
+                            );
+                            if let Some(b) = self.both_logged.get_mut(g) {
+                                *b = true;
+                            }
+                        }
+                    } else if let Some(b) = self.both_logged.get_mut(g) {
+                        *b = false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.phase == NodePhase::Stopping {
+            let done = self.roles.iter().all(|r| {
+                matches!(
+                    r,
+                    Role::Standby
+                        | Role::Failed { .. }
+                        | Role::Init {
+                            probed: Some(false) | None
+                        }
+                )
+            });
+            if done {
+                log(out, Level::Info, "Heartbeat shutdown complete.".into());
+                self.phase = NodePhase::Stopped;
+                out.push(Action::Send(self.payload(Kind::Leaving)));
+                out.push(Action::Exit);
+                self.dirty = None;
+            }
+        }
+    }
+
+    /// Resources of `g` are running here while we do not hold it: adopt if it is ours to
+    /// hold and the peer does not have it, otherwise stop them.
+    fn settle_found_running(&mut self, g: GroupId, _now: Instant, out: &mut Vec<Action>) {
+        let key = self.key(g);
+        let (owner, _) = self.desired(g);
+        if owner == Owner::Local && self.peer_allows_acquire(g) {
+            log(
+                out,
+                Level::Info,
+                format!("Resource group {key} found running here: adopting it"),
+            );
+            self.set_role(g, Role::Acquiring);
+            out.push(Action::Acquire(g));
+        } else {
+            log(
+                out,
+                Level::Crit,
+                format!("Resource group {key} is active, and should not be! Stopping it."),
+            );
+            self.release(g, ReleaseWhy::Stray, out);
+        }
+    }
+
+    fn consider_acquire(&mut self, g: GroupId, out: &mut Vec<Action>) {
+        let (owner, reason) = self.desired(g);
+        if owner != Owner::Local || !self.peer_allows_acquire(g) {
+            return;
+        }
+        let key = self.key(g);
+        if self.takeover.contains(&g) {
+            log(
+                out,
+                Level::Info,
+                format!("Taking over resource group {key}"),
+            );
+        } else {
+            log(
+                out,
+                Level::Info,
+                format!("Acquiring resource group {key} ({})", reason.words()),
+            );
+        }
+        self.set_role(g, Role::Acquiring);
+        out.push(Action::Acquire(g));
+    }
+
+    fn release(&mut self, g: GroupId, why: ReleaseWhy, out: &mut Vec<Action>) {
+        self.set_role(
+            g,
+            Role::Releasing {
+                why,
+                attempts: 0,
+                retry_at: None,
+            },
+        );
+        out.push(Action::Release(g));
+    }
+
+    fn set_role(&mut self, g: GroupId, role: Role) {
+        if let Some(r) = self.roles.get_mut(g) {
+            if *r != role {
+                *r = role;
+                self.mark(Kind::Heartbeat);
+            }
+        }
+    }
+
+    fn key(&self, g: GroupId) -> String {
+        self.cfg
+            .groups
+            .get(g)
+            .map(|s| s.key.clone())
+            .unwrap_or_default()
+    }
+
+    fn peer_name(&self) -> String {
+        self.peer
+            .as_ref()
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    }
+
+    fn peer_alive(&self) -> bool {
+        self.peer
+            .as_ref()
+            .is_some_and(|p| p.life == PeerLife::Alive)
+    }
+
+    fn peer_state(&self, g: GroupId) -> GroupState {
+        self.peer
+            .as_ref()
+            .and_then(|p| p.groups.get(g).copied())
+            .unwrap_or(GroupState::Unknown)
+    }
+
+    /// May we start `g` without the peer also having it?
+    fn peer_allows_acquire(&self, g: GroupId) -> bool {
+        let Some(p) = &self.peer else { return true };
+        match p.life {
+            PeerLife::Dead => p.reset_pending.is_none(),
+            PeerLife::Gone => true,
+            PeerLife::Unknown => false,
+            PeerLife::Alive => {
+                p.phase != Phase::Init
+                    && matches!(
+                        p.groups.get(g),
+                        Some(GroupState::Standby | GroupState::Failed)
+                    )
+            }
+        }
+    }
+
+    /// The rule of the module documentation.
+    fn desired(&self, g: GroupId) -> (Owner, Reason) {
+        let role = self.roles.get(g).copied();
+        let local_ok =
+            self.phase == NodePhase::Running && !matches!(role, Some(Role::Failed { .. }));
+        let peer = self.peer.as_ref().filter(|p| {
+            p.life == PeerLife::Alive
+                && p.phase == Phase::Running
+                && !matches!(
+                    p.groups.get(g),
+                    Some(GroupState::Failed | GroupState::Unknown) | None
+                )
+        });
+        let Some(p) = peer else {
+            return if local_ok {
+                (Owner::Local, Reason::OnlyCandidate)
+            } else {
+                (Owner::Nobody, Reason::OnlyCandidate)
+            };
+        };
+        if !local_ok {
+            return (Owner::Peer, Reason::OnlyCandidate);
+        }
+        if self.standby != p.standby {
+            return if self.standby {
+                (Owner::Peer, Reason::Standby)
+            } else {
+                (Owner::Local, Reason::Standby)
+            };
+        }
+        if self.cfg.ping_nodes > 0 && self.ping != p.ping {
+            return if self.ping > p.ping {
+                (Owner::Local, Reason::PingNodes)
+            } else {
+                (Owner::Peer, Reason::PingNodes)
+            };
+        }
+        if self.cfg.auto_failback == AutoFailback::Off {
+            let local_holds = matches!(role, Some(Role::Acquiring | Role::Active));
+            let peer_holds = matches!(
+                p.groups.get(g),
+                Some(GroupState::Acquiring | GroupState::Active)
+            );
+            if local_holds != peer_holds {
+                return if local_holds {
+                    (Owner::Local, Reason::Holder)
+                } else {
+                    (Owner::Peer, Reason::Holder)
+                };
+            }
+        }
+        let preferred = self
+            .cfg
+            .groups
+            .get(g)
+            .map(|s| s.preferred.as_str())
+            .unwrap_or_default();
+        let local_wins = if preferred == self.cfg.local {
+            true
+        } else if preferred == p.name {
+            false
+        } else {
+            // Preferred node is neither of us (config check forbids it): lower name wins.
+            self.cfg.local < p.name
+        };
+        if local_wins {
+            (Owner::Local, Reason::Preferred)
+        } else {
+            (Owner::Peer, Reason::Preferred)
+        }
+    }
+
+    fn wire_state(&self, g: GroupId) -> GroupState {
+        match self.roles.get(g) {
+            Some(Role::Init { .. }) | None => GroupState::Unknown,
+            Some(Role::Standby) => GroupState::Standby,
+            Some(Role::Acquiring) => GroupState::Acquiring,
+            Some(Role::Active) => GroupState::Active,
+            Some(Role::Releasing {
+                why: ReleaseWhy::Stray,
+                ..
+            }) => GroupState::Cleaning,
+            Some(Role::Releasing { .. }) => GroupState::Releasing,
+            Some(Role::Failed { .. }) => GroupState::Failed,
+        }
+    }
+
+    fn payload(&self, kind: Kind) -> Payload {
+        Payload {
+            kind,
+            phase: match self.phase {
+                NodePhase::Created | NodePhase::Init => Phase::Init,
+                NodePhase::Running => Phase::Running,
+                _ => Phase::Stopping,
+            },
+            standby: self.standby,
+            deadtime_ms: u32::try_from(self.cfg.deadtime.as_millis()).unwrap_or(u32::MAX),
+            ping_reachable: self.ping,
+            config_digest: self.cfg.config_digest,
+            groups: self
+                .cfg
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, s)| GroupStatus {
+                    key: s.key.clone(),
+                    state: self.wire_state(i),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn log(out: &mut Vec<Action>, level: Level, text: String) {
+    out.push(Action::Log(level, text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    const KA: Duration = Duration::from_secs(1);
+    const DT: Duration = Duration::from_secs(3);
+
+    fn cfg(local: &str, af: AutoFailback) -> FsmConfig {
+        let peer = if local == "ha01" { "ha02" } else { "ha01" };
+        FsmConfig {
+            local: local.into(),
+            peer: Some(peer.into()),
+            groups: vec![GroupSpec {
+                key: "IPaddr::192.0.2.100/24/eth0".into(),
+                preferred: "ha01".into(),
+            }],
+            keepalive: KA,
+            deadtime: DT,
+            warntime: Duration::from_secs(2),
+            initdead: Duration::from_secs(12),
+            auto_failback: af,
+            ping_nodes: 0,
+            stop_retries: 10,
+            stop_retry_interval: Duration::from_secs(1),
+            fence: FenceAction::Reboot,
+            failed_hold: Duration::from_secs(60),
+            probe_interval: Some(Duration::from_secs(60)),
+            stonith: false,
+            config_digest: 7,
+        }
+    }
+
+    /// One simulated node: the machine plus its resources.
+    struct Node {
+        fsm: Fsm,
+        generation: u64,
+        seq: u64,
+        /// Resources of group 0 running on this machine.
+        running: bool,
+        up: bool,
+        fail_stop: bool,
+        fail_start: bool,
+        logs: Vec<(Duration, Level, String)>,
+        acquires: usize,
+        releases: usize,
+        fenced: bool,
+        exited: bool,
+    }
+
+    impl Node {
+        fn new(c: FsmConfig, generation: u64) -> Self {
+            Node {
+                fsm: Fsm::new(c),
+                generation,
+                seq: 0,
+                running: false,
+                up: true,
+                fail_stop: false,
+                fail_start: false,
+                logs: Vec::new(),
+                acquires: 0,
+                releases: 0,
+                fenced: false,
+                exited: false,
+            }
+        }
+
+        fn logged(&self, needle: &str) -> bool {
+            self.logs.iter().any(|(_, _, l)| l.contains(needle))
+        }
+
+        fn log_time(&self, needle: &str) -> Option<Duration> {
+            self.logs
+                .iter()
+                .find(|(_, _, l)| l.contains(needle))
+                .map(|(t, _, _)| *t)
+        }
+    }
+
+    /// Two nodes, a link, zero-latency delivery, explicit time.
+    struct Sim {
+        t0: Instant,
+        now: Duration,
+        nodes: [Node; 2],
+        link: bool,
+        overlap_seen: bool,
+    }
+
+    impl Sim {
+        fn new(af: AutoFailback) -> Self {
+            Sim {
+                t0: Instant::now(),
+                now: Duration::ZERO,
+                nodes: [Node::new(cfg("ha01", af), 1), Node::new(cfg("ha02", af), 1)],
+                link: true,
+                overlap_seen: false,
+            }
+        }
+
+        fn at(&self) -> Instant {
+            self.t0 + self.now
+        }
+
+        fn event(&mut self, i: usize, e: Event) {
+            let mut queue = VecDeque::from([(i, e)]);
+            while let Some((i, e)) = queue.pop_front() {
+                if !self.nodes[i].up {
+                    continue;
+                }
+                let now = self.at();
+                let actions = self.nodes[i].fsm.step(e, now);
+                for a in actions {
+                    let n = &mut self.nodes[i];
+                    match a {
+                        Action::Send(payload) => {
+                            n.seq += 1;
+                            let msg = Message {
+                                node: n.fsm.config().local.clone(),
+                                generation: n.generation,
+                                seq: n.seq,
+                                timestamp_ms: 0,
+                                auth_index: 1,
+                                payload,
+                            };
+                            if self.link && self.nodes[1 - i].up {
+                                queue.push_back((1 - i, Event::Heard(msg)));
+                            }
+                        }
+                        Action::Probe(g) => queue.push_back((
+                            i,
+                            Event::Probed {
+                                group: g,
+                                running: n.running,
+                            },
+                        )),
+                        Action::Acquire(g) => {
+                            n.acquires += 1;
+                            let ok = !n.fail_start;
+                            n.running = ok;
+                            queue.push_back((i, Event::Acquired { group: g, ok }));
+                        }
+                        Action::Release(g) => {
+                            n.releases += 1;
+                            let ok = !n.fail_stop;
+                            if ok {
+                                n.running = false;
+                            }
+                            queue.push_back((i, Event::Released { group: g, ok }));
+                        }
+                        Action::Log(level, text) => n.logs.push((self.now, level, text)),
+                        Action::FenceSelf(_) => n.fenced = true,
+                        Action::Exit => n.exited = true,
+                        Action::ResetPeer(_) => queue.push_back((i, Event::PeerReset { ok: true })),
+                    }
+                }
+                if self.link && self.nodes[0].running && self.nodes[1].running {
+                    self.overlap_seen = true;
+                }
+            }
+        }
+
+        fn start(&mut self, i: usize) {
+            self.event(i, Event::Start);
+        }
+
+        /// Advances time in 100 ms steps, ticking both nodes.
+        fn run(&mut self, d: Duration) {
+            let end = self.now + d;
+            while self.now < end {
+                self.now += Duration::from_millis(100);
+                for i in 0..2 {
+                    self.event(i, Event::Tick);
+                }
+            }
+        }
+
+        fn crash(&mut self, i: usize) {
+            self.nodes[i].up = false;
+            self.nodes[i].running = false;
+        }
+
+        fn reboot(&mut self, i: usize, af: AutoFailback, stray: bool) {
+            let name = if i == 0 { "ha01" } else { "ha02" };
+            let generation = self.nodes[i].generation + 1;
+            self.nodes[i] = Node::new(cfg(name, af), generation);
+            self.nodes[i].running = stray;
+            self.start(i);
+        }
+    }
+
+    fn role(s: &Sim, i: usize) -> Role {
+        s.nodes[i].fsm.role(0).unwrap()
+    }
+
+    #[test]
+    fn both_start_together_preferred_node_acquires_without_delay() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_millis(100));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert_eq!(s.nodes[1].acquires, 0);
+        s.run(Duration::from_secs(10));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(!s.overlap_seen);
+        assert!(!s.nodes[1].logged("is dead"));
+    }
+
+    #[test]
+    fn both_start_together_off_mode_also_uses_preferred_node() {
+        let mut s = Sim::new(AutoFailback::Off);
+        s.start(1);
+        s.start(0);
+        s.run(Duration::from_millis(100));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+    }
+
+    #[test]
+    fn crash_is_detected_after_deadtime_and_peer_takes_over() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(5));
+        // Last heartbeat from ha01 at 5.0 s (sent every second since 0.0).
+        s.crash(0);
+        let crash = s.now;
+        s.run(Duration::from_millis(2900));
+        assert_eq!(role(&s, 1), Role::Standby, "not before deadtime");
+        s.run(Duration::from_millis(200));
+        let dead_at = s.nodes[1].log_time("node ha01: is dead").unwrap();
+        assert!(dead_at >= crash + DT - Duration::from_millis(1000) && dead_at <= crash + DT);
+        assert!(s.nodes[1].logged("No STONITH device configured."));
+        assert!(s.nodes[1].logged("Resources being acquired from ha01."));
+        assert!(s.nodes[1].logged("Taking over resource group IPaddr::192.0.2.100/24/eth0"));
+        assert!(s.nodes[1].logged("mach_down takeover complete."));
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn auto_failback_on_moves_back_with_release_ack_acquire_and_no_overlap() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(2));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert_eq!(role(&s, 1), Role::Active);
+        s.reboot(0, AutoFailback::On, false);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[1].logged("Heartbeat restart on node ha01"));
+        assert!(s.nodes[1].logged("give up HA resources IPaddr::192.0.2.100/24/eth0 to ha01"));
+        assert!(s.nodes[0].logged("ha02: remote resource release completed."));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert!(!s.overlap_seen);
+        s.run(Duration::from_secs(10));
+        assert_eq!(role(&s, 0), Role::Active);
+    }
+
+    #[test]
+    fn legacy_fails_back_like_on() {
+        let mut s = Sim::new(AutoFailback::Legacy);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        s.reboot(0, AutoFailback::Legacy, false);
+        s.run(Duration::from_millis(200));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn auto_failback_off_leaves_the_group_on_the_backup() {
+        let mut s = Sim::new(AutoFailback::Off);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        s.reboot(0, AutoFailback::Off, false);
+        s.run(Duration::from_secs(30));
+        assert_eq!(role(&s, 0), Role::Standby);
+        assert_eq!(role(&s, 1), Role::Active);
+        assert_eq!(s.nodes[0].acquires, 0);
+    }
+
+    #[test]
+    fn seed_bug_stray_httpd_on_returning_primary_is_stopped() {
+        let mut s = Sim::new(AutoFailback::Off);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert!(s.nodes[1].running);
+        // ha01 boots with httpd already started by init, outside the cluster.
+        s.reboot(0, AutoFailback::Off, true);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[0].logged("is active, and should not be! Stopping it."));
+        assert!(!s.nodes[0].running, "stray stopped");
+        assert!(s.nodes[1].running, "the holder keeps it");
+        assert_eq!(s.nodes[1].releases, 0);
+        assert_eq!(role(&s, 0), Role::Standby);
+    }
+
+    #[test]
+    fn seed_bug_with_failback_on_ends_on_primary_only() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        s.reboot(0, AutoFailback::On, true);
+        s.run(Duration::from_millis(200));
+        assert!(s.nodes[0].running);
+        assert!(!s.nodes[1].running);
+        assert_eq!(role(&s, 0), Role::Active);
+    }
+
+    #[test]
+    fn restarted_holder_adopts_its_running_group_without_a_gap() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(2));
+        // ha01's daemon restarts within deadtime; the VIP stays configured meanwhile.
+        let generation = s.nodes[0].generation + 1;
+        s.nodes[0] = Node::new(cfg("ha01", AutoFailback::On), generation);
+        s.nodes[0].running = true;
+        s.start(0);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[0].logged("found running here: adopting it"));
+        assert_eq!(s.nodes[0].releases, 0);
+        assert_eq!(s.nodes[1].acquires, 0);
+        assert_eq!(role(&s, 0), Role::Active);
+    }
+
+    #[test]
+    fn initdead_alone_then_takes_everything() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.nodes[0].up = false;
+        s.start(1);
+        s.run(Duration::from_millis(11_900));
+        assert_eq!(
+            role(&s, 1),
+            Role::Init {
+                probed: Some(false)
+            }
+        );
+        assert_eq!(s.nodes[1].fsm.phase(), NodePhase::Init);
+        s.run(Duration::from_millis(100));
+        assert_eq!(
+            s.nodes[1].log_time("node ha01: is dead"),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn late_heartbeat_is_logged_in_heartbeat_words() {
+        let t0 = Instant::now();
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        f.step(Event::Start, t0);
+        let hb = |seq| Message {
+            node: "ha02".into(),
+            generation: 1,
+            seq,
+            timestamp_ms: 0,
+            auth_index: 1,
+            payload: Payload {
+                kind: Kind::Heartbeat,
+                phase: Phase::Running,
+                standby: false,
+                deadtime_ms: 3000,
+                ping_reachable: 0,
+                config_digest: 7,
+                groups: vec![GroupStatus {
+                    key: "IPaddr::192.0.2.100/24/eth0".into(),
+                    state: GroupState::Standby,
+                }],
+            },
+        };
+        let a = f.step(Event::Heard(hb(1)), t0 + Duration::from_millis(100));
+        assert!(a.contains(&Action::Log(Level::Info, "Link ha02 up.".into())));
+        let a = f.step(Event::Heard(hb(2)), t0 + Duration::from_millis(2600));
+        assert!(
+            a.contains(&Action::Log(
+                Level::Warn,
+                "Late heartbeat: Node ha02: interval 2500 ms".into()
+            )),
+            "{a:?}"
+        );
+        let a = f.step(Event::Heard(hb(3)), t0 + Duration::from_millis(3600));
+        assert!(!a.iter().any(|x| matches!(x, Action::Log(Level::Warn, _))));
+        // The peer's advertised deadtime is honoured: dead 3 s after the last heartbeat.
+        let a = f.step(Event::Tick, t0 + Duration::from_millis(6599));
+        assert!(!a.contains(&Action::Log(Level::Warn, "node ha02: is dead".into())));
+        let a = f.step(Event::Tick, t0 + Duration::from_millis(6600));
+        assert!(a.contains(&Action::Log(Level::Warn, "node ha02: is dead".into())));
+    }
+
+    #[test]
+    fn keepalive_is_sent_on_time_and_deadline_reported() {
+        let t0 = Instant::now();
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        let a = f.step(Event::Start, t0);
+        assert!(matches!(a.last(), Some(Action::Send(p)) if p.phase == Phase::Init));
+        assert_eq!(
+            a.iter().filter(|x| matches!(x, Action::Probe(0))).count(),
+            1
+        );
+        assert_eq!(f.next_deadline(), Some(t0 + KA));
+        assert!(f
+            .step(Event::Tick, t0 + Duration::from_millis(999))
+            .is_empty());
+        let a = f.step(Event::Tick, t0 + KA);
+        assert!(matches!(a.as_slice(), [Action::Send(p)] if p.kind == Kind::Heartbeat));
+    }
+
+    #[test]
+    fn ping_node_loss_gives_resources_to_the_better_connected_peer() {
+        let mut s = Sim::new(AutoFailback::On);
+        for n in &mut s.nodes {
+            let mut c = n.fsm.config().clone();
+            c.ping_nodes = 1;
+            n.fsm = Fsm::new(c);
+        }
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        assert_eq!(role(&s, 0), Role::Active);
+        s.event(0, Event::PingReachable(0));
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[0].logged("better ping node connectivity (ipfail)"));
+        assert_eq!(role(&s, 1), Role::Active);
+        assert_eq!(role(&s, 0), Role::Standby);
+        assert!(!s.overlap_seen);
+        // Connectivity back: the preferred node (auto_failback on) gets it back.
+        s.event(0, Event::PingReachable(1));
+        s.run(Duration::from_millis(100));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn split_brain_heals_to_one_owner_and_the_winner_keeps_it() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.link = false;
+        s.run(Duration::from_secs(5));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Active, "both took it during the cut");
+        s.link = true;
+        s.run(Duration::from_secs(2));
+        assert!(s.nodes[0].logged("Cluster node ha02 returning after partition."));
+        assert!(s.nodes[1].logged("(partition healed): giving it up to ha01"));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert_eq!(
+            s.nodes[0].releases, 0,
+            "the winner never stopped its resources"
+        );
+        assert!(s.nodes[0].running);
+    }
+
+    #[test]
+    fn split_brain_heal_in_off_mode_uses_the_preferred_node() {
+        let mut s = Sim::new(AutoFailback::Off);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.link = false;
+        s.run(Duration::from_secs(5));
+        s.link = true;
+        s.run(Duration::from_secs(2));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert_eq!(s.nodes[0].releases, 0);
+    }
+
+    #[test]
+    fn standby_then_takeover() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.event(0, Event::Standby);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[0].logged("ha01 wants to go standby [all]"));
+        assert_eq!(role(&s, 1), Role::Active);
+        assert!(!s.overlap_seen);
+        // Standby sticks even though ha01 is preferred and auto_failback is on.
+        s.run(Duration::from_secs(10));
+        assert_eq!(role(&s, 1), Role::Active);
+        s.event(0, Event::Takeover);
+        s.run(Duration::from_millis(100));
+        assert!(s.nodes[1].logged("ha01 wants to take over: going standby [all]"));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert!(!s.overlap_seen);
+        // ha02 is standby now; it still takes over if ha01 dies.
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn standby_is_refused_without_an_active_peer() {
+        let t0 = Instant::now();
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        f.step(Event::Start, t0);
+        let a = f.step(Event::Standby, t0);
+        assert!(a.contains(&Action::Log(
+            Level::Warn,
+            "Standby request refused: no other node is active.".into()
+        )));
+    }
+
+    #[test]
+    fn graceful_stop_hands_over_at_once() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.event(0, Event::Stop);
+        assert!(s.nodes[0].exited);
+        assert!(s.nodes[1].logged("Received shutdown notice from 'ha01'."));
+        assert_eq!(role(&s, 1), Role::Active, "no deadtime wait");
+        assert!(!s.nodes[1].logged("is dead"));
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn failed_stop_is_retried_then_the_node_fences_itself() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.nodes[0].fail_stop = true;
+        s.event(0, Event::Standby);
+        s.run(Duration::from_millis(8_850));
+        assert_eq!(s.nodes[0].releases, 9, "one attempt per second");
+        assert!(!s.nodes[0].fenced);
+        assert_eq!(
+            role(&s, 1),
+            Role::Standby,
+            "the peer waits while we hold it"
+        );
+        s.run(Duration::from_millis(100));
+        assert_eq!(s.nodes[0].releases, 10);
+        assert!(s.nodes[0].fenced);
+        assert!(
+            s.nodes[0].logged("could not be stopped after 10 attempts: fencing this node (Reboot)")
+        );
+        assert_eq!(s.nodes[0].fsm.phase(), NodePhase::Fenced);
+        // The fenced node goes silent; the peer takes over after deadtime.
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn failed_start_leaves_the_group_to_the_peer() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.nodes[0].fail_start = true;
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_millis(100));
+        assert!(
+            s.nodes[0].logged("Giving up resources due to failure of IPaddr::192.0.2.100/24/eth0")
+        );
+        assert!(matches!(role(&s, 0), Role::Failed { .. }));
+        assert_eq!(role(&s, 1), Role::Active);
+        assert!(!s.overlap_seen);
+        // After the hold time ha01 is a candidate again and, preferred, gets it back.
+        s.nodes[0].fail_start = false;
+        s.run(Duration::from_secs(61));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn periodic_probe_stops_strays_on_the_standby_node() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.nodes[1].running = true; // someone started httpd by hand on ha02
+        s.overlap_seen = false;
+        s.run(Duration::from_secs(60));
+        assert!(s.nodes[1].logged("is active, and should not be!"));
+        assert!(!s.nodes[1].running);
+        assert_eq!(s.nodes[0].releases, 0);
+    }
+
+    #[test]
+    fn stonith_resets_the_dead_peer_before_takeover() {
+        let t0 = Instant::now();
+        let mut c = cfg("ha02", AutoFailback::On);
+        c.stonith = true;
+        let mut f = Fsm::new(c);
+        f.step(Event::Start, t0);
+        f.step(
+            Event::Probed {
+                group: 0,
+                running: false,
+            },
+            t0,
+        );
+        let a = f.step(Event::Tick, t0 + Duration::from_secs(12));
+        assert!(a.contains(&Action::ResetPeer("ha01".into())));
+        assert!(!a.contains(&Action::Acquire(0)));
+        let a = f.step(Event::PeerReset { ok: false }, t0 + Duration::from_secs(12));
+        assert!(!a.contains(&Action::Acquire(0)));
+        let a = f.step(Event::Tick, t0 + Duration::from_secs(15));
+        assert!(a.contains(&Action::ResetPeer("ha01".into())));
+        let a = f.step(Event::PeerReset { ok: true }, t0 + Duration::from_secs(15));
+        assert!(a.contains(&Action::Acquire(0)));
+    }
+
+    #[test]
+    fn config_mismatch_is_reported_once() {
+        let t0 = Instant::now();
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        f.step(Event::Start, t0);
+        let msg = |seq| Message {
+            node: "ha02".into(),
+            generation: 1,
+            seq,
+            timestamp_ms: 0,
+            auth_index: 1,
+            payload: Payload {
+                kind: Kind::Heartbeat,
+                phase: Phase::Running,
+                standby: false,
+                deadtime_ms: 3000,
+                ping_reachable: 0,
+                config_digest: 8,
+                groups: vec![],
+            },
+        };
+        let count = |a: &[Action]| {
+            a.iter().filter(|x| matches!(x, Action::Log(Level::Error, t) if t.contains("haresources differs"))).count()
+        };
+        assert_eq!(count(&f.step(Event::Heard(msg(1)), t0)), 1);
+        assert_eq!(count(&f.step(Event::Heard(msg(2)), t0 + KA)), 0);
+        // The peer lists none of our groups: it is not a candidate, and may hold them.
+        assert_eq!(f.status().groups[0].2, GroupState::Unknown);
+    }
+
+    #[test]
+    fn single_node_cluster_takes_its_groups_after_probing() {
+        let t0 = Instant::now();
+        let mut c = cfg("ha01", AutoFailback::On);
+        c.peer = None;
+        let mut f = Fsm::new(c);
+        f.step(Event::Start, t0);
+        let a = f.step(
+            Event::Probed {
+                group: 0,
+                running: false,
+            },
+            t0,
+        );
+        assert!(a.contains(&Action::Acquire(0)));
+    }
+
+    #[test]
+    fn from_parsed_config() {
+        use crate::config::{hacf, haresources};
+        use std::path::Path;
+        let cf = hacf::parse(
+            Path::new("ha.cf"),
+            "bcast eth1\nnode HA01 ha02\nauto_failback off\nping 192.0.2.1\n",
+        )
+        .unwrap()
+        .value;
+        let hr = haresources::parse(Path::new("haresources"), "ha01 192.0.2.100 httpd\n")
+            .unwrap()
+            .value;
+        let c = FsmConfig::new(&cf, &hr, "HA02");
+        assert_eq!(c.local, "ha02");
+        assert_eq!(c.peer.as_deref(), Some("ha01"));
+        assert_eq!(
+            c.groups,
+            vec![GroupSpec {
+                key: "192.0.2.100".into(),
+                preferred: "ha01".into()
+            }]
+        );
+        assert_eq!(c.ping_nodes, 1);
+        assert_eq!(c.auto_failback, AutoFailback::Off);
+        assert_eq!(c.config_digest, hr.digest());
+    }
+}
