@@ -2,4 +2,5 @@
 //!
 //! I/O modules: [`vip`] (rtnetlink addresses), [`garp`] (gratuitous ARP / unsolicited NA).
 pub mod garp;
+pub mod resources;
 pub mod vip;
