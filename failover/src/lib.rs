@@ -2,5 +2,6 @@
 //!
 //! I/O modules: [`vip`] (rtnetlink addresses), [`garp`] (gratuitous ARP / unsolicited NA).
 pub mod garp;
+pub mod peer;
 pub mod resources;
 pub mod vip;
