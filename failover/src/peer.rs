@@ -134,17 +134,45 @@ fn ifindex(iface: &str) -> Result<u32, PeerError> {
     nix::net::if_::if_nametoindex(iface).map_err(|_| PeerError::NoInterface(iface.to_string()))
 }
 
-/// The IPv4 broadcast address of `iface` (SIOCGIFBRDADDR's answer).
+/// The IPv4 broadcast address of `iface` (SIOCGIFBRDADDR's answer), or, when the address
+/// was configured without one, the highest address of its subnet.
 pub fn broadcast_of(iface: &str) -> Result<Ipv4Addr, PeerError> {
     let addrs = nix::ifaddrs::getifaddrs().map_err(|e| PeerError::Socket {
         what: "getifaddrs",
         iface: iface.to_string(),
         source: e.into(),
     })?;
-    addrs
-        .filter(|a| a.interface_name == iface)
-        .find_map(|a| a.broadcast.and_then(|b| b.as_sockaddr_in().map(|s| s.ip())))
-        .ok_or_else(|| PeerError::NoBroadcast(iface.to_string()))
+    let mut fallback = None;
+    for a in addrs.filter(|a| a.interface_name == iface) {
+        let Some(ip) = a
+            .address
+            .as_ref()
+            .and_then(|x| x.as_sockaddr_in())
+            .map(|s| s.ip())
+        else {
+            continue;
+        };
+        if let Some(b) = a
+            .broadcast
+            .as_ref()
+            .and_then(|b| b.as_sockaddr_in())
+            .map(|s| s.ip())
+        {
+            if !b.is_unspecified() {
+                return Ok(b);
+            }
+        }
+        let mask = a
+            .netmask
+            .as_ref()
+            .and_then(|m| m.as_sockaddr_in())
+            .map(|s| s.ip());
+        if let Some(mask) = mask {
+            let prefix = u8::try_from(u32::from(mask).leading_ones()).unwrap_or(32);
+            fallback = fallback.or(crate::vip::default_broadcast(ip, prefix));
+        }
+    }
+    fallback.ok_or_else(|| PeerError::NoBroadcast(iface.to_string()))
 }
 
 fn udp(v6: bool, iface: &str) -> Result<Socket, PeerError> {

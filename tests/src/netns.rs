@@ -97,6 +97,8 @@ impl Lab {
                     "addr",
                     "add",
                     &format!("{}/24", host_ip(*octet)),
+                    "brd",
+                    "+",
                     "dev",
                     "eth0",
                 ],
