@@ -1,6 +1,22 @@
-//! Heartbeat-compatible failover of virtual IPs between two directors.
+//! Heartbeat-compatible failover of virtual IPs (and other resources) between two directors.
 //!
-//! I/O modules: [`vip`] (rtnetlink addresses), [`garp`] (gratuitous ARP / unsolicited NA).
+//! The pure core (no I/O, no clock reads):
+//! - [`config`]: `ha.cf`, `authkeys`, `haresources`, the local node name; errors as
+//!   `file:line: message`
+//! - [`packet`]: director's heartbeat protocol on UDP: codec, HMAC authentication, replay window
+//!   (wire format in `docs/protocol.md`)
+//! - [`fsm`]: roles and transitions per resource group: `Fsm::step(event, now) -> Vec<Action>`
+//!
+//! The I/O shell:
+//! - [`vip`]: virtual addresses over rtnetlink (IPaddr / IPaddr2 / IPv6addr), behind [`vip::Vip`]
+//! - [`garp`]: gratuitous ARP and unsolicited neighbour advertisements
+//! - [`resources`]: haresources scripts and native resources, group acquire / release
+//! - [`peer`]: UDP transport over the ha.cf media
+
+pub mod config;
+pub mod fsm;
+pub mod packet;
+
 pub mod garp;
 pub mod peer;
 pub mod resources;
