@@ -29,6 +29,8 @@ pub enum Medium {
     Bcast {
         /// Interface.
         iface: String,
+        /// udpport in force.
+        port: u16,
     },
     /// `mcast IFACE GROUP PORT TTL LOOP`.
     Mcast {
@@ -49,6 +51,8 @@ pub enum Medium {
         iface: String,
         /// Peer address.
         peer: IpAddr,
+        /// udpport in force.
+        port: u16,
     },
 }
 
@@ -56,10 +60,76 @@ impl Medium {
     /// The interface the medium uses.
     pub fn iface(&self) -> &str {
         match self {
-            Medium::Bcast { iface } | Medium::Mcast { iface, .. } | Medium::Ucast { iface, .. } => {
-                iface
-            }
+            Medium::Bcast { iface, .. }
+            | Medium::Mcast { iface, .. }
+            | Medium::Ucast { iface, .. } => iface,
         }
+    }
+}
+
+impl Medium {
+    /// The transport's view of an ha.cf medium; host names are resolved here (the only
+    /// I/O). Errors name the host that did not resolve.
+    pub fn from_config(m: &crate::config::hacf::Medium) -> Result<Medium, PeerError> {
+        use crate::config::hacf::{Host, Medium as Cfg};
+        Ok(match m {
+            Cfg::Bcast { iface, port } => Medium::Bcast {
+                iface: iface.clone(),
+                port: *port,
+            },
+            Cfg::Mcast {
+                iface,
+                group,
+                port,
+                ttl,
+                looped,
+            } => Medium::Mcast {
+                iface: iface.clone(),
+                group: IpAddr::V4(*group),
+                port: *port,
+                ttl: *ttl,
+                looped: *looped,
+            },
+            Cfg::Mcast6 {
+                iface,
+                group,
+                port,
+                hops,
+                looped,
+            } => Medium::Mcast {
+                iface: iface.clone(),
+                group: IpAddr::V6(*group),
+                port: *port,
+                ttl: *hops,
+                looped: *looped,
+            },
+            Cfg::Ucast { iface, peer, port } => {
+                let peer = match peer {
+                    Host::Ip(ip) => *ip,
+                    Host::Name(name) => {
+                        use std::net::ToSocketAddrs;
+                        (name.as_str(), *port)
+                            .to_socket_addrs()
+                            .ok()
+                            .and_then(|mut a| a.next())
+                            .map(|a| a.ip())
+                            .ok_or_else(|| PeerError::Unresolved(name.clone()))?
+                    }
+                };
+                Medium::Ucast {
+                    iface: iface.clone(),
+                    peer,
+                    port: *port,
+                }
+            }
+            Cfg::Ucast6 {
+                iface, peer, port, ..
+            } => Medium::Ucast {
+                iface: iface.clone(),
+                peer: IpAddr::V6(*peer),
+                port: *port,
+            },
+        })
     }
 }
 
@@ -80,6 +150,9 @@ pub enum PeerError {
     /// The interface has no usable address / broadcast address.
     #[error("interface {0}: no IPv4 broadcast address (bcast needs one)")]
     NoBroadcast(String),
+    /// A ucast peer name did not resolve.
+    #[error("cannot resolve ucast peer {0}")]
+    Unresolved(String),
     /// The interface does not exist.
     #[error("interface {0} not found")]
     NoInterface(String),
@@ -205,16 +278,17 @@ fn receiver(v6: bool, iface: &str, bind: SocketAddr) -> Result<Socket, PeerError
 }
 
 impl Transport {
-    /// Opens every medium; bcast and ucast use `udpport`. Receive tasks are spawned on the
+    /// Opens every medium. Receive tasks are spawned on the
     /// current tokio runtime.
-    pub fn open(media: &[Medium], udpport: u16) -> Result<Transport, PeerError> {
+    pub fn open(media: &[Medium]) -> Result<Transport, PeerError> {
         let mut outs = Vec::new();
         // One receiver per (interface, bind address); several ucast lines share one.
         let mut ins: HashMap<(String, SocketAddr), Socket> = HashMap::new();
         for m in media {
             let iface = m.iface();
             match m {
-                Medium::Bcast { .. } => {
+                Medium::Bcast { port: udpport, .. } => {
+                    let udpport = *udpport;
                     let brd = broadcast_of(iface)?;
                     let s = udp(false, iface)?;
                     s.set_broadcast(true)
@@ -231,7 +305,12 @@ impl Transport {
                         e.insert(receiver(false, iface, bind)?);
                     }
                 }
-                Medium::Ucast { peer, .. } => {
+                Medium::Ucast {
+                    peer,
+                    port: udpport,
+                    ..
+                } => {
+                    let udpport = *udpport;
                     let v6 = peer.is_ipv6();
                     let s = udp(v6, iface)?;
                     let dest: SocketAddr = match peer {
@@ -404,8 +483,9 @@ mod tests {
         let media = [Medium::Ucast {
             iface: "lo".into(),
             peer: "127.0.0.1".parse().unwrap(),
+            port,
         }];
-        let Ok(mut t) = Transport::open(&media, port) else {
+        let Ok(mut t) = Transport::open(&media) else {
             // SO_BINDTODEVICE needs CAP_NET_RAW; the netns tests cover the rest.
             return;
         };

@@ -55,6 +55,40 @@ pub enum Resource {
     },
 }
 
+impl From<&crate::config::haresources::Resource> for Resource {
+    /// The parsed haresources entry; `ldirectord[::NAME]` becomes a named resource (a script,
+    /// or the native ldirectord once registered with [`Resources::register_native`]).
+    fn from(r: &crate::config::haresources::Resource) -> Self {
+        use crate::config::haresources::ResourceKind as K;
+        let v4 = |kind, s: &crate::config::haresources::Ipv4Spec| VipSpec {
+            kind,
+            addr: std::net::IpAddr::V4(s.ip),
+            prefix: s.prefix,
+            iface: s.iface.clone(),
+            broadcast: s.broadcast,
+        };
+        match &r.kind {
+            K::IpAddr(s) => Resource::Vip(v4(VipKind::IpAddr, s)),
+            K::IpAddr2(s) => Resource::Vip(v4(VipKind::IpAddr2, s)),
+            K::Ipv6Addr(s) => Resource::Vip(VipSpec {
+                kind: VipKind::Ipv6Addr,
+                addr: std::net::IpAddr::V6(s.ip),
+                prefix: s.prefix,
+                iface: s.iface.clone(),
+                broadcast: None,
+            }),
+            K::Ldirectord { config } => Resource::Named {
+                name: "ldirectord".to_string(),
+                args: config.iter().cloned().collect(),
+            },
+            K::Script { name, args } => Resource::Named {
+                name: name.clone(),
+                args: args.clone(),
+            },
+        }
+    }
+}
+
 /// Looks like `N.N.N.N…`: ResourceManager's test for a bare IP resource.
 fn looks_like_ip(token: &str) -> bool {
     let mut parts = token.splitn(4, '.');
@@ -761,6 +795,27 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(boot_enabled(&root, "apache2").is_empty());
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn from_parsed_haresources() {
+        let text = "ha01 192.0.2.100/24/eth0 IPaddr2::192.0.2.101 ldirectord::www httpd\n";
+        let parsed = crate::config::haresources::parse(Path::new("haresources"), text);
+        let Ok(parsed) = parsed else {
+            panic!("haresources did not parse: {parsed:?}")
+        };
+        let group = parsed.value.groups.first().expect("one group");
+        let res: Vec<Resource> = group.resources.iter().map(Resource::from).collect();
+        let shown: Vec<String> = res.iter().map(Resource::display).collect();
+        assert_eq!(
+            shown,
+            [
+                "IPaddr::192.0.2.100/24/eth0",
+                "IPaddr2::192.0.2.101",
+                "ldirectord::www",
+                "httpd"
+            ]
+        );
     }
 
     proptest! {

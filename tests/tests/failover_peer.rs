@@ -19,7 +19,7 @@ fn exchange(
 ) -> Result<(Vec<u8>, String, String)> {
     let rx_media = media.clone();
     let receiver = lab.spawn_in(to, move || async move {
-        let mut t = Transport::open(&rx_media, PORT)?;
+        let mut t = Transport::open(&rx_media)?;
         let got = tokio::time::timeout(Duration::from_secs(3), async {
             // Skip our own datagrams (bcast / ucast to self loop back, as in Heartbeat).
             loop {
@@ -34,7 +34,7 @@ fn exchange(
         Ok((got.data, got.iface, got.from.ip().to_string()))
     })?;
     lab.block_in(from, move || async move {
-        let t = Transport::open(&media, PORT)?;
+        let t = Transport::open(&media)?;
         for n in 0..20 {
             t.send(format!("hb {n}").as_bytes()).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
