@@ -54,10 +54,12 @@ fn ucast_both_ways_with_identical_media() -> Result<()> {
         Medium::Ucast {
             iface: "eth0".into(),
             peer: "192.0.2.11".parse()?,
+            port: PORT,
         },
         Medium::Ucast {
             iface: "eth0".into(),
             peer: "192.0.2.12".parse()?,
+            port: PORT,
         },
     ];
     let (data, iface, from) = exchange(&lab, "a", "b", media.clone())?;
@@ -77,6 +79,7 @@ fn bcast_reaches_peer() -> Result<()> {
         "b",
         vec![Medium::Bcast {
             iface: "eth0".into(),
+            port: PORT,
         }],
     )?;
     assert!(data.starts_with(b"hb "));
@@ -113,6 +116,7 @@ fn ucast6_reaches_peer() -> Result<()> {
     let media = vec![Medium::Ucast {
         iface: "eth0".into(),
         peer: "2001:db8::12".parse()?,
+        port: PORT,
     }];
     let (_, _, from) = exchange(&lab, "a", "b", media)?;
     assert_eq!(from, "2001:db8::11");
