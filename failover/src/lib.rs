@@ -12,6 +12,7 @@
 //! - [`garp`]: gratuitous ARP and unsolicited neighbour advertisements
 //! - [`resources`]: haresources scripts and native resources, group acquire / release
 //! - [`peer`]: UDP transport over the ha.cf media
+//! - [`ping`]: ICMP echo to ping nodes
 
 pub mod config;
 pub mod fsm;
@@ -19,5 +20,6 @@ pub mod packet;
 
 pub mod garp;
 pub mod peer;
+pub mod ping;
 pub mod resources;
 pub mod vip;
