@@ -4,12 +4,12 @@
 //! raw ICMP socket and waits for the matching reply. Heartbeat puts a signed `NS_st` message
 //! in the echo payload; director sends a plain payload (only reachability matters here).
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::unix::AsyncFd;
+use tokio::net::UdpSocket;
 
 const ICMP_ECHO_REPLY: u8 = 0;
 const ICMP_ECHO_REQUEST: u8 = 8;
@@ -64,7 +64,9 @@ pub fn parse_echo_reply(datagram: &[u8]) -> Option<(Ipv4Addr, u16, u16)> {
 
 /// Sends echo requests and matches replies (IPv4).
 pub struct Pinger {
-    sock: AsyncFd<Socket>,
+    // A raw ICMP socket driven through tokio's datagram socket type: recvfrom/sendto are
+    // the same calls, and this needs no unsafe registration.
+    sock: UdpSocket,
     id: u16,
     seq: u16,
 }
@@ -76,7 +78,7 @@ impl Pinger {
         s.set_nonblocking(true)?;
         let id = (std::process::id() & 0xffff) as u16;
         Ok(Pinger {
-            sock: AsyncFd::new(s)?,
+            sock: UdpSocket::from_std(s.into())?,
             id,
             seq: 0,
         })
@@ -94,21 +96,13 @@ impl Pinger {
         let (id, seq) = (self.id, self.seq);
         let msg = echo_request(id, seq, b"director ping");
         let dest: SocketAddr = SocketAddrV4::new(target, 0).into();
-        self.sock.get_ref().send_to(&msg, &dest.into())?;
+        self.sock.send_to(&msg, dest).await?;
         let wait = async {
             let mut buf = [0u8; 1500];
             loop {
-                let mut guard = self.sock.readable().await?;
-                match guard.try_io(|s| s.get_ref().read(&mut buf)) {
-                    Ok(Ok(n)) => {
-                        if parse_echo_reply(buf.get(..n).unwrap_or_default())
-                            == Some((target, id, seq))
-                        {
-                            return Ok::<bool, io::Error>(true);
-                        }
-                    }
-                    Ok(Err(e)) => return Err(e),
-                    Err(_would_block) => continue,
+                let (n, _) = self.sock.recv_from(&mut buf).await?;
+                if parse_echo_reply(buf.get(..n).unwrap_or_default()) == Some((target, id, seq)) {
+                    return Ok::<bool, io::Error>(true);
                 }
             }
         };
