@@ -6,7 +6,20 @@
 //! - [`packet`]: director's heartbeat protocol on UDP: codec, HMAC authentication, replay window
 //!   (wire format in `docs/protocol.md`)
 //! - [`fsm`]: roles and transitions per resource group: `Fsm::step(event, now) -> Vec<Action>`
+//!
+//! The I/O shell:
+//! - [`vip`]: virtual addresses over rtnetlink (IPaddr / IPaddr2 / IPv6addr), behind [`vip::Vip`]
+//! - [`garp`]: gratuitous ARP and unsolicited neighbour advertisements
+//! - [`resources`]: haresources scripts and native resources, group acquire / release
+//! - [`peer`]: UDP transport over the ha.cf media
+//! - [`ping`]: ICMP echo to ping nodes
 
 pub mod config;
 pub mod fsm;
 pub mod packet;
+
+pub mod garp;
+pub mod peer;
+pub mod ping;
+pub mod resources;
+pub mod vip;

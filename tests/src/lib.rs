@@ -2,9 +2,11 @@
 //!
 //! - [`lab`]: run shell scenarios inside the lab VM, a qemu guest booting
 //!   Debian's kernel with IPVS (`tests/lab/vm-run`, `tests/lab/scenarios/`).
+//! - `netns` (feature `netns`): network namespaces on a bridge for failover tests.
 //!
 //! The tests that boot the VM are in `tests/tests/` and are built only with the
 //! `lab` feature: `cargo test -p tests --features lab -- --test-threads=1`.
-#![forbid(unsafe_code)]
 
 pub mod lab;
+#[cfg(feature = "netns")]
+pub mod netns;
