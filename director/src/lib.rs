@@ -5,3 +5,4 @@
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 
 pub mod ipvs;
+pub mod config;
