@@ -188,7 +188,8 @@ struct Block {
     scheduler: String,
     persistent: Option<u32>,
     netmask: Option<Netmask>,
-    schedflags: Option<String>,
+    schedflags: Option<(usize, String)>,
+    netmask_line: usize,
     ops: Option<(usize, bool)>,
     quiescent: Option<bool>,
     cleanstop: Option<bool>,
@@ -233,6 +234,7 @@ impl Block {
             persistent: None,
             netmask: None,
             schedflags: None,
+            netmask_line: 0,
             ops: None,
             quiescent: None,
             cleanstop: None,
@@ -1251,7 +1253,7 @@ impl<'a> Parser<'a> {
                     .filter(|f| super::table::sched_flag_bit(f).is_none())
                     .collect();
                 if bad.is_empty() {
-                    self.with_block(|b| b.schedflags = Some(word));
+                    self.with_block(|b| b.schedflags = Some((no, word)));
                 } else {
                     self.error(
                         no,
@@ -1303,7 +1305,10 @@ impl<'a> Parser<'a> {
                 };
                 if let Some(nm) = nm {
                     self.exact_quirk(&v);
-                    self.with_block(|b| b.netmask = Some(nm));
+                    self.with_block(|b| {
+                        b.netmask = Some(nm);
+                        b.netmask_line = no;
+                    });
                 }
             }
             "protocol" => {
@@ -1521,24 +1526,29 @@ impl<'a> Parser<'a> {
             (self.global_fallback6.take(), Family::V6),
         ] {
             let Some(raw) = raw else { continue };
-            // Report an unresolvable host once; the port per protocol below.
-            if self.resolve_fallback(&raw, family, None, true).is_none() && raw.port.is_none() {
+            if self.host(&raw.host, family).is_none() {
+                let v = if family == Family::V6 { "IPv6" } else { "IPv4" };
+                self.error(
+                    raw.line,
+                    format!(
+                        "invalid {v} address or could not resolve for fallback server: {}",
+                        raw.host
+                    ),
+                );
                 continue;
             }
             let tcp = self.resolve_fallback(&raw, family, Some("tcp"), false);
             let udp = self.resolve_fallback(&raw, family, Some("udp"), false);
+            if tcp.is_none() && udp.is_none() {
+                let p = raw.port.clone().unwrap_or_default();
+                self.error(raw.line, format!("invalid port `{p}` for fallback server"));
+                continue;
+            }
             let g = GlobalFallback {
                 line: raw.line,
                 tcp,
                 udp,
             };
-            if tcp.is_none() && udp.is_none() {
-                if self.host(&raw.host, family).is_some() {
-                    let p = raw.port.clone().unwrap_or_default();
-                    self.error(raw.line, format!("invalid port `{p}` for fallback server"));
-                }
-                continue;
-            }
             if family == Family::V4 {
                 globals.fallback = Some(g);
             } else {
@@ -1673,9 +1683,12 @@ impl<'a> Parser<'a> {
             }
         }
         if b.netmask.is_some() && b.persistent.is_none() {
-            self.warn(b.line, "netmask is only used with persistent; ignored");
+            self.warn(
+                b.netmask_line,
+                "netmask is only used with persistent; ignored",
+            );
         }
-        if let Some(flags) = &b.schedflags {
+        if let Some((flags_line, flags)) = &b.schedflags {
             for f in flags.split(',') {
                 let needs = if f.starts_with("sh-") {
                     Some("sh")
@@ -1687,7 +1700,7 @@ impl<'a> Parser<'a> {
                 if let Some(sched) = needs {
                     if b.scheduler != sched {
                         self.error(
-                            b.line,
+                            *flags_line,
                             format!(
                                 "sched-flag `{f}` needs scheduler {sched}, not {} (ipvsadm: \
                                  incompatible scheduler flag)",
@@ -1807,7 +1820,7 @@ impl<'a> Parser<'a> {
             scheduler: b.scheduler,
             persistent: b.persistent,
             netmask: b.netmask,
-            schedflags: b.schedflags,
+            schedflags: b.schedflags.map(|(_, f)| f),
             ops: b.ops.is_some_and(|(_, o)| o),
             quiescent: b.quiescent.unwrap_or(globals.quiescent),
             cleanstop: b.cleanstop.unwrap_or(globals.cleanstop),
