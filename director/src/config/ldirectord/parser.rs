@@ -297,7 +297,12 @@ impl<'a> Parser<'a> {
 
     fn read(&mut self, text: &str) {
         let mut cr_warned = false;
-        for (i, raw) in text.split('\n').enumerate() {
+        let mut lines: Vec<&str> = text.split('\n').collect();
+        if lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        let count = lines.len();
+        for (i, raw) in lines.into_iter().enumerate() {
             let no = i + 1;
             let mut line = raw.to_string();
             if line.ends_with('\r') {
@@ -319,7 +324,15 @@ impl<'a> Parser<'a> {
                      ldirectord 1.186 rejects them",
                 );
             }
+            let blocks = self.blocks.len();
             self.line(no, &line);
+            if no == count && self.blocks.len() > blocks {
+                self.warn(
+                    no,
+                    "a virtual line as the last line of the file: ldirectord 1.186 reads it \
+                     twice and fails with \"duplicate virtual server\"",
+                );
+            }
         }
     }
 
