@@ -15,5 +15,6 @@ pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod ipvs;
+pub mod config;
 pub mod metrics;
 pub mod status;

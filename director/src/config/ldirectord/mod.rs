@@ -1,0 +1,52 @@
+//! ldirectord's configuration format, read exactly as ldirectord 1.186 reads it, with its
+//! parser quirks accepted (and warned about) instead of rejected.
+//!
+//! - `model`: the typed result (`Config`, `Globals`, `VirtualService`, `Real`, ...)
+//! - `parser`: `parse(text, file, resolver)`, the pure line machine
+//! - `table`: `desired_table(&Config)`, the IPVS table with every real server up
+//! - `text`: value rules (first digit run, inet_aton, comments, indentation)
+
+mod model;
+mod parser;
+mod table;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use model::*;
+pub use parser::{parse, MAX_RANGE, SCHEDULERS};
+pub use table::{desired_table, service_config, service_key};
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::resolve::Resolver;
+
+/// Read and parse one ldirectord file. I/O checks ldirectord makes at load time that do not
+/// change the file's meaning are warnings here (a missing `maintenancedir`).
+pub fn load(
+    path: &Path,
+    resolver: &dyn Resolver,
+) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostics(vec![Diagnostic::error(
+            &file,
+            None,
+            format!("can not open file: {e}"),
+        )])
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let (config, mut diags) = parse(&text, &file, resolver)?;
+    if let Some(dir) = &config.globals.maintenancedir {
+        if !dir.is_dir() {
+            diags.push(Diagnostic::warning(
+                &file,
+                None,
+                format!("maintenance directory {} does not exist", dir.display()),
+            ));
+        }
+    }
+    Ok((config, diags))
+}
