@@ -36,7 +36,7 @@ run_mode() {
             flag=-g
             rs1=192.0.2.11 rs2=192.0.2.12
             for rs in rs1 rs2; do
-                eval "addr=\$$rs"
+                if [ "$rs" = rs1 ]; then addr=$rs1; else addr=$rs2; fi
                 lab_link "$rs" eth0 br-front "$addr/24"
                 # The VIP on lo, never answered for or announced on the wire.
                 in_ns "$rs" "$IP" addr add "$VIP/32" dev lo || fail "VIP on $rs lo"
@@ -50,7 +50,7 @@ run_mode() {
             lab_bridge br-back
             lab_link director eth1 br-back 198.51.100.1/24
             for rs in rs1 rs2; do
-                eval "addr=\$$rs"
+                if [ "$rs" = rs1 ]; then addr=$rs1; else addr=$rs2; fi
                 lab_link "$rs" eth0 br-back "$addr/24"
                 in_ns "$rs" "$IP" route add default via 198.51.100.1 || fail "default route in $rs"
             done
@@ -65,8 +65,8 @@ run_mode() {
     wait_http rs2 "http://$rs2/"
 
     ipvs director -A -t "$VIP:80" -s "$SCHEDULER" || fail "$IPVSADM -A"
-    ipvs director -a -t "$VIP:80" -r "$rs1:80" $flag -w 1 || fail "$IPVSADM -a $rs1"
-    ipvs director -a -t "$VIP:80" -r "$rs2:80" $flag -w 1 || fail "$IPVSADM -a $rs2"
+    ipvs director -a -t "$VIP:80" -r "$rs1:80" "$flag" -w 1 || fail "$IPVSADM -a $rs1"
+    ipvs director -a -t "$VIP:80" -r "$rs2:80" "$flag" -w 1 || fail "$IPVSADM -a $rs2"
     ipvs director -Ln || fail "$IPVSADM -Ln"
 
     n1=0 n2=0 i=0
