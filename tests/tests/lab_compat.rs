@@ -42,7 +42,6 @@ fn a_skewed_ipvsadm_is_caught() {
 }
 
 #[test]
-#[ignore = "director's ipvsadm command is not merged yet; drop this line when it is"]
 fn director_ipvsadm_matches_ipvsadm_1_31() {
     let outcome = compat("/usr/local/sbin/ipvsadm")
         .check()

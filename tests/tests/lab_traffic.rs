@@ -33,7 +33,6 @@ fn http_nat_with_real_ipvsadm() {
 }
 
 #[test]
-#[ignore = "director's ipvsadm command is not merged yet; drop this line when it is"]
 fn http_dr_and_nat_with_director_ipvsadm() {
     let out = traffic("both", DIRECTOR_IPVSADM);
     assert!(out.contains("== mode dr: PASS"), "{out}");
