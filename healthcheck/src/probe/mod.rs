@@ -5,6 +5,13 @@
 
 use std::net::SocketAddr;
 
+pub mod smtp;
+
+#[cfg(test)]
+mod fake;
+mod line;
+mod tls;
+
 /// What a negotiate check sends and expects (ldirectord's per-virtual / per-real directives).
 #[derive(Debug, Clone, Default)]
 pub struct Negotiate {
