@@ -5,6 +5,10 @@
 
 use std::net::SocketAddr;
 
+pub mod imap;
+pub mod imaps;
+pub mod pop;
+pub mod pops;
 pub mod smtp;
 
 #[cfg(test)]
