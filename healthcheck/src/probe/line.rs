@@ -149,6 +149,18 @@ pub(crate) async fn read_reply<S: AsyncRead + AsyncWrite + Unpin>(
     Ok((head.code, last))
 }
 
+/// `request=` without one leading `/`: ldirectord stores every request with a `/` in front
+/// and most negotiate checks take it off again (`substr($request, 1)`).
+pub(crate) fn request_text(params: &super::Negotiate) -> &str {
+    let request = params.request.as_deref().unwrap_or("");
+    request.strip_prefix('/').unwrap_or(request)
+}
+
+/// Whether `receive=` matches `text`; `None` (no receive) matches anything.
+pub(crate) fn receive_matches(params: &super::Negotiate, text: &str) -> bool {
+    params.receive.as_ref().map_or(true, |re| re.is_match(text))
+}
+
 /// A byte string as a short, printable log text.
 pub(crate) fn printable(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);

@@ -5,10 +5,13 @@
 
 use std::net::SocketAddr;
 
+pub mod ftp;
 pub mod imap;
 pub mod imaps;
+pub mod nntp;
 pub mod pop;
 pub mod pops;
+pub mod simpletcp;
 pub mod smtp;
 
 #[cfg(test)]
