@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+pub mod dns;
 pub mod ftp;
 pub mod imap;
 pub mod imaps;
@@ -13,6 +14,7 @@ pub mod pop;
 pub mod pops;
 pub mod simpletcp;
 pub mod smtp;
+pub mod transport;
 
 #[cfg(test)]
 mod fake;
