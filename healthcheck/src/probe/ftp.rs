@@ -29,7 +29,7 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     if code == 331 {
         let pass = match params.passwd.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => p.to_owned(),
-            None => format!("ldirectord@{}", hostname()),
+            None => format!("ldirectord@{}", line::hostname()),
         };
         command(&mut lines, &format!("PASS {pass}")).await?;
     }
@@ -139,15 +139,6 @@ pub(crate) fn parse_epsv(text: &[u8]) -> Option<u16> {
         return None;
     }
     std::str::from_utf8(digits.get(..len)?).ok()?.parse().ok()
-}
-
-/// This host's name, for the default anonymous password.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 #[cfg(test)]

@@ -161,6 +161,16 @@ pub(crate) fn receive_matches(params: &super::Negotiate, text: &str) -> bool {
     params.receive.as_ref().map_or(true, |re| re.is_match(text))
 }
 
+/// This host's name, for ldirectord's default `ldirectord@<hostname>` (ftp password,
+/// sip user).
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 /// A byte string as a short, printable log text.
 pub(crate) fn printable(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);

@@ -13,6 +13,7 @@ pub mod nntp;
 pub mod pop;
 pub mod pops;
 pub mod simpletcp;
+pub mod sip;
 pub mod smtp;
 pub mod transport;
 
