@@ -12,6 +12,7 @@ pub mod imaps;
 pub mod nntp;
 pub mod pop;
 pub mod pops;
+pub mod radius;
 pub mod simpletcp;
 pub mod sip;
 pub mod smtp;
