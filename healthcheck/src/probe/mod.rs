@@ -9,6 +9,8 @@ pub mod dns;
 pub mod ftp;
 pub mod imap;
 pub mod imaps;
+pub mod ldap;
+pub mod ldaps;
 pub mod nntp;
 pub mod pop;
 pub mod pops;
