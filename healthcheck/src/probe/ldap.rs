@@ -316,7 +316,7 @@ pub(crate) mod tests {
     pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, script: Script) -> Vec<Vec<u8>> {
         let mut seen = Vec::new();
         let mut buf = Vec::new();
-        let mut next = |buf: &mut Vec<u8>| -> Option<Vec<u8>> {
+        let next = |buf: &mut Vec<u8>| -> Option<Vec<u8>> {
             let (_, hlen, len) = header(buf).ok()??;
             (buf.len() >= hlen + len).then(|| buf.drain(..hlen + len).collect())
         };

@@ -76,14 +76,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Lines<S> {
         Ok(())
     }
 
-    /// The stream underneath (bytes already buffered are dropped).
+    /// The stream underneath (for shutdown; buffered bytes stay in the reader).
     pub(crate) fn get_mut(&mut self) -> &mut S {
         self.inner.get_mut()
-    }
-
-    /// The stream underneath (bytes already buffered are dropped).
-    pub(crate) fn into_inner(self) -> S {
-        self.inner.into_inner()
     }
 }
 

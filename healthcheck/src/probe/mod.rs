@@ -12,6 +12,7 @@ pub mod imaps;
 pub mod ldap;
 pub mod ldaps;
 pub mod nntp;
+pub mod pgsql;
 pub mod pop;
 pub mod pops;
 pub mod radius;
