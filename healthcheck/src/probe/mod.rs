@@ -11,6 +11,7 @@ pub mod imap;
 pub mod imaps;
 pub mod ldap;
 pub mod ldaps;
+pub mod mysql;
 pub mod nntp;
 pub mod pgsql;
 pub mod pop;
