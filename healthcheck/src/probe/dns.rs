@@ -187,7 +187,11 @@ mod tests {
                 r.add_answer(Record::from_rdata(name, 60, RData::A(A(ip))));
             }
             Reply::Ptr(host) => {
-                r.add_answer(Record::from_rdata(name, 60, RData::PTR(PTR(Name::from_ascii(host).unwrap()))));
+                r.add_answer(Record::from_rdata(
+                    name,
+                    60,
+                    RData::PTR(PTR(Name::from_ascii(host).unwrap())),
+                ));
             }
             Reply::NxDomain => r.metadata.response_code = hickory_proto::op::ResponseCode::NXDomain,
             Reply::Truncated => r.metadata.truncation = true,
@@ -202,7 +206,12 @@ mod tests {
     }
 
     /// A UDP name server that answers one query; returns the question it got.
-    async fn udp_server(reply: Option<Reply>) -> (SocketAddr, tokio::task::JoinHandle<Option<(String, RecordType)>>) {
+    async fn udp_server(
+        reply: Option<Reply>,
+    ) -> (
+        SocketAddr,
+        tokio::task::JoinHandle<Option<(String, RecordType)>>,
+    ) {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -244,7 +253,10 @@ mod tests {
         let (addr, task) = udp_server(Some(Reply::A(Ipv4Addr::new(192, 0, 2, 10)))).await;
         let res = probe(addr, &params("/www.example.com", r"^192\.0\.2\.10$")).await;
         assert!(res.is_ok(), "{res:?}");
-        assert_eq!(task.await.unwrap(), Some(("www.example.com.".into(), RecordType::A)));
+        assert_eq!(
+            task.await.unwrap(),
+            Some(("www.example.com.".into(), RecordType::A))
+        );
     }
 
     #[tokio::test]
@@ -252,7 +264,10 @@ mod tests {
         let (addr, task) = udp_server(Some(Reply::Ptr("host.example.com."))).await;
         let res = probe(addr, &params("192.0.2.10", "^host\\.example\\.com$")).await;
         assert!(res.is_ok(), "{res:?}");
-        assert_eq!(task.await.unwrap(), Some(("10.2.0.192.in-addr.arpa.".into(), RecordType::PTR)));
+        assert_eq!(
+            task.await.unwrap(),
+            Some(("10.2.0.192.in-addr.arpa.".into(), RecordType::PTR))
+        );
     }
 
     #[tokio::test]
@@ -271,14 +286,18 @@ mod tests {
 
     #[tokio::test]
     async fn empty_receive_is_always_down() {
-        let p = Negotiate { request: Some("www.example.com".into()), ..Negotiate::default() };
+        let p = Negotiate {
+            request: Some("www.example.com".into()),
+            ..Negotiate::default()
+        };
         let res = probe("127.0.0.1:9".parse().unwrap(), &p).await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }
 
     #[tokio::test]
     async fn stray_datagram_is_skipped() {
-        let (addr, _task) = udp_server(Some(Reply::WrongIdThenA(Ipv4Addr::new(192, 0, 2, 1)))).await;
+        let (addr, _task) =
+            udp_server(Some(Reply::WrongIdThenA(Ipv4Addr::new(192, 0, 2, 1)))).await;
         let res = probe(addr, &params("www.example.com", "192.0.2.1")).await;
         assert!(res.is_ok(), "{res:?}");
     }
@@ -304,7 +323,11 @@ mod tests {
                 socket.send_to(&d, peer).await.unwrap();
             }
         });
-        tokio::spawn(tcp_server(listener, Reply::A(Ipv4Addr::new(192, 0, 2, 5)), false));
+        tokio::spawn(tcp_server(
+            listener,
+            Reply::A(Ipv4Addr::new(192, 0, 2, 5)),
+            false,
+        ));
         let res = probe(addr, &params("www.example.com", "192.0.2.5")).await;
         assert!(res.is_ok(), "{res:?}");
     }
@@ -313,14 +336,32 @@ mod tests {
     async fn tcp_answer_and_early_close() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(tcp_server(listener, Reply::A(Ipv4Addr::new(192, 0, 2, 5)), false));
-        let res = probe_over(addr, &params("www.example.com", "192.0.2.5"), Transport::Tcp).await;
+        tokio::spawn(tcp_server(
+            listener,
+            Reply::A(Ipv4Addr::new(192, 0, 2, 5)),
+            false,
+        ));
+        let res = probe_over(
+            addr,
+            &params("www.example.com", "192.0.2.5"),
+            Transport::Tcp,
+        )
+        .await;
         assert!(res.is_ok(), "{res:?}");
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(tcp_server(listener, Reply::A(Ipv4Addr::new(192, 0, 2, 5)), true));
-        let res = probe_over(addr, &params("www.example.com", "192.0.2.5"), Transport::Tcp).await;
+        tokio::spawn(tcp_server(
+            listener,
+            Reply::A(Ipv4Addr::new(192, 0, 2, 5)),
+            true,
+        ));
+        let res = probe_over(
+            addr,
+            &params("www.example.com", "192.0.2.5"),
+            Transport::Tcp,
+        )
+        .await;
         assert!(matches!(res, Err(ProbeError::Closed)), "{res:?}");
     }
 

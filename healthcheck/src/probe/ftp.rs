@@ -22,9 +22,16 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     let mut lines = Lines::new(line::connect(addr).await?);
     let (code, text) = read_reply(&mut lines).await?;
     if !(200..300).contains(&code) {
-        return Err(ProbeError::Unexpected(format!("ftp greeting: {}", printable(&text))));
+        return Err(ProbeError::Unexpected(format!(
+            "ftp greeting: {}",
+            printable(&text)
+        )));
     }
-    let user = params.login.as_deref().filter(|l| !l.is_empty()).unwrap_or("anonymous");
+    let user = params
+        .login
+        .as_deref()
+        .filter(|l| !l.is_empty())
+        .unwrap_or("anonymous");
     let (code, _) = command(&mut lines, &format!("USER {user}")).await?;
     if code == 331 {
         let pass = match params.passwd.as_deref().filter(|p| !p.is_empty()) {
@@ -44,11 +51,16 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     }
     .ok_or_else(|| ProbeError::Unexpected("ftp: no passive address".into()))?;
 
-    lines.send(format!("RETR {}\r\n", retr_path(params)).as_bytes()).await?;
+    lines
+        .send(format!("RETR {}\r\n", retr_path(params)).as_bytes())
+        .await?;
     let mut data = line::connect(data_addr).await?;
     let (code, text) = read_reply(&mut lines).await?;
     if !(100..200).contains(&code) {
-        return Err(ProbeError::Unexpected(format!("ftp RETR: {}", printable(&text))));
+        return Err(ProbeError::Unexpected(format!(
+            "ftp RETR: {}",
+            printable(&text)
+        )));
     }
     let content = download(&mut data).await?;
     drop(data);
@@ -82,7 +94,9 @@ where
 /// Reads the data connection to its end (or [`MAX_DOWNLOAD`] bytes).
 async fn download<S: AsyncRead + Unpin>(data: &mut S) -> Result<Vec<u8>, ProbeError> {
     let mut content = Vec::new();
-    data.take(MAX_DOWNLOAD as u64).read_to_end(&mut content).await?;
+    data.take(MAX_DOWNLOAD as u64)
+        .read_to_end(&mut content)
+        .await?;
     Ok(content)
 }
 
@@ -178,7 +192,11 @@ mod tests {
                     "PASS" => "230 in\r\n".to_owned(),
                     "CWD" => "250 ok\r\n".to_owned(),
                     "TYPE" => "200 binary\r\n".to_owned(),
-                    "PASV" => format!("227 Entering Passive Mode (127,0,0,1,{},{})\r\n", port / 256, port % 256),
+                    "PASV" => format!(
+                        "227 Entering Passive Mode (127,0,0,1,{},{})\r\n",
+                        port / 256,
+                        port % 256
+                    ),
                     "QUIT" => "221 bye\r\n".to_owned(),
                     "RETR" => match retr {
                         Retr::Refuse => "550 no such file\r\n".to_owned(),
@@ -221,14 +239,26 @@ mod tests {
         assert!(res.is_ok(), "{res:?}");
         let seen = task.await.unwrap();
         assert_eq!(seen.first().map(String::as_str), Some("USER anonymous"));
-        assert!(seen.get(1).is_some_and(|p| p.starts_with("PASS ldirectord@")), "{seen:?}");
-        assert_eq!(seen.get(2..).unwrap(), ["CWD /", "TYPE I", "PASV", "RETR /welcome.msg", "QUIT"]);
+        assert!(
+            seen.get(1)
+                .is_some_and(|p| p.starts_with("PASS ldirectord@")),
+            "{seen:?}"
+        );
+        assert_eq!(
+            seen.get(2..).unwrap(),
+            ["CWD /", "TYPE I", "PASV", "RETR /welcome.msg", "QUIT"]
+        );
     }
 
     #[tokio::test]
     async fn login_is_used_when_set() {
         let (addr, task) = server(Retr::Serve("x")).await;
-        let p = Negotiate { login: Some("bob".into()), passwd: Some("pw".into()), request: Some("f".into()), ..Negotiate::default() };
+        let p = Negotiate {
+            login: Some("bob".into()),
+            passwd: Some("pw".into()),
+            request: Some("f".into()),
+            ..Negotiate::default()
+        };
         let res = probe(addr, &p).await;
         assert!(res.is_ok(), "{res:?}");
         let seen = task.await.unwrap();
@@ -253,7 +283,8 @@ mod tests {
     #[tokio::test]
     async fn hung_transfer_does_not_finish() {
         let (addr, _task) = server(Retr::HangData).await;
-        let res = tokio::time::timeout(crate::probe::fake::HANG, probe(addr, &params("Welcome"))).await;
+        let res =
+            tokio::time::timeout(crate::probe::fake::HANG, probe(addr, &params("Welcome"))).await;
         assert!(res.is_err());
     }
 
@@ -270,10 +301,16 @@ mod tests {
             parse_pasv(b"227 Entering Passive Mode (192,0,2,7,4,1)"),
             Some("192.0.2.7:1025".parse().unwrap())
         );
-        assert_eq!(parse_pasv(b"227 =192,0,2,7,0,21"), Some("192.0.2.7:21".parse().unwrap()));
+        assert_eq!(
+            parse_pasv(b"227 =192,0,2,7,0,21"),
+            Some("192.0.2.7:21".parse().unwrap())
+        );
         assert_eq!(parse_pasv(b"227 (300,0,2,7,4,1)"), None);
         assert_eq!(parse_pasv(b"227 (1,2,3)"), None);
-        assert_eq!(parse_epsv(b"229 Entering Extended Passive Mode (|||6446|)"), Some(6446));
+        assert_eq!(
+            parse_epsv(b"229 Entering Extended Passive Mode (|||6446|)"),
+            Some(6446)
+        );
         assert_eq!(parse_epsv(b"229 (!!!21!)"), Some(21));
         assert_eq!(parse_epsv(b"229 (||6446|)"), None);
         assert_eq!(parse_epsv(b"229 (|||99999|)"), None);

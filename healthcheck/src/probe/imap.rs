@@ -46,7 +46,11 @@ where
         }
         tag += 1;
     }
-    if lines.send(format!("{tag} LOGOUT\r\n").as_bytes()).await.is_ok() {
+    if lines
+        .send(format!("{tag} LOGOUT\r\n").as_bytes())
+        .await
+        .is_ok()
+    {
         let _ = tagged(&mut lines, tag).await;
     }
     Ok(())
@@ -151,7 +155,11 @@ mod tests {
 
     #[tokio::test]
     async fn refused_login_is_down() {
-        let steps = vec![send("* OK ready\r\n"), expect("0 LOGIN"), send("0 NO [AUTHENTICATIONFAILED] no\r\n")];
+        let steps = vec![
+            send("* OK ready\r\n"),
+            expect("0 LOGIN"),
+            send("0 NO [AUTHENTICATIONFAILED] no\r\n"),
+        ];
         let (res, _) = run(steps, &with_login("alice", "x")).await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }

@@ -16,7 +16,12 @@ mod tests {
 
     #[tokio::test]
     async fn tls_banner_is_up() {
-        let server = fake::tls(vec![send("* OK ready\r\n"), expect("0 LOGOUT"), send("0 OK\r\n")]).await;
+        let server = fake::tls(vec![
+            send("* OK ready\r\n"),
+            expect("0 LOGOUT"),
+            send("0 OK\r\n"),
+        ])
+        .await;
         let res = probe(server.addr, &Negotiate::default()).await;
         assert!(res.is_ok(), "{res:?}");
         assert_eq!(server.transcript().await, ["0 LOGOUT"]);
@@ -32,7 +37,10 @@ mod tests {
     #[tokio::test]
     async fn self_signed_certificate_fails_when_verifying() {
         let server = fake::tls(vec![send("* OK ready\r\n")]).await;
-        let params = Negotiate { tls_verify: true, ..Negotiate::default() };
+        let params = Negotiate {
+            tls_verify: true,
+            ..Negotiate::default()
+        };
         let res = probe(server.addr, &params).await;
         assert!(matches!(res, Err(ProbeError::Tls(_))), "{res:?}");
     }

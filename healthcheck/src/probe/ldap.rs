@@ -53,39 +53,74 @@ where
     let mut reader = Reader::default();
     let msg = reader.next(&mut stream).await?;
     match msg {
-        Message { id: 1, op: Op::BindResponse { result_code: 0 } } => {}
-        Message { op: Op::BindResponse { result_code }, .. } => {
-            return Err(ProbeError::Unexpected(format!("ldap bind failed: result code {result_code}")))
+        Message {
+            id: 1,
+            op: Op::BindResponse { result_code: 0 },
+        } => {}
+        Message {
+            op: Op::BindResponse { result_code },
+            ..
+        } => {
+            return Err(ProbeError::Unexpected(format!(
+                "ldap bind failed: result code {result_code}"
+            )))
         }
-        other => return Err(ProbeError::Unexpected(format!("ldap: unexpected answer to bind: {other:?}"))),
+        other => {
+            return Err(ProbeError::Unexpected(format!(
+                "ldap: unexpected answer to bind: {other:?}"
+            )))
+        }
     }
-    stream.write_all(&search_request(2, line::request_text(params))).await?;
+    stream
+        .write_all(&search_request(2, line::request_text(params)))
+        .await?;
     let mut dns = Vec::new();
     let mut done = false;
     for _ in 0..MAX_RESULTS {
         match reader.next(&mut stream).await? {
-            Message { id: 2, op: Op::SearchEntry { dn } } => dns.push(dn),
-            Message { id: 2, op: Op::SearchDone { .. } } => {
+            Message {
+                id: 2,
+                op: Op::SearchEntry { dn },
+            } => dns.push(dn),
+            Message {
+                id: 2,
+                op: Op::SearchDone { .. },
+            } => {
                 done = true;
                 break;
             }
-            Message { id: 2, op: Op::SearchReference } => {}
-            other => return Err(ProbeError::Unexpected(format!("ldap: unexpected answer to search: {other:?}"))),
+            Message {
+                id: 2,
+                op: Op::SearchReference,
+            } => {}
+            other => {
+                return Err(ProbeError::Unexpected(format!(
+                    "ldap: unexpected answer to search: {other:?}"
+                )))
+            }
         }
     }
     if !done {
-        return Err(ProbeError::Unexpected("ldap: too many search results".into()));
+        return Err(ProbeError::Unexpected(
+            "ldap: too many search results".into(),
+        ));
     }
     let _ = stream.write_all(&unbind_request(3)).await;
     let _ = stream.shutdown().await;
     let [dn] = dns.as_slice() else {
-        return Err(ProbeError::Unexpected(format!("ldap: {} entries, want exactly 1", dns.len())));
+        return Err(ProbeError::Unexpected(format!(
+            "ldap: {} entries, want exactly 1",
+            dns.len()
+        )));
     };
     let dn = String::from_utf8_lossy(dn);
     if line::receive_matches(params, &dn) {
         Ok(())
     } else {
-        Err(ProbeError::Unexpected(format!("ldap: DN {} does not match receive", printable(dn.as_bytes()))))
+        Err(ProbeError::Unexpected(format!(
+            "ldap: DN {} does not match receive",
+            printable(dn.as_bytes())
+        )))
     }
 }
 
@@ -98,10 +133,16 @@ pub(crate) struct Message {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Op {
-    BindResponse { result_code: u32 },
-    SearchEntry { dn: Vec<u8> },
+    BindResponse {
+        result_code: u32,
+    },
+    SearchEntry {
+        dn: Vec<u8>,
+    },
     SearchReference,
-    SearchDone { result_code: u32 },
+    SearchDone {
+        result_code: u32,
+    },
     /// Any other operation (e.g. a notice of disconnection), by its tag.
     Other(u8),
 }
@@ -124,8 +165,12 @@ pub(crate) enum BerError {
 /// The header of one BER element: tag, header length, content length.
 /// `Ok(None)` when `buf` does not yet hold the whole header.
 pub(crate) fn header(buf: &[u8]) -> Result<Option<(u8, usize, usize)>, BerError> {
-    let Some(&tag) = buf.first() else { return Ok(None) };
-    let Some(&first) = buf.get(1) else { return Ok(None) };
+    let Some(&tag) = buf.first() else {
+        return Ok(None);
+    };
+    let Some(&first) = buf.get(1) else {
+        return Ok(None);
+    };
     if first < 0x80 {
         return Ok(Some((tag, 2, usize::from(first))));
     }
@@ -133,8 +178,12 @@ pub(crate) fn header(buf: &[u8]) -> Result<Option<(u8, usize, usize)>, BerError>
     if n == 0 || n > 4 {
         return Err(BerError::BadLength);
     }
-    let Some(bytes) = buf.get(2..2 + n) else { return Ok(None) };
-    let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+    let Some(bytes) = buf.get(2..2 + n) else {
+        return Ok(None);
+    };
+    let len = bytes
+        .iter()
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
     Ok(Some((tag, 2 + n, len)))
 }
 
@@ -159,7 +208,9 @@ fn unsigned(content: &[u8]) -> Result<u32, BerError> {
     if content.is_empty() || content.len() > 5 || content.first().is_some_and(|&b| b & 0x80 != 0) {
         return Err(BerError::BigInteger);
     }
-    let v = content.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    let v = content
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
     u32::try_from(v).map_err(|_| BerError::BigInteger)
 }
 
@@ -170,8 +221,12 @@ pub(crate) fn parse_message(buf: &[u8]) -> Result<Message, BerError> {
     let id = unsigned(id)?;
     let (tag, content, _) = element(rest)?;
     let op = match tag {
-        OP_BIND_RESPONSE => Op::BindResponse { result_code: result_code(content)? },
-        OP_SEARCH_DONE => Op::SearchDone { result_code: result_code(content)? },
+        OP_BIND_RESPONSE => Op::BindResponse {
+            result_code: result_code(content)?,
+        },
+        OP_SEARCH_DONE => Op::SearchDone {
+            result_code: result_code(content)?,
+        },
         OP_SEARCH_ENTRY => {
             let (dn, _) = expect(content, TAG_OCTETS)?;
             Op::SearchEntry { dn: dn.to_vec() }
@@ -212,7 +267,8 @@ impl Reader {
             if n == 0 {
                 return Err(ProbeError::Closed);
             }
-            self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            self.buf
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
         }
     }
 }
@@ -256,7 +312,12 @@ fn message(id: u32, op: Vec<u8>) -> Vec<u8> {
 pub(crate) fn bind_request(id: u32, name: &str, password: &str) -> Vec<u8> {
     let op = tlv(
         OP_BIND_REQUEST,
-        &[integer(TAG_INTEGER, 3), tlv(TAG_OCTETS, name.as_bytes()), tlv(0x80, password.as_bytes())].concat(),
+        &[
+            integer(TAG_INTEGER, 3),
+            tlv(TAG_OCTETS, name.as_bytes()),
+            tlv(0x80, password.as_bytes()),
+        ]
+        .concat(),
     );
     message(id, op)
 }
@@ -294,26 +355,56 @@ pub(crate) mod tests {
 
     /// An LDAP result (BindResponse / SearchResultDone) for message `id`.
     pub(crate) fn result(id: u32, op: u8, code: u32) -> Vec<u8> {
-        message(id, tlv(op, &[integer(TAG_ENUM, code), tlv(TAG_OCTETS, b""), tlv(TAG_OCTETS, b"")].concat()))
+        message(
+            id,
+            tlv(
+                op,
+                &[
+                    integer(TAG_ENUM, code),
+                    tlv(TAG_OCTETS, b""),
+                    tlv(TAG_OCTETS, b""),
+                ]
+                .concat(),
+            ),
+        )
     }
 
     /// A SearchResultEntry with one attribute.
     pub(crate) fn entry(id: u32, dn: &str) -> Vec<u8> {
-        let attr = tlv(TAG_SEQUENCE, &[tlv(TAG_OCTETS, b"objectClass"), tlv(0x31, &tlv(TAG_OCTETS, b"top"))].concat());
-        message(id, tlv(OP_SEARCH_ENTRY, &[tlv(TAG_OCTETS, dn.as_bytes()), tlv(TAG_SEQUENCE, &attr)].concat()))
+        let attr = tlv(
+            TAG_SEQUENCE,
+            &[
+                tlv(TAG_OCTETS, b"objectClass"),
+                tlv(0x31, &tlv(TAG_OCTETS, b"top")),
+            ]
+            .concat(),
+        );
+        message(
+            id,
+            tlv(
+                OP_SEARCH_ENTRY,
+                &[tlv(TAG_OCTETS, dn.as_bytes()), tlv(TAG_SEQUENCE, &attr)].concat(),
+            ),
+        )
     }
 
     /// What the fake directory does.
     #[derive(Clone)]
     pub(crate) enum Script {
         /// Answer the bind with this code; then return these entries.
-        Answer { bind: u32, entries: Vec<&'static str> },
+        Answer {
+            bind: u32,
+            entries: Vec<&'static str>,
+        },
         HangAfterBind,
         CloseAfterBind,
     }
 
     /// Serves one LDAP client on `stream`; returns the requests it saw (raw).
-    pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, script: Script) -> Vec<Vec<u8>> {
+    pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+        mut stream: S,
+        script: Script,
+    ) -> Vec<Vec<u8>> {
         let mut seen = Vec::new();
         let mut buf = Vec::new();
         let next = |buf: &mut Vec<u8>| -> Option<Vec<u8>> {
@@ -338,11 +429,17 @@ pub(crate) mod tests {
             let id = unsigned(id).unwrap();
             let (op, _, _) = element(rest).unwrap();
             let reply = match (op, &script) {
-                (OP_BIND_REQUEST, Script::Answer { bind, .. }) => result(id, OP_BIND_RESPONSE, *bind),
+                (OP_BIND_REQUEST, Script::Answer { bind, .. }) => {
+                    result(id, OP_BIND_RESPONSE, *bind)
+                }
                 (OP_BIND_REQUEST, _) => result(id, OP_BIND_RESPONSE, 0),
                 (OP_SEARCH_REQUEST, Script::Answer { entries, .. }) => {
                     let mut out: Vec<u8> = entries.iter().flat_map(|dn| entry(id, dn)).collect();
-                    out.extend(result(id, OP_SEARCH_DONE, if entries.is_empty() { 32 } else { 0 }));
+                    out.extend(result(
+                        id,
+                        OP_SEARCH_DONE,
+                        if entries.is_empty() { 32 } else { 0 },
+                    ));
                     out
                 }
                 (OP_SEARCH_REQUEST, Script::HangAfterBind) => {
@@ -366,7 +463,10 @@ pub(crate) mod tests {
             serve(s, script).await
         });
         let res = probe(addr, params).await;
-        let seen = tokio::time::timeout(std::time::Duration::from_secs(1), task).await.map(|r| r.unwrap()).unwrap_or_default();
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(1), task)
+            .await
+            .map(|r| r.unwrap())
+            .unwrap_or_default();
         (res, seen)
     }
 
@@ -380,7 +480,10 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn one_matching_entry_is_up() {
-        let script = Script::Answer { bind: 0, entries: vec!["dc=example,dc=com"] };
+        let script = Script::Answer {
+            bind: 0,
+            entries: vec!["dc=example,dc=com"],
+        };
         let (res, seen) = run(script, &params("dc=example,dc=com", Some("example"))).await;
         assert!(res.is_ok(), "{res:?}");
         assert_eq!(seen[0], bind_request(1, "", ""));
@@ -390,8 +493,15 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn login_binds_as_that_dn() {
-        let script = Script::Answer { bind: 0, entries: vec!["dc=x"] };
-        let p = Negotiate { login: Some("cn=admin,dc=x".into()), passwd: Some("pw".into()), ..params("dc=x", None) };
+        let script = Script::Answer {
+            bind: 0,
+            entries: vec!["dc=x"],
+        };
+        let p = Negotiate {
+            login: Some("cn=admin,dc=x".into()),
+            passwd: Some("pw".into()),
+            ..params("dc=x", None)
+        };
         let (res, seen) = run(script, &p).await;
         assert!(res.is_ok(), "{res:?}");
         assert_eq!(seen[0], bind_request(1, "cn=admin,dc=x", "pw"));
@@ -399,22 +509,35 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn failed_bind_is_down() {
-        let script = Script::Answer { bind: 49, entries: vec!["dc=x"] };
-        let p = Negotiate { login: Some("cn=admin".into()), passwd: Some("bad".into()), ..params("dc=x", None) };
+        let script = Script::Answer {
+            bind: 49,
+            entries: vec!["dc=x"],
+        };
+        let p = Negotiate {
+            login: Some("cn=admin".into()),
+            passwd: Some("bad".into()),
+            ..params("dc=x", None)
+        };
         let (res, _) = run(script, &p).await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }
 
     #[tokio::test]
     async fn dn_not_matching_is_down() {
-        let script = Script::Answer { bind: 0, entries: vec!["dc=other"] };
+        let script = Script::Answer {
+            bind: 0,
+            entries: vec!["dc=other"],
+        };
         let (res, _) = run(script, &params("dc=x", Some("example"))).await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }
 
     #[tokio::test]
     async fn no_entry_is_down() {
-        let script = Script::Answer { bind: 0, entries: vec![] };
+        let script = Script::Answer {
+            bind: 0,
+            entries: vec![],
+        };
         let (res, _) = run(script, &params("dc=x", None)).await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }
@@ -440,8 +563,14 @@ pub(crate) mod tests {
     #[test]
     fn encodes_like_openldap() {
         // Anonymous bind, message 1: 30 0c 02 01 01 60 07 02 01 03 04 00 80 00
-        assert_eq!(bind_request(1, "", ""), [0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00]);
-        assert_eq!(unbind_request(3), [0x30, 0x05, 0x02, 0x01, 0x03, 0x42, 0x00]);
+        assert_eq!(
+            bind_request(1, "", ""),
+            [0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00]
+        );
+        assert_eq!(
+            unbind_request(3),
+            [0x30, 0x05, 0x02, 0x01, 0x03, 0x42, 0x00]
+        );
         assert_eq!(integer(TAG_INTEGER, 128), [0x02, 0x02, 0x00, 0x80]);
         let long = tlv(TAG_OCTETS, &[0u8; 300]);
         assert_eq!(&long[..4], &[0x04, 0x82, 0x01, 0x2c]);
@@ -449,8 +578,22 @@ pub(crate) mod tests {
 
     #[test]
     fn decodes_answers() {
-        assert_eq!(parse_message(&result(1, OP_BIND_RESPONSE, 49)), Ok(Message { id: 1, op: Op::BindResponse { result_code: 49 } }));
-        assert_eq!(parse_message(&entry(2, "dc=x")), Ok(Message { id: 2, op: Op::SearchEntry { dn: b"dc=x".to_vec() } }));
+        assert_eq!(
+            parse_message(&result(1, OP_BIND_RESPONSE, 49)),
+            Ok(Message {
+                id: 1,
+                op: Op::BindResponse { result_code: 49 }
+            })
+        );
+        assert_eq!(
+            parse_message(&entry(2, "dc=x")),
+            Ok(Message {
+                id: 2,
+                op: Op::SearchEntry {
+                    dn: b"dc=x".to_vec()
+                }
+            })
+        );
         assert!(parse_message(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_err());
     }
 

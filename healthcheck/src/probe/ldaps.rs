@@ -21,7 +21,9 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();
-            let Ok(s) = tls::test_acceptor().accept(s).await else { return Vec::new() };
+            let Ok(s) = tls::test_acceptor().accept(s).await else {
+                return Vec::new();
+            };
             serve(s, script).await
         });
         addr
@@ -29,22 +31,37 @@ mod tests {
 
     #[tokio::test]
     async fn one_entry_over_tls_is_up() {
-        let addr = server(Script::Answer { bind: 0, entries: vec!["dc=example,dc=com"] }).await;
+        let addr = server(Script::Answer {
+            bind: 0,
+            entries: vec!["dc=example,dc=com"],
+        })
+        .await;
         let res = probe(addr, &params("dc=example,dc=com", Some("^dc=example"))).await;
         assert!(res.is_ok(), "{res:?}");
     }
 
     #[tokio::test]
     async fn two_entries_are_down() {
-        let addr = server(Script::Answer { bind: 0, entries: vec!["dc=a", "dc=b"] }).await;
+        let addr = server(Script::Answer {
+            bind: 0,
+            entries: vec!["dc=a", "dc=b"],
+        })
+        .await;
         let res = probe(addr, &params("dc=a", None)).await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }
 
     #[tokio::test]
     async fn self_signed_certificate_fails_when_verifying() {
-        let addr = server(Script::Answer { bind: 0, entries: vec!["dc=a"] }).await;
-        let p = Negotiate { tls_verify: true, ..params("dc=a", None) };
+        let addr = server(Script::Answer {
+            bind: 0,
+            entries: vec!["dc=a"],
+        })
+        .await;
+        let p = Negotiate {
+            tls_verify: true,
+            ..params("dc=a", None)
+        };
         let res = probe(addr, &p).await;
         assert!(matches!(res, Err(ProbeError::Tls(_))), "{res:?}");
     }

@@ -189,15 +189,24 @@ mod tests {
     fn reply_lines() {
         assert_eq!(
             parse_reply_line(b"250-mx.example.com"),
-            Some(ReplyLine { code: 250, more: true })
+            Some(ReplyLine {
+                code: 250,
+                more: true
+            })
         );
         assert_eq!(
             parse_reply_line(b"220 ready"),
-            Some(ReplyLine { code: 220, more: false })
+            Some(ReplyLine {
+                code: 220,
+                more: false
+            })
         );
         assert_eq!(
             parse_reply_line(b"354"),
-            Some(ReplyLine { code: 354, more: false })
+            Some(ReplyLine {
+                code: 354,
+                more: false
+            })
         );
         assert_eq!(parse_reply_line(b"25"), None);
         assert_eq!(parse_reply_line(b"2x0 no"), None);

@@ -40,12 +40,21 @@ const SHA2: &str = "caching_sha2_password";
 /// Runs the MySQL check against `addr`.
 pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
     let query = line::request_text(params);
-    let Some(user) = params.login.as_deref().filter(|l| !l.is_empty() && !query.is_empty()) else {
-        return Err(ProbeError::Unexpected("mysql check needs a login and a request".into()));
+    let Some(user) = params
+        .login
+        .as_deref()
+        .filter(|l| !l.is_empty() && !query.is_empty())
+    else {
+        return Err(ProbeError::Unexpected(
+            "mysql check needs a login and a request".into(),
+        ));
     };
     let password = params.passwd.as_deref().unwrap_or("");
     let database = params.database.as_deref().filter(|d| !d.is_empty());
-    let mut conn = Conn { stream: line::connect(addr).await?, seq: 0 };
+    let mut conn = Conn {
+        stream: line::connect(addr).await?,
+        seq: 0,
+    };
 
     let greeting = conn.read().await?;
     if greeting.first() == Some(&0xff) {
@@ -58,7 +67,14 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     }
     let mut nonce = hs.nonce.clone();
     let auth = scramble(&plugin, password, &nonce)?;
-    conn.write(&handshake_response(hs.capabilities, user, &auth, database, &plugin)).await?;
+    conn.write(&handshake_response(
+        hs.capabilities,
+        user,
+        &auth,
+        database,
+        &plugin,
+    ))
+    .await?;
 
     let mut logged_in = false;
     for _ in 0..MAX_PACKETS {
@@ -94,19 +110,24 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
         return Err(proto("login exchange too long"));
     }
     conn.seq = 0;
-    conn.write(&[&[0x03][..], query.as_bytes()].concat()).await?;
+    conn.write(&[&[0x03][..], query.as_bytes()].concat())
+        .await?;
     let rows = read_result_rows(&mut conn).await;
     conn.seq = 0;
     let _ = conn.write(&[0x01]).await;
     let _ = conn.stream.shutdown().await;
     match rows? {
-        0 => Err(ProbeError::Unexpected("mysql: query returned no rows".into())),
+        0 => Err(ProbeError::Unexpected(
+            "mysql: query returned no rows".into(),
+        )),
         _ => Ok(()),
     }
 }
 
 /// Reads a COM_QUERY answer and counts its rows.
-async fn read_result_rows<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>) -> Result<usize, ProbeError> {
+async fn read_result_rows<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+) -> Result<usize, ProbeError> {
     let first = conn.read().await?;
     match first.first() {
         Some(0xff) => return Err(server_error(&first)),
@@ -142,7 +163,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn read(&mut self) -> Result<Vec<u8>, ProbeError> {
         let mut header = [0u8; 4];
         read_exact(&mut self.stream, &mut header).await?;
-        let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+        let len =
+            usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
         if len > MAX_PACKET {
             return Err(proto("packet too large"));
         }
@@ -153,7 +175,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     async fn write(&mut self, payload: &[u8]) -> Result<(), ProbeError> {
-        let len = u32::try_from(payload.len()).ok().filter(|&l| l < 0xff_ffff).ok_or_else(|| proto("packet too large"))?;
+        let len = u32::try_from(payload.len())
+            .ok()
+            .filter(|&l| l < 0xff_ffff)
+            .ok_or_else(|| proto("packet too large"))?;
         let mut out = len.to_le_bytes();
         out[3] = self.seq;
         self.seq = self.seq.wrapping_add(1);
@@ -163,7 +188,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 }
 
-async fn read_exact<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> Result<(), ProbeError> {
+async fn read_exact<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+) -> Result<(), ProbeError> {
     match stream.read_exact(buf).await {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(ProbeError::Closed),
@@ -207,12 +235,23 @@ pub(crate) fn parse_handshake(p: &[u8]) -> Result<Handshake, &'static str> {
             }
         }
     }
-    Ok(Handshake { capabilities, nonce, plugin })
+    Ok(Handshake {
+        capabilities,
+        nonce,
+        plugin,
+    })
 }
 
 /// HandshakeResponse41.
-fn handshake_response(server_caps: u32, user: &str, auth: &[u8], db: Option<&str>, plugin: &str) -> Vec<u8> {
-    let mut caps = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION;
+fn handshake_response(
+    server_caps: u32,
+    user: &str,
+    auth: &[u8],
+    db: Option<&str>,
+    plugin: &str,
+) -> Vec<u8> {
+    let mut caps =
+        CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION;
     caps |= server_caps & CLIENT_PLUGIN_AUTH;
     if db.is_some() {
         caps |= CLIENT_CONNECT_WITH_DB;
@@ -242,7 +281,9 @@ fn scramble(plugin: &str, password: &str, nonce: &[u8]) -> Result<Vec<u8>, Probe
     match plugin {
         NATIVE => Ok(scramble_native(password.as_bytes(), nonce)),
         SHA2 => Ok(scramble_sha2(password.as_bytes(), nonce)),
-        other => Err(ProbeError::Unexpected(format!("mysql: authentication plugin {other} is not supported"))),
+        other => Err(ProbeError::Unexpected(format!(
+            "mysql: authentication plugin {other} is not supported"
+        ))),
     }
 }
 
@@ -264,7 +305,10 @@ pub(crate) fn scramble_sha2(password: &[u8], nonce: &[u8]) -> Vec<u8> {
     }
     let h1 = Sha256::digest(password);
     let h2 = Sha256::digest(h1);
-    let h3 = Sha256::new().chain_update(h2).chain_update(nonce).finalize();
+    let h3 = Sha256::new()
+        .chain_update(h2)
+        .chain_update(nonce)
+        .finalize();
     h1.iter().zip(h3.iter()).map(|(a, b)| a ^ b).collect()
 }
 
@@ -279,13 +323,19 @@ pub(crate) fn lenenc(p: &[u8]) -> Option<(u64, &[u8])> {
         _ => return None,
     };
     let bytes = rest.get(..width)?;
-    let v = bytes.iter().rev().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+    let v = bytes
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
     Some((v, rest.get(width..)?))
 }
 
 fn split_nul(p: &[u8]) -> (&[u8], &[u8]) {
     match p.iter().position(|&b| b == 0) {
-        Some(i) => (p.get(..i).unwrap_or_default(), p.get(i + 1..).unwrap_or_default()),
+        Some(i) => (
+            p.get(..i).unwrap_or_default(),
+            p.get(i + 1..).unwrap_or_default(),
+        ),
         None => (p, &[]),
     }
 }
@@ -294,7 +344,11 @@ fn split_nul(p: &[u8]) -> (&[u8], &[u8]) {
 pub(crate) fn server_error(p: &[u8]) -> ProbeError {
     let code = p.get(1..3).map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
     let rest = p.get(3..).unwrap_or_default();
-    let msg = if rest.first() == Some(&b'#') { rest.get(6..).unwrap_or_default() } else { rest };
+    let msg = if rest.first() == Some(&b'#') {
+        rest.get(6..).unwrap_or_default()
+    } else {
+        rest
+    };
     ProbeError::Unexpected(format!("mysql error {code}: {}", printable(msg)))
 }
 
@@ -383,12 +437,16 @@ mod tests {
             }
             let sha2 = matches!(mode, Mode::Sha2Fast | Mode::Sha2Full | Mode::SwitchToNative);
             write(&mut s, 0, &handshake(if sha2 { SHA2 } else { NATIVE })).await;
-            let Some((_, login)) = read(&mut s).await else { return seen };
+            let Some((_, login)) = read(&mut s).await else {
+                return seen;
+            };
             seen.push(login.clone());
             let mut seq = 2;
             let auth_ok = match mode {
                 Mode::Sha2Fast => {
-                    let ok = login.windows(32).any(|w| w == scramble_sha2(b"pw", NONCE).as_slice());
+                    let ok = login
+                        .windows(32)
+                        .any(|w| w == scramble_sha2(b"pw", NONCE).as_slice());
                     write(&mut s, seq, &[1, 3]).await;
                     seq += 1;
                     ok
@@ -399,25 +457,46 @@ mod tests {
                 }
                 Mode::SwitchToNative => {
                     let new_nonce = b"ABCDEFGHIJKLMNOPQRST";
-                    write(&mut s, seq, &[&[0xfe][..], NATIVE.as_bytes(), &[0], new_nonce, &[0]].concat()).await;
-                    let Some((_, answer)) = read(&mut s).await else { return seen };
+                    write(
+                        &mut s,
+                        seq,
+                        &[&[0xfe][..], NATIVE.as_bytes(), &[0], new_nonce, &[0]].concat(),
+                    )
+                    .await;
+                    let Some((_, answer)) = read(&mut s).await else {
+                        return seen;
+                    };
                     seq = 4;
                     answer == scramble_native(b"pw", new_nonce)
                 }
-                _ => login.windows(20).any(|w| w == scramble_native(b"pw", NONCE).as_slice()),
+                _ => login
+                    .windows(20)
+                    .any(|w| w == scramble_native(b"pw", NONCE).as_slice()),
             };
             if !auth_ok || mode == Mode::AccessDenied {
-                write(&mut s, seq, b"\xff\x15\x04#28000Access denied for user 'ldirector'").await;
+                write(
+                    &mut s,
+                    seq,
+                    b"\xff\x15\x04#28000Access denied for user 'ldirector'",
+                )
+                .await;
                 return seen;
             }
             write(&mut s, seq, OK).await;
             if mode == Mode::CloseAfterLogin {
                 return seen;
             }
-            let Some((_, query)) = read(&mut s).await else { return seen };
+            let Some((_, query)) = read(&mut s).await else {
+                return seen;
+            };
             seen.push(query);
             if mode == Mode::QueryError {
-                write(&mut s, 1, b"\xff\x7a\x04#42S02Table 'health.alive' doesn't exist").await;
+                write(
+                    &mut s,
+                    1,
+                    b"\xff\x7a\x04#42S02Table 'health.alive' doesn't exist",
+                )
+                .await;
             } else {
                 let rows = if let Mode::Rows(n) = mode { n } else { 1 };
                 write(&mut s, 1, &[1]).await;
@@ -443,7 +522,10 @@ mod tests {
         assert!(res.is_ok(), "{res:?}");
         let seen = task.await.unwrap();
         let login = &seen[0];
-        assert!(login.windows(11).any(|w| w == b"ldirector\0\x14"), "user then 20-byte auth");
+        assert!(
+            login.windows(11).any(|w| w == b"ldirector\0\x14"),
+            "user then 20-byte auth"
+        );
         assert!(login.ends_with(b"health\0mysql_native_password\0"));
         assert_eq!(seen[1], b"\x03SELECT * FROM alive");
         assert_eq!(seen[2], [0x01], "COM_QUIT");
@@ -467,7 +549,10 @@ mod tests {
     async fn caching_sha2_full_auth_is_down_with_reason() {
         let (addr, _task) = server(Mode::Sha2Full).await;
         let res = probe(addr, &params()).await;
-        assert!(matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("full authentication")), "{res:?}");
+        assert!(
+            matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("full authentication")),
+            "{res:?}"
+        );
     }
 
     #[tokio::test]
@@ -481,14 +566,20 @@ mod tests {
     async fn access_denied_is_down() {
         let (addr, _task) = server(Mode::AccessDenied).await;
         let res = probe(addr, &params()).await;
-        assert!(matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("Access denied")), "{res:?}");
+        assert!(
+            matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("Access denied")),
+            "{res:?}"
+        );
     }
 
     #[tokio::test]
     async fn query_error_is_down() {
         let (addr, _task) = server(Mode::QueryError).await;
         let res = probe(addr, &params()).await;
-        assert!(matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("doesn't exist")), "{res:?}");
+        assert!(
+            matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("doesn't exist")),
+            "{res:?}"
+        );
     }
 
     #[tokio::test]

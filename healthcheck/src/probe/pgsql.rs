@@ -51,7 +51,14 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
         database: params.database.as_deref().filter(|d| !d.is_empty()),
     };
     match answer {
-        [b'S'] => session(tls::wrap(tcp, addr, params.tls_verify).await?, &login, query).await,
+        [b'S'] => {
+            session(
+                tls::wrap(tcp, addr, params.tls_verify).await?,
+                &login,
+                query,
+            )
+            .await
+        }
         [b'N'] => session(tcp, &login, query).await,
         [other] => Err(ProbeError::Unexpected(format!(
             "pgsql: answer {other:#04x} to SSLRequest"
@@ -69,7 +76,10 @@ async fn session<S>(stream: S, login: &Login<'_>, query: &str) -> Result<(), Pro
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = Conn { stream, buf: BytesMut::new() };
+    let mut conn = Conn {
+        stream,
+        buf: BytesMut::new(),
+    };
     let mut out = BytesMut::new();
     let mut startup = vec![("user", login.user)];
     if let Some(db) = login.database {
@@ -90,7 +100,11 @@ where
                 conn.send(&mut out).await?;
             }
             Message::AuthenticationMd5Password(body) => {
-                let hash = md5_hash(login.user.as_bytes(), login.password.as_bytes(), body.salt());
+                let hash = md5_hash(
+                    login.user.as_bytes(),
+                    login.password.as_bytes(),
+                    body.salt(),
+                );
                 frontend::password_message(hash.as_bytes(), &mut out).map_err(codec)?;
                 conn.send(&mut out).await?;
             }
@@ -105,19 +119,27 @@ where
                         "pgsql: no supported SASL mechanism in {mechanisms:?}"
                     )));
                 }
-                let s = sasl::ScramSha256::new(login.password.as_bytes(), sasl::ChannelBinding::unsupported());
-                frontend::sasl_initial_response(sasl::SCRAM_SHA_256, s.message(), &mut out).map_err(codec)?;
+                let s = sasl::ScramSha256::new(
+                    login.password.as_bytes(),
+                    sasl::ChannelBinding::unsupported(),
+                );
+                frontend::sasl_initial_response(sasl::SCRAM_SHA_256, s.message(), &mut out)
+                    .map_err(codec)?;
                 conn.send(&mut out).await?;
                 scram = Some(s);
             }
             Message::AuthenticationSaslContinue(body) => {
-                let s = scram.as_mut().ok_or_else(|| unexpected("SASL continue without SASL"))?;
+                let s = scram
+                    .as_mut()
+                    .ok_or_else(|| unexpected("SASL continue without SASL"))?;
                 s.update(body.data()).map_err(codec)?;
                 frontend::sasl_response(s.message(), &mut out).map_err(codec)?;
                 conn.send(&mut out).await?;
             }
             Message::AuthenticationSaslFinal(body) => {
-                let s = scram.as_mut().ok_or_else(|| unexpected("SASL final without SASL"))?;
+                let s = scram
+                    .as_mut()
+                    .ok_or_else(|| unexpected("SASL final without SASL"))?;
                 s.finish(body.data()).map_err(codec)?;
             }
             Message::ErrorResponse(body) => return Err(server_error(&body)),
@@ -125,7 +147,11 @@ where
                 ready = true;
                 break;
             }
-            _ => return Err(unexpected("unsupported authentication or message at startup")),
+            _ => {
+                return Err(unexpected(
+                    "unsupported authentication or message at startup",
+                ))
+            }
         }
     }
     if !ready {
@@ -178,7 +204,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if n == 0 {
                 return Err(ProbeError::Closed);
             }
-            self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            self.buf
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
         }
     }
 }
@@ -279,22 +306,34 @@ mod tests {
     }
 
     /// A fake PostgreSQL server; with `tls` it accepts the SSLRequest.
-    async fn server_with(mode: Mode, tls: bool) -> (SocketAddr, tokio::task::JoinHandle<Vec<(u8, Vec<u8>)>>) {
+    async fn server_with(
+        mode: Mode,
+        tls: bool,
+    ) -> (SocketAddr, tokio::task::JoinHandle<Vec<(u8, Vec<u8>)>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let mut seen = Vec::new();
             let (mut tcp, _) = listener.accept().await.unwrap();
-            let Some(ssl) = read_msg(&mut tcp, false).await else { return seen };
+            let Some(ssl) = read_msg(&mut tcp, false).await else {
+                return seen;
+            };
             seen.push(ssl);
             let mut s: Box<dyn Io> = if tls {
                 tcp.write_all(b"S").await.unwrap();
-                Box::new(crate::probe::tls::test_acceptor().accept(tcp).await.unwrap())
+                Box::new(
+                    crate::probe::tls::test_acceptor()
+                        .accept(tcp)
+                        .await
+                        .unwrap(),
+                )
             } else {
                 tcp.write_all(b"N").await.unwrap();
                 Box::new(tcp)
             };
-            let Some(startup) = read_msg(&mut s, false).await else { return seen };
+            let Some(startup) = read_msg(&mut s, false).await else {
+                return seen;
+            };
             seen.push(startup);
             match mode {
                 Mode::Hang => {
@@ -305,18 +344,40 @@ mod tests {
                 Mode::Cleartext => s.write_all(&auth(3, &[])).await.unwrap(),
                 _ => s.write_all(&auth(5, b"salt")).await.unwrap(),
             }
-            let Some(password) = read_msg(&mut s, true).await else { return seen };
+            let Some(password) = read_msg(&mut s, true).await else {
+                return seen;
+            };
             let want_md5 = md5_hash(b"ldirector", b"pw", *b"salt");
             let good = password.1 == [want_md5.as_bytes(), b"\0"].concat() || password.1 == b"pw\0";
             seen.push(password);
             if !good || mode == Mode::BadPassword {
-                s.write_all(&error("password authentication failed")).await.unwrap();
+                s.write_all(&error("password authentication failed"))
+                    .await
+                    .unwrap();
                 return seen;
             }
-            s.write_all(&[auth(0, &[]), msg(b'S', b"server_version\x0016\0"), msg(b'K', &[0; 8]), ready()].concat()).await.unwrap();
-            let Some(query) = read_msg(&mut s, true).await else { return seen };
+            s.write_all(
+                &[
+                    auth(0, &[]),
+                    msg(b'S', b"server_version\x0016\0"),
+                    msg(b'K', &[0; 8]),
+                    ready(),
+                ]
+                .concat(),
+            )
+            .await
+            .unwrap();
+            let Some(query) = read_msg(&mut s, true).await else {
+                return seen;
+            };
             seen.push(query);
-            let mut answer = msg(b'T', &[0, 1, b'?', b'c', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 255, 255, 255, 255, 0, 0]);
+            let mut answer = msg(
+                b'T',
+                &[
+                    0, 1, b'?', b'c', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23, 0, 4, 255, 255, 255, 255,
+                    0, 0,
+                ],
+            );
             match mode {
                 Mode::QueryError => answer = error("relation does not exist"),
                 Mode::Md5Rows(n) => {
@@ -347,7 +408,10 @@ mod tests {
         assert!(res.is_ok(), "{res:?}");
         let seen = task.await.unwrap();
         assert_eq!(seen[0].1, [0x04, 0xd2, 0x16, 0x2f], "SSLRequest");
-        assert_eq!(seen[1].1, b"\x00\x03\x00\x00user\0ldirector\0database\0health\0\0");
+        assert_eq!(
+            seen[1].1,
+            b"\x00\x03\x00\x00user\0ldirector\0database\0health\0\0"
+        );
         assert_eq!(seen[3], (b'Q', b"SELECT 1\0".to_vec()));
         assert_eq!(seen[4].0, b'X', "terminate");
     }
@@ -378,14 +442,20 @@ mod tests {
     async fn bad_password_is_down() {
         let (addr, _task) = server(Mode::BadPassword).await;
         let res = probe(addr, &params()).await;
-        assert!(matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("password")), "{res:?}");
+        assert!(
+            matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("password")),
+            "{res:?}"
+        );
     }
 
     #[tokio::test]
     async fn query_error_is_down() {
         let (addr, _task) = server(Mode::QueryError).await;
         let res = probe(addr, &params()).await;
-        assert!(matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("relation")), "{res:?}");
+        assert!(
+            matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("relation")),
+            "{res:?}"
+        );
     }
 
     #[tokio::test]
@@ -405,10 +475,22 @@ mod tests {
     #[tokio::test]
     async fn login_and_request_are_required() {
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let p = Negotiate { login: None, ..params() };
-        assert!(matches!(probe(addr, &p).await, Err(ProbeError::Unexpected(_))));
-        let p = Negotiate { request: Some("/".into()), ..params() };
-        assert!(matches!(probe(addr, &p).await, Err(ProbeError::Unexpected(_))));
+        let p = Negotiate {
+            login: None,
+            ..params()
+        };
+        assert!(matches!(
+            probe(addr, &p).await,
+            Err(ProbeError::Unexpected(_))
+        ));
+        let p = Negotiate {
+            request: Some("/".into()),
+            ..params()
+        };
+        assert!(matches!(
+            probe(addr, &p).await,
+            Err(ProbeError::Unexpected(_))
+        ));
     }
 
     proptest! {

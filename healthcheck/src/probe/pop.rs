@@ -46,13 +46,20 @@ where
     Ok(())
 }
 
-async fn login<S>(lines: &mut Lines<S>, banner: &[u8], user: &str, pass: &str) -> Result<(), ProbeError>
+async fn login<S>(
+    lines: &mut Lines<S>,
+    banner: &[u8],
+    user: &str,
+    pass: &str,
+) -> Result<(), ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     if let Some(msg_id) = apop_timestamp(banner) {
         let digest = hex(&Md5::digest([msg_id, pass.as_bytes()].concat()));
-        lines.send(format!("APOP {user} {digest}\r\n").as_bytes()).await?;
+        lines
+            .send(format!("APOP {user} {digest}\r\n").as_bytes())
+            .await?;
         let answer = lines.read_line().await?;
         lines.send(b"NOOP\r\n").await?;
         let noop = lines.read_line().await?;
@@ -68,7 +75,9 @@ where
                 ProbeError::Unexpected(format!("bad CRAM-MD5 challenge: {}", line::printable(b64)))
             })?;
             lines.send(format!("{response}\r\n").as_bytes()).await?;
-            return expect_ok(lines, "AUTH CRAM-MD5").await.and(stat(lines).await);
+            return expect_ok(lines, "AUTH CRAM-MD5")
+                .await
+                .and(stat(lines).await);
         }
         return Err(ProbeError::Unexpected(format!(
             "pop3 AUTH CRAM-MD5 failed: {}",
@@ -131,7 +140,8 @@ where
 
 /// `+OK` at the start of a line, in any case (as the library checks it).
 fn is_ok(line: &[u8]) -> bool {
-    line.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(b"+ok"))
+    line.get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"+ok"))
 }
 
 /// The `<...@...>` timestamp of an APOP-capable banner.
@@ -193,7 +203,15 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn banner_only_without_login() {
-        let (res, seen) = run(vec![send("+OK POP3 ready\r\n"), expect("QUIT"), send("+OK bye\r\n")], &Negotiate::default()).await;
+        let (res, seen) = run(
+            vec![
+                send("+OK POP3 ready\r\n"),
+                expect("QUIT"),
+                send("+OK bye\r\n"),
+            ],
+            &Negotiate::default(),
+        )
+        .await;
         assert!(res.is_ok(), "{res:?}");
         assert_eq!(seen, ["QUIT"]);
     }
@@ -271,7 +289,11 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn err_banner_is_down() {
-        let (res, _) = run(vec![send("-ERR too many connections\r\n")], &Negotiate::default()).await;
+        let (res, _) = run(
+            vec![send("-ERR too many connections\r\n")],
+            &Negotiate::default(),
+        )
+        .await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }
 
@@ -290,7 +312,10 @@ pub(crate) mod tests {
 
     #[test]
     fn apop_timestamps() {
-        assert_eq!(apop_timestamp(b"+OK hi <1.2@host>"), Some(&b"<1.2@host>"[..]));
+        assert_eq!(
+            apop_timestamp(b"+OK hi <1.2@host>"),
+            Some(&b"<1.2@host>"[..])
+        );
         assert_eq!(apop_timestamp(b"+OK hi <nohost>"), None);
         assert_eq!(apop_timestamp(b"+OK hi <@host>"), None);
         assert_eq!(apop_timestamp(b"+OK <a@b"), None);

@@ -32,7 +32,10 @@ mod tests {
     #[tokio::test]
     async fn self_signed_certificate_fails_when_verifying() {
         let server = fake::tls(vec![send("+OK ready\r\n")]).await;
-        let params = Negotiate { tls_verify: true, ..Negotiate::default() };
+        let params = Negotiate {
+            tls_verify: true,
+            ..Negotiate::default()
+        };
         let res = probe(server.addr, &params).await;
         assert!(matches!(res, Err(ProbeError::Tls(_))), "{res:?}");
     }

@@ -55,9 +55,13 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
         let n = socket.recv(&mut buf).await?;
         match parse_response(buf.get(..n).unwrap_or_default(), &request, secret) {
             Ok(ACCESS_ACCEPT) => return Ok(()),
-            Ok(ACCESS_REJECT) => return Err(ProbeError::Unexpected("radius: Access-Reject".into())),
+            Ok(ACCESS_REJECT) => {
+                return Err(ProbeError::Unexpected("radius: Access-Reject".into()))
+            }
             Ok(code) => {
-                return Err(ProbeError::Unexpected(format!("radius: answer code {code}")))
+                return Err(ProbeError::Unexpected(format!(
+                    "radius: answer code {code}"
+                )))
             }
             Err(e) => last = e,
         }
@@ -109,7 +113,10 @@ pub(crate) fn hide_password(password: &[u8], secret: &[u8], authenticator: &[u8;
     let mut out: Vec<u8> = Vec::with_capacity(padded.len());
     let mut prev: Vec<u8> = authenticator.to_vec();
     for block in padded.chunks(16) {
-        let key = Md5::new().chain_update(secret).chain_update(&prev).finalize();
+        let key = Md5::new()
+            .chain_update(secret)
+            .chain_update(&prev)
+            .finalize();
         let cipher: Vec<u8> = block.iter().zip(key.iter()).map(|(p, k)| p ^ k).collect();
         out.extend_from_slice(&cipher);
         prev = cipher;
@@ -135,7 +142,11 @@ pub(crate) enum RadiusError {
 }
 
 /// Checks an answer to `request` and returns its code.
-pub(crate) fn parse_response(data: &[u8], request: &Request<'_>, secret: &[u8]) -> Result<u8, RadiusError> {
+pub(crate) fn parse_response(
+    data: &[u8],
+    request: &Request<'_>,
+    secret: &[u8],
+) -> Result<u8, RadiusError> {
     let header = data.get(..20).ok_or(RadiusError::Short)?;
     let (code, id) = (header[0], header[1]);
     if id != request.id {
@@ -146,7 +157,10 @@ pub(crate) fn parse_response(data: &[u8], request: &Request<'_>, secret: &[u8]) 
         return Err(RadiusError::BadLength);
     }
     let packet = data.get(..len).ok_or(RadiusError::BadLength)?;
-    let (auth, attrs) = (packet.get(4..20).ok_or(RadiusError::Short)?, packet.get(20..).unwrap_or_default());
+    let (auth, attrs) = (
+        packet.get(4..20).ok_or(RadiusError::Short)?,
+        packet.get(20..).unwrap_or_default(),
+    );
     let expected = Md5::new()
         .chain_update(packet.get(..4).unwrap_or_default())
         .chain_update(request.authenticator)
@@ -160,13 +174,16 @@ pub(crate) fn parse_response(data: &[u8], request: &Request<'_>, secret: &[u8]) 
         // HMAC-MD5 over the packet with the request authenticator and a zeroed attribute.
         let mut copy = packet.to_vec();
         let start = 20 + offset + 2;
-        let value = copy.get_mut(start..start + 16).ok_or(RadiusError::BadAttributes)?;
+        let value = copy
+            .get_mut(start..start + 16)
+            .ok_or(RadiusError::BadAttributes)?;
         let got = value.to_vec();
         value.fill(0);
         if let Some(a) = copy.get_mut(4..20) {
             a.copy_from_slice(&request.authenticator);
         }
-        let mut mac = Hmac::<Md5>::new_from_slice(secret).map_err(|_| RadiusError::BadMessageAuthenticator)?;
+        let mut mac = Hmac::<Md5>::new_from_slice(secret)
+            .map_err(|_| RadiusError::BadMessageAuthenticator)?;
         mac.update(&copy);
         if mac.verify_slice(&got).is_err() {
             return Err(RadiusError::BadMessageAuthenticator);
@@ -185,7 +202,11 @@ fn find_attr(attrs: &[u8], kind: u8) -> Result<Option<usize>, RadiusError> {
             return Err(RadiusError::BadAttributes);
         }
         if t == kind {
-            return if len == 18 { Ok(Some(at)) } else { Err(RadiusError::BadAttributes) };
+            return if len == 18 {
+                Ok(Some(at))
+            } else {
+                Err(RadiusError::BadAttributes)
+            };
         }
         at += len;
     }
@@ -228,7 +249,12 @@ mod tests {
             let n = pkt.len();
             pkt[n - 16..].copy_from_slice(&sig);
         }
-        let resp_auth = Md5::new().chain_update(&pkt[..4]).chain_update(&req[4..20]).chain_update(&pkt[20..]).chain_update(secret).finalize();
+        let resp_auth = Md5::new()
+            .chain_update(&pkt[..4])
+            .chain_update(&req[4..20])
+            .chain_update(&pkt[20..])
+            .chain_update(secret)
+            .finalize();
         pkt[4..20].copy_from_slice(&resp_auth);
         pkt
     }
@@ -249,12 +275,30 @@ mod tests {
             let auth: [u8; 16] = req[4..20].try_into().unwrap();
             let padded = hide_password(hidden, SECRET.as_bytes(), &auth);
             // XOR is its own inverse only for the first block; passwords here are short.
-            let password = String::from_utf8_lossy(&padded[..16]).trim_end_matches('\0').to_owned();
+            let password = String::from_utf8_lossy(&padded[..16])
+                .trim_end_matches('\0')
+                .to_owned();
             let reply = match mode {
-                "check" => Some(answer(&req, if password == "right" { ACCESS_ACCEPT } else { ACCESS_REJECT }, SECRET.as_bytes(), true, 0)),
+                "check" => Some(answer(
+                    &req,
+                    if password == "right" {
+                        ACCESS_ACCEPT
+                    } else {
+                        ACCESS_REJECT
+                    },
+                    SECRET.as_bytes(),
+                    true,
+                    0,
+                )),
                 "wrong-secret" => Some(answer(&req, ACCESS_ACCEPT, b"other", false, 0)),
                 "stray-then-accept" => {
-                    socket.send_to(&answer(&req, ACCESS_ACCEPT, SECRET.as_bytes(), false, 1), peer).await.unwrap();
+                    socket
+                        .send_to(
+                            &answer(&req, ACCESS_ACCEPT, SECRET.as_bytes(), false, 1),
+                            peer,
+                        )
+                        .await
+                        .unwrap();
                     Some(answer(&req, ACCESS_ACCEPT, SECRET.as_bytes(), false, 0))
                 }
                 _ => None,
@@ -311,7 +355,11 @@ mod tests {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = socket.local_addr().unwrap();
         drop(socket);
-        let res = tokio::time::timeout(std::time::Duration::from_secs(2), probe(addr, &params("right"))).await;
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            probe(addr, &params("right")),
+        )
+        .await;
         assert!(matches!(res, Ok(Err(ProbeError::Io(_)))), "{res:?}");
     }
 
@@ -321,11 +369,25 @@ mod tests {
         let hidden = hide_password(b"0123456789abcdefXYZ", b"s3cret", &auth);
         assert_eq!(hidden.len(), 32);
         // Decrypt block by block.
-        let k1 = Md5::new().chain_update(b"s3cret").chain_update(auth).finalize();
-        let p1: Vec<u8> = hidden[..16].iter().zip(k1.iter()).map(|(c, k)| c ^ k).collect();
+        let k1 = Md5::new()
+            .chain_update(b"s3cret")
+            .chain_update(auth)
+            .finalize();
+        let p1: Vec<u8> = hidden[..16]
+            .iter()
+            .zip(k1.iter())
+            .map(|(c, k)| c ^ k)
+            .collect();
         assert_eq!(&p1, b"0123456789abcdef");
-        let k2 = Md5::new().chain_update(b"s3cret").chain_update(&hidden[..16]).finalize();
-        let p2: Vec<u8> = hidden[16..].iter().zip(k2.iter()).map(|(c, k)| c ^ k).collect();
+        let k2 = Md5::new()
+            .chain_update(b"s3cret")
+            .chain_update(&hidden[..16])
+            .finalize();
+        let p2: Vec<u8> = hidden[16..]
+            .iter()
+            .zip(k2.iter())
+            .map(|(c, k)| c ^ k)
+            .collect();
         assert_eq!(&p2[..3], b"XYZ");
         assert!(p2[3..].iter().all(|&b| b == 0));
         assert_eq!(hide_password(b"", b"s", &auth).len(), 16);

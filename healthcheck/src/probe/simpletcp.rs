@@ -24,7 +24,9 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
             return Err(ProbeError::Unexpected("no line matched receive".into()));
         };
         let text = String::from_utf8_lossy(&raw);
-        if line::receive_matches(params, &text) || line::receive_matches(params, &format!("{text}\n")) {
+        if line::receive_matches(params, &text)
+            || line::receive_matches(params, &format!("{text}\n"))
+        {
             return Ok(());
         }
     }
@@ -57,7 +59,11 @@ mod tests {
 
     #[tokio::test]
     async fn matching_line_is_up() {
-        let steps = vec![expect("PING"), expect("line2"), send("hello\r\nPONG ok\r\n")];
+        let steps = vec![
+            expect("PING"),
+            expect("line2"),
+            send("hello\r\nPONG ok\r\n"),
+        ];
         let (res, seen) = run(steps, &params("/PING\\nline2", "^PONG")).await;
         assert!(res.is_ok(), "{res:?}");
         assert_eq!(seen, ["PING", "line2"]);

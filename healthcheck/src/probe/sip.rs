@@ -8,8 +8,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UdpSocket;
 
-pub use super::transport::Transport;
 use super::line::{self, printable, Lines};
+pub use super::transport::Transport;
 use super::{Negotiate, ProbeError};
 
 /// How many header lines a probe reads over TCP before the blank line.
@@ -69,7 +69,10 @@ pub async fn probe_over(
     if is_ok_status(&status) {
         Ok(())
     } else {
-        Err(ProbeError::Unexpected(format!("sip: {}", printable(&status))))
+        Err(ProbeError::Unexpected(format!(
+            "sip: {}",
+            printable(&status)
+        )))
     }
 }
 
@@ -120,7 +123,9 @@ mod tests {
     }
 
     /// A UDP SIP server that answers `reply` (or nothing); returns the request it got.
-    async fn udp_server(reply: Option<&'static str>) -> (SocketAddr, tokio::task::JoinHandle<String>) {
+    async fn udp_server(
+        reply: Option<&'static str>,
+    ) -> (SocketAddr, tokio::task::JoinHandle<String>) {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -143,7 +148,12 @@ mod tests {
         let res = probe(addr, &params()).await;
         assert!(res.is_ok(), "{res:?}");
         let request = task.await.unwrap();
-        assert!(request.starts_with("OPTIONS sip:probe@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:"), "{request}");
+        assert!(
+            request.starts_with(
+                "OPTIONS sip:probe@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:"
+            ),
+            "{request}"
+        );
         assert!(request.ends_with("Content-Length: 0\r\n\r\n"));
         assert!(request.contains("\r\nFrom: <sip:probe@example.com>;tag=1928301774\r\n"));
     }
@@ -177,7 +187,11 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_answer_over_tcp_is_down() {
-        let server = fake::tcp(vec![Step::Read, send("SIP/2.0 503 Service Unavailable\r\n\r\n")]).await;
+        let server = fake::tcp(vec![
+            Step::Read,
+            send("SIP/2.0 503 Service Unavailable\r\n\r\n"),
+        ])
+        .await;
         let res = probe_over(server.addr, &params(), Transport::Tcp).await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }
@@ -185,7 +199,8 @@ mod tests {
     #[tokio::test]
     async fn hung_tcp_server_does_not_finish() {
         let server = fake::tcp(vec![Step::Hang]).await;
-        let res = tokio::time::timeout(HANG, probe_over(server.addr, &params(), Transport::Tcp)).await;
+        let res =
+            tokio::time::timeout(HANG, probe_over(server.addr, &params(), Transport::Tcp)).await;
         assert!(res.is_err());
     }
 

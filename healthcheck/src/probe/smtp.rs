@@ -94,7 +94,12 @@ mod tests {
 
     #[tokio::test]
     async fn temporary_ehlo_failure_is_down() {
-        let (res, seen) = run(vec![send("220 hi\r\n"), expect("EHLO"), send("421 busy\r\n")]).await;
+        let (res, seen) = run(vec![
+            send("220 hi\r\n"),
+            expect("EHLO"),
+            send("421 busy\r\n"),
+        ])
+        .await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
         assert_eq!(seen.len(), 1, "no HELO after a 4xx");
     }

@@ -15,7 +15,10 @@ use tokio_rustls::TlsConnector;
 use super::ProbeError;
 
 /// Connects TCP to `addr` and runs a TLS handshake over it.
-pub(crate) async fn connect(addr: SocketAddr, verify: bool) -> Result<TlsStream<TcpStream>, ProbeError> {
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    verify: bool,
+) -> Result<TlsStream<TcpStream>, ProbeError> {
     let tcp = super::line::connect(addr).await?;
     wrap(tcp, addr, verify).await
 }
@@ -83,7 +86,12 @@ impl ServerCertVerifier for NoVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -92,7 +100,12 @@ impl ServerCertVerifier for NoVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
