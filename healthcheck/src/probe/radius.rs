@@ -3,9 +3,11 @@
 //! One Access-Request over UDP with User-Name (`login`), User-Password (`passwd`,
 //! hidden with `secret` as RFC 2865 §5.2 says) and NAS-IP-Address (the local address of
 //! the socket, 127.0.0.1 for IPv6). The real is up on an Access-Accept whose Response
-//! Authenticator (and Message-Authenticator, if present) proves it knows the secret.
-//! Unlike the library, an empty password is padded to one 16-byte block (RFC 2865), and
-//! datagrams with another identifier are skipped instead of judged.
+//! Authenticator (and Message-Authenticator, if present) proves it knows the secret; an
+//! answer that fails those checks is down at once, as with the library.
+//! Unlike the library: the request also carries a Message-Authenticator (RFC 3579),
+//! which servers hardened against BlastRADIUS require; an empty password is padded to
+//! one 16-byte block (RFC 2865); datagrams with another identifier are skipped.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -63,7 +65,8 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
                     "radius: answer code {code}"
                 )))
             }
-            Err(e) => last = e,
+            Err(RadiusError::OtherId) => last = RadiusError::OtherId,
+            Err(e) => return Err(ProbeError::Unexpected(format!("radius: {e}"))),
         }
     }
     Err(ProbeError::Unexpected(format!("radius: {last}")))
@@ -88,11 +91,22 @@ impl Request<'_> {
         let hidden = hide_password(self.password.as_bytes(), secret, &self.authenticator);
         push_attr(&mut attrs, USER_PASSWORD, &hidden).ok_or_else(|| too_long("passwd"))?;
         push_attr(&mut attrs, NAS_IP_ADDRESS, &self.nas.octets()).ok_or_else(|| too_long("nas"))?;
+        push_attr(&mut attrs, MESSAGE_AUTHENTICATOR, &[0; 16])
+            .ok_or_else(|| too_long("request"))?;
         let len = u16::try_from(20 + attrs.len()).map_err(|_| too_long("request"))?;
         let mut out = vec![ACCESS_REQUEST, self.id];
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&self.authenticator);
         out.extend_from_slice(&attrs);
+        // RFC 3579 §3.2: HMAC-MD5 over the whole request with the attribute zeroed.
+        let mut mac = Hmac::<Md5>::new_from_slice(secret)
+            .map_err(|_| ProbeError::Unexpected("radius: bad secret".into()))?;
+        mac.update(&out);
+        let sig = mac.finalize().into_bytes();
+        let at = out.len() - 16;
+        if let Some(slot) = out.get_mut(at..) {
+            slot.copy_from_slice(&sig);
+        }
         Ok(out)
     }
 }
@@ -330,10 +344,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn accept_signed_with_another_secret_is_ignored() {
+    async fn accept_signed_with_another_secret_is_down() {
         let (addr, _task) = server("wrong-secret").await;
-        let res = tokio::time::timeout(HANG, probe(addr, &params("right"))).await;
-        assert!(res.is_err(), "a forged accept must not count: {res:?}");
+        let res = probe(addr, &params("right")).await;
+        assert!(
+            matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("authenticator")),
+            "{res:?}"
+        );
+    }
+
+    #[test]
+    fn request_carries_a_valid_message_authenticator() {
+        let req = Request {
+            id: 1,
+            authenticator: [5; 16],
+            user: "u",
+            password: "p",
+            nas: Ipv4Addr::LOCALHOST,
+        };
+        let wire = req.emit(b"k").unwrap();
+        let at = wire.len() - 16;
+        assert_eq!(&wire[at - 2..at], &[MESSAGE_AUTHENTICATOR, 18]);
+        let mut zeroed = wire.clone();
+        zeroed[at..].fill(0);
+        let mut mac = Hmac::<Md5>::new_from_slice(b"k").unwrap();
+        mac.update(&zeroed);
+        assert!(mac.verify_slice(&wire[at..]).is_ok());
     }
 
     #[tokio::test]
