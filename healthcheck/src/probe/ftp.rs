@@ -174,11 +174,18 @@ mod tests {
     /// A fake FTP server with a passive data port. Returns its address and a task that
     /// yields the control lines it received.
     async fn server(retr: Retr) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
-        let control = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        server_on("127.0.0.1:0", retr).await
+    }
+
+    async fn server_on(
+        bind: &'static str,
+        retr: Retr,
+    ) -> (SocketAddr, tokio::task::JoinHandle<Vec<String>>) {
+        let control = TcpListener::bind(bind).await.unwrap();
         let addr = control.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let mut seen = Vec::new();
-            let data = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let data = TcpListener::bind(bind).await.unwrap();
             let port = data.local_addr().unwrap().port();
             let (tcp, _) = control.accept().await.unwrap();
             let mut lines = Lines::new(tcp);
@@ -197,6 +204,7 @@ mod tests {
                         port / 256,
                         port % 256
                     ),
+                    "EPSV" => format!("229 Entering Extended Passive Mode (|||{port}|)\r\n"),
                     "QUIT" => "221 bye\r\n".to_owned(),
                     "RETR" => match retr {
                         Retr::Refuse => "550 no such file\r\n".to_owned(),
@@ -248,6 +256,15 @@ mod tests {
             seen.get(2..).unwrap(),
             ["CWD /", "TYPE I", "PASV", "RETR /welcome.msg", "QUIT"]
         );
+    }
+
+    #[tokio::test]
+    async fn ipv6_uses_epsv() {
+        let (addr, task) = server_on("[::1]:0", Retr::Serve("Welcome over IPv6\n")).await;
+        let res = probe(addr, &params("Welcome")).await;
+        assert!(res.is_ok(), "{res:?}");
+        let seen = task.await.unwrap();
+        assert!(seen.iter().any(|l| l == "EPSV"), "{seen:?}");
     }
 
     #[tokio::test]

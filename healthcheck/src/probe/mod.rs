@@ -20,6 +20,7 @@ pub mod radius;
 pub mod simpletcp;
 pub mod sip;
 pub mod smtp;
+pub mod submission;
 pub mod transport;
 
 #[cfg(test)]
