@@ -137,3 +137,29 @@ async fn play(stream: Box<dyn Io>, steps: Vec<Step>, log: Arc<Mutex<Vec<String>>
 
 /// How long a "hung server" test waits before it calls the probe stuck.
 pub(crate) const HANG: Duration = Duration::from_millis(300);
+
+/// Runs `session` against a peer that sends `bytes` and then closes its side (whatever
+/// the session writes is read and dropped). `None` if the session did not finish within
+/// five seconds, which for a peer that has closed means it hangs.
+pub(crate) fn run_on_bytes<F, Fut, T>(bytes: Vec<u8>, session: F) -> Option<T>
+where
+    F: FnOnce(tokio::io::DuplexStream) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let (client, server) = tokio::io::duplex(1 << 17);
+        let (mut from_client, mut to_client) = tokio::io::split(server);
+        to_client.write_all(&bytes).await.unwrap();
+        to_client.shutdown().await.unwrap();
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut from_client, &mut tokio::io::sink()).await;
+        });
+        tokio::time::timeout(Duration::from_secs(5), session(client))
+            .await
+            .ok()
+    })
+}

@@ -198,6 +198,17 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn session_survives_any_server_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), ok in any::<bool>()) {
+            if ok { bytes.splice(0..0, b"* OK hi\r\n".iter().copied()); }
+            let p = with_login("u", "p");
+            let out = fake::run_on_bytes(bytes, |s| async move { session(s, &p).await.is_ok() });
+            prop_assert!(out.is_some());
+        }
+    }
+
+    proptest! {
         #[test]
         fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64), tag in any::<u32>()) {
             let _ = status(&bytes, tag);

@@ -598,6 +598,17 @@ pub(crate) mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn session_survives_any_server_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), ok in any::<bool>()) {
+            if ok { bytes.splice(0..0, result(1, OP_BIND_RESPONSE, 0)); }
+            let p = params("dc=x", None);
+            let out = crate::probe::fake::run_on_bytes(bytes, |s| async move { session(s, &p).await.is_ok() });
+            prop_assert!(out.is_some());
+        }
+    }
+
+    proptest! {
         #[test]
         fn parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = header(&bytes);

@@ -51,10 +51,22 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     };
     let password = params.passwd.as_deref().unwrap_or("");
     let database = params.database.as_deref().filter(|d| !d.is_empty());
-    let mut conn = Conn {
-        stream: line::connect(addr).await?,
-        seq: 0,
-    };
+    let stream = line::connect(addr).await?;
+    session(stream, user, password, database, query).await
+}
+
+/// The MySQL conversation over an open stream.
+async fn session<S>(
+    stream: S,
+    user: &str,
+    password: &str,
+    database: Option<&str>,
+    query: &str,
+) -> Result<(), ProbeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut conn = Conn { stream, seq: 0 };
 
     let greeting = conn.read().await?;
     if greeting.first() == Some(&0xff) {
@@ -604,6 +616,31 @@ mod tests {
         assert!(parse_handshake(b"\x09old").is_err());
         assert_eq!(lenenc(&[0xfc, 0x01, 0x02]), Some((0x0201, &[][..])));
         assert_eq!(lenenc(&[0xff]), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn session_survives_any_server_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), ok in any::<bool>()) {
+            if ok {
+                let hs = handshake(NATIVE);
+                let mut framed = (hs.len() as u32).to_le_bytes().to_vec();
+                framed.extend_from_slice(&hs);
+                bytes.splice(0..0, framed);
+            }
+            let out = crate::probe::fake::run_on_bytes(bytes, |s| async move {
+                session(s, "u", "p", Some("d"), "SELECT 1").await.is_ok()
+            });
+            prop_assert!(out.is_some());
+        }
+
+        #[test]
+        fn result_reader_survives_any_server_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let out = crate::probe::fake::run_on_bytes(bytes, |s| async move {
+                read_result_rows(&mut Conn { stream: s, seq: 0 }).await.is_ok()
+            });
+            prop_assert!(out.is_some());
+        }
     }
 
     proptest! {

@@ -494,6 +494,17 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn session_survives_any_server_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), ok in any::<bool>()) {
+            if ok { bytes.splice(0..0, [auth(0, &[]), ready()].concat()); }
+            let login = Login { user: "u", password: "p", database: None };
+            let out = crate::probe::fake::run_on_bytes(bytes, |s| async move { session(s, &login, "SELECT 1").await.is_ok() });
+            prop_assert!(out.is_some());
+        }
+    }
+
+    proptest! {
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let mut buf = BytesMut::from(&bytes[..]);

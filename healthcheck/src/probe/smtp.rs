@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 
+use tokio::io::{AsyncRead, AsyncWrite};
+
 use super::line::{self, read_reply, Lines};
 use super::{Negotiate, ProbeError};
 
@@ -14,7 +16,12 @@ const HELLO: &str = "localhost.localdomain";
 
 /// Runs the SMTP check against `addr`.
 pub async fn probe(addr: SocketAddr, _params: &Negotiate) -> Result<(), ProbeError> {
-    let mut lines = Lines::new(line::connect(addr).await?);
+    session(line::connect(addr).await?).await
+}
+
+/// The SMTP conversation over an open stream.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<(), ProbeError> {
+    let mut lines = Lines::new(stream);
     let (code, text) = read_reply(&mut lines).await?;
     if !(200..300).contains(&code) {
         return Err(ProbeError::Unexpected(format!(
@@ -39,7 +46,7 @@ pub async fn probe(addr: SocketAddr, _params: &Negotiate) -> Result<(), ProbeErr
 }
 
 /// Says QUIT and reads the answer, ignoring what happens (the check already passed).
-async fn quit(lines: &mut Lines<tokio::net::TcpStream>) {
+async fn quit<S: AsyncRead + AsyncWrite + Unpin>(lines: &mut Lines<S>) {
     if lines.send(b"QUIT\r\n").await.is_ok() {
         let _ = read_reply(lines).await;
     }
@@ -121,6 +128,16 @@ mod tests {
     async fn close_after_greeting_is_down() {
         let (res, _) = run(vec![send("220 hi\r\n"), Step::Close]).await;
         assert!(matches!(res, Err(ProbeError::Closed)), "{res:?}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn session_survives_any_server_bytes(mut bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048), ok in proptest::prelude::any::<bool>()) {
+            if ok { bytes.splice(0..0, b"220 hi\r\n".iter().copied()); }
+            let out = fake::run_on_bytes(bytes, |s| async move { session(s).await.is_ok() });
+            proptest::prop_assert!(out.is_some());
+        }
     }
 
     #[tokio::test]
