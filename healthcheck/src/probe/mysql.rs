@@ -175,12 +175,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn read(&mut self) -> Result<Vec<u8>, ProbeError> {
         let mut header = [0u8; 4];
         read_exact(&mut self.stream, &mut header).await?;
-        let len =
-            usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+        let [l0, l1, l2, seq] = header;
+        let len = usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16;
         if len > MAX_PACKET {
             return Err(proto("packet too large"));
         }
-        self.seq = header[3].wrapping_add(1);
+        self.seq = seq.wrapping_add(1);
         let mut payload = vec![0u8; len];
         read_exact(&mut self.stream, &mut payload).await?;
         Ok(payload)
@@ -191,8 +191,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             .ok()
             .filter(|&l| l < 0xff_ffff)
             .ok_or_else(|| proto("packet too large"))?;
-        let mut out = len.to_le_bytes();
-        out[3] = self.seq;
+        let [l0, l1, l2, _] = len.to_le_bytes();
+        let out = [l0, l1, l2, self.seq];
         self.seq = self.seq.wrapping_add(1);
         self.stream.write_all(&[&out[..], payload].concat()).await?;
         self.stream.flush().await?;
@@ -226,15 +226,17 @@ pub(crate) fn parse_handshake(p: &[u8]) -> Result<Handshake, &'static str> {
     }
     let (_version, rest) = split_nul(p.get(1..).unwrap_or_default());
     let part1 = rest.get(4..12).ok_or("short handshake")?;
-    let caps_lo = rest.get(13..15).ok_or("short handshake")?;
-    let mut capabilities = u32::from(u16::from_le_bytes([caps_lo[0], caps_lo[1]]));
+    let &[c0, c1] = rest.get(13..15).ok_or("short handshake")? else {
+        return Err("short handshake");
+    };
+    let mut capabilities = u32::from(u16::from_le_bytes([c0, c1]));
     let mut nonce = part1.to_vec();
     let mut plugin = None;
     if let Some(ext) = rest.get(15..) {
-        if ext.len() >= 16 {
-            // charset(1) status(2) caps_hi(2) auth_len(1) reserved(10)
-            capabilities |= u32::from(u16::from_le_bytes([ext[3], ext[4]])) << 16;
-            let auth_len = usize::from(ext[5]);
+        // charset(1) status(2) caps_hi(2) auth_len(1) reserved(10)
+        if let Some(&[_, _, _, h0, h1, auth_len]) = ext.get(..6).filter(|_| ext.len() >= 16) {
+            capabilities |= u32::from(u16::from_le_bytes([h0, h1])) << 16;
+            let auth_len = usize::from(auth_len);
             let tail = ext.get(16..).unwrap_or_default();
             if capabilities & CLIENT_SECURE_CONNECTION != 0 {
                 let len2 = auth_len.saturating_sub(8).max(13).min(tail.len());
@@ -354,7 +356,10 @@ fn split_nul(p: &[u8]) -> (&[u8], &[u8]) {
 
 /// The message of an ERR packet (0xff, code, '#', sqlstate, message).
 pub(crate) fn server_error(p: &[u8]) -> ProbeError {
-    let code = p.get(1..3).map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
+    let code = match p.get(1..3) {
+        Some(&[c0, c1]) => u16::from_le_bytes([c0, c1]),
+        _ => 0,
+    };
     let rest = p.get(3..).unwrap_or_default();
     let msg = if rest.first() == Some(&b'#') {
         rest.get(6..).unwrap_or_default()

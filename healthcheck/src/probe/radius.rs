@@ -162,11 +162,13 @@ pub(crate) fn parse_response(
     secret: &[u8],
 ) -> Result<u8, RadiusError> {
     let header = data.get(..20).ok_or(RadiusError::Short)?;
-    let (code, id) = (header[0], header[1]);
+    let &[code, id, l0, l1, ..] = header else {
+        return Err(RadiusError::Short);
+    };
     if id != request.id {
         return Err(RadiusError::OtherId);
     }
-    let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let len = usize::from(u16::from_be_bytes([l0, l1]));
     if len < 20 {
         return Err(RadiusError::BadLength);
     }
