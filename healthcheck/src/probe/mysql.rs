@@ -6,9 +6,12 @@
 //! (without its leading `/`) with COM_QUERY and call the real up when the result set has
 //! at least one row; then COM_QUIT. `login` and `request` are required, as in ldirectord.
 //!
-//! Not supported: `caching_sha2_password` full authentication (the server asks for it
-//! when the password is not cached; it needs TLS or the server's RSA key) and MariaDB's
-//! `client_ed25519`: such servers are reported down with the reason.
+//! When `caching_sha2_password` asks for the full exchange (the password is not in the
+//! server's cache), the probe connects again with TLS (the SSLRequest upgrade; the
+//! certificate verified only with `tls_verify`) and sends the password inside it, if the
+//! server offers TLS. Not supported: the RSA-key variant of that exchange (for servers
+//! without TLS) and MariaDB's `client_ed25519`: such servers are reported down with the
+//! reason.
 //!
 //! Hand-written: the check needs one handshake, two password scrambles and a row count;
 //! mysql_async would bring a connection pool, a type system and its own TLS wiring.
@@ -18,9 +21,10 @@ use std::net::SocketAddr;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use super::line::{self, printable};
-use super::{Negotiate, ProbeError};
+use super::{tls, Negotiate, ProbeError};
 
 /// The largest packet a probe accepts.
 const MAX_PACKET: usize = 1024 * 1024;
@@ -30,6 +34,7 @@ const MAX_PACKETS: usize = 100_000;
 const CLIENT_LONG_PASSWORD: u32 = 0x1;
 const CLIENT_CONNECT_WITH_DB: u32 = 0x8;
 const CLIENT_PROTOCOL_41: u32 = 0x200;
+const CLIENT_SSL: u32 = 0x800;
 const CLIENT_TRANSACTIONS: u32 = 0x2000;
 const CLIENT_SECURE_CONNECTION: u32 = 0x8000;
 const CLIENT_PLUGIN_AUTH: u32 = 0x8_0000;
@@ -49,44 +54,123 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
             "mysql check needs a login and a request".into(),
         ));
     };
-    let password = params.passwd.as_deref().unwrap_or("");
-    let database = params.database.as_deref().filter(|d| !d.is_empty());
-    let stream = line::connect(addr).await?;
-    session(stream, user, password, database, query).await
+    let login = Login {
+        user,
+        password: params.passwd.as_deref().unwrap_or(""),
+        database: params.database.as_deref().filter(|d| !d.is_empty()),
+        query,
+    };
+    let first = plain_session(line::connect(addr).await?, &login).await;
+    match first {
+        Err(Failure::NeedsTls) => {
+            let stream = line::connect(addr).await?;
+            tls_session(stream, addr, params.tls_verify, &login)
+                .await
+                .map_err(Failure::into_probe)
+        }
+        other => other.map_err(Failure::into_probe),
+    }
 }
 
-/// The MySQL conversation over an open stream.
-async fn session<S>(
-    stream: S,
-    user: &str,
-    password: &str,
-    database: Option<&str>,
-    query: &str,
-) -> Result<(), ProbeError>
+/// What the check logs in with and asks.
+struct Login<'a> {
+    user: &'a str,
+    password: &'a str,
+    database: Option<&'a str>,
+    query: &'a str,
+}
+
+/// Why a session ended without success.
+enum Failure {
+    /// caching_sha2_password wants the full exchange and the server offers TLS for it.
+    NeedsTls,
+    Probe(ProbeError),
+}
+
+impl From<ProbeError> for Failure {
+    fn from(e: ProbeError) -> Self {
+        Failure::Probe(e)
+    }
+}
+
+impl Failure {
+    fn into_probe(self) -> ProbeError {
+        match self {
+            Failure::Probe(e) => e,
+            Failure::NeedsTls => proto("caching_sha2_password full authentication failed over TLS"),
+        }
+    }
+}
+
+/// The conversation in plain text, as DBD::mysql has it by default.
+async fn plain_session<S>(stream: S, login: &Login<'_>) -> Result<(), Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut conn = Conn { stream, seq: 0 };
+    let hs = greet(&mut conn).await?;
+    login_and_query(conn, &hs, login, false).await
+}
 
+/// The conversation with a TLS upgrade after the greeting (the SSLRequest packet).
+async fn tls_session(
+    stream: TcpStream,
+    addr: SocketAddr,
+    verify: bool,
+    login: &Login<'_>,
+) -> Result<(), Failure> {
+    let mut conn = Conn { stream, seq: 0 };
+    let hs = greet(&mut conn).await?;
+    if hs.capabilities & CLIENT_SSL == 0 {
+        return Err(proto("server no longer offers TLS").into());
+    }
+    conn.write(&client_flags(hs.capabilities, login.database, true))
+        .await?;
+    let stream = tls::wrap(conn.stream, addr, verify).await?;
+    let conn = Conn {
+        stream,
+        seq: conn.seq,
+    };
+    login_and_query(conn, &hs, login, true).await
+}
+
+/// Reads the server's greeting.
+async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+) -> Result<Handshake, ProbeError> {
     let greeting = conn.read().await?;
     if greeting.first() == Some(&0xff) {
         return Err(server_error(&greeting));
     }
-    let hs = parse_handshake(&greeting).map_err(proto)?;
+    parse_handshake(&greeting).map_err(proto)
+}
+
+/// Logs in, runs the query, counts its rows and quits.
+async fn login_and_query<S>(
+    mut conn: Conn<S>,
+    hs: &Handshake,
+    login: &Login<'_>,
+    tls: bool,
+) -> Result<(), Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let password = login.password;
     let mut plugin = hs.plugin.clone().unwrap_or_else(|| NATIVE.to_owned());
     if plugin != NATIVE && plugin != SHA2 {
         plugin = NATIVE.to_owned();
     }
     let mut nonce = hs.nonce.clone();
     let auth = scramble(&plugin, password, &nonce)?;
-    conn.write(&handshake_response(
-        hs.capabilities,
-        user,
+    let mut response = client_flags(hs.capabilities, login.database, tls);
+    response.extend_from_slice(&handshake_response(
+        login.user,
         &auth,
-        database,
+        login.database,
+        hs.capabilities,
         &plugin,
-    ))
-    .await?;
+    ));
+    conn.write(&response).await?;
 
     let mut logged_in = false;
     for _ in 0..MAX_PACKETS {
@@ -96,7 +180,7 @@ where
                 logged_in = true;
                 break;
             }
-            Some(0xff) => return Err(server_error(&packet)),
+            Some(0xff) => return Err(server_error(&packet).into()),
             Some(0xfe) => {
                 // AuthSwitchRequest: plugin name, NUL, new nonce.
                 let (name, data) = split_nul(packet.get(1..).unwrap_or_default());
@@ -107,31 +191,41 @@ where
             }
             Some(0x01) if plugin == SHA2 => match packet.get(1) {
                 Some(0x03) => {} // fast auth success; the OK packet follows
-                Some(0x04) => {
-                    return Err(ProbeError::Unexpected(
-                        "mysql: caching_sha2_password full authentication (needs TLS or RSA) is not supported".into(),
-                    ))
+                Some(0x04) if tls => {
+                    // Full authentication: the password itself, safe inside TLS.
+                    conn.write(&[password.as_bytes(), &[0]].concat()).await?;
                 }
-                _ => return Err(proto("bad caching_sha2_password answer")),
+                Some(0x04) if hs.capabilities & CLIENT_SSL != 0 => return Err(Failure::NeedsTls),
+                Some(0x04) => {
+                    return Err(proto(
+                        "caching_sha2_password full authentication needs TLS, which the server does not offer",
+                    )
+                    .into())
+                }
+                _ => return Err(proto("bad caching_sha2_password answer").into()),
             },
-            _ => return Err(ProbeError::Unexpected(format!("mysql: unexpected login answer {}", printable(&packet)))),
+            _ => {
+                return Err(ProbeError::Unexpected(format!(
+                    "mysql: unexpected login answer {}",
+                    printable(&packet)
+                ))
+                .into())
+            }
         }
     }
 
     if !logged_in {
-        return Err(proto("login exchange too long"));
+        return Err(proto("login exchange too long").into());
     }
     conn.seq = 0;
-    conn.write(&[&[0x03][..], query.as_bytes()].concat())
+    conn.write(&[&[0x03][..], login.query.as_bytes()].concat())
         .await?;
     let rows = read_result_rows(&mut conn).await;
     conn.seq = 0;
     let _ = conn.write(&[0x01]).await;
     let _ = conn.stream.shutdown().await;
     match rows? {
-        0 => Err(ProbeError::Unexpected(
-            "mysql: query returned no rows".into(),
-        )),
+        0 => Err(proto("query returned no rows").into()),
         _ => Ok(()),
     }
 }
@@ -256,25 +350,34 @@ pub(crate) fn parse_handshake(p: &[u8]) -> Result<Handshake, &'static str> {
     })
 }
 
-/// HandshakeResponse41.
-fn handshake_response(
-    server_caps: u32,
-    user: &str,
-    auth: &[u8],
-    db: Option<&str>,
-    plugin: &str,
-) -> Vec<u8> {
+/// The first 32 bytes of HandshakeResponse41, which are also the whole SSLRequest:
+/// capabilities, max packet size, character set, filler.
+fn client_flags(server_caps: u32, db: Option<&str>, ssl: bool) -> Vec<u8> {
     let mut caps =
         CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION;
     caps |= server_caps & CLIENT_PLUGIN_AUTH;
     if db.is_some() {
         caps |= CLIENT_CONNECT_WITH_DB;
     }
+    if ssl {
+        caps |= CLIENT_SSL;
+    }
     let mut out = caps.to_le_bytes().to_vec();
     out.extend_from_slice(&(16u32 * 1024 * 1024).to_le_bytes());
     out.push(33); // utf8_general_ci
     out.extend_from_slice(&[0u8; 23]);
-    out.extend_from_slice(user.as_bytes());
+    out
+}
+
+/// The rest of HandshakeResponse41: user, auth response, database, plugin name.
+fn handshake_response(
+    user: &str,
+    auth: &[u8],
+    db: Option<&str>,
+    server_caps: u32,
+    plugin: &str,
+) -> Vec<u8> {
+    let mut out = user.as_bytes().to_vec();
     out.push(0);
     let auth = auth.get(..auth.len().min(255)).unwrap_or_default();
     out.push(auth.len() as u8);
@@ -283,7 +386,7 @@ fn handshake_response(
         out.extend_from_slice(db.as_bytes());
         out.push(0);
     }
-    if caps & CLIENT_PLUGIN_AUTH != 0 {
+    if server_caps & CLIENT_PLUGIN_AUTH != 0 {
         out.extend_from_slice(plugin.as_bytes());
         out.push(0);
     }
@@ -378,7 +481,7 @@ mod tests {
     use super::*;
     use crate::probe::fake::HANG;
     use proptest::prelude::*;
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::net::TcpListener;
 
     const NONCE: &[u8; 20] = b"abcdefghijklmnopqrst";
 
@@ -412,13 +515,13 @@ mod tests {
         p
     }
 
-    async fn write(s: &mut TcpStream, seq: u8, payload: &[u8]) {
+    async fn write<S: AsyncWrite + Unpin>(s: &mut S, seq: u8, payload: &[u8]) {
         let mut h = (payload.len() as u32).to_le_bytes();
         h[3] = seq;
         s.write_all(&[&h[..], payload].concat()).await.unwrap();
     }
 
-    async fn read(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    async fn read<S: AsyncRead + Unpin>(s: &mut S) -> Option<(u8, Vec<u8>)> {
         let mut h = [0u8; 4];
         s.read_exact(&mut h).await.ok()?;
         let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
@@ -548,6 +651,72 @@ mod tests {
         assert_eq!(seen[2], [0x01], "COM_QUIT");
     }
 
+    /// A MySQL 8 style server: caching_sha2_password, TLS offered, password not cached.
+    /// The first connection is told to do the full exchange; the second one must come
+    /// with an SSLRequest and send the password inside TLS.
+    async fn sha2_tls_server() -> (SocketAddr, tokio::task::JoinHandle<Vec<Vec<u8>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut hs = handshake(SHA2);
+            // Offer CLIENT_SSL (capability flags, lower half, after version/id/nonce).
+            let at = 1 + b"10.11.6-MariaDB\0".len() + 4 + 8 + 1;
+            hs[at + 1] |= 0x08;
+            let (mut plain, _) = listener.accept().await.unwrap();
+            write(&mut plain, 0, &hs).await;
+            let (_, login) = read(&mut plain).await.unwrap();
+            seen.push(login);
+            write(&mut plain, 2, &[1, 4]).await;
+            drop(plain);
+
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            write(&mut tcp, 0, &hs).await;
+            let (seq, ssl_request) = read(&mut tcp).await.unwrap();
+            assert_eq!(seq, 1);
+            seen.push(ssl_request);
+            let mut s = crate::probe::tls::test_acceptor()
+                .accept(tcp)
+                .await
+                .unwrap();
+            let (seq, login) = read(&mut s).await.unwrap();
+            assert_eq!(seq, 2);
+            seen.push(login);
+            write(&mut s, 3, &[1, 4]).await;
+            let (_, password) = read(&mut s).await.unwrap();
+            seen.push(password);
+            write(&mut s, 5, OK).await;
+            let (_, query) = read(&mut s).await.unwrap();
+            seen.push(query);
+            write(&mut s, 1, &[1]).await;
+            write(
+                &mut s,
+                2,
+                b"\x03def\x00\x00\x00\x01c\x00\x0c\x21\x00\x03\x00\x00\x00\x03\x00\x00\x00\x00\x00",
+            )
+            .await;
+            write(&mut s, 3, EOF).await;
+            write(&mut s, 4, b"\x011").await;
+            write(&mut s, 5, EOF).await;
+            let _ = read(&mut s).await;
+            seen
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn caching_sha2_full_auth_goes_over_tls() {
+        let (addr, task) = sha2_tls_server().await;
+        let res = probe(addr, &params()).await;
+        assert!(res.is_ok(), "{res:?}");
+        let seen = task.await.unwrap();
+        let caps = u32::from_le_bytes(seen[1][..4].try_into().unwrap());
+        assert_eq!(seen[1].len(), 32, "SSLRequest is the 32-byte header only");
+        assert_ne!(caps & CLIENT_SSL, 0);
+        assert_eq!(seen[3], b"pw\0", "cleartext password inside TLS");
+        assert_eq!(seen[4], b"\x03SELECT * FROM alive");
+    }
+
     #[tokio::test]
     async fn caching_sha2_fast_path_is_up() {
         let (addr, _task) = server(Mode::Sha2Fast).await;
@@ -634,7 +803,8 @@ mod tests {
                 bytes.splice(0..0, framed);
             }
             let out = crate::probe::fake::run_on_bytes(bytes, |s| async move {
-                session(s, "u", "p", Some("d"), "SELECT 1").await.is_ok()
+                let login = Login { user: "u", password: "p", database: Some("d"), query: "SELECT 1" };
+                plain_session(s, &login).await.is_ok()
             });
             prop_assert!(out.is_some());
         }
