@@ -107,17 +107,25 @@ impl Reconciler {
             .filter(|k| purge.contains(k))
             .map(|k| Change::DelService(*k))
             .collect();
-        Ok(self.apply(ipvs, &actual, &changes))
+        let mut outcome = self.apply(ipvs, &actual, &changes);
+        outcome.applied = changes
+            .iter()
+            .filter(|c| change_visible(&outcome.table, c))
+            .flat_map(|c| match c {
+                Change::DelService(k) => engine::describe_stop(k, actual.services.get(k)),
+                other => vec![engine::describe_in(other, &actual, &self.virtuals)],
+            })
+            .collect();
+        Ok(outcome)
     }
 
     fn apply(&mut self, ipvs: &mut dyn Ipvs, actual: &Table, changes: &[Change]) -> Outcome {
-        let fallbacks = engine::fallback_keys(&self.virtuals);
-        let mut table = actual.clone();
+                let mut table = actual.clone();
         let mut applied = Vec::new();
         let error = match ipvs.apply(changes) {
             Ok(()) => {
                 for c in changes {
-                    applied.push(engine::describe(c, actual, &fallbacks));
+                    applied.push(engine::describe_in(c, actual, &self.virtuals));
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 None
@@ -131,7 +139,7 @@ impl Reconciler {
                 for c in changes {
                     let mut probe = actual.clone();
                     if crate::ipvs::plan::apply_to(&mut probe, c).is_ok() && change_visible(&table, c) {
-                        applied.push(engine::describe(c, actual, &fallbacks));
+                        applied.push(engine::describe_in(c, actual, &self.virtuals));
                     }
                 }
                 Some(e)
