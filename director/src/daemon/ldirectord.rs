@@ -2,8 +2,9 @@
 //! with ldirectord's commands, pid file, messages and exit codes, so init scripts, systemd's
 //! `Type=forking` unit and Pacemaker's `ocf:heartbeat:ldirectord` keep working.
 //!
-//! `start` runs the same daemon as `director run` for one file (in the background unless
-//! `-d` or `supervised=yes`), with the pid file `/var/run/ldirectord.<CFGNAME>.pid`; the other
+//! `start` runs the same daemon as `director run` for one file (in the background, as a
+//! detached child that writes the pid file before `start` returns, unless `-d` or
+//! `supervised=yes`), with the pid file `/var/run/ldirectord.<CFGNAME>.pid`; the other
 //! commands signal it (TERM: stop with cleanstop, HUP: reload).
 
 use std::path::{Path, PathBuf};
@@ -227,8 +228,12 @@ fn backend() -> Backend {
     }
 }
 
+/// Set in the background child `start` spawns.
+const DETACHED: &str = "DIRECTOR_LDIRECTORD_DETACHED";
+
 fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32 {
-    let foreground = inv.debug || supervised;
+    let detached = std::env::var_os(DETACHED).is_some();
+    let foreground = inv.debug || supervised || detached;
     if !inv.debug {
         super::log_to_logfile_of(path, &cfgname(&inv.config));
     }
@@ -242,18 +247,19 @@ fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32
             return 1;
         }
     };
-    if foreground {
+    if !foreground {
+        tracing::info!("Starting Linux Director v{}-director as daemon", env!("CARGO_PKG_VERSION"));
+        drop(kernel);
+        return spawn_background(pidfile);
+    }
+    if detached {
+        let _ = nix::unistd::setsid();
+    } else {
         tracing::info!(
             "Starting Linux Director v{}-director with pid: {}",
             env!("CARGO_PKG_VERSION"),
             std::process::id()
         );
-    } else {
-        tracing::info!("Starting Linux Director v{}-director as daemon", env!("CARGO_PKG_VERSION"));
-        if let Err(e) = nix::unistd::daemon(false, false) {
-            eprintln!("cannot daemonise: {e}");
-            return 1;
-        }
     }
     if let Some(dir) = pidfile.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -273,6 +279,52 @@ fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32
     let code = rt.block_on(serve(path.to_path_buf(), kernel));
     let _ = std::fs::remove_file(pidfile);
     code
+}
+
+/// Daemonise without fork: run this same command line again as a detached child (new
+/// session, cwd `/`, stdio on /dev/null, argv[0] `ldirectord`), and return once the child
+/// has written its pid file (0) or has died (its status), as `Type=forking` expects.
+fn spawn_background(pidfile: &Path) -> i32 {
+    use std::os::unix::process::CommandExt as _;
+    use std::process::Stdio;
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cannot find my own executable: {e}");
+            return 1;
+        }
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut child = match std::process::Command::new(exe)
+        .arg0("ldirectord")
+        .args(&args)
+        .env(DETACHED, "1")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot start the daemon: {e}");
+            return 1;
+        }
+    };
+    // Bounded: 30 s for the child to write its pid file.
+    for _ in 0..300 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code().unwrap_or(1).max(1);
+        }
+        if let Ok(Some(pid)) = running(pidfile) {
+            if u32::try_from(pid).ok() == Some(child.id()) {
+                return 0;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("the daemon did not write {} in time", pidfile.display());
+    1
 }
 
 async fn serve(path: PathBuf, kernel: super::lvs::Kernel) -> i32 {

@@ -53,7 +53,8 @@ in_ns director busybox httpd -f -p 80 -h /tmp/www-sorry &
 LAB_PIDS="$LAB_PIDS $!"
 
 start_rs() {
-    in_ns "$1" busybox httpd -f -p 80 -h "/tmp/www-$1" &
+    # Not through in_ns: a backgrounded function is a subshell, and $! must be the httpd.
+    "$IP" netns exec "$1" busybox httpd -f -p 80 -h "/tmp/www-$1" &
     [ "$1" = rs1 ] && RS1PID=$!
     [ "$1" = rs2 ] && RS2PID=$!
 }
@@ -138,7 +139,7 @@ requests() {
 }
 
 log "director run"
-in_ns director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \
+"$IP" netns exec director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \
     --metrics off > /tmp/director.log 2>&1 &
 DPID=$!
 wait_table "has_line '-a -t 192.0.2.132:80 -r 192.0.2.250:80 -g -w 1' && has_line '-a -t 192.0.2.132:80 -r 192.0.2.251:80 -g -w 1'" 20 > /dev/null
@@ -233,7 +234,7 @@ log "ldirectord start/status/reload/stop work"
 
 log "cleanstop=no leaves the table"
 write_cf 3 "        cleanstop=no"
-in_ns director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \
+"$IP" netns exec director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \
     --metrics off > /tmp/director2.log 2>&1 &
 DPID=$!
 wait_table "has 192.0.2.251" 20 > /dev/null
