@@ -112,9 +112,49 @@ pub fn open_kernel(backend: Backend) -> Result<Kernel, String> {
     }
 }
 
+/// The standard probes: http, https and http_proxy (`Dispatch::new`) and every other
+/// negotiate service ldirectord has.
+pub fn dispatch() -> healthcheck::runner::Dispatch {
+    use healthcheck::probe;
+    use healthcheck::spec::Service as S;
+    let mut d = healthcheck::runner::Dispatch::new();
+    d.register(S::Dns, |a, n| async move { probe::dns::probe(a, &n).await });
+    d.register(S::Ftp, |a, n| async move { probe::ftp::probe(a, &n).await });
+    d.register(S::Imap, |a, n| async move { probe::imap::probe(a, &n).await });
+    d.register(S::Imaps, |a, n| async move { probe::imaps::probe(a, &n).await });
+    d.register(S::Ldap, |a, n| async move { probe::ldap::probe(a, &n).await });
+    d.register(S::Ldaps, |a, n| async move { probe::ldaps::probe(a, &n).await });
+    d.register(S::Mysql, |a, n| async move { probe::mysql::probe(a, &n).await });
+    d.register(S::Nntp, |a, n| async move { probe::nntp::probe(a, &n).await });
+    d.register(S::Pgsql, |a, n| async move { probe::pgsql::probe(a, &n).await });
+    d.register(S::Pop, |a, n| async move { probe::pop::probe(a, &n).await });
+    d.register(S::Pops, |a, n| async move { probe::pops::probe(a, &n).await });
+    d.register(S::Radius, |a, n| async move { probe::radius::probe(a, &n).await });
+    d.register(S::Simpletcp, |a, n| async move { probe::simpletcp::probe(a, &n).await });
+    d.register(S::Sip, |a, n| async move { probe::sip::probe(a, &n).await });
+    d.register(S::Smtp, |a, n| async move { probe::smtp::probe(a, &n).await });
+    d.register(S::Submission, |a, n| async move { probe::submission::probe(a, &n).await });
+    d
+}
+
+/// The services with no probe in this build (a real of such a service never comes up).
+pub fn unsupported_services() -> Vec<healthcheck::spec::Service> {
+    let d = dispatch();
+    healthcheck::spec::Service::all().filter(|s| !d.supports(*s)).collect()
+}
+
 /// The standard probes (every service this build can check).
 pub fn lvs_options() -> LvsOptions {
-    LvsOptions::new(Arc::new(healthcheck::runner::Dispatch::new()))
+    LvsOptions::new(Arc::new(dispatch()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_negotiate_service_but_oracle_has_a_probe() {
+        let missing: Vec<String> = super::unsupported_services().iter().map(|s| s.to_string()).collect();
+        assert_eq!(missing, vec!["oracle".to_string()]);
+    }
 }
 
 /// Route log lines to the `logfile=` of `path` (a file that does not parse keeps stderr).

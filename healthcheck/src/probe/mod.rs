@@ -62,3 +62,28 @@ pub enum ProbeError {
     #[error("connection closed early")]
     Closed,
 }
+
+// Negotiate checks of the services other than http/https (one module per service)
+// and their shared helpers.
+pub mod dns;
+pub mod ftp;
+pub mod imap;
+pub mod imaps;
+pub mod ldap;
+pub mod ldaps;
+pub mod mysql;
+pub mod nntp;
+pub mod pgsql;
+pub mod pop;
+pub mod pops;
+pub mod radius;
+pub mod simpletcp;
+pub mod sip;
+pub mod smtp;
+pub mod submission;
+pub mod transport;
+
+#[cfg(test)]
+mod fake;
+mod line;
+mod tls;

@@ -1,0 +1,202 @@
+//! `service = simpletcp`: send `request` (without its leading `/`, with each literal
+//! `\n` turned into a newline), shut the write side, then read lines until one matches
+//! `receive`. Without a receive any line will do (ldirectord's empty pattern).
+//! ldirectord opens the socket with the virtual service's protocol, so a UDP virtual
+//! gets one request datagram and its answers' lines are matched the same way
+//! ([`probe_over`]).
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::UdpSocket;
+
+use super::line::{self, Lines};
+pub use super::transport::Transport;
+use super::{Negotiate, ProbeError};
+
+/// How many lines a probe reads looking for a match.
+const MAX_LINES: usize = 10_000;
+
+/// Runs the simpletcp check against `addr` over TCP.
+pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
+    probe_over(addr, params, Transport::Tcp).await
+}
+
+/// Runs the simpletcp check against `addr` over the given transport.
+pub async fn probe_over(
+    addr: SocketAddr,
+    params: &Negotiate,
+    transport: Transport,
+) -> Result<(), ProbeError> {
+    match transport {
+        Transport::Tcp => probe_tcp(addr, params).await,
+        Transport::Udp => probe_udp(addr, params).await,
+    }
+}
+
+async fn probe_udp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
+    let local: SocketAddr = match addr {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local).await?;
+    socket
+        .connect(addr)
+        .await
+        .map_err(|source| ProbeError::Connect { addr, source })?;
+    let request = request_bytes(line::request_text(params));
+    socket.send(request.as_bytes()).await?;
+    let mut buf = vec![0u8; 65535];
+    for _ in 0..MAX_LINES {
+        let n = socket.recv(&mut buf).await?;
+        let datagram = buf.get(..n).unwrap_or_default();
+        if datagram
+            .split_inclusive(|&b| b == b'\n')
+            .any(|raw| line_matches(params, raw))
+        {
+            return Ok(());
+        }
+    }
+    Err(ProbeError::Unexpected("no line matched receive".into()))
+}
+
+/// Whether one received line (with or without its newline) matches `receive`.
+fn line_matches(params: &Negotiate, raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line::chomp(raw.to_vec()).as_slice()).into_owned();
+    line::receive_matches(params, &text) || line::receive_matches(params, &format!("{text}\n"))
+}
+
+async fn probe_tcp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
+    let mut stream = line::connect(addr).await?;
+    let request = request_bytes(line::request_text(params));
+    stream.write_all(request.as_bytes()).await?;
+    stream.shutdown().await?;
+    let mut lines = Lines::new(stream);
+    for _ in 0..MAX_LINES {
+        let Some(raw) = lines.read_line_opt().await? else {
+            return Err(ProbeError::Unexpected("no line matched receive".into()));
+        };
+        let text = String::from_utf8_lossy(&raw);
+        if line::receive_matches(params, &text)
+            || line::receive_matches(params, &format!("{text}\n"))
+        {
+            return Ok(());
+        }
+    }
+    Err(ProbeError::Unexpected("no line matched receive".into()))
+}
+
+/// The bytes simpletcp sends: every two-character `\n` becomes a newline.
+pub(crate) fn request_bytes(request: &str) -> String {
+    request.replace("\\n", "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::fake::{self, expect, send, Step, HANG};
+
+    fn params(request: &str, receive: &str) -> Negotiate {
+        Negotiate {
+            request: Some(request.into()),
+            receive: Some(regex::Regex::new(receive).unwrap()),
+            ..Negotiate::default()
+        }
+    }
+
+    async fn run(steps: Vec<Step>, p: &Negotiate) -> (Result<(), ProbeError>, Vec<String>) {
+        let server = fake::tcp(steps).await;
+        let res = probe(server.addr, p).await;
+        (res, server.transcript().await)
+    }
+
+    #[tokio::test]
+    async fn matching_line_is_up() {
+        let steps = vec![
+            expect("PING"),
+            expect("line2"),
+            send("hello\r\nPONG ok\r\n"),
+        ];
+        let (res, seen) = run(steps, &params("/PING\\nline2", "^PONG")).await;
+        assert!(res.is_ok(), "{res:?}");
+        assert_eq!(seen, ["PING", "line2"]);
+    }
+
+    #[tokio::test]
+    async fn no_matching_line_is_down() {
+        let steps = vec![expect("PING"), send("nope\r\nstill no\r\n"), Step::Close];
+        let (res, _) = run(steps, &params("PING\\n", "PONG")).await;
+        assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
+    }
+
+    #[tokio::test]
+    async fn hung_server_does_not_finish() {
+        let server = fake::tcp(vec![Step::Hang]).await;
+        let res = tokio::time::timeout(HANG, probe(server.addr, &params("PING", "PONG"))).await;
+        assert!(res.is_err());
+    }
+
+    #[tokio::test]
+    async fn close_without_answer_is_down() {
+        let (res, _) = run(vec![Step::Close], &params("PING", "PONG")).await;
+        assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
+    }
+
+    /// A UDP server that answers one datagram with `reply` (or stays silent).
+    async fn udp_server(
+        reply: Option<&'static str>,
+    ) -> (SocketAddr, tokio::task::JoinHandle<Vec<u8>>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 1500];
+            let (n, peer) = socket.recv_from(&mut buf).await.unwrap();
+            match reply {
+                Some(r) => {
+                    socket.send_to(r.as_bytes(), peer).await.unwrap();
+                }
+                None => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
+            }
+            buf[..n].to_vec()
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn udp_matching_line_is_up() {
+        let (addr, task) = udp_server(Some("hello\nPONG ok\n")).await;
+        let res = probe_over(addr, &params("/PING\\nx", "^PONG"), Transport::Udp).await;
+        assert!(res.is_ok(), "{res:?}");
+        assert_eq!(task.await.unwrap(), b"PING\nx");
+    }
+
+    #[tokio::test]
+    async fn udp_other_answer_then_silence_does_not_finish() {
+        let (addr, _task) = udp_server(Some("nope\n")).await;
+        let res = tokio::time::timeout(
+            HANG,
+            probe_over(addr, &params("PING", "PONG"), Transport::Udp),
+        )
+        .await;
+        assert!(res.is_err());
+    }
+
+    #[tokio::test]
+    async fn udp_closed_port_is_down() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        drop(socket);
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            probe_over(addr, &params("PING", "PONG"), Transport::Udp),
+        )
+        .await;
+        assert!(matches!(res, Ok(Err(ProbeError::Io(_)))), "{res:?}");
+    }
+
+    #[test]
+    fn literal_backslash_n_becomes_newline() {
+        assert_eq!(request_bytes("PING\\nline2"), "PING\nline2");
+        assert_eq!(request_bytes("a\\\\nb"), "a\\\nb");
+    }
+}
