@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::cli;
 use crate::ipvs::client::Client;
-use crate::ipvs::{Info, Ipvs, IpvsError, ServiceEntry, ServiceKey, Snapshot, SyncDaemon, SyncState, Timeouts};
+use crate::ipvs::{
+    Info, Ipvs, IpvsError, ServiceEntry, ServiceKey, Snapshot, SyncDaemon, SyncState, Timeouts,
+};
 
 /// Install the one tracing subscriber (stderr; `RUST_LOG` / `DIRECTOR_LOG` filter, default
 /// info), with the `logfile=` target of `logging` (inactive until the daemon sets it).
@@ -71,7 +73,8 @@ pub fn check(config_dir: &Path, files: &[PathBuf], print_ipvs: bool) -> i32 {
                     }
                 };
                 let empty = crate::ipvs::Table::default();
-                let table = crate::engine::desired(&mapped.virtuals, &up, &empty, &Default::default());
+                let table =
+                    crate::engine::desired(&mapped.virtuals, &up, &empty, &Default::default());
                 virtuals.push(table);
             }
             Err(diags) => {
@@ -111,8 +114,8 @@ fn check_files(config_dir: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>, Str
             .collect();
     }
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(config_dir)
-        .map_err(|e| format!("{}: {e}", config_dir.display()))?;
+    let entries =
+        std::fs::read_dir(config_dir).map_err(|e| format!("{}: {e}", config_dir.display()))?;
     for e in entries.flatten() {
         let p = e.path();
         let is_cf = p.extension().is_some_and(|x| x == "cf");
@@ -122,7 +125,10 @@ fn check_files(config_dir: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>, Str
     }
     out.sort();
     if out.is_empty() {
-        return Err(format!("no ldirectord files (*.cf) in {}", config_dir.display()));
+        return Err(format!(
+            "no ldirectord files (*.cf) in {}",
+            config_dir.display()
+        ));
     }
     Ok(out)
 }
@@ -133,7 +139,10 @@ pub fn ipvsadm_save(table: &crate::ipvs::Table) -> Result<String, String> {
     let mut kernel = crate::ipvs::memory::MemoryIpvs::new();
     let changes = crate::ipvs::plan::plan(table, &crate::ipvs::Table::default());
     kernel.apply(&changes).map_err(|e| e.to_string())?;
-    let argv: Vec<String> = ["ipvsadm", "-S", "-n"].iter().map(|s| s.to_string()).collect();
+    let argv: Vec<String> = ["ipvsadm", "-S", "-n"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut stdin = std::io::empty();
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();

@@ -16,7 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ipvs::{Change, Dest, DestKey, Forward, Protocol, Service, ServiceConfig, ServiceKey, Table};
+use crate::ipvs::{
+    Change, Dest, DestKey, Forward, Protocol, Service, ServiceConfig, ServiceKey, Table,
+};
 
 /// Identifies one health check (a real server shared by several virtuals with the same check
 /// has one id).
@@ -149,9 +151,17 @@ fn socket_name(addr: &std::net::IpAddr, port: u16) -> String {
 
 /// One ldirectord-style log line for a change, given which destinations are fallbacks and the
 /// weights before the change (`actual`).
-pub fn describe(change: &Change, actual: &Table, fallbacks: &BTreeSet<(ServiceKey, DestKey)>) -> String {
+pub fn describe(
+    change: &Change,
+    actual: &Table,
+    fallbacks: &BTreeSet<(ServiceKey, DestKey)>,
+) -> String {
     let dest_line = |key: &ServiceKey, dk: &DestKey| {
-        (socket_name(&dk.addr, dk.port), virtual_name(key), fallbacks.contains(&(*key, *dk)))
+        (
+            socket_name(&dk.addr, dk.port),
+            virtual_name(key),
+            fallbacks.contains(&(*key, *dk)),
+        )
     };
     match change {
         Change::AddService(s) => format!("Added virtual server: {}", virtual_name(&s.key)),
@@ -160,7 +170,10 @@ pub fn describe(change: &Change, actual: &Table, fallbacks: &BTreeSet<(ServiceKe
         Change::AddDest(k, d) => {
             let (r, v, fb) = dest_line(k, &d.key());
             if fb {
-                format!("Added fallback server: {r} ({v}) (Weight set to {})", d.weight)
+                format!(
+                    "Added fallback server: {r} ({v}) (Weight set to {})",
+                    d.weight
+                )
             } else if d.weight == 0 {
                 format!("Readd Quiescent real server: {r} ({v}) (Weight set to 0)")
             } else {
@@ -175,13 +188,22 @@ pub fn describe(change: &Change, actual: &Table, fallbacks: &BTreeSet<(ServiceKe
                 .and_then(|c| c.dests.get(&d.key()))
                 .map(|d| d.weight);
             if fb {
-                format!("Added fallback server: {r} ({v}) (Weight set to {})", d.weight)
+                format!(
+                    "Added fallback server: {r} ({v}) (Weight set to {})",
+                    d.weight
+                )
             } else if d.weight == 0 {
                 format!("Quiescent real server: {r} ({v}) (Weight set to 0)")
             } else if before == Some(0) {
-                format!("Restored real server: {r} ({v}) (Weight set to {})", d.weight)
+                format!(
+                    "Restored real server: {r} ({v}) (Weight set to {})",
+                    d.weight
+                )
             } else {
-                format!("Changed real server: {r} ({v}) (Weight set to {})", d.weight)
+                format!(
+                    "Changed real server: {r} ({v}) (Weight set to {})",
+                    d.weight
+                )
             }
         }
         Change::DelDest(k, dk) => {
@@ -212,8 +234,12 @@ pub fn describe_in(change: &Change, actual: &Table, virtuals: &[VirtualSpec]) ->
 
 fn configured(virtuals: &[VirtualSpec], key: &ServiceKey, dk: &DestKey) -> bool {
     virtuals.iter().filter(|v| v.service.key == *key).any(|v| {
-        v.reals.iter().any(|r| kernel_dest(key, &r.dest).key() == *dk)
-            || v.fallback.as_ref().is_some_and(|f| kernel_dest(key, f).key() == *dk)
+        v.reals
+            .iter()
+            .any(|r| kernel_dest(key, &r.dest).key() == *dk)
+            || v.fallback
+                .as_ref()
+                .is_some_and(|f| kernel_dest(key, f).key() == *dk)
     })
 }
 
@@ -225,7 +251,12 @@ pub fn describe_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<St
         .map(|c| {
             c.dests
                 .keys()
-                .map(|dk| format!("Purged real server (stop): {} ({v})", socket_name(&dk.addr, dk.port)))
+                .map(|dk| {
+                    format!(
+                        "Purged real server (stop): {} ({v})",
+                        socket_name(&dk.addr, dk.port)
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();

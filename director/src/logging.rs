@@ -80,7 +80,9 @@ impl<S: Subscriber> Layer<S> for LogFileLayer {
         let pid = std::process::id();
         match &target.target {
             LogTarget::File(path) => {
-                let now = chrono::Local::now().format("%a %b %e %H:%M:%S %Y").to_string();
+                let now = chrono::Local::now()
+                    .format("%a %b %e %H:%M:%S %Y")
+                    .to_string();
                 write_file(path, &file_line(&now, &target.cfgname, pid, &message));
             }
             LogTarget::Syslog(facility) => {
@@ -94,7 +96,11 @@ impl<S: Subscriber> Layer<S> for LogFileLayer {
 }
 
 fn write_file(path: &PathBuf, line: &str) {
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = f.write_all(line.as_bytes());
     }
 }
@@ -150,16 +156,30 @@ mod tests {
     #[test]
     fn file_lines_as_ldirectord_writes_them() {
         assert_eq!(
-            file_line("Wed Nov 25 01:40:34 2026", "www.cf", 42, "Added real server: x"),
+            file_line(
+                "Wed Nov 25 01:40:34 2026",
+                "www.cf",
+                42,
+                "Added real server: x"
+            ),
             "[Wed Nov 25 01:40:34 2026|www.cf|42] Added real server: x\n"
         );
     }
 
     #[test]
     fn syslog_priority_from_facility_and_level() {
-        assert_eq!(syslog_datagram("local0", Level::INFO, 7, "m"), "<134>ldirectord[7]: m");
-        assert_eq!(syslog_datagram("daemon", Level::ERROR, 7, "m"), "<27>ldirectord[7]: m");
-        assert_eq!(syslog_datagram("bogus", Level::INFO, 7, "m"), "<30>ldirectord[7]: m");
+        assert_eq!(
+            syslog_datagram("local0", Level::INFO, 7, "m"),
+            "<134>ldirectord[7]: m"
+        );
+        assert_eq!(
+            syslog_datagram("daemon", Level::ERROR, 7, "m"),
+            "<27>ldirectord[7]: m"
+        );
+        assert_eq!(
+            syslog_datagram("bogus", Level::INFO, 7, "m"),
+            "<30>ldirectord[7]: m"
+        );
     }
 
     #[test]
@@ -180,6 +200,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains("|www.cf|"), "{text}");
-        assert!(text.ends_with("] Added real server: 192.0.2.250:80 (192.0.2.132:80) (Weight set to 1)\n"));
+        assert!(text
+            .ends_with("] Added real server: 192.0.2.250:80 (192.0.2.132:80) (Weight set to 1)\n"));
     }
 }

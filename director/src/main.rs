@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use director::control::{self, Request, Response};
 
 #[derive(Parser)]
-#[command(name = "director", version, about = "LVS director: IPVS, health checks and failover in one binary")]
+#[command(
+    name = "director",
+    version,
+    about = "LVS director: IPVS, health checks and failover in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -138,7 +142,10 @@ fn exit(code: i32) -> ExitCode {
 }
 
 fn control_command(run_dir: &std::path::Path, req: Request, json: bool) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("director: cannot start: {e}");

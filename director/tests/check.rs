@@ -39,8 +39,14 @@ fn print_ipvs_agrees_with_the_all_up_table_for_every_sample() {
         let Ok((config, _)) = director::config::ldirectord::load(&path, &resolver) else {
             continue;
         };
-        let want = director::app::ipvsadm_save(&director::config::ldirectord::desired_table(&config)).unwrap();
-        let out = director().args(["check", "--print-ipvs"]).arg(&path).output().unwrap();
+        let want =
+            director::app::ipvsadm_save(&director::config::ldirectord::desired_table(&config))
+                .unwrap();
+        let out = director()
+            .args(["check", "--print-ipvs"])
+            .arg(&path)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{name}: {out:?}");
         assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{name}");
     }
@@ -50,13 +56,21 @@ fn print_ipvs_agrees_with_the_all_up_table_for_every_sample() {
 fn every_problem_with_its_line_and_a_failing_status() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.cf");
-    std::fs::write(&bad, "virtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tbogus=1\n\tscheduler=foo\n").unwrap();
+    std::fs::write(
+        &bad,
+        "virtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tbogus=1\n\tscheduler=foo\n",
+    )
+    .unwrap();
     let out = director().arg("check").arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let file = bad.display().to_string();
     assert!(err.contains(&format!("{file}:3: ")), "{err}");
     assert!(err.contains(&format!("{file}:4: ")), "{err}");
-    let out = director().arg("check").arg(dir.path().join("missing.cf")).output().unwrap();
+    let out = director()
+        .arg("check")
+        .arg(dir.path().join("missing.cf"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }

@@ -114,20 +114,23 @@ pub fn pid_file(pid_dir: &Path, config: &str) -> PathBuf {
     pid_dir.join(format!("ldirectord.{}.pid", cfgname(config)))
 }
 
-/// The pid in `file` if that process runs and is an ldirectord (its command line says so);
-/// `Err(())` when the file names a process that is gone (stale).
-pub fn running(file: &Path) -> Result<Option<i32>, ()> {
+/// A pid file naming a process that is gone (or not an ldirectord).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stale;
+
+/// The pid in `file` if that process runs and is an ldirectord (its command line says so).
+pub fn running(file: &Path) -> Result<Option<i32>, Stale> {
     let Ok(text) = std::fs::read_to_string(file) else {
         return Ok(None);
     };
     let Ok(pid) = text.trim().parse::<i32>() else {
-        return Err(());
+        return Err(Stale);
     };
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     if pid > 0 && String::from_utf8_lossy(&cmdline).contains("ldirectord") {
         Ok(Some(pid))
     } else {
-        Err(())
+        Err(Stale)
     }
 }
 
@@ -159,7 +162,10 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
             let pid = std::process::id();
             for d in diags.errors() {
                 match d.line {
-                    Some(n) => eprintln!("Error [{pid}] reading file {} at line {n}: {}", d.file, d.message),
+                    Some(n) => eprintln!(
+                        "Error [{pid}] reading file {} at line {n}: {}",
+                        d.file, d.message
+                    ),
                     None => eprintln!("Error [{pid}] reading file {}: {}", d.file, d.message),
                 }
             }
@@ -179,8 +185,11 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
                 println!("ldirectord is stopped for {shown}");
                 3
             }
-            Err(()) => {
-                eprintln!("ldirectord stale pid file {} for {shown}", pidfile.display());
+            Err(Stale) => {
+                eprintln!(
+                    "ldirectord stale pid file {} for {shown}",
+                    pidfile.display()
+                );
                 println!("ldirectord is stopped for {shown}");
                 1
             }
@@ -214,7 +223,9 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
                 }
                 start(&inv, &path, &pidfile, config.globals.supervised)
             }
-            _ if inv.command == Cmd::Restart => start(&inv, &path, &pidfile, config.globals.supervised),
+            _ if inv.command == Cmd::Restart => {
+                start(&inv, &path, &pidfile, config.globals.supervised)
+            }
             _ => 0,
         },
     }
@@ -248,7 +259,10 @@ fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32
         }
     };
     if !foreground {
-        tracing::info!("Starting Linux Director v{}-director as daemon", env!("CARGO_PKG_VERSION"));
+        tracing::info!(
+            "Starting Linux Director v{}-director as daemon",
+            env!("CARGO_PKG_VERSION")
+        );
         drop(kernel);
         return spawn_background(pidfile);
     }
@@ -268,7 +282,10 @@ fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32
         tracing::error!("cannot write pid file {}: {e}", pidfile.display());
         return 1;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start: {e}");
@@ -396,7 +413,10 @@ mod tests {
     #[test]
     fn pid_file_uses_the_name_as_typed() {
         let dir = Path::new("/var/run");
-        assert_eq!(pid_file(dir, "www.cf"), PathBuf::from("/var/run/ldirectord.www.cf.pid"));
+        assert_eq!(
+            pid_file(dir, "www.cf"),
+            PathBuf::from("/var/run/ldirectord.www.cf.pid")
+        );
         assert_eq!(
             pid_file(dir, "/etc/ha.d/ldirectord.cf"),
             PathBuf::from("/var/run/ldirectord.ldirectord.cf.pid")
@@ -413,7 +433,11 @@ mod tests {
     #[test]
     fn status_stop_reload_without_a_daemon() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("www.cf"), "virtual=192.0.2.132:80\n\treal=192.0.2.250:80 gate\n").unwrap();
+        std::fs::write(
+            dir.path().join("www.cf"),
+            "virtual=192.0.2.132:80\n\treal=192.0.2.250:80 gate\n",
+        )
+        .unwrap();
         let p = paths(dir.path());
         assert_eq!(main(&args("www.cf status"), &p), 3);
         assert_eq!(main(&args("www.cf stop"), &p), 0);
@@ -426,7 +450,11 @@ mod tests {
         std::fs::write(dir.path().join("run/ldirectord.www.cf.pid"), "999999999\n").unwrap();
         assert_eq!(main(&args("www.cf status"), &p), 1);
         // a config error is exit 2 for every command
-        std::fs::write(dir.path().join("bad.cf"), "virtual=192.0.2.132:80\n\tbogus=1\n").unwrap();
+        std::fs::write(
+            dir.path().join("bad.cf"),
+            "virtual=192.0.2.132:80\n\tbogus=1\n",
+        )
+        .unwrap();
         assert_eq!(main(&args("bad.cf status"), &p), 2);
         assert_eq!(main(&args("bad.cf stop"), &p), 2);
     }

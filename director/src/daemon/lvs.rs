@@ -159,7 +159,11 @@ impl Lvs {
     /// Read and map `path`, start its checks and reconcile the table once (the kernel table
     /// is adopted as found: a real is added when its first check passes, a real already in
     /// the table stays until its first check fails). A file with errors is refused.
-    pub async fn start(path: &Path, kernel: Kernel, options: LvsOptions) -> Result<Lvs, Diagnostics> {
+    pub async fn start(
+        path: &Path,
+        kernel: Kernel,
+        options: LvsOptions,
+    ) -> Result<Lvs, Diagnostics> {
         let (config, warnings) = load(path, Arc::clone(&options.resolver)).await?;
         let file = path.display().to_string();
         for w in &warnings {
@@ -182,6 +186,7 @@ impl Lvs {
         });
         let seen = std::fs::read(path).ok();
         let mtime = mtime(path);
+        let (shell, shell_task) = shell_queue();
         let mut actor = Actor {
             path: path.to_path_buf(),
             file,
@@ -203,6 +208,8 @@ impl Lvs {
             seen,
             mtime,
             maintenance,
+            shell,
+            shell_task: Some(shell_task),
             status: LvsStatus::default(),
             status_tx,
         };
@@ -287,6 +294,9 @@ struct Actor {
     seen: Option<Vec<u8>>,
     mtime: Option<SystemTime>,
     maintenance: Arc<Mutex<Option<PathBuf>>>,
+    /// fallbackcommand / callback lines, run in order.
+    shell: mpsc::UnboundedSender<String>,
+    shell_task: Option<JoinHandle<()>>,
     status: LvsStatus,
     status_tx: watch::Sender<LvsStatus>,
 }
@@ -435,7 +445,7 @@ impl Actor {
                 continue;
             };
             let healths: Vec<Health> = x.reals.iter().map(|r| rec.health(r.check)).collect();
-            let want = if healths.iter().any(|h| *h == Health::Up) {
+            let want = if healths.contains(&Health::Up) {
                 Edge::Stop
             } else if healths.iter().all(|h| *h == Health::Down) {
                 Edge::Start
@@ -447,11 +457,14 @@ impl Actor {
             }
             self.fallback_edge.insert(x.address, want);
             let word = if want == Edge::Start { "start" } else { "stop" };
-            runs.push(format!("{cmd} {word} {}", mapping::fallbackcommand_args(&x.address)));
+            runs.push(format!(
+                "{cmd} {word} {}",
+                mapping::fallbackcommand_args(&x.address)
+            ));
         }
         drop(rec);
         for line in runs {
-            run_shell(line);
+            let _ = self.shell.send(line);
         }
     }
 
@@ -507,8 +520,12 @@ impl Actor {
 
     async fn reload(&mut self, cause: ReloadCause) -> Result<(), String> {
         match cause {
-            ReloadCause::Signal => tracing::info!("Reloading Linux Director Daemon config on signal"),
-            ReloadCause::Request => tracing::info!("Reloading Linux Director Daemon config on request"),
+            ReloadCause::Signal => {
+                tracing::info!("Reloading Linux Director Daemon config on signal")
+            }
+            ReloadCause::Request => {
+                tracing::info!("Reloading Linux Director Daemon config on request")
+            }
             ReloadCause::FileChanged => {}
         }
         self.seen = std::fs::read(&self.path).ok();
@@ -568,7 +585,7 @@ impl Actor {
             self.seen = content;
         }
         if let Some(cb) = callback {
-            run_shell(format!("{cb} {}", self.file));
+            let _ = self.shell.send(format!("{cb} {}", self.file));
         }
     }
 
@@ -594,12 +611,30 @@ impl Actor {
             Ok(Err(e)) => tracing::error!("cannot read the IPVS table at stop: {e}"),
             Err(e) => tracing::error!("IPVS update failed at stop: {e}"),
         }
+        // Let the fallbackcommand / callback lines already asked for finish (bounded).
+        let (closed, _) = mpsc::unbounded_channel();
+        self.shell = closed;
+        if let Some(task) = self.shell_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
     }
 }
 
-/// Run `line` through `/bin/sh -c` in the background; a failure is logged as ldirectord does.
-fn run_shell(line: String) {
-    tokio::spawn(async move {
+/// Runs `fallbackcommand` and `callback` lines through `/bin/sh -c` one after another, in
+/// the order they were asked for, off the actor's loop; a failure is logged as ldirectord
+/// does.
+fn shell_queue() -> (mpsc::UnboundedSender<String>, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let task = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            run_shell(line).await;
+        }
+    });
+    (tx, task)
+}
+
+async fn run_shell(line: String) {
+    {
         let status = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(&line)
@@ -611,5 +646,5 @@ fn run_shell(line: String) {
             Ok(s) => tracing::warn!("system({line}) failed: {s}"),
             Err(e) => tracing::warn!("system({line}) failed: {e}"),
         }
-    });
+    }
 }

@@ -184,9 +184,7 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
                 no_check,
             });
         }
-        let fallback = vs
-            .fallback
-            .map(|f| dest(f.addr, f.port, f.method, 1));
+        let fallback = vs.fallback.map(|f| dest(f.addr, f.port, f.method, 1));
         virtuals.push(VirtualSpec {
             service: service_config(vs).service,
             reals: real_specs,
@@ -262,10 +260,9 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
     let (request, receive) = vs.request_for(real);
     let receive = match receive {
         "" => None,
-        r => Some(
-            regex::Regex::new(r)
-                .map_err(|e| format!("receive \"{r}\" is not a regular expression director can use: {e}"))?,
-        ),
+        r => Some(regex::Regex::new(r).map_err(|e| {
+            format!("receive \"{r}\" is not a regular expression director can use: {e}")
+        })?),
     };
     spec.negotiate = Negotiate {
         request: non_empty(request),
@@ -359,7 +356,10 @@ virtual=192.0.2.133:80
         assert!(v.quiescent);
         assert_eq!(v.reals.len(), 2);
         assert_eq!(v.reals[1].dest.weight, 3);
-        assert_eq!(v.fallback.as_ref().map(|f| f.addr.to_string()), Some("127.0.0.1".into()));
+        assert_eq!(
+            v.fallback.as_ref().map(|f| f.addr.to_string()),
+            Some("127.0.0.1".into())
+        );
         assert!(m.extras[0].cleanstop);
         assert!(!m.extras[1].cleanstop);
         let checks = m.checks();
@@ -369,7 +369,10 @@ virtual=192.0.2.133:80
         assert_eq!(spec.checkinterval, Duration::from_secs(2));
         assert_eq!(spec.checktimeout, Duration::from_secs(1));
         assert_eq!(spec.negotiate.request.as_deref(), Some("/index.html"));
-        assert_eq!(spec.negotiate.receive.as_ref().map(|r| r.as_str()), Some("Test Page"));
+        assert_eq!(
+            spec.negotiate.receive.as_ref().map(|r| r.as_str()),
+            Some("Test Page")
+        );
     }
 
     #[test]
@@ -412,9 +415,14 @@ virtual=192.0.2.133:3306
         assert!(m.checks().is_empty());
         assert_eq!(m.never_up().len(), 2);
         assert_eq!(m.extras[0].reals[0].no_check, Some(NoCheck::Off));
-        assert!(matches!(m.extras[1].reals[0].no_check, Some(NoCheck::Invalid(_))));
+        assert!(matches!(
+            m.extras[1].reals[0].no_check,
+            Some(NoCheck::Invalid(_))
+        ));
         assert_eq!(m.warnings.len(), 1);
-        assert!(m.warnings[0].to_string().starts_with("t.cf:5: warning: real server 198.51.100.2:3306"));
+        assert!(m.warnings[0]
+            .to_string()
+            .starts_with("t.cf:5: warning: real server 198.51.100.2:3306"));
     }
 
     #[test]
@@ -429,7 +437,10 @@ virtual=7
         let mut ids = CheckIds::default();
         let m = map(&load(text), "t.cf", &mut ids);
         assert_eq!(m.virtuals[0].reals.len(), 1);
-        assert_eq!(fallbackcommand_args(&m.extras[0].address), "192.0.2.132:80 tcp");
+        assert_eq!(
+            fallbackcommand_args(&m.extras[0].address),
+            "192.0.2.132:80 tcp"
+        );
         assert_eq!(fallbackcommand_args(&m.extras[1].address), ":0 fwm");
     }
 }

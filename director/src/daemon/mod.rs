@@ -72,7 +72,10 @@ impl Options {
 
 /// Run the daemon until SIGTERM/SIGINT; the exit status.
 pub fn run(opts: Options) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("director: cannot start: {e}");
@@ -87,7 +90,10 @@ pub fn files(opts: &Options) -> Result<Vec<PathBuf>, String> {
     let names: Vec<String> = if opts.ldirectord.is_empty() {
         vec![DEFAULT_NAME.to_string()]
     } else {
-        opts.ldirectord.iter().map(|p| p.display().to_string()).collect()
+        opts.ldirectord
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
     };
     names
         .iter()
@@ -102,9 +108,9 @@ pub fn files(opts: &Options) -> Result<Vec<PathBuf>, String> {
 /// Connect to the chosen table.
 pub fn open_kernel(backend: Backend) -> Result<Kernel, String> {
     match backend {
-        Backend::Kernel => Client::connect().map(lvs::kernel).map_err(|e| {
-            format!("cannot open the IPVS table: {e} (is the ip_vs module loaded?)")
-        }),
+        Backend::Kernel => Client::connect()
+            .map(lvs::kernel)
+            .map_err(|e| format!("cannot open the IPVS table: {e} (is the ip_vs module loaded?)")),
         Backend::Memory => {
             tracing::warn!("test mode: programming an in-memory IPVS table, not the kernel's");
             Ok(lvs::kernel(MemoryIpvs::new()))
@@ -120,52 +126,67 @@ pub fn dispatch() -> healthcheck::runner::Dispatch {
     let mut d = healthcheck::runner::Dispatch::new();
     d.register(S::Dns, |a, n| async move { probe::dns::probe(a, &n).await });
     d.register(S::Ftp, |a, n| async move { probe::ftp::probe(a, &n).await });
-    d.register(S::Imap, |a, n| async move { probe::imap::probe(a, &n).await });
-    d.register(S::Imaps, |a, n| async move { probe::imaps::probe(a, &n).await });
-    d.register(S::Ldap, |a, n| async move { probe::ldap::probe(a, &n).await });
-    d.register(S::Ldaps, |a, n| async move { probe::ldaps::probe(a, &n).await });
-    d.register(S::Mysql, |a, n| async move { probe::mysql::probe(a, &n).await });
-    d.register(S::Nntp, |a, n| async move { probe::nntp::probe(a, &n).await });
-    d.register(S::Pgsql, |a, n| async move { probe::pgsql::probe(a, &n).await });
+    d.register(
+        S::Imap,
+        |a, n| async move { probe::imap::probe(a, &n).await },
+    );
+    d.register(
+        S::Imaps,
+        |a, n| async move { probe::imaps::probe(a, &n).await },
+    );
+    d.register(
+        S::Ldap,
+        |a, n| async move { probe::ldap::probe(a, &n).await },
+    );
+    d.register(
+        S::Ldaps,
+        |a, n| async move { probe::ldaps::probe(a, &n).await },
+    );
+    d.register(
+        S::Mysql,
+        |a, n| async move { probe::mysql::probe(a, &n).await },
+    );
+    d.register(
+        S::Nntp,
+        |a, n| async move { probe::nntp::probe(a, &n).await },
+    );
+    d.register(
+        S::Pgsql,
+        |a, n| async move { probe::pgsql::probe(a, &n).await },
+    );
     d.register(S::Pop, |a, n| async move { probe::pop::probe(a, &n).await });
-    d.register(S::Pops, |a, n| async move { probe::pops::probe(a, &n).await });
-    d.register(S::Radius, |a, n| async move { probe::radius::probe(a, &n).await });
-    d.register(S::Simpletcp, |a, n| async move { probe::simpletcp::probe(a, &n).await });
+    d.register(
+        S::Pops,
+        |a, n| async move { probe::pops::probe(a, &n).await },
+    );
+    d.register(S::Radius, |a, n| async move {
+        probe::radius::probe(a, &n).await
+    });
+    d.register(S::Simpletcp, |a, n| async move {
+        probe::simpletcp::probe(a, &n).await
+    });
     d.register(S::Sip, |a, n| async move { probe::sip::probe(a, &n).await });
-    d.register(S::Smtp, |a, n| async move { probe::smtp::probe(a, &n).await });
-    d.register(S::Submission, |a, n| async move { probe::submission::probe(a, &n).await });
+    d.register(
+        S::Smtp,
+        |a, n| async move { probe::smtp::probe(a, &n).await },
+    );
+    d.register(S::Submission, |a, n| async move {
+        probe::submission::probe(a, &n).await
+    });
     d
 }
 
 /// The services with no probe in this build (a real of such a service never comes up).
 pub fn unsupported_services() -> Vec<healthcheck::spec::Service> {
     let d = dispatch();
-    healthcheck::spec::Service::all().filter(|s| !d.supports(*s)).collect()
+    healthcheck::spec::Service::all()
+        .filter(|s| !d.supports(*s))
+        .collect()
 }
 
 /// The standard probes (every service this build can check).
 pub fn lvs_options() -> LvsOptions {
     LvsOptions::new(Arc::new(dispatch()))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_negotiate_service_but_oracle_has_a_probe() {
-        let missing: Vec<String> = super::unsupported_services().iter().map(|s| s.to_string()).collect();
-        assert_eq!(missing, vec!["oracle".to_string()]);
-    }
-}
-
-/// Route log lines to the `logfile=` of `path` (a file that does not parse keeps stderr).
-pub fn log_to_logfile_of(path: &Path, cfgname: &str) {
-    let resolver = crate::config::SystemResolver::new();
-    if let Ok((config, _)) = crate::config::ldirectord::load(path, &resolver) {
-        logging::set_target(Some(logging::Target {
-            target: config.globals.logfile,
-            cfgname: cfgname.to_string(),
-        }));
-    }
 }
 
 async fn run_async(opts: Options) -> i32 {
@@ -184,7 +205,10 @@ async fn run_async(opts: Options) -> i32 {
         }
     };
     if let Some(first) = files.first() {
-        let name = first.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = first
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         log_to_logfile_of(first, &name);
     }
     let kernel = match open_kernel(opts.backend) {
@@ -206,7 +230,10 @@ async fn run_async(opts: Options) -> i32 {
     let listener = match control::bind(&opts.run_dir) {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!("cannot open the control socket in {}: {e}", opts.run_dir.display());
+            tracing::error!(
+                "cannot open the control socket in {}: {e}",
+                opts.run_dir.display()
+            );
             set.stop().await;
             return 1;
         }
@@ -235,7 +262,8 @@ async fn run_async(opts: Options) -> i32 {
                 let config_dir = config_dir.clone();
                 Some(tokio::spawn(async move {
                     let source = move || {
-                        let statuses: Vec<LvsStatus> = watches.iter().map(|w| w.borrow().clone()).collect();
+                        let statuses: Vec<LvsStatus> =
+                            watches.iter().map(|w| w.borrow().clone()).collect();
                         let (status, counters) = build_status(&statuses, started, &config_dir);
                         metrics::render(&status, &counters)
                     };
@@ -303,7 +331,11 @@ impl LvsSet {
 }
 
 /// Start every file; a file with errors stops the ones started and gives exit status 2.
-pub async fn start_all(files: &[PathBuf], kernel: &Kernel, options: LvsOptions) -> Result<LvsSet, i32> {
+pub async fn start_all(
+    files: &[PathBuf],
+    kernel: &Kernel,
+    options: LvsOptions,
+) -> Result<LvsSet, i32> {
     let mut all = Vec::new();
     for f in files {
         match Lvs::start(f, Arc::clone(kernel), options.clone()).await {
@@ -372,12 +404,19 @@ async fn wait_loop(
 }
 
 /// `director status` and the metrics counters from the files' statuses.
-pub fn build_status(statuses: &[LvsStatus], started: Instant, config_dir: &str) -> (Status, Counters) {
+pub fn build_status(
+    statuses: &[LvsStatus],
+    started: Instant,
+    config_dir: &str,
+) -> (Status, Counters) {
     let node = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_default();
-    let errors: Vec<String> = statuses.iter().filter_map(|s| s.last_reload_error.clone()).collect();
+    let errors: Vec<String> = statuses
+        .iter()
+        .filter_map(|s| s.last_reload_error.clone())
+        .collect();
     let status = Status {
         node,
         mode: "single".into(),
@@ -396,7 +435,33 @@ pub fn build_status(statuses: &[LvsStatus], started: Instant, config_dir: &str) 
         checks: statuses.iter().map(|s| s.checks).sum(),
         check_failures: statuses.iter().map(|s| s.check_failures).sum(),
         heartbeat_rejected: Vec::new(),
-        check_lag: statuses.first().map(|s| s.check_lag.clone()).unwrap_or_default(),
+        check_lag: statuses
+            .first()
+            .map(|s| s.check_lag.clone())
+            .unwrap_or_default(),
     };
     (status, counters)
+}
+
+/// Route log lines to the `logfile=` of `path` (a file that does not parse keeps stderr).
+pub fn log_to_logfile_of(path: &Path, cfgname: &str) {
+    let resolver = crate::config::SystemResolver::new();
+    if let Ok((config, _)) = crate::config::ldirectord::load(path, &resolver) {
+        logging::set_target(Some(logging::Target {
+            target: config.globals.logfile,
+            cfgname: cfgname.to_string(),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_negotiate_service_but_oracle_has_a_probe() {
+        let missing: Vec<String> = super::unsupported_services()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(missing, vec!["oracle".to_string()]);
+    }
 }

@@ -99,7 +99,11 @@ impl Reconciler {
 
     /// Stop: remove the services in `purge` (the virtuals whose cleanstop is yes) with their
     /// destinations; everything else is left as it is.
-    pub fn stop(&mut self, ipvs: &mut dyn Ipvs, purge: &BTreeSet<ServiceKey>) -> Result<Outcome, IpvsError> {
+    pub fn stop(
+        &mut self,
+        ipvs: &mut dyn Ipvs,
+        purge: &BTreeSet<ServiceKey>,
+    ) -> Result<Outcome, IpvsError> {
         let actual = ipvs.dump()?.table();
         let changes: Vec<Change> = actual
             .services
@@ -120,7 +124,7 @@ impl Reconciler {
     }
 
     fn apply(&mut self, ipvs: &mut dyn Ipvs, actual: &Table, changes: &[Change]) -> Outcome {
-                let mut table = actual.clone();
+        let mut table = actual.clone();
         let mut applied = Vec::new();
         let error = match ipvs.apply(changes) {
             Ok(()) => {
@@ -138,7 +142,9 @@ impl Reconciler {
                 }
                 for c in changes {
                     let mut probe = actual.clone();
-                    if crate::ipvs::plan::apply_to(&mut probe, c).is_ok() && change_visible(&table, c) {
+                    if crate::ipvs::plan::apply_to(&mut probe, c).is_ok()
+                        && change_visible(&table, c)
+                    {
                         applied.push(engine::describe_in(c, actual, &self.virtuals));
                     }
                 }
