@@ -2,21 +2,163 @@
 //! status.
 
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use crate::cli;
 use crate::ipvs::client::Client;
-use crate::ipvs::{Info, Ipvs, IpvsError, ServiceEntry, ServiceKey, Snapshot, SyncDaemon, SyncState, Timeouts};
+use crate::ipvs::{
+    Info, Ipvs, IpvsError, ServiceEntry, ServiceKey, Snapshot, SyncDaemon, SyncState, Timeouts,
+};
 
-/// Install the one tracing subscriber (stderr; `RUST_LOG` / `DIRECTOR_LOG` filter, default info).
+/// Install the one tracing subscriber (stderr; `RUST_LOG` / `DIRECTOR_LOG` filter, default
+/// info), with the `logfile=` target of `logging` (inactive until the daemon sets it).
 pub fn init_tracing() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = std::env::var("DIRECTOR_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(filter))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(crate::logging::LogFileLayer)
         .try_init();
+}
+
+/// The binary called as `ldirectord`: ldirectord's command line. `args` excludes the program
+/// name.
+pub fn ldirectord(args: &[String]) -> i32 {
+    init_tracing();
+    crate::daemon::ldirectord::main(args, &crate::daemon::ldirectord::Paths::default())
+}
+
+/// `director check [--config-dir DIR] [--print-ipvs] [FILE...]`: print every problem of the
+/// ldirectord files as `file:line: message` (stderr) and, with `print_ipvs`, the table they
+/// program once every real server passes its check, as `ipvsadm -S -n` prints it (stdout).
+/// Without files: `ldirectord.cf` and every other `*.cf` of the directory except `ha.cf`.
+/// Exit status 0 when no file has an error, 1 otherwise.
+pub fn check(config_dir: &Path, files: &[PathBuf], print_ipvs: bool) -> i32 {
+    let paths = match check_files(config_dir, files) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let resolver = crate::config::SystemResolver::new();
+    let mut code = 0;
+    let mut virtuals = Vec::new();
+    for path in &paths {
+        let file = path.display().to_string();
+        match crate::config::ldirectord::load(path, &resolver) {
+            Ok((config, warnings)) => {
+                for w in &warnings {
+                    eprintln!("{w}");
+                }
+                let mut ids = crate::daemon::mapping::CheckIds::default();
+                let mapped = crate::daemon::mapping::map(&config, &file, &mut ids);
+                for w in &mapped.warnings {
+                    eprintln!("{w}");
+                }
+                let never = mapped.never_up();
+                let up = |id| {
+                    if never.contains(&id) {
+                        crate::engine::Health::Down
+                    } else {
+                        crate::engine::Health::Up
+                    }
+                };
+                let empty = crate::ipvs::Table::default();
+                let table =
+                    crate::engine::desired(&mapped.virtuals, &up, &empty, &Default::default());
+                virtuals.push(table);
+            }
+            Err(diags) => {
+                for d in diags.iter() {
+                    eprintln!("{d}");
+                }
+                code = 1;
+            }
+        }
+    }
+    if print_ipvs && code == 0 {
+        let mut all = crate::ipvs::Table::default();
+        for t in virtuals {
+            all.services.extend(t.services);
+        }
+        match ipvsadm_save(&all) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+fn check_files(config_dir: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    if !files.is_empty() {
+        return files
+            .iter()
+            .map(|f| {
+                let name = f.display().to_string();
+                crate::config::locate(&name, config_dir)
+                    .map(|l| l.path)
+                    .ok_or_else(|| format!("Config file {name} not found"))
+            })
+            .collect();
+    }
+    let mut out = Vec::new();
+    let entries =
+        std::fs::read_dir(config_dir).map_err(|e| format!("{}: {e}", config_dir.display()))?;
+    for e in entries.flatten() {
+        let p = e.path();
+        let is_cf = p.extension().is_some_and(|x| x == "cf");
+        if is_cf && p.is_file() && p.file_name().is_some_and(|n| n != "ha.cf") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(format!(
+            "no ldirectord files (*.cf) in {}",
+            config_dir.display()
+        ));
+    }
+    Ok(out)
+}
+
+/// `ipvsadm -S -n` of a table: programmed into an in-memory kernel and listed by the
+/// ipvsadm re-implementation, so the order and format are ipvsadm's.
+pub fn ipvsadm_save(table: &crate::ipvs::Table) -> Result<String, String> {
+    let mut kernel = crate::ipvs::memory::MemoryIpvs::new();
+    let changes = crate::ipvs::plan::plan(table, &crate::ipvs::Table::default());
+    kernel.apply(&changes).map_err(|e| e.to_string())?;
+    let argv: Vec<String> = ["ipvsadm", "-S", "-n"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut stdin = std::io::empty();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let mut conn = || None;
+    let names = cli::names::NoNames;
+    let mut io = cli::exec::Io {
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        conn: &mut conn,
+        names: &names,
+    };
+    match cli::exec::run(&argv, &mut kernel, &mut io) {
+        0 => Ok(String::from_utf8_lossy(&stdout).into_owned()),
+        _ => Err(String::from_utf8_lossy(&stderr).into_owned()),
+    }
 }
 
 /// `director ipvsadm ARGS` / the binary run as `ipvsadm`: ipvsadm 1.31's behaviour.

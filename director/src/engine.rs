@@ -16,7 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ipvs::{Change, Dest, DestKey, Forward, Protocol, Service, ServiceConfig, ServiceKey, Table};
+use crate::ipvs::{
+    Change, Dest, DestKey, Forward, Protocol, Service, ServiceConfig, ServiceKey, Table,
+};
 
 /// Identifies one health check (a real server shared by several virtuals with the same check
 /// has one id).
@@ -149,9 +151,17 @@ fn socket_name(addr: &std::net::IpAddr, port: u16) -> String {
 
 /// One ldirectord-style log line for a change, given which destinations are fallbacks and the
 /// weights before the change (`actual`).
-pub fn describe(change: &Change, actual: &Table, fallbacks: &BTreeSet<(ServiceKey, DestKey)>) -> String {
+pub fn describe(
+    change: &Change,
+    actual: &Table,
+    fallbacks: &BTreeSet<(ServiceKey, DestKey)>,
+) -> String {
     let dest_line = |key: &ServiceKey, dk: &DestKey| {
-        (socket_name(&dk.addr, dk.port), virtual_name(key), fallbacks.contains(&(*key, *dk)))
+        (
+            socket_name(&dk.addr, dk.port),
+            virtual_name(key),
+            fallbacks.contains(&(*key, *dk)),
+        )
     };
     match change {
         Change::AddService(s) => format!("Added virtual server: {}", virtual_name(&s.key)),
@@ -160,7 +170,10 @@ pub fn describe(change: &Change, actual: &Table, fallbacks: &BTreeSet<(ServiceKe
         Change::AddDest(k, d) => {
             let (r, v, fb) = dest_line(k, &d.key());
             if fb {
-                format!("Added fallback server: {r} ({v}) (Weight set to {})", d.weight)
+                format!(
+                    "Added fallback server: {r} ({v}) (Weight set to {})",
+                    d.weight
+                )
             } else if d.weight == 0 {
                 format!("Readd Quiescent real server: {r} ({v}) (Weight set to 0)")
             } else {
@@ -175,13 +188,22 @@ pub fn describe(change: &Change, actual: &Table, fallbacks: &BTreeSet<(ServiceKe
                 .and_then(|c| c.dests.get(&d.key()))
                 .map(|d| d.weight);
             if fb {
-                format!("Added fallback server: {r} ({v}) (Weight set to {})", d.weight)
+                format!(
+                    "Added fallback server: {r} ({v}) (Weight set to {})",
+                    d.weight
+                )
             } else if d.weight == 0 {
                 format!("Quiescent real server: {r} ({v}) (Weight set to 0)")
             } else if before == Some(0) {
-                format!("Restored real server: {r} ({v}) (Weight set to {})", d.weight)
+                format!(
+                    "Restored real server: {r} ({v}) (Weight set to {})",
+                    d.weight
+                )
             } else {
-                format!("Changed real server: {r} ({v}) (Weight set to {})", d.weight)
+                format!(
+                    "Changed real server: {r} ({v}) (Weight set to {})",
+                    d.weight
+                )
             }
         }
         Change::DelDest(k, dk) => {
@@ -193,6 +215,53 @@ pub fn describe(change: &Change, actual: &Table, fallbacks: &BTreeSet<(ServiceKe
             }
         }
     }
+}
+
+/// `describe` with the configuration at hand: a destination removed from a managed service
+/// that is neither a configured real nor its fallback, and a service dropped from the
+/// configuration, are "purged" as ldirectord says it at start and reload.
+pub fn describe_in(change: &Change, actual: &Table, virtuals: &[VirtualSpec]) -> String {
+    match change {
+        Change::DelService(k) => format!("Purged virtual server (start): {}", virtual_name(k)),
+        Change::DelDest(k, dk) if !configured(virtuals, k, dk) => format!(
+            "Purged real server (start): {} ({})",
+            socket_name(&dk.addr, dk.port),
+            virtual_name(k)
+        ),
+        other => describe(other, actual, &fallback_keys(virtuals)),
+    }
+}
+
+fn configured(virtuals: &[VirtualSpec], key: &ServiceKey, dk: &DestKey) -> bool {
+    virtuals.iter().filter(|v| v.service.key == *key).any(|v| {
+        v.reals
+            .iter()
+            .any(|r| kernel_dest(key, &r.dest).key() == *dk)
+            || v.fallback
+                .as_ref()
+                .is_some_and(|f| kernel_dest(key, f).key() == *dk)
+    })
+}
+
+/// The lines ldirectord logs when it purges a service at stop (cleanstop=yes): each
+/// destination, then the service.
+pub fn describe_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<String> {
+    let v = virtual_name(key);
+    let mut lines: Vec<String> = config
+        .map(|c| {
+            c.dests
+                .keys()
+                .map(|dk| {
+                    format!(
+                        "Purged real server (stop): {} ({v})",
+                        socket_name(&dk.addr, dk.port)
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    lines.push(format!("Purged virtual server (stop): {v}"));
+    lines
 }
 
 /// The (service, dest) pairs that are fallbacks in the configuration.
@@ -366,6 +435,37 @@ mod tests {
         };
         d.forward = Forward::Route;
         assert_eq!(kernel_dest(&fw, &d).port, 8080);
+    }
+
+    #[test]
+    fn purge_lines_name_start_and_stop() {
+        let v = vs(false, true);
+        let key = v.service.key;
+        let up = run(&v, [Health::Up, Health::Up], &Table::default());
+        let stray = Dest::new(ip("203.0.113.9"), 80);
+        let empty = Table::default();
+        let vs = std::slice::from_ref(&v);
+        assert_eq!(
+            describe_in(&Change::DelDest(key, stray.key()), &empty, vs),
+            "Purged real server (start): 203.0.113.9:80 (192.0.2.132:80)"
+        );
+        let real = Dest::new(ip("198.51.100.1"), 80);
+        assert_eq!(
+            describe_in(&Change::DelDest(key, real.key()), &empty, vs),
+            "Deleted real server: 198.51.100.1:80 (192.0.2.132:80)"
+        );
+        assert_eq!(
+            describe_in(&Change::DelService(key), &empty, vs),
+            "Purged virtual server (start): 192.0.2.132:80"
+        );
+        assert_eq!(
+            describe_stop(&key, up.services.get(&key)),
+            vec![
+                "Purged real server (stop): 198.51.100.1:80 (192.0.2.132:80)".to_string(),
+                "Purged real server (stop): 198.51.100.2:80 (192.0.2.132:80)".to_string(),
+                "Purged virtual server (stop): 192.0.2.132:80".to_string(),
+            ]
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - `engine`: configured virtuals + health + kernel table -> desired table (pure)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
+//! - `logging`: ldirectord's `logfile=` targets (file, syslog) as a tracing layer
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 
 pub mod app;
@@ -15,6 +16,7 @@ pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod ipvs;
+pub mod logging;
 pub mod config;
 pub mod metrics;
 pub mod status;

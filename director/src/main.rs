@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use director::control::{self, Request, Response};
 
 #[derive(Parser)]
-#[command(name = "director", version, about = "LVS director: IPVS, health checks and failover in one binary")]
+#[command(
+    name = "director",
+    version,
+    about = "LVS director: IPVS, health checks and failover in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,6 +21,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon (a failover pair with ha.cf, a single director without).
+    Run {
+        /// Heartbeat / ldirectord configuration directory.
+        #[arg(long, default_value = "/etc/ha.d")]
+        config_dir: PathBuf,
+        /// Runtime state: the control socket.
+        #[arg(long, default_value = "/run/director")]
+        run_dir: PathBuf,
+        /// Persistent state: the heartbeat generation counter.
+        #[arg(long, default_value = "/var/lib/director")]
+        state_dir: PathBuf,
+        /// Prometheus metrics listen address ("off" to disable).
+        #[arg(long, default_value = "127.0.0.1:9494")]
+        metrics: String,
+        /// An ldirectord file to run (name in the config directory, or path); repeatable.
+        /// Default: ldirectord.cf of the config directory.
+        #[arg(long = "ldirectord", value_name = "FILE")]
+        ldirectord: Vec<PathBuf>,
+        /// The IPVS table to program: "kernel", or "memory" (test and benchmark mode: an
+        /// in-memory table, nothing is forwarded).
+        #[arg(long, default_value = "kernel", value_parser = ["kernel", "memory"])]
+        ipvs: String,
+    },
+    /// Validate every configuration file; print problems as `file:line: message`.
+    Check {
+        #[arg(long, default_value = "/etc/ha.d")]
+        config_dir: PathBuf,
+        /// Print the IPVS table the files program when every real server is up (`ipvsadm -S -n`).
+        #[arg(long)]
+        print_ipvs: bool,
+        /// Files to check (ldirectord files by name or path); default: everything in the directory.
+        files: Vec<PathBuf>,
+    },
     /// Show the daemon's status.
     Status {
         #[arg(long, default_value = "/run/director")]
@@ -59,9 +96,40 @@ fn main() -> ExitCode {
     if prog == "ipvsadm" {
         return exit(director::app::ipvsadm(&argv[1..]));
     }
+    if prog == "ldirectord" {
+        return exit(director::app::ldirectord(&argv[1..]));
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Ipvsadm { args } => exit(director::app::ipvsadm(&args)),
+        Command::Run {
+            config_dir,
+            run_dir,
+            state_dir,
+            metrics,
+            ldirectord,
+            ipvs,
+        } => {
+            director::app::init_tracing();
+            let opts = director::daemon::Options {
+                config_dir,
+                run_dir,
+                state_dir,
+                metrics: (metrics != "off").then_some(metrics),
+                ldirectord,
+                backend: if ipvs == "memory" {
+                    director::daemon::Backend::Memory
+                } else {
+                    director::daemon::Backend::Kernel
+                },
+            };
+            exit(director::daemon::run(opts))
+        }
+        Command::Check {
+            config_dir,
+            print_ipvs,
+            files,
+        } => exit(director::app::check(&config_dir, &files, print_ipvs)),
         Command::Status { run_dir, json } => control_command(&run_dir, Request::Status, json),
         Command::Standby { run_dir } => control_command(&run_dir, Request::Standby, false),
         Command::Takeover { run_dir } => control_command(&run_dir, Request::Takeover, false),
@@ -74,7 +142,10 @@ fn exit(code: i32) -> ExitCode {
 }
 
 fn control_command(run_dir: &std::path::Path, req: Request, json: bool) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("director: cannot start: {e}");

@@ -1,4 +1,467 @@
 //! The daemon: glue between the configuration, the health checks, the IPVS table, failover,
 //! the control socket, signals and metrics.
+//!
+//! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
+//! - `reconcile`: keeps the kernel table equal to the engine's desired table
+//! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
+//! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
+//!
+//! `run` is `director run` in single-director mode: the ldirectord files of the
+//! configuration directory (no ha.cf), the control socket, metrics, signals, sd_notify.
 
+pub mod ldirectord;
+pub mod lvs;
+pub mod mapping;
 pub mod reconcile;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::config::{locate, DEFAULT_NAME};
+use crate::control::{self, Request, Response};
+use crate::ipvs::client::Client;
+use crate::ipvs::memory::MemoryIpvs;
+use crate::logging;
+use crate::metrics::{self, Counters};
+use crate::status::Status;
+use lvs::{Kernel, Lvs, LvsOptions, LvsStatus, ReloadCause};
+
+/// Which IPVS table the daemon programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The kernel's, through generic netlink.
+    #[default]
+    Kernel,
+    /// An in-memory table with the kernel's rules: a **test and benchmark mode** for machines
+    /// without IPVS. Nothing is forwarded; `director status` shows what would be programmed.
+    Memory,
+}
+
+/// `director run` settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Heartbeat / ldirectord configuration directory (`/etc/ha.d`).
+    pub config_dir: PathBuf,
+    /// Runtime state: the control socket.
+    pub run_dir: PathBuf,
+    /// Persistent state (failover's generation counter; unused in single mode).
+    pub state_dir: PathBuf,
+    /// Metrics listen address, `None` for none.
+    pub metrics: Option<String>,
+    /// ldirectord files to run (names or paths); empty: `ldirectord.cf` of `config_dir`.
+    pub ldirectord: Vec<PathBuf>,
+    pub backend: Backend,
+}
+
+impl Options {
+    /// The defaults of `director run`.
+    pub fn new(config_dir: PathBuf) -> Options {
+        Options {
+            config_dir,
+            run_dir: PathBuf::from("/run/director"),
+            state_dir: PathBuf::from("/var/lib/director"),
+            metrics: Some("127.0.0.1:9494".to_string()),
+            ldirectord: Vec::new(),
+            backend: Backend::Kernel,
+        }
+    }
+}
+
+/// Run the daemon until SIGTERM/SIGINT; the exit status.
+pub fn run(opts: Options) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("director: cannot start: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(run_async(opts))
+}
+
+/// The files `director run` runs: `--ldirectord` ones, else `ldirectord.cf` of the directory.
+pub fn files(opts: &Options) -> Result<Vec<PathBuf>, String> {
+    let names: Vec<String> = if opts.ldirectord.is_empty() {
+        vec![DEFAULT_NAME.to_string()]
+    } else {
+        opts.ldirectord
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    };
+    names
+        .iter()
+        .map(|n| {
+            locate(n, &opts.config_dir)
+                .map(|l| l.path)
+                .ok_or_else(|| format!("Config file {n} not found"))
+        })
+        .collect()
+}
+
+/// Connect to the chosen table.
+pub fn open_kernel(backend: Backend) -> Result<Kernel, String> {
+    match backend {
+        Backend::Kernel => Client::connect()
+            .map(lvs::kernel)
+            .map_err(|e| format!("cannot open the IPVS table: {e} (is the ip_vs module loaded?)")),
+        Backend::Memory => {
+            tracing::warn!("test mode: programming an in-memory IPVS table, not the kernel's");
+            Ok(lvs::kernel(MemoryIpvs::new()))
+        }
+    }
+}
+
+/// The standard probes: http, https and http_proxy (`Dispatch::new`) and every other
+/// negotiate service ldirectord has.
+pub fn dispatch() -> healthcheck::runner::Dispatch {
+    use healthcheck::probe;
+    use healthcheck::spec::Service as S;
+    let mut d = healthcheck::runner::Dispatch::new();
+    d.register(S::Dns, |a, n| async move { probe::dns::probe(a, &n).await });
+    d.register(S::Ftp, |a, n| async move { probe::ftp::probe(a, &n).await });
+    d.register(
+        S::Imap,
+        |a, n| async move { probe::imap::probe(a, &n).await },
+    );
+    d.register(
+        S::Imaps,
+        |a, n| async move { probe::imaps::probe(a, &n).await },
+    );
+    d.register(
+        S::Ldap,
+        |a, n| async move { probe::ldap::probe(a, &n).await },
+    );
+    d.register(
+        S::Ldaps,
+        |a, n| async move { probe::ldaps::probe(a, &n).await },
+    );
+    d.register(
+        S::Mysql,
+        |a, n| async move { probe::mysql::probe(a, &n).await },
+    );
+    d.register(
+        S::Nntp,
+        |a, n| async move { probe::nntp::probe(a, &n).await },
+    );
+    d.register(
+        S::Pgsql,
+        |a, n| async move { probe::pgsql::probe(a, &n).await },
+    );
+    d.register(S::Pop, |a, n| async move { probe::pop::probe(a, &n).await });
+    d.register(
+        S::Pops,
+        |a, n| async move { probe::pops::probe(a, &n).await },
+    );
+    d.register(S::Radius, |a, n| async move {
+        probe::radius::probe(a, &n).await
+    });
+    d.register(S::Simpletcp, |a, n| async move {
+        probe::simpletcp::probe(a, &n).await
+    });
+    d.register(S::Sip, |a, n| async move { probe::sip::probe(a, &n).await });
+    d.register(
+        S::Smtp,
+        |a, n| async move { probe::smtp::probe(a, &n).await },
+    );
+    d.register(S::Submission, |a, n| async move {
+        probe::submission::probe(a, &n).await
+    });
+    d
+}
+
+/// The services with no probe in this build (a real of such a service never comes up).
+pub fn unsupported_services() -> Vec<healthcheck::spec::Service> {
+    let d = dispatch();
+    healthcheck::spec::Service::all()
+        .filter(|s| !d.supports(*s))
+        .collect()
+}
+
+/// The standard probes (every service this build can check).
+pub fn lvs_options() -> LvsOptions {
+    LvsOptions::new(Arc::new(dispatch()))
+}
+
+async fn run_async(opts: Options) -> i32 {
+    if opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file() {
+        tracing::error!(
+            "{} has ha.cf: pair mode is not available in this build; run a single director with --ldirectord FILE",
+            opts.config_dir.display()
+        );
+        return 2;
+    }
+    let files = match files(&opts) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 1;
+        }
+    };
+    if let Some(first) = files.first() {
+        let name = first
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        log_to_logfile_of(first, &name);
+    }
+    let kernel = match open_kernel(opts.backend) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 1;
+        }
+    };
+    tracing::info!(
+        "Starting Linux Director v{}-director with pid: {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+    let mut set = match start_all(&files, &kernel, lvs_options()).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let listener = match control::bind(&opts.run_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(
+                "cannot open the control socket in {}: {e}",
+                opts.run_dir.display()
+            );
+            set.stop().await;
+            return 1;
+        }
+    };
+    let (req_tx, mut req_rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(16);
+    let control_task = tokio::spawn(control::serve(listener, move |req| {
+        let tx = req_tx.clone();
+        async move {
+            let (reply, rx) = oneshot::channel();
+            if tx.send((req, reply)).await.is_err() {
+                return Response::Error {
+                    message: "the daemon is stopping".into(),
+                };
+            }
+            rx.await.unwrap_or(Response::Error {
+                message: "the daemon is stopping".into(),
+            })
+        }
+    }));
+    let started = Instant::now();
+    let config_dir = opts.config_dir.display().to_string();
+    let metrics_task = match &opts.metrics {
+        Some(addr) => match addr.parse::<std::net::SocketAddr>() {
+            Ok(addr) => {
+                let watches = set.watches();
+                let config_dir = config_dir.clone();
+                Some(tokio::spawn(async move {
+                    let source = move || {
+                        let statuses: Vec<LvsStatus> =
+                            watches.iter().map(|w| w.borrow().clone()).collect();
+                        let (status, counters) = build_status(&statuses, started, &config_dir);
+                        metrics::render(&status, &counters)
+                    };
+                    if let Err(e) = metrics::serve(addr, source).await {
+                        tracing::error!("metrics on {addr}: {e}");
+                    }
+                }))
+            }
+            Err(e) => {
+                tracing::error!("--metrics {addr}: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+
+    let signal_name = wait_loop(&mut set, &mut req_rx, started, &config_dir).await;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("Linux Director Daemon terminated on signal: {signal_name}");
+    control_task.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
+    set.stop().await;
+    let _ = std::fs::remove_file(control::socket_path(&opts.run_dir));
+    0
+}
+
+/// Every running file.
+pub struct LvsSet {
+    all: Vec<Lvs>,
+}
+
+impl LvsSet {
+    fn watches(&self) -> Vec<watch::Receiver<LvsStatus>> {
+        self.all.iter().map(Lvs::watch).collect()
+    }
+
+    /// Reload every file; the errors of those refused.
+    pub async fn reload(&self, cause: ReloadCause) -> Result<(), String> {
+        let mut errors = Vec::new();
+        for l in &self.all {
+            if let Err(e) = l.reload(cause).await {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
+        }
+    }
+
+    pub fn statuses(&self) -> Vec<LvsStatus> {
+        self.all.iter().map(Lvs::status).collect()
+    }
+
+    /// Stop every file (cleanstop as configured).
+    pub async fn stop(self) {
+        for l in self.all {
+            l.stop().await;
+        }
+    }
+}
+
+/// Start every file; a file with errors stops the ones started and gives exit status 2.
+pub async fn start_all(
+    files: &[PathBuf],
+    kernel: &Kernel,
+    options: LvsOptions,
+) -> Result<LvsSet, i32> {
+    let mut all = Vec::new();
+    for f in files {
+        match Lvs::start(f, Arc::clone(kernel), options.clone()).await {
+            Ok(l) => all.push(l),
+            Err(diags) => {
+                for d in diags.iter() {
+                    tracing::error!("{d}");
+                }
+                LvsSet { all }.stop().await;
+                return Err(2);
+            }
+        }
+    }
+    Ok(LvsSet { all })
+}
+
+/// Serve control requests and SIGHUP until SIGTERM/SIGINT/SIGQUIT; the signal's name.
+async fn wait_loop(
+    set: &mut LvsSet,
+    requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
+    started: Instant,
+    config_dir: &str,
+) -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut hup, mut term, mut int, mut quit) = match (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+    ) {
+        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+        _ => {
+            tracing::error!("cannot install signal handlers");
+            return "ERROR";
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                let _ = set.reload(ReloadCause::Signal).await;
+            }
+            _ = term.recv() => return "TERM",
+            _ = int.recv() => return "INT",
+            _ = quit.recv() => return "QUIT",
+            req = requests.recv() => {
+                let Some((req, reply)) = req else { continue };
+                let response = match req {
+                    Request::Status => {
+                        let (status, _) = build_status(&set.statuses(), started, config_dir);
+                        Response::Status { status: Box::new(status) }
+                    }
+                    Request::Reload => match set.reload(ReloadCause::Request).await {
+                        Ok(()) => Response::Ok { message: "configuration reloaded".into() },
+                        Err(e) => Response::Error {
+                            message: format!("configuration not reloaded, the running one is kept:\n{e}"),
+                        },
+                    },
+                    Request::Standby | Request::Takeover => Response::Error {
+                        message: "single-director mode (no ha.cf): there is no peer to hand over to".into(),
+                    },
+                };
+                let _ = reply.send(response);
+            }
+        }
+    }
+}
+
+/// `director status` and the metrics counters from the files' statuses.
+pub fn build_status(
+    statuses: &[LvsStatus],
+    started: Instant,
+    config_dir: &str,
+) -> (Status, Counters) {
+    let node = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let errors: Vec<String> = statuses
+        .iter()
+        .filter_map(|s| s.last_reload_error.clone())
+        .collect();
+    let status = Status {
+        node,
+        mode: "single".into(),
+        config_dir: config_dir.to_string(),
+        uptime_s: started.elapsed().as_secs(),
+        reloads: statuses.iter().map(|s| s.reloads).sum(),
+        last_reload_error: (!errors.is_empty()).then(|| errors.join("\n")),
+        failover: None,
+        virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
+    };
+    let counters = Counters {
+        reloads: status.reloads,
+        reload_failures: statuses.iter().map(|s| s.reload_failures).sum(),
+        ipvs_changes: statuses.iter().map(|s| s.ipvs_changes).sum(),
+        ipvs_errors: statuses.iter().map(|s| s.ipvs_errors).sum(),
+        checks: statuses.iter().map(|s| s.checks).sum(),
+        check_failures: statuses.iter().map(|s| s.check_failures).sum(),
+        heartbeat_rejected: Vec::new(),
+        check_lag: statuses
+            .first()
+            .map(|s| s.check_lag.clone())
+            .unwrap_or_default(),
+    };
+    (status, counters)
+}
+
+/// Route log lines to the `logfile=` of `path` (a file that does not parse keeps stderr).
+pub fn log_to_logfile_of(path: &Path, cfgname: &str) {
+    let resolver = crate::config::SystemResolver::new();
+    if let Ok((config, _)) = crate::config::ldirectord::load(path, &resolver) {
+        logging::set_target(Some(logging::Target {
+            target: config.globals.logfile,
+            cfgname: cfgname.to_string(),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_negotiate_service_but_oracle_has_a_probe() {
+        let missing: Vec<String> = super::unsupported_services()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(missing, vec!["oracle".to_string()]);
+    }
+}

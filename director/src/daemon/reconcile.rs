@@ -99,7 +99,11 @@ impl Reconciler {
 
     /// Stop: remove the services in `purge` (the virtuals whose cleanstop is yes) with their
     /// destinations; everything else is left as it is.
-    pub fn stop(&mut self, ipvs: &mut dyn Ipvs, purge: &BTreeSet<ServiceKey>) -> Result<Outcome, IpvsError> {
+    pub fn stop(
+        &mut self,
+        ipvs: &mut dyn Ipvs,
+        purge: &BTreeSet<ServiceKey>,
+    ) -> Result<Outcome, IpvsError> {
         let actual = ipvs.dump()?.table();
         let changes: Vec<Change> = actual
             .services
@@ -107,17 +111,25 @@ impl Reconciler {
             .filter(|k| purge.contains(k))
             .map(|k| Change::DelService(*k))
             .collect();
-        Ok(self.apply(ipvs, &actual, &changes))
+        let mut outcome = self.apply(ipvs, &actual, &changes);
+        outcome.applied = changes
+            .iter()
+            .filter(|c| change_visible(&outcome.table, c))
+            .flat_map(|c| match c {
+                Change::DelService(k) => engine::describe_stop(k, actual.services.get(k)),
+                other => vec![engine::describe_in(other, &actual, &self.virtuals)],
+            })
+            .collect();
+        Ok(outcome)
     }
 
     fn apply(&mut self, ipvs: &mut dyn Ipvs, actual: &Table, changes: &[Change]) -> Outcome {
-        let fallbacks = engine::fallback_keys(&self.virtuals);
         let mut table = actual.clone();
         let mut applied = Vec::new();
         let error = match ipvs.apply(changes) {
             Ok(()) => {
                 for c in changes {
-                    applied.push(engine::describe(c, actual, &fallbacks));
+                    applied.push(engine::describe_in(c, actual, &self.virtuals));
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 None
@@ -130,8 +142,10 @@ impl Reconciler {
                 }
                 for c in changes {
                     let mut probe = actual.clone();
-                    if crate::ipvs::plan::apply_to(&mut probe, c).is_ok() && change_visible(&table, c) {
-                        applied.push(engine::describe(c, actual, &fallbacks));
+                    if crate::ipvs::plan::apply_to(&mut probe, c).is_ok()
+                        && change_visible(&table, c)
+                    {
+                        applied.push(engine::describe_in(c, actual, &self.virtuals));
                     }
                 }
                 Some(e)

@@ -1,0 +1,461 @@
+//! The binary called as `ldirectord` (ldirectord.md 1): `ldirectord [-d] [CONFIG] COMMAND`
+//! with ldirectord's commands, pid file, messages and exit codes, so init scripts, systemd's
+//! `Type=forking` unit and Pacemaker's `ocf:heartbeat:ldirectord` keep working.
+//!
+//! `start` runs the same daemon as `director run` for one file (in the background, as a
+//! detached child that writes the pid file before `start` returns, unless `-d` or
+//! `supervised=yes`), with the pid file `/var/run/ldirectord.<CFGNAME>.pid`; the other
+//! commands signal it (TERM: stop with cleanstop, HUP: reload).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::lvs::ReloadCause;
+use super::Backend;
+use crate::config::{ldirectord, locate, SystemResolver, DEFAULT_NAME};
+
+/// Where the command looks for files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// `/etc/ha.d`.
+    pub config_dir: PathBuf,
+    /// `/var/run`.
+    pub pid_dir: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            config_dir: PathBuf::from("/etc/ha.d"),
+            pid_dir: PathBuf::from("/var/run"),
+        }
+    }
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub debug: bool,
+    /// The config as typed (default `ldirectord.cf`).
+    pub config: String,
+    pub command: Cmd,
+}
+
+/// `ldirectord` commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmd {
+    Start,
+    Stop,
+    Restart,
+    TryRestart,
+    Reload,
+    Status,
+}
+
+/// What the command line asks, or the exit status to give at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Run(Invocation),
+    Version,
+    Usage,
+}
+
+const USAGE: &str = "Usage:\n    ldirectord [-d|--debug] [--] [ldirectord.cf] start|stop|restart|try-restart|reload|force-reload|status\n    ldirectord [-h|-?|--help]\n    ldirectord [-v|--version]\n";
+
+/// Parse `ldirectord` arguments (without the program name).
+pub fn parse(args: &[String]) -> Parsed {
+    let mut debug = false;
+    let mut positional = Vec::new();
+    let mut options_done = false;
+    for a in args {
+        match a.as_str() {
+            "--" if !options_done => options_done = true,
+            "-d" | "--debug" if !options_done => debug = true,
+            "-v" | "--version" if !options_done => return Parsed::Version,
+            "-h" | "-?" | "--help" if !options_done => return Parsed::Usage,
+            s if !options_done && s.starts_with('-') && s.len() > 1 => return Parsed::Usage,
+            s => positional.push(s.to_string()),
+        }
+    }
+    let (config, command) = match positional.as_slice() {
+        [cmd] => (DEFAULT_NAME.to_string(), cmd.clone()),
+        [cfg, cmd] => (cfg.clone(), cmd.clone()),
+        _ => return Parsed::Usage,
+    };
+    let command = match command.as_str() {
+        "start" => Cmd::Start,
+        "stop" => Cmd::Stop,
+        "restart" => Cmd::Restart,
+        "try-restart" => Cmd::TryRestart,
+        "reload" | "force-reload" => Cmd::Reload,
+        "status" => Cmd::Status,
+        _ => return Parsed::Usage,
+    };
+    Parsed::Run(Invocation {
+        debug,
+        config,
+        command,
+    })
+}
+
+/// ldirectord's CFGNAME: the base name of the config argument as typed.
+pub fn cfgname(config: &str) -> String {
+    Path::new(config)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| config.to_string())
+}
+
+/// The pid file of a configuration.
+pub fn pid_file(pid_dir: &Path, config: &str) -> PathBuf {
+    pid_dir.join(format!("ldirectord.{}.pid", cfgname(config)))
+}
+
+/// A pid file naming a process that is gone (or not an ldirectord).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stale;
+
+/// The pid in `file` if that process runs and is an ldirectord (its command line says so).
+pub fn running(file: &Path) -> Result<Option<i32>, Stale> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Ok(None);
+    };
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        return Err(Stale);
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if pid > 0 && String::from_utf8_lossy(&cmdline).contains("ldirectord") {
+        Ok(Some(pid))
+    } else {
+        Err(Stale)
+    }
+}
+
+/// Run the command line; the exit status.
+pub fn main(args: &[String], paths: &Paths) -> i32 {
+    let inv = match parse(args) {
+        Parsed::Run(inv) => inv,
+        Parsed::Version => {
+            println!(
+                "Linux Director v{}-director\nldirectord command line of director (GPL-2.0-or-later)",
+                env!("CARGO_PKG_VERSION")
+            );
+            return 0;
+        }
+        Parsed::Usage => {
+            eprint!("{USAGE}");
+            return 255;
+        }
+    };
+    let Some(located) = locate(&inv.config, &paths.config_dir) else {
+        eprintln!("Config file {} not found", inv.config);
+        return 1;
+    };
+    let path = located.path;
+    let resolver = SystemResolver::new();
+    let config = match ldirectord::load(&path, &resolver) {
+        Ok((config, _)) => config,
+        Err(diags) => {
+            let pid = std::process::id();
+            for d in diags.errors() {
+                match d.line {
+                    Some(n) => eprintln!(
+                        "Error [{pid}] reading file {} at line {n}: {}",
+                        d.file, d.message
+                    ),
+                    None => eprintln!("Error [{pid}] reading file {}: {}", d.file, d.message),
+                }
+            }
+            return 2;
+        }
+    };
+    let pidfile = pid_file(&paths.pid_dir, &inv.config);
+    let shown = path.display().to_string();
+    let state = running(&pidfile);
+    match inv.command {
+        Cmd::Status => match state {
+            Ok(Some(pid)) => {
+                eprintln!("ldirectord for {shown} is running with pid: {pid}");
+                0
+            }
+            Ok(None) => {
+                println!("ldirectord is stopped for {shown}");
+                3
+            }
+            Err(Stale) => {
+                eprintln!(
+                    "ldirectord stale pid file {} for {shown}",
+                    pidfile.display()
+                );
+                println!("ldirectord is stopped for {shown}");
+                1
+            }
+        },
+        Cmd::Stop => {
+            if let Ok(Some(pid)) = state {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+            0
+        }
+        Cmd::Reload => match state {
+            Ok(Some(pid)) => match kill(Pid::from_raw(pid), Signal::SIGHUP) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            },
+            _ => 1,
+        },
+        Cmd::Start => match state {
+            Ok(Some(_)) => 0,
+            _ => start(&inv, &path, &pidfile, config.globals.supervised),
+        },
+        Cmd::Restart | Cmd::TryRestart => match state {
+            Ok(Some(pid)) => {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                // Poll every second until the pid file is gone (bounded: 5 minutes).
+                for _ in 0..300 {
+                    if !pidfile.exists() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                start(&inv, &path, &pidfile, config.globals.supervised)
+            }
+            _ if inv.command == Cmd::Restart => {
+                start(&inv, &path, &pidfile, config.globals.supervised)
+            }
+            _ => 0,
+        },
+    }
+}
+
+/// `DIRECTOR_IPVS=memory` runs the daemon on an in-memory table (tests, benchmarks).
+fn backend() -> Backend {
+    match std::env::var("DIRECTOR_IPVS").as_deref() {
+        Ok("memory") => Backend::Memory,
+        _ => Backend::Kernel,
+    }
+}
+
+/// Set in the background child `start` spawns.
+const DETACHED: &str = "DIRECTOR_LDIRECTORD_DETACHED";
+
+fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32 {
+    let detached = std::env::var_os(DETACHED).is_some();
+    let foreground = inv.debug || supervised || detached;
+    if !inv.debug {
+        super::log_to_logfile_of(path, &cfgname(&inv.config));
+    }
+    // Reach the kernel before going to the background, so that a missing IPVS is an exit
+    // status the init system sees.
+    let kernel = match super::open_kernel(backend()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            tracing::error!("{e}");
+            return 1;
+        }
+    };
+    if !foreground {
+        tracing::info!(
+            "Starting Linux Director v{}-director as daemon",
+            env!("CARGO_PKG_VERSION")
+        );
+        drop(kernel);
+        return spawn_background(pidfile);
+    }
+    if detached {
+        let _ = nix::unistd::setsid();
+    } else {
+        tracing::info!(
+            "Starting Linux Director v{}-director with pid: {}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
+    }
+    if let Some(dir) = pidfile.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
+        tracing::error!("cannot write pid file {}: {e}", pidfile.display());
+        return 1;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            let _ = std::fs::remove_file(pidfile);
+            return 1;
+        }
+    };
+    let code = rt.block_on(serve(path.to_path_buf(), kernel));
+    let _ = std::fs::remove_file(pidfile);
+    code
+}
+
+/// Daemonise without fork: run this same command line again as a detached child (new
+/// session, cwd `/`, stdio on /dev/null, argv[0] `ldirectord`), and return once the child
+/// has written its pid file (0) or has died (its status), as `Type=forking` expects.
+fn spawn_background(pidfile: &Path) -> i32 {
+    use std::os::unix::process::CommandExt as _;
+    use std::process::Stdio;
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cannot find my own executable: {e}");
+            return 1;
+        }
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut child = match std::process::Command::new(exe)
+        .arg0("ldirectord")
+        .args(&args)
+        .env(DETACHED, "1")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot start the daemon: {e}");
+            return 1;
+        }
+    };
+    // Bounded: 30 s for the child to write its pid file.
+    for _ in 0..300 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code().unwrap_or(1).max(1);
+        }
+        if let Ok(Some(pid)) = running(pidfile) {
+            if u32::try_from(pid).ok() == Some(child.id()) {
+                return 0;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("the daemon did not write {} in time", pidfile.display());
+    1
+}
+
+async fn serve(path: PathBuf, kernel: super::lvs::Kernel) -> i32 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let set = match super::start_all(&[path], &kernel, super::lvs_options()).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let (mut hup, mut term, mut int, mut quit) = match (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+    ) {
+        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+        _ => {
+            tracing::error!("cannot install signal handlers");
+            set.stop().await;
+            return 1;
+        }
+    };
+    let name = loop {
+        tokio::select! {
+            _ = hup.recv() => { let _ = set.reload(ReloadCause::Signal).await; }
+            _ = term.recv() => break "TERM",
+            _ = int.recv() => break "INT",
+            _ = quit.recv() => break "QUIT",
+        }
+    };
+    tracing::info!("Linux Director Daemon terminated on signal: {name}");
+    set.stop().await;
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn command_lines_as_ldirectord_reads_them() {
+        assert_eq!(
+            parse(&args("start")),
+            Parsed::Run(Invocation {
+                debug: false,
+                config: "ldirectord.cf".into(),
+                command: Cmd::Start
+            })
+        );
+        assert_eq!(
+            parse(&args("-d www.cf force-reload")),
+            Parsed::Run(Invocation {
+                debug: true,
+                config: "www.cf".into(),
+                command: Cmd::Reload
+            })
+        );
+        assert_eq!(parse(&args("")), Parsed::Usage);
+        assert_eq!(parse(&args("www.cf bounce")), Parsed::Usage);
+        assert_eq!(parse(&args("a b c")), Parsed::Usage);
+        assert_eq!(parse(&args("-v")), Parsed::Version);
+        assert_eq!(parse(&args("-x start")), Parsed::Usage);
+    }
+
+    #[test]
+    fn pid_file_uses_the_name_as_typed() {
+        let dir = Path::new("/var/run");
+        assert_eq!(
+            pid_file(dir, "www.cf"),
+            PathBuf::from("/var/run/ldirectord.www.cf.pid")
+        );
+        assert_eq!(
+            pid_file(dir, "/etc/ha.d/ldirectord.cf"),
+            PathBuf::from("/var/run/ldirectord.ldirectord.cf.pid")
+        );
+    }
+
+    fn paths(dir: &Path) -> Paths {
+        Paths {
+            config_dir: dir.to_path_buf(),
+            pid_dir: dir.join("run"),
+        }
+    }
+
+    #[test]
+    fn status_stop_reload_without_a_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("www.cf"),
+            "virtual=192.0.2.132:80\n\treal=192.0.2.250:80 gate\n",
+        )
+        .unwrap();
+        let p = paths(dir.path());
+        assert_eq!(main(&args("www.cf status"), &p), 3);
+        assert_eq!(main(&args("www.cf stop"), &p), 0);
+        assert_eq!(main(&args("www.cf reload"), &p), 1);
+        assert_eq!(main(&args("www.cf try-restart"), &p), 0);
+        assert_eq!(main(&args("missing.cf status"), &p), 1);
+        assert_eq!(main(&args("www.cf bogus"), &p), 255);
+        // stale pid file: a pid that is not an ldirectord
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
+        std::fs::write(dir.path().join("run/ldirectord.www.cf.pid"), "999999999\n").unwrap();
+        assert_eq!(main(&args("www.cf status"), &p), 1);
+        // a config error is exit 2 for every command
+        std::fs::write(
+            dir.path().join("bad.cf"),
+            "virtual=192.0.2.132:80\n\tbogus=1\n",
+        )
+        .unwrap();
+        assert_eq!(main(&args("bad.cf status"), &p), 2);
+        assert_eq!(main(&args("bad.cf stop"), &p), 2);
+    }
+}

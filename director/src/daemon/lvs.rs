@@ -1,0 +1,650 @@
+//! One ldirectord configuration file at work: its health checks, its part of the IPVS table,
+//! its reloads and its stop. This is what `director run` (single mode), the `ldirectord`
+//! command line and (later) Heartbeat's `ldirectord::NAME` resources drive:
+//! `Lvs::start(file, kernel, prober)`, then `reload`, `status`, `stop`.
+//!
+//! Inside, one task owns everything (the reconciler, the health-check runner, the parsed
+//! file); the kernel is reached on tokio's blocking pool through a shared `Kernel` handle, so
+//! several files may program one table (each leaves the services of the others alone).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use healthcheck::probe::ProbeError;
+use healthcheck::runner::{Event, ProbeFuture, Prober, Runner, RunnerConfig};
+use healthcheck::spec::{host_string, Attempt, CheckSpec};
+use healthcheck::tracker::Transition;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::mapping::{self, CheckIds, Mapped, RealKey};
+use super::reconcile::{Outcome, Reconciler};
+use crate::config::ldirectord::{self, service_key, Config, VirtualAddress};
+use crate::config::{Diagnostics, Resolver, SystemResolver};
+use crate::engine::{self, CheckId, Health};
+use crate::ipvs::{Ipvs, ServiceKey};
+use crate::status::{RealStatus, VirtualStatus};
+
+/// The IPVS table, shared by every `Lvs` of the process. Operations run on the blocking pool.
+pub type Kernel = Arc<Mutex<Box<dyn Ipvs + Send>>>;
+
+/// A `Kernel` handle for an `Ipvs` implementation.
+pub fn kernel(ipvs: impl Ipvs + Send + 'static) -> Kernel {
+    Arc::new(Mutex::new(Box::new(ipvs)))
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock only means a panic elsewhere while holding it; the data is plain.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a reload happens (it decides the log line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadCause {
+    /// SIGHUP.
+    Signal,
+    /// `director reload`.
+    Request,
+    /// autoreload saw the file change.
+    FileChanged,
+}
+
+/// What one file's daemon shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LvsStatus {
+    pub file: String,
+    pub virtuals: Vec<VirtualStatus>,
+    pub reloads: u64,
+    pub reload_failures: u64,
+    pub last_reload_error: Option<String>,
+    pub ipvs_changes: u64,
+    pub ipvs_errors: u64,
+    pub check_failures: u64,
+    /// Recent check start lags in seconds (due -> started): (quantile, value).
+    pub check_lag: Vec<(f64, f64)>,
+    pub checks: u64,
+}
+
+/// Settings of an `Lvs` beyond its file.
+#[derive(Clone)]
+pub struct LvsOptions {
+    /// Runs the probes (the standard `Dispatch`, or a scripted one in tests).
+    pub prober: Arc<dyn Prober>,
+    /// Name and port lookups of the file (the system's).
+    pub resolver: Arc<dyn Resolver + Send + Sync>,
+    /// How often the file is looked at for autoreload / callback.
+    pub watch_interval: Duration,
+    pub runner: RunnerConfig,
+}
+
+impl LvsOptions {
+    pub fn new(prober: Arc<dyn Prober>) -> LvsOptions {
+        LvsOptions {
+            prober,
+            resolver: Arc::new(SystemResolver::new()),
+            watch_interval: Duration::from_secs(1),
+            runner: RunnerConfig::default(),
+        }
+    }
+}
+
+enum Command {
+    Reload {
+        cause: ReloadCause,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// A running ldirectord configuration.
+pub struct Lvs {
+    path: PathBuf,
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<LvsStatus>,
+    task: JoinHandle<()>,
+}
+
+/// Forces real servers with a maintenance file down without checking them (ldirectord.md
+/// 5.4: `<ip>:<port>` or `<ip>` in `maintenancedir`; IPv6 as `[addr]:port` / `[addr]`).
+/// Reverse-DNS names are not looked up.
+struct Maintenance {
+    inner: Arc<dyn Prober>,
+    dir: Arc<Mutex<Option<PathBuf>>>,
+}
+
+/// Whether `dir` holds a maintenance file for `real`.
+pub fn in_maintenance(dir: &Path, real: std::net::SocketAddr) -> bool {
+    let host = host_string(real.ip());
+    [format!("{host}:{}", real.port()), host]
+        .iter()
+        .any(|name| dir.join(name).exists())
+}
+
+impl Prober for Maintenance {
+    fn probe(&self, spec: Arc<CheckSpec>, attempt: Attempt) -> ProbeFuture {
+        let dir = lock(&self.dir).clone();
+        if let Some(dir) = dir {
+            if in_maintenance(&dir, spec.real) {
+                return Box::pin(async {
+                    Err(ProbeError::Unexpected("Server in maintenance".to_string()))
+                });
+            }
+        }
+        self.inner.probe(spec, attempt)
+    }
+}
+
+async fn load(
+    path: &Path,
+    resolver: Arc<dyn Resolver + Send + Sync>,
+) -> Result<(Config, Vec<crate::config::Diagnostic>), Diagnostics> {
+    let p = path.to_path_buf();
+    let file = path.display().to_string();
+    tokio::task::spawn_blocking(move || ldirectord::load(&p, resolver.as_ref()))
+        .await
+        .unwrap_or_else(|e| {
+            Err(Diagnostics(vec![crate::config::Diagnostic::error(
+                &file,
+                None,
+                format!("reading the file failed: {e}"),
+            )]))
+        })
+}
+
+impl Lvs {
+    /// Read and map `path`, start its checks and reconcile the table once (the kernel table
+    /// is adopted as found: a real is added when its first check passes, a real already in
+    /// the table stays until its first check fails). A file with errors is refused.
+    pub async fn start(
+        path: &Path,
+        kernel: Kernel,
+        options: LvsOptions,
+    ) -> Result<Lvs, Diagnostics> {
+        let (config, warnings) = load(path, Arc::clone(&options.resolver)).await?;
+        let file = path.display().to_string();
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        let mut ids = CheckIds::default();
+        let mapped = mapping::map(&config, &file, &mut ids);
+        for w in &mapped.warnings {
+            tracing::warn!("{w}");
+        }
+        let maintenance = Arc::new(Mutex::new(config.globals.maintenancedir.clone()));
+        let prober: Arc<dyn Prober> = Arc::new(Maintenance {
+            inner: Arc::clone(&options.prober),
+            dir: Arc::clone(&maintenance),
+        });
+        let (runner, events) = Runner::new(prober, options.runner);
+        let (status_tx, status_rx) = watch::channel(LvsStatus {
+            file: file.clone(),
+            ..Default::default()
+        });
+        let seen = std::fs::read(path).ok();
+        let mtime = mtime(path);
+        let (shell, shell_task) = shell_queue();
+        let mut actor = Actor {
+            path: path.to_path_buf(),
+            file,
+            options,
+            config,
+            mapped: Mapped {
+                virtuals: Vec::new(),
+                extras: Vec::new(),
+                warnings: Vec::new(),
+            },
+            ids,
+            check_of: HashMap::new(),
+            reconciler: Arc::new(Mutex::new(Reconciler::new(Vec::new()))),
+            kernel,
+            runner,
+            events,
+            reasons: HashMap::new(),
+            fallback_edge: HashMap::new(),
+            seen,
+            mtime,
+            maintenance,
+            shell,
+            shell_task: Some(shell_task),
+            status: LvsStatus::default(),
+            status_tx,
+        };
+        actor.install(mapped);
+        actor.reconcile().await;
+        let (tx, rx) = mpsc::channel(8);
+        let path = actor.path.clone();
+        let task = tokio::spawn(actor.run(rx));
+        Ok(Lvs {
+            path,
+            commands: tx,
+            status: status_rx,
+            task,
+        })
+    }
+
+    /// The file this instance runs.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Re-read the file. A file with errors is refused (logged, returned) and the running
+    /// configuration kept; otherwise only the difference is applied and unchanged reals
+    /// keep their health.
+    pub async fn reload(&self, cause: ReloadCause) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Reload { cause, reply })
+            .await
+            .map_err(|_| "the daemon is stopping".to_string())?;
+        rx.await.map_err(|_| "the daemon is stopping".to_string())?
+    }
+
+    /// The current status.
+    pub fn status(&self) -> LvsStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every status change.
+    pub fn watch(&self) -> watch::Receiver<LvsStatus> {
+        self.status.clone()
+    }
+
+    /// Stop the checks and, for every virtual whose cleanstop is yes, remove its service from
+    /// the table (cleanstop=no leaves it exactly as it is).
+    pub async fn stop(self) {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Stop { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
+        let _ = self.task.await;
+    }
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Start,
+    Stop,
+}
+
+struct Actor {
+    path: PathBuf,
+    file: String,
+    options: LvsOptions,
+    config: Config,
+    mapped: Mapped,
+    ids: CheckIds,
+    check_of: HashMap<RealKey, CheckId>,
+    reconciler: Arc<Mutex<Reconciler>>,
+    kernel: Kernel,
+    runner: Runner<RealKey>,
+    events: mpsc::UnboundedReceiver<Event<RealKey>>,
+    /// Why each real's last check failed.
+    reasons: HashMap<RealKey, String>,
+    /// The last fallbackcommand run per virtual.
+    fallback_edge: HashMap<VirtualAddress, Edge>,
+    /// The file's content and mtime as last read (autoreload).
+    seen: Option<Vec<u8>>,
+    mtime: Option<SystemTime>,
+    maintenance: Arc<Mutex<Option<PathBuf>>>,
+    /// fallbackcommand / callback lines, run in order.
+    shell: mpsc::UnboundedSender<String>,
+    shell_task: Option<JoinHandle<()>>,
+    status: LvsStatus,
+    status_tx: watch::Sender<LvsStatus>,
+}
+
+impl Actor {
+    fn checkinterval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.config.globals.checkinterval.max(1)))
+    }
+
+    /// Make `mapped` the running configuration (start and reload).
+    fn install(&mut self, mapped: Mapped) {
+        {
+            let mut rec = lock(&self.reconciler);
+            rec.set_virtuals(mapped.virtuals.clone());
+            for id in mapped.never_up() {
+                rec.set_health(id, Health::Down);
+            }
+        }
+        for rejected in self.runner.update(mapped.checks()) {
+            tracing::error!("{rejected}");
+        }
+        self.check_of = mapped.check_of();
+        self.reasons.retain(|k, _| self.check_of.contains_key(k));
+        let addresses: BTreeSet<VirtualAddress> = mapped.extras.iter().map(|x| x.address).collect();
+        self.fallback_edge.retain(|a, _| addresses.contains(a));
+        for x in &mapped.extras {
+            for r in &x.reals {
+                if let Some(mapping::NoCheck::Invalid(why)) = &r.no_check {
+                    self.reasons.insert(r.key, why.clone());
+                }
+            }
+        }
+        *lock(&self.maintenance) = self.config.globals.maintenancedir.clone();
+        self.mapped = mapped;
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut repair = tokio::time::interval(self.checkinterval());
+        repair.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        repair.tick().await;
+        let mut watch = tokio::time::interval(self.options.watch_interval);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        watch.tick().await;
+        loop {
+            tokio::select! {
+                ev = self.events.recv() => {
+                    let Some(ev) = ev else { continue };
+                    self.observe(ev);
+                    while let Ok(ev) = self.events.try_recv() {
+                        self.observe(ev);
+                    }
+                    self.reconcile().await;
+                }
+                _ = repair.tick() => self.reconcile().await,
+                _ = watch.tick() => {
+                    let before = self.checkinterval();
+                    self.watch_file().await;
+                    if self.checkinterval() != before {
+                        repair = tokio::time::interval(self.checkinterval());
+                        repair.tick().await;
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Reload { cause, reply }) => {
+                        let before = self.checkinterval();
+                        let r = self.reload(cause).await;
+                        let _ = reply.send(r);
+                        if self.checkinterval() != before {
+                            repair = tokio::time::interval(self.checkinterval());
+                            repair.tick().await;
+                        }
+                    }
+                    Some(Command::Stop { reply }) => {
+                        self.stop().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    // Every handle dropped without stop: leave the table as it is.
+                    None => return,
+                },
+            }
+        }
+    }
+
+    fn observe(&mut self, ev: Event<RealKey>) {
+        let Some(&check) = self.check_of.get(&ev.key) else {
+            return;
+        };
+        let health = match ev.transition {
+            Transition::Up => {
+                self.reasons.remove(&ev.key);
+                Health::Up
+            }
+            Transition::Down => {
+                self.status.check_failures += 1;
+                tracing::info!(reason = %ev.reason, "real server {} is down", ev.key);
+                self.reasons.insert(ev.key, ev.reason.clone());
+                Health::Down
+            }
+        };
+        lock(&self.reconciler).set_health(check, health);
+    }
+
+    async fn reconcile(&mut self) {
+        let rec = Arc::clone(&self.reconciler);
+        let kernel = Arc::clone(&self.kernel);
+        let result = tokio::task::spawn_blocking(move || {
+            let mut k = lock(&kernel);
+            let r = lock(&rec).reconcile(&mut **k);
+            r
+        })
+        .await;
+        match result {
+            Ok(Ok(outcome)) => self.report(&outcome),
+            Ok(Err(e)) => {
+                self.status.ipvs_errors += 1;
+                tracing::error!("cannot read the IPVS table: {e}");
+            }
+            Err(e) => {
+                self.status.ipvs_errors += 1;
+                tracing::error!("IPVS update failed: {e}");
+            }
+        }
+        self.fallback_commands();
+        self.publish();
+    }
+
+    fn report(&mut self, outcome: &Outcome) {
+        for line in &outcome.applied {
+            tracing::info!("{line}");
+        }
+        self.status.ipvs_changes += outcome.applied.len() as u64;
+        if let Some(e) = &outcome.error {
+            self.status.ipvs_errors += 1;
+            tracing::error!("IPVS refused a change: {e}");
+        }
+    }
+
+    /// Run `fallbackcommand start|stop` when a virtual loses its last real server or gets one
+    /// back (edge-triggered, as ldirectord).
+    fn fallback_commands(&mut self) {
+        let rec = lock(&self.reconciler);
+        let mut runs = Vec::new();
+        for x in &self.mapped.extras {
+            let Some(cmd) = &x.fallbackcommand else {
+                continue;
+            };
+            let healths: Vec<Health> = x.reals.iter().map(|r| rec.health(r.check)).collect();
+            let want = if healths.contains(&Health::Up) {
+                Edge::Stop
+            } else if healths.iter().all(|h| *h == Health::Down) {
+                Edge::Start
+            } else {
+                continue;
+            };
+            if self.fallback_edge.get(&x.address) == Some(&want) {
+                continue;
+            }
+            self.fallback_edge.insert(x.address, want);
+            let word = if want == Edge::Start { "start" } else { "stop" };
+            runs.push(format!(
+                "{cmd} {word} {}",
+                mapping::fallbackcommand_args(&x.address)
+            ));
+        }
+        drop(rec);
+        for line in runs {
+            let _ = self.shell.send(line);
+        }
+    }
+
+    fn publish(&mut self) {
+        let rec = lock(&self.reconciler);
+        let table = rec.table();
+        let mut virtuals = Vec::new();
+        for (spec, x) in self.mapped.virtuals.iter().zip(&self.mapped.extras) {
+            let key = spec.service.key;
+            let dests = table.services.get(&key).map(|c| &c.dests);
+            let fallback_active = spec.fallback.as_ref().is_some_and(|f| {
+                dests.is_some_and(|d| d.contains_key(&engine::kernel_dest(&key, f).key()))
+            });
+            let reals = x
+                .reals
+                .iter()
+                .zip(&spec.reals)
+                .map(|(r, rs)| {
+                    let health = match rec.health(r.check) {
+                        Health::Up => "up",
+                        Health::Down => "down",
+                        Health::Unknown => "unknown",
+                    };
+                    let weight = dests
+                        .and_then(|d| d.get(&engine::kernel_dest(&key, &rs.dest).key()))
+                        .map(|d| d.weight);
+                    RealStatus {
+                        address: mapping::real_name(r.key.real.ip(), r.key.real.port()),
+                        health: health.to_string(),
+                        weight,
+                        reason: self.reasons.get(&r.key).cloned(),
+                    }
+                })
+                .collect();
+            virtuals.push(VirtualStatus {
+                name: x.address.to_string(),
+                scheduler: x.scheduler.clone(),
+                fallback_active,
+                reals,
+            });
+        }
+        drop(rec);
+        let lag = self.runner.lag();
+        self.status.file = self.file.clone();
+        self.status.virtuals = virtuals;
+        self.status.checks = lag.count;
+        self.status.check_lag = [0.5, 0.9, 0.99]
+            .iter()
+            .filter_map(|q| lag.quantile(*q).map(|d| (*q, d.as_secs_f64())))
+            .collect();
+        let _ = self.status_tx.send(self.status.clone());
+    }
+
+    async fn reload(&mut self, cause: ReloadCause) -> Result<(), String> {
+        match cause {
+            ReloadCause::Signal => {
+                tracing::info!("Reloading Linux Director Daemon config on signal")
+            }
+            ReloadCause::Request => {
+                tracing::info!("Reloading Linux Director Daemon config on request")
+            }
+            ReloadCause::FileChanged => {}
+        }
+        self.seen = std::fs::read(&self.path).ok();
+        self.mtime = mtime(&self.path);
+        match load(&self.path, Arc::clone(&self.options.resolver)).await {
+            Err(diags) => {
+                for d in diags.iter() {
+                    tracing::error!("{d}");
+                }
+                tracing::error!(
+                    "configuration {} not reloaded: it has errors; the running configuration is kept",
+                    self.file
+                );
+                let text = diags.to_string();
+                self.status.reload_failures += 1;
+                self.status.last_reload_error = Some(text.clone());
+                self.publish();
+                Err(text)
+            }
+            Ok((config, warnings)) => {
+                for w in &warnings {
+                    tracing::warn!("{w}");
+                }
+                let mapped = mapping::map(&config, &self.file, &mut self.ids);
+                for w in &mapped.warnings {
+                    tracing::warn!("{w}");
+                }
+                self.config = config;
+                self.install(mapped);
+                self.status.reloads += 1;
+                self.status.last_reload_error = None;
+                self.reconcile().await;
+                Ok(())
+            }
+        }
+    }
+
+    /// autoreload and callback: look at the file; when its content changed, say so, reload
+    /// if autoreload=yes, and run the callback.
+    async fn watch_file(&mut self) {
+        let now = mtime(&self.path);
+        if now == self.mtime {
+            return;
+        }
+        self.mtime = now;
+        let content = std::fs::read(&self.path).ok();
+        if content == self.seen {
+            return;
+        }
+        tracing::info!("Configuration file '{}' has changed on disk", self.file);
+        let callback = self.config.globals.callback.clone();
+        if self.config.globals.autoreload {
+            tracing::info!(" - reread new configuration");
+            let _ = self.reload(ReloadCause::FileChanged).await;
+        } else {
+            tracing::info!(" - ignore new configuration");
+            self.seen = content;
+        }
+        if let Some(cb) = callback {
+            let _ = self.shell.send(format!("{cb} {}", self.file));
+        }
+    }
+
+    async fn stop(&mut self) {
+        self.runner.update(Vec::new());
+        let purge: BTreeSet<ServiceKey> = self
+            .mapped
+            .extras
+            .iter()
+            .filter(|x| x.cleanstop)
+            .map(|x| service_key(&x.address))
+            .collect();
+        let rec = Arc::clone(&self.reconciler);
+        let kernel = Arc::clone(&self.kernel);
+        let result = tokio::task::spawn_blocking(move || {
+            let mut k = lock(&kernel);
+            let r = lock(&rec).stop(&mut **k, &purge);
+            r
+        })
+        .await;
+        match result {
+            Ok(Ok(outcome)) => self.report(&outcome),
+            Ok(Err(e)) => tracing::error!("cannot read the IPVS table at stop: {e}"),
+            Err(e) => tracing::error!("IPVS update failed at stop: {e}"),
+        }
+        // Let the fallbackcommand / callback lines already asked for finish (bounded).
+        let (closed, _) = mpsc::unbounded_channel();
+        self.shell = closed;
+        if let Some(task) = self.shell_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+    }
+}
+
+/// Runs `fallbackcommand` and `callback` lines through `/bin/sh -c` one after another, in
+/// the order they were asked for, off the actor's loop; a failure is logged as ldirectord
+/// does.
+fn shell_queue() -> (mpsc::UnboundedSender<String>, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let task = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            run_shell(line).await;
+        }
+    });
+    (tx, task)
+}
+
+async fn run_shell(line: String) {
+    {
+        let status = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&line)
+            .stdin(std::process::Stdio::null())
+            .status()
+            .await;
+        match status {
+            Ok(s) if s.success() => tracing::debug!("ran {line}"),
+            Ok(s) => tracing::warn!("system({line}) failed: {s}"),
+            Err(e) => tracing::warn!("system({line}) failed: {e}"),
+        }
+    }
+}

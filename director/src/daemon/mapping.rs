@@ -1,0 +1,446 @@
+//! From a parsed ldirectord file to what the daemon runs (pure): the engine's `VirtualSpec`s,
+//! one health check per real server, and the per-virtual settings the glue needs
+//! (fallbackcommand, cleanstop, names).
+//!
+//! Check ids: every distinct check (healthcheck's `CheckSpec::identity`: the same real with
+//! the same check settings) gets one `CheckId`, so a real shared by several virtuals is
+//! probed once and its verdict applies everywhere. `CheckIds` keeps the id of an identity
+//! across reloads, so an unchanged real keeps its health.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use healthcheck::probe::{HttpMethod as HcMethod, Negotiate};
+use healthcheck::spec::{self as hc, host_string, CheckSpec, VirtualId};
+
+use crate::config::ldirectord::{
+    self as ld, service_config, CheckType, Config, HttpMethod, Method, VirtualAddress,
+    VirtualService,
+};
+use crate::config::Diagnostic;
+use crate::engine::{CheckId, RealSpec, VirtualSpec};
+use crate::ipvs::{Dest, Forward};
+
+/// One real server of one virtual service: the health-check runner's key, shown in logs as
+/// ldirectord shows it (`<R> (<VID>)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RealKey {
+    pub virtual_address: VirtualAddress,
+    /// The real as configured (port 0 if omitted).
+    pub real: SocketAddr,
+}
+
+impl fmt::Display for RealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{} ({})",
+            host_string(self.real.ip()),
+            self.real.port(),
+            self.virtual_address
+        )
+    }
+}
+
+/// Stable ids for check identities (kept by the daemon across reloads).
+#[derive(Debug, Default, Clone)]
+pub struct CheckIds {
+    ids: HashMap<String, CheckId>,
+    next: CheckId,
+}
+
+impl CheckIds {
+    fn id(&mut self, identity: &str) -> CheckId {
+        if let Some(id) = self.ids.get(identity) {
+            return *id;
+        }
+        let id = self.next;
+        self.next += 1;
+        self.ids.insert(identity.to_string(), id);
+        id
+    }
+
+    /// Forget identities that are no longer used.
+    fn retain(&mut self, used: &BTreeSet<String>) {
+        self.ids.retain(|k, _| used.contains(k));
+    }
+}
+
+/// Why a real server will never pass its check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoCheck {
+    /// `checktype=off`: never brought up (ldirectord's meaning).
+    Off,
+    /// The check cannot run (a missing login, a bad regular expression, ...): logged, down.
+    Invalid(String),
+}
+
+/// A real server with its check.
+#[derive(Debug, Clone)]
+pub struct RealEntry {
+    pub key: RealKey,
+    pub check: CheckId,
+    /// `None` when the real has no runnable check (`no_check` says why).
+    pub spec: Option<CheckSpec>,
+    pub no_check: Option<NoCheck>,
+}
+
+/// Per-virtual settings beyond the table.
+#[derive(Debug, Clone)]
+pub struct VirtualExtra {
+    pub address: VirtualAddress,
+    pub fallbackcommand: Option<String>,
+    pub cleanstop: bool,
+    pub scheduler: String,
+    /// The reals in file order (duplicates merged).
+    pub reals: Vec<RealEntry>,
+}
+
+/// Everything the daemon runs for one file.
+#[derive(Debug, Clone)]
+pub struct Mapped {
+    pub virtuals: Vec<VirtualSpec>,
+    /// Parallel to `virtuals`.
+    pub extras: Vec<VirtualExtra>,
+    /// Problems that do not stop the file from loading (each concerned real stays down).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Mapped {
+    /// Every (key, spec) the health-check runner takes.
+    pub fn checks(&self) -> Vec<(RealKey, CheckSpec)> {
+        self.extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .filter_map(|r| r.spec.clone().map(|s| (r.key, s)))
+            .collect()
+    }
+
+    /// Checks that never run (their reals are down for good).
+    pub fn never_up(&self) -> BTreeSet<CheckId> {
+        self.extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .filter(|r| r.spec.is_none())
+            .map(|r| r.check)
+            .collect()
+    }
+
+    /// The check id of a runner key.
+    pub fn check_of(&self) -> HashMap<RealKey, CheckId> {
+        self.extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .map(|r| (r.key, r.check))
+            .collect()
+    }
+}
+
+/// Map a parsed file. `file` names it in warnings; `ids` gives stable check ids.
+pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
+    let mut virtuals = Vec::new();
+    let mut extras = Vec::new();
+    let mut warnings = Vec::new();
+    let mut used = BTreeSet::new();
+    for vs in &config.virtuals {
+        let mut reals = Vec::new();
+        let mut real_specs = Vec::new();
+        let mut seen = BTreeSet::new();
+        for r in &vs.reals {
+            let key = RealKey {
+                virtual_address: vs.address,
+                real: SocketAddr::new(r.addr, r.port),
+            };
+            let mut dest = dest(r.addr, r.port, r.method, r.weight);
+            dest.u_threshold = r.upper;
+            dest.l_threshold = r.lower;
+            if !seen.insert(key) {
+                continue;
+            }
+            let (spec, no_check, identity) = match check_spec(vs, r) {
+                Ok(Some(spec)) => {
+                    let id = spec.identity();
+                    (Some(spec), None, id)
+                }
+                Ok(None) => (None, Some(NoCheck::Off), format!("off|{key}")),
+                Err(why) => {
+                    warnings.push(Diagnostic::warning(
+                        file,
+                        Some(r.line),
+                        format!("real server {key} will stay down: {why}"),
+                    ));
+                    (None, Some(NoCheck::Invalid(why)), format!("invalid|{key}"))
+                }
+            };
+            let check = ids.id(&identity);
+            used.insert(identity);
+            real_specs.push(RealSpec { dest, check });
+            reals.push(RealEntry {
+                key,
+                check,
+                spec,
+                no_check,
+            });
+        }
+        let fallback = vs.fallback.map(|f| dest(f.addr, f.port, f.method, 1));
+        virtuals.push(VirtualSpec {
+            service: service_config(vs).service,
+            reals: real_specs,
+            fallback,
+            quiescent: vs.quiescent,
+            readd_quiescent: config.globals.readdquiescent,
+        });
+        extras.push(VirtualExtra {
+            address: vs.address,
+            fallbackcommand: vs.fallbackcommand.clone(),
+            cleanstop: vs.cleanstop,
+            scheduler: vs.scheduler.clone(),
+            reals,
+        });
+    }
+    ids.retain(&used);
+    Mapped {
+        virtuals,
+        extras,
+        warnings,
+    }
+}
+
+/// A destination with the port as configured (the engine applies the kernel's gate/ipip port
+/// rule).
+fn dest(addr: IpAddr, port: u16, method: Method, weight: u32) -> Dest {
+    let mut d = Dest::new(addr, port);
+    d.forward = match method {
+        Method::Gate => Forward::Route,
+        Method::Masq => Forward::Masq,
+        Method::Ipip => Forward::Tunnel,
+    };
+    d.weight = weight;
+    d
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The health check of one real; `Ok(None)` for `checktype=off`.
+pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSpec>, String> {
+    let virtual_id = match vs.address {
+        VirtualAddress::Addr { addr, port, .. } => VirtualId::Addr(SocketAddr::new(addr, port)),
+        VirtualAddress::Fwmark { mark, .. } => VirtualId::Fwmark(mark),
+    };
+    let mut spec = CheckSpec::new(SocketAddr::new(real.addr, real.port), virtual_id);
+    spec.checktype = match vs.checktype {
+        CheckType::Connect => hc::CheckType::Connect,
+        CheckType::Negotiate => hc::CheckType::Negotiate,
+        CheckType::Ping => hc::CheckType::Ping,
+        CheckType::External => hc::CheckType::External {
+            cmd: vs.checkcommand.clone().into(),
+        },
+        CheckType::ExternalPerl => hc::CheckType::ExternalPerl {
+            cmd: vs.checkcommand.clone().into(),
+        },
+        CheckType::On => hc::CheckType::On,
+        CheckType::Off => return Ok(None),
+        CheckType::Combined(n) => hc::CheckType::Combined(n),
+    };
+    spec.service = vs
+        .service
+        .as_str()
+        .parse()
+        .map_err(|e: hc::UnknownService| e.to_string())?;
+    spec.protocol = match vs.address.protocol() {
+        ld::Protocol::Tcp => hc::Protocol::Tcp,
+        ld::Protocol::Udp => hc::Protocol::Udp,
+        ld::Protocol::Fwm => hc::Protocol::Fwm,
+    };
+    spec.checkport = vs.checkport_for(real).unwrap_or(0);
+    let (request, receive) = vs.request_for(real);
+    let receive = match receive {
+        "" => None,
+        r => Some(regex::Regex::new(r).map_err(|e| {
+            format!("receive \"{r}\" is not a regular expression director can use: {e}")
+        })?),
+    };
+    spec.negotiate = Negotiate {
+        request: non_empty(request),
+        receive,
+        virtualhost: vs.virtualhost.clone(),
+        http_method: match vs.httpmethod {
+            HttpMethod::Get => HcMethod::Get,
+            HttpMethod::Head => HcMethod::Head,
+        },
+        login: non_empty(&vs.login),
+        passwd: non_empty(&vs.passwd),
+        database: non_empty(&vs.database),
+        secret: non_empty(&vs.secret),
+        tls_verify: false,
+    };
+    let t = vs.timing;
+    spec.checkinterval = Duration::from_secs(u64::from(t.checkinterval));
+    spec.checktimeout = Duration::from_secs(u64::from(t.checktimeout));
+    spec.negotiatetimeout = Duration::from_secs(u64::from(t.negotiatetimeout));
+    spec.checkcount = t.checkcount;
+    spec.failurecount = t.failurecount;
+    spec.validate().map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    Ok(Some(spec))
+}
+
+/// ldirectord's `<vip>:<vport> <protocol>` arguments of `fallbackcommand` (a firewall-mark
+/// virtual has no address: `:0 fwm`).
+pub fn fallbackcommand_args(address: &VirtualAddress) -> String {
+    match address {
+        VirtualAddress::Addr {
+            protocol,
+            addr,
+            port,
+        } => format!("{}:{port} {}", host_string(*addr), protocol.as_str()),
+        VirtualAddress::Fwmark { .. } => ":0 fwm".to_string(),
+    }
+}
+
+/// `ip:port` of a real as configured, as status shows it.
+pub fn real_name(addr: IpAddr, port: u16) -> String {
+    format!("{}:{port}", host_string(addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ldirectord::parse;
+    use crate::config::{Services, StaticResolver};
+
+    fn load(text: &str) -> Config {
+        let r = StaticResolver::new(Services::default()).with_hostname("director1");
+        parse(text, "t.cf", &r).expect("parses").0
+    }
+
+    const TWO: &str = "\
+checkinterval=2
+checktimeout=1
+quiescent=yes
+virtual=192.0.2.132:80
+\treal=198.51.100.1:80 gate
+\treal=198.51.100.2:80 gate 3
+\tfallback=127.0.0.1:80 gate
+\tservice=http
+\trequest=\"index.html\"
+\treceive=\"Test Page\"
+\tscheduler=rr
+
+virtual=192.0.2.133:80
+\treal=198.51.100.1:80 gate
+\tservice=http
+\trequest=\"index.html\"
+\treceive=\"Test Page\"
+\tscheduler=rr
+\tcleanstop=no
+";
+
+    #[test]
+    fn maps_virtuals_reals_fallback_and_settings() {
+        let mut ids = CheckIds::default();
+        let m = map(&load(TWO), "t.cf", &mut ids);
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        assert_eq!(m.virtuals.len(), 2);
+        let v = &m.virtuals[0];
+        assert_eq!(v.service.scheduler, "rr");
+        assert!(v.quiescent);
+        assert_eq!(v.reals.len(), 2);
+        assert_eq!(v.reals[1].dest.weight, 3);
+        assert_eq!(
+            v.fallback.as_ref().map(|f| f.addr.to_string()),
+            Some("127.0.0.1".into())
+        );
+        assert!(m.extras[0].cleanstop);
+        assert!(!m.extras[1].cleanstop);
+        let checks = m.checks();
+        assert_eq!(checks.len(), 3);
+        let (key, spec) = &checks[0];
+        assert_eq!(key.to_string(), "198.51.100.1:80 (tcp:192.0.2.132:80)");
+        assert_eq!(spec.checkinterval, Duration::from_secs(2));
+        assert_eq!(spec.checktimeout, Duration::from_secs(1));
+        assert_eq!(spec.negotiate.request.as_deref(), Some("/index.html"));
+        assert_eq!(
+            spec.negotiate.receive.as_ref().map(|r| r.as_str()),
+            Some("Test Page")
+        );
+    }
+
+    #[test]
+    fn a_shared_real_is_one_check_and_ids_survive_reload() {
+        let mut ids = CheckIds::default();
+        let m = map(&load(TWO), "t.cf", &mut ids);
+        let shared_a = m.virtuals[0].reals[0].check;
+        let shared_b = m.virtuals[1].reals[0].check;
+        let other = m.virtuals[0].reals[1].check;
+        assert_eq!(shared_a, shared_b);
+        assert_ne!(shared_a, other);
+        // Reload with the second real's receive changed: it gets a new id, the shared one
+        // keeps its id.
+        let changed = TWO.replacen(
+            "\treal=198.51.100.2:80 gate 3\n",
+            "\treal=198.51.100.2:80 gate 3 \".\" \"Other\"\n",
+            1,
+        );
+        let m2 = map(&load(&changed), "t.cf", &mut ids);
+        assert_eq!(m2.virtuals[0].reals[0].check, shared_a);
+        assert_ne!(m2.virtuals[0].reals[1].check, other);
+        // And back again: the identity that disappeared was forgotten, a fresh id is given.
+        let m3 = map(&load(TWO), "t.cf", &mut ids);
+        assert_eq!(m3.virtuals[0].reals[0].check, shared_a);
+        assert_ne!(m3.virtuals[0].reals[1].check, other);
+    }
+
+    #[test]
+    fn checktype_off_and_unusable_checks_never_run() {
+        let text = "\
+virtual=192.0.2.132:80
+\treal=198.51.100.1:80 gate
+\tchecktype=off
+virtual=192.0.2.133:3306
+\treal=198.51.100.2:3306 gate
+\tservice=mysql
+";
+        let mut ids = CheckIds::default();
+        let m = map(&load(text), "t.cf", &mut ids);
+        assert!(m.checks().is_empty());
+        assert_eq!(m.never_up().len(), 2);
+        assert_eq!(m.extras[0].reals[0].no_check, Some(NoCheck::Off));
+        assert!(matches!(
+            m.extras[1].reals[0].no_check,
+            Some(NoCheck::Invalid(_))
+        ));
+        assert_eq!(m.warnings.len(), 1);
+        assert!(m.warnings[0]
+            .to_string()
+            .starts_with("t.cf:5: warning: real server 198.51.100.2:3306"));
+    }
+
+    #[test]
+    fn duplicate_reals_merge_and_fallbackcommand_args() {
+        let text = "\
+virtual=192.0.2.132:80
+\treal=198.51.100.1:80 gate
+\treal=198.51.100.1:80 gate
+virtual=7
+\treal=198.51.100.1:80 gate
+";
+        let mut ids = CheckIds::default();
+        let m = map(&load(text), "t.cf", &mut ids);
+        assert_eq!(m.virtuals[0].reals.len(), 1);
+        assert_eq!(
+            fallbackcommand_args(&m.extras[0].address),
+            "192.0.2.132:80 tcp"
+        );
+        assert_eq!(fallbackcommand_args(&m.extras[1].address), ":0 fwm");
+    }
+}

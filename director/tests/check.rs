@@ -1,0 +1,76 @@
+//! `director check`: problems as `file:line: message` and the exit status; `--print-ipvs`
+//! gives the table of every file with every real up, in `ipvsadm -S -n` form.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn director() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_director"))
+}
+
+fn configs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs")
+}
+
+#[test]
+fn print_ipvs_of_the_seed_file() {
+    let out = director()
+        .args(["check", "--config-dir"])
+        .arg(configs())
+        .args(["--print-ipvs", "www"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "-A -t 192.0.2.132:80 -s rr\n-a -t 192.0.2.132:80 -r 192.0.2.250:80 -g -w 1\n"
+    );
+}
+
+#[test]
+fn print_ipvs_agrees_with_the_all_up_table_for_every_sample() {
+    let resolver = director::config::StaticResolver::new(director::config::Services::default());
+    for entry in std::fs::read_dir(configs()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".cf") || name == "ha.cf" {
+            continue;
+        }
+        let Ok((config, _)) = director::config::ldirectord::load(&path, &resolver) else {
+            continue;
+        };
+        let want =
+            director::app::ipvsadm_save(&director::config::ldirectord::desired_table(&config))
+                .unwrap();
+        let out = director()
+            .args(["check", "--print-ipvs"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{name}");
+    }
+}
+
+#[test]
+fn every_problem_with_its_line_and_a_failing_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.cf");
+    std::fs::write(
+        &bad,
+        "virtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tbogus=1\n\tscheduler=foo\n",
+    )
+    .unwrap();
+    let out = director().arg("check").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = bad.display().to_string();
+    assert!(err.contains(&format!("{file}:3: ")), "{err}");
+    assert!(err.contains(&format!("{file}:4: ")), "{err}");
+    let out = director()
+        .arg("check")
+        .arg(dir.path().join("missing.cf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

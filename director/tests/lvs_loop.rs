@@ -1,0 +1,444 @@
+//! The whole ldirectord loop in-process: a file, the health-check runner, the reconciler and an
+//! in-memory IPVS table. Scripted probes with tokio's paused time for the timing rules; one
+//! test with real HTTP servers on loopback and the standard probes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use director::daemon::lvs::{kernel, Kernel, Lvs, LvsOptions, ReloadCause};
+use director::ipvs::memory::MemoryIpvs;
+use director::ipvs::{Change, Dest, Forward, Ipvs, Service, ServiceKey, Table};
+use healthcheck::probe::ProbeError;
+use healthcheck::runner::{ProbeFuture, Prober};
+use healthcheck::spec::{Attempt, CheckSpec};
+
+/// Real servers answer as told (default: up).
+#[derive(Default)]
+struct Scripted {
+    down: Mutex<HashMap<SocketAddr, bool>>,
+}
+
+impl Scripted {
+    fn set(&self, real: &str, up: bool) {
+        let addr: SocketAddr = real.parse().unwrap();
+        self.down.lock().unwrap().insert(addr, !up);
+    }
+}
+
+impl Prober for Scripted {
+    fn probe(&self, spec: Arc<CheckSpec>, _attempt: Attempt) -> ProbeFuture {
+        let down = self
+            .down
+            .lock()
+            .unwrap()
+            .get(&spec.real)
+            .copied()
+            .unwrap_or(false);
+        Box::pin(async move {
+            if down {
+                Err(ProbeError::Unexpected(
+                    "HTTP/1.0 500 Internal Server Error".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+const WWW: &str = "\
+checkinterval=2
+checktimeout=1
+quiescent=yes
+virtual=192.0.2.132:80
+\treal=198.51.100.1:80 gate
+\treal=198.51.100.2:80 gate
+\tfallback=127.0.0.1:80 gate
+\tservice=http
+\trequest=\"index.html\"
+\treceive=\"Test Page\"
+\tscheduler=rr
+
+virtual=192.0.2.133:80
+\treal=198.51.100.3:80 masq 2
+\tservice=http
+\tscheduler=wrr
+\tcleanstop=no
+";
+
+fn vkey(vip: &str) -> ServiceKey {
+    ServiceKey::Addr {
+        protocol: director::ipvs::Protocol::Tcp,
+        addr: vip.parse().unwrap(),
+        port: 80,
+    }
+}
+
+fn table(k: &Kernel) -> Table {
+    k.lock().unwrap().dump().unwrap().table()
+}
+
+/// `ip:port weight` of every destination of a service, sorted.
+fn dests(k: &Kernel, vip: &str) -> Vec<String> {
+    table(k)
+        .services
+        .get(&vkey(vip))
+        .map(|c| {
+            c.dests
+                .values()
+                .map(|d| format!("{}:{} {}", d.addr, d.port, d.weight))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn write(dir: &Path, text: &str) -> std::path::PathBuf {
+    let p = dir.join("www.cf");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+async fn start(path: &Path, k: &Kernel, probes: &Arc<Scripted>) -> Lvs {
+    let options = LvsOptions::new(Arc::clone(probes) as Arc<dyn Prober>);
+    Lvs::start(path, Arc::clone(k), options)
+        .await
+        .expect("starts")
+}
+
+async fn sleep(ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn reals_leave_quiesce_fallback_comes_and_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), WWW);
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let lvs = start(&path, &k, &probes).await;
+    // Before any verdict: services exist, no real is added early, no fallback flap.
+    assert_eq!(dests(&k, "192.0.2.132"), Vec::<String>::new());
+    sleep(1100).await;
+    assert_eq!(
+        dests(&k, "192.0.2.132"),
+        vec!["198.51.100.1:80 1", "198.51.100.2:80 1"]
+    );
+    assert_eq!(dests(&k, "192.0.2.133"), vec!["198.51.100.3:80 2"]);
+
+    // One real fails: quiesced (weight 0) within checkinterval + checktimeout.
+    probes.set("198.51.100.2:80", false);
+    sleep(3000).await;
+    assert_eq!(
+        dests(&k, "192.0.2.132"),
+        vec!["198.51.100.1:80 1", "198.51.100.2:80 0"]
+    );
+    let st = lvs.status();
+    let real = &st.virtuals[0].reals[1];
+    assert_eq!(real.health, "down");
+    assert_eq!(real.weight, Some(0));
+    assert!(
+        real.reason.as_deref().unwrap_or("").contains("500"),
+        "{real:?}"
+    );
+
+    // Every real fails: the fallback joins at weight 1.
+    probes.set("198.51.100.1:80", false);
+    sleep(3000).await;
+    assert_eq!(
+        dests(&k, "192.0.2.132"),
+        vec!["127.0.0.1:80 1", "198.51.100.1:80 0", "198.51.100.2:80 0"]
+    );
+    assert!(lvs.status().virtuals[0].fallback_active);
+
+    // One comes back: restored at its weight, the fallback leaves.
+    probes.set("198.51.100.1:80", true);
+    sleep(3000).await;
+    assert_eq!(
+        dests(&k, "192.0.2.132"),
+        vec!["198.51.100.1:80 1", "198.51.100.2:80 0"]
+    );
+    assert!(!lvs.status().virtuals[0].fallback_active);
+
+    // Stop: the cleanstop=yes virtual is purged, the cleanstop=no one stays as it is.
+    lvs.stop().await;
+    let t = table(&k);
+    assert!(!t.services.contains_key(&vkey("192.0.2.132")));
+    assert_eq!(dests(&k, "192.0.2.133"), vec!["198.51.100.3:80 2"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn quiescent_no_removes_and_hand_edits_are_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), &WWW.replace("quiescent=yes", "quiescent=no"));
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let lvs = start(&path, &k, &probes).await;
+    sleep(1100).await;
+    probes.set("198.51.100.2:80", false);
+    sleep(3000).await;
+    assert_eq!(dests(&k, "192.0.2.132"), vec!["198.51.100.1:80 1"]);
+    // Someone adds a stray destination by hand: removed within a checkinterval.
+    let mut stray = Dest::new("203.0.113.9".parse().unwrap(), 80);
+    stray.forward = Forward::Route;
+    k.lock()
+        .unwrap()
+        .apply(&[Change::AddDest(vkey("192.0.2.132"), stray)])
+        .unwrap();
+    sleep(2100).await;
+    assert_eq!(dests(&k, "192.0.2.132"), vec!["198.51.100.1:80 1"]);
+    lvs.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_adopts_the_table_as_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), WWW);
+    let mut mem = MemoryIpvs::new();
+    let mut svc = Service::new(vkey("192.0.2.132"));
+    svc.scheduler = "rr".into();
+    let mut d = Dest::new("198.51.100.1".parse().unwrap(), 80);
+    d.forward = Forward::Route;
+    // An unrelated service someone else manages.
+    let other = Service::new(vkey("203.0.113.50"));
+    mem.apply(&[
+        Change::AddService(svc),
+        Change::AddDest(vkey("192.0.2.132"), d),
+        Change::AddService(other),
+    ])
+    .unwrap();
+    let k = kernel(mem);
+    let probes = Arc::new(Scripted::default());
+    probes.set("198.51.100.2:80", false);
+    let lvs = start(&path, &k, &probes).await;
+    // No verdict yet: the real found in the table stays, nothing else is touched.
+    assert_eq!(dests(&k, "192.0.2.132"), vec!["198.51.100.1:80 1"]);
+    assert!(table(&k).services.contains_key(&vkey("203.0.113.50")));
+    sleep(1100).await;
+    assert_eq!(dests(&k, "192.0.2.132"), vec!["198.51.100.1:80 1"]);
+    lvs.stop().await;
+    // Stop leaves services it never configured.
+    assert!(table(&k).services.contains_key(&vkey("203.0.113.50")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn reload_moves_only_the_difference_and_a_broken_file_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), WWW);
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let lvs = start(&path, &k, &probes).await;
+    sleep(1100).await;
+    probes.set("198.51.100.2:80", false);
+    sleep(3000).await;
+    let before = dests(&k, "192.0.2.132");
+    assert_eq!(before, vec!["198.51.100.1:80 1", "198.51.100.2:80 0"]);
+
+    // Change the second virtual only (new weight, one more real whose check fails).
+    let changed = WWW.replace(
+        "\treal=198.51.100.3:80 masq 2\n",
+        "\treal=198.51.100.3:80 masq 5\n\treal=198.51.100.4:80 masq\n",
+    );
+    probes.set("198.51.100.4:80", false);
+    std::fs::write(&path, &changed).unwrap();
+    lvs.reload(ReloadCause::Request).await.expect("reloads");
+    // Health kept: the down real is not put back, the up one not touched; the changed
+    // weight is applied at once, the new real waits for its first check.
+    assert_eq!(dests(&k, "192.0.2.132"), before);
+    let second = dests(&k, "192.0.2.133");
+    assert!(
+        second == vec!["198.51.100.3:80 5"] || second == vec!["198.51.100.3:80 2"],
+        "{second:?}"
+    );
+    sleep(1100).await;
+    assert_eq!(dests(&k, "192.0.2.132"), before);
+    assert_eq!(dests(&k, "192.0.2.133"), vec!["198.51.100.3:80 5"]);
+
+    // A broken file: refused, the table and the running configuration stay.
+    std::fs::write(&path, format!("{changed}\tbogus=1\n")).unwrap();
+    let err = lvs.reload(ReloadCause::Signal).await.unwrap_err();
+    assert!(err.contains("www.cf:"), "{err}");
+    sleep(2100).await;
+    assert_eq!(dests(&k, "192.0.2.132"), before);
+    assert_eq!(dests(&k, "192.0.2.133"), vec!["198.51.100.3:80 5"]);
+    let st = lvs.status();
+    assert_eq!(st.reload_failures, 1);
+    assert!(st.last_reload_error.is_some());
+
+    // A virtual dropped from the file is removed at the next reload.
+    let only_first = WWW
+        .split("\nvirtual=192.0.2.133")
+        .next()
+        .unwrap()
+        .to_string();
+    std::fs::write(&path, format!("{only_first}\n")).unwrap();
+    lvs.reload(ReloadCause::Request).await.expect("reloads");
+    assert!(!table(&k).services.contains_key(&vkey("192.0.2.133")));
+    assert_eq!(dests(&k, "192.0.2.132"), before);
+    lvs.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn autoreload_follows_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), &format!("autoreload=yes\n{WWW}"));
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let lvs = start(&path, &k, &probes).await;
+    sleep(1100).await;
+    // Make sure the mtime changes even on coarse file systems.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(
+        &path,
+        format!("autoreload=yes\n{}", WWW.replace("masq 2", "masq 7")),
+    )
+    .unwrap();
+    sleep(1100).await;
+    assert_eq!(dests(&k, "192.0.2.133"), vec!["198.51.100.3:80 7"]);
+    assert_eq!(lvs.status().reloads, 1);
+    lvs.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn maintenance_file_forces_a_real_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let maint = dir.path().join("maint");
+    std::fs::create_dir(&maint).unwrap();
+    let text = format!("maintenancedir={}\n{WWW}", maint.display());
+    let path = write(dir.path(), &text);
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let lvs = start(&path, &k, &probes).await;
+    sleep(1100).await;
+    assert_eq!(
+        dests(&k, "192.0.2.132"),
+        vec!["198.51.100.1:80 1", "198.51.100.2:80 1"]
+    );
+    std::fs::write(maint.join("198.51.100.1:80"), "").unwrap();
+    sleep(2100).await;
+    assert_eq!(
+        dests(&k, "192.0.2.132"),
+        vec!["198.51.100.1:80 0", "198.51.100.2:80 1"]
+    );
+    assert_eq!(
+        lvs.status().virtuals[0].reals[0].reason.as_deref(),
+        Some("Server in maintenance")
+    );
+    std::fs::remove_file(maint.join("198.51.100.1:80")).unwrap();
+    sleep(2100).await;
+    assert_eq!(
+        dests(&k, "192.0.2.132"),
+        vec!["198.51.100.1:80 1", "198.51.100.2:80 1"]
+    );
+    lvs.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallbackcommand_runs_on_each_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fb.log");
+    let script = dir.path().join("fb.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+    )
+    .unwrap();
+    let text = WWW.replacen(
+        "\tscheduler=rr\n",
+        &format!(
+            "\tscheduler=rr\n\tfallbackcommand=/bin/sh {}\n",
+            script.display()
+        ),
+        1,
+    );
+    let path = write(dir.path(), &text);
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    probes.set("198.51.100.1:80", false);
+    probes.set("198.51.100.2:80", false);
+    let lvs = start(&path, &k, &probes).await;
+    sleep(1100).await;
+    probes.set("198.51.100.2:80", true);
+    sleep(2100).await;
+    // Stop waits for the commands already asked for, run one after another in order.
+    tokio::time::resume();
+    lvs.stop().await;
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(text, "start 192.0.2.132:80 tcp\nstop 192.0.2.132:80 tcp\n");
+}
+
+/// Real HTTP servers on loopback, the standard probes, real time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_http_reals_with_the_standard_probes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = l.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s
+                        .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nTest Page")
+                        .await;
+                });
+            }
+        });
+        (addr, task)
+    }
+    let (a, ta) = server().await;
+    let (b, tb) = server().await;
+    let text = format!(
+        "checkinterval=1\nchecktimeout=1\nvirtual=192.0.2.132:80\n\treal={a} masq\n\treal={b} masq\n\tfallback=127.0.0.1:80 gate\n\tservice=http\n\treceive=\"Test Page\"\n\tscheduler=rr\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), &text);
+    let k = kernel(MemoryIpvs::new());
+    let options = LvsOptions::new(Arc::new(healthcheck::runner::Dispatch::new()));
+    let lvs = Lvs::start(&path, Arc::clone(&k), options).await.unwrap();
+    let mut want_both = vec![format!("{a} 1"), format!("{b} 1")];
+    want_both.sort();
+    let mut ok = false;
+    for _ in 0..100 {
+        if dests(&k, "192.0.2.132") == want_both {
+            ok = true;
+            break;
+        }
+        sleep(100).await;
+    }
+    assert!(ok, "{:?}", dests(&k, "192.0.2.132"));
+    // One server stops answering: it leaves within checkinterval + checktimeout (+ slack).
+    tb.abort();
+    let _ = tb.await;
+    let t0 = std::time::Instant::now();
+    while dests(&k, "192.0.2.132") != vec![format!("{a} 1")]
+        && t0.elapsed() < Duration::from_secs(5)
+    {
+        sleep(50).await;
+    }
+    assert_eq!(dests(&k, "192.0.2.132"), vec![format!("{a} 1")]);
+    // checkinterval + checktimeout = 2 s, plus slack for a loaded test machine.
+    assert!(
+        t0.elapsed() <= Duration::from_millis(3500),
+        "{:?}",
+        t0.elapsed()
+    );
+    // Both gone: the fallback serves.
+    ta.abort();
+    let _ = ta.await;
+    let t0 = std::time::Instant::now();
+    while dests(&k, "192.0.2.132") != vec!["127.0.0.1:80 1".to_string()]
+        && t0.elapsed() < Duration::from_secs(5)
+    {
+        sleep(50).await;
+    }
+    assert_eq!(dests(&k, "192.0.2.132"), vec!["127.0.0.1:80 1".to_string()]);
+    lvs.stop().await;
+    assert!(table(&k).services.is_empty());
+}

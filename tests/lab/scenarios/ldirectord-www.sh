@@ -1,0 +1,248 @@
+# director as ldirectord, on the seed's www.cf, against the real kernel:
+#
+#   client 192.0.2.10 --+-- br-front --+-- director 192.0.2.2 (VIP 192.0.2.132)
+#                                      +-- rs1 192.0.2.250, rs2 192.0.2.251 (DR: VIP on lo)
+#
+# www.cf is configs/www.cf (its addresses are already the lab's) with a second real server
+# and short check timings. The real servers run busybox httpd answering "Test Page";
+# the fallback 127.0.0.1:80 is an httpd on the director answering "Sorry".
+#
+# Proves: `director check --print-ipvs` equals what the daemon programs once every real is
+# up; a stopped real leaves within checkinterval + checktimeout; all stopped -> the fallback
+# serves the client; one back -> the fallback leaves; reload with a changed file moves only
+# the changed real and no client request fails; reload with a broken file keeps the table;
+# SIGTERM purges (cleanstop); the `ldirectord` command line starts, reports, reloads and
+# stops the same daemon with its pid file.
+. /lab/lib.sh
+trap 'stop_all; lab_cleanup' EXIT
+
+VIP=192.0.2.132
+CHECKINTERVAL=2
+CHECKTIMEOUT=2
+DIRECTOR=/usr/sbin/director
+DPID=""
+RS1PID="" RS2PID=""
+
+now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+
+stop_all() {
+    [ -n "$DPID" ] && kill "$DPID" 2> /dev/null
+    for p in $RS1PID $RS2PID; do kill "$p" 2> /dev/null; done
+    in_ns director /usr/local/sbin/ldirectord www.cf stop > /dev/null 2>&1
+    sleep 1
+}
+
+lab_ns client director rs1 rs2
+lab_bridge br-front
+lab_link client eth0 br-front 192.0.2.10/24
+lab_link director eth0 br-front 192.0.2.2/24
+in_ns director "$IP" addr add "$VIP/24" dev eth0 || fail "VIP on director"
+sysctl_ns director net.ipv4.ip_forward 1
+lab_link rs1 eth0 br-front 192.0.2.250/24
+lab_link rs2 eth0 br-front 192.0.2.251/24
+for rs in rs1 rs2; do
+    in_ns "$rs" "$IP" addr add "$VIP/32" dev lo || fail "VIP on $rs lo"
+    sysctl_ns "$rs" net.ipv4.conf.all.arp_ignore 1
+    sysctl_ns "$rs" net.ipv4.conf.all.arp_announce 2
+    mkdir -p "/tmp/www-$rs"
+    echo "Test Page $rs" > "/tmp/www-$rs/index.php"
+done
+mkdir -p /tmp/www-sorry
+echo "Sorry" > /tmp/www-sorry/index.php
+in_ns director busybox httpd -f -p 80 -h /tmp/www-sorry &
+LAB_PIDS="$LAB_PIDS $!"
+
+start_rs() {
+    # Not through in_ns: a backgrounded function is a subshell, and $! must be the httpd.
+    "$IP" netns exec "$1" busybox httpd -f -p 80 -h "/tmp/www-$1" &
+    [ "$1" = rs1 ] && RS1PID=$!
+    [ "$1" = rs2 ] && RS2PID=$!
+}
+stop_rs() {
+    if [ "$1" = rs1 ]; then kill "$RS1PID"; wait "$RS1PID" 2> /dev/null; RS1PID=""; fi
+    if [ "$1" = rs2 ]; then kill "$RS2PID"; wait "$RS2PID" 2> /dev/null; RS2PID=""; fi
+}
+start_rs rs1
+start_rs rs2
+wait_http rs1 http://192.0.2.250/index.php
+wait_http rs2 http://192.0.2.251/index.php
+
+mkdir -p /etc/ha.d /var/log /var/run /run
+write_cf() { # write_cf RS2_WEIGHT [EXTRA_LINE]
+    cat > /etc/ha.d/www.cf << EOF
+# ldirectord configuration from the 2008 Heartbeat + ldirectord how-to ("Ldirectord.cf saved
+# as www.cf"), with TEST-NET addresses: VIP 192.0.2.132, real server 192.0.2.250.
+checkinterval=$CHECKINTERVAL
+checktimeout=$CHECKTIMEOUT
+virtual=192.0.2.132:80 #vip
+        real=192.0.2.250:80 gate #R机
+        real=192.0.2.251:80 gate $1
+        fallback=127.0.0.1:80 gate
+        service=http
+        request="index.php"
+        receive="Test Page"
+        #virtualhost=some.domain.com.au
+        scheduler=rr
+        #persistent=600
+        #netmask=255.255.255.255
+        protocol=tcp
+        checktype=negotiate
+        checkport=80
+$2
+EOF
+}
+write_cf 1
+
+log "director check"
+$DIRECTOR check --config-dir /etc/ha.d www.cf || fail "check www.cf"
+$DIRECTOR check --config-dir /etc/ha.d --print-ipvs www.cf > /tmp/expected.txt || fail "check --print-ipvs"
+cat /tmp/expected.txt
+
+# table_has SPEC: the oracle's `-S -n` contains the line (grep -x).
+table() { in_ns director "$ORACLE" -S -n; }
+# has TEXT / has_line LINE: about the table last read by wait_table.
+has() { grep -q -e "$1" /tmp/t.txt; }
+has_line() { grep -qx -e "$1" /tmp/t.txt; }
+# wait_table COND SECS: poll (5 per second) until COND (evaluated, using has/has_line on the
+# table just read) holds; print the time taken in centiseconds.
+wait_table() {
+    t0=$(now_cs)
+    i=0
+    while [ $i -lt $(($2 * 5)) ]; do
+        table > /tmp/t.txt
+        if eval "$1"; then
+            echo $(($(now_cs) - t0))
+            return 0
+        fi
+        i=$((i + 1))
+        sleep 0.2
+    done
+    table >&2
+    echo "--- director log" >&2
+    tail -30 /tmp/director.log >&2
+    fail "table never matched: $1" >&2
+}
+# requests N WANT_PATTERN: N client requests, every one must answer and match.
+requests() {
+    seen=""
+    i=0
+    while [ $i -lt "$1" ]; do
+        i=$((i + 1))
+        body=$(http_get client "http://$VIP/index.php") || fail "request $i to $VIP failed"
+        case $body in
+            $2) ;;
+            *) fail "request $i: '$body' does not match '$2'" ;;
+        esac
+        seen="$seen|$body"
+    done
+    echo "$seen"
+}
+
+log "director run"
+"$IP" netns exec director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \
+    --metrics off > /tmp/director.log 2>&1 &
+DPID=$!
+wait_table "has_line '-a -t 192.0.2.132:80 -r 192.0.2.250:80 -g -w 1' && has_line '-a -t 192.0.2.132:80 -r 192.0.2.251:80 -g -w 1'" 20 > /dev/null
+table > /tmp/programmed.txt
+cat /tmp/programmed.txt
+cmp /tmp/expected.txt /tmp/programmed.txt || fail "check --print-ipvs differs from the programmed table"
+log "print-ipvs equals the programmed table"
+seen=$(requests 6 "Test Page rs[12]") || fail "requests: $seen"
+case $seen in *rs1*) ;; *) fail "rs1 never answered: $seen" ;; esac
+case $seen in *rs2*) ;; *) fail "rs2 never answered: $seen" ;; esac
+log "both real servers answer"
+
+log "stop rs2"
+stop_rs rs2
+took=$(wait_table "! has 192.0.2.251" 15)
+log "rs2 left the table after ${took}0 ms (limit $(((CHECKINTERVAL + CHECKTIMEOUT) * 1000)) ms)"
+[ "$took" -le $(((CHECKINTERVAL + CHECKTIMEOUT) * 100 + 50)) ] || fail "rs2 took too long to leave"
+requests 4 "Test Page rs1" > /dev/null || fail "rs1 alone"
+log "rs1 serves alone"
+
+log "stop rs1"
+stop_rs rs1
+took=$(wait_table "has_line '-a -t 192.0.2.132:80 -r 127.0.0.1:80 -g -w 1' && ! has 192.0.2.250" 15)
+log "fallback in after ${took}0 ms"
+requests 3 "Sorry" > /dev/null || fail "fallback"
+log "the fallback serves the client"
+
+log "start rs1"
+start_rs rs1
+took=$(wait_table "has 192.0.2.250 && ! has 127.0.0.1" 15)
+log "rs1 back and fallback out after ${took}0 ms"
+requests 3 "Test Page rs1" > /dev/null || fail "rs1 back"
+start_rs rs2
+wait_table "has 192.0.2.251" 15 > /dev/null
+log "rs2 back"
+
+log "reload with a changed file (rs2 weight 3) under traffic"
+table > /tmp/before.txt
+lines_before=$(wc -l < /tmp/director.log)
+(requests 30 "Test Page rs[12]" > /tmp/traffic.txt 2>&1; echo "rc=$?" >> /tmp/traffic.txt) &
+TRAFFIC=$!
+sleep 0.5
+write_cf 3
+in_ns director "$DIRECTOR" reload --run-dir /run/director || fail "director reload"
+wait "$TRAFFIC"
+cat /tmp/traffic.txt | tail -1
+grep -q "rc=0" /tmp/traffic.txt || fail "a client request failed during the reload: $(cat /tmp/traffic.txt)"
+table > /tmp/after.txt
+diff /tmp/before.txt /tmp/after.txt
+grep -qx -e '-a -t 192.0.2.132:80 -r 192.0.2.251:80 -g -w 3' /tmp/after.txt || fail "rs2 weight not 3"
+grep -qx -e '-a -t 192.0.2.132:80 -r 192.0.2.250:80 -g -w 1' /tmp/after.txt || fail "rs1 changed"
+tail -n +$((lines_before + 1)) /tmp/director.log
+tail -n +$((lines_before + 1)) /tmp/director.log | grep -E "Deleted|Added|Purged" && fail "reload touched more than rs2"
+log "reload moved only rs2, every request answered"
+
+log "reload with a broken file"
+write_cf 3 "        bogus=1"
+in_ns director "$DIRECTOR" reload --run-dir /run/director && fail "a broken file was accepted"
+sleep 1
+table > /tmp/broken.txt
+cmp /tmp/after.txt /tmp/broken.txt || fail "the table changed after a refused reload"
+in_ns director "$DIRECTOR" status --run-dir /run/director
+log "broken file refused, table kept"
+
+log "SIGTERM: cleanstop"
+write_cf 3
+kill "$DPID"
+wait "$DPID"
+DPID=""
+table | grep -q . && fail "table not purged at stop: $(table)"
+grep -E "Purged|terminated" /tmp/director.log
+log "stop purged the virtual service"
+
+log "ldirectord command line"
+in_ns director /usr/local/sbin/ldirectord www.cf status
+[ $? -eq 3 ] || fail "status of a stopped ldirectord is not 3"
+in_ns director /usr/local/sbin/ldirectord www.cf start || fail "ldirectord start"
+[ -f /var/run/ldirectord.www.cf.pid ] || fail "no pid file"
+wait_table "has 192.0.2.251" 20 > /dev/null
+in_ns director /usr/local/sbin/ldirectord www.cf status || fail "status of a running ldirectord"
+in_ns director /usr/local/sbin/ldirectord www.cf start || fail "second start"
+in_ns director /usr/local/sbin/ldirectord www.cf reload || fail "ldirectord reload"
+in_ns director /usr/local/sbin/ldirectord www.cf stop || fail "ldirectord stop"
+i=0
+while [ -f /var/run/ldirectord.www.cf.pid ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+[ -f /var/run/ldirectord.www.cf.pid ] && fail "pid file still there after stop"
+table | grep -q . && fail "table not purged by ldirectord stop"
+in_ns director /usr/local/sbin/ldirectord www.cf status
+[ $? -eq 3 ] || fail "status after stop is not 3"
+grep -E "Added real server|Purged" /var/log/ldirectord.log | tail -4
+log "ldirectord start/status/reload/stop work"
+
+log "cleanstop=no leaves the table"
+write_cf 3 "        cleanstop=no"
+"$IP" netns exec director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \
+    --metrics off > /tmp/director2.log 2>&1 &
+DPID=$!
+wait_table "has 192.0.2.251" 20 > /dev/null
+table > /tmp/kept.txt
+kill "$DPID"
+wait "$DPID"
+DPID=""
+table | cmp - /tmp/kept.txt || fail "cleanstop=no changed the table at stop"
+in_ns director "$ORACLE" -C
+log "cleanstop=no kept the table"
+echo "PASS"
