@@ -741,6 +741,11 @@ impl RejectLog {
         }
     }
 
+    /// Counts a packet dropped without logging it (e.g. an older status arriving late).
+    pub fn count(&mut self, reason: &'static str) {
+        *self.counts.entry(reason).or_insert(0) += 1;
+    }
+
     /// Refusals by reason.
     pub fn counts(&self) -> &BTreeMap<&'static str, u64> {
         &self.counts
@@ -768,6 +773,10 @@ struct LinkSeen {
 }
 
 struct Book {
+    /// Newest (generation, seq) fed to the state machine, per peer: each message is a full
+    /// status, so an older one arriving later (reordered, or a delayed replay the window has
+    /// not seen) is dropped rather than let it roll the peer's state back.
+    newest: HashMap<String, (u64, u64)>,
     links: BTreeMap<String, LinkSeen>,
     peer_heard: Option<SystemTime>,
     transitions: VecDeque<Transition>,
@@ -785,6 +794,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
     mut rx: mpsc::UnboundedReceiver<Input>,
 ) -> NodeExit {
     let mut book = Book {
+        newest: HashMap::new(),
         links: BTreeMap::new(),
         peer_heard: None,
         transitions: VecDeque::new(),
@@ -847,6 +857,13 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
     let now = Instant::now();
     match parts.receiver.accept(&r.data) {
         Ok((msg, _fresh)) => {
+            let id = (msg.generation, msg.seq);
+            if book.newest.get(&msg.node).is_some_and(|n| id <= *n) {
+                tracing::debug!(from = %r.from, generation = msg.generation, seq = msg.seq, "older status than one already seen: dropped");
+                book.rejects.count("out_of_order");
+                return None;
+            }
+            book.newest.insert(msg.node.clone(), id);
             let wall = SystemTime::now();
             book.peer_heard = Some(wall);
             let peer = msg.node.clone();
