@@ -25,7 +25,11 @@ fn usage() -> ! {
 
 fn render(s: &NodeStatus) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "node {} phase {} generation {}", s.node, s.phase, s.generation);
+    let _ = writeln!(
+        out,
+        "node {} phase {} generation {}",
+        s.node, s.phase, s.generation
+    );
     let _ = writeln!(out, "standby {}", s.standby);
     let _ = writeln!(out, "ping {}/{}", s.ping_reachable, s.ping_nodes);
     if let Some(p) = &s.peer {
@@ -58,10 +62,7 @@ fn render(s: &NodeStatus) -> String {
         let _ = writeln!(out, "rejected {reason} {n}");
     }
     for t in &s.transitions {
-        let ms = t
-            .at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let ms = t.at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let _ = writeln!(out, "transition {ms} {}", t.what);
     }
     out

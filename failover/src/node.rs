@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
-use tracing::Instrument;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::config::authkeys::{self, AuthKeys};
 use crate::config::hacf::{self, HaCf, Host};
@@ -189,7 +189,8 @@ impl NodeConfig {
         let hacf_path = config_dir.join("ha.cf");
         let keys_path = config_dir.join("authkeys");
         let res_path = config_dir.join("haresources");
-        let (hacf_text, keys_text, res_text) = (read("ha.cf")?, read("authkeys")?, read("haresources")?);
+        let (hacf_text, keys_text, res_text) =
+            (read("ha.cf")?, read("authkeys")?, read("haresources")?);
         let mut diagnostics: Vec<Diagnostic> = Vec::new();
         let hacf = take(hacf::parse(&hacf_path, &hacf_text), &mut diagnostics);
         let keys = take(authkeys::parse(&keys_path, &keys_text), &mut diagnostics);
@@ -407,12 +408,14 @@ pub(crate) enum Input {
     Command(Command),
 }
 
+type NodeThread = std::thread::JoinHandle<Result<NodeExit, NodeError>>;
+
 /// Controls a running node; cheap to clone.
 #[derive(Clone)]
 pub struct NodeHandle {
     tx: mpsc::UnboundedSender<Input>,
     status: Arc<Mutex<NodeStatus>>,
-    thread: Arc<Mutex<Option<std::thread::JoinHandle<Result<NodeExit, NodeError>>>>>,
+    thread: Arc<Mutex<Option<NodeThread>>>,
 }
 
 impl NodeHandle {
@@ -485,9 +488,8 @@ impl Node {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), NodeError>>();
         let loop_tx = tx.clone();
         let loop_status = status.clone();
-        let thread = std::thread::Builder::new()
-            .name("failover".into())
-            .spawn(move || -> Result<NodeExit, NodeError> {
+        let thread = std::thread::Builder::new().name("failover".into()).spawn(
+            move || -> Result<NodeExit, NodeError> {
                 let setup = || -> Result<_, NodeError> {
                     let hb = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -513,10 +515,10 @@ impl Node {
                 };
                 let resources = build_resources(&cfg, Arc::new(vip));
                 if !ping_hosts.is_empty() {
-                    let interval = cfg.hacf.keepalive.clamp(
-                        Duration::from_millis(10),
-                        Duration::from_secs(1),
-                    );
+                    let interval = cfg
+                        .hacf
+                        .keepalive
+                        .clamp(Duration::from_millis(10), Duration::from_secs(1));
                     hb.spawn(ping_loop(
                         ping_hosts,
                         interval,
@@ -552,7 +554,8 @@ impl Node {
                 );
                 worker.shutdown_timeout(Duration::from_secs(1));
                 Ok(exit)
-            })?;
+            },
+        )?;
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -1013,7 +1016,10 @@ async fn carry_out<L: Link, V: Vip>(
 async fn reset_peer(how: &PeerReset, name: &str) -> bool {
     match how {
         PeerReset::Refuse => {
-            tracing::error!(peer = name, "no STONITH command configured: cannot reset node {name}");
+            tracing::error!(
+                peer = name,
+                "no STONITH command configured: cannot reset node {name}"
+            );
             false
         }
         PeerReset::Command(argv) => {
@@ -1048,7 +1054,9 @@ async fn fence_self(how: SelfFence) -> Option<NodeExit> {
     let cmd = match how {
         SelfFence::Ignore => return None,
         SelfFence::Exit => {
-            tracing::error!("CRIT: fencing this node: the failover node stops (configured action: exit)");
+            tracing::error!(
+                "CRIT: fencing this node: the failover node stops (configured action: exit)"
+            );
             return Some(NodeExit::Fenced);
         }
         SelfFence::Reboot => "reboot",
@@ -1204,5 +1212,504 @@ fn publish(parts: &LoopParts, book: &Book) {
     match parts.status.lock() {
         Ok(mut g) => *g = status,
         Err(p) => *p.into_inner() = status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::authkeys::AuthMethod;
+    use crate::packet::{Kind, Message, Payload, Phase};
+    use crate::vip::{Placement, VipError, VipSpec};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A [`Vip`] that records what is up.
+    #[derive(Default)]
+    struct FakeVip {
+        up: Mutex<Vec<IpAddr>>,
+    }
+
+    impl Vip for FakeVip {
+        async fn add(&self, s: &VipSpec) -> Result<Placement, VipError> {
+            if let Ok(mut up) = self.up.lock() {
+                if !up.contains(&s.addr) {
+                    up.push(s.addr);
+                }
+            }
+            Ok(Placement {
+                index: 1,
+                ifname: "eth0".into(),
+                prefix: 24,
+                label: None,
+            })
+        }
+        async fn remove(&self, s: &VipSpec) -> Result<(), VipError> {
+            if let Ok(mut up) = self.up.lock() {
+                up.retain(|a| *a != s.addr);
+            }
+            Ok(())
+        }
+        async fn is_present(&self, s: &VipSpec) -> Result<bool, VipError> {
+            Ok(self.up.lock().map(|u| u.contains(&s.addr)).unwrap_or(false))
+        }
+    }
+
+    impl FakeVip {
+        fn holds(&self) -> bool {
+            self.up.lock().map(|u| !u.is_empty()).unwrap_or(false)
+        }
+    }
+
+    /// An in-memory medium to the other node; `cut` drops everything sent.
+    struct MemLink {
+        to: mpsc::UnboundedSender<Received>,
+        rx: mpsc::UnboundedReceiver<Received>,
+        cut: Arc<AtomicBool>,
+        from: SocketAddr,
+    }
+
+    impl Link for MemLink {
+        async fn send(&self, data: &[u8]) -> usize {
+            if self.cut.load(Ordering::SeqCst) {
+                return 0;
+            }
+            let _ = self.to.send(Received {
+                data: data.to_vec(),
+                iface: "eth0".into(),
+                from: self.from,
+            });
+            1
+        }
+        async fn recv(&mut self) -> Option<Received> {
+            self.rx.recv().await
+        }
+    }
+
+    fn keys() -> AuthKeys {
+        AuthKeys::single(1, AuthMethod::Sha1(b"TestNetOnlySecret".to_vec()))
+    }
+
+    fn config(dir: &Path, local: &str, af: &str) -> NodeConfig {
+        let hacf = hacf::parse(
+            Path::new("ha.cf"),
+            &format!(
+                "keepalive 20ms\ndeadtime 80ms\nwarntime 60ms\ninitdead 300ms\n\
+                 ucast eth0 192.0.2.11\nauto_failback {af}\nnode ha01\nnode ha02\n"
+            ),
+        )
+        .map(|p| p.value)
+        .unwrap_or_default();
+        let haresources = haresources::parse(
+            Path::new("haresources"),
+            "ha01 IPaddr::192.0.2.100/24/eth0\n",
+        )
+        .map(|p| p.value)
+        .unwrap_or_default();
+        NodeConfig {
+            config_dir: dir.to_path_buf(),
+            state_dir: dir.join("state"),
+            hacf,
+            authkeys: keys(),
+            haresources,
+            node_name: local.into(),
+            natives: Vec::new(),
+            options: NodeOptions {
+                boot_root: None,
+                ..NodeOptions::default()
+            },
+        }
+    }
+
+    struct Running {
+        vip: Arc<FakeVip>,
+        tx: mpsc::UnboundedSender<Input>,
+        status: Arc<Mutex<NodeStatus>>,
+        task: tokio::task::JoinHandle<NodeExit>,
+    }
+
+    impl Running {
+        fn status(&self) -> NodeStatus {
+            self.status
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_else(|p| p.into_inner().clone())
+        }
+    }
+
+    fn spawn_node(cfg: &NodeConfig, generation: u64, link: MemLink) -> Running {
+        let vip = Arc::new(FakeVip::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let status = Arc::new(Mutex::new(initial_status(cfg, generation)));
+        let parts = LoopParts {
+            fsm: Fsm::new(cfg.fsm_config()),
+            encoder: Encoder::new(cfg.node_name.clone(), generation),
+            receiver: Receiver::new(&cfg.node_name, cfg.hacf.nodes.clone(), cfg.authkeys.clone()),
+            keys: cfg.authkeys.clone(),
+            groups: cfg.groups(),
+            fence: SelfFence::Exit,
+            stonith: PeerReset::Refuse,
+            status: status.clone(),
+        };
+        let resources = Arc::new(build_resources(cfg, vip.clone()));
+        let task = tokio::spawn(run(
+            parts,
+            link,
+            resources,
+            tokio::runtime::Handle::current(),
+            tx.clone(),
+            rx,
+        ));
+        Running {
+            vip,
+            tx,
+            status,
+            task,
+        }
+    }
+
+    /// Two nodes joined by memory links; `cut` partitions them.
+    fn pair(
+        af: &str,
+        dir: &Path,
+    ) -> (
+        Running,
+        Running,
+        Arc<AtomicBool>,
+        mpsc::UnboundedSender<Received>,
+    ) {
+        let (to_a, rx_a) = mpsc::unbounded_channel();
+        let (to_b, rx_b) = mpsc::unbounded_channel();
+        let cut = Arc::new(AtomicBool::new(false));
+        let a_addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
+        let b_addr: SocketAddr = "192.0.2.12:694".parse().unwrap_or_else(|_| unreachable!());
+        let a = spawn_node(
+            &config(dir, "ha01", af),
+            10,
+            MemLink {
+                to: to_b.clone(),
+                rx: rx_a,
+                cut: cut.clone(),
+                from: a_addr,
+            },
+        );
+        let b = spawn_node(
+            &config(dir, "ha02", af),
+            20,
+            MemLink {
+                to: to_a,
+                rx: rx_b,
+                cut: cut.clone(),
+                from: b_addr,
+            },
+        );
+        (a, b, cut, to_b)
+    }
+
+    async fn settle(ms: u64) {
+        // Paused time: sleeping lets every timer and task run in order.
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pair_settles_crash_takes_over_and_fails_back() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, _cut, _) = pair("on", dir.path());
+        settle(500).await;
+        assert!(a.vip.holds() && !b.vip.holds());
+        assert!(a.status().holds("IPaddr::192.0.2.100/24/eth0"));
+        assert_eq!(b.status().peer.map(|p| p.life), Some("alive"));
+        // ha01 dies: ha02 takes over after deadtime (80 ms), not before.
+        a.task.abort();
+        settle(60).await;
+        assert!(!b.vip.holds(), "took over before deadtime");
+        settle(60).await;
+        assert!(b.vip.holds(), "no takeover after deadtime");
+        assert!(b
+            .status()
+            .transitions
+            .iter()
+            .any(|t| t.what == "peer ha01: alive -> dead"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_flow_while_a_group_is_acquired_slowly() {
+        // A native resource that takes 1 s to start: the peer must not think us dead.
+        struct Slow;
+        impl NativeResource for Slow {
+            fn run<'a>(
+                &'a self,
+                _args: &'a [String],
+                op: crate::resources::Op,
+            ) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>
+            {
+                Box::pin(async move {
+                    match op {
+                        crate::resources::Op::Status => Ok(false),
+                        _ => {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            Ok(true)
+                        }
+                    }
+                })
+            }
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (to_a, rx_a) = mpsc::unbounded_channel();
+        let (to_b, rx_b) = mpsc::unbounded_channel();
+        let cut = Arc::new(AtomicBool::new(false));
+        let mut ca = config(dir.path(), "ha01", "on");
+        let mut cb = config(dir.path(), "ha02", "on");
+        for c in [&mut ca, &mut cb] {
+            c.haresources = haresources::parse(Path::new("haresources"), "ha01 slow\n")
+                .map(|p| p.value)
+                .unwrap_or_default();
+            c.natives.push(("slow".into(), Arc::new(Slow)));
+        }
+        let addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
+        let a = spawn_node(
+            &ca,
+            1,
+            MemLink {
+                to: to_b,
+                rx: rx_a,
+                cut: cut.clone(),
+                from: addr,
+            },
+        );
+        let b = spawn_node(
+            &cb,
+            1,
+            MemLink {
+                to: to_a,
+                rx: rx_b,
+                cut,
+                from: addr,
+            },
+        );
+        settle(600).await;
+        assert_eq!(
+            a.status().groups.first().map(|g| g.local),
+            Some("acquiring")
+        );
+        assert_eq!(b.status().peer.map(|p| p.life), Some("alive"));
+        settle(600).await;
+        assert_eq!(a.status().groups.first().map(|g| g.local), Some("active"));
+        assert!(!b
+            .status()
+            .transitions
+            .iter()
+            .any(|t| t.what.contains("dead")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn graceful_shutdown_hands_over_and_exits() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, _cut, _) = pair("on", dir.path());
+        settle(500).await;
+        assert!(a.vip.holds());
+        let _ = a.tx.send(Input::Command(Command::Stop));
+        settle(30).await;
+        // No deadtime wait: the leave notice lets ha02 take over at once.
+        assert!(!a.vip.holds() && b.vip.holds());
+        assert_eq!(a.task.await.ok(), Some(NodeExit::Stopped));
+        assert_eq!(b.status().peer.map(|p| p.life), Some("gone"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn standby_and_takeover_commands() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, _cut, _) = pair("on", dir.path());
+        settle(500).await;
+        let _ = a.tx.send(Input::Command(Command::Standby));
+        settle(100).await;
+        assert!(!a.vip.holds() && b.vip.holds());
+        assert!(a.status().standby);
+        let _ = a.tx.send(Input::Command(Command::Takeover));
+        settle(100).await;
+        assert!(a.vip.holds() && !b.vip.holds());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn partition_heal_keeps_the_preferred_owner() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, cut, _) = pair("off", dir.path());
+        settle(500).await;
+        cut.store(true, Ordering::SeqCst);
+        settle(300).await;
+        assert!(
+            a.vip.holds() && b.vip.holds(),
+            "split brain expected while cut"
+        );
+        cut.store(false, Ordering::SeqCst);
+        // Check often that the winner never lets go.
+        for _ in 0..30 {
+            settle(10).await;
+            assert!(a.vip.holds(), "the winner dropped the VIP");
+        }
+        assert!(!b.vip.holds());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn forged_and_replayed_packets_are_counted_not_believed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, _cut, to_b) = pair("on", dir.path());
+        settle(500).await;
+        let from: SocketAddr = "192.0.2.13:694".parse().unwrap_or_else(|_| unreachable!());
+        let leave = |generation, seq, keys: &AuthKeys| {
+            let msg = Message {
+                node: "ha01".into(),
+                generation,
+                seq,
+                timestamp_ms: 0,
+                auth_index: 1,
+                payload: Payload {
+                    kind: Kind::Leaving,
+                    phase: Phase::Stopping,
+                    standby: false,
+                    deadtime_ms: 80,
+                    ping_reachable: 0,
+                    config_digest: 0,
+                    groups: Vec::new(),
+                },
+            };
+            crate::packet::emit(&msg, keys).unwrap_or_default()
+        };
+        let wrong = AuthKeys::single(1, AuthMethod::Sha1(b"guess".to_vec()));
+        for seq in 1..=5 {
+            let _ = to_b.send(Received {
+                data: leave(10, 1000 + seq, &wrong),
+                iface: "eth0".into(),
+                from,
+            });
+        }
+        // Correct key, but an old generation (ha01 runs generation 10).
+        let _ = to_b.send(Received {
+            data: leave(9, 1, &keys()),
+            iface: "eth0".into(),
+            from,
+        });
+        // Correct key, current generation, an already used sequence number.
+        let _ = to_b.send(Received {
+            data: leave(10, 1, &keys()),
+            iface: "eth0".into(),
+            from,
+        });
+        settle(200).await;
+        let s = b.status();
+        assert_eq!(s.rejected.get("bad_auth"), Some(&5));
+        assert_eq!(s.rejected.get("old_generation"), Some(&1));
+        assert_eq!(s.rejected.get("replay"), Some(&1));
+        assert_eq!(s.peer.map(|p| p.life), Some("alive"));
+        assert!(a.vip.holds() && !b.vip.holds());
+    }
+
+    #[test]
+    fn generation_grows_and_survives_restarts() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let t = UNIX_EPOCH + Duration::from_secs(1_000);
+        let g1 = next_generation(dir.path(), t).unwrap_or_default();
+        let g2 = next_generation(dir.path(), t).unwrap_or_default();
+        assert_eq!((g1, g2), (1_000, 1_001));
+        // The clock moved on: never below it.
+        assert_eq!(
+            next_generation(dir.path(), t + Duration::from_secs(50)).ok(),
+            Some(1_050)
+        );
+        // A clock set back does not make the counter go back.
+        assert_eq!(next_generation(dir.path(), UNIX_EPOCH).ok(), Some(1_051));
+        // The file is corrupt: the clock still keeps it moving forward.
+        let _ = std::fs::write(dir.path().join(GENERATION_FILE), "garbage");
+        assert_eq!(
+            next_generation(dir.path(), t + Duration::from_secs(60)).ok(),
+            Some(1_060)
+        );
+    }
+
+    #[test]
+    fn rejections_are_logged_once_a_minute_per_sender() {
+        let mut log = RejectLog::default();
+        let t = Instant::now();
+        let x: IpAddr = "192.0.2.13".parse().unwrap_or_else(|_| unreachable!());
+        let y: IpAddr = "192.0.2.14".parse().unwrap_or_else(|_| unreachable!());
+        assert_eq!(log.observe(x, "bad_auth", t), Some(0));
+        assert_eq!(log.observe(x, "bad_auth", t + Duration::from_secs(1)), None);
+        assert_eq!(log.observe(x, "replay", t + Duration::from_secs(2)), None);
+        assert_eq!(
+            log.observe(y, "replay", t + Duration::from_secs(2)),
+            Some(0)
+        );
+        assert_eq!(
+            log.observe(x, "bad_auth", t + Duration::from_secs(61)),
+            Some(2)
+        );
+        assert_eq!(log.counts().get("bad_auth"), Some(&3));
+        assert_eq!(log.counts().get("replay"), Some(&2));
+    }
+
+    #[test]
+    fn rejection_reasons() {
+        use crate::packet::DecodeError;
+        assert_eq!(rejection_reason(&Rejection::Own), None);
+        assert_eq!(
+            rejection_reason(&Rejection::Decode(DecodeError::BadAuth(1))),
+            Some("bad_auth")
+        );
+        assert_eq!(
+            rejection_reason(&Rejection::Decode(DecodeError::Short(3))),
+            Some("malformed")
+        );
+    }
+
+    #[test]
+    fn load_collects_every_error_and_start_checks_authkeys() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path();
+        let w = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap_or_default();
+        w(
+            "ha.cf",
+            "keepalive 1\nbogus directive\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\n",
+        );
+        w("authkeys", "auth 3\n1 sha1 secret\n");
+        w("haresources", "ha01 192.0.2.100\n");
+        w("nodeinfo", "ha01\n");
+        let e = NodeConfig::load(d, &d.join("state"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("ha.cf:2:"), "{e}");
+        assert!(e.contains("authkeys"), "{e}");
+        // Cross-file checks once each file parses.
+        w(
+            "ha.cf",
+            "keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\nauto_failback on\n",
+        );
+        w("authkeys", "auth 1\n1 sha1 secret\n");
+        w("haresources", "ha03 192.0.2.100\n");
+        let e = NodeConfig::load(d, &d.join("state"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("haresources:1: node ha03 is not listed"), "{e}");
+        w(
+            "ha.cf",
+            "keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\nauto_failback on\n",
+        );
+        w("haresources", "ha01 192.0.2.100\n");
+        let cfg = NodeConfig::load(d, &d.join("state"));
+        assert!(cfg.is_ok(), "{cfg:?}");
+        let _ =
+            std::fs::set_permissions(d.join("authkeys"), std::fs::Permissions::from_mode(0o644));
+        let e = check_authkeys(&d.join("authkeys"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("Bad permissions on keyfile"), "{e}");
+        if let Ok(cfg) = cfg {
+            assert!(
+                Node::start(cfg).is_err(),
+                "started with a world-readable authkeys"
+            );
+        }
     }
 }

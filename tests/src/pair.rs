@@ -18,7 +18,8 @@ use crate::netns::{run, wait_for, Lab};
 /// The virtual address every scenario moves.
 pub const VIP: &str = "192.0.2.100";
 /// Node names, namespaces and addresses, by index.
-pub const NODES: [(&str, &str, &str); 2] = [("ha01", "a", "192.0.2.11"), ("ha02", "b", "192.0.2.12")];
+pub const NODES: [(&str, &str, &str); 2] =
+    [("ha01", "a", "192.0.2.11"), ("ha02", "b", "192.0.2.12")];
 /// The client's namespace and address.
 pub const CLIENT: (&str, &str) = ("c", "192.0.2.13");
 
@@ -267,7 +268,9 @@ impl Pair {
         self.kill(i)?;
         let host = NODES.get(i).context("node index")?.1;
         self.lab.ip(host, &["link", "set", "eth0", "down"])?;
-        let _ = self.lab.ip(host, &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"]);
+        let _ = self
+            .lab
+            .ip(host, &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"]);
         Ok(())
     }
 
@@ -371,7 +374,8 @@ impl Pair {
             }
             Ok(None)
         })?;
-        let took = took.with_context(|| format!("the VIP did not answer the client within {limit:?}"))?;
+        let took =
+            took.with_context(|| format!("the VIP did not answer the client within {limit:?}"))?;
         let mac = self.lab.neigh(CLIENT.0, VIP)?.unwrap_or_default();
         Ok((took, mac))
     }

@@ -24,7 +24,10 @@ fn started(spec: Spec) -> Result<Pair> {
     p.start(1)?;
     p.wait_settled(0, SETTLE)?;
     let (_, mac) = p.client_answer(Duration::from_secs(2))?;
-    ensure!(mac == p.mac(0)?, "client reaches the VIP at {mac}, not ha01");
+    ensure!(
+        mac == p.mac(0)?,
+        "client reaches the VIP at {mac}, not ha01"
+    );
     Ok(p)
 }
 
@@ -45,14 +48,21 @@ fn crash_and_failback(timing: Timing, crash_limit: Duration) -> Result<Duration>
     let t0 = Instant::now();
     p.crash(0)?;
     let (took, mac) = p.client_answer(crash_limit)?;
-    ensure!(mac == p.mac(1)?, "after the crash the client reaches {mac}, not ha02\n{}", logs(&p));
+    ensure!(
+        mac == p.mac(1)?,
+        "after the crash the client reaches {mac}, not ha02\n{}",
+        logs(&p)
+    );
     ensure!(p.holds(1), "ha02 does not hold the VIP");
     eprintln!("crash -> VIP answering on ha02: {took:?}");
     p.revive(0)?;
     p.start(0)?;
     p.wait_settled(0, SETTLE).context(logs(&p))?;
     let (_, mac) = p.client_answer(Duration::from_secs(2))?;
-    ensure!(mac == p.mac(0)?, "after failback the client reaches {mac}, not ha01");
+    ensure!(
+        mac == p.mac(0)?,
+        "after failback the client reaches {mac}, not ha01"
+    );
     let overlap = p.max_overlap(Instant::now());
     ensure!(
         overlap <= Duration::from_millis(2),
@@ -169,24 +179,35 @@ fn stray_resource_on_returning_node_is_stopped() -> Result<()> {
     spec.haresources = format!("ha01 IPaddr::{VIP}/24/eth0 httpd\n");
     spec.httpd = true;
     let mut p = started(spec)?;
-    let files = [p.node_dir(0).join("httpd.running"), p.node_dir(1).join("httpd.running")];
+    let files = [
+        p.node_dir(0).join("httpd.running"),
+        p.node_dir(1).join("httpd.running"),
+    ];
     let running = |i: usize| files[i].clone();
     ensure!(running(0).exists() && !running(1).exists());
     p.crash(0)?;
     let (_, mac) = p.client_answer(Duration::from_secs(2))?;
     ensure!(mac == p.mac(1)?);
-    wait_for(Duration::from_secs(2), || running(1).exists()).context("httpd not started on ha02")?;
+    wait_for(Duration::from_secs(2), || running(1).exists())
+        .context("httpd not started on ha02")?;
     // ha01 "reboots" with httpd started by init (its state file survived the crash).
-    ensure!(running(0).exists(), "test setup: httpd state file gone on ha01");
+    ensure!(
+        running(0).exists(),
+        "test setup: httpd state file gone on ha01"
+    );
     p.revive(0)?;
     p.start(0)?;
     p.wait_settled(1, SETTLE).context(logs(&p))?;
     wait_for(Duration::from_secs(3), || !running(0).exists()).with_context(|| {
-        format!("httpd still running on ha01 while ha02 holds the group\n{}", logs(&p))
+        format!(
+            "httpd still running on ha01 while ha02 holds the group\n{}",
+            logs(&p)
+        )
     })?;
     ensure!(running(1).exists(), "httpd stopped on ha02");
     ensure!(
-        p.log(0).contains("is active, and should not be! Stopping it."),
+        p.log(0)
+            .contains("is active, and should not be! Stopping it."),
         "{}",
         logs(&p)
     );
@@ -214,7 +235,10 @@ fn forged_leaving(key: &[u8]) -> Result<Vec<u8>> {
             }],
         },
     };
-    Ok(emit(&msg, &AuthKeys::single(1, AuthMethod::Sha1(key.to_vec())))?)
+    Ok(emit(
+        &msg,
+        &AuthKeys::single(1, AuthMethod::Sha1(key.to_vec())),
+    )?)
 }
 
 fn send_from_client(p: &Pair, packets: Vec<Vec<u8>>, to: &'static str) -> Result<()> {
@@ -233,10 +257,15 @@ fn wrong_key_packets_are_rejected_and_counted() -> Result<()> {
     let p = started(Spec::new(Timing::FAST, "on"))?;
     let forged = forged_leaving(b"NotTheSecret")?;
     send_from_client(&p, vec![forged; 20], NODES[1].2)?;
-    wait_for(Duration::from_secs(2), || p.rejected(1, "bad_auth") >= 20).with_context(|| logs(&p))?;
+    wait_for(Duration::from_secs(2), || p.rejected(1, "bad_auth") >= 20)
+        .with_context(|| logs(&p))?;
     std::thread::sleep(Duration::from_millis(300));
     ensure!(p.holds(0) && !p.holds(1), "{}", logs(&p));
-    ensure!(p.vip_events(1).is_empty(), "ha02 took the VIP\n{}", logs(&p));
+    ensure!(
+        p.vip_events(1).is_empty(),
+        "ha02 took the VIP\n{}",
+        logs(&p)
+    );
     ensure!(
         !p.log(1).contains("Received shutdown notice"),
         "the forged leave was believed"
@@ -256,8 +285,10 @@ fn a_node_with_the_wrong_key_is_not_heard() -> Result<()> {
     p.start(0)?;
     wait_for(Duration::from_secs(3), || p.holds(0)).context(logs(&p))?;
     p.start(1)?;
-    wait_for(Duration::from_secs(3), || p.rejected(1, "bad_auth") > 0 && p.rejected(0, "bad_auth") > 0)
-        .with_context(|| logs(&p))?;
+    wait_for(Duration::from_secs(3), || {
+        p.rejected(1, "bad_auth") > 0 && p.rejected(0, "bad_auth") > 0
+    })
+    .with_context(|| logs(&p))?;
     ensure!(p.status(1).contains("peer ha01 unknown") || p.status(1).contains("peer ha01 dead"));
     Ok(())
 }
@@ -297,20 +328,31 @@ fn replayed_packets_are_rejected() -> Result<()> {
         .join()
         .map_err(|_| anyhow::anyhow!("capture panicked"))??;
     ensure!(captured.len() > 5, "captured {} packets", captured.len());
-    ensure!(captured.last().and_then(|p| p.get(6)) == Some(&4), "no leaving packet captured");
+    ensure!(
+        captured.last().and_then(|p| p.get(6)) == Some(&4),
+        "no leaving packet captured"
+    );
     p.wait_settled(1, SETTLE).or_else(|_| {
-        wait_for(SETTLE, || p.holds(1)).map(|_| Duration::ZERO).context("ha02 did not take over")
+        wait_for(SETTLE, || p.holds(1))
+            .map(|_| Duration::ZERO)
+            .context("ha02 did not take over")
     })?;
     p.start(0)?;
     p.wait_settled(0, SETTLE).context(logs(&p))?;
     let before = p.vip_events(1).len();
     // Replay everything ha01 sent in its previous life, the leave notice included.
     send_from_client(&p, captured.clone(), NODES[1].2)?;
-    wait_for(Duration::from_secs(2), || p.rejected(1, "old_generation") >= captured.len() as u64)
-        .with_context(|| logs(&p))?;
+    wait_for(Duration::from_secs(2), || {
+        p.rejected(1, "old_generation") >= captured.len() as u64
+    })
+    .with_context(|| logs(&p))?;
     std::thread::sleep(Duration::from_millis(300));
     ensure!(p.holds(0) && !p.holds(1), "{}", logs(&p));
-    ensure!(p.vip_events(1).len() == before, "ha02 touched the VIP\n{}", logs(&p));
+    ensure!(
+        p.vip_events(1).len() == before,
+        "ha02 touched the VIP\n{}",
+        logs(&p)
+    );
     ensure!(
         p.log(1).matches("Received shutdown notice").count() == 1,
         "a replayed leave was believed\n{}",
@@ -349,7 +391,7 @@ fn replay_within_a_generation_is_rejected() -> Result<()> {
     wait_for(Duration::from_secs(2), || {
         p.rejected(1, "replay") + p.rejected(1, "out_of_order") >= captured.len() as u64
     })
-        .with_context(|| logs(&p))?;
+    .with_context(|| logs(&p))?;
     ensure!(p.rejected(1, "replay") > 0, "{}", logs(&p));
     ensure!(p.holds(0) && !p.holds(1));
     ensure!(
@@ -379,7 +421,8 @@ fn losing_ping_nodes_gives_resources_up() -> Result<()> {
     ensure!(p.log(0).contains("ipfail"), "{}", logs(&p));
     ensure!(p.max_overlap(Instant::now()) <= Duration::from_millis(2));
     // Ping restored: back to the preferred node.
-    p.lab.exec(CLIENT.0, "nft", &["delete", "table", "inet", "pingcut"])?;
+    p.lab
+        .exec(CLIENT.0, "nft", &["delete", "table", "inet", "pingcut"])?;
     p.wait_settled(0, SETTLE).context(logs(&p))?;
     Ok(())
 }
@@ -404,7 +447,9 @@ fn refuses_group_readable_authkeys() -> Result<()> {
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644))?;
     }
     p.start(0)?;
-    let ok = wait_for(Duration::from_secs(3), || p.log(0).contains("Bad permissions on keyfile"));
+    let ok = wait_for(Duration::from_secs(3), || {
+        p.log(0).contains("Bad permissions on keyfile")
+    });
     ensure!(ok.is_some(), "{}", p.log(0));
     std::thread::sleep(Duration::from_millis(300));
     ensure!(!p.holds(0));
