@@ -23,5 +23,6 @@ pub mod garp;
 pub mod node;
 pub mod peer;
 pub mod ping;
+pub mod realtime;
 pub mod resources;
 pub mod vip;

@@ -94,6 +94,10 @@ pub struct NodeOptions {
     pub announce: Announce,
     /// Warn about resource scripts also started at boot, looking under this root (`/`).
     pub boot_root: Option<PathBuf>,
+    /// Run the heartbeat thread under `SCHED_RR` at this priority (Heartbeat's `realtime on`,
+    /// its default), so a busy CPU cannot delay heartbeats into a false failover. `None`:
+    /// normal scheduling.
+    pub realtime: Option<i32>,
 }
 
 impl Default for NodeOptions {
@@ -107,6 +111,7 @@ impl Default for NodeOptions {
             stop_retry_interval: Duration::from_secs(1),
             announce: Announce::default(),
             boot_root: Some(PathBuf::from("/")),
+            realtime: Some(10),
         }
     }
 }
@@ -490,6 +495,16 @@ impl Node {
         let loop_status = status.clone();
         let thread = std::thread::Builder::new().name("failover".into()).spawn(
             move || -> Result<NodeExit, NodeError> {
+                if let Some(prio) = cfg.options.realtime {
+                    match crate::realtime::make_current_thread_realtime(prio) {
+                        Ok(()) => tracing::debug!(priority = prio, "heartbeat thread runs SCHED_RR"),
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "cannot give the heartbeat thread real-time priority: heartbeats may be \
+                             late on a busy machine"
+                        ),
+                    }
+                }
                 let setup = || -> Result<_, NodeError> {
                     let hb = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -1209,9 +1224,13 @@ fn publish(parts: &LoopParts, book: &Book) {
         transitions: book.transitions.iter().cloned().collect(),
         rejected: book.rejects.counts().clone(),
     };
-    match parts.status.lock() {
+    // Never block the heartbeat thread on a reader (a normal-priority thread preempted while
+    // holding the lock would delay heartbeats: priority inversion). A skipped update is
+    // replaced by the next one, at most a keepalive later.
+    match parts.status.try_lock() {
         Ok(mut g) => *g = status,
-        Err(p) => *p.into_inner() = status,
+        Err(std::sync::TryLockError::Poisoned(p)) => *p.into_inner() = status,
+        Err(std::sync::TryLockError::WouldBlock) => {}
     }
 }
 

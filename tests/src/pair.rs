@@ -114,6 +114,17 @@ impl Drop for Pair {
 /// The `node` example binary: `$FAILOVER_NODE_BIN`, else built with cargo into the
 /// workspace's target dir.
 pub fn node_bin() -> Result<PathBuf> {
+    static BIN: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut cached = BIN.lock().map_err(|_| anyhow::anyhow!("node_bin lock poisoned"))?;
+    if let Some(p) = cached.as_ref() {
+        return Ok(p.clone());
+    }
+    let p = build_node_bin()?;
+    *cached = Some(p.clone());
+    Ok(p)
+}
+
+fn build_node_bin() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("FAILOVER_NODE_BIN") {
         return Ok(PathBuf::from(p));
     }
@@ -363,13 +374,36 @@ impl Pair {
     /// Pings the VIP from the client every 10 ms until it answers (or `limit` passes);
     /// returns how long that took and the client's neighbour entry for the VIP then.
     pub fn client_answer(&self, limit: Duration) -> Result<(Duration, String)> {
-        let start = Instant::now();
+        self.client_answer_after(Instant::now(), limit)
+    }
+
+    /// As [`Pair::client_answer`], timed from `start`.
+    pub fn client_answer_after(&self, start: Instant, limit: Duration) -> Result<(Duration, String)> {
+        self.client_answer_from(start, limit, None)
+    }
+
+    /// As [`Pair::client_answer_after`], but only an answer while the client's neighbour
+    /// entry for the VIP is `mac` counts (when given).
+    pub fn client_answer_from(
+        &self,
+        start: Instant,
+        limit: Duration,
+        mac: Option<String>,
+    ) -> Result<(Duration, String)> {
         let vip: std::net::IpAddr = VIP.parse()?;
+        let ns = self.lab.ns(CLIENT.0);
         let took = self.lab.block_in(CLIENT.0, move || async move {
             let mut p = failover::ping::Pinger::new()?;
             while start.elapsed() < limit {
                 if p.probe(vip, Duration::from_millis(10)).await? {
-                    return Ok(Some(start.elapsed()));
+                    let at = start.elapsed();
+                    let Some(want) = &mac else {
+                        return Ok(Some(at));
+                    };
+                    let seen = run("ip", &["-n", &ns, "neigh", "show", VIP])?;
+                    if seen.contains(want.as_str()) {
+                        return Ok(Some(at));
+                    }
                 }
             }
             Ok(None)
@@ -397,6 +431,24 @@ impl Pair {
             .filter(|(_, l)| l.contains(&format!("inet {VIP}/")))
             .map(|(t, l)| (*t, !l.starts_with("Deleted")))
             .collect()
+    }
+
+    /// The first VIP add (`add`) or delete event on node `i` at or after `after`.
+    pub fn first_event(&self, i: usize, add: bool, after: Instant) -> Option<Instant> {
+        self.vip_events(i)
+            .into_iter()
+            .find(|(t, a)| *a == add && *t >= after)
+            .map(|(t, _)| t)
+    }
+
+    /// Waits up to `limit` for [`Pair::first_event`].
+    pub fn wait_event(&self, i: usize, add: bool, after: Instant, limit: Duration) -> Option<Instant> {
+        let mut found = None;
+        wait_for(limit, || {
+            found = self.first_event(i, add, after);
+            found.is_some()
+        });
+        found
     }
 
     /// The longest time both nodes had the VIP at once, from the monitors' events (a node

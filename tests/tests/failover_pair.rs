@@ -47,7 +47,7 @@ fn crash_and_failback(timing: Timing, crash_limit: Duration) -> Result<Duration>
     let mut p = started(Spec::new(timing, "on"))?;
     let t0 = Instant::now();
     p.crash(0)?;
-    let (took, mac) = p.client_answer(crash_limit)?;
+    let (took, mac) = p.client_answer_after(t0, crash_limit)?;
     ensure!(
         mac == p.mac(1)?,
         "after the crash the client reaches {mac}, not ha02\n{}",
