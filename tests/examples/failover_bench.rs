@@ -87,7 +87,9 @@ fn main() -> Result<()> {
                 }
                 _ => bail!("--timing fast|heartbeat"),
             },
-            _ => bail!("usage: failover_bench [--runs N] [--timing fast|heartbeat] [--load-secs N]"),
+            _ => {
+                bail!("usage: failover_bench [--runs N] [--timing fast|heartbeat] [--load-secs N]")
+            }
         }
     }
     let settle = Duration::from_secs(15);
@@ -154,7 +156,9 @@ fn main() -> Result<()> {
             std::thread::sleep(Duration::from_millis(200));
             let t0 = Instant::now();
             let stop = std::thread::scope(|s| {
-                let h = s.spawn(|| p.client_answer_from(t0, Duration::from_secs(10), Some(mac_b.clone())));
+                let h = s.spawn(|| {
+                    p.client_answer_from(t0, Duration::from_secs(10), Some(mac_b.clone()))
+                });
                 let st = {
                     // SIGTERM without waiting for exit here: the answer is timed from t0.
                     p.signal(0, "TERM")
@@ -190,9 +194,7 @@ fn main() -> Result<()> {
         p.start(0)?;
         p.start(1)?;
         p.wait_settled(0, settle)?;
-        let added = p
-            .first_event(0, true, t0)
-            .context("no VIP add on ha01")?;
+        let added = p.first_event(0, true, t0).context("no VIP add on ha01")?;
         if !p.vip_events(1).is_empty() {
             bail!("both-start run {run}: ha02 took the VIP at some point");
         }
@@ -262,8 +264,10 @@ fn main() -> Result<()> {
             let _ = b.join();
         }
         let moved = p.first_event(1, true, t0).is_some() || p.first_event(0, false, t0).is_some();
-        let dead = p.log(1).matches("node ha01: is dead").count() + p.log(0).matches("node ha02: is dead").count();
-        let late = p.log(1).matches("Late heartbeat").count() + p.log(0).matches("Late heartbeat").count();
+        let dead = p.log(1).matches("node ha01: is dead").count()
+            + p.log(0).matches("node ha02: is dead").count();
+        let late =
+            p.log(1).matches("Late heartbeat").count() + p.log(0).matches("Late heartbeat").count();
         println!(
             "{{\"cpu_load_secs\":{load_secs},\"busy_threads\":{},\"vip_moved\":{moved},\"dead_declared\":{dead},\"late_heartbeats\":{late}}}",
             cores * 2

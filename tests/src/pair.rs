@@ -115,7 +115,9 @@ impl Drop for Pair {
 /// workspace's target dir.
 pub fn node_bin() -> Result<PathBuf> {
     static BIN: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
-    let mut cached = BIN.lock().map_err(|_| anyhow::anyhow!("node_bin lock poisoned"))?;
+    let mut cached = BIN
+        .lock()
+        .map_err(|_| anyhow::anyhow!("node_bin lock poisoned"))?;
     if let Some(p) = cached.as_ref() {
         return Ok(p.clone());
     }
@@ -378,7 +380,11 @@ impl Pair {
     }
 
     /// As [`Pair::client_answer`], timed from `start`.
-    pub fn client_answer_after(&self, start: Instant, limit: Duration) -> Result<(Duration, String)> {
+    pub fn client_answer_after(
+        &self,
+        start: Instant,
+        limit: Duration,
+    ) -> Result<(Duration, String)> {
         self.client_answer_from(start, limit, None)
     }
 
@@ -442,7 +448,13 @@ impl Pair {
     }
 
     /// Waits up to `limit` for [`Pair::first_event`].
-    pub fn wait_event(&self, i: usize, add: bool, after: Instant, limit: Duration) -> Option<Instant> {
+    pub fn wait_event(
+        &self,
+        i: usize,
+        add: bool,
+        after: Instant,
+        limit: Duration,
+    ) -> Option<Instant> {
         let mut found = None;
         wait_for(limit, || {
             found = self.first_event(i, add, after);
