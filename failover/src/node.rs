@@ -1622,6 +1622,79 @@ mod tests {
         assert!(a.vip.holds() && !b.vip.holds());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_resource_that_will_not_stop_fences_the_node() {
+        // Starts fine, never stops: standby makes ha01 release it, which fails every time.
+        #[derive(Default)]
+        struct Stuck {
+            up: AtomicBool,
+        }
+        impl NativeResource for Stuck {
+            fn run<'a>(
+                &'a self,
+                _args: &'a [String],
+                op: crate::resources::Op,
+            ) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>
+            {
+                Box::pin(async move {
+                    match op {
+                        crate::resources::Op::Start => {
+                            self.up.store(true, Ordering::SeqCst);
+                            Ok(true)
+                        }
+                        crate::resources::Op::Status => Ok(self.up.load(Ordering::SeqCst)),
+                        crate::resources::Op::Stop => Err("device busy".to_string()),
+                    }
+                })
+            }
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (to_a, rx_a) = mpsc::unbounded_channel();
+        let (to_b, rx_b) = mpsc::unbounded_channel();
+        let cut = Arc::new(AtomicBool::new(false));
+        let mut ca = config(dir.path(), "ha01", "on");
+        let mut cb = config(dir.path(), "ha02", "on");
+        for c in [&mut ca, &mut cb] {
+            c.haresources = haresources::parse(Path::new("haresources"), "ha01 stuck\n")
+                .map(|p| p.value)
+                .unwrap_or_default();
+            c.natives.push(("stuck".into(), Arc::new(Stuck::default())));
+            c.options.stop_retries = 3;
+            c.options.stop_retry_interval = Duration::from_millis(100);
+        }
+        let addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
+        let a = spawn_node(
+            &ca,
+            1,
+            MemLink {
+                to: to_b,
+                rx: rx_a,
+                cut: cut.clone(),
+                from: addr,
+            },
+        );
+        let b = spawn_node(
+            &cb,
+            1,
+            MemLink {
+                to: to_a,
+                rx: rx_b,
+                cut,
+                from: addr,
+            },
+        );
+        settle(500).await;
+        assert_eq!(a.status().groups.first().map(|g| g.local), Some("active"));
+        let _ = a.tx.send(Input::Command(Command::Standby));
+        settle(1000).await;
+        assert!(a.task.is_finished(), "not fenced after 3 failed stops");
+        assert_eq!(a.task.await.ok(), Some(NodeExit::Fenced));
+        // Silent now: the peer declares it dead (and may take over: the stuck resource is
+        // exactly why Heartbeat reboots instead).
+        settle(200).await;
+        assert_eq!(b.status().peer.map(|p| p.life), Some("dead"));
+    }
+
     #[test]
     fn generation_grows_and_survives_restarts() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
