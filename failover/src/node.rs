@@ -826,6 +826,9 @@ pub(crate) async fn run<L: Link, V: Vip>(
             let before = parts.fsm.status();
             let actions = parts.fsm.step(ev, now);
             let exit = carry_out(&mut parts, &link, &resources, &worker, &tx, actions).await;
+            for g in regained(&before, &parts.fsm.status()) {
+                reannounce(&parts, g, &resources, &worker);
+            }
             note_transitions(&parts, &before, &mut book);
             publish(&parts, &book);
             if let Some(exit) = exit {
@@ -862,6 +865,58 @@ pub(crate) async fn run<L: Link, V: Vip>(
             },
         }
     }
+}
+
+/// Groups we held all along that the peer has just stopped claiming (a healed partition:
+/// it had taken them, and clients and routers may have followed its gratuitous ARP).
+pub(crate) fn regained(before: &crate::fsm::Status, after: &crate::fsm::Status) -> Vec<usize> {
+    before
+        .groups
+        .iter()
+        .zip(after.groups.iter())
+        .enumerate()
+        .filter(|(_, ((_, b_local, b_peer), (_, a_local, a_peer)))| {
+            *b_local == GroupState::Active
+                && *a_local == GroupState::Active
+                && b_peer.claims()
+                && !a_peer.claims()
+        })
+        .map(|(g, _)| g)
+        .collect()
+}
+
+/// Announces a group's addresses again (gratuitous ARP / unsolicited NA), so neighbours that
+/// followed the peer's announcements come back here.
+fn reannounce<V: Vip>(
+    parts: &LoopParts,
+    g: usize,
+    resources: &Arc<Resources<V>>,
+    worker: &tokio::runtime::Handle,
+) {
+    let vips: Vec<Resource> = parts
+        .groups
+        .get(g)
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| matches!(r, Resource::Vip(_)))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if vips.is_empty() {
+        return;
+    }
+    let peer = parts.fsm.config().peer.clone().unwrap_or_default();
+    let r = resources.clone();
+    worker.spawn(async move {
+        for v in &vips {
+            tracing::info!(resource = %v.display(), "{peer} gave up {}: announcing it again", v.display());
+            // Adding a present address only sends the announcements.
+            if let Err(e) = r.run(v, crate::resources::Op::Start).await {
+                tracing::error!(error = %e, "{e}");
+            }
+        }
+    });
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -1246,10 +1301,12 @@ mod tests {
     #[derive(Default)]
     struct FakeVip {
         up: Mutex<Vec<IpAddr>>,
+        adds: std::sync::atomic::AtomicUsize,
     }
 
     impl Vip for FakeVip {
         async fn add(&self, s: &VipSpec) -> Result<Placement, VipError> {
+            self.adds.fetch_add(1, Ordering::SeqCst);
             if let Ok(mut up) = self.up.lock() {
                 if !up.contains(&s.addr) {
                     up.push(s.addr);
@@ -1559,6 +1616,7 @@ mod tests {
             a.vip.holds() && b.vip.holds(),
             "split brain expected while cut"
         );
+        let adds = a.vip.adds.load(Ordering::SeqCst);
         cut.store(false, Ordering::SeqCst);
         // Check often that the winner never lets go.
         for _ in 0..30 {
@@ -1566,6 +1624,30 @@ mod tests {
             assert!(a.vip.holds(), "the winner dropped the VIP");
         }
         assert!(!b.vip.holds());
+        // Once ha02 gave it up, ha01 announced it again (clients followed ha02's ARP).
+        assert_eq!(a.vip.adds.load(Ordering::SeqCst), adds + 1);
+    }
+
+    #[test]
+    fn regained_only_when_the_peer_stops_claiming_what_we_kept() {
+        use crate::fsm::Status;
+        let st = |local, peer| Status {
+            phase: NodePhase::Running,
+            standby: false,
+            ping_reachable: 0,
+            groups: vec![("g".into(), local, peer)],
+            peer: None,
+        };
+        use GroupState::*;
+        assert_eq!(
+            regained(&st(Active, Releasing), &st(Active, Standby)),
+            vec![0]
+        );
+        assert_eq!(regained(&st(Active, Active), &st(Active, Standby)), vec![0]);
+        // Ordinary failback: we were acquiring, not holding.
+        assert!(regained(&st(Acquiring, Standby), &st(Active, Standby)).is_empty());
+        assert!(regained(&st(Active, Standby), &st(Active, Standby)).is_empty());
+        assert!(regained(&st(Active, Active), &st(Releasing, Standby)).is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -212,8 +212,12 @@ impl Pair {
 
     fn monitor(&mut self, host: &str) -> Result<()> {
         let ns = self.lab.ns(host);
-        let mut child = Command::new("ip")
-            .args(["-n", &ns, "monitor", "address"])
+        // `ip -ts` stamps each event when it reads it; under SCHED_FIFO that is within
+        // microseconds of the change even on a loaded machine (a reader thread here could lag
+        // by tens of milliseconds).
+        let mut child = Command::new("chrt")
+            .args(["-f", "20", "ip", "-ts", "-n", &ns, "monitor", "address"])
+            .env("TZ", "UTC")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
@@ -223,8 +227,16 @@ impl Pair {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { return };
+                let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+                let (at, text) = match stamped(&line) {
+                    Some((t, text)) => {
+                        let lag = wall.duration_since(t).unwrap_or_default();
+                        (now.checked_sub(lag).unwrap_or(now), text.to_string())
+                    }
+                    None => (now, line),
+                };
                 if let Ok(mut e) = ev.lock() {
-                    e.push((Instant::now(), line));
+                    e.push((at, text));
                 }
             }
         });
@@ -523,6 +535,32 @@ impl Pair {
     }
 }
 
+/// Splits `[YYYY-MM-DDTHH:MM:SS.ffffff] rest` (`ip -ts`, TZ=UTC) into the time and the rest.
+pub fn stamped(line: &str) -> Option<(std::time::SystemTime, &str)> {
+    let rest = line.strip_prefix('[')?;
+    let (ts, text) = rest.split_once("] ")?;
+    let (date, time) = ts.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|x| x.parse::<u64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    let micros: u64 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+    // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    let secs = days * 86_400 + hh * 3_600 + mm * 60 + ss;
+    Some((
+        std::time::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros),
+        text,
+    ))
+}
+
 fn set_mode(p: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))?;
@@ -549,4 +587,23 @@ pub fn median_max(v: &mut [Duration]) -> Option<(Duration, Duration)> {
         (*v.get(mid - 1)? + *v.get(mid)?) / 2
     };
     Some((median, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ip_ts_stamps() {
+        let (t, rest) =
+            stamped("[2026-11-25T04:42:19.177467] Deleted 1: lo    inet 192.0.2.200/32")
+                .unwrap_or((std::time::UNIX_EPOCH, ""));
+        assert_eq!(rest, "Deleted 1: lo    inet 192.0.2.200/32");
+        let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        // date -u -d 2026-11-25T04:42:19 +%s
+        assert_eq!(d.as_secs(), 1_795_581_739);
+        assert_eq!(d.subsec_micros(), 177_467);
+        assert!(stamped("no stamp").is_none());
+        assert!(stamped("[garbage] x").is_none());
+    }
 }

@@ -153,19 +153,31 @@ fn partition_heals_with_one_owner_and_no_outage_on_winner() -> Result<()> {
     let p = started(Spec::new(Timing::FAST, "on"))?;
     p.partition(0, true)?;
     // Both sides now believe the other dead: ha02 takes the VIP too (split brain).
-    wait_for(Duration::from_secs(3), || p.holds(1)).context(logs(&p))?;
+    wait_for(Duration::from_secs(3), || p.holds(1)).with_context(|| {
+        format!(
+            "ha02 did not take the VIP during the partition\n{}",
+            logs(&p)
+        )
+    })?;
     std::thread::sleep(Duration::from_millis(300));
     p.partition(0, false)?;
     // One owner again: the preferred node keeps it, the other gives it up.
-    wait_for(Duration::from_secs(3), || p.holds(0) && !p.holds(1)).context(logs(&p))?;
-    p.wait_settled(0, SETTLE).context(logs(&p))?;
+    wait_for(Duration::from_secs(3), || p.holds(0) && !p.holds(1))
+        .with_context(|| format!("not one owner after the heal\n{}", logs(&p)))?;
+    p.wait_settled(0, SETTLE)?;
     let ev = p.vip_events(0);
     ensure!(
         ev.iter().all(|(_, add)| *add),
         "ha01 (the winner) dropped the VIP: {ev:?}\n{}",
         logs(&p)
     );
-    ensure!(p.log(0).contains("partition healed"), "{}", logs(&p));
+    ensure!(
+        p.log(0).contains("returning after partition") && p.log(1).contains("partition healed"),
+        "{}",
+        logs(&p)
+    );
+    // ha01 announced the VIP again once ha02 gave it up (the client had followed ha02).
+    ensure!(p.log(0).contains("gave up IPaddr::"), "{}", logs(&p));
     let (_, mac) = p.client_answer(Duration::from_secs(2))?;
     ensure!(mac == p.mac(0)?, "client reaches {mac}");
     Ok(())
