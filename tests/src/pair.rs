@@ -412,15 +412,27 @@ impl Pair {
         let ns = self.lab.ns(CLIENT.0);
         let took = self.lab.block_in(CLIENT.0, move || async move {
             let mut p = failover::ping::Pinger::new()?;
+            // With `mac`, the entry must point there before the echo is sent (so the request
+            // went to that node) and still after the reply.
+            let points_there = |want: &str| {
+                run("ip", &["-n", &ns, "neigh", "show", VIP])
+                    .map(|seen| seen.contains(want))
+                    .unwrap_or(false)
+            };
             while start.elapsed() < limit {
+                if let Some(want) = &mac {
+                    if !points_there(want) {
+                        // Ask anyway: an echo to the old owner keeps the entry in use.
+                        let _ = p.probe(vip, Duration::from_millis(5)).await?;
+                        continue;
+                    }
+                }
                 if p.probe(vip, Duration::from_millis(10)).await? {
                     let at = start.elapsed();
-                    let Some(want) = &mac else {
-                        return Ok(Some(at));
-                    };
-                    let seen = run("ip", &["-n", &ns, "neigh", "show", VIP])?;
-                    if seen.contains(want.as_str()) {
-                        return Ok(Some(at));
+                    match &mac {
+                        None => return Ok(Some(at)),
+                        Some(want) if points_there(want) => return Ok(Some(at)),
+                        Some(_) => {}
                     }
                 }
             }
