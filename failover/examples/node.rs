@@ -30,6 +30,7 @@ fn render(s: &NodeStatus) -> String {
         "node {} phase {} generation {}",
         s.node, s.phase, s.generation
     );
+    let _ = writeln!(out, "role {}", s.role());
     let _ = writeln!(out, "standby {}", s.standby);
     let _ = writeln!(out, "ping {}/{}", s.ping_reachable, s.ping_nodes);
     if let Some(p) = &s.peer {

@@ -381,6 +381,20 @@ pub struct NodeStatus {
 }
 
 impl NodeStatus {
+    /// The node's role in one word: its phase until it runs, then `active` when it holds
+    /// every group, `standby` when it holds none, `partial` otherwise.
+    pub fn role(&self) -> &'static str {
+        if self.phase != "running" {
+            return self.phase;
+        }
+        let held = self.groups.iter().filter(|g| g.local == "active").count();
+        match held {
+            0 => "standby",
+            n if n == self.groups.len() => "active",
+            _ => "partial",
+        }
+    }
+
     /// Whether this node holds group `key` (state `active`).
     pub fn holds(&self, key: &str) -> bool {
         self.groups
@@ -1493,6 +1507,7 @@ mod tests {
         settle(500).await;
         assert!(a.vip.holds() && !b.vip.holds());
         assert!(a.status().holds("IPaddr::192.0.2.100/24/eth0"));
+        assert_eq!((a.status().role(), b.status().role()), ("active", "standby"));
         assert_eq!(b.status().peer.map(|p| p.life), Some("alive"));
         // ha01 dies: ha02 takes over after deadtime (80 ms), not before.
         a.task.abort();
