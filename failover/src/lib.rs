@@ -13,13 +13,16 @@
 //! - [`resources`]: haresources scripts and native resources, group acquire / release
 //! - [`peer`]: UDP transport over the ha.cf media
 //! - [`ping`]: ICMP echo to ping nodes
+//! - [`node`]: the loop wiring them together: [`node::Node::start`] -> [`node::NodeHandle`]
 
 pub mod config;
 pub mod fsm;
 pub mod packet;
 
 pub mod garp;
+pub mod node;
 pub mod peer;
 pub mod ping;
+pub mod realtime;
 pub mod resources;
 pub mod vip;

@@ -3,6 +3,7 @@
 //! - [`lab`]: run shell scenarios inside the lab VM, a qemu guest booting
 //!   Debian's kernel with IPVS (`tests/lab/vm-run`, `tests/lab/scenarios/`).
 //! - `netns` (feature `netns`): network namespaces on a bridge for failover tests.
+//! - `pair` (feature `netns`): a director failover pair and a client in namespaces.
 //!
 //! The tests that boot the VM are in `tests/tests/` and are built only with the
 //! `lab` feature: `cargo test -p tests --features lab -- --test-threads=1`.
@@ -10,3 +11,5 @@
 pub mod lab;
 #[cfg(feature = "netns")]
 pub mod netns;
+#[cfg(feature = "netns")]
+pub mod pair;

@@ -1,0 +1,1904 @@
+//! The node: the loop that wires the pure [`Fsm`] to the network, the clock and the resources.
+//!
+//! [`Node::start`] runs the loop on a dedicated OS thread with its own single-threaded tokio
+//! runtime, so heartbeats are never delayed by other work of the process (health checks, IPVS
+//! reconciliation, ...). It reads peer packets ([`Receiver`]: forged, replayed and wrong-key
+//! packets are dropped, counted by reason and logged once per sender per minute), ping results,
+//! timers (an [`Event::Tick`] at [`Fsm::next_deadline`]) and operator commands, feeds them to
+//! [`Fsm::step`] and carries out the actions:
+//!
+//! - `Send`: signed by the [`Encoder`] (generation persisted in the state dir, larger at every
+//!   start) and sent on every medium at once;
+//! - `Probe` / `Acquire` / `Release`: run as tasks on a separate worker runtime that report back
+//!   as events, so heartbeats keep flowing while scripts run;
+//! - `ResetPeer`: the configured [`PeerReset`] (default: refuse; the machine is never touched);
+//! - `FenceSelf`: the configured [`SelfFence`] (default: log and stop the node; reboot only if
+//!   explicitly configured);
+//! - `Log`: `tracing`, in Heartbeat's words.
+//!
+//! The loop itself ([`run`]) is generic over the [`Link`] and [`Vip`] so it is tested in-process
+//! with fakes.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::config::authkeys::{self, AuthKeys};
+use crate::config::hacf::{self, HaCf, Host};
+use crate::config::haresources::{self, Haresources};
+use crate::config::{cluster, nodeinfo, ConfigError, Diagnostic};
+use crate::fsm::{Action, Event, FenceAction, Fsm, FsmConfig, Level, NodePhase, PeerLife};
+use crate::packet::{Encoder, GroupState, Receiver, Rejection};
+use crate::peer::{Medium, PeerError, Received, Transport};
+use crate::resources::{NativeResource, Resource, Resources, ScriptEnv};
+use crate::vip::{Announce, NetlinkVip, Vip};
+
+/// How many state changes [`NodeStatus::transitions`] keeps.
+const TRANSITIONS_KEPT: usize = 64;
+/// Rejected packets from one sender are logged at most this often.
+const REJECT_LOG_EVERY: Duration = Duration::from_secs(60);
+/// The generation counter file in the state dir.
+const GENERATION_FILE: &str = "generation";
+
+/// What to do to this node when a resource cannot be stopped (Heartbeat reboots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SelfFence {
+    /// Log, stop sending heartbeats and end the node ([`NodeExit::Fenced`]): the peer takes
+    /// over after deadtime. The stuck resource stays up here, so use this in tests only.
+    #[default]
+    Exit,
+    /// `reboot -nf`, as Heartbeat's ResourceManager.
+    Reboot,
+    /// `poweroff -nf`.
+    PowerOff,
+    /// Only log; the group stays "releasing" here and the peer never takes it.
+    Ignore,
+}
+
+/// How to reset (STONITH) a dead peer before taking its groups, when ha.cf has `stonith`
+/// lines. Without `stonith` lines no reset is ever asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PeerReset {
+    /// Do not reset: the takeover waits (and the reset is retried every deadtime), as a
+    /// Heartbeat node whose STONITH device fails.
+    #[default]
+    Refuse,
+    /// Run this program with the peer's node name as last argument; exit 0 = reset done.
+    Command(Vec<String>),
+}
+
+/// Knobs that are not in Heartbeat's files.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// See [`SelfFence`].
+    pub fence: SelfFence,
+    /// See [`PeerReset`].
+    pub stonith: PeerReset,
+    /// Where scripts not in `resource.d` are looked up (`/etc/init.d`).
+    pub init_dir: PathBuf,
+    /// Re-probe groups not held here this often and stop strays (`None`: only at start).
+    pub probe_interval: Option<Duration>,
+    /// Stop attempts before fencing, and the pause between them (Heartbeat: 10, 1 s).
+    pub stop_retries: u32,
+    /// See `stop_retries`.
+    pub stop_retry_interval: Duration,
+    /// Gratuitous ARP / unsolicited NA after taking an address.
+    pub announce: Announce,
+    /// Warn about resource scripts also started at boot, looking under this root (`/`).
+    pub boot_root: Option<PathBuf>,
+    /// Run the heartbeat thread under `SCHED_RR` at this priority (Heartbeat's `realtime on`,
+    /// its default), so a busy CPU cannot delay heartbeats into a false failover. `None`:
+    /// normal scheduling.
+    pub realtime: Option<i32>,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        NodeOptions {
+            fence: SelfFence::default(),
+            stonith: PeerReset::default(),
+            init_dir: PathBuf::from("/etc/init.d"),
+            probe_interval: Some(Duration::from_secs(60)),
+            stop_retries: 10,
+            stop_retry_interval: Duration::from_secs(1),
+            announce: Announce::default(),
+            boot_root: Some(PathBuf::from("/")),
+            realtime: Some(10),
+        }
+    }
+}
+
+/// Everything a node needs: the parsed files and where things live.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// Heartbeat's config dir (`/etc/ha.d`): `authkeys` (permissions checked at start),
+    /// `resource.d/`.
+    pub config_dir: PathBuf,
+    /// Where the generation counter is kept (`/var/lib/director`).
+    pub state_dir: PathBuf,
+    pub hacf: HaCf,
+    pub authkeys: AuthKeys,
+    pub haresources: Haresources,
+    /// The local node name (lower case), as [`nodeinfo::local_node_name`] gives it.
+    pub node_name: String,
+    /// Resources carried out in-process, by name (`("ldirectord", ...)` for
+    /// `ldirectord::www`); the rest are scripts.
+    pub natives: Vec<(String, Arc<dyn NativeResource>)>,
+    pub options: NodeOptions,
+}
+
+impl std::fmt::Debug for NodeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeConfig")
+            .field("config_dir", &self.config_dir)
+            .field("state_dir", &self.state_dir)
+            .field("node_name", &self.node_name)
+            .field("groups", &self.haresources.groups.len())
+            .field(
+                "natives",
+                &self.natives.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a node could not start, or how it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A configuration file was refused (every problem, `file:line: message`).
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The generation counter could not be kept.
+    #[error("cannot update the generation counter {path}: {source}")]
+    Generation {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The media could not be opened.
+    #[error("{0}")]
+    Peer(#[from] PeerError),
+    /// Netlink (virtual addresses) or the runtime could not be set up.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The virtual address backend could not be opened.
+    #[error("{0}")]
+    Vip(#[from] crate::vip::VipError),
+    /// The node's thread died.
+    #[error("the failover thread panicked")]
+    Panicked,
+}
+
+impl NodeConfig {
+    /// Reads `ha.cf`, `authkeys` and `haresources` from `config_dir` (the node name from
+    /// `nodeinfo` there or `uname -n`), checks them together and returns every error at once.
+    /// Warnings are logged. Default [`NodeOptions`], no natives.
+    pub fn load(config_dir: &Path, state_dir: &Path) -> Result<NodeConfig, NodeError> {
+        let read = |name: &str| {
+            let path = config_dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| NodeError::Read { path, source })
+        };
+        let hacf_path = config_dir.join("ha.cf");
+        let keys_path = config_dir.join("authkeys");
+        let res_path = config_dir.join("haresources");
+        let (hacf_text, keys_text, res_text) =
+            (read("ha.cf")?, read("authkeys")?, read("haresources")?);
+        let mut diagnostics: Vec<Diagnostic> = Vec::new();
+        let hacf = take(hacf::parse(&hacf_path, &hacf_text), &mut diagnostics);
+        let keys = take(authkeys::parse(&keys_path, &keys_text), &mut diagnostics);
+        let res = take(haresources::parse(&res_path, &res_text), &mut diagnostics);
+        let uname = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let nodeinfo = std::fs::read_to_string(config_dir.join("nodeinfo")).ok();
+        let node_name = nodeinfo::local_node_name(&uname, nodeinfo.as_deref());
+        if node_name.is_none() {
+            diagnostics.push(Diagnostic::error(
+                &hacf_path,
+                0,
+                "cannot determine this node's name (uname -n is empty and no nodeinfo)",
+            ));
+        }
+        if let (Some(h), Some(r), Some(n)) = (&hacf, &res, &node_name) {
+            diagnostics.extend(cluster::check(&hacf_path, h, &res_path, r, n));
+        }
+        for d in diagnostics.iter().filter(|d| !d.is_error()) {
+            tracing::warn!("{d}");
+        }
+        match (hacf, keys, res, node_name) {
+            (Some(hacf), Some(authkeys), Some(haresources), Some(node_name))
+                if !diagnostics.iter().any(Diagnostic::is_error) =>
+            {
+                Ok(NodeConfig {
+                    config_dir: config_dir.to_path_buf(),
+                    state_dir: state_dir.to_path_buf(),
+                    hacf,
+                    authkeys,
+                    haresources,
+                    node_name,
+                    natives: Vec::new(),
+                    options: NodeOptions::default(),
+                })
+            }
+            _ => Err(NodeError::Config(ConfigError { diagnostics })),
+        }
+    }
+
+    /// The state machine's configuration for this node.
+    pub fn fsm_config(&self) -> FsmConfig {
+        let mut c = FsmConfig::new(&self.hacf, &self.haresources, &self.node_name);
+        c.fence = match self.options.fence {
+            SelfFence::Ignore => FenceAction::None,
+            SelfFence::PowerOff => FenceAction::PowerOff,
+            SelfFence::Exit | SelfFence::Reboot => FenceAction::Reboot,
+        };
+        c.probe_interval = self.options.probe_interval;
+        c.stop_retries = self.options.stop_retries.max(1);
+        c.stop_retry_interval = self.options.stop_retry_interval;
+        c
+    }
+
+    fn groups(&self) -> Vec<Vec<Resource>> {
+        self.haresources
+            .groups
+            .iter()
+            .map(|g| g.resources.iter().map(Resource::from).collect())
+            .collect()
+    }
+}
+
+fn take<T>(
+    r: Result<crate::config::Parsed<T>, ConfigError>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    match r {
+        Ok(p) => {
+            out.extend(p.warnings);
+            Some(p.value)
+        }
+        Err(e) => {
+            out.extend(e.diagnostics);
+            None
+        }
+    }
+}
+
+/// Refuses an `authkeys` file that group or others may read, or that root does not own.
+pub fn check_authkeys(path: &Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|source| NodeError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    authkeys::check_permissions(path, meta.mode(), meta.uid()).map_err(|d| {
+        NodeError::Config(ConfigError {
+            diagnostics: vec![d],
+        })
+    })
+}
+
+/// Reads the generation counter in `state_dir`, stores the next one (fsync'd) and returns it.
+/// The value is also never below the wall clock in seconds, so a lost state dir does not make
+/// the peer take our packets for a replay.
+pub fn next_generation(state_dir: &Path, now: SystemTime) -> Result<u64, NodeError> {
+    let path = state_dir.join(GENERATION_FILE);
+    let err = |source| NodeError::Generation {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(state_dir).map_err(err)?;
+    let stored = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let clock = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let next = stored.saturating_add(1).max(clock);
+    let tmp = state_dir.join(format!("{GENERATION_FILE}.tmp"));
+    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    writeln!(f, "{next}").map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(next)
+}
+
+/// A peer link (one interface the peer is heard on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// Interface.
+    pub iface: String,
+    /// Last sender address seen on it.
+    pub from: SocketAddr,
+    /// Heard within the peer's deadtime.
+    pub up: bool,
+    /// When the last accepted packet came in.
+    pub last_heard: SystemTime,
+}
+
+/// The peer, as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    pub name: String,
+    /// `unknown` (never heard), `alive`, `dead`, `gone` (said it was leaving).
+    pub life: &'static str,
+    pub last_heard: Option<SystemTime>,
+}
+
+/// One resource group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// haresources key.
+    pub key: String,
+    /// Preferred node.
+    pub preferred: String,
+    /// Resources as written.
+    pub resources: Vec<String>,
+    /// Our state: `unknown`, `standby`, `acquiring`, `active`, `releasing`, `failed`,
+    /// `cleaning`.
+    pub local: &'static str,
+    /// The peer's last reported state.
+    pub peer: &'static str,
+}
+
+/// One state change, for `director status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub at: SystemTime,
+    pub what: String,
+}
+
+/// A snapshot for `director status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub node: String,
+    /// `created`, `init`, `running`, `stopping`, `stopped`, `fenced`.
+    pub phase: &'static str,
+    /// Operator standby is in force here.
+    pub standby: bool,
+    pub generation: u64,
+    pub ping_reachable: u16,
+    pub ping_nodes: u16,
+    pub peer: Option<PeerStatus>,
+    pub links: Vec<LinkStatus>,
+    pub groups: Vec<GroupInfo>,
+    /// Most recent last.
+    pub transitions: Vec<Transition>,
+    /// Refused packets by reason (`bad_auth`, `unknown_key`, `replay`, `old_generation`,
+    /// `unknown_node`, `malformed`, ...).
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl NodeStatus {
+    /// The node's role in one word: its phase until it runs, then `active` when it holds
+    /// every group, `standby` when it holds none, `partial` otherwise.
+    pub fn role(&self) -> &'static str {
+        if self.phase != "running" {
+            return self.phase;
+        }
+        let held = self.groups.iter().filter(|g| g.local == "active").count();
+        match held {
+            0 => "standby",
+            n if n == self.groups.len() => "active",
+            _ => "partial",
+        }
+    }
+
+    /// Whether this node holds group `key` (state `active`).
+    pub fn holds(&self, key: &str) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g.key == key && g.local == "active")
+    }
+}
+
+/// How the node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeExit {
+    /// Graceful shutdown: everything released, the peer told.
+    Stopped,
+    /// A resource could not be stopped and [`SelfFence::Exit`] is configured.
+    Fenced,
+}
+
+/// An operator command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    Standby,
+    Takeover,
+    Stop,
+}
+
+/// What the loop waits for besides packets and time.
+#[derive(Debug)]
+pub(crate) enum Input {
+    Event(Event),
+    Command(Command),
+}
+
+type NodeThread = std::thread::JoinHandle<Result<NodeExit, NodeError>>;
+
+/// Controls a running node; cheap to clone.
+#[derive(Clone)]
+pub struct NodeHandle {
+    tx: mpsc::UnboundedSender<Input>,
+    status: Arc<Mutex<NodeStatus>>,
+    thread: Arc<Mutex<Option<NodeThread>>>,
+}
+
+impl NodeHandle {
+    /// The latest snapshot (updated after every event).
+    pub fn status(&self) -> NodeStatus {
+        match self.status.lock() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Operator standby: give every group to the peer (`hb_standby`).
+    pub fn standby(&self) {
+        let _ = self.tx.send(Input::Command(Command::Standby));
+    }
+
+    /// Operator takeover: take every group from the peer (`hb_takeover`).
+    pub fn takeover(&self) {
+        let _ = self.tx.send(Input::Command(Command::Takeover));
+    }
+
+    /// Graceful shutdown: release right to left, tell the peer, end. Returns at once; see
+    /// [`NodeHandle::wait`].
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Input::Command(Command::Stop));
+    }
+
+    /// Whether the node's thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread
+            .lock()
+            .ok()
+            .and_then(|t| t.as_ref().map(std::thread::JoinHandle::is_finished))
+            .unwrap_or(true)
+    }
+
+    /// Waits for the node to end (blocking; call from a plain thread or `spawn_blocking`).
+    /// Only the first caller gets the result.
+    pub fn wait(&self) -> Result<NodeExit, NodeError> {
+        let t = self.thread.lock().ok().and_then(|mut t| t.take());
+        match t {
+            Some(t) => t.join().map_err(|_| NodeError::Panicked)?,
+            None => Ok(NodeExit::Stopped),
+        }
+    }
+}
+
+/// Starts nodes.
+pub struct Node;
+
+impl Node {
+    /// Checks `authkeys` (mode 600, owned by root), bumps the generation, opens the media and
+    /// starts the loop on its own thread (in the caller's network namespace). Errors opening
+    /// anything are returned here, before the node takes part.
+    pub fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
+        check_authkeys(&cfg.config_dir.join("authkeys"))?;
+        let media = cfg
+            .hacf
+            .media
+            .iter()
+            .map(Medium::from_config)
+            .collect::<Result<Vec<_>, _>>()?;
+        let ping_hosts = resolve_ping_nodes(&cfg.hacf);
+        let generation = next_generation(&cfg.state_dir, SystemTime::now())?;
+        if let Some(root) = &cfg.options.boot_root {
+            crate::resources::warn_boot_enabled(root, &cfg.groups());
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let status = Arc::new(Mutex::new(initial_status(&cfg, generation)));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), NodeError>>();
+        let loop_tx = tx.clone();
+        let loop_status = status.clone();
+        let thread = std::thread::Builder::new().name("failover".into()).spawn(
+            move || -> Result<NodeExit, NodeError> {
+                if let Some(prio) = cfg.options.realtime {
+                    match crate::realtime::make_current_thread_realtime(prio) {
+                        Ok(()) => tracing::debug!(priority = prio, "heartbeat thread runs SCHED_RR"),
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "cannot give the heartbeat thread real-time priority: heartbeats may be \
+                             late on a busy machine"
+                        ),
+                    }
+                }
+                let setup = || -> Result<_, NodeError> {
+                    let hb = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let worker = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .thread_name("failover-res")
+                        .enable_all()
+                        .build()?;
+                    let transport = hb.block_on(async { Transport::open(&media) })?;
+                    let vip = worker.block_on(async { NetlinkVip::new(cfg.options.announce) })?;
+                    Ok((hb, worker, transport, vip))
+                };
+                let (hb, worker, transport, vip) = match setup() {
+                    Ok(x) => {
+                        let _ = ready_tx.send(Ok(()));
+                        x
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return Ok(NodeExit::Stopped);
+                    }
+                };
+                let resources = build_resources(&cfg, Arc::new(vip));
+                if !ping_hosts.is_empty() {
+                    let interval = cfg
+                        .hacf
+                        .keepalive
+                        .clamp(Duration::from_millis(10), Duration::from_secs(1));
+                    hb.spawn(ping_loop(
+                        ping_hosts,
+                        interval,
+                        cfg.hacf.deadping,
+                        loop_tx.clone(),
+                    ));
+                }
+                let parts = LoopParts {
+                    fsm: Fsm::new(cfg.fsm_config()),
+                    encoder: Encoder::new(cfg.node_name.clone(), generation),
+                    receiver: Receiver::new(
+                        &cfg.node_name,
+                        cfg.hacf.nodes.clone(),
+                        cfg.authkeys.clone(),
+                    ),
+                    keys: cfg.authkeys.clone(),
+                    groups: cfg.groups(),
+                    fence: cfg.options.fence,
+                    stonith: cfg.options.stonith.clone(),
+                    status: loop_status,
+                };
+                let span = tracing::info_span!("node", node = %cfg.node_name);
+                let exit = hb.block_on(
+                    run(
+                        parts,
+                        transport,
+                        Arc::new(resources),
+                        worker.handle().clone(),
+                        loop_tx,
+                        rx,
+                    )
+                    .instrument(span),
+                );
+                worker.shutdown_timeout(Duration::from_secs(1));
+                Ok(exit)
+            },
+        )?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(NodeError::Panicked);
+            }
+        }
+        Ok(NodeHandle {
+            tx,
+            status,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+}
+
+fn build_resources<V: Vip>(cfg: &NodeConfig, vip: Arc<V>) -> Resources<V> {
+    let mut env = ScriptEnv::new(&cfg.config_dir, cfg.node_name.clone());
+    env.init_dir = cfg.options.init_dir.clone();
+    // The state machine retries failed stops (and fences); one attempt per Release here.
+    env.stop_retries = 1;
+    env.vars.push((
+        "NICEFAILBACK".into(),
+        if cfg.hacf.auto_failback == hacf::AutoFailback::Off {
+            "yes".into()
+        } else {
+            "no".into()
+        },
+    ));
+    env.vars.extend(cfg.hacf.env.iter().cloned());
+    let mut r = Resources::new(vip, env);
+    for (name, native) in &cfg.natives {
+        r.register_native(name.clone(), native.clone());
+    }
+    r
+}
+
+fn resolve_ping_nodes(cf: &HaCf) -> Vec<(String, Vec<IpAddr>)> {
+    use std::net::ToSocketAddrs;
+    cf.ping_nodes
+        .iter()
+        .map(|p| {
+            let hosts = p
+                .hosts
+                .iter()
+                .flat_map(|h| match h {
+                    Host::Ip(ip) => vec![*ip],
+                    Host::Name(n) => match (n.as_str(), 0).to_socket_addrs() {
+                        Ok(a) => a.map(|s| s.ip()).collect(),
+                        Err(e) => {
+                            tracing::error!(ping = %n, error = %e, "cannot resolve ping node {n}");
+                            Vec::new()
+                        }
+                    },
+                })
+                .collect();
+            (p.name.clone(), hosts)
+        })
+        .collect()
+}
+
+/// Pings every ping node each `interval`; a node (or ping_group) is reachable while one of
+/// its hosts answered within `deadping`. Reports the count when it changes.
+async fn ping_loop(
+    nodes: Vec<(String, Vec<IpAddr>)>,
+    interval: Duration,
+    deadping: Duration,
+    tx: mpsc::UnboundedSender<Input>,
+) {
+    let mut pinger = match crate::ping::Pinger::new() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open ICMP socket: ping nodes are not watched");
+            return;
+        }
+    };
+    let start = Instant::now();
+    let mut last_ok: Vec<Instant> = vec![start; nodes.len()];
+    let mut reachable = vec![true; nodes.len()];
+    let mut reported = u16::try_from(nodes.len()).unwrap_or(u16::MAX);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for (i, (name, hosts)) in nodes.iter().enumerate() {
+            let mut ok = false;
+            for h in hosts {
+                if let Ok(true) = pinger.probe(*h, interval).await {
+                    ok = true;
+                    break;
+                }
+            }
+            let now = Instant::now();
+            if let (Some(last), Some(up)) = (last_ok.get_mut(i), reachable.get_mut(i)) {
+                if ok {
+                    *last = now;
+                }
+                let is_up = now.saturating_duration_since(*last) < deadping;
+                if is_up != *up {
+                    *up = is_up;
+                    if is_up {
+                        tracing::info!(ping = %name, "Link {name}:{name} up.");
+                    } else {
+                        tracing::warn!(ping = %name, "node {name}: is dead");
+                    }
+                }
+            }
+        }
+        let n = u16::try_from(reachable.iter().filter(|u| **u).count()).unwrap_or(u16::MAX);
+        if n != reported {
+            reported = n;
+            if tx.send(Input::Event(Event::PingReachable(n))).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The media as the loop sees them: send to all, receive from any.
+pub trait Link {
+    /// Sends on every medium; returns how many took it.
+    fn send(&self, data: &[u8]) -> impl Future<Output = usize>;
+    /// The next datagram (`None`: no more will come).
+    fn recv(&mut self) -> impl Future<Output = Option<Received>>;
+}
+
+impl Link for Transport {
+    fn send(&self, data: &[u8]) -> impl Future<Output = usize> {
+        Transport::send(self, data)
+    }
+    fn recv(&mut self) -> impl Future<Output = Option<Received>> {
+        Transport::recv(self)
+    }
+}
+
+/// A short, stable name for why a packet was refused (`None`: our own packet, not counted).
+pub fn rejection_reason(r: &Rejection) -> Option<&'static str> {
+    use crate::packet::DecodeError as D;
+    Some(match r {
+        Rejection::Own => return None,
+        Rejection::UnknownNode(_) => "unknown_node",
+        Rejection::OldGeneration { .. } => "old_generation",
+        Rejection::Replay { .. } => "replay",
+        Rejection::Decode(d) => match d {
+            D::BadAuth(_) => "bad_auth",
+            D::UnknownKey(_) => "unknown_key",
+            D::BadMagic => "bad_magic",
+            D::BadVersion(_) => "bad_version",
+            D::Short(_) | D::TooLong(_) | D::UnknownKind(_) | D::Malformed(_) => "malformed",
+        },
+    })
+}
+
+/// Counts refused packets by reason and says when one should be logged: once per sender per
+/// minute, with how many were refused since.
+#[derive(Debug, Default, Clone)]
+pub struct RejectLog {
+    counts: BTreeMap<&'static str, u64>,
+    /// Per sender: when last logged, and refusals since then.
+    senders: HashMap<IpAddr, (Instant, u64)>,
+}
+
+impl RejectLog {
+    /// Records one refusal from `from`; returns `Some(suppressed)` when it should be logged
+    /// (`suppressed` = refusals from that sender not logged since the last line).
+    pub fn observe(&mut self, from: IpAddr, reason: &'static str, now: Instant) -> Option<u64> {
+        *self.counts.entry(reason).or_insert(0) += 1;
+        match self.senders.get_mut(&from) {
+            Some((at, since)) if now.saturating_duration_since(*at) < REJECT_LOG_EVERY => {
+                *since += 1;
+                None
+            }
+            Some((at, since)) => {
+                let suppressed = *since;
+                *at = now;
+                *since = 0;
+                Some(suppressed)
+            }
+            None => {
+                self.senders.insert(from, (now, 0));
+                Some(0)
+            }
+        }
+    }
+
+    /// Counts a packet dropped without logging it (e.g. an older status arriving late).
+    pub fn count(&mut self, reason: &'static str) {
+        *self.counts.entry(reason).or_insert(0) += 1;
+    }
+
+    /// Refusals by reason.
+    pub fn counts(&self) -> &BTreeMap<&'static str, u64> {
+        &self.counts
+    }
+}
+
+/// The loop's state, apart from the I/O handles.
+pub(crate) struct LoopParts {
+    pub fsm: Fsm,
+    pub encoder: Encoder,
+    pub receiver: Receiver,
+    pub keys: AuthKeys,
+    /// Resources of each group, in haresources order.
+    pub groups: Vec<Vec<Resource>>,
+    pub fence: SelfFence,
+    pub stonith: PeerReset,
+    status: Arc<Mutex<NodeStatus>>,
+}
+
+struct LinkSeen {
+    from: SocketAddr,
+    at: Instant,
+    wall: SystemTime,
+    up: bool,
+}
+
+struct Book {
+    /// Newest (generation, seq) fed to the state machine, per peer: each message is a full
+    /// status, so an older one arriving later (reordered, or a delayed replay the window has
+    /// not seen) is dropped rather than let it roll the peer's state back.
+    newest: HashMap<String, (u64, u64)>,
+    links: BTreeMap<String, LinkSeen>,
+    peer_heard: Option<SystemTime>,
+    transitions: VecDeque<Transition>,
+    rejects: RejectLog,
+}
+
+/// The node loop: runs until graceful shutdown completes or the node fences itself.
+/// Resource work is spawned on `worker`; its results come back through `tx` / `rx`.
+pub(crate) async fn run<L: Link, V: Vip>(
+    mut parts: LoopParts,
+    mut link: L,
+    resources: Arc<Resources<V>>,
+    worker: tokio::runtime::Handle,
+    tx: mpsc::UnboundedSender<Input>,
+    mut rx: mpsc::UnboundedReceiver<Input>,
+) -> NodeExit {
+    let mut book = Book {
+        newest: HashMap::new(),
+        links: BTreeMap::new(),
+        peer_heard: None,
+        transitions: VecDeque::new(),
+        rejects: RejectLog::default(),
+    };
+    let mut pending = vec![Event::Start];
+    let mut link_open = true;
+    loop {
+        for ev in pending.drain(..) {
+            let now = Instant::now();
+            let before = parts.fsm.status();
+            let actions = parts.fsm.step(ev, now);
+            let exit = carry_out(&mut parts, &link, &resources, &worker, &tx, actions).await;
+            for g in regained(&before, &parts.fsm.status()) {
+                reannounce(&parts, g, &resources, &worker);
+            }
+            note_transitions(&parts, &before, &mut book);
+            publish(&parts, &book);
+            if let Some(exit) = exit {
+                return exit;
+            }
+        }
+        let deadline = parts.fsm.next_deadline();
+        tokio::select! {
+            biased;
+            r = link.recv(), if link_open => match r {
+                Some(r) => {
+                    if let Some(ev) = accept(&mut parts, &mut book, r) {
+                        pending.push(ev);
+                    }
+                }
+                None => {
+                    tracing::error!("every heartbeat medium closed: the peer cannot be heard");
+                    link_open = false;
+                }
+            },
+            _ = sleep_until(deadline) => {
+                check_links(&parts, &mut book);
+                pending.push(Event::Tick);
+            }
+            i = rx.recv() => match i {
+                Some(Input::Event(ev)) => pending.push(ev),
+                Some(Input::Command(c)) => pending.push(match c {
+                    Command::Standby => Event::Standby,
+                    Command::Takeover => Event::Takeover,
+                    Command::Stop => Event::Stop,
+                }),
+                // Every handle is gone: shut down gracefully.
+                None => pending.push(Event::Stop),
+            },
+        }
+    }
+}
+
+/// Groups we held all along that the peer has just stopped claiming (a healed partition:
+/// it had taken them, and clients and routers may have followed its gratuitous ARP).
+pub(crate) fn regained(before: &crate::fsm::Status, after: &crate::fsm::Status) -> Vec<usize> {
+    before
+        .groups
+        .iter()
+        .zip(after.groups.iter())
+        .enumerate()
+        .filter(|(_, ((_, b_local, b_peer), (_, a_local, a_peer)))| {
+            *b_local == GroupState::Active
+                && *a_local == GroupState::Active
+                && b_peer.claims()
+                && !a_peer.claims()
+        })
+        .map(|(g, _)| g)
+        .collect()
+}
+
+/// Announces a group's addresses again (gratuitous ARP / unsolicited NA), so neighbours that
+/// followed the peer's announcements come back here.
+fn reannounce<V: Vip>(
+    parts: &LoopParts,
+    g: usize,
+    resources: &Arc<Resources<V>>,
+    worker: &tokio::runtime::Handle,
+) {
+    let vips: Vec<Resource> = parts
+        .groups
+        .get(g)
+        .map(|rs| {
+            rs.iter()
+                .filter(|r| matches!(r, Resource::Vip(_)))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if vips.is_empty() {
+        return;
+    }
+    let peer = parts.fsm.config().peer.clone().unwrap_or_default();
+    let r = resources.clone();
+    worker.spawn(async move {
+        for v in &vips {
+            tracing::info!(resource = %v.display(), "{peer} gave up {}: announcing it again", v.display());
+            // Adding a present address only sends the announcements.
+            if let Err(e) = r.run(v, crate::resources::Op::Start).await {
+                tracing::error!(error = %e, "{e}");
+            }
+        }
+    });
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> {
+    let now = Instant::now();
+    match parts.receiver.accept(&r.data) {
+        Ok((msg, _fresh)) => {
+            let id = (msg.generation, msg.seq);
+            if book.newest.get(&msg.node).is_some_and(|n| id <= *n) {
+                tracing::debug!(from = %r.from, generation = msg.generation, seq = msg.seq, "older status than one already seen: dropped");
+                book.rejects.count("out_of_order");
+                return None;
+            }
+            book.newest.insert(msg.node.clone(), id);
+            let wall = SystemTime::now();
+            book.peer_heard = Some(wall);
+            let peer = msg.node.clone();
+            match book.links.get_mut(&r.iface) {
+                Some(l) => {
+                    if !l.up {
+                        tracing::info!(link = %r.iface, "Link {peer}:{} up.", r.iface);
+                    }
+                    *l = LinkSeen {
+                        from: r.from,
+                        at: now,
+                        wall,
+                        up: true,
+                    };
+                }
+                None => {
+                    tracing::info!(link = %r.iface, "Link {peer}:{} up.", r.iface);
+                    book.links.insert(
+                        r.iface.clone(),
+                        LinkSeen {
+                            from: r.from,
+                            at: now,
+                            wall,
+                            up: true,
+                        },
+                    );
+                }
+            }
+            Some(Event::Heard(msg))
+        }
+        Err(rej) => {
+            if let Some(reason) = rejection_reason(&rej) {
+                if let Some(suppressed) = book.rejects.observe(r.from.ip(), reason, now) {
+                    tracing::warn!(
+                        from = %r.from,
+                        iface = %r.iface,
+                        reason,
+                        suppressed,
+                        "packet from {} on {} rejected: {rej} ({suppressed} more not logged in the last minute)",
+                        r.from,
+                        r.iface
+                    );
+                }
+            }
+            None
+        }
+    }
+}
+
+fn check_links(parts: &LoopParts, book: &mut Book) {
+    let now = Instant::now();
+    let dead_after = parts.fsm.config().deadtime;
+    let peer = parts.fsm.config().peer.clone().unwrap_or_default();
+    for (iface, l) in book.links.iter_mut() {
+        if l.up && now.saturating_duration_since(l.at) >= dead_after {
+            l.up = false;
+            tracing::warn!(link = %iface, "Link {peer}:{iface} dead.");
+        }
+    }
+}
+
+/// Carries out actions in order; returns how the node ends, if it does.
+async fn carry_out<L: Link, V: Vip>(
+    parts: &mut LoopParts,
+    link: &L,
+    resources: &Arc<Resources<V>>,
+    worker: &tokio::runtime::Handle,
+    tx: &mpsc::UnboundedSender<Input>,
+    actions: Vec<Action>,
+) -> Option<NodeExit> {
+    let mut exit = None;
+    for a in actions {
+        match a {
+            Action::Send(payload) => {
+                let ts = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                match parts.encoder.encode(&payload, ts, &parts.keys) {
+                    Ok(bytes) => {
+                        if link.send(&bytes).await == 0 {
+                            tracing::debug!("heartbeat not sent on any medium");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot encode heartbeat: {e}"),
+                }
+            }
+            Action::Probe(g) => {
+                let group = parts.groups.get(g).cloned().unwrap_or_default();
+                let (r, tx) = (resources.clone(), tx.clone());
+                worker.spawn(async move {
+                    let mut running = false;
+                    for res in &group {
+                        if r.is_running(res).await {
+                            tracing::info!(resource = %res.display(), "Resource {} is running here", res.display());
+                            running = true;
+                        }
+                    }
+                    let _ = tx.send(Input::Event(Event::Probed { group: g, running }));
+                });
+            }
+            Action::Acquire(g) => {
+                let group = parts.groups.get(g).cloned().unwrap_or_default();
+                let (r, tx) = (resources.clone(), tx.clone());
+                worker.spawn(async move {
+                    let ok = match r.acquire_group(&group).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::error!(error = %e, "{e}");
+                            false
+                        }
+                    };
+                    let _ = tx.send(Input::Event(Event::Acquired { group: g, ok }));
+                });
+            }
+            Action::Release(g) => {
+                let group = parts.groups.get(g).cloned().unwrap_or_default();
+                let (r, tx) = (resources.clone(), tx.clone());
+                worker.spawn(async move {
+                    let ok = match r.release_group(&group).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::error!(error = %e, "{e}");
+                            false
+                        }
+                    };
+                    let _ = tx.send(Input::Event(Event::Released { group: g, ok }));
+                });
+            }
+            Action::ResetPeer(name) => {
+                let stonith = parts.stonith.clone();
+                let tx = tx.clone();
+                worker.spawn(async move {
+                    let ok = reset_peer(&stonith, &name).await;
+                    let _ = tx.send(Input::Event(Event::PeerReset { ok }));
+                });
+            }
+            Action::FenceSelf(_) => {
+                exit = fence_self(parts.fence).await.or(exit);
+            }
+            Action::Log(level, text) => log(level, &text),
+            Action::Exit => exit = Some(NodeExit::Stopped),
+        }
+    }
+    exit
+}
+
+async fn reset_peer(how: &PeerReset, name: &str) -> bool {
+    match how {
+        PeerReset::Refuse => {
+            tracing::error!(
+                peer = name,
+                "no STONITH command configured: cannot reset node {name}"
+            );
+            false
+        }
+        PeerReset::Command(argv) => {
+            let Some((prog, args)) = argv.split_first() else {
+                return false;
+            };
+            let run = tokio::process::Command::new(prog)
+                .args(args)
+                .arg(name)
+                .kill_on_drop(true)
+                .status();
+            match tokio::time::timeout(Duration::from_secs(120), run).await {
+                Ok(Ok(s)) if s.success() => true,
+                Ok(Ok(s)) => {
+                    tracing::error!(peer = name, "STONITH command {prog} failed ({s})");
+                    false
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(peer = name, "cannot run STONITH command {prog}: {e}");
+                    false
+                }
+                Err(_) => {
+                    tracing::error!(peer = name, "STONITH command {prog} timed out");
+                    false
+                }
+            }
+        }
+    }
+}
+
+async fn fence_self(how: SelfFence) -> Option<NodeExit> {
+    let cmd = match how {
+        SelfFence::Ignore => return None,
+        SelfFence::Exit => {
+            tracing::error!(
+                "CRIT: fencing this node: the failover node stops (configured action: exit)"
+            );
+            return Some(NodeExit::Fenced);
+        }
+        SelfFence::Reboot => "reboot",
+        SelfFence::PowerOff => "poweroff",
+    };
+    tracing::error!("CRIT: fencing this node: {cmd} -nf");
+    match tokio::process::Command::new(cmd).arg("-nf").status().await {
+        Ok(_) => {}
+        Err(e) => tracing::error!("cannot run {cmd}: {e}"),
+    }
+    Some(NodeExit::Fenced)
+}
+
+fn log(level: Level, text: &str) {
+    match level {
+        Level::Info => tracing::info!("{text}"),
+        Level::Warn => tracing::warn!("WARN: {text}"),
+        Level::Error => tracing::error!("ERROR: {text}"),
+        Level::Crit => tracing::error!("CRIT: {text}"),
+    }
+}
+
+fn state_name(s: GroupState) -> &'static str {
+    match s {
+        GroupState::Unknown => "unknown",
+        GroupState::Standby => "standby",
+        GroupState::Acquiring => "acquiring",
+        GroupState::Active => "active",
+        GroupState::Releasing => "releasing",
+        GroupState::Failed => "failed",
+        GroupState::Cleaning => "cleaning",
+    }
+}
+
+fn phase_name(p: NodePhase) -> &'static str {
+    match p {
+        NodePhase::Created => "created",
+        NodePhase::Init => "init",
+        NodePhase::Running => "running",
+        NodePhase::Stopping => "stopping",
+        NodePhase::Stopped => "stopped",
+        NodePhase::Fenced => "fenced",
+    }
+}
+
+fn life_name(l: PeerLife) -> &'static str {
+    match l {
+        PeerLife::Unknown => "unknown",
+        PeerLife::Alive => "alive",
+        PeerLife::Dead => "dead",
+        PeerLife::Gone => "gone",
+    }
+}
+
+fn initial_status(cfg: &NodeConfig, generation: u64) -> NodeStatus {
+    NodeStatus {
+        node: cfg.node_name.clone(),
+        phase: "created",
+        standby: false,
+        generation,
+        ping_reachable: u16::try_from(cfg.hacf.ping_nodes.len()).unwrap_or(u16::MAX),
+        ping_nodes: u16::try_from(cfg.hacf.ping_nodes.len()).unwrap_or(u16::MAX),
+        peer: None,
+        links: Vec::new(),
+        groups: Vec::new(),
+        transitions: Vec::new(),
+        rejected: BTreeMap::new(),
+    }
+}
+
+fn note_transitions(parts: &LoopParts, before: &crate::fsm::Status, book: &mut Book) {
+    let after = parts.fsm.status();
+    let mut changes = Vec::new();
+    if before.phase != after.phase {
+        changes.push(format!(
+            "node {}: {} -> {}",
+            parts.fsm.config().local,
+            phase_name(before.phase),
+            phase_name(after.phase)
+        ));
+    }
+    if let (Some((name, b)), Some((_, a))) = (&before.peer, &after.peer) {
+        if a != b {
+            changes.push(format!(
+                "peer {name}: {} -> {}",
+                life_name(*b),
+                life_name(*a)
+            ));
+        }
+    }
+    for ((key, b, _), (_, a, _)) in before.groups.iter().zip(after.groups.iter()) {
+        if a != b {
+            changes.push(format!("{key}: {} -> {}", state_name(*b), state_name(*a)));
+        }
+    }
+    let at = SystemTime::now();
+    for what in changes {
+        if book.transitions.len() >= TRANSITIONS_KEPT {
+            book.transitions.pop_front();
+        }
+        book.transitions.push_back(Transition { at, what });
+    }
+}
+
+fn publish(parts: &LoopParts, book: &Book) {
+    let s = parts.fsm.status();
+    let cfg = parts.fsm.config();
+    let status = NodeStatus {
+        node: cfg.local.clone(),
+        phase: phase_name(s.phase),
+        standby: s.standby,
+        generation: parts.encoder.generation(),
+        ping_reachable: s.ping_reachable,
+        ping_nodes: cfg.ping_nodes,
+        peer: s.peer.map(|(name, life)| PeerStatus {
+            name,
+            life: life_name(life),
+            last_heard: book.peer_heard,
+        }),
+        links: book
+            .links
+            .iter()
+            .map(|(iface, l)| LinkStatus {
+                iface: iface.clone(),
+                from: l.from,
+                up: l.up,
+                last_heard: l.wall,
+            })
+            .collect(),
+        groups: s
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, (key, local, peer))| GroupInfo {
+                key: key.clone(),
+                preferred: cfg
+                    .groups
+                    .get(i)
+                    .map(|g| g.preferred.clone())
+                    .unwrap_or_default(),
+                resources: parts
+                    .groups
+                    .get(i)
+                    .map(|g| g.iter().map(Resource::display).collect())
+                    .unwrap_or_default(),
+                local: state_name(*local),
+                peer: state_name(*peer),
+            })
+            .collect(),
+        transitions: book.transitions.iter().cloned().collect(),
+        rejected: book.rejects.counts().clone(),
+    };
+    // Never block the heartbeat thread on a reader (a normal-priority thread preempted while
+    // holding the lock would delay heartbeats: priority inversion). A skipped update is
+    // replaced by the next one, at most a keepalive later.
+    match parts.status.try_lock() {
+        Ok(mut g) => *g = status,
+        Err(std::sync::TryLockError::Poisoned(p)) => *p.into_inner() = status,
+        Err(std::sync::TryLockError::WouldBlock) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::authkeys::AuthMethod;
+    use crate::packet::{Kind, Message, Payload, Phase};
+    use crate::vip::{Placement, VipError, VipSpec};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A [`Vip`] that records what is up.
+    #[derive(Default)]
+    struct FakeVip {
+        up: Mutex<Vec<IpAddr>>,
+        adds: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Vip for FakeVip {
+        async fn add(&self, s: &VipSpec) -> Result<Placement, VipError> {
+            self.adds.fetch_add(1, Ordering::SeqCst);
+            if let Ok(mut up) = self.up.lock() {
+                if !up.contains(&s.addr) {
+                    up.push(s.addr);
+                }
+            }
+            Ok(Placement {
+                index: 1,
+                ifname: "eth0".into(),
+                prefix: 24,
+                label: None,
+            })
+        }
+        async fn remove(&self, s: &VipSpec) -> Result<(), VipError> {
+            if let Ok(mut up) = self.up.lock() {
+                up.retain(|a| *a != s.addr);
+            }
+            Ok(())
+        }
+        async fn is_present(&self, s: &VipSpec) -> Result<bool, VipError> {
+            Ok(self.up.lock().map(|u| u.contains(&s.addr)).unwrap_or(false))
+        }
+    }
+
+    impl FakeVip {
+        fn holds(&self) -> bool {
+            self.up.lock().map(|u| !u.is_empty()).unwrap_or(false)
+        }
+    }
+
+    /// An in-memory medium to the other node; `cut` drops everything sent.
+    struct MemLink {
+        to: mpsc::UnboundedSender<Received>,
+        rx: mpsc::UnboundedReceiver<Received>,
+        cut: Arc<AtomicBool>,
+        from: SocketAddr,
+    }
+
+    impl Link for MemLink {
+        async fn send(&self, data: &[u8]) -> usize {
+            if self.cut.load(Ordering::SeqCst) {
+                return 0;
+            }
+            let _ = self.to.send(Received {
+                data: data.to_vec(),
+                iface: "eth0".into(),
+                from: self.from,
+            });
+            1
+        }
+        async fn recv(&mut self) -> Option<Received> {
+            self.rx.recv().await
+        }
+    }
+
+    fn keys() -> AuthKeys {
+        AuthKeys::single(1, AuthMethod::Sha1(b"TestNetOnlySecret".to_vec()))
+    }
+
+    fn config(dir: &Path, local: &str, af: &str) -> NodeConfig {
+        let hacf = hacf::parse(
+            Path::new("ha.cf"),
+            &format!(
+                "keepalive 20ms\ndeadtime 80ms\nwarntime 60ms\ninitdead 300ms\n\
+                 ucast eth0 192.0.2.11\nauto_failback {af}\nnode ha01\nnode ha02\n"
+            ),
+        )
+        .map(|p| p.value)
+        .unwrap_or_default();
+        let haresources = haresources::parse(
+            Path::new("haresources"),
+            "ha01 IPaddr::192.0.2.100/24/eth0\n",
+        )
+        .map(|p| p.value)
+        .unwrap_or_default();
+        NodeConfig {
+            config_dir: dir.to_path_buf(),
+            state_dir: dir.join("state"),
+            hacf,
+            authkeys: keys(),
+            haresources,
+            node_name: local.into(),
+            natives: Vec::new(),
+            options: NodeOptions {
+                boot_root: None,
+                ..NodeOptions::default()
+            },
+        }
+    }
+
+    struct Running {
+        vip: Arc<FakeVip>,
+        tx: mpsc::UnboundedSender<Input>,
+        status: Arc<Mutex<NodeStatus>>,
+        task: tokio::task::JoinHandle<NodeExit>,
+    }
+
+    impl Running {
+        fn status(&self) -> NodeStatus {
+            self.status
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_else(|p| p.into_inner().clone())
+        }
+    }
+
+    fn spawn_node(cfg: &NodeConfig, generation: u64, link: MemLink) -> Running {
+        let vip = Arc::new(FakeVip::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let status = Arc::new(Mutex::new(initial_status(cfg, generation)));
+        let parts = LoopParts {
+            fsm: Fsm::new(cfg.fsm_config()),
+            encoder: Encoder::new(cfg.node_name.clone(), generation),
+            receiver: Receiver::new(&cfg.node_name, cfg.hacf.nodes.clone(), cfg.authkeys.clone()),
+            keys: cfg.authkeys.clone(),
+            groups: cfg.groups(),
+            fence: SelfFence::Exit,
+            stonith: PeerReset::Refuse,
+            status: status.clone(),
+        };
+        let resources = Arc::new(build_resources(cfg, vip.clone()));
+        let task = tokio::spawn(run(
+            parts,
+            link,
+            resources,
+            tokio::runtime::Handle::current(),
+            tx.clone(),
+            rx,
+        ));
+        Running {
+            vip,
+            tx,
+            status,
+            task,
+        }
+    }
+
+    /// Two nodes joined by memory links; `cut` partitions them.
+    fn pair(
+        af: &str,
+        dir: &Path,
+    ) -> (
+        Running,
+        Running,
+        Arc<AtomicBool>,
+        mpsc::UnboundedSender<Received>,
+    ) {
+        let (to_a, rx_a) = mpsc::unbounded_channel();
+        let (to_b, rx_b) = mpsc::unbounded_channel();
+        let cut = Arc::new(AtomicBool::new(false));
+        let a_addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
+        let b_addr: SocketAddr = "192.0.2.12:694".parse().unwrap_or_else(|_| unreachable!());
+        let a = spawn_node(
+            &config(dir, "ha01", af),
+            10,
+            MemLink {
+                to: to_b.clone(),
+                rx: rx_a,
+                cut: cut.clone(),
+                from: a_addr,
+            },
+        );
+        let b = spawn_node(
+            &config(dir, "ha02", af),
+            20,
+            MemLink {
+                to: to_a,
+                rx: rx_b,
+                cut: cut.clone(),
+                from: b_addr,
+            },
+        );
+        (a, b, cut, to_b)
+    }
+
+    async fn settle(ms: u64) {
+        // Paused time: sleeping lets every timer and task run in order.
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pair_settles_crash_takes_over_and_fails_back() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, _cut, _) = pair("on", dir.path());
+        settle(500).await;
+        assert!(a.vip.holds() && !b.vip.holds());
+        assert!(a.status().holds("IPaddr::192.0.2.100/24/eth0"));
+        assert_eq!((a.status().role(), b.status().role()), ("active", "standby"));
+        assert_eq!(b.status().peer.map(|p| p.life), Some("alive"));
+        // ha01 dies: ha02 takes over after deadtime (80 ms), not before.
+        a.task.abort();
+        settle(60).await;
+        assert!(!b.vip.holds(), "took over before deadtime");
+        settle(60).await;
+        assert!(b.vip.holds(), "no takeover after deadtime");
+        assert!(b
+            .status()
+            .transitions
+            .iter()
+            .any(|t| t.what == "peer ha01: alive -> dead"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_flow_while_a_group_is_acquired_slowly() {
+        // A native resource that takes 1 s to start: the peer must not think us dead.
+        struct Slow;
+        impl NativeResource for Slow {
+            fn run<'a>(
+                &'a self,
+                _args: &'a [String],
+                op: crate::resources::Op,
+            ) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>
+            {
+                Box::pin(async move {
+                    match op {
+                        crate::resources::Op::Status => Ok(false),
+                        _ => {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            Ok(true)
+                        }
+                    }
+                })
+            }
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (to_a, rx_a) = mpsc::unbounded_channel();
+        let (to_b, rx_b) = mpsc::unbounded_channel();
+        let cut = Arc::new(AtomicBool::new(false));
+        let mut ca = config(dir.path(), "ha01", "on");
+        let mut cb = config(dir.path(), "ha02", "on");
+        for c in [&mut ca, &mut cb] {
+            c.haresources = haresources::parse(Path::new("haresources"), "ha01 slow\n")
+                .map(|p| p.value)
+                .unwrap_or_default();
+            c.natives.push(("slow".into(), Arc::new(Slow)));
+        }
+        let addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
+        let a = spawn_node(
+            &ca,
+            1,
+            MemLink {
+                to: to_b,
+                rx: rx_a,
+                cut: cut.clone(),
+                from: addr,
+            },
+        );
+        let b = spawn_node(
+            &cb,
+            1,
+            MemLink {
+                to: to_a,
+                rx: rx_b,
+                cut,
+                from: addr,
+            },
+        );
+        settle(600).await;
+        assert_eq!(
+            a.status().groups.first().map(|g| g.local),
+            Some("acquiring")
+        );
+        assert_eq!(b.status().peer.map(|p| p.life), Some("alive"));
+        settle(600).await;
+        assert_eq!(a.status().groups.first().map(|g| g.local), Some("active"));
+        assert!(!b
+            .status()
+            .transitions
+            .iter()
+            .any(|t| t.what.contains("dead")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn graceful_shutdown_hands_over_and_exits() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, _cut, _) = pair("on", dir.path());
+        settle(500).await;
+        assert!(a.vip.holds());
+        let _ = a.tx.send(Input::Command(Command::Stop));
+        settle(30).await;
+        // No deadtime wait: the leave notice lets ha02 take over at once.
+        assert!(!a.vip.holds() && b.vip.holds());
+        assert_eq!(a.task.await.ok(), Some(NodeExit::Stopped));
+        assert_eq!(b.status().peer.map(|p| p.life), Some("gone"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn standby_and_takeover_commands() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, _cut, _) = pair("on", dir.path());
+        settle(500).await;
+        let _ = a.tx.send(Input::Command(Command::Standby));
+        settle(100).await;
+        assert!(!a.vip.holds() && b.vip.holds());
+        assert!(a.status().standby);
+        let _ = a.tx.send(Input::Command(Command::Takeover));
+        settle(100).await;
+        assert!(a.vip.holds() && !b.vip.holds());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn partition_heal_keeps_the_preferred_owner() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, cut, _) = pair("off", dir.path());
+        settle(500).await;
+        cut.store(true, Ordering::SeqCst);
+        settle(300).await;
+        assert!(
+            a.vip.holds() && b.vip.holds(),
+            "split brain expected while cut"
+        );
+        let adds = a.vip.adds.load(Ordering::SeqCst);
+        cut.store(false, Ordering::SeqCst);
+        // Check often that the winner never lets go.
+        for _ in 0..30 {
+            settle(10).await;
+            assert!(a.vip.holds(), "the winner dropped the VIP");
+        }
+        assert!(!b.vip.holds());
+        // Once ha02 gave it up, ha01 announced it again (clients followed ha02's ARP).
+        assert_eq!(a.vip.adds.load(Ordering::SeqCst), adds + 1);
+    }
+
+    #[test]
+    fn regained_only_when_the_peer_stops_claiming_what_we_kept() {
+        use crate::fsm::Status;
+        let st = |local, peer| Status {
+            phase: NodePhase::Running,
+            standby: false,
+            ping_reachable: 0,
+            groups: vec![("g".into(), local, peer)],
+            peer: None,
+        };
+        use GroupState::*;
+        assert_eq!(
+            regained(&st(Active, Releasing), &st(Active, Standby)),
+            vec![0]
+        );
+        assert_eq!(regained(&st(Active, Active), &st(Active, Standby)), vec![0]);
+        // Ordinary failback: we were acquiring, not holding.
+        assert!(regained(&st(Acquiring, Standby), &st(Active, Standby)).is_empty());
+        assert!(regained(&st(Active, Standby), &st(Active, Standby)).is_empty());
+        assert!(regained(&st(Active, Active), &st(Releasing, Standby)).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn forged_and_replayed_packets_are_counted_not_believed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b, _cut, to_b) = pair("on", dir.path());
+        settle(500).await;
+        let from: SocketAddr = "192.0.2.13:694".parse().unwrap_or_else(|_| unreachable!());
+        let leave = |generation, seq, keys: &AuthKeys| {
+            let msg = Message {
+                node: "ha01".into(),
+                generation,
+                seq,
+                timestamp_ms: 0,
+                auth_index: 1,
+                payload: Payload {
+                    kind: Kind::Leaving,
+                    phase: Phase::Stopping,
+                    standby: false,
+                    deadtime_ms: 80,
+                    ping_reachable: 0,
+                    config_digest: 0,
+                    groups: Vec::new(),
+                },
+            };
+            crate::packet::emit(&msg, keys).unwrap_or_default()
+        };
+        let wrong = AuthKeys::single(1, AuthMethod::Sha1(b"guess".to_vec()));
+        for seq in 1..=5 {
+            let _ = to_b.send(Received {
+                data: leave(10, 1000 + seq, &wrong),
+                iface: "eth0".into(),
+                from,
+            });
+        }
+        // Correct key, but an old generation (ha01 runs generation 10).
+        let _ = to_b.send(Received {
+            data: leave(9, 1, &keys()),
+            iface: "eth0".into(),
+            from,
+        });
+        // Correct key, current generation, an already used sequence number.
+        let _ = to_b.send(Received {
+            data: leave(10, 1, &keys()),
+            iface: "eth0".into(),
+            from,
+        });
+        settle(200).await;
+        let s = b.status();
+        assert_eq!(s.rejected.get("bad_auth"), Some(&5));
+        assert_eq!(s.rejected.get("old_generation"), Some(&1));
+        assert_eq!(s.rejected.get("replay"), Some(&1));
+        assert_eq!(s.peer.map(|p| p.life), Some("alive"));
+        assert!(a.vip.holds() && !b.vip.holds());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resource_that_will_not_stop_fences_the_node() {
+        // Starts fine, never stops: standby makes ha01 release it, which fails every time.
+        #[derive(Default)]
+        struct Stuck {
+            up: AtomicBool,
+        }
+        impl NativeResource for Stuck {
+            fn run<'a>(
+                &'a self,
+                _args: &'a [String],
+                op: crate::resources::Op,
+            ) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>
+            {
+                Box::pin(async move {
+                    match op {
+                        crate::resources::Op::Start => {
+                            self.up.store(true, Ordering::SeqCst);
+                            Ok(true)
+                        }
+                        crate::resources::Op::Status => Ok(self.up.load(Ordering::SeqCst)),
+                        crate::resources::Op::Stop => Err("device busy".to_string()),
+                    }
+                })
+            }
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (to_a, rx_a) = mpsc::unbounded_channel();
+        let (to_b, rx_b) = mpsc::unbounded_channel();
+        let cut = Arc::new(AtomicBool::new(false));
+        let mut ca = config(dir.path(), "ha01", "on");
+        let mut cb = config(dir.path(), "ha02", "on");
+        for c in [&mut ca, &mut cb] {
+            c.haresources = haresources::parse(Path::new("haresources"), "ha01 stuck\n")
+                .map(|p| p.value)
+                .unwrap_or_default();
+            c.natives.push(("stuck".into(), Arc::new(Stuck::default())));
+            c.options.stop_retries = 3;
+            c.options.stop_retry_interval = Duration::from_millis(100);
+        }
+        let addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
+        let a = spawn_node(
+            &ca,
+            1,
+            MemLink {
+                to: to_b,
+                rx: rx_a,
+                cut: cut.clone(),
+                from: addr,
+            },
+        );
+        let b = spawn_node(
+            &cb,
+            1,
+            MemLink {
+                to: to_a,
+                rx: rx_b,
+                cut,
+                from: addr,
+            },
+        );
+        settle(500).await;
+        assert_eq!(a.status().groups.first().map(|g| g.local), Some("active"));
+        let _ = a.tx.send(Input::Command(Command::Standby));
+        settle(1000).await;
+        assert!(a.task.is_finished(), "not fenced after 3 failed stops");
+        assert_eq!(a.task.await.ok(), Some(NodeExit::Fenced));
+        // Silent now: the peer declares it dead (and may take over: the stuck resource is
+        // exactly why Heartbeat reboots instead).
+        settle(200).await;
+        assert_eq!(b.status().peer.map(|p| p.life), Some("dead"));
+    }
+
+    #[test]
+    fn generation_grows_and_survives_restarts() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let t = UNIX_EPOCH + Duration::from_secs(1_000);
+        let g1 = next_generation(dir.path(), t).unwrap_or_default();
+        let g2 = next_generation(dir.path(), t).unwrap_or_default();
+        assert_eq!((g1, g2), (1_000, 1_001));
+        // The clock moved on: never below it.
+        assert_eq!(
+            next_generation(dir.path(), t + Duration::from_secs(50)).ok(),
+            Some(1_050)
+        );
+        // A clock set back does not make the counter go back.
+        assert_eq!(next_generation(dir.path(), UNIX_EPOCH).ok(), Some(1_051));
+        // The file is corrupt: the clock still keeps it moving forward.
+        let _ = std::fs::write(dir.path().join(GENERATION_FILE), "garbage");
+        assert_eq!(
+            next_generation(dir.path(), t + Duration::from_secs(60)).ok(),
+            Some(1_060)
+        );
+    }
+
+    #[test]
+    fn rejections_are_logged_once_a_minute_per_sender() {
+        let mut log = RejectLog::default();
+        let t = Instant::now();
+        let x: IpAddr = "192.0.2.13".parse().unwrap_or_else(|_| unreachable!());
+        let y: IpAddr = "192.0.2.14".parse().unwrap_or_else(|_| unreachable!());
+        assert_eq!(log.observe(x, "bad_auth", t), Some(0));
+        assert_eq!(log.observe(x, "bad_auth", t + Duration::from_secs(1)), None);
+        assert_eq!(log.observe(x, "replay", t + Duration::from_secs(2)), None);
+        assert_eq!(
+            log.observe(y, "replay", t + Duration::from_secs(2)),
+            Some(0)
+        );
+        assert_eq!(
+            log.observe(x, "bad_auth", t + Duration::from_secs(61)),
+            Some(2)
+        );
+        assert_eq!(log.counts().get("bad_auth"), Some(&3));
+        assert_eq!(log.counts().get("replay"), Some(&2));
+    }
+
+    #[test]
+    fn rejection_reasons() {
+        use crate::packet::DecodeError;
+        assert_eq!(rejection_reason(&Rejection::Own), None);
+        assert_eq!(
+            rejection_reason(&Rejection::Decode(DecodeError::BadAuth(1))),
+            Some("bad_auth")
+        );
+        assert_eq!(
+            rejection_reason(&Rejection::Decode(DecodeError::Short(3))),
+            Some("malformed")
+        );
+    }
+
+    #[test]
+    fn load_collects_every_error_and_start_checks_authkeys() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path();
+        let w = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap_or_default();
+        w(
+            "ha.cf",
+            "keepalive 1\nbogus directive\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\n",
+        );
+        w("authkeys", "auth 3\n1 sha1 secret\n");
+        w("haresources", "ha01 192.0.2.100\n");
+        w("nodeinfo", "ha01\n");
+        let e = NodeConfig::load(d, &d.join("state"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("ha.cf:2:"), "{e}");
+        assert!(e.contains("authkeys"), "{e}");
+        // Cross-file checks once each file parses.
+        w(
+            "ha.cf",
+            "keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\nauto_failback on\n",
+        );
+        w("authkeys", "auth 1\n1 sha1 secret\n");
+        w("haresources", "ha03 192.0.2.100\n");
+        let e = NodeConfig::load(d, &d.join("state"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("haresources:1: node ha03 is not listed"), "{e}");
+        w(
+            "ha.cf",
+            "keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\nauto_failback on\n",
+        );
+        w("haresources", "ha01 192.0.2.100\n");
+        let cfg = NodeConfig::load(d, &d.join("state"));
+        assert!(cfg.is_ok(), "{cfg:?}");
+        let _ =
+            std::fs::set_permissions(d.join("authkeys"), std::fs::Permissions::from_mode(0o644));
+        let e = check_authkeys(&d.join("authkeys"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("Bad permissions on keyfile"), "{e}");
+        if let Ok(cfg) = cfg {
+            assert!(
+                Node::start(cfg).is_err(),
+                "started with a world-readable authkeys"
+            );
+        }
+    }
+}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Failover benchmark (root): director vs Heartbeat 3.0.6 vs keepalived 2.2.7 in the same
+# namespace topology (two nodes on a bridge, VIP 192.0.2.100/24, TEST-NET-1 only).
+#
+#   tests/bench/failover.sh [RUNS]        (default 20; results in $OUT, default /tmp/fobench)
+#
+# director: tests/examples/failover_bench.rs (crash, failback, graceful, both-start,
+#   partition heal, CPU load), at keepalive 20 ms / deadtime 80 ms and at 1 s / 3 s.
+# Heartbeat / keepalived: the reference lab's scripts in tests/bench/peer-lab (copied from
+#   docs/ref/peer-lab; apt-get install heartbeat keepalived nftables first). They use the
+#   fixed namespaces hbA / hbB / hbsw and /tmp/hbexp, /tmp/kdexp.
+# Not a test: numbers depend on the machine. Every namespace is removed at the end.
+set -eu
+RUNS=${1:-20}
+OUT=${OUT:-/tmp/fobench}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+LAB=$ROOT/tests/bench/peer-lab
+mkdir -p "$OUT"
+cd "$ROOT"
+cargo build -q -p failover --example node
+cargo build -q -p tests --features netns --example failover_bench
+BENCH=$ROOT/target/debug/examples/failover_bench
+echo "== director, keepalive 20ms / deadtime 80ms"
+"$BENCH" --runs "$RUNS" --load-secs 30 | tee "$OUT/director-fast.txt" | tail -11
+echo "== director, keepalive 1 / deadtime 3"
+"$BENCH" --runs "$RUNS" --timing heartbeat --load-secs 10 | tee "$OUT/director-hb.txt" | tail -11
+if [ -x /usr/libexec/heartbeat/heartbeat ]; then
+  echo "== Heartbeat 3.0.6"
+  python3 "$LAB/hb-experiment.py" hb-ka1-dt3-on 1 3 on "$RUNS" > "$OUT/hb-ka1-dt3.txt" 2>&1 || true
+  python3 "$LAB/hb-experiment.py" hb-ka0.02-dt0.08-on 0.02 0.08 on "$RUNS" > "$OUT/hb-ka0.02-dt0.08.txt" 2>&1 || true
+else
+  echo "heartbeat not installed: apt-get install heartbeat" >&2
+fi
+if [ -x /usr/sbin/keepalived ]; then
+  echo "== keepalived 2.2.7"
+  python3 "$LAB/kd-experiment.py" kd-adv0.1-v3 0.1 3 yes "$RUNS" > "$OUT/kd-adv0.1-v3.txt" 2>&1 || true
+  python3 "$LAB/kd-experiment.py" kd-adv0.02-v3 0.02 3 yes "$RUNS" > "$OUT/kd-adv0.02-v3.txt" 2>&1 || true
+  python3 "$LAB/kd-experiment.py" kd-adv1-v2 1 2 yes "$RUNS" > "$OUT/kd-adv1-v2.txt" 2>&1 || true
+else
+  echo "keepalived not installed: apt-get install keepalived" >&2
+fi
+"$LAB/net.sh" down >/dev/null 2>&1 || true
+python3 "$LAB/summarize.py" | tee "$OUT/peers-summary.md"
