@@ -115,7 +115,7 @@ fn save_and_restore_round_trip() {
 -A -u 192.0.2.10:53 -s wlc -o
 -A -t [2001:db8::10]:443 -s sh -p 60 -M 64 -b sh-fallback,sh-port
 -a -t [2001:db8::10]:443 -r 192.0.2.5:443 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
--A -f 7 -6 -s wlc -p 300 --pe sip
+-A -f 7 -6 -s wlc -p 360 --pe sip
 -a -f 7 -6 -r [2001:db8::7]:0 -g -w 1
 "
     );
@@ -205,7 +205,7 @@ fn popt_forms() {
     let out = ok(&mut k, "-Sn");
     assert_eq!(
         out,
-        "-A -t 192.0.2.1:80 -s rr -p 300\n-A -t 192.0.2.2:80 -s wrr -p 60\n-A -u 192.0.2.3:53 -s wlc -p 300 -o\n"
+        "-A -t 192.0.2.1:80 -s rr -p 360\n-A -t 192.0.2.2:80 -s wrr -p 60\n-A -u 192.0.2.3:53 -s wlc -p 360 -o\n"
     );
 }
 
@@ -331,4 +331,40 @@ proptest! {
     fn conn_listing_never_panics(text in ".{0,400}") {
         let _ = render::list_conn(Some(&text), 0, &NoNames);
     }
+}
+
+/// Lab finding: a bare `-p` gives libipvs's `IPVS_SVC_PERSISTENT_TIMEOUT` = 6*60 (the real
+/// ipvsadm lists `persistent 360`), for IPv4 and IPv6 services and at any place on the line.
+#[test]
+fn bare_persistent_is_360_seconds() {
+    let mut k = MemoryIpvs::new();
+    ok(&mut k, "-A -t 192.0.2.20:80 -s rr -p");
+    ok(&mut k, "-A -t [2001:db8::20]:0 -p -s rr");
+    let out = ok(&mut k, "-S -n");
+    assert_eq!(
+        out,
+        "-A -t 192.0.2.20:80 -s rr -p 360\n-A -t [2001:db8::20]:0 -s rr -p 360\n"
+    );
+}
+
+/// Lab finding: ipvsadm names itself by `argv[0]` as typed (`./ipvsadm`), not `ipvsadm`.
+#[test]
+fn messages_name_the_program_as_called() {
+    let mut k = MemoryIpvs::new();
+    let args: Vec<String> = ["./ipvsadm", "-Q"].iter().map(|s| s.to_string()).collect();
+    let mut input: &[u8] = b"";
+    let (mut o, mut e) = (Vec::new(), Vec::new());
+    let mut conn = || None;
+    let mut io = Io {
+        stdin: &mut input,
+        stdout: &mut o,
+        stderr: &mut e,
+        conn: &mut conn,
+        names: &NoNames,
+    };
+    assert_eq!(run(&args, &mut k, &mut io), 255);
+    assert_eq!(
+        String::from_utf8_lossy(&e),
+        "Try `./ipvsadm -h' or './ipvsadm --help' for more information.\n"
+    );
 }
