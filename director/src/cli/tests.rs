@@ -368,3 +368,108 @@ fn messages_name_the_program_as_called() {
         "Try `./ipvsadm -h' or './ipvsadm --help' for more information.\n"
     );
 }
+
+/// An `Ipvs` that counts how the command reaches the kernel.
+struct Counting {
+    inner: MemoryIpvs,
+    apply_calls: usize,
+    apply_each_calls: Vec<usize>,
+}
+
+impl Ipvs for Counting {
+    fn info(&mut self) -> Result<crate::ipvs::Info, crate::ipvs::IpvsError> {
+        self.inner.info()
+    }
+    fn dump(&mut self) -> Result<Snapshot, crate::ipvs::IpvsError> {
+        self.inner.dump()
+    }
+    fn service(
+        &mut self,
+        key: &crate::ipvs::ServiceKey,
+    ) -> Result<crate::ipvs::ServiceEntry, crate::ipvs::IpvsError> {
+        self.inner.service(key)
+    }
+    fn apply(&mut self, changes: &[crate::ipvs::Change]) -> Result<(), crate::ipvs::IpvsError> {
+        self.apply_calls += 1;
+        self.inner.apply(changes)
+    }
+    fn apply_each(
+        &mut self,
+        changes: &[crate::ipvs::Change],
+    ) -> Result<Vec<Result<(), crate::ipvs::IpvsError>>, crate::ipvs::IpvsError> {
+        self.apply_each_calls.push(changes.len());
+        self.inner.apply_each(changes)
+    }
+    fn zero(&mut self, key: Option<&crate::ipvs::ServiceKey>) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.zero(key)
+    }
+    fn flush(&mut self) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.flush()
+    }
+    fn timeouts(&mut self) -> Result<crate::ipvs::Timeouts, crate::ipvs::IpvsError> {
+        self.inner.timeouts()
+    }
+    fn set_timeouts(&mut self, t: &crate::ipvs::Timeouts) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.set_timeouts(t)
+    }
+    fn daemons(&mut self) -> Result<Vec<crate::ipvs::SyncDaemon>, crate::ipvs::IpvsError> {
+        self.inner.daemons()
+    }
+    fn start_daemon(&mut self, d: &crate::ipvs::SyncDaemon) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.start_daemon(d)
+    }
+    fn stop_daemon(&mut self, s: crate::ipvs::SyncState) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.stop_daemon(s)
+    }
+}
+
+/// Benchmark finding: `-R` sends runs of consecutive edits as one batch (pipelined by the
+/// client) and still reports every line's error in order, keeps going after kernel errors,
+/// applies the batch before a listing or a fatal option error, and exits with the last line's
+/// status.
+#[test]
+fn restore_batches_edits_with_per_line_results() {
+    let mut k = Counting {
+        inner: MemoryIpvs::new(),
+        apply_calls: 0,
+        apply_each_calls: Vec::new(),
+    };
+    let input = "-A -t 192.0.2.1:80 -s rr
+-a -t 192.0.2.1:80 -r 198.51.100.1 -m
+-a -t 192.0.2.1:80 -r 198.51.100.1 -m
+-a -t 192.0.2.9:80 -r 198.51.100.2
+-a -t 192.0.2.1:80 -r 198.51.100.3 -m
+-S -n
+-d -t 192.0.2.1:80 -r 198.51.100.7
+-A -t 192.0.2.2:80
+";
+    let r = run_with(&mut k, "-R", input, None);
+    assert_eq!(
+        (r.rc, r.stderr.as_str()),
+        (0, "Destination already exists\nService not defined\nNo such destination\n")
+    );
+    assert_eq!(
+        r.stdout,
+        "-A -t 192.0.2.1:80 -s rr\n-a -t 192.0.2.1:80 -r 198.51.100.1:80 -m -w 1\n-a -t 192.0.2.1:80 -r 198.51.100.3:80 -m -w 1\n"
+    );
+    assert_eq!(k.apply_each_calls, vec![5, 2]);
+    assert_eq!(k.apply_calls, 0);
+
+    // The last line refused: exit 255. A fatal option error comes after the batch's messages
+    // and stops the restore; the lines before it are applied.
+    let r = run_with(&mut k, "-R", "-A -t 192.0.2.3:80\n-A -t 192.0.2.3:80\n", None);
+    assert_eq!((r.rc, r.stderr.as_str()), (255, "Service already exists\n"));
+    let r = run_with(
+        &mut k,
+        "-R",
+        "-A -t 192.0.2.4:80\n-A -t 192.0.2.4:80\n-A -t 192.0.2.5\n-A -t 192.0.2.6:80\n",
+        None,
+    );
+    assert_eq!(
+        (r.rc, r.stderr.as_str()),
+        (2, "Service already exists\nZero port specified for non-persistent service\n")
+    );
+    let out = run_with(&mut k, "-Ln -t 192.0.2.4:80", "", None);
+    assert_eq!(out.rc, 0);
+    assert_eq!(run_with(&mut k, "-Ln -t 192.0.2.6:80", "", None).rc, 1);
+}
