@@ -3,7 +3,10 @@
 //! `ipvs::plan`, then `Client::apply` the plan. Used by `tests/lab/bench/ipvs.sh`.
 //!
 //! Usage: `ipvs_reconcile_bench [ROUNDS]` (as root, against whatever table the current
-//! network namespace holds; it needs at least one service with a destination). Each round
+//! network namespace holds; it needs at least one service with a destination), or
+//! `ipvs_reconcile_bench load SERVICES DESTS` to time `plan` + `apply` of a whole table
+//! (the `tests/lab/bench/ipvs.sh` table) into an empty one: the kernel's share of a full
+//! load, without any command-line parsing. Each round
 //! changes a different destination's weight (and the next round puts it back as part of its
 //! own change), so every apply is one `SET_DEST`. Prints one line per phase with the median
 //! and minimum over the rounds, and `FAIL` lines (exit 1) if the table read back differs.
@@ -13,7 +16,11 @@ use std::time::{Duration, Instant};
 
 use director::ipvs::client::Client;
 use director::ipvs::plan::plan;
-use director::ipvs::{Change, Ipvs, IpvsError, Table};
+use std::net::IpAddr;
+
+use director::ipvs::{
+    Change, Dest, Forward, Ipvs, IpvsError, Protocol, Service, ServiceConfig, ServiceKey, Table,
+};
 
 fn median(v: &mut [Duration]) -> Duration {
     v.sort();
@@ -96,7 +103,72 @@ fn run(rounds: usize) -> Result<bool, IpvsError> {
     Ok(ok)
 }
 
+/// The benchmark's table: SERVICES TCP services 192.0.2.(1..250):(80..), each with DESTS NAT
+/// real servers 198.51.100.(1..DESTS):(8000+i) weight 1..DESTS, scheduler wlc.
+fn bench_table(services: u16, dests: u8) -> Table {
+    let mut table = Table::default();
+    for i in 0..services {
+        let key = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: IpAddr::from([192, 0, 2, (i % 250) as u8 + 1]),
+            port: 80 + i / 250,
+        };
+        let mut service = Service::new(key);
+        service.scheduler = "wlc".into();
+        let dests = (1..=dests)
+            .map(|j| {
+                let mut d = Dest::new(IpAddr::from([198, 51, 100, j]), 8000 + i);
+                d.forward = Forward::Masq;
+                d.weight = u32::from(j);
+                (d.key(), d)
+            })
+            .collect();
+        table.services.insert(key, ServiceConfig { service, dests });
+    }
+    table
+}
+
+fn load(services: u16, dests: u8) -> Result<bool, IpvsError> {
+    let t0 = Instant::now();
+    let mut client = Client::connect()?;
+    let desired = bench_table(services, dests);
+    let t1 = Instant::now();
+    let actual = client.dump()?.table();
+    let t2 = Instant::now();
+    let changes = plan(&desired, &actual);
+    let t3 = Instant::now();
+    client.apply(&changes)?;
+    let t4 = Instant::now();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "load {} changes: connect+build {:.1} ms, dump {:.1} ms, plan {:.1} ms, apply {:.1} ms",
+        changes.len(),
+        ms(t1 - t0),
+        ms(t2 - t1),
+        ms(t3 - t2),
+        ms(t4 - t3)
+    );
+    let ok = client.dump()?.table() == desired;
+    if !ok {
+        println!("FAIL: the kernel's table is not the desired one after the load");
+    }
+    Ok(ok)
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("load") {
+        let n = |i: usize, d: u16| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
+        let dests = u8::try_from(n(3, 10)).unwrap_or(10);
+        return match load(n(2, 1000), dests) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("ipvs_reconcile_bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let rounds = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
