@@ -115,6 +115,16 @@ fn error_text(e: &IpvsError, default: Func) -> String {
     }
 }
 
+/// How many `-R` lines travel together: the parser thread hands them over in chunks of this
+/// size, and a run of edits this long is sent to the kernel before the next is parsed.
+const RESTORE_BATCH: usize = 256;
+
+/// One `-R` line after parsing: a table edit to batch, or any other command line.
+enum Line {
+    Edit((Change, Func)),
+    Other(Vec<String>, Result<Parsed, Stop>),
+}
+
 /// How `process_options` ended: returned a value, or called `exit()`.
 enum Flow {
     Return(i32),
@@ -293,33 +303,62 @@ impl Runner<'_, '_> {
         }
         let mut input = Vec::new();
         let _ = self.io.stdin.read_to_end(&mut input);
-        let mut stream = ConfigStream::new(&input);
-        let mut result = 0;
-        // Consecutive table edits are sent together (pipelined) instead of one round trip
-        // per line; the kernel handles each on its own, so every line still gets its own
-        // result and message, in order, exactly as ipvsadm's line-by-line loop.
-        let mut batch: Vec<(Change, Func)> = Vec::new();
-        while let Some(line) = stream.next_line(prog) {
-            if line.len() <= 1 {
-                continue;
-            }
-            let parsed = args::parse(&line, self.io.names);
-            if let Some(edit) = parsed.as_ref().ok().and_then(change_of) {
-                batch.push(edit);
-                continue;
+        let names = self.io.names;
+        // A second thread splits and parses the lines (pure work) while this one talks to
+        // the kernel; parsing never depends on what earlier lines did, so the results are
+        // the same as ipvsadm's line-by-line loop. Consecutive table edits are sent together
+        // (pipelined); the kernel handles each on its own, so every line still gets its own
+        // result and message, in order.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Line>>(4);
+            let input = &input;
+            scope.spawn(move || {
+                let mut stream = ConfigStream::new(input);
+                let mut chunk = Vec::with_capacity(RESTORE_BATCH);
+                while let Some(argv) = stream.next_line(prog) {
+                    if argv.len() <= 1 {
+                        continue;
+                    }
+                    let parsed = args::parse(&argv, names);
+                    chunk.push(match parsed.as_ref().ok().and_then(change_of) {
+                        Some(edit) => Line::Edit(edit),
+                        None => Line::Other(argv, parsed),
+                    });
+                    if chunk.len() >= RESTORE_BATCH {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(RESTORE_BATCH));
+                        if tx.send(full).is_err() {
+                            return; // the restore stopped (exit)
+                        }
+                    }
+                }
+                let _ = tx.send(chunk);
+            });
+            let mut result = 0;
+            let mut batch: Vec<(Change, Func)> = Vec::new();
+            for chunk in rx.iter() {
+                for line in chunk {
+                    match line {
+                        Line::Edit(edit) => batch.push(edit),
+                        Line::Other(argv, parsed) => {
+                            if !batch.is_empty() {
+                                self.apply_batch(&mut batch);
+                            }
+                            match self.process_parsed(&argv, parsed, true) {
+                                Flow::Return(r) => result = r,
+                                Flow::Exit(c) => return Flow::Exit(c),
+                            }
+                        }
+                    }
+                }
+                if batch.len() >= RESTORE_BATCH {
+                    result = self.apply_batch(&mut batch);
+                }
             }
             if !batch.is_empty() {
-                self.apply_batch(&mut batch);
+                result = self.apply_batch(&mut batch);
             }
-            match self.process_parsed(&line, parsed, true) {
-                Flow::Return(r) => result = r,
-                Flow::Exit(c) => return Flow::Exit(c),
-            }
-        }
-        if !batch.is_empty() {
-            result = self.apply_batch(&mut batch);
-        }
-        Flow::Return(result)
+            Flow::Return(result)
+        })
     }
 
     /// Apply the pending `-R` edits; print each refusal as ipvsadm would have for its line.

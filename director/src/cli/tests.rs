@@ -473,3 +473,36 @@ fn restore_batches_edits_with_per_line_results() {
     assert_eq!(out.rc, 0);
     assert_eq!(run_with(&mut k, "-Ln -t 192.0.2.6:80", "", None).rc, 1);
 }
+
+/// `-R` longer than one parser chunk: edits in several batches, a refused line in the middle,
+/// a listing and a fatal option error further on; everything in line order.
+#[test]
+fn long_restore_keeps_line_order_across_batches() {
+    let mut k = Counting {
+        inner: MemoryIpvs::new(),
+        apply_calls: 0,
+        apply_each_calls: Vec::new(),
+    };
+    let mut input = String::new();
+    for i in 0..700u32 {
+        input.push_str(&format!("-A -t 192.0.2.{}:{} -s rr\n", i % 250 + 1, 1000 + i));
+        if i == 300 {
+            input.push_str("-A -t 192.0.2.1:1000 -s rr\n");
+        }
+        if i == 500 {
+            input.push_str("-L -n -t 192.0.2.1:1000\n");
+        }
+    }
+    input.push_str("-A -t 192.0.2.9\n-A -t 192.0.2.9:9\n");
+    let r = run_with(&mut k, "-R", &input, None);
+    assert_eq!(
+        (r.rc, r.stderr.as_str()),
+        (2, "Service already exists\nZero port specified for non-persistent service\n")
+    );
+    assert_eq!(r.stdout, "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  192.0.2.1:1000 rr\n");
+    assert_eq!(k.apply_each_calls.iter().sum::<usize>(), 701);
+    assert!(k.apply_each_calls.len() >= 3, "{:?}", k.apply_each_calls);
+    let saved = run_with(&mut k, "-S -n", "", None).stdout;
+    assert_eq!(saved.lines().count(), 700);
+    assert!(!saved.contains(":9 "));
+}
