@@ -52,7 +52,11 @@ fn desired_for(actual: &Table, round: usize) -> Option<Table> {
         .values_mut()
         .flat_map(|s| s.dests.values_mut())
         .nth(target)?;
-    dest.weight = if dest.weight >= 1000 { 1 } else { dest.weight + 1 };
+    dest.weight = if dest.weight >= 1000 {
+        1
+    } else {
+        dest.weight + 1
+    };
     Some(desired)
 }
 
@@ -60,7 +64,10 @@ fn run(rounds: usize) -> Result<bool, IpvsError> {
     let t = Instant::now();
     let mut client = Client::connect()?;
     let connect = t.elapsed();
-    println!("connect (socket + family lookup): {:.3} ms", connect.as_secs_f64() * 1e3);
+    println!(
+        "connect (socket + family lookup): {:.3} ms",
+        connect.as_secs_f64() * 1e3
+    );
     let (mut dumps, mut plans, mut applies, mut totals) = (vec![], vec![], vec![], vec![]);
     let mut ok = true;
     let mut dests = 0;
