@@ -164,7 +164,13 @@ pub fn ipvsadm_save(table: &crate::ipvs::Table) -> Result<String, String> {
 /// `director ipvsadm ARGS` / the binary run as `ipvsadm`: ipvsadm 1.31's behaviour.
 /// `args` excludes the program name.
 pub fn ipvsadm(args: &[String]) -> i32 {
-    let mut argv = vec!["ipvsadm".to_string()];
+    ipvsadm_named("ipvsadm", args)
+}
+
+/// As [`ipvsadm`], with the program name ipvsadm prints in its messages (`Try `PROG -h' ...`):
+/// the binary run as `ipvsadm` passes its `argv[0]` as typed, like the real tool.
+pub fn ipvsadm_named(prog: &str, args: &[String]) -> i32 {
+    let mut argv = vec![prog.to_string()];
     argv.extend(args.iter().cloned());
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();

@@ -94,7 +94,8 @@ fn main() -> ExitCode {
         .unwrap_or("director")
         .to_string();
     if prog == "ipvsadm" {
-        return exit(director::app::ipvsadm(&argv[1..]));
+        let argv0 = argv.first().map(String::as_str).unwrap_or("ipvsadm");
+        return exit(director::app::ipvsadm_named(argv0, argv.get(1..).unwrap_or(&[])));
     }
     if prog == "ldirectord" {
         return exit(director::app::ldirectord(&argv[1..]));

@@ -1,12 +1,12 @@
 //! ipvsadm compatibility, byte for byte, against the real ipvsadm 1.31 on the
 //! same kernel (needs qemu; `--features lab`). The scenario is
-//! `tests/lab/scenarios/ipvsadm-compat.sh`: one command sequence in two
+//! `tests/lab/scenarios/ipvsadm-steps.sh`: one command sequence in two
 //! namespaces, outputs, exit statuses, listings and kernel tables compared.
 
 use tests::lab::{LabRun, Status};
 
 fn compat(ipvsadm: &str) -> tests::lab::Outcome {
-    LabRun::scenario("ipvsadm-compat.sh")
+    LabRun::scenario("ipvsadm-steps.sh")
         .env("IPVSADM", ipvsadm)
         .run()
         .expect("vm-run")

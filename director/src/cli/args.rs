@@ -169,7 +169,8 @@ pub const CONN_F_DROUTE: u32 = 3;
 pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
 const MAX_TIMEOUT: i64 = 86400 * 31;
-const IPVS_SVC_PERSISTENT_TIMEOUT: u32 = 300;
+/// ipvsadm's libipvs/ip_vs.h: `(6*60)`, the timeout of a bare `-p` (the lab: `persistent 360`).
+const IPVS_SVC_PERSISTENT_TIMEOUT: u32 = 360;
 
 /// `ipvs_service_t` as ipvsadm fills it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -115,6 +115,16 @@ fn error_text(e: &IpvsError, default: Func) -> String {
     }
 }
 
+/// How many `-R` lines travel together: the parser thread hands them over in chunks of this
+/// size, and a run of edits this long is sent to the kernel before the next is parsed.
+const RESTORE_BATCH: usize = 256;
+
+/// One `-R` line after parsing: a table edit to batch, or any other command line.
+enum Line {
+    Edit((Change, Func)),
+    Other(Vec<String>, Result<Parsed, Stop>),
+}
+
 /// How `process_options` ended: returned a value, or called `exit()`.
 enum Flow {
     Return(i32),
@@ -155,8 +165,19 @@ impl Runner<'_, '_> {
     }
 
     fn process_options(&mut self, argv: &[String], reading_stdin: bool) -> Flow {
+        let parsed = args::parse(argv, self.io.names);
+        self.process_parsed(argv, parsed, reading_stdin)
+    }
+
+    /// `process_options` after the parse (`-R` parses each line once, to batch edits).
+    fn process_parsed(
+        &mut self,
+        argv: &[String],
+        parsed: Result<Parsed, Stop>,
+        reading_stdin: bool,
+    ) -> Flow {
         let prog = argv.first().map(String::as_str).unwrap_or("ipvsadm").to_string();
-        let p = match args::parse(argv, self.io.names) {
+        let p = match parsed {
             Ok(p) => p,
             Err(stop) => return self.stop(stop, &prog),
         };
@@ -209,25 +230,8 @@ impl Runner<'_, '_> {
                 Err(e) => fail(self, &e, Func::Other),
             },
             Cmd::Add | Cmd::Edit | Cmd::Del | Cmd::AddDest | Cmd::EditDest | Cmd::DelDest => {
-                let (change, f) = match p.cmd {
-                    Cmd::Add => (Change::AddService(service(&p)), Func::AddService),
-                    Cmd::Edit => (Change::EditService(service(&p)), Func::UpdateService),
-                    Cmd::Del => (Change::DelService(svc_key(&p)), Func::DelService),
-                    Cmd::AddDest => (Change::AddDest(svc_key(&p), dest(&p)), Func::AddDest),
-                    Cmd::EditDest => (Change::EditDest(svc_key(&p), dest(&p)), Func::UpdateDest),
-                    _ => {
-                        let d = dest(&p);
-                        (
-                            Change::DelDest(
-                                svc_key(&p),
-                                DestKey {
-                                    addr: d.addr,
-                                    port: d.port,
-                                },
-                            ),
-                            Func::DelDest,
-                        )
-                    }
+                let Some((change, f)) = change_of(&p) else {
+                    return Flow::Return(0);
                 };
                 match self.ipvs.apply(&[change]) {
                     Ok(()) => Flow::Return(0),
@@ -299,18 +303,121 @@ impl Runner<'_, '_> {
         }
         let mut input = Vec::new();
         let _ = self.io.stdin.read_to_end(&mut input);
-        let mut stream = ConfigStream::new(&input);
-        let mut result = 0;
-        while let Some(line) = stream.next_line(prog) {
-            if line.len() > 1 {
-                match self.process_options(&line, true) {
-                    Flow::Return(r) => result = r,
-                    Flow::Exit(c) => return Flow::Exit(c),
+        let names = self.io.names;
+        // A second thread splits and parses the lines (pure work) while this one talks to
+        // the kernel; parsing never depends on what earlier lines did, so the results are
+        // the same as ipvsadm's line-by-line loop. Consecutive table edits are sent together
+        // (pipelined); the kernel handles each on its own, so every line still gets its own
+        // result and message, in order.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Line>>(4);
+            let input = &input;
+            scope.spawn(move || {
+                let mut stream = ConfigStream::new(input);
+                let mut chunk = Vec::with_capacity(RESTORE_BATCH);
+                while let Some(argv) = stream.next_line(prog) {
+                    if argv.len() <= 1 {
+                        continue;
+                    }
+                    let parsed = args::parse(&argv, names);
+                    chunk.push(match parsed.as_ref().ok().and_then(change_of) {
+                        Some(edit) => Line::Edit(edit),
+                        None => Line::Other(argv, parsed),
+                    });
+                    if chunk.len() >= RESTORE_BATCH {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(RESTORE_BATCH));
+                        if tx.send(full).is_err() {
+                            return; // the restore stopped (exit)
+                        }
+                    }
+                }
+                let _ = tx.send(chunk);
+            });
+            let mut result = 0;
+            let mut batch: Vec<(Change, Func)> = Vec::new();
+            for chunk in rx.iter() {
+                for line in chunk {
+                    match line {
+                        Line::Edit(edit) => batch.push(edit),
+                        Line::Other(argv, parsed) => {
+                            if !batch.is_empty() {
+                                self.apply_batch(&mut batch);
+                            }
+                            match self.process_parsed(&argv, parsed, true) {
+                                Flow::Return(r) => result = r,
+                                Flow::Exit(c) => return Flow::Exit(c),
+                            }
+                        }
+                    }
+                }
+                if batch.len() >= RESTORE_BATCH {
+                    result = self.apply_batch(&mut batch);
                 }
             }
-        }
-        Flow::Return(result)
+            if !batch.is_empty() {
+                result = self.apply_batch(&mut batch);
+            }
+            Flow::Return(result)
+        })
     }
+
+    /// Apply the pending `-R` edits; print each refusal as ipvsadm would have for its line.
+    /// Returns the last line's result (0 or -1) and empties the batch.
+    fn apply_batch(&mut self, batch: &mut Vec<(Change, Func)>) -> i32 {
+        let changes: Vec<Change> = batch.iter().map(|(c, _)| c.clone()).collect();
+        let mut result = 0;
+        match self.ipvs.apply_each(&changes) {
+            Ok(results) => {
+                for (r, (_, f)) in results.iter().zip(batch.iter()) {
+                    result = match r {
+                        Ok(()) => 0,
+                        Err(e) => {
+                            let m = error_text(e, *f);
+                            self.err(&format!("{m}\n"));
+                            -1
+                        }
+                    };
+                }
+            }
+            Err(e) => {
+                // The channel failed: nothing is known of these lines; ipvsadm would have
+                // printed the same error for each of them.
+                for (_, f) in batch.iter() {
+                    let m = error_text(&e, *f);
+                    self.err(&format!("{m}\n"));
+                }
+                result = -1;
+            }
+        }
+        batch.clear();
+        result
+    }
+}
+
+/// The table edit of an `-A/-E/-D/-a/-e/-d` command line, with the libipvs function that
+/// words its errors; None for every other command.
+fn change_of(p: &Parsed) -> Option<(Change, Func)> {
+    Some(match p.cmd {
+        Cmd::Add => (Change::AddService(service(p)), Func::AddService),
+        Cmd::Edit => (Change::EditService(service(p)), Func::UpdateService),
+        Cmd::Del => (Change::DelService(svc_key(p)), Func::DelService),
+        Cmd::AddDest => (Change::AddDest(svc_key(p), dest(p)), Func::AddDest),
+        Cmd::EditDest => (Change::EditDest(svc_key(p), dest(p)), Func::UpdateDest),
+        Cmd::DelDest => {
+            let d = dest(p);
+            (
+                Change::DelDest(
+                    svc_key(p),
+                    DestKey {
+                        addr: d.addr,
+                        port: d.port,
+                    },
+                ),
+                Func::DelDest,
+            )
+        }
+        _ => return None,
+    })
 }
 
 fn state(n: u32) -> SyncState {

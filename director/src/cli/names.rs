@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::Proto;
 
 /// Name lookups used by the parser (names to numbers) and by listings without `-n`.
-pub trait Resolver {
+/// `Sync`: `-R` parses its lines on a second thread while the first one talks to the kernel.
+pub trait Resolver: Sync {
     /// `gethostbyname`: an IPv4 address for a host name.
     fn host_to_addr(&self, name: &str) -> Option<Ipv4Addr>;
     /// `gethostbyaddr`: the host name of an address.
@@ -132,17 +133,28 @@ mod ffi {
     }
 }
 
+/// The C library's `gethostby*` / `getservby*` return static storage: one call at a time in
+/// the process (each copies what it needs before the lock is released).
+static LOOKUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn locked<T>(f: impl FnOnce() -> T) -> T {
+    let _guard = LOOKUP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    f()
+}
+
 impl Resolver for SystemNames {
     fn host_to_addr(&self, name: &str) -> Option<Ipv4Addr> {
-        ffi::host_to_addr(name)
+        locked(|| ffi::host_to_addr(name))
     }
     fn addr_to_host(&self, addr: &IpAddr) -> Option<String> {
-        ffi::addr_to_host(addr)
+        locked(|| ffi::addr_to_host(addr))
     }
     fn service_to_port(&self, name: &str, proto: Proto) -> Option<u16> {
-        ffi::service_to_port(name, proto_name(proto)?)
+        let proto = proto_name(proto)?;
+        locked(|| ffi::service_to_port(name, proto))
     }
     fn port_to_service(&self, port: u16, proto: Proto) -> Option<String> {
-        ffi::port_to_service(port, proto_name(proto)?)
+        let proto = proto_name(proto)?;
+        locked(|| ffi::port_to_service(port, proto))
     }
 }

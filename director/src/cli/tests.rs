@@ -115,7 +115,7 @@ fn save_and_restore_round_trip() {
 -A -u 192.0.2.10:53 -s wlc -o
 -A -t [2001:db8::10]:443 -s sh -p 60 -M 64 -b sh-fallback,sh-port
 -a -t [2001:db8::10]:443 -r 192.0.2.5:443 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum
--A -f 7 -6 -s wlc -p 300 --pe sip
+-A -f 7 -6 -s wlc -p 360 --pe sip
 -a -f 7 -6 -r [2001:db8::7]:0 -g -w 1
 "
     );
@@ -205,7 +205,7 @@ fn popt_forms() {
     let out = ok(&mut k, "-Sn");
     assert_eq!(
         out,
-        "-A -t 192.0.2.1:80 -s rr -p 300\n-A -t 192.0.2.2:80 -s wrr -p 60\n-A -u 192.0.2.3:53 -s wlc -p 300 -o\n"
+        "-A -t 192.0.2.1:80 -s rr -p 360\n-A -t 192.0.2.2:80 -s wrr -p 60\n-A -u 192.0.2.3:53 -s wlc -p 360 -o\n"
     );
 }
 
@@ -331,4 +331,178 @@ proptest! {
     fn conn_listing_never_panics(text in ".{0,400}") {
         let _ = render::list_conn(Some(&text), 0, &NoNames);
     }
+}
+
+/// Lab finding: a bare `-p` gives libipvs's `IPVS_SVC_PERSISTENT_TIMEOUT` = 6*60 (the real
+/// ipvsadm lists `persistent 360`), for IPv4 and IPv6 services and at any place on the line.
+#[test]
+fn bare_persistent_is_360_seconds() {
+    let mut k = MemoryIpvs::new();
+    ok(&mut k, "-A -t 192.0.2.20:80 -s rr -p");
+    ok(&mut k, "-A -t [2001:db8::20]:0 -p -s rr");
+    let out = ok(&mut k, "-S -n");
+    assert_eq!(
+        out,
+        "-A -t 192.0.2.20:80 -s rr -p 360\n-A -t [2001:db8::20]:0 -s rr -p 360\n"
+    );
+}
+
+/// Lab finding: ipvsadm names itself by `argv[0]` as typed (`./ipvsadm`), not `ipvsadm`.
+#[test]
+fn messages_name_the_program_as_called() {
+    let mut k = MemoryIpvs::new();
+    let args: Vec<String> = ["./ipvsadm", "-Q"].iter().map(|s| s.to_string()).collect();
+    let mut input: &[u8] = b"";
+    let (mut o, mut e) = (Vec::new(), Vec::new());
+    let mut conn = || None;
+    let mut io = Io {
+        stdin: &mut input,
+        stdout: &mut o,
+        stderr: &mut e,
+        conn: &mut conn,
+        names: &NoNames,
+    };
+    assert_eq!(run(&args, &mut k, &mut io), 255);
+    assert_eq!(
+        String::from_utf8_lossy(&e),
+        "Try `./ipvsadm -h' or './ipvsadm --help' for more information.\n"
+    );
+}
+
+/// An `Ipvs` that counts how the command reaches the kernel.
+struct Counting {
+    inner: MemoryIpvs,
+    apply_calls: usize,
+    apply_each_calls: Vec<usize>,
+}
+
+impl Ipvs for Counting {
+    fn info(&mut self) -> Result<crate::ipvs::Info, crate::ipvs::IpvsError> {
+        self.inner.info()
+    }
+    fn dump(&mut self) -> Result<Snapshot, crate::ipvs::IpvsError> {
+        self.inner.dump()
+    }
+    fn service(
+        &mut self,
+        key: &crate::ipvs::ServiceKey,
+    ) -> Result<crate::ipvs::ServiceEntry, crate::ipvs::IpvsError> {
+        self.inner.service(key)
+    }
+    fn apply(&mut self, changes: &[crate::ipvs::Change]) -> Result<(), crate::ipvs::IpvsError> {
+        self.apply_calls += 1;
+        self.inner.apply(changes)
+    }
+    fn apply_each(
+        &mut self,
+        changes: &[crate::ipvs::Change],
+    ) -> Result<Vec<Result<(), crate::ipvs::IpvsError>>, crate::ipvs::IpvsError> {
+        self.apply_each_calls.push(changes.len());
+        self.inner.apply_each(changes)
+    }
+    fn zero(&mut self, key: Option<&crate::ipvs::ServiceKey>) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.zero(key)
+    }
+    fn flush(&mut self) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.flush()
+    }
+    fn timeouts(&mut self) -> Result<crate::ipvs::Timeouts, crate::ipvs::IpvsError> {
+        self.inner.timeouts()
+    }
+    fn set_timeouts(&mut self, t: &crate::ipvs::Timeouts) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.set_timeouts(t)
+    }
+    fn daemons(&mut self) -> Result<Vec<crate::ipvs::SyncDaemon>, crate::ipvs::IpvsError> {
+        self.inner.daemons()
+    }
+    fn start_daemon(&mut self, d: &crate::ipvs::SyncDaemon) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.start_daemon(d)
+    }
+    fn stop_daemon(&mut self, s: crate::ipvs::SyncState) -> Result<(), crate::ipvs::IpvsError> {
+        self.inner.stop_daemon(s)
+    }
+}
+
+/// Benchmark finding: `-R` sends runs of consecutive edits as one batch (pipelined by the
+/// client) and still reports every line's error in order, keeps going after kernel errors,
+/// applies the batch before a listing or a fatal option error, and exits with the last line's
+/// status.
+#[test]
+fn restore_batches_edits_with_per_line_results() {
+    let mut k = Counting {
+        inner: MemoryIpvs::new(),
+        apply_calls: 0,
+        apply_each_calls: Vec::new(),
+    };
+    let input = "-A -t 192.0.2.1:80 -s rr
+-a -t 192.0.2.1:80 -r 198.51.100.1 -m
+-a -t 192.0.2.1:80 -r 198.51.100.1 -m
+-a -t 192.0.2.9:80 -r 198.51.100.2
+-a -t 192.0.2.1:80 -r 198.51.100.3 -m
+-S -n
+-d -t 192.0.2.1:80 -r 198.51.100.7
+-A -t 192.0.2.2:80
+";
+    let r = run_with(&mut k, "-R", input, None);
+    assert_eq!(
+        (r.rc, r.stderr.as_str()),
+        (0, "Destination already exists\nService not defined\nNo such destination\n")
+    );
+    assert_eq!(
+        r.stdout,
+        "-A -t 192.0.2.1:80 -s rr\n-a -t 192.0.2.1:80 -r 198.51.100.1:80 -m -w 1\n-a -t 192.0.2.1:80 -r 198.51.100.3:80 -m -w 1\n"
+    );
+    assert_eq!(k.apply_each_calls, vec![5, 2]);
+    assert_eq!(k.apply_calls, 0);
+
+    // The last line refused: exit 255. A fatal option error comes after the batch's messages
+    // and stops the restore; the lines before it are applied.
+    let r = run_with(&mut k, "-R", "-A -t 192.0.2.3:80\n-A -t 192.0.2.3:80\n", None);
+    assert_eq!((r.rc, r.stderr.as_str()), (255, "Service already exists\n"));
+    let r = run_with(
+        &mut k,
+        "-R",
+        "-A -t 192.0.2.4:80\n-A -t 192.0.2.4:80\n-A -t 192.0.2.5\n-A -t 192.0.2.6:80\n",
+        None,
+    );
+    assert_eq!(
+        (r.rc, r.stderr.as_str()),
+        (2, "Service already exists\nZero port specified for non-persistent service\n")
+    );
+    let out = run_with(&mut k, "-Ln -t 192.0.2.4:80", "", None);
+    assert_eq!(out.rc, 0);
+    assert_eq!(run_with(&mut k, "-Ln -t 192.0.2.6:80", "", None).rc, 1);
+}
+
+/// `-R` longer than one parser chunk: edits in several batches, a refused line in the middle,
+/// a listing and a fatal option error further on; everything in line order.
+#[test]
+fn long_restore_keeps_line_order_across_batches() {
+    let mut k = Counting {
+        inner: MemoryIpvs::new(),
+        apply_calls: 0,
+        apply_each_calls: Vec::new(),
+    };
+    let mut input = String::new();
+    for i in 0..700u32 {
+        input.push_str(&format!("-A -t 192.0.2.{}:{} -s rr\n", i % 250 + 1, 1000 + i));
+        if i == 300 {
+            input.push_str("-A -t 192.0.2.1:1000 -s rr\n");
+        }
+        if i == 500 {
+            input.push_str("-L -n -t 192.0.2.1:1000\n");
+        }
+    }
+    input.push_str("-A -t 192.0.2.9\n-A -t 192.0.2.9:9\n");
+    let r = run_with(&mut k, "-R", &input, None);
+    assert_eq!(
+        (r.rc, r.stderr.as_str()),
+        (2, "Service already exists\nZero port specified for non-persistent service\n")
+    );
+    assert_eq!(r.stdout, "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  192.0.2.1:1000 rr\n");
+    assert_eq!(k.apply_each_calls.iter().sum::<usize>(), 701);
+    assert!(k.apply_each_calls.len() >= 3, "{:?}", k.apply_each_calls);
+    let saved = run_with(&mut k, "-S -n", "", None).stdout;
+    assert_eq!(saved.lines().count(), 700);
+    assert!(!saved.contains(":9 "));
 }

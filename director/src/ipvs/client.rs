@@ -353,12 +353,14 @@ impl Client {
 
     /// Send one chunk of changes in one datagram and wait for all their answers. Returns the
     /// index (within the chunk) and errno of the first refused change.
-    fn apply_chunk(&mut self, changes: &[Change]) -> Result<Option<(usize, i32)>, IpvsError> {
+    /// Send `changes` in one datagram and collect every refusal: `(index, errno)` in index
+    /// order. The kernel handles each request on its own, so all the others are applied.
+    fn apply_chunk(&mut self, changes: &[Change]) -> Result<Vec<(usize, i32)>, IpvsError> {
         let requests: Vec<IpvsMessage> = changes.iter().map(IpvsMessage::from_change).collect();
         let seqs = self.send(&requests, NLM_F_REQUEST | NLM_F_ACK)?;
         let mut pending: BTreeMap<u32, usize> =
             seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
-        let mut first_error: Option<(usize, i32)> = None;
+        let mut errors: Vec<(usize, i32)> = Vec::new();
         while !pending.is_empty() {
             let datagram = self.recv()?;
             for r in parse_datagram(datagram).map_err(decode)? {
@@ -368,27 +370,15 @@ impl Client {
                     }
                     Reply::Error { seq, errno } => {
                         if let Some(i) = pending.remove(&seq) {
-                            if first_error.is_none_or_later(i) {
-                                first_error = Some((i, errno));
-                            }
+                            errors.push((i, errno));
                         }
                     }
                     other => tracing::debug!(?other, "ignoring unexpected netlink message"),
                 }
             }
         }
-        Ok(first_error)
-    }
-}
-
-/// `Option<(index, errno)>`: is there no error yet, or one at a later index than `i`?
-trait FirstError {
-    fn is_none_or_later(&self, i: usize) -> bool;
-}
-
-impl FirstError for Option<(usize, i32)> {
-    fn is_none_or_later(&self, i: usize) -> bool {
-        self.map_or(true, |(j, _)| j > i)
+        errors.sort_unstable();
+        Ok(errors)
     }
 }
 
@@ -435,7 +425,7 @@ impl Ipvs for Client {
 
     fn apply(&mut self, changes: &[Change]) -> Result<(), IpvsError> {
         for chunk in changes.chunks(CHUNK) {
-            if let Some((i, errno)) = self.apply_chunk(chunk)? {
+            if let Some(&(i, errno)) = self.apply_chunk(chunk)?.first() {
                 let change = chunk.get(i).ok_or_else(|| {
                     IpvsError::Decode("an error for a change we did not send".into())
                 })?;
@@ -447,6 +437,24 @@ impl Ipvs for Client {
             }
         }
         Ok(())
+    }
+
+    fn apply_each(&mut self, changes: &[Change]) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+        let mut results = Vec::with_capacity(changes.len());
+        for chunk in changes.chunks(CHUNK) {
+            let mut errors = self.apply_chunk(chunk)?.into_iter().peekable();
+            for (i, change) in chunk.iter().enumerate() {
+                match errors.next_if(|(j, _)| *j == i) {
+                    Some((_, errno)) => results.push(Err(IpvsError::Kernel {
+                        op: op_of(change),
+                        errno,
+                        what: describe(change),
+                    })),
+                    None => results.push(Ok(())),
+                }
+            }
+        }
+        Ok(results)
     }
 
     fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), IpvsError> {
@@ -567,15 +575,6 @@ mod tests {
                 Reply::Done { seq: 3, errno: 0 },
             ]
         );
-    }
-
-    #[test]
-    fn first_error_is_the_earliest_change() {
-        let mut first: Option<(usize, i32)> = None;
-        assert!(first.is_none_or_later(5));
-        first = Some((5, 1));
-        assert!(first.is_none_or_later(2));
-        assert!(!first.is_none_or_later(7));
     }
 
     proptest! {

@@ -31,6 +31,15 @@ pub trait Ipvs {
     /// Apply changes in order, many in flight at once. Stops at the first refused change and
     /// returns its error (naming the change); the changes before it stay applied.
     fn apply(&mut self, changes: &[Change]) -> Result<(), IpvsError>;
+    /// Apply every change independently, in order, many in flight at once: a refused change
+    /// does not stop the ones after it (what `ipvsadm -R` does line by line). One result per
+    /// change; the outer error is a failure of the channel itself (nothing is known after it).
+    fn apply_each(&mut self, changes: &[Change]) -> Result<Vec<Result<(), IpvsError>>, IpvsError> {
+        Ok(changes
+            .iter()
+            .map(|c| self.apply(std::slice::from_ref(c)))
+            .collect())
+    }
     /// `ZERO`: reset the counters of one service, or of all.
     fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), IpvsError>;
     /// `FLUSH`: remove every service.
