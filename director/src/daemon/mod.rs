@@ -5,13 +5,18 @@
 //! - `reconcile`: keeps the kernel table equal to the engine's desired table
 //! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
+//! - `pair`: pair mode (ha.cf): the files haresources names, the native ldirectord resource
+//!   (connection-sync role), failover status
 //!
-//! `run` is `director run` in single-director mode: the ldirectord files of the
-//! configuration directory (no ha.cf), the control socket, metrics, signals, sd_notify.
+//! `run` is `director run`: with ha.cf in the configuration directory a failover pair member
+//! (the failover node plus the ldirectord files haresources names), without it a single
+//! director (the ldirectord files of the directory); the control socket, metrics, signals,
+//! sd_notify.
 
 pub mod ldirectord;
 pub mod lvs;
 pub mod mapping;
+pub mod pair;
 pub mod reconcile;
 
 use std::path::{Path, PathBuf};
@@ -190,14 +195,26 @@ pub fn lvs_options() -> LvsOptions {
 }
 
 async fn run_async(opts: Options) -> i32 {
-    if opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file() {
-        tracing::error!(
-            "{} has ha.cf: pair mode is not available in this build; run a single director with --ldirectord FILE",
-            opts.config_dir.display()
-        );
-        return 2;
-    }
-    let files = match files(&opts) {
+    let pair_mode = opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file();
+    let mut node_config = None;
+    let files = if pair_mode {
+        match failover::node::NodeConfig::load(&opts.config_dir, &opts.state_dir) {
+            Ok(cfg) => {
+                let files = pair::ldirectord_files(&cfg.haresources, &opts.config_dir);
+                node_config = Some(cfg);
+                files
+            }
+            Err(e) => {
+                for line in e.to_string().lines() {
+                    tracing::error!("{line}");
+                }
+                return 2;
+            }
+        }
+    } else {
+        files(&opts)
+    };
+    let files = match files {
         Ok(f) => f,
         Err(e) => {
             tracing::error!("{e}");
@@ -226,6 +243,26 @@ async fn run_async(opts: Options) -> i32 {
     let mut set = match start_all(&files, &kernel, lvs_options()).await {
         Ok(s) => s,
         Err(code) => return code,
+    };
+    let node = match node_config {
+        Some(mut cfg) => {
+            let native = pair::LdirectordResource::new(
+                Arc::clone(&kernel),
+                pair::sync_interface(&cfg.hacf),
+            );
+            cfg.natives.push(("ldirectord".to_string(), native));
+            match failover::node::Node::start(cfg) {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    for line in e.to_string().lines() {
+                        tracing::error!("{line}");
+                    }
+                    set.stop().await;
+                    return 2;
+                }
+            }
+        }
+        None => None,
     };
     let listener = match control::bind(&opts.run_dir) {
         Ok(l) => l,
@@ -260,11 +297,14 @@ async fn run_async(opts: Options) -> i32 {
             Ok(addr) => {
                 let watches = set.watches();
                 let config_dir = config_dir.clone();
+                let node = node.clone();
                 Some(tokio::spawn(async move {
                     let source = move || {
                         let statuses: Vec<LvsStatus> =
                             watches.iter().map(|w| w.borrow().clone()).collect();
-                        let (status, counters) = build_status(&statuses, started, &config_dir);
+                        let node_status = node.as_ref().map(failover::node::NodeHandle::status);
+                        let (status, counters) =
+                            build_status(&statuses, node_status.as_ref(), started, &config_dir);
                         metrics::render(&status, &counters)
                     };
                     if let Err(e) = metrics::serve(addr, source).await {
@@ -281,16 +321,38 @@ async fn run_async(opts: Options) -> i32 {
     };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 
-    let signal_name = wait_loop(&mut set, &mut req_rx, started, &config_dir).await;
+    let signal_name = wait_loop(&mut set, node.as_ref(), &mut req_rx, started, &config_dir).await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("Linux Director Daemon terminated on signal: {signal_name}");
     control_task.abort();
     if let Some(t) = metrics_task {
         t.abort();
     }
+    let mut code = 0;
+    if let Some(node) = node {
+        // Graceful: the resources are released right to left and the peer told, before the
+        // director's own table is cleaned up.
+        node.shutdown();
+        let waited = tokio::task::spawn_blocking(move || node.wait()).await;
+        match waited {
+            Ok(Ok(failover::node::NodeExit::Stopped)) => {}
+            Ok(Ok(failover::node::NodeExit::Fenced)) => {
+                tracing::error!("failover node fenced itself: a resource could not be stopped");
+                code = 1;
+            }
+            Ok(Err(e)) => {
+                tracing::error!("failover node: {e}");
+                code = 1;
+            }
+            Err(e) => {
+                tracing::error!("failover node: {e}");
+                code = 1;
+            }
+        }
+    }
     set.stop().await;
     let _ = std::fs::remove_file(control::socket_path(&opts.run_dir));
-    0
+    code
 }
 
 /// Every running file.
@@ -355,6 +417,7 @@ pub async fn start_all(
 /// Serve control requests and SIGHUP until SIGTERM/SIGINT/SIGQUIT; the signal's name.
 async fn wait_loop(
     set: &mut LvsSet,
+    node: Option<&failover::node::NodeHandle>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
     config_dir: &str,
@@ -372,8 +435,15 @@ async fn wait_loop(
             return "ERROR";
         }
     };
+    let mut node_watch = tokio::time::interval(std::time::Duration::from_millis(200));
     loop {
         tokio::select! {
+            _ = node_watch.tick(), if node.is_some() => {
+                if node.is_some_and(failover::node::NodeHandle::is_finished) {
+                    tracing::error!("the failover node ended: stopping");
+                    return "NODE";
+                }
+            }
             _ = hup.recv() => {
                 let _ = set.reload(ReloadCause::Signal).await;
             }
@@ -384,7 +454,9 @@ async fn wait_loop(
                 let Some((req, reply)) = req else { continue };
                 let response = match req {
                     Request::Status => {
-                        let (status, _) = build_status(&set.statuses(), started, config_dir);
+                        let node_status = node.map(failover::node::NodeHandle::status);
+                        let (status, _) =
+                            build_status(&set.statuses(), node_status.as_ref(), started, config_dir);
                         Response::Status { status: Box::new(status) }
                     }
                     Request::Reload => match set.reload(ReloadCause::Request).await {
@@ -393,8 +465,19 @@ async fn wait_loop(
                             message: format!("configuration not reloaded, the running one is kept:\n{e}"),
                         },
                     },
-                    Request::Standby | Request::Takeover => Response::Error {
-                        message: "single-director mode (no ha.cf): there is no peer to hand over to".into(),
+                    Request::Standby | Request::Takeover => match node {
+                        Some(n) => {
+                            if req == Request::Standby {
+                                n.standby();
+                                Response::Ok { message: "standby: giving the resources to the peer".into() }
+                            } else {
+                                n.takeover();
+                                Response::Ok { message: "takeover: taking the resources from the peer".into() }
+                            }
+                        }
+                        None => Response::Error {
+                            message: "single-director mode (no ha.cf): there is no peer to hand over to".into(),
+                        },
                     },
                 };
                 let _ = reply.send(response);
@@ -406,25 +489,32 @@ async fn wait_loop(
 /// `director status` and the metrics counters from the files' statuses.
 pub fn build_status(
     statuses: &[LvsStatus],
+    node_status: Option<&failover::node::NodeStatus>,
     started: Instant,
     config_dir: &str,
 ) -> (Status, Counters) {
-    let node = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default();
+    let node = match node_status {
+        Some(n) => n.node.clone(),
+        None => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default(),
+    };
+    let wall_start = std::time::SystemTime::now()
+        .checked_sub(started.elapsed())
+        .unwrap_or(std::time::UNIX_EPOCH);
     let errors: Vec<String> = statuses
         .iter()
         .filter_map(|s| s.last_reload_error.clone())
         .collect();
     let status = Status {
         node,
-        mode: "single".into(),
+        mode: if node_status.is_some() { "pair" } else { "single" }.into(),
         config_dir: config_dir.to_string(),
         uptime_s: started.elapsed().as_secs(),
         reloads: statuses.iter().map(|s| s.reloads).sum(),
         last_reload_error: (!errors.is_empty()).then(|| errors.join("\n")),
-        failover: None,
+        failover: node_status.map(|n| pair::failover_status(n, wall_start)),
         virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
     };
     let counters = Counters {
@@ -434,7 +524,14 @@ pub fn build_status(
         ipvs_errors: statuses.iter().map(|s| s.ipvs_errors).sum(),
         checks: statuses.iter().map(|s| s.checks).sum(),
         check_failures: statuses.iter().map(|s| s.check_failures).sum(),
-        heartbeat_rejected: Vec::new(),
+        heartbeat_rejected: node_status
+            .map(|n| {
+                n.rejected
+                    .iter()
+                    .map(|(reason, count)| ((*reason).to_string(), *count))
+                    .collect()
+            })
+            .unwrap_or_default(),
         check_lag: statuses
             .first()
             .map(|s| s.check_lag.clone())

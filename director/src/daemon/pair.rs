@@ -1,0 +1,286 @@
+//! Pair mode (`ha.cf` in the configuration directory): the failover node does Heartbeat's job
+//! and `ldirectord::NAME` resources are the integrated director.
+//!
+//! The ldirectord files named in haresources run on **both** nodes from the start: their
+//! health checks and IPVS tables are warm on the standby too (an IPVS service without its
+//! VIP receives no traffic), so a takeover only moves addresses. The `ldirectord` resource
+//! itself marks which node is active for that file and moves the IPVS connection-sync
+//! daemon: master where the resource runs, backup elsewhere, so established connections
+//! survive a failover.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use failover::config::hacf::{HaCf, Medium};
+use failover::config::haresources::{Haresources, ResourceKind};
+use failover::node::NodeStatus;
+use failover::resources::{NativeResource, Op};
+
+use crate::config::{locate, DEFAULT_NAME};
+use crate::ipvs::{IpvsError, SyncDaemon, SyncState};
+use crate::status::{
+    FailoverStatus, LinkStatus, PeerStatus, ResourceStatus, TransitionStatus,
+};
+
+use super::lvs::Kernel;
+
+/// The ldirectord files haresources names (`ldirectord` alone is `ldirectord.cf`), located
+/// as ldirectord does, in haresources order without repeats.
+pub fn ldirectord_files(har: &Haresources, config_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut names: Vec<String> = Vec::new();
+    for group in &har.groups {
+        for r in &group.resources {
+            if let ResourceKind::Ldirectord { config } = &r.kind {
+                let name = config.clone().unwrap_or_else(|| DEFAULT_NAME.to_string());
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
+        .iter()
+        .map(|n| {
+            locate(n, config_dir)
+                .map(|l| l.path)
+                .ok_or_else(|| format!("Config file {n} not found (named by haresources)"))
+        })
+        .collect()
+}
+
+/// The interface the IPVS sync daemon uses: the first heartbeat medium's.
+pub fn sync_interface(hacf: &HaCf) -> Option<String> {
+    hacf.media.first().map(|m| match m {
+        Medium::Bcast { iface, .. }
+        | Medium::Mcast { iface, .. }
+        | Medium::Mcast6 { iface, .. }
+        | Medium::Ucast { iface, .. }
+        | Medium::Ucast6 { iface, .. } => iface.clone(),
+    })
+}
+
+/// The native `ldirectord::NAME` resource.
+pub struct LdirectordResource {
+    kernel: Kernel,
+    sync_iface: Option<String>,
+    active: Mutex<BTreeSet<String>>,
+}
+
+impl LdirectordResource {
+    /// Starts this node as a sync backup (when there is an interface to sync on).
+    pub fn new(kernel: Kernel, sync_iface: Option<String>) -> Arc<LdirectordResource> {
+        let r = Arc::new(LdirectordResource {
+            kernel,
+            sync_iface,
+            active: Mutex::new(BTreeSet::new()),
+        });
+        r.set_sync(SyncState::Backup);
+        r
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        match self.active.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Make this node the sync master or backup (stopping the other role). Failures are
+    /// logged: connection sync is an optimisation, never a reason to refuse the resource.
+    fn set_sync(&self, state: SyncState) {
+        let Some(iface) = &self.sync_iface else {
+            return;
+        };
+        let other = match state {
+            SyncState::Master => SyncState::Backup,
+            SyncState::Backup => SyncState::Master,
+        };
+        let mut ipvs = match self.kernel.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        match ipvs.stop_daemon(other) {
+            Ok(()) | Err(IpvsError::Kernel { errno: libc::ESRCH, .. }) => {}
+            Err(e) => tracing::warn!("cannot stop the IPVS {other:?} sync daemon: {e}"),
+        }
+        let daemon = SyncDaemon {
+            state,
+            mcast_ifn: iface.clone(),
+            sync_id: 0,
+            sync_maxlen: None,
+            mcast_group: None,
+            mcast_port: None,
+            mcast_ttl: None,
+        };
+        match ipvs.start_daemon(&daemon) {
+            Ok(()) => tracing::info!("IPVS connection sync: {state:?} on {iface}"),
+            Err(IpvsError::Kernel { errno: libc::EEXIST, .. }) => {}
+            Err(e) => tracing::warn!("cannot start the IPVS {state:?} sync daemon on {iface}: {e}"),
+        }
+    }
+}
+
+impl NativeResource for LdirectordResource {
+    fn run<'a>(
+        &'a self,
+        args: &'a [String],
+        op: Op,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let name = args.first().cloned().unwrap_or_else(|| DEFAULT_NAME.to_string());
+            match op {
+                Op::Status => Ok(self.active().contains(&name)),
+                Op::Start => {
+                    let first = {
+                        let mut a = self.active();
+                        let was_empty = a.is_empty();
+                        a.insert(name.clone());
+                        was_empty
+                    };
+                    if first {
+                        self.set_sync(SyncState::Master);
+                    }
+                    tracing::info!("ldirectord::{name}: this director is active");
+                    Ok(true)
+                }
+                Op::Stop => {
+                    let last = {
+                        let mut a = self.active();
+                        a.remove(&name);
+                        a.is_empty()
+                    };
+                    if last {
+                        self.set_sync(SyncState::Backup);
+                    }
+                    tracing::info!("ldirectord::{name}: this director is standby");
+                    Ok(true)
+                }
+            }
+        })
+    }
+}
+
+fn ago_ms(t: std::time::SystemTime) -> Option<u64> {
+    std::time::SystemTime::now()
+        .duration_since(t)
+        .ok()
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `director status`'s failover part from the node's snapshot.
+pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> FailoverStatus {
+    let role = if node.standby {
+        format!("{} (operator standby)", node.role())
+    } else {
+        node.role().to_string()
+    };
+    let peer = node.peer.as_ref().map(|p| PeerStatus {
+        name: p.name.clone(),
+        state: match p.life {
+            "alive" => "up".to_string(),
+            other => other.to_string(),
+        },
+        role: None,
+        last_heard_ms: p.last_heard.and_then(ago_ms),
+    });
+    let links = node
+        .links
+        .iter()
+        .map(|l| LinkStatus {
+            medium: format!("{} from {}", l.iface, l.from),
+            state: if l.up { "up" } else { "dead" }.to_string(),
+            last_heard_ms: ago_ms(l.last_heard),
+        })
+        .collect();
+    let resources = node
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.resources.iter().map(move |r| ResourceStatus {
+                group: g.preferred.clone(),
+                resource: r.clone(),
+                state: match g.local {
+                    "active" => "running",
+                    "acquiring" => "starting",
+                    "releasing" | "cleaning" => "stopping",
+                    "failed" => "failed",
+                    _ => "stopped",
+                }
+                .to_string(),
+            })
+        })
+        .collect();
+    let transitions = node
+        .transitions
+        .iter()
+        .map(|t| TransitionStatus {
+            at_s: t
+                .at
+                .duration_since(started)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            from: String::new(),
+            to: String::new(),
+            reason: t.what.clone(),
+        })
+        .collect();
+    FailoverStatus {
+        role,
+        peer,
+        links,
+        resources,
+        transitions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::memory::MemoryIpvs;
+    use crate::ipvs::Ipvs;
+
+    fn har(text: &str) -> Haresources {
+        failover::config::haresources::parse(Path::new("haresources"), text)
+            .map(|p| p.value)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn haresources_names_the_ldirectord_files() {
+        let dir = std::env::temp_dir().join(format!("director-pair-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("conf")).unwrap();
+        std::fs::write(dir.join("www.cf"), "").unwrap();
+        std::fs::write(dir.join("ldirectord.cf"), "").unwrap();
+        std::fs::write(dir.join("conf/mail"), "").unwrap();
+        let h = har("a IPaddr::192.0.2.100/24 ldirectord::www.cf\nb IPaddr::192.0.2.101 ldirectord ldirectord::mail ldirectord::www.cf\n");
+        let files = ldirectord_files(&h, &dir).unwrap();
+        assert_eq!(
+            files,
+            vec![dir.join("www.cf"), dir.join("ldirectord.cf"), dir.join("conf/mail")]
+        );
+        let h = har("a ldirectord::nope\n");
+        assert!(ldirectord_files(&h, &dir).unwrap_err().contains("nope"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_resource_moves_the_sync_daemon_and_reports_its_state() {
+        let kernel = super::super::lvs::kernel(MemoryIpvs::new());
+        let r = LdirectordResource::new(kernel.clone(), Some("eth1".into()));
+        let roles = |k: &Kernel| -> Vec<SyncState> {
+            k.lock().unwrap().daemons().unwrap().iter().map(|d| d.state).collect()
+        };
+        assert_eq!(roles(&kernel), vec![SyncState::Backup]);
+        let www = vec!["www".to_string()];
+        assert!(!r.run(&www, Op::Status).await.unwrap());
+        assert!(r.run(&www, Op::Start).await.unwrap());
+        assert!(r.run(&www, Op::Status).await.unwrap());
+        assert_eq!(roles(&kernel), vec![SyncState::Master]);
+        assert!(r.run(&www, Op::Stop).await.unwrap());
+        assert!(!r.run(&www, Op::Status).await.unwrap());
+        assert_eq!(roles(&kernel), vec![SyncState::Backup]);
+    }
+}
