@@ -222,6 +222,7 @@ impl NodeConfig {
             (Some(hacf), Some(authkeys), Some(haresources), Some(node_name))
                 if !diagnostics.iter().any(Diagnostic::is_error) =>
             {
+                let realtime = hacf.realtime.then(|| hacf.rtprio.unwrap_or(10));
                 Ok(NodeConfig {
                     config_dir: config_dir.to_path_buf(),
                     state_dir: state_dir.to_path_buf(),
@@ -230,7 +231,10 @@ impl NodeConfig {
                     haresources,
                     node_name,
                     natives: Vec::new(),
-                    options: NodeOptions::default(),
+                    options: NodeOptions {
+                        realtime,
+                        ..NodeOptions::default()
+                    },
                 })
             }
             _ => Err(NodeError::Config(ConfigError { diagnostics })),

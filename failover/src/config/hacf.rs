@@ -170,6 +170,10 @@ pub struct HaCf {
     pub use_logd: Option<bool>,
     pub hopfudge: u8,
     pub debug: u8,
+    /// `realtime` (default on): the heartbeat thread runs under SCHED_RR.
+    pub realtime: bool,
+    /// `rtprio` (default 10 in director; Heartbeat's is the maximum): its priority, 1..99.
+    pub rtprio: Option<i32>,
     pub stonith: Vec<Stonith>,
     /// `env NAME=VALUE` (exported as `HA_NAME=VALUE` to respawned programs).
     pub env: Vec<(String, String)>,
@@ -198,6 +202,8 @@ impl Default for HaCf {
             use_logd: None,
             hopfudge: 1,
             debug: 0,
+            realtime: true,
+            rtprio: None,
             stonith: Vec::new(),
             env: Vec::new(),
         }
@@ -263,8 +269,6 @@ const IGNORED: &[(&str, &str)] = &[
     ("uuidfrom", "director identifies nodes by name"),
     ("hbgenmethod", "director keeps its own generation counter"),
     ("cluster", "the cluster name is not used"),
-    ("realtime", "director runs with normal scheduling"),
-    ("rtprio", "director runs with normal scheduling"),
     ("memreserve", "director does not preallocate memory"),
     ("conn_logd_time", "director does not use ha_logd"),
     ("syslogmsgfmt", "director logs through its own logger"),
@@ -425,6 +429,14 @@ impl Parser {
             "use_logd" => self.each(line, directive, rest, |p, l, v| match parse_bool(v) {
                 Some(b) => p.cf.use_logd = Some(b),
                 None => p.c.error(l, format!("use_logd: invalid boolean [{v}]")),
+            }),
+            "realtime" => self.each(line, directive, rest, |p, l, v| match parse_bool(v) {
+                Some(b) => p.cf.realtime = b,
+                None => p.c.error(l, format!("realtime: invalid boolean [{v}]")),
+            }),
+            "rtprio" => self.each(line, directive, rest, |p, l, v| match v.parse::<i32>() {
+                Ok(n) if (1..=99).contains(&n) => p.cf.rtprio = Some(n),
+                _ => p.c.error(l, format!("rtprio: [{v}] is not an integer 1..99")),
             }),
             "hopfudge" => self.each(line, directive, rest, |p, l, v| match v.parse::<u8>() {
                 Ok(n) => p.cf.hopfudge = n,
@@ -1405,7 +1417,19 @@ mod tests {
             .iter()
             .filter(|w| w.message.contains("ignored by director"))
             .collect();
-        assert_eq!(w.len(), 3);
+        assert_eq!(w.len(), 2);
+    }
+
+    #[test]
+    fn realtime_and_rtprio_are_honoured() {
+        let on = ok(MIN).value;
+        assert!(on.realtime);
+        assert_eq!(on.rtprio, None);
+        let off = ok(&format!("{MIN}realtime off\nrtprio 20\n")).value;
+        assert!(!off.realtime);
+        assert_eq!(off.rtprio, Some(20));
+        let bad = errors(&format!("{MIN}rtprio 200\n"));
+        assert!(bad.iter().any(|e| e.contains("rtprio: [200]")), "{bad:?}");
     }
 
     #[test]
