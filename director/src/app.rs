@@ -51,6 +51,9 @@ pub fn check(config_dir: &Path, files: &[PathBuf], print_ipvs: bool) -> i32 {
     };
     let resolver = crate::config::SystemResolver::new();
     let mut code = 0;
+    if files.is_empty() && config_dir.join("ha.cf").is_file() {
+        code = check_heartbeat(config_dir);
+    }
     let mut virtuals = Vec::new();
     for path in &paths {
         let file = path.display().to_string();
@@ -96,6 +99,30 @@ pub fn check(config_dir: &Path, files: &[PathBuf], print_ipvs: bool) -> i32 {
                 eprintln!("{e}");
                 code = 1;
             }
+        }
+    }
+    code
+}
+
+/// `ha.cf`, `authkeys` (content, mode 600, owner root) and `haresources`, checked together as
+/// `director run` would load them; every problem printed as `file:line: message`. 0 when clean.
+fn check_heartbeat(config_dir: &Path) -> i32 {
+    let mut code = 0;
+    let keys = config_dir.join("authkeys");
+    if let Err(e) = failover::node::check_authkeys(&keys) {
+        eprintln!("{e}");
+        code = 1;
+    }
+    match failover::node::NodeConfig::load(config_dir, Path::new("/nonexistent")) {
+        Ok(cfg) => {
+            if let Err(e) = crate::daemon::pair::ldirectord_files(&cfg.haresources, config_dir) {
+                eprintln!("{}: {e}", config_dir.join("haresources").display());
+                code = 1;
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            code = 1;
         }
     }
     code

@@ -74,3 +74,52 @@ fn every_problem_with_its_line_and_a_failing_status() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A copy of configs/ in a temp dir, with `nodeinfo` naming the seed's first node and
+/// authkeys at mode 600.
+fn heartbeat_dir(tag: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("director-check-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(configs()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(dir.join("nodeinfo"), "xd_blog_web_184_251\n").unwrap();
+    std::fs::set_permissions(dir.join("authkeys"), std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    dir
+}
+
+#[test]
+fn heartbeat_files_are_checked_with_file_and_line() {
+    let dir = heartbeat_dir("hb");
+    let clean = director().args(["check", "--config-dir"]).arg(&dir).output().unwrap();
+    let text = String::from_utf8_lossy(&clean.stderr).to_string();
+    // the seed's files are clean; only the owner check can complain when not run as root
+    let owner_only = text
+        .lines()
+        .filter(|l| !l.contains("warning:"))
+        .all(|l| l.contains("authkeys") && l.contains("owned"));
+    assert!(owner_only, "{text}");
+    if nix::unistd::geteuid().is_root() {
+        assert!(clean.status.success(), "{text}");
+    }
+
+    let mut hacf = std::fs::read_to_string(dir.join("ha.cf")).unwrap();
+    let line = hacf.lines().count() + 1;
+    hacf.push_str("bogus 1\n");
+    std::fs::write(dir.join("ha.cf"), hacf).unwrap();
+    std::fs::write(dir.join("haresources"), "xd_blog_web_184_251 ldirectord::missing\n").unwrap();
+    let bad = director().args(["check", "--config-dir"]).arg(&dir).output().unwrap();
+    let text = String::from_utf8_lossy(&bad.stderr).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("ha.cf:{line}: illegal directive [bogus]")),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
