@@ -348,7 +348,7 @@ impl Actor {
                     while let Ok(ev) = self.events.try_recv() {
                         self.observe(ev);
                     }
-                    self.reconcile().await;
+                    self.reconcile_with(true).await;
                 }
                 _ = repair.tick() => self.reconcile().await,
                 _ = watch.tick() => {
@@ -400,13 +400,23 @@ impl Actor {
         lock(&self.reconciler).set_health(check, health);
     }
 
+    /// A full pass: dump the kernel table, apply the difference (start, reload, repair).
     async fn reconcile(&mut self) {
+        self.reconcile_with(false).await;
+    }
+
+    /// `cached`: plan against the table as last seen (health events); else dump first.
+    async fn reconcile_with(&mut self, cached: bool) {
         let rec = Arc::clone(&self.reconciler);
         let kernel = Arc::clone(&self.kernel);
         let result = tokio::task::spawn_blocking(move || {
             let mut k = lock(&kernel);
-            let r = lock(&rec).reconcile(&mut **k);
-            r
+            let mut r = lock(&rec);
+            if cached {
+                r.reconcile_cached(&mut **k)
+            } else {
+                r.reconcile(&mut **k)
+            }
         })
         .await;
         match result {

@@ -240,7 +240,6 @@ pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> Fai
 mod tests {
     use super::*;
     use crate::ipvs::memory::MemoryIpvs;
-    use crate::ipvs::Ipvs;
 
     fn har(text: &str) -> Haresources {
         failover::config::haresources::parse(Path::new("haresources"), text)

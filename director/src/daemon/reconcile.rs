@@ -29,6 +29,8 @@ pub struct Reconciler {
     forget: BTreeSet<ServiceKey>,
     /// The table as last seen (after the last pass).
     last: Table,
+    /// Whether `last` came from the kernel at least once.
+    seen: bool,
 }
 
 impl Reconciler {
@@ -97,6 +99,46 @@ impl Reconciler {
         Ok(outcome)
     }
 
+    /// A pass against the table as last seen, without dumping the kernel: the fast path for
+    /// health events (a one-real change costs one request, not one dump per service). When
+    /// nothing was seen yet, or the kernel refuses a change because the cached table was stale
+    /// (someone edited it by hand), it falls back to a full [`Reconciler::reconcile`].
+    pub fn reconcile_cached(&mut self, ipvs: &mut dyn Ipvs) -> Result<Outcome, IpvsError> {
+        if !self.seen {
+            return self.reconcile(ipvs);
+        }
+        let actual = self.last.clone();
+        let changes = self.plan_against(&actual);
+        if changes.is_empty() {
+            return Ok(Outcome {
+                table: actual,
+                ..Outcome::default()
+            });
+        }
+        match ipvs.apply(&changes) {
+            Ok(()) => {
+                let fallbacks = engine::fallback_keys(&self.virtuals);
+                let mut table = actual.clone();
+                let mut applied = Vec::new();
+                for c in &changes {
+                    applied.push(engine::describe(c, &actual, &fallbacks));
+                    let _ = crate::ipvs::plan::apply_to(&mut table, c);
+                }
+                self.forget.clear();
+                self.last = table.clone();
+                Ok(Outcome {
+                    applied,
+                    error: None,
+                    table,
+                })
+            }
+            Err(e) => {
+                tracing::debug!("cached IPVS table was stale ({e}): reading the kernel's");
+                self.reconcile(ipvs)
+            }
+        }
+    }
+
     /// Stop: remove the services in `purge` (the virtuals whose cleanstop is yes) with their
     /// destinations; everything else is left as it is.
     pub fn stop(
@@ -152,6 +194,7 @@ impl Reconciler {
             }
         };
         self.last = table.clone();
+        self.seen = true;
         Outcome {
             applied,
             error,
@@ -176,5 +219,127 @@ fn change_visible(table: &Table, change: &Change) -> bool {
             .services
             .get(k)
             .is_some_and(|c| !c.dests.contains_key(dk)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RealSpec;
+    use crate::ipvs::memory::MemoryIpvs;
+    use crate::ipvs::{
+        Dest, Info, Protocol, Service, ServiceEntry, Snapshot, SyncDaemon, SyncState, Timeouts,
+    };
+
+    /// MemoryIpvs that counts dumps.
+    struct Counting {
+        inner: MemoryIpvs,
+        dumps: usize,
+    }
+
+    impl Ipvs for Counting {
+        fn info(&mut self) -> Result<Info, IpvsError> {
+            self.inner.info()
+        }
+        fn dump(&mut self) -> Result<Snapshot, IpvsError> {
+            self.dumps += 1;
+            self.inner.dump()
+        }
+        fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError> {
+            self.inner.service(key)
+        }
+        fn apply(&mut self, changes: &[Change]) -> Result<(), IpvsError> {
+            self.inner.apply(changes)
+        }
+        fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), IpvsError> {
+            self.inner.zero(key)
+        }
+        fn flush(&mut self) -> Result<(), IpvsError> {
+            self.inner.flush()
+        }
+        fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
+            self.inner.timeouts()
+        }
+        fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError> {
+            self.inner.set_timeouts(t)
+        }
+        fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
+            self.inner.daemons()
+        }
+        fn start_daemon(&mut self, d: &SyncDaemon) -> Result<(), IpvsError> {
+            self.inner.start_daemon(d)
+        }
+        fn stop_daemon(&mut self, s: SyncState) -> Result<(), IpvsError> {
+            self.inner.stop_daemon(s)
+        }
+    }
+
+    fn spec() -> VirtualSpec {
+        let key = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "192.0.2.132".parse().unwrap(),
+            port: 80,
+        };
+        VirtualSpec {
+            service: Service::new(key),
+            reals: (0..3)
+                .map(|i| RealSpec {
+                    dest: Dest::new(format!("198.51.100.{}", i + 1).parse().unwrap(), 80),
+                    check: i,
+                })
+                .collect(),
+            fallback: None,
+            quiescent: false,
+            readd_quiescent: false,
+        }
+    }
+
+    #[test]
+    fn health_events_apply_from_the_cache_without_dumping() {
+        let mut k = Counting {
+            inner: MemoryIpvs::new(),
+            dumps: 0,
+        };
+        let mut r = Reconciler::new(vec![spec()]);
+        for i in 0..3 {
+            r.set_health(i, Health::Up);
+        }
+        // nothing seen yet: the first pass reads the kernel
+        let first = r.reconcile_cached(&mut k).unwrap();
+        assert_eq!(first.applied.len(), 4);
+        assert_eq!(k.dumps, 1);
+        r.set_health(1, Health::Down);
+        let out = r.reconcile_cached(&mut k).unwrap();
+        assert_eq!(k.dumps, 1, "a health event must not dump the table");
+        assert_eq!(
+            out.applied,
+            vec!["Deleted real server: 198.51.100.2:80 (192.0.2.132:80)".to_string()]
+        );
+        assert_eq!(k.inner.dump().unwrap().table(), out.table);
+    }
+
+    #[test]
+    fn a_stale_cache_falls_back_to_the_kernel_table() {
+        let mut k = Counting {
+            inner: MemoryIpvs::new(),
+            dumps: 0,
+        };
+        let mut r = Reconciler::new(vec![spec()]);
+        for i in 0..3 {
+            r.set_health(i, Health::Up);
+        }
+        r.reconcile(&mut k).unwrap();
+        // someone deletes real 2 by hand; then its check fails
+        let key = r.virtuals()[0].service.key;
+        let dk = r.virtuals()[0].reals[1].dest.key();
+        k.inner.apply(&[Change::DelDest(key, dk)]).unwrap();
+        r.set_health(1, Health::Down);
+        r.set_health(2, Health::Down);
+        let out = r.reconcile_cached(&mut k).unwrap();
+        assert!(out.error.is_none(), "{:?}", out.error);
+        assert_eq!(k.dumps, 2, "the refused cached plan is redone from a dump");
+        let left: Vec<_> = out.table.services[&key].dests.keys().map(|d| d.addr.to_string()).collect();
+        assert_eq!(left, vec!["198.51.100.1".to_string()]);
+        assert_eq!(k.inner.dump().unwrap().table(), out.table);
     }
 }
