@@ -217,7 +217,12 @@ async fn start_adopts_the_table_as_found() {
     assert_eq!(dests(&k, "192.0.2.132"), vec!["198.51.100.1:80 1"]);
     assert!(table(&k).services.contains_key(&vkey("203.0.113.50")));
     sleep(1100).await;
-    assert_eq!(dests(&k, "192.0.2.132"), vec!["198.51.100.1:80 1"]);
+    // The failing real's first verdict puts it in at weight 0 (quiescent=yes), as
+    // ldirectord's start leaves it; the adopted one is never touched.
+    assert_eq!(
+        dests(&k, "192.0.2.132"),
+        vec!["198.51.100.1:80 1", "198.51.100.2:80 0"]
+    );
     lvs.stop().await;
     // Stop leaves services it never configured.
     assert!(table(&k).services.contains_key(&vkey("203.0.113.50")));
@@ -248,13 +253,21 @@ async fn reload_moves_only_the_difference_and_a_broken_file_changes_nothing() {
     // weight is applied at once, the new real waits for its first check.
     assert_eq!(dests(&k, "192.0.2.132"), before);
     let second = dests(&k, "192.0.2.133");
+    // (the new real is absent until its first verdict, then quiesced at weight 0)
     assert!(
-        second == vec!["198.51.100.3:80 5"] || second == vec!["198.51.100.3:80 2"],
+        matches!(
+            second.first().map(String::as_str),
+            Some("198.51.100.3:80 5" | "198.51.100.3:80 2")
+        ) && second.iter().skip(1).all(|d| d == "198.51.100.4:80 0"),
         "{second:?}"
     );
     sleep(1100).await;
     assert_eq!(dests(&k, "192.0.2.132"), before);
-    assert_eq!(dests(&k, "192.0.2.133"), vec!["198.51.100.3:80 5"]);
+    // the new real failed its first check: quiesced at weight 0
+    assert_eq!(
+        dests(&k, "192.0.2.133"),
+        vec!["198.51.100.3:80 5", "198.51.100.4:80 0"]
+    );
 
     // A broken file: refused, the table and the running configuration stay.
     std::fs::write(&path, format!("{changed}\tbogus=1\n")).unwrap();

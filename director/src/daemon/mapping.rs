@@ -190,7 +190,6 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
             reals: real_specs,
             fallback,
             quiescent: vs.quiescent,
-            readd_quiescent: config.globals.readdquiescent,
         });
         extras.push(VirtualExtra {
             address: vs.address,

@@ -290,7 +290,6 @@ mod tests {
                 .collect(),
             fallback: None,
             quiescent: false,
-            readd_quiescent: false,
         }
     }
 
