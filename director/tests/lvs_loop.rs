@@ -275,7 +275,10 @@ async fn reload_moves_only_the_difference_and_a_broken_file_changes_nothing() {
     assert!(err.contains("www.cf:"), "{err}");
     sleep(2100).await;
     assert_eq!(dests(&k, "192.0.2.132"), before);
-    assert_eq!(dests(&k, "192.0.2.133"), vec!["198.51.100.3:80 5"]);
+    assert_eq!(
+        dests(&k, "192.0.2.133"),
+        vec!["198.51.100.3:80 5", "198.51.100.4:80 0"]
+    );
     let st = lvs.status();
     assert_eq!(st.reload_failures, 1);
     assert!(st.last_reload_error.is_some());
