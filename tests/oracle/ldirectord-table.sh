@@ -51,7 +51,7 @@ fi
 
 # Files whose every check the loopback server can answer (http GET with a receive string it
 # serves, or a TCP connect), so the loopback mode runs ldirectord's real checks on them.
-LOOPBACK_FILES=" www.cf ldirectord.cf persistent.cf ranges.cf several.cf quiescent-no.cf o-weights.cf o-masq-ipip.cf o-several.cf o-fwmark-http.cf "
+LOOPBACK_FILES=" www.cf ldirectord.cf fwmark.cf persistent.cf ranges.cf several.cf quiescent-no.cf o-weights.cf o-masq-ipip.cf o-several.cf o-fwmark-http.cf "
 
 WORK=$(mktemp -d /tmp/ldirectord-oracle.XXXXXX)
 PIDS=()
@@ -81,7 +81,7 @@ run_ldirectord() {
     # `checkinterval`, so a pass that changes something shows within that window); bound 60 s.
     for ((i = 0; i < 120; i++)); do
         sleep 0.5
-        sig=$( (cd "$w" && FAKE_IPVS_LOG=/dev/null ./ipvsadm -S -n 2>/dev/null; wc -l <ipvsadm.calls 2>/dev/null) | md5sum)
+        sig=$( (cd "$w" && FAKE_IPVS_LOG=/dev/null ./ipvsadm -S -n 2>/dev/null; cat ipvsadm.calls 2>/dev/null | wc -l) | md5sum)
         if [[ -s $w/ipvsadm.calls && $sig == "$last" ]]; then
             ((++same >= 6)) && break
         else
