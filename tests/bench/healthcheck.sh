@@ -7,7 +7,8 @@
 #                              [--only director|ldirectord] [--out DIR]
 #
 # For each N, one after the other (never both at once, so they do not share the 2 cores):
-#   * tests/bench/httpd.py serves the N addresses (one asyncio process) and logs every request;
+#   * target/release/bench-httpd (tests/src/bin/bench-httpd.rs, one thread; $SERVER overrides;
+#     tests/bench/httpd.py if it is not built) serves the N addresses and logs every request;
 #   * the file: checkinterval=1, one virtual 192.0.2.10:80, service=http, checktype=negotiate,
 #     request="index.html", receive="Test Page", negotiatetimeout=5, scheduler=wrr, N gate reals
 #     (the health-check lab's file, docs/ref/hc-lab/mkconf.sh);
@@ -29,6 +30,10 @@ DIRECTOR=${DIRECTOR:-$ROOT/target/release/director}
 DSECS=60
 LSECS="60 180 240"
 ONLY=""
+# the loopback server: the Rust one (cargo build --release -p tests --features bench) when built;
+# tests/bench/httpd.py cannot serve 10,000 checks a second on this machine
+SERVER=${SERVER:-$ROOT/target/release/bench-httpd}
+[[ -x $SERVER ]] || SERVER="python3 $HERE/httpd.py"
 OUT=/tmp/hc-bench-$(date +%Y%m%d-%H%M%S)
 while (($#)); do
     case $1 in
@@ -94,7 +99,7 @@ run() {
     w=$OUT/$who-$n
     rm -rf "$w"; mkdir -p "$w/run" "$w/state"
     mkconf "$n" >"$w/bench.cf"
-    python3 "$HERE/httpd.py" --count "$n" --log "$w/requests.log" >"$w/httpd.out" 2>&1 &
+    $SERVER --count "$n" --log "$w/requests.log" >"$w/httpd.out" 2>&1 &
     hp=$!; PIDS+=("$hp")
     for ((i = 0; i < 600; i++)); do grep -q listening "$w/httpd.out" 2>/dev/null && break; sleep 0.1; done
     grep -q listening "$w/httpd.out" || { echo "httpd.py did not start: $(cat "$w/httpd.out")" >&2; return 1; }
@@ -107,6 +112,7 @@ run() {
         (cd "$w" && exec /usr/sbin/ldirectord -d "$w/bench.cf" start >daemon.stdout 2>daemon.stderr) &
     fi
     dp=$!; PIDS+=("$dp")
+    echo "server $SERVER" >"$w/server"
     echo "start $t daemon $dp httpd $hp n $n who $who checkinterval 1 clk $(getconf CLK_TCK)" >"$w/meta"
     echo "t d_utime d_stime d_rss_kb h_utime h_stime h_rss_kb" >"$w/samples.txt"
     for ((i = 0; i < secs; i++)); do

@@ -37,9 +37,19 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut body = b"<html><body>Test Page</body></html>\n".to_vec();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
         match a.as_str() {
-            "--count" => count = Some(value()?.parse::<u32>().map_err(|e| format!("--count: {e}"))?),
+            "--count" => {
+                count = Some(
+                    value()?
+                        .parse::<u32>()
+                        .map_err(|e| format!("--count: {e}"))?,
+                )
+            }
             "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
             "--listen-file" => listen_file = Some(value()?),
             "--log" => log = Some(value()?),
@@ -52,14 +62,21 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     let addrs = match (count, listen_file) {
         (Some(n), None) => (0..n)
-            .map(|i| SocketAddr::new(IpAddr::from([127, 1, (i / 250) as u8, (i % 250 + 1) as u8]), port))
+            .map(|i| {
+                SocketAddr::new(
+                    IpAddr::from([127, 1, (i / 250) as u8, (i % 250 + 1) as u8]),
+                    port,
+                )
+            })
             .collect(),
         (None, Some(f)) => {
             let text = std::fs::read_to_string(&f).map_err(|e| format!("{f}: {e}"))?;
             let mut out = Vec::new();
             for (n, line) in text.lines().enumerate() {
                 let mut w = line.split_whitespace();
-                let (Some(a), Some(p)) = (w.next(), w.next()) else { continue };
+                let (Some(a), Some(p)) = (w.next(), w.next()) else {
+                    continue;
+                };
                 let ip: IpAddr = a.parse().map_err(|e| format!("{f}:{}: {e}", n + 1))?;
                 let p: u16 = p.parse().map_err(|e| format!("{f}:{}: {e}", n + 1))?;
                 out.push(SocketAddr::new(ip, p));
@@ -76,7 +93,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 type Log = Rc<RefCell<String>>;
@@ -98,14 +118,16 @@ async fn serve(listener: TcpListener, label: Rc<str>, log: Log, response: Rc<[u8
                     Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
                     Ok(Ok(n)) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
                 }
-                if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n") {
+                if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n")
+                {
                     break;
                 }
                 if buf.len() > 65536 {
                     return;
                 }
             }
-            log.borrow_mut().push_str(&format!("{:.6} {label}\n", now()));
+            log.borrow_mut()
+                .push_str(&format!("{:.6} {label}\n", now()));
             let _ = stream.write_all(&response).await;
             let _ = stream.shutdown().await;
         });
@@ -134,13 +156,24 @@ async fn run(opts: Options) -> Result<(), String> {
     let response: Rc<[u8]> = response.into();
     let log: Log = Rc::new(RefCell::new(String::new()));
     for addr in &opts.addrs {
-        let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
-            .map_err(|e| format!("socket: {e}"))?;
-        socket.set_reuseaddr(true).map_err(|e| format!("{addr}: {e}"))?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|e| format!("socket: {e}"))?;
+        socket
+            .set_reuseaddr(true)
+            .map_err(|e| format!("{addr}: {e}"))?;
         socket.bind(*addr).map_err(|e| format!("{addr}: {e}"))?;
         let listener = socket.listen(256).map_err(|e| format!("{addr}: {e}"))?;
         let label: Rc<str> = addr.to_string().into();
-        tokio::task::spawn_local(serve(listener, label, Rc::clone(&log), Rc::clone(&response)));
+        tokio::task::spawn_local(serve(
+            listener,
+            label,
+            Rc::clone(&log),
+            Rc::clone(&response),
+        ));
     }
     println!("listening on {} addresses", opts.addrs.len());
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
@@ -166,7 +199,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("bench-httpd: {e}");
