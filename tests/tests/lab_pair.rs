@@ -25,7 +25,7 @@ fn pair_warm_standby_failover_failback_and_health_checks() {
         "== director status on dir1: active, peer dir2 up",
         "== sync daemons: master on dir1, backup on dir2",
         "== the client is answered through the VIP by both real servers",
-        "== failover: dir2 took the VIP in",
+        "== failover: dir2 took the VIP ",
         "== sync daemon master moved to dir2",
         "== failback (auto_failback on): dir1 active with the VIP again",
         "== sync daemons follow: master on dir1, backup on dir2",
