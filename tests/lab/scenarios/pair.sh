@@ -250,15 +250,16 @@ probe_loop() { # probe_loop FILE COUNT
     done
     wait
 }
-log "dir1 dies: kill -9 its director, its eth0 down and its VIP gone (a machine that stopped)"
+log "dir1 dies: kill -9 its director, its eth0 down and its VIP gone (a machine that stopped; times below count from the link going down)"
 probe_loop /tmp/probes-failover.txt 40 &
 PROBES=$!
 sleep 1
-t_kill=$(now_cs)
 kill -9 "$D1PID"
 wait "$D1PID" 2> /dev/null
 D1PID=""
+# The kernel's IPVS keeps forwarding without the daemon: the machine is dead once its link is.
 in_ns dir1 "$IP" link set eth0 down
+t_kill=$(now_cs)
 in_ns dir1 "$IP" addr del "$VIP/24" dev eth0 2> /dev/null
 wait_until "holds_vip dir2" 10 > /dev/null
 took_vip=$(($(now_cs) - t_kill))
