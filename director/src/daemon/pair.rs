@@ -170,6 +170,18 @@ fn ago_ms(t: std::time::SystemTime) -> Option<u64> {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// The node's `SUBJECT: FROM -> TO` transition text as (from, to, subject); any other text is
+/// the reason alone.
+fn split_transition(what: &str) -> (String, String, String) {
+    what.rsplit_once(": ")
+        .and_then(|(subject, change)| {
+            change
+                .split_once(" -> ")
+                .map(|(from, to)| (from.to_string(), to.to_string(), subject.to_string()))
+        })
+        .unwrap_or_else(|| (String::new(), String::new(), what.to_string()))
+}
+
 /// `director status`'s failover part from the node's snapshot.
 pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> FailoverStatus {
     let role = if node.standby {
@@ -216,15 +228,18 @@ pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> Fai
     let transitions = node
         .transitions
         .iter()
-        .map(|t| TransitionStatus {
-            at_s: t
-                .at
-                .duration_since(started)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
-            from: String::new(),
-            to: String::new(),
-            reason: t.what.clone(),
+        .map(|t| {
+            let (from, to, reason) = split_transition(&t.what);
+            TransitionStatus {
+                at_s: t
+                    .at
+                    .duration_since(started)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0),
+                from,
+                to,
+                reason,
+            }
         })
         .collect();
     FailoverStatus {
@@ -263,6 +278,27 @@ mod tests {
         let h = har("a ldirectord::nope\n");
         assert!(ldirectord_files(&h, &dir).unwrap_err().contains("nope"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn transitions_split_into_from_to_and_subject() {
+        let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(split_transition("peer dir1: alive -> dead"), t("alive", "dead", "peer dir1"));
+        assert_eq!(
+            split_transition("IPaddr::192.0.2.100/24/eth0: standby -> acquiring"),
+            t("standby", "acquiring", "IPaddr::192.0.2.100/24/eth0")
+        );
+        assert_eq!(split_transition("something else"), t("", "", "something else"));
+        assert_eq!(split_transition("a: b"), t("", "", "a: b"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn split_transition_never_panics_and_keeps_the_subject(s in ".*") {
+            let (from, to, subject) = split_transition(&s);
+            proptest::prop_assert!(s.contains(&subject));
+            proptest::prop_assert!(s.contains(&from) && s.contains(&to));
+        }
     }
 
     #[tokio::test]

@@ -1,0 +1,38 @@
+//! The whole director pair against the real kernel in the lab VM (needs qemu; `--features
+//! lab`, after `cargo build --release -p director`). The scenario is
+//! `tests/lab/scenarios/pair.sh`: two directors running `director run` with ha.cf, authkeys,
+//! haresources and www.cf, two DR real servers and a client; warm standby on both IPVS
+//! tables, a crash of the active director, failback, the sync daemon roles and a real server
+//! leaving both tables.
+
+use std::time::Duration;
+
+use tests::lab::LabRun;
+
+#[test]
+fn pair_warm_standby_failover_failback_and_health_checks() {
+    let out = LabRun::scenario("pair.sh")
+        .timeout(Duration::from_secs(600))
+        .run()
+        .expect("vm-run")
+        .check()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .output;
+    for want in [
+        "== director check accepts both configuration directories",
+        "== dir1 is active and holds the VIP, dir2 is standby",
+        "== warm standby: both directors' IPVS tables hold 192.0.2.100:80 with rs1 and rs2",
+        "== director status on dir1: active, peer dir2 up",
+        "== sync daemons: master on dir1, backup on dir2",
+        "== the client is answered through the VIP by both real servers",
+        "== failover: dir2 took the VIP ",
+        "== sync daemon master moved to dir2",
+        "== failback (auto_failback on): dir1 active with the VIP again",
+        "== sync daemons follow: master on dir1, backup on dir2",
+        "== rs2 left both directors' tables after",
+        "== rs2 back in both tables after",
+        "PASS",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+}
