@@ -8,6 +8,7 @@
 //! The tests that boot the VM are in `tests/tests/` and are built only with the
 //! `lab` feature: `cargo test -p tests --features lab -- --test-threads=1`.
 
+pub mod build;
 pub mod lab;
 #[cfg(feature = "netns")]
 pub mod netns;

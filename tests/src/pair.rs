@@ -130,23 +130,7 @@ fn build_node_bin() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("FAILOVER_NODE_BIN") {
         return Ok(PathBuf::from(p));
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("workspace root")?
-        .to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "failover", "--example", "node"])
-        .status()
-        .context("running cargo build for the node example")?;
-    if !st.success() {
-        bail!("cargo build -p failover --example node failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("debug").join("examples").join("node"))
+    crate::build::cargo_build(&["-p", "failover", "--example", "node"], "examples/node")
 }
 
 impl Pair {

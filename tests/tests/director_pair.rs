@@ -5,7 +5,7 @@
 //! the VIP on eth0 with gratuitous ARP, the control socket, `director status --json`.
 #![cfg(feature = "netns")]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,22 +19,7 @@ fn director_bin() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("DIRECTOR_BIN") {
         return Ok(PathBuf::from(p));
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("workspace root")?
-        .to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "director", "--bin", "director"])
-        .status()?;
-    if !st.success() {
-        bail!("cargo build -p director failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("debug").join("director"))
+    tests::build::cargo_build(&["-p", "director", "--bin", "director"], "director")
 }
 
 struct Directors {
