@@ -1,8 +1,13 @@
 //! Failover benchmark of the director pair in namespaces (root; not a test).
 //!
 //! ```text
-//! cargo run -p tests --features netns --example failover_bench -- [--runs 20] [--timing fast|heartbeat] [--load-secs 20]
+//! cargo run -p tests --features netns --example failover_bench -- [--runs 20] [--timing fast|heartbeat] [--load-secs 20] [--only PHASE,...]
 //! ```
+//!
+//! `--program director` runs `director run` itself ($DIRECTOR_BIN, else the debug build) with
+//! an ldirectord resource checking a real server every second; the default is the failover
+//! crate's `node` example. PHASE is one of `crash` (crash and failback), `graceful`, `both`, `heal`, `load`; without
+//! `--only` every phase runs.
 //!
 //! Same topology and method as the Heartbeat / keepalived baselines
 //! (`docs/ref/peer-lab`): ha01 and ha02 on a bridge, VIP 192.0.2.100/24, `ip monitor
@@ -15,7 +20,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use tests::pair::{median_max, Pair, Spec, Timing};
+use tests::pair::{median_max, Pair, Program, Spec, Timing};
 
 struct Series {
     name: &'static str,
@@ -69,16 +74,37 @@ fn phase(max: Duration) -> Duration {
     Duration::from_nanos(u64::from(n % max_ns))
 }
 
+const PHASES: [&str; 5] = ["crash", "graceful", "both", "heal", "load"];
+
 fn main() -> Result<()> {
     let mut runs = 20usize;
     let mut timing = Timing::FAST;
     let mut keepalive = Duration::from_millis(20);
     let mut load_secs = 20u64;
+    let mut only: Option<Vec<String>> = None;
+    let mut director = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().context("--runs N")?.parse()?,
             "--load-secs" => load_secs = args.next().context("--load-secs N")?.parse()?,
+            "--program" => match args.next().as_deref() {
+                Some("node") => director = false,
+                Some("director") => director = true,
+                _ => bail!("--program node|director"),
+            },
+            "--only" => {
+                let list: Vec<String> = args
+                    .next()
+                    .context("--only PHASE,...")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect();
+                if let Some(bad) = list.iter().find(|p| !PHASES.contains(&p.as_str())) {
+                    bail!("unknown phase {bad}: one of {}", PHASES.join(", "));
+                }
+                only = Some(list);
+            }
             "--timing" => match args.next().as_deref() {
                 Some("fast") => {}
                 Some("heartbeat") => {
@@ -88,24 +114,37 @@ fn main() -> Result<()> {
                 _ => bail!("--timing fast|heartbeat"),
             },
             _ => {
-                bail!("usage: failover_bench [--runs N] [--timing fast|heartbeat] [--load-secs N]")
+                bail!("usage: failover_bench [--runs N] [--timing fast|heartbeat] [--load-secs N] [--only PHASE,...] [--program node|director]")
             }
         }
     }
+    let program = if director {
+        Program::Director(tests::pair::director_bin()?)
+    } else {
+        Program::Node
+    };
+    let spec = || match &program {
+        Program::Node => Spec::new(timing.clone(), "on"),
+        Program::Director(bin) => Spec::director(timing.clone(), "on", bin.clone()),
+    };
+    let wanted = |phase: &str| only.as_ref().map_or(true, |l| l.iter().any(|p| p == phase));
     let settle = Duration::from_secs(15);
     let label = format!(
         "keepalive {} / deadtime {}",
         timing.keepalive, timing.deadtime
     );
-    eprintln!("director failover benchmark, {label}, {runs} runs");
+    eprintln!(
+        "director failover benchmark ({}), {label}, {runs} runs",
+        if director { "director run" } else { "node example" }
+    );
 
     let mut crash_cfg = Series::new("crash -> VIP configured on ha02");
     let mut crash_ans = Series::new("crash -> VIP answering the client");
     let mut back_del = Series::new("restart -> VIP off ha02 (failback)");
     let mut back_add = Series::new("restart -> VIP on ha01 (failback)");
     let mut gaps: Vec<f64> = Vec::new();
-    {
-        let mut p = Pair::new(Spec::new(timing.clone(), "on"))?;
+    if wanted("crash") {
+        let mut p = Pair::new(spec())?;
         p.start(0)?;
         p.start(1)?;
         p.wait_settled(0, settle)?;
@@ -146,8 +185,8 @@ fn main() -> Result<()> {
 
     let mut graceful = Series::new("graceful stop -> VIP configured on ha02");
     let mut graceful_ans = Series::new("graceful stop -> VIP answering");
-    {
-        let mut p = Pair::new(Spec::new(timing.clone(), "on"))?;
+    if wanted("graceful") {
+        let mut p = Pair::new(spec())?;
         p.start(0)?;
         p.start(1)?;
         p.wait_settled(0, settle)?;
@@ -188,8 +227,8 @@ fn main() -> Result<()> {
     }
 
     let mut both = Series::new("both start -> VIP on ha01");
-    for run in 0..runs.min(10) {
-        let mut p = Pair::new(Spec::new(timing.clone(), "on"))?;
+    for run in 0..if wanted("both") { runs.min(10) } else { 0 } {
+        let mut p = Pair::new(spec())?;
         let t0 = Instant::now();
         p.start(0)?;
         p.start(1)?;
@@ -206,9 +245,9 @@ fn main() -> Result<()> {
     }
 
     let mut heal = Series::new("partition heal -> one owner");
-    {
+    if wanted("heal") {
         let p = {
-            let mut p = Pair::new(Spec::new(timing.clone(), "on"))?;
+            let mut p = Pair::new(spec())?;
             p.start(0)?;
             p.start(1)?;
             p.wait_settled(0, settle)?;
@@ -238,8 +277,10 @@ fn main() -> Result<()> {
     }
 
     // False failovers under CPU load: every core busy (twice over) for load_secs.
-    let false_failovers = {
-        let mut p = Pair::new(Spec::new(timing.clone(), "on"))?;
+    let false_failovers = if !wanted("load") {
+        None
+    } else {
+        let mut p = Pair::new(spec())?;
         p.start(0)?;
         p.start(1)?;
         p.wait_settled(0, settle)?;
@@ -272,7 +313,7 @@ fn main() -> Result<()> {
             "{{\"cpu_load_secs\":{load_secs},\"busy_threads\":{},\"vip_moved\":{moved},\"dead_declared\":{dead},\"late_heartbeats\":{late}}}",
             cores * 2
         );
-        (moved, dead, late)
+        Some((moved, dead, late))
     };
 
     println!();
@@ -287,17 +328,18 @@ fn main() -> Result<()> {
         &mut both,
         &mut heal,
     ] {
-        println!("{}", s.summary());
+        if !s.values.is_empty() {
+            println!("{}", s.summary());
+        }
     }
     gaps.sort_by(f64::total_cmp);
-    println!(
-        "failback gap (VIP nowhere; negative = overlap): min {:.2} ms, max {:.2} ms",
-        gaps.first().copied().unwrap_or(f64::NAN),
-        gaps.last().copied().unwrap_or(f64::NAN)
-    );
-    println!(
-        "CPU load {load_secs} s: VIP moved {}, peer declared dead {} times, {} late heartbeats",
-        false_failovers.0, false_failovers.1, false_failovers.2
-    );
+    if let (Some(min), Some(max)) = (gaps.first(), gaps.last()) {
+        println!("failback gap (VIP nowhere; negative = overlap): min {min:.2} ms, max {max:.2} ms");
+    }
+    if let Some((moved, dead, late)) = false_failovers {
+        println!(
+            "CPU load {load_secs} s: VIP moved {moved}, peer declared dead {dead} times, {late} late heartbeats"
+        );
+    }
     Ok(())
 }

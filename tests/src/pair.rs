@@ -1,6 +1,7 @@
 //! A failover pair in namespaces: nodes `ha01` (ns `a`, 192.0.2.11) and `ha02` (ns `b`,
-//! 192.0.2.12) running the `node` example of the failover crate, and a client `c`
-//! (192.0.2.13), all on one bridge; the VIP is 192.0.2.100/24.
+//! 192.0.2.12) running the `node` example of the failover crate or the `director` binary
+//! itself ([`Program`]), and a client `c` (192.0.2.13), all on one bridge; the VIP is
+//! 192.0.2.100/24.
 //!
 //! Dropping a [`Pair`] kills every node and monitor it started and removes the namespaces,
 //! also when a test panics.
@@ -63,6 +64,19 @@ pub struct Spec {
     pub authkeys: [String; 2],
     /// Put the LSB-style `httpd` script (state in the node's dir) in resource.d.
     pub httpd: bool,
+    /// What runs on each node.
+    pub program: Program,
+}
+
+/// The program each node runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// The failover crate's `node` example (failover only; status in `state/status`).
+    Node,
+    /// `director run` (this binary) with the in-memory IPVS table; haresources gains
+    /// `ldirectord::www.cf`, a virtual service whose real server, the client, is checked by
+    /// ping every second, so health checks run beside the heartbeats.
+    Director(PathBuf),
 }
 
 impl Spec {
@@ -76,8 +90,27 @@ impl Spec {
             extra: [Vec::new(), Vec::new()],
             authkeys: [keys.clone(), keys],
             httpd: false,
+            program: Program::Node,
         }
     }
+
+    /// As [`Spec::new`], running `director run` from `bin` with an ldirectord resource.
+    pub fn director(timing: Timing, auto_failback: &'static str, bin: PathBuf) -> Spec {
+        Spec {
+            haresources: format!("ha01 IPaddr::{VIP}/24/eth0 ldirectord::www.cf\n"),
+            program: Program::Director(bin),
+            ..Spec::new(timing, auto_failback)
+        }
+    }
+}
+
+/// The `director` binary: `$DIRECTOR_BIN`, else built with cargo (debug) into the workspace's
+/// target dir.
+pub fn director_bin() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("DIRECTOR_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    crate::build::cargo_build(&["-p", "director", "--bin", "director"], "director")
 }
 
 /// Address events of one namespace, timestamped when read.
@@ -164,6 +197,18 @@ impl Pair {
             std::fs::write(&keys, spec.authkeys.get(i).cloned().unwrap_or_default())?;
             set_mode(&keys, 0o600)?;
             std::fs::write(etc.join("haresources"), &spec.haresources)?;
+            if let Program::Director(_) = spec.program {
+                std::fs::create_dir_all(dir.join(name).join("run"))?;
+                std::fs::write(
+                    etc.join("www.cf"),
+                    format!(
+                        "checkinterval=1\nchecktimeout=1\nvirtual={VIP}:80\n\treal={}:80 gate\n\
+                         \tfallback=127.0.0.1:80 gate\n\tservice=http\n\tscheduler=rr\n\
+                         \tprotocol=tcp\n\tchecktype=ping\n",
+                        CLIENT.1
+                    ),
+                )?;
+            }
             if spec.httpd {
                 let script = etc.join("resource.d").join("httpd");
                 let state = dir.join(name).join("httpd.running");
@@ -237,16 +282,30 @@ impl Pair {
 
     /// Starts node `i` (its stderr appended to `node_dir/log`).
     pub fn start(&mut self, i: usize) -> Result<()> {
-        let bin = node_bin()?;
         let (_, host, _) = *NODES.get(i).context("node index")?;
         let d = self.node_dir(i);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(d.join("log"))?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.lab.ns(host)])
-            .arg(&bin)
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.lab.ns(host)]);
+        let bin = match &self.spec.program {
+            Program::Node => {
+                let bin = node_bin()?;
+                cmd.arg(&bin);
+                bin
+            }
+            Program::Director(bin) => {
+                cmd.arg(bin)
+                    .arg("run")
+                    .arg("--run-dir")
+                    .arg(d.join("run"))
+                    .args(["--ipvs", "memory", "--metrics", "off"]);
+                bin.clone()
+            }
+        };
+        let child = cmd
             .arg("--config-dir")
             .arg(d.join("etc"))
             .arg("--state-dir")
@@ -328,9 +387,31 @@ impl Pair {
             .is_some_and(|n| self.lab.has_addr(n.1, VIP).unwrap_or(false))
     }
 
-    /// Node `i`'s status file (written by the example every 50 ms).
+    /// Node `i`'s status: the example's status file (written every 50 ms), or
+    /// `director status --json`.
     pub fn status(&self, i: usize) -> String {
-        std::fs::read_to_string(self.node_dir(i).join("state").join("status")).unwrap_or_default()
+        match &self.spec.program {
+            Program::Node => std::fs::read_to_string(self.node_dir(i).join("state").join("status"))
+                .unwrap_or_default(),
+            Program::Director(bin) => Command::new(bin)
+                .args(["status", "--json", "--run-dir"])
+                .arg(self.node_dir(i).join("run"))
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether node `i` reports itself active (`true`) or standby (`false`) for the VIP's
+    /// group, with the peer seen in the other role.
+    fn reports(&self, i: usize, active: bool) -> bool {
+        let s = self.status(i);
+        match &self.spec.program {
+            Program::Node if active => s.contains(" local active peer standby"),
+            Program::Node => s.contains(" local standby peer active"),
+            Program::Director(_) if active => s.contains("\"role\": \"active\""),
+            Program::Director(_) => s.contains("\"role\": \"standby"),
+        }
     }
 
     /// Node `i`'s log.
@@ -354,8 +435,8 @@ impl Pair {
         wait_for(limit, || {
             self.holds(owner)
                 && !self.holds(other)
-                && self.status(owner).contains(" local active peer standby")
-                && self.status(other).contains(" local standby peer active")
+                && self.reports(owner, true)
+                && self.reports(other, false)
         })
         .with_context(|| {
             format!(

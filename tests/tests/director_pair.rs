@@ -15,13 +15,6 @@ use tests::netns::{wait_for, Lab};
 const VIP: &str = "192.0.2.100";
 const NODES: [(&str, &str); 2] = [("ha01", "a"), ("ha02", "b")];
 
-fn director_bin() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("DIRECTOR_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    tests::build::cargo_build(&["-p", "director", "--bin", "director"], "director")
-}
-
 struct Directors {
     lab: Lab,
     dir: PathBuf,
@@ -75,7 +68,7 @@ impl Directors {
         Ok(Directors {
             lab,
             dir,
-            bin: director_bin()?,
+            bin: tests::pair::director_bin()?,
             procs: [None, None],
         })
     }
