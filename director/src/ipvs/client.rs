@@ -2,8 +2,9 @@
 //!
 //! The family id is resolved once (nlctrl `GETFAMILY`); requests carry our own sequence
 //! numbers; "do" requests ask for an ACK, dumps read until `NLMSG_DONE`. [`Client::apply`]
-//! pipelines: up to [`CHUNK`] requests go out in one `sendmsg` datagram, their ACKs are matched
-//! by sequence number, and the first refused change is returned in words.
+//! pipelines: up to [`CHUNK`] requests go out in one `sendmsg` datagram, only the last asks for
+//! an ACK, the kernel's error messages are matched by sequence number, and the first refused
+//! change is returned in words.
 //!
 //! Why not `genetlink` 0.3: it is async (tokio + netlink-proto) and sends one message per
 //! request, while director runs IPVS on a dedicated blocking thread and wants many requests per
@@ -33,7 +34,7 @@ use super::{
     Timeouts,
 };
 
-/// Requests per `sendmsg` datagram in [`Client::apply`]. Every ACK the kernel queues costs
+/// Requests per `sendmsg` datagram in [`Client::apply`]. Every error the kernel queues costs
 /// about 1 KiB of the socket's receive buffer before we read it.
 pub const CHUNK: usize = 200;
 /// Receive buffer for one datagram (the kernel sizes dump datagrams up to 32 KiB).
@@ -215,15 +216,26 @@ impl Client {
     }
 
     /// Serialize requests into one datagram; returns their sequence numbers.
-    fn send(&mut self, requests: &[IpvsMessage], flags: u16) -> Result<Vec<u32>, IpvsError> {
+    /// Send `requests` in one datagram, each with `flags`; the last one also gets `last_flags`.
+    fn send(
+        &mut self,
+        requests: Vec<IpvsMessage>,
+        flags: u16,
+        last_flags: u16,
+    ) -> Result<Vec<u32>, IpvsError> {
         let mut out = Vec::new();
         let mut seqs = Vec::with_capacity(requests.len());
-        for request in requests {
+        let count = requests.len();
+        for (i, request) in requests.into_iter().enumerate() {
             let seq = self.next_seq();
-            let mut genl = GenlMessage::from_payload(request.clone());
+            let mut genl = GenlMessage::from_payload(request);
             genl.set_resolved_family_id(self.family_id);
             let mut header = NetlinkHeader::default();
-            header.flags = flags;
+            header.flags = if i + 1 == count {
+                flags | last_flags
+            } else {
+                flags
+            };
             header.sequence_number = seq;
             let mut nl = NetlinkMessage::new(header, NetlinkPayload::from(genl));
             nl.finalize();
@@ -252,7 +264,7 @@ impl Client {
         what: impl Fn() -> String,
     ) -> Result<Option<IpvsMessage>, IpvsError> {
         let seq = self
-            .send(std::slice::from_ref(&request), NLM_F_REQUEST | NLM_F_ACK)?
+            .send(vec![request], NLM_F_REQUEST | NLM_F_ACK, 0)?
             .first()
             .copied()
             .unwrap_or_default();
@@ -299,7 +311,7 @@ impl Client {
         what: impl Fn() -> String,
     ) -> Result<Vec<IpvsMessage>, IpvsError> {
         let seq = self
-            .send(std::slice::from_ref(&request), NLM_F_REQUEST | NLM_F_DUMP)?
+            .send(vec![request], NLM_F_REQUEST | NLM_F_DUMP, 0)?
             .first()
             .copied()
             .unwrap_or_default();
@@ -355,22 +367,30 @@ impl Client {
     /// index (within the chunk) and errno of the first refused change.
     /// Send `changes` in one datagram and collect every refusal: `(index, errno)` in index
     /// order. The kernel handles each request on its own, so all the others are applied.
+    /// Send a chunk in one datagram and collect the refused changes (index, errno).
+    ///
+    /// Only the last request asks for an ACK: the kernel reports every failing request with
+    /// an error message whether or not it asked for one, and it handles the messages of a
+    /// datagram in order, so the last request's ACK (or error) closes the chunk. Sparing the
+    /// other ACKs halves the messages the kernel allocates and we parse.
     fn apply_chunk(&mut self, changes: &[Change]) -> Result<Vec<(usize, i32)>, IpvsError> {
         let requests: Vec<IpvsMessage> = changes.iter().map(IpvsMessage::from_change).collect();
-        let seqs = self.send(&requests, NLM_F_REQUEST | NLM_F_ACK)?;
-        let mut pending: BTreeMap<u32, usize> =
-            seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+        let seqs = self.send(requests, NLM_F_REQUEST, NLM_F_ACK)?;
+        let index: BTreeMap<u32, usize> = seqs.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+        let Some(&last) = seqs.last() else {
+            return Ok(Vec::new());
+        };
         let mut errors: Vec<(usize, i32)> = Vec::new();
-        while !pending.is_empty() {
+        let mut closed = false;
+        while !closed {
             let datagram = self.recv()?;
             for r in parse_datagram(datagram).map_err(decode)? {
                 match r {
-                    Reply::Ack { seq } => {
-                        pending.remove(&seq);
-                    }
+                    Reply::Ack { seq } if seq == last => closed = true,
                     Reply::Error { seq, errno } => {
-                        if let Some(i) = pending.remove(&seq) {
+                        if let Some(&i) = index.get(&seq) {
                             errors.push((i, errno));
+                            closed |= seq == last;
                         }
                     }
                     other => tracing::debug!(?other, "ignoring unexpected netlink message"),
