@@ -13,6 +13,8 @@
 //! - [`resources`]: haresources scripts and native resources, group acquire / release
 //! - [`peer`]: UDP transport over the ha.cf media
 //! - [`ping`]: ICMP echo to ping nodes
+//! - [`respawn`]: ha.cf's `respawn` programs, started with the node and restarted as
+//!   Heartbeat does (the restart decision is pure: [`respawn::Tracker::observe`])
 //! - [`node`]: the loop wiring them together: [`node::Node::start`] -> [`node::NodeHandle`]
 
 pub mod config;
@@ -25,4 +27,5 @@ pub mod peer;
 pub mod ping;
 pub mod realtime;
 pub mod resources;
+pub mod respawn;
 pub mod vip;

@@ -16,6 +16,9 @@
 //!   explicitly configured);
 //! - `Log`: `tracing`, in Heartbeat's words.
 //!
+//! ha.cf's `respawn` programs run beside the loop ([`crate::respawn::Supervisor`], on the
+//! worker runtime) from the start of the node until it ends.
+//!
 //! The loop itself ([`run`]) is generic over the [`Link`] and [`Vip`] so it is tested in-process
 //! with fakes.
 
@@ -214,6 +217,9 @@ impl NodeConfig {
         }
         if let (Some(h), Some(r), Some(n)) = (&hacf, &res, &node_name) {
             diagnostics.extend(cluster::check(&hacf_path, h, &res_path, r, n));
+        }
+        if let Some(h) = &hacf {
+            diagnostics.extend(crate::respawn::check(&hacf_path, &h.respawn));
         }
         for d in diagnostics.iter().filter(|d| !d.is_error()) {
             tracing::warn!("{d}");
@@ -547,6 +553,14 @@ impl Node {
                     }
                 };
                 let resources = build_resources(&cfg, Arc::new(vip));
+                let respawned = {
+                    let _rt = worker.enter();
+                    crate::respawn::Supervisor::start(
+                        &cfg.hacf.respawn,
+                        &script_env(&cfg).environment(),
+                        crate::respawn::Policy::default(),
+                    )
+                };
                 if !ping_hosts.is_empty() {
                     let interval = cfg
                         .hacf
@@ -585,6 +599,8 @@ impl Node {
                     )
                     .instrument(span),
                 );
+                // Heartbeat stops its managed children once the resources are released.
+                worker.block_on(respawned.stop());
                 worker.shutdown_timeout(Duration::from_secs(1));
                 Ok(exit)
             },
@@ -608,7 +624,8 @@ impl Node {
     }
 }
 
-fn build_resources<V: Vip>(cfg: &NodeConfig, vip: Arc<V>) -> Resources<V> {
+/// The `HA_*` environment of resource scripts and respawned programs.
+fn script_env(cfg: &NodeConfig) -> ScriptEnv {
     let mut env = ScriptEnv::new(&cfg.config_dir, cfg.node_name.clone());
     env.init_dir = cfg.options.init_dir.clone();
     // The state machine retries failed stops (and fences); one attempt per Release here.
@@ -622,7 +639,11 @@ fn build_resources<V: Vip>(cfg: &NodeConfig, vip: Arc<V>) -> Resources<V> {
         },
     ));
     env.vars.extend(cfg.hacf.env.iter().cloned());
-    let mut r = Resources::new(vip, env);
+    env
+}
+
+fn build_resources<V: Vip>(cfg: &NodeConfig, vip: Arc<V>) -> Resources<V> {
+    let mut r = Resources::new(vip, script_env(cfg));
     for (name, native) in &cfg.natives {
         r.register_native(name.clone(), native.clone());
     }
@@ -1511,7 +1532,10 @@ mod tests {
         settle(500).await;
         assert!(a.vip.holds() && !b.vip.holds());
         assert!(a.status().holds("IPaddr::192.0.2.100/24/eth0"));
-        assert_eq!((a.status().role(), b.status().role()), ("active", "standby"));
+        assert_eq!(
+            (a.status().role(), b.status().role()),
+            ("active", "standby")
+        );
         assert_eq!(b.status().peer.map(|p| p.life), Some("alive"));
         // ha01 dies: ha02 takes over after deadtime (80 ms), not before.
         a.task.abort();
@@ -1884,11 +1908,27 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("haresources:1: node ha03 is not listed"), "{e}");
+        // respawn programs must exist and be executable (Heartbeat checks at parse time).
+        w(
+            "ha.cf",
+            "keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\nauto_failback on\n\
+             respawn root /nonexistent/ipfail\n",
+        );
+        w("haresources", "ha01 192.0.2.100\n");
+        let e = NodeConfig::load(d, &d.join("state"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains(
+                "ha.cf:6: respawn: client child command [/nonexistent/ipfail] is not executable"
+            ),
+            "{e}"
+        );
         w(
             "ha.cf",
             "keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\nauto_failback on\n",
         );
-        w("haresources", "ha01 192.0.2.100\n");
         let cfg = NodeConfig::load(d, &d.join("state"));
         assert!(cfg.is_ok(), "{cfg:?}");
         let _ =
