@@ -43,6 +43,13 @@ enum Command {
         /// in-memory table, nothing is forwarded).
         #[arg(long, default_value = "kernel", value_parser = ["kernel", "memory"])]
         ipvs: String,
+        /// What this node does when a resource will not stop after every retry (pair mode):
+        /// "reboot" (`reboot -nf`, Heartbeat's action), "poweroff", "exit" (stop the failover
+        /// node; the peer takes over after deadtime), "ignore" (log only; the group stays
+        /// here), or an absolute path to a command (with arguments) run before the node stops.
+        #[arg(long, value_name = "ACTION", default_value = "reboot",
+              value_parser = |s: &str| s.parse::<failover::node::SelfFence>())]
+        fence: failover::node::SelfFence,
     },
     /// Validate every configuration file; print problems as `file:line: message`.
     Check {
@@ -110,6 +117,7 @@ fn main() -> ExitCode {
             metrics,
             ldirectord,
             ipvs,
+            fence,
         } => {
             director::app::init_tracing();
             let opts = director::daemon::Options {
@@ -123,6 +131,7 @@ fn main() -> ExitCode {
                 } else {
                     director::daemon::Backend::Kernel
                 },
+                fence,
             };
             exit(director::daemon::run(opts))
         }

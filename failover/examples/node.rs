@@ -1,12 +1,13 @@
 //! One failover node, for the namespace tests and benchmarks.
 //!
 //! ```text
-//! node --config-dir DIR --state-dir S [--fence exit|ignore] [--status-every-ms N]
+//! node --config-dir DIR --state-dir S [--fence ACTION] [--status-every-ms N]
 //! ```
 //!
 //! Loads `ha.cf`, `authkeys` and `haresources` from DIR (node name from `DIR/nodeinfo` or
 //! `uname -n`), starts the node and writes its status to `S/status` every N ms (default
-//! 50). SIGTERM / SIGINT: graceful shutdown (release, tell the peer, exit 0). SIGUSR1:
+//! 50). `--fence` takes `director run`'s actions (default `exit`: a test tool never reboots).
+//! SIGTERM / SIGINT: graceful shutdown (release, tell the peer, exit 0). SIGUSR1:
 //! standby. SIGUSR2: takeover. Exit status: 0 stopped, 2 config/start error, 3 fenced.
 
 use std::fmt::Write as _;
@@ -17,9 +18,7 @@ use failover::node::{Node, NodeConfig, NodeExit, NodeStatus, SelfFence};
 use tokio::signal::unix::{signal, SignalKind};
 
 fn usage() -> ! {
-    eprintln!(
-        "usage: node --config-dir DIR --state-dir S [--fence exit|ignore] [--status-every-ms N]"
-    );
+    eprintln!("usage: node --config-dir DIR --state-dir S [--fence ACTION] [--status-every-ms N]");
     std::process::exit(2)
 }
 
@@ -88,13 +87,7 @@ fn main() {
         match a.as_str() {
             "--config-dir" => config_dir = Some(PathBuf::from(val())),
             "--state-dir" => state_dir = Some(PathBuf::from(val())),
-            "--fence" => {
-                fence = match val().as_str() {
-                    "exit" => SelfFence::Exit,
-                    "ignore" => SelfFence::Ignore,
-                    _ => usage(),
-                }
-            }
+            "--fence" => fence = val().parse().unwrap_or_else(|_| usage()),
             "--status-every-ms" => {
                 every = Duration::from_millis(val().parse().unwrap_or_else(|_| usage()))
             }

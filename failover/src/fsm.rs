@@ -45,8 +45,25 @@ pub enum FenceAction {
     Reboot,
     /// Power off.
     PowerOff,
+    /// Stop the failover node (no more heartbeats: the peer takes over after deadtime).
+    Exit,
+    /// Run the operator's fencing command, then stop the failover node.
+    Command,
     /// Do nothing but log: the group stays "releasing" and the peer never takes it.
     None,
+}
+
+impl FenceAction {
+    /// How the log line names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            FenceAction::Reboot => "reboot",
+            FenceAction::PowerOff => "poweroff",
+            FenceAction::Exit => "the failover node exits",
+            FenceAction::Command => "the configured fencing command",
+            FenceAction::None => "none",
+        }
+    }
 }
 
 /// A group as the state machine sees it.
@@ -899,7 +916,8 @@ impl Fsm {
                     Level::Crit,
                     format!(
                         "Resource group {key} could not be stopped after {attempts} attempts: \
-                         fencing this node ({action:?})"
+                         fencing this node ({})",
+                        action.words()
                     ),
                 );
                 out.push(Action::FenceSelf(action));
@@ -1859,7 +1877,7 @@ mod tests {
         assert_eq!(s.nodes[0].releases, 10);
         assert!(s.nodes[0].fenced);
         assert!(
-            s.nodes[0].logged("could not be stopped after 10 attempts: fencing this node (Reboot)")
+            s.nodes[0].logged("could not be stopped after 10 attempts: fencing this node (reboot)")
         );
         assert_eq!(s.nodes[0].fsm.phase(), NodePhase::Fenced);
         // The fenced node goes silent; the peer takes over after deadtime.

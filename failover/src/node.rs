@@ -12,8 +12,8 @@
 //! - `Probe` / `Acquire` / `Release`: run as tasks on a separate worker runtime that report back
 //!   as events, so heartbeats keep flowing while scripts run;
 //! - `ResetPeer`: the configured [`PeerReset`] (default: refuse; the machine is never touched);
-//! - `FenceSelf`: the configured [`SelfFence`] (default: log and stop the node; reboot only if
-//!   explicitly configured);
+//! - `FenceSelf`: the configured [`SelfFence`] (default: reboot, as Heartbeat; tests pass a
+//!   non-reboot action);
 //! - `Log`: `tracing`, in Heartbeat's words.
 //!
 //! ha.cf's `respawn` programs run beside the loop ([`crate::respawn::Supervisor`], on the
@@ -51,19 +51,62 @@ const REJECT_LOG_EVERY: Duration = Duration::from_secs(60);
 /// The generation counter file in the state dir.
 const GENERATION_FILE: &str = "generation";
 
-/// What to do to this node when a resource cannot be stopped (Heartbeat reboots).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What to do to this node when a resource cannot be stopped after every retry.
+///
+/// `director run --fence ACTION` chooses it ([`SelfFence::from_str`]); the default is
+/// Heartbeat's (`ResourceManager:RecoverFromFailedStop`): reboot at once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SelfFence {
-    /// Log, stop sending heartbeats and end the node ([`NodeExit::Fenced`]): the peer takes
-    /// over after deadtime. The stuck resource stays up here, so use this in tests only.
+    /// `reboot -nf` (then `init 6` if that cannot run), as Heartbeat's ResourceManager.
     #[default]
-    Exit,
-    /// `reboot -nf`, as Heartbeat's ResourceManager.
     Reboot,
     /// `poweroff -nf`.
     PowerOff,
+    /// Log, stop sending heartbeats and end the node ([`NodeExit::Fenced`]): the peer takes
+    /// over after deadtime while the stuck resource stays up here. For tests and for setups
+    /// where a supervisor outside director fences the machine.
+    Exit,
+    /// Run this program (absolute path, then its arguments), then end the node as
+    /// [`SelfFence::Exit`] does (e.g. a command that asks a power switch to cut this machine).
+    Command(Vec<String>),
     /// Only log; the group stays "releasing" here and the peer never takes it.
     Ignore,
+}
+
+impl std::str::FromStr for SelfFence {
+    type Err = String;
+
+    /// `reboot`, `poweroff`, `exit`, `ignore`, or an absolute path with arguments
+    /// (`/usr/local/sbin/fence-me --now`).
+    fn from_str(text: &str) -> Result<SelfFence, String> {
+        let text = text.trim();
+        match text {
+            "reboot" => Ok(SelfFence::Reboot),
+            "poweroff" => Ok(SelfFence::PowerOff),
+            "exit" => Ok(SelfFence::Exit),
+            "ignore" => Ok(SelfFence::Ignore),
+            cmd if cmd.starts_with('/') => Ok(SelfFence::Command(
+                cmd.split_whitespace().map(str::to_string).collect(),
+            )),
+            other => Err(format!(
+                "invalid fencing action [{other}]: reboot, poweroff, exit, ignore, or an \
+                 absolute path to a command"
+            )),
+        }
+    }
+}
+
+impl SelfFence {
+    /// What the state machine is told (it only logs it).
+    pub fn action(&self) -> FenceAction {
+        match self {
+            SelfFence::Reboot => FenceAction::Reboot,
+            SelfFence::PowerOff => FenceAction::PowerOff,
+            SelfFence::Exit => FenceAction::Exit,
+            SelfFence::Command(_) => FenceAction::Command,
+            SelfFence::Ignore => FenceAction::None,
+        }
+    }
 }
 
 /// How to reset (STONITH) a dead peer before taking its groups, when ha.cf has `stonith`
@@ -250,11 +293,7 @@ impl NodeConfig {
     /// The state machine's configuration for this node.
     pub fn fsm_config(&self) -> FsmConfig {
         let mut c = FsmConfig::new(&self.hacf, &self.haresources, &self.node_name);
-        c.fence = match self.options.fence {
-            SelfFence::Ignore => FenceAction::None,
-            SelfFence::PowerOff => FenceAction::PowerOff,
-            SelfFence::Exit | SelfFence::Reboot => FenceAction::Reboot,
-        };
+        c.fence = self.options.fence.action();
         c.probe_interval = self.options.probe_interval;
         c.stop_retries = self.options.stop_retries.max(1);
         c.stop_retry_interval = self.options.stop_retry_interval;
@@ -583,7 +622,7 @@ impl Node {
                     ),
                     keys: cfg.authkeys.clone(),
                     groups: cfg.groups(),
-                    fence: cfg.options.fence,
+                    fence: cfg.options.fence.clone(),
                     stonith: cfg.options.stonith.clone(),
                     status: loop_status,
                 };
@@ -1113,7 +1152,7 @@ async fn carry_out<L: Link, V: Vip>(
                 });
             }
             Action::FenceSelf(_) => {
-                exit = fence_self(parts.fence).await.or(exit);
+                exit = fence_self(&parts.fence).await.or(exit);
             }
             Action::Log(level, text) => log(level, &text),
             Action::Exit => exit = Some(NodeExit::Stopped),
@@ -1159,8 +1198,8 @@ async fn reset_peer(how: &PeerReset, name: &str) -> bool {
     }
 }
 
-async fn fence_self(how: SelfFence) -> Option<NodeExit> {
-    let cmd = match how {
+async fn fence_self(how: &SelfFence) -> Option<NodeExit> {
+    let (prog, args): (&str, Vec<String>) = match how {
         SelfFence::Ignore => return None,
         SelfFence::Exit => {
             tracing::error!(
@@ -1168,13 +1207,45 @@ async fn fence_self(how: SelfFence) -> Option<NodeExit> {
             );
             return Some(NodeExit::Fenced);
         }
-        SelfFence::Reboot => "reboot",
-        SelfFence::PowerOff => "poweroff",
+        SelfFence::Reboot => ("reboot", vec!["-nf".into()]),
+        SelfFence::PowerOff => ("poweroff", vec!["-nf".into()]),
+        SelfFence::Command(argv) => match argv.split_first() {
+            Some((p, a)) => (p.as_str(), a.to_vec()),
+            None => {
+                tracing::error!("CRIT: fencing this node: empty fencing command; the node stops");
+                return Some(NodeExit::Fenced);
+            }
+        },
     };
-    tracing::error!("CRIT: fencing this node: {cmd} -nf");
-    match tokio::process::Command::new(cmd).arg("-nf").status().await {
-        Ok(_) => {}
-        Err(e) => tracing::error!("cannot run {cmd}: {e}"),
+    let line = std::iter::once(prog.to_string())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    tracing::error!("CRIT: fencing this node: {line}");
+    let run = tokio::process::Command::new(prog)
+        .args(&args)
+        .kill_on_drop(true)
+        .status();
+    let ok = match tokio::time::timeout(Duration::from_secs(60), run).await {
+        Ok(Ok(s)) if s.success() => true,
+        Ok(Ok(s)) => {
+            tracing::error!("fencing command {line} failed ({s})");
+            false
+        }
+        Ok(Err(e)) => {
+            tracing::error!("cannot run {line}: {e}");
+            false
+        }
+        Err(_) => {
+            tracing::error!("fencing command {line} did not finish within 60 s");
+            false
+        }
+    };
+    if !ok && matches!(how, SelfFence::Reboot) {
+        // Heartbeat's fallback when reboot cannot run.
+        if let Err(e) = tokio::process::Command::new("init").arg("6").status().await {
+            tracing::error!("cannot run init 6: {e}");
+        }
     }
     Some(NodeExit::Fenced)
 }
@@ -1430,6 +1501,8 @@ mod tests {
             natives: Vec::new(),
             options: NodeOptions {
                 boot_root: None,
+                // Never the default (reboot) in a test.
+                fence: SelfFence::Exit,
                 ..NodeOptions::default()
             },
         }
@@ -1461,8 +1534,8 @@ mod tests {
             receiver: Receiver::new(&cfg.node_name, cfg.hacf.nodes.clone(), cfg.authkeys.clone()),
             keys: cfg.authkeys.clone(),
             groups: cfg.groups(),
-            fence: SelfFence::Exit,
-            stonith: PeerReset::Refuse,
+            fence: cfg.options.fence.clone(),
+            stonith: cfg.options.stonith.clone(),
             status: status.clone(),
         };
         let resources = Arc::new(build_resources(cfg, vip.clone()));
@@ -1818,6 +1891,58 @@ mod tests {
         // exactly why Heartbeat reboots instead).
         settle(200).await;
         assert_eq!(b.status().peer.map(|p| p.life), Some("dead"));
+    }
+
+    #[test]
+    fn fencing_actions_parse() {
+        assert_eq!("reboot".parse::<SelfFence>(), Ok(SelfFence::Reboot));
+        assert_eq!(" poweroff ".parse::<SelfFence>(), Ok(SelfFence::PowerOff));
+        assert_eq!("exit".parse::<SelfFence>(), Ok(SelfFence::Exit));
+        assert_eq!("ignore".parse::<SelfFence>(), Ok(SelfFence::Ignore));
+        assert_eq!(
+            "/usr/local/sbin/fence-me --now self".parse::<SelfFence>(),
+            Ok(SelfFence::Command(vec![
+                "/usr/local/sbin/fence-me".into(),
+                "--now".into(),
+                "self".into()
+            ]))
+        );
+        let e = "halt".parse::<SelfFence>().err().unwrap_or_default();
+        assert!(e.contains("invalid fencing action [halt]"), "{e}");
+        assert!(
+            "fence-me".parse::<SelfFence>().is_err(),
+            "relative path accepted"
+        );
+        // Heartbeat reboots: so does the default.
+        assert_eq!(NodeOptions::default().fence, SelfFence::Reboot);
+        assert_eq!(SelfFence::default().action(), FenceAction::Reboot);
+        assert_eq!(SelfFence::Ignore.action(), FenceAction::None);
+    }
+
+    #[tokio::test]
+    async fn fencing_runs_the_configured_command_then_ends_the_node() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let out = dir.path().join("fenced");
+        let script = dir.path().join("fence-me");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$*\" > {}\n", out.display()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let how = SelfFence::Command(vec![script.display().to_string(), "self".into()]);
+        assert_eq!(fence_self(&how).await, Some(NodeExit::Fenced));
+        assert_eq!(
+            std::fs::read_to_string(&out).ok().as_deref(),
+            Some("self\n")
+        );
+        // A failing command still ends the node: it must stop claiming the group.
+        let how = SelfFence::Command(vec![dir.path().join("missing").display().to_string()]);
+        assert_eq!(fence_self(&how).await, Some(NodeExit::Fenced));
+        assert_eq!(fence_self(&SelfFence::Exit).await, Some(NodeExit::Fenced));
+        assert_eq!(fence_self(&SelfFence::Ignore).await, None);
     }
 
     #[test]

@@ -301,7 +301,10 @@ impl Pair {
                     .arg("run")
                     .arg("--run-dir")
                     .arg(d.join("run"))
-                    .args(["--ipvs", "memory", "--metrics", "off"]);
+                    .args(["--ipvs", "memory", "--metrics", "off"])
+                    // Never the default (reboot): a stuck resource must not take the
+                    // machine running the tests down.
+                    .args(["--fence", "exit"]);
                 bin.clone()
             }
         };

@@ -59,6 +59,8 @@ pub struct Options {
     /// ldirectord files to run (names or paths); empty: `ldirectord.cf` of `config_dir`.
     pub ldirectord: Vec<PathBuf>,
     pub backend: Backend,
+    /// What the failover node does when a resource will not stop (`--fence`; reboot).
+    pub fence: failover::node::SelfFence,
 }
 
 impl Options {
@@ -71,6 +73,7 @@ impl Options {
             metrics: Some("127.0.0.1:9494".to_string()),
             ldirectord: Vec::new(),
             backend: Backend::Kernel,
+            fence: failover::node::SelfFence::default(),
         }
     }
 }
@@ -251,6 +254,7 @@ async fn run_async(opts: Options) -> i32 {
                 pair::sync_interface(&cfg.hacf),
             );
             cfg.natives.push(("ldirectord".to_string(), native));
+            cfg.options.fence = opts.fence.clone();
             match failover::node::Node::start(cfg) {
                 Ok(handle) => Some(handle),
                 Err(e) => {

@@ -137,7 +137,7 @@ log "director check accepts both configuration directories"
 # --- helpers about the running pair ---
 start_director() {
     "$IP" netns exec "$1" "$DIRECTOR" run --config-dir "/etc/$1/ha.d" --run-dir "/run/director-$1" \
-        --state-dir "/var/lib/director-$1" --metrics off >> "/tmp/$1.log" 2>&1 &
+        --state-dir "/var/lib/director-$1" --metrics off --fence exit >> "/tmp/$1.log" 2>&1 &
     if [ "$1" = dir1 ]; then D1PID=$!; else D2PID=$!; fi
 }
 status() { in_ns "$1" "$DIRECTOR" status --run-dir "/run/director-$1" 2>&1; }
