@@ -41,8 +41,14 @@ pub fn ldirectord(args: &[String]) -> i32 {
 /// ldirectord files as `file:line: message` (stderr) and, with `print_ipvs`, the table they
 /// program once every real server passes its check, as `ipvsadm -S -n` prints it (stdout).
 /// Without files: `ldirectord.cf` and every other `*.cf` of the directory except `ha.cf`.
-/// Exit status 0 when no file has an error, 1 otherwise.
-pub fn check(config_dir: &Path, files: &[PathBuf], print_ipvs: bool) -> i32 {
+/// `stonith_command` is `director run --stonith-command` (a dead peer is reset with it, so
+/// cluster-glue's tool is not required). Exit status 0 when no file has an error, 1 otherwise.
+pub fn check(
+    config_dir: &Path,
+    files: &[PathBuf],
+    print_ipvs: bool,
+    stonith_command: Option<Vec<String>>,
+) -> i32 {
     let paths = match check_files(config_dir, files) {
         Ok(p) => p,
         Err(e) => {
@@ -53,7 +59,7 @@ pub fn check(config_dir: &Path, files: &[PathBuf], print_ipvs: bool) -> i32 {
     let resolver = crate::config::SystemResolver::new();
     let mut code = 0;
     if files.is_empty() && config_dir.join("ha.cf").is_file() {
-        code = check_heartbeat(config_dir);
+        code = check_heartbeat(config_dir, stonith_command);
     }
     let mut virtuals = Vec::new();
     for path in &paths {
@@ -106,15 +112,20 @@ pub fn check(config_dir: &Path, files: &[PathBuf], print_ipvs: bool) -> i32 {
 }
 
 /// `ha.cf`, `authkeys` (content, mode 600, owner root) and `haresources`, checked together as
-/// `director run` would load them; every problem printed as `file:line: message`. 0 when clean.
-fn check_heartbeat(config_dir: &Path) -> i32 {
+/// `director run` would load them (respawn programs, STONITH devices and cluster-glue's tool
+/// included); every problem printed as `file:line: message`. 0 when clean.
+fn check_heartbeat(config_dir: &Path, stonith_command: Option<Vec<String>>) -> i32 {
     let mut code = 0;
     let keys = config_dir.join("authkeys");
     if let Err(e) = failover::node::check_authkeys(&keys) {
         eprintln!("{e}");
         code = 1;
     }
-    match failover::node::NodeConfig::load(config_dir, Path::new("/nonexistent")) {
+    match failover::node::NodeConfig::load_with(
+        config_dir,
+        Path::new("/nonexistent"),
+        stonith_command,
+    ) {
         Ok(cfg) => {
             if let Err(e) = crate::daemon::pair::ldirectord_files(&cfg.haresources, config_dir) {
                 eprintln!("{}: {e}", config_dir.join("haresources").display());

@@ -50,6 +50,13 @@ enum Command {
         #[arg(long, value_name = "ACTION", default_value = "reboot",
               value_parser = |s: &str| s.parse::<failover::node::SelfFence>())]
         fence: failover::node::SelfFence,
+        /// Reset (STONITH) a dead peer with this command (absolute path, arguments; the peer's
+        /// node name is appended; exit 0 = reset) instead of ha.cf's stonith / stonith_host
+        /// devices, which run through cluster-glue's `stonith` tool. No takeover until a
+        /// reset succeeds.
+        #[arg(long, value_name = "COMMAND",
+              value_parser = |s: &str| failover::stonith::parse_command(s).map(Argv))]
+        stonith_command: Option<Argv>,
     },
     /// Validate every configuration file; print problems as `file:line: message`.
     Check {
@@ -58,6 +65,10 @@ enum Command {
         /// Print the IPVS table the files program when every real server is up (`ipvsadm -S -n`).
         #[arg(long)]
         print_ipvs: bool,
+        /// As `director run --stonith-command` (then cluster-glue's tool is not required).
+        #[arg(long, value_name = "COMMAND",
+              value_parser = |s: &str| failover::stonith::parse_command(s).map(Argv))]
+        stonith_command: Option<Argv>,
         /// Files to check (ldirectord files by name or path); default: everything in the directory.
         files: Vec<PathBuf>,
     },
@@ -92,6 +103,10 @@ enum Command {
     },
 }
 
+/// A command line given as one option value (program, arguments).
+#[derive(Debug, Clone)]
+struct Argv(Vec<String>);
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     let prog = argv
@@ -118,6 +133,7 @@ fn main() -> ExitCode {
             ldirectord,
             ipvs,
             fence,
+            stonith_command,
         } => {
             director::app::init_tracing();
             let opts = director::daemon::Options {
@@ -132,14 +148,21 @@ fn main() -> ExitCode {
                     director::daemon::Backend::Kernel
                 },
                 fence,
+                stonith_command: stonith_command.map(|a| a.0),
             };
             exit(director::daemon::run(opts))
         }
         Command::Check {
             config_dir,
             print_ipvs,
+            stonith_command,
             files,
-        } => exit(director::app::check(&config_dir, &files, print_ipvs)),
+        } => exit(director::app::check(
+            &config_dir,
+            &files,
+            print_ipvs,
+            stonith_command.map(|a| a.0),
+        )),
         Command::Status { run_dir, json } => control_command(&run_dir, Request::Status, json),
         Command::Standby { run_dir } => control_command(&run_dir, Request::Standby, false),
         Command::Takeover { run_dir } => control_command(&run_dir, Request::Takeover, false),

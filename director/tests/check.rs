@@ -123,3 +123,51 @@ fn heartbeat_files_are_checked_with_file_and_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// STONITH lines are checked at load: the device type must be one cluster-glue's `stonith`
+/// tool knows (Debian package cluster-glue, which CI installs), reported at its line;
+/// `--stonith-command` replaces the devices.
+#[test]
+fn stonith_devices_are_checked_at_their_line() {
+    let dir = heartbeat_dir("stonith");
+    let mut hacf = std::fs::read_to_string(dir.join("ha.cf")).unwrap();
+    let line = hacf.lines().count() + 1;
+    hacf.push_str("stonith_host * nosuchdevice xd_blog_web_184_145\n");
+    hacf.push_str("stonith_host otherhost alsonotadevice x\n");
+    std::fs::write(dir.join("ha.cf"), &hacf).unwrap();
+    let bad = director().args(["check", "--config-dir"]).arg(&dir).output().unwrap();
+    let text = String::from_utf8_lossy(&bad.stderr).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "ha.cf:{line}: stonith_host: invalid STONITH type [nosuchdevice]"
+        )),
+        "{text}"
+    );
+    // The other host's line is not this node's business (Heartbeat skips it too).
+    assert!(!text.contains("alsonotadevice"), "{text}");
+
+    // A device cluster-glue has: clean (but for the owner check when not root).
+    let good = hacf.replace("nosuchdevice", "null");
+    std::fs::write(dir.join("ha.cf"), good).unwrap();
+    let out = director().args(["check", "--config-dir"]).arg(&dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!text.contains("stonith"), "{text}");
+
+    // The operator's command instead of the devices.
+    std::fs::write(dir.join("ha.cf"), &hacf).unwrap();
+    let out = director()
+        .args(["check", "--stonith-command", "/bin/true", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!text.contains("stonith"), "{text}");
+    let out = director()
+        .args(["check", "--stonith-command", "true", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

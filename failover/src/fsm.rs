@@ -98,8 +98,12 @@ pub struct FsmConfig {
     pub failed_hold: Duration,
     /// Re-probe groups we do not hold this often, stopping strays (`None`: only at start).
     pub probe_interval: Option<Duration>,
-    /// Reset a dead peer (STONITH) before taking its groups.
+    /// Reset a dead peer (STONITH) before taking its groups: ha.cf has a `stonith` or
+    /// `stonith_host` line for this node (or the operator gave a reset command).
     pub stonith: bool,
+    /// Pause before a failed reset is tried again (Heartbeat: 5 s). No takeover until one
+    /// succeeds.
+    pub stonith_retry: Duration,
     /// haresources digest, compared with the peer's.
     pub config_digest: u32,
 }
@@ -110,6 +114,7 @@ impl FsmConfig {
     /// `local` is the local node name (lower case). The first other node of ha.cf is the peer.
     pub fn new(hacf: &HaCf, haresources: &Haresources, local: &str) -> Self {
         let local = local.to_lowercase();
+        let stonith = hacf.stonith.iter().any(|s| s.applies_to(&local));
         FsmConfig {
             peer: hacf.nodes.iter().find(|n| **n != local).cloned(),
             local,
@@ -132,7 +137,8 @@ impl FsmConfig {
             fence: FenceAction::Reboot,
             failed_hold: Duration::from_secs(60),
             probe_interval: Some(Duration::from_secs(60)),
-            stonith: !hacf.stonith.is_empty(),
+            stonith,
+            stonith_retry: Duration::from_secs(5),
             config_digest: haresources.digest(),
         }
     }
@@ -751,7 +757,7 @@ impl Fsm {
     }
 
     fn on_peer_reset(&mut self, ok: bool, now: Instant, out: &mut Vec<Action>) {
-        let deadtime = self.cfg.deadtime;
+        let retry = self.cfg.stonith_retry;
         let Some(p) = self.peer.as_mut() else { return };
         if p.reset_pending.is_none() {
             return;
@@ -764,11 +770,11 @@ impl Fsm {
                 out,
                 Level::Error,
                 format!(
-                    "STONITH of node {} failed: not taking over yet, retrying",
+                    "STONITH of {} failed.  Retrying... (no takeover until it is reset)",
                     p.name
                 ),
             );
-            p.reset_pending = Some(Some(now + deadtime));
+            p.reset_pending = Some(Some(now + retry));
         }
     }
 
@@ -1346,6 +1352,7 @@ mod tests {
             failed_hold: Duration::from_secs(60),
             probe_interval: Some(Duration::from_secs(60)),
             stonith: false,
+            stonith_retry: Duration::from_secs(5),
             config_digest: 7,
         }
     }
@@ -1939,9 +1946,26 @@ mod tests {
         assert!(!a.contains(&Action::Acquire(0)));
         let a = f.step(Event::PeerReset { ok: false }, t0 + Duration::from_secs(12));
         assert!(!a.contains(&Action::Acquire(0)));
-        let a = f.step(Event::Tick, t0 + Duration::from_secs(15));
+        assert!(a
+            .iter()
+            .any(|x| matches!(x, Action::Log(_, t) if t.starts_with("STONITH of ha01 failed.  Retrying..."))));
+        // Heartbeat retries 5 s later, and never takes over meanwhile.
+        assert_eq!(
+            f.next_deadline().map(|d| d <= t0 + Duration::from_secs(17)),
+            Some(true)
+        );
+        let a = f.step(Event::Tick, t0 + Duration::from_secs(16));
+        assert!(!a.contains(&Action::ResetPeer("ha01".into())));
+        assert!(!a.contains(&Action::Acquire(0)));
+        let a = f.step(Event::Tick, t0 + Duration::from_secs(17));
         assert!(a.contains(&Action::ResetPeer("ha01".into())));
-        let a = f.step(Event::PeerReset { ok: true }, t0 + Duration::from_secs(15));
+        assert!(!a.contains(&Action::Acquire(0)));
+        // A second failure: still no takeover, another retry.
+        f.step(Event::PeerReset { ok: false }, t0 + Duration::from_secs(18));
+        let a = f.step(Event::Tick, t0 + Duration::from_secs(23));
+        assert!(a.contains(&Action::ResetPeer("ha01".into())));
+        assert_eq!(f.role(0), Some(Role::Standby));
+        let a = f.step(Event::PeerReset { ok: true }, t0 + Duration::from_secs(24));
         assert!(a.contains(&Action::Acquire(0)));
     }
 

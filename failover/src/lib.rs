@@ -15,6 +15,7 @@
 //! - [`ping`]: ICMP echo to ping nodes
 //! - [`respawn`]: ha.cf's `respawn` programs, started with the node and restarted as
 //!   Heartbeat does (the restart decision is pure: [`respawn::Tracker::observe`])
+//! - [`stonith`]: resetting a dead peer before a takeover (cluster-glue's `stonith` tool)
 //! - [`node`]: the loop wiring them together: [`node::Node::start`] -> [`node::NodeHandle`]
 
 pub mod config;
@@ -28,4 +29,5 @@ pub mod ping;
 pub mod realtime;
 pub mod resources;
 pub mod respawn;
+pub mod stonith;
 pub mod vip;

@@ -11,7 +11,8 @@
 //!   start) and sent on every medium at once;
 //! - `Probe` / `Acquire` / `Release`: run as tasks on a separate worker runtime that report back
 //!   as events, so heartbeats keep flowing while scripts run;
-//! - `ResetPeer`: the configured [`PeerReset`] (default: refuse; the machine is never touched);
+//! - `ResetPeer`: STONITH of the dead peer ([`crate::stonith`]: ha.cf's devices through
+//!   cluster-glue's `stonith` tool, or the operator's command);
 //! - `FenceSelf`: the configured [`SelfFence`] (default: reboot, as Heartbeat; tests pass a
 //!   non-reboot action);
 //! - `Log`: `tracing`, in Heartbeat's words.
@@ -109,24 +110,15 @@ impl SelfFence {
     }
 }
 
-/// How to reset (STONITH) a dead peer before taking its groups, when ha.cf has `stonith`
-/// lines. Without `stonith` lines no reset is ever asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum PeerReset {
-    /// Do not reset: the takeover waits (and the reset is retried every deadtime), as a
-    /// Heartbeat node whose STONITH device fails.
-    #[default]
-    Refuse,
-    /// Run this program with the peer's node name as last argument; exit 0 = reset done.
-    Command(Vec<String>),
-}
+pub use crate::stonith::PeerReset;
 
 /// Knobs that are not in Heartbeat's files.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
     /// See [`SelfFence`].
     pub fence: SelfFence,
-    /// See [`PeerReset`].
+    /// How a dead peer is reset before a takeover ([`PeerReset`]); [`NodeConfig::load`]
+    /// fills it from ha.cf's `stonith` / `stonith_host` lines for this node.
     pub stonith: PeerReset,
     /// Where scripts not in `resource.d` are looked up (`/etc/init.d`).
     pub init_dir: PathBuf,
@@ -231,8 +223,20 @@ pub enum NodeError {
 impl NodeConfig {
     /// Reads `ha.cf`, `authkeys` and `haresources` from `config_dir` (the node name from
     /// `nodeinfo` there or `uname -n`), checks them together and returns every error at once.
-    /// Warnings are logged. Default [`NodeOptions`], no natives.
+    /// Warnings are logged. Default [`NodeOptions`], no natives; a dead peer is reset with
+    /// ha.cf's STONITH devices for this node (cluster-glue's tool must be installed).
     pub fn load(config_dir: &Path, state_dir: &Path) -> Result<NodeConfig, NodeError> {
+        NodeConfig::load_with(config_dir, state_dir, None)
+    }
+
+    /// As [`NodeConfig::load`]; `stonith_command` (program and arguments, the peer's name
+    /// appended) resets a dead peer instead of ha.cf's devices, and makes the reset required
+    /// even without `stonith` lines.
+    pub fn load_with(
+        config_dir: &Path,
+        state_dir: &Path,
+        stonith_command: Option<Vec<String>>,
+    ) -> Result<NodeConfig, NodeError> {
         let read = |name: &str| {
             let path = config_dir.join(name);
             std::fs::read_to_string(&path).map_err(|source| NodeError::Read { path, source })
@@ -264,6 +268,19 @@ impl NodeConfig {
         if let Some(h) = &hacf {
             diagnostics.extend(crate::respawn::check(&hacf_path, &h.respawn));
         }
+        let stonith = match (&hacf, &node_name) {
+            (Some(h), Some(n)) => {
+                let dirs = crate::stonith::search_dirs(std::env::var_os("PATH"));
+                match crate::stonith::resolve(&hacf_path, h, n, stonith_command, &dirs) {
+                    Ok(r) => r,
+                    Err(d) => {
+                        diagnostics.extend(d);
+                        PeerReset::None
+                    }
+                }
+            }
+            _ => PeerReset::None,
+        };
         for d in diagnostics.iter().filter(|d| !d.is_error()) {
             tracing::warn!("{d}");
         }
@@ -282,6 +299,7 @@ impl NodeConfig {
                     natives: Vec::new(),
                     options: NodeOptions {
                         realtime,
+                        stonith,
                         ..NodeOptions::default()
                     },
                 })
@@ -294,6 +312,7 @@ impl NodeConfig {
     pub fn fsm_config(&self) -> FsmConfig {
         let mut c = FsmConfig::new(&self.hacf, &self.haresources, &self.node_name);
         c.fence = self.options.fence.action();
+        c.stonith = self.options.stonith.is_configured();
         c.probe_interval = self.options.probe_interval;
         c.stop_retries = self.options.stop_retries.max(1);
         c.stop_retry_interval = self.options.stop_retry_interval;
@@ -1147,7 +1166,7 @@ async fn carry_out<L: Link, V: Vip>(
                 let stonith = parts.stonith.clone();
                 let tx = tx.clone();
                 worker.spawn(async move {
-                    let ok = reset_peer(&stonith, &name).await;
+                    let ok = crate::stonith::reset(&stonith, &name).await;
                     let _ = tx.send(Input::Event(Event::PeerReset { ok }));
                 });
             }
@@ -1159,43 +1178,6 @@ async fn carry_out<L: Link, V: Vip>(
         }
     }
     exit
-}
-
-async fn reset_peer(how: &PeerReset, name: &str) -> bool {
-    match how {
-        PeerReset::Refuse => {
-            tracing::error!(
-                peer = name,
-                "no STONITH command configured: cannot reset node {name}"
-            );
-            false
-        }
-        PeerReset::Command(argv) => {
-            let Some((prog, args)) = argv.split_first() else {
-                return false;
-            };
-            let run = tokio::process::Command::new(prog)
-                .args(args)
-                .arg(name)
-                .kill_on_drop(true)
-                .status();
-            match tokio::time::timeout(Duration::from_secs(120), run).await {
-                Ok(Ok(s)) if s.success() => true,
-                Ok(Ok(s)) => {
-                    tracing::error!(peer = name, "STONITH command {prog} failed ({s})");
-                    false
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(peer = name, "cannot run STONITH command {prog}: {e}");
-                    false
-                }
-                Err(_) => {
-                    tracing::error!(peer = name, "STONITH command {prog} timed out");
-                    false
-                }
-            }
-        }
-    }
 }
 
 async fn fence_self(how: &SelfFence) -> Option<NodeExit> {

@@ -477,3 +477,38 @@ fn vip_answers_on_holder_only() -> Result<()> {
     let _ = VIP;
     Ok(())
 }
+
+/// ha.cf's `stonith_host` line: the survivor resets the dead node with cluster-glue's
+/// `stonith` tool (the `null` device, which resets nothing and always succeeds) before it
+/// takes the VIP, and the client then reaches the survivor.
+#[test]
+fn stonith_resets_the_dead_node_before_takeover() -> Result<()> {
+    let mut spec = Spec::new(Timing::FAST, "on");
+    for e in &mut spec.extra {
+        e.push("stonith_host * null ha01 ha02".to_string());
+    }
+    let mut p = started(spec)?;
+    let t0 = Instant::now();
+    p.crash(0)?;
+    let (_, mac) = p.client_answer_after(t0, Duration::from_secs(5))?;
+    ensure!(
+        mac == p.mac(1)?,
+        "after the crash the client reaches {mac}, not ha02\n{}",
+        logs(&p)
+    );
+    let log = p.log(1);
+    let reset = log
+        .find("node ha01 now reset.")
+        .with_context(|| format!("no reset logged\n{}", logs(&p)))?;
+    let asked = log
+        .find("Resetting node ha01 with [null]")
+        .context("no reset asked")?;
+    let taken = log
+        .find("Taking over resource group")
+        .context("no takeover logged")?;
+    ensure!(
+        asked < reset && reset < taken,
+        "reset after takeover\n{log}"
+    );
+    Ok(())
+}

@@ -61,6 +61,8 @@ pub struct Options {
     pub backend: Backend,
     /// What the failover node does when a resource will not stop (`--fence`; reboot).
     pub fence: failover::node::SelfFence,
+    /// `--stonith-command`: resets a dead peer instead of ha.cf's STONITH devices.
+    pub stonith_command: Option<Vec<String>>,
 }
 
 impl Options {
@@ -74,6 +76,7 @@ impl Options {
             ldirectord: Vec::new(),
             backend: Backend::Kernel,
             fence: failover::node::SelfFence::default(),
+            stonith_command: None,
         }
     }
 }
@@ -201,7 +204,11 @@ async fn run_async(opts: Options) -> i32 {
     let pair_mode = opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file();
     let mut node_config = None;
     let files = if pair_mode {
-        match failover::node::NodeConfig::load(&opts.config_dir, &opts.state_dir) {
+        match failover::node::NodeConfig::load_with(
+            &opts.config_dir,
+            &opts.state_dir,
+            opts.stonith_command.clone(),
+        ) {
             Ok(cfg) => {
                 let files = pair::ldirectord_files(&cfg.haresources, &opts.config_dir);
                 node_config = Some(cfg);

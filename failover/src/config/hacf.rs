@@ -125,18 +125,59 @@ pub struct Respawn {
     pub line: usize,
 }
 
-/// A STONITH device: `stonith TYPE CONFIGFILE` or `stonith_host FROMHOST|* TYPE PARAMS...`.
+/// A STONITH device: `stonith TYPE CONFIGFILE` or `stonith_host FROMHOST|* TYPE PARAMS...`
+/// (TYPE is a cluster-glue plugin: `stonith -L` lists them).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Stonith {
+    /// `stonith TYPE CONFIGFILE`: the device's parameters are in the file (`stonith -F`).
     File {
         kind: String,
         config: PathBuf,
+        /// 1-based line in ha.cf.
+        line: usize,
     },
+    /// `stonith_host FROMHOST|* TYPE PARAMS...`: used only on FROMHOST (lower case), or on
+    /// every node for `*`; PARAMS are the device's parameters in order (`stonith -p`).
     Host {
         from: String,
         kind: String,
         params: Vec<String>,
+        /// 1-based line in ha.cf.
+        line: usize,
     },
+}
+
+impl Stonith {
+    /// Whether node `local` (lower case) uses this device: always for `stonith`, for
+    /// `stonith_host` when FROMHOST is `local` or `*` (`config.c:set_stonith_host_info`).
+    pub fn applies_to(&self, local: &str) -> bool {
+        match self {
+            Stonith::File { .. } => true,
+            Stonith::Host { from, .. } => from == "*" || from == local,
+        }
+    }
+
+    /// The cluster-glue device type.
+    pub fn kind(&self) -> &str {
+        match self {
+            Stonith::File { kind, .. } | Stonith::Host { kind, .. } => kind,
+        }
+    }
+
+    /// The ha.cf line it was read from.
+    pub fn line(&self) -> usize {
+        match self {
+            Stonith::File { line, .. } | Stonith::Host { line, .. } => *line,
+        }
+    }
+
+    /// The directive, for messages.
+    pub fn directive(&self) -> &'static str {
+        match self {
+            Stonith::File { .. } => "stonith",
+            Stonith::Host { .. } => "stonith_host",
+        }
+    }
 }
 
 /// The typed contents of `ha.cf`, defaults and derived values filled in.
@@ -997,6 +1038,7 @@ impl Parser {
         self.cf.stonith.push(Stonith::File {
             kind: kind.to_string(),
             config: PathBuf::from(config),
+            line,
         });
     }
 
@@ -1013,6 +1055,7 @@ impl Parser {
             from: from.to_lowercase(),
             kind: kind.to_string(),
             params: params.iter().map(ToString::to_string).collect(),
+            line,
         });
     }
 
@@ -1486,6 +1529,19 @@ mod tests {
         .value;
         assert_eq!(cf.respawn[0].command, "/usr/libexec/heartbeat/ipfail -x");
         assert_eq!(cf.stonith.len(), 2);
+        assert_eq!(
+            cf.stonith[0],
+            Stonith::Host {
+                from: "*".into(),
+                kind: "external/ssh".into(),
+                params: vec!["a".into(), "b".into()],
+                line: 6
+            }
+        );
+        assert!(cf.stonith[0].applies_to("a") && cf.stonith[1].applies_to("a"));
+        assert_eq!((cf.stonith[1].kind(), cf.stonith[1].line()), ("baytech", 7));
+        let only_b = ok(&format!("{MIN}stonith_host B null a b\n")).value;
+        assert!(only_b.stonith[0].applies_to("b") && !only_b.stonith[0].applies_to("a"));
         assert!(!errors(&format!("{MIN}respawn hacluster ipfail\n")).is_empty());
         assert!(!errors(&format!("{MIN}respawn hacluster\n")).is_empty());
     }
