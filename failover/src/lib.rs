@@ -16,6 +16,7 @@
 //! - [`respawn`]: ha.cf's `respawn` programs, started with the node and restarted as
 //!   Heartbeat does (the restart decision is pure: [`respawn::Tracker::observe`])
 //! - [`stonith`]: resetting a dead peer before a takeover (cluster-glue's `stonith` tool)
+//! - [`watchdog`]: ha.cf's `watchdog` device, written every keepalive, disarmed on a clean stop
 //! - [`node`]: the loop wiring them together: [`node::Node::start`] -> [`node::NodeHandle`]
 
 pub mod config;
@@ -31,3 +32,4 @@ pub mod resources;
 pub mod respawn;
 pub mod stonith;
 pub mod vip;
+pub mod watchdog;

@@ -44,6 +44,7 @@ use crate::packet::{Encoder, GroupState, Receiver, Rejection};
 use crate::peer::{Medium, PeerError, Received, Transport};
 use crate::resources::{NativeResource, Resource, Resources, ScriptEnv};
 use crate::vip::{Announce, NetlinkVip, Vip};
+use crate::watchdog::Watchdog;
 
 /// How many state changes [`NodeStatus::transitions`] keeps.
 const TRANSITIONS_KEPT: usize = 64;
@@ -611,6 +612,9 @@ impl Node {
                     }
                 };
                 let resources = build_resources(&cfg, Arc::new(vip));
+                // Armed only once the node is sure to run (a failed start must not leave it
+                // armed: the machine would reset).
+                let watchdog = open_watchdog(&cfg);
                 let respawned = {
                     let _rt = worker.enter();
                     crate::respawn::Supervisor::start(
@@ -643,6 +647,7 @@ impl Node {
                     groups: cfg.groups(),
                     fence: cfg.options.fence.clone(),
                     stonith: cfg.options.stonith.clone(),
+                    watchdog,
                     status: loop_status,
                 };
                 let span = tracing::info_span!("node", node = %cfg.node_name);
@@ -679,6 +684,24 @@ impl Node {
             status,
             thread: Arc::new(Mutex::new(Some(thread))),
         })
+    }
+}
+
+/// Opens ha.cf's `watchdog` device; a device that cannot be opened is logged and the node
+/// runs without it, as Heartbeat does.
+fn open_watchdog(cfg: &NodeConfig) -> Option<Watchdog> {
+    let path = cfg.hacf.watchdog.as_ref()?;
+    match Watchdog::open(path, cfg.hacf.deadtime) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(
+                device = %path.display(),
+                "ERROR: Cannot open watchdog device {}: {e} (modprobe softdog?): running \
+                 without it",
+                path.display()
+            );
+            None
+        }
     }
 }
 
@@ -877,6 +900,8 @@ pub(crate) struct LoopParts {
     pub groups: Vec<Vec<Resource>>,
     pub fence: SelfFence,
     pub stonith: PeerReset,
+    /// ha.cf's `watchdog`, written at every heartbeat sent; disarmed on a clean stop only.
+    pub watchdog: Option<Watchdog>,
     status: Arc<Mutex<NodeStatus>>,
 }
 
@@ -929,6 +954,11 @@ pub(crate) async fn run<L: Link, V: Vip>(
             note_transitions(&parts, &before, &mut book);
             publish(&parts, &book);
             if let Some(exit) = exit {
+                if exit == NodeExit::Stopped {
+                    if let Some(w) = parts.watchdog.take() {
+                        w.close();
+                    }
+                }
                 return exit;
             }
         }
@@ -1115,6 +1145,10 @@ async fn carry_out<L: Link, V: Vip>(
                     Ok(bytes) => {
                         if link.send(&bytes).await == 0 {
                             tracing::debug!("heartbeat not sent on any medium");
+                        }
+                        // The loop is alive and sending: keep the machine up.
+                        if let Some(w) = parts.watchdog.as_mut() {
+                            w.tickle();
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "cannot encode heartbeat: {e}"),
@@ -1518,6 +1552,7 @@ mod tests {
             groups: cfg.groups(),
             fence: cfg.options.fence.clone(),
             stonith: cfg.options.stonith.clone(),
+            watchdog: open_watchdog(cfg),
             status: status.clone(),
         };
         let resources = Arc::new(build_resources(cfg, vip.clone()));
@@ -1547,13 +1582,29 @@ mod tests {
         Arc<AtomicBool>,
         mpsc::UnboundedSender<Received>,
     ) {
+        pair_with(af, dir, |_| {})
+    }
+
+    /// As [`pair`], with `tweak` applied to ha01's configuration.
+    fn pair_with(
+        af: &str,
+        dir: &Path,
+        tweak: impl FnOnce(&mut NodeConfig),
+    ) -> (
+        Running,
+        Running,
+        Arc<AtomicBool>,
+        mpsc::UnboundedSender<Received>,
+    ) {
+        let mut ca = config(dir, "ha01", af);
+        tweak(&mut ca);
         let (to_a, rx_a) = mpsc::unbounded_channel();
         let (to_b, rx_b) = mpsc::unbounded_channel();
         let cut = Arc::new(AtomicBool::new(false));
         let a_addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
         let b_addr: SocketAddr = "192.0.2.12:694".parse().unwrap_or_else(|_| unreachable!());
         let a = spawn_node(
-            &config(dir, "ha01", af),
+            &ca,
             10,
             MemLink {
                 to: to_b.clone(),
@@ -1687,6 +1738,25 @@ mod tests {
         assert!(!a.vip.holds() && b.vip.holds());
         assert_eq!(a.task.await.ok(), Some(NodeExit::Stopped));
         assert_eq!(b.status().peer.map(|p| p.life), Some("gone"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_watchdog_is_written_every_keepalive_and_disarmed_on_a_clean_stop() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let wd = dir.path().join("watchdog");
+        let _ = std::fs::write(&wd, "");
+        let path = wd.clone();
+        let (a, _b, _cut, _) = pair_with("on", dir.path(), |c| c.hacf.watchdog = Some(path));
+        settle(500).await;
+        let n = std::fs::read(&wd).unwrap_or_default().len();
+        // keepalive 20 ms: about 25 heartbeats in 500 ms, plus those sent on changes.
+        assert!(n >= 20, "{n} writes in 500 ms");
+        settle(100).await;
+        let m = std::fs::read(&wd).unwrap_or_default();
+        assert!(m.len() >= n + 4 && m.iter().all(|b| *b == 0), "{m:?}");
+        let _ = a.tx.send(Input::Command(Command::Stop));
+        assert_eq!(a.task.await.ok(), Some(NodeExit::Stopped));
+        assert_eq!(std::fs::read(&wd).unwrap_or_default().last(), Some(&b'V'));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1834,6 +1904,10 @@ mod tests {
         let cut = Arc::new(AtomicBool::new(false));
         let mut ca = config(dir.path(), "ha01", "on");
         let mut cb = config(dir.path(), "ha02", "on");
+        // The fenced node leaves its watchdog armed (the machine resets).
+        let wd = dir.path().join("watchdog");
+        let _ = std::fs::write(&wd, "");
+        ca.hacf.watchdog = Some(wd.clone());
         for c in [&mut ca, &mut cb] {
             c.haresources = haresources::parse(Path::new("haresources"), "ha01 stuck\n")
                 .map(|p| p.value)
@@ -1869,6 +1943,11 @@ mod tests {
         settle(1000).await;
         assert!(a.task.is_finished(), "not fenced after 3 failed stops");
         assert_eq!(a.task.await.ok(), Some(NodeExit::Fenced));
+        let written = std::fs::read(&wd).unwrap_or_default();
+        assert!(
+            !written.is_empty() && !written.contains(&b'V'),
+            "{written:?}"
+        );
         // Silent now: the peer declares it dead (and may take over: the stuck resource is
         // exactly why Heartbeat reboots instead).
         settle(200).await;
