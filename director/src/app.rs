@@ -10,16 +10,24 @@ use crate::ipvs::{
     Info, Ipvs, IpvsError, ServiceEntry, ServiceKey, Snapshot, SyncDaemon, SyncState, Timeouts,
 };
 
+/// The filter `init_tracing` installed, so the daemon can lower it once ha.cf is read.
+static FILTER: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
 /// Install the one tracing subscriber (stderr; `RUST_LOG` / `DIRECTOR_LOG` filter, default
-/// info), with the `logfile=` target of `logging` (inactive until the daemon sets it).
+/// info), with the log targets of `logging` (inactive until the daemon sets them).
 pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = std::env::var("DIRECTOR_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
+    let (filter, handle) =
+        tracing_subscriber::reload::Layer::new(tracing_subscriber::EnvFilter::new(filter));
+    let _ = FILTER.set(handle);
     let _ = tracing_subscriber::registry()
-        .with(tracing_subscriber::EnvFilter::new(filter))
+        .with(filter)
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
@@ -28,6 +36,23 @@ pub fn init_tracing() {
         )
         .with(crate::logging::LogFileLayer)
         .try_init();
+}
+
+/// ha.cf's `debug N` (N > 0): the failover node's debug messages are logged too, unless
+/// `DIRECTOR_LOG` / `RUST_LOG` chose the filter. Heartbeat's levels above 1 only add detail
+/// inside Heartbeat; director has one debug level.
+pub fn heartbeat_debug(level: u8) {
+    let chosen = std::env::var_os("DIRECTOR_LOG").is_some() || std::env::var_os("RUST_LOG").is_some();
+    if level == 0 || chosen {
+        return;
+    }
+    if let Some(h) = FILTER.get() {
+        let spec = "info,failover=debug,director::daemon::pair=debug";
+        match h.reload(tracing_subscriber::EnvFilter::new(spec)) {
+            Ok(()) => tracing::info!("ha.cf debug {level}: logging the failover node's debug messages"),
+            Err(e) => tracing::warn!("ha.cf debug {level}: cannot change the log filter: {e}"),
+        }
+    }
 }
 
 /// The binary called as `ldirectord`: ldirectord's command line. `args` excludes the program

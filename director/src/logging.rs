@@ -1,17 +1,30 @@
-//! Where log lines go besides stderr: ldirectord's `logfile=` (ldirectord.md 1.1).
+//! Where log lines go besides stderr.
 //!
+//! ldirectord's `logfile=` (ldirectord.md 1.1):
 //! - an absolute path: one line appended per message, the file opened and closed each time
 //!   (so logrotate works), as `[<ctime>|<CFGNAME>|<pid>] <message>`;
 //! - a syslog facility name: a datagram to `/dev/log`, ident `ldirectord`, with the pid.
 //!
-//! A `tracing` layer (`LogFileLayer`) installed with the subscriber writes every event to the
-//! target chosen with `set_target` once the configuration is read; until then it does nothing.
-//! The formatting is pure (`file_line`, `syslog_datagram`).
+//! ha.cf's `logfile`, `debugfile` and `logfacility` (pair mode), for the failover node's
+//! events (targets `failover::*` and the pair glue), as Heartbeat's `cl_log` writes them:
+//! - `logfile`: every message but debug ones, `Nov 25 01:36:33 HOST heartbeat: [PID]: LEVEL:
+//!   message` (Heartbeat's default `syslogmsgfmt`);
+//! - `debugfile`: the same lines, debug ones included (`debug N` in ha.cf turns them on);
+//! - `logfacility`: a datagram to `/dev/log`, `<PRI>heartbeat: [PID]: LEVEL: message`.
+//!
+//! When one of them is set those events go there instead of the ldirectord target. They are
+//! written by a thread of their own ([`set_heartbeat_target`]), never by the caller: the
+//! heartbeat thread must not wait on a disk.
+//!
+//! A `tracing` layer (`LogFileLayer`) installed with the subscriber routes every event to the
+//! targets chosen with `set_target` / `set_heartbeat_target` once the configuration is read;
+//! until then it does nothing. The formatting is pure (`file_line`, `syslog_datagram`,
+//! `heartbeat_line`, `heartbeat_datagram`).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -35,9 +48,144 @@ pub fn set_target(target: Option<Target>) {
     *TARGET.lock().unwrap_or_else(|e| e.into_inner()) = target;
 }
 
-/// The layer that writes to the target set with `set_target`.
+/// The layer that writes to the targets set with `set_target` and `set_heartbeat_target`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LogFileLayer;
+
+/// ha.cf's log directives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeartbeatTarget {
+    /// `logfile`: every message but debug ones.
+    pub logfile: Option<PathBuf>,
+    /// `debugfile`: every message.
+    pub debugfile: Option<PathBuf>,
+    /// `logfacility` (a syslog facility name; `none` is `None`).
+    pub facility: Option<String>,
+    /// The host name in file lines (the node name).
+    pub host: String,
+}
+
+impl HeartbeatTarget {
+    /// Whether any of the three is set.
+    pub fn is_set(&self) -> bool {
+        self.logfile.is_some() || self.debugfile.is_some() || self.facility.is_some()
+    }
+}
+
+enum Sink {
+    Line { debug: bool, level: Level, message: String },
+    Flush(mpsc::SyncSender<()>),
+}
+
+static HEARTBEAT: Mutex<Option<mpsc::Sender<Sink>>> = Mutex::new(None);
+
+/// Send the failover node's events to ha.cf's log targets from now on (a writer thread does
+/// the I/O); `None`, or a target with nothing set, sends them back to the ldirectord target
+/// and stderr only.
+pub fn set_heartbeat_target(target: Option<HeartbeatTarget>) {
+    let sender = target.filter(HeartbeatTarget::is_set).and_then(|t| {
+        let (tx, rx) = mpsc::channel::<Sink>();
+        std::thread::Builder::new()
+            .name("ha-log".into())
+            .spawn(move || heartbeat_writer(&t, &rx))
+            .ok()
+            .map(|_| tx)
+    });
+    *HEARTBEAT.lock().unwrap_or_else(|e| e.into_inner()) = sender;
+}
+
+/// Waits until every line sent so far to the ha.cf targets is written.
+pub fn flush_heartbeat_target() {
+    let tx = HEARTBEAT.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(tx) = tx {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        if tx.send(Sink::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv_timeout(std::time::Duration::from_secs(5));
+        }
+    }
+}
+
+fn heartbeat_writer(t: &HeartbeatTarget, rx: &mpsc::Receiver<Sink>) {
+    let pid = std::process::id();
+    let syslog = std::os::unix::net::UnixDatagram::unbound().ok();
+    while let Ok(item) = rx.recv() {
+        let (debug, level, message) = match item {
+            Sink::Line {
+                debug,
+                level,
+                message,
+            } => (debug, level, message),
+            Sink::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
+        let now = chrono::Local::now().format("%b %e %H:%M:%S").to_string();
+        let line = heartbeat_line(&now, &t.host, pid, level, &message);
+        if let Some(path) = &t.debugfile {
+            write_file(path, &line);
+        }
+        if !debug {
+            if let Some(path) = &t.logfile {
+                write_file(path, &line);
+            }
+            if let (Some(facility), Some(sock)) = (&t.facility, &syslog) {
+                let d = heartbeat_datagram(facility, level, pid, &message);
+                let _ = sock.send_to(d.as_bytes(), "/dev/log");
+            }
+        }
+    }
+}
+
+/// Whether an event belongs to the failover node (Heartbeat's log) rather than ldirectord's.
+pub fn is_heartbeat_event(target: &str) -> bool {
+    target == "failover"
+        || target.starts_with("failover::")
+        || target.starts_with("director::daemon::pair")
+}
+
+/// Heartbeat's level word, unless the message already starts with one (the node writes
+/// `WARN: `, `ERROR: ` and `CRIT: ` into the message, in Heartbeat's words).
+fn level_prefix(level: Level, message: &str) -> &'static str {
+    if ["WARN: ", "ERROR: ", "CRIT: ", "info: ", "debug: "]
+        .iter()
+        .any(|p| message.starts_with(p))
+    {
+        return "";
+    }
+    match level {
+        Level::ERROR => "ERROR: ",
+        Level::WARN => "WARN: ",
+        Level::INFO => "info: ",
+        _ => "debug: ",
+    }
+}
+
+/// One line of ha.cf's `logfile` / `debugfile` (`syslogmsgfmt`, Heartbeat's default).
+pub fn heartbeat_line(time: &str, host: &str, pid: u32, level: Level, message: &str) -> String {
+    format!(
+        "{time} {host} heartbeat: [{pid}]: {}{message}\n",
+        level_prefix(level, message)
+    )
+}
+
+/// A syslog datagram for ha.cf's `logfacility` (an unknown facility is `daemon`).
+pub fn heartbeat_datagram(facility_name: &str, level: Level, pid: u32, message: &str) -> String {
+    let pri = u16::from(facility(facility_name).unwrap_or(3)) * 8 + severity(level);
+    format!(
+        "<{pri}>heartbeat: [{pid}]: {}{message}",
+        level_prefix(level, message)
+    )
+}
+
+fn severity(level: Level) -> u16 {
+    match level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
 
 struct Message {
     text: String,
@@ -64,19 +212,26 @@ impl Visit for Message {
 
 impl<S: Subscriber> Layer<S> for LogFileLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let level = *event.metadata().level();
+        if is_heartbeat_event(event.metadata().target()) {
+            let tx = HEARTBEAT.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(tx) = tx {
+                let _ = tx.send(Sink::Line {
+                    debug: level > Level::INFO,
+                    level,
+                    message: render(event),
+                });
+                return;
+            }
+        }
         let target = TARGET.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(target) = target else {
             return;
         };
-        if *event.metadata().level() > Level::INFO {
+        if level > Level::INFO {
             return;
         }
-        let mut m = Message {
-            text: String::new(),
-            fields: String::new(),
-        };
-        event.record(&mut m);
-        let message = format!("{}{}", m.text, m.fields);
+        let message = render(event);
         let pid = std::process::id();
         match &target.target {
             LogTarget::File(path) => {
@@ -93,6 +248,15 @@ impl<S: Subscriber> Layer<S> for LogFileLayer {
             }
         }
     }
+}
+
+fn render(event: &Event<'_>) -> String {
+    let mut m = Message {
+        text: String::new(),
+        fields: String::new(),
+    };
+    event.record(&mut m);
+    format!("{}{}", m.text, m.fields)
 }
 
 fn write_file(path: &PathBuf, line: &str) {
@@ -139,13 +303,7 @@ pub fn facility(name: &str) -> Option<u8> {
 
 /// A syslog datagram (`<PRI>ldirectord[PID]: MESSAGE`); an unknown facility is `daemon`.
 pub fn syslog_datagram(facility_name: &str, level: Level, pid: u32, message: &str) -> String {
-    let severity = match level {
-        Level::ERROR => 3,
-        Level::WARN => 4,
-        Level::INFO => 6,
-        _ => 7,
-    };
-    let pri = u16::from(facility(facility_name).unwrap_or(3)) * 8 + severity;
+    let pri = u16::from(facility(facility_name).unwrap_or(3)) * 8 + severity(level);
     format!("<{pri}>ldirectord[{pid}]: {message}")
 }
 
@@ -180,6 +338,66 @@ mod tests {
             syslog_datagram("bogus", Level::INFO, 7, "m"),
             "<30>ldirectord[7]: m"
         );
+    }
+
+    #[test]
+    fn heartbeat_lines_as_cl_log_writes_them() {
+        assert_eq!(
+            heartbeat_line("Nov 25 01:36:33", "ha02", 29, Level::INFO, "Link ha01:eth0 up."),
+            "Nov 25 01:36:33 ha02 heartbeat: [29]: info: Link ha01:eth0 up.\n"
+        );
+        // The node's own level words are not doubled.
+        assert_eq!(
+            heartbeat_line("Nov 25 01:36:33", "ha02", 29, Level::WARN, "WARN: Late heartbeat"),
+            "Nov 25 01:36:33 ha02 heartbeat: [29]: WARN: Late heartbeat\n"
+        );
+        assert_eq!(
+            heartbeat_line("Nov  5 01:36:33", "ha02", 29, Level::ERROR, "CRIT: x"),
+            "Nov  5 01:36:33 ha02 heartbeat: [29]: CRIT: x\n"
+        );
+        assert_eq!(
+            heartbeat_datagram("local0", Level::WARN, 7, "node ha01: is dead"),
+            "<132>heartbeat: [7]: WARN: node ha01: is dead"
+        );
+        assert!(is_heartbeat_event("failover::node"));
+        assert!(is_heartbeat_event("director::daemon::pair"));
+        assert!(!is_heartbeat_event("director::daemon::lvs"));
+        assert!(!is_heartbeat_event("failoverx"));
+    }
+
+    #[test]
+    fn failover_events_go_to_the_ha_cf_files() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("ha-log");
+        let debug = dir.path().join("ha-debug");
+        set_heartbeat_target(Some(HeartbeatTarget {
+            logfile: Some(log.clone()),
+            debugfile: Some(debug.clone()),
+            facility: None,
+            host: "ha01".into(),
+        }));
+        let subscriber = tracing_subscriber::registry().with(LogFileLayer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "failover::node", "Link ha02:eth0 up.");
+            tracing::warn!(target: "failover::node", "WARN: Late heartbeat: Node ha02: interval 70 ms");
+            tracing::debug!(target: "failover::node", "sent heartbeat");
+            tracing::info!(target: "director::daemon::lvs", "Added real server: not ours");
+        });
+        flush_heartbeat_target();
+        set_heartbeat_target(None);
+        let log = std::fs::read_to_string(&log).unwrap();
+        let debug = std::fs::read_to_string(&debug).unwrap();
+        assert_eq!(log.lines().count(), 2, "{log}");
+        assert!(log.contains(" ha01 heartbeat: ["), "{log}");
+        assert!(log.contains("]: info: Link ha02:eth0 up.\n"), "{log}");
+        assert!(log.contains("]: WARN: Late heartbeat: Node ha02: interval 70 ms\n"), "{log}");
+        assert!(!log.contains("Added real server"), "{log}");
+        assert_eq!(debug.lines().count(), 3, "{debug}");
+        assert!(debug.contains("]: debug: sent heartbeat\n"), "{debug}");
+        // A target with nothing set is no target.
+        set_heartbeat_target(Some(HeartbeatTarget::default()));
+        assert!(HEARTBEAT.lock().unwrap().is_none());
     }
 
     #[test]

@@ -719,6 +719,25 @@ fn script_env(cfg: &NodeConfig) -> ScriptEnv {
             "no".into()
         },
     ));
+    // Heartbeat exports its log settings to the scripts (ha_log.sh uses them).
+    let cf = &cfg.hacf;
+    let log_vars = [
+        (
+            "LOGFILE",
+            cf.logfile.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "DEBUGLOG",
+            cf.debugfile.as_ref().map(|p| p.display().to_string()),
+        ),
+        ("LOGFACILITY", cf.logfacility.clone()),
+        ("debug", (cf.debug > 0).then(|| cf.debug.to_string())),
+    ];
+    env.vars.extend(
+        log_vars
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v))),
+    );
     env.vars.extend(cfg.hacf.env.iter().cloned());
     env
 }
@@ -1952,6 +1971,37 @@ mod tests {
         // exactly why Heartbeat reboots instead).
         settle(200).await;
         assert_eq!(b.status().peer.map(|p| p.life), Some("dead"));
+    }
+
+    #[test]
+    fn scripts_get_heartbeats_log_settings() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut cfg = config(dir.path(), "ha01", "on");
+        let env = |cfg: &NodeConfig| script_env(cfg).environment();
+        let names: Vec<String> = env(&cfg).into_iter().map(|(k, _)| k).collect();
+        for absent in ["HA_LOGFILE", "HA_DEBUGLOG", "HA_LOGFACILITY", "HA_debug"] {
+            assert!(
+                !names.iter().any(|n| n == absent),
+                "{absent} without ha.cf setting"
+            );
+        }
+        cfg.hacf.logfile = Some("/var/log/ha-log".into());
+        cfg.hacf.debugfile = Some("/var/log/ha-debug".into());
+        cfg.hacf.logfacility = Some("local0".into());
+        cfg.hacf.debug = 2;
+        let e = env(&cfg);
+        for (k, v) in [
+            ("HA_LOGFILE", "/var/log/ha-log"),
+            ("HA_DEBUGLOG", "/var/log/ha-debug"),
+            ("HA_LOGFACILITY", "local0"),
+            ("HA_debug", "2"),
+            ("HA_CURHOST", "ha01"),
+        ] {
+            assert!(
+                e.iter().any(|(a, b)| a == k && b == v),
+                "{k}={v} missing: {e:?}"
+            );
+        }
     }
 
     #[test]

@@ -211,6 +211,7 @@ async fn run_async(opts: Options) -> i32 {
         ) {
             Ok(cfg) => {
                 let files = pair::ldirectord_files(&cfg.haresources, &opts.config_dir);
+                log_to_hacf_targets(&cfg);
                 node_config = Some(cfg);
                 files
             }
@@ -549,6 +550,21 @@ pub fn build_status(
             .unwrap_or_default(),
     };
     (status, counters)
+}
+
+/// ha.cf's `logfile`, `debugfile`, `logfacility` and `debug`: the failover node's messages go
+/// there (besides stderr), as Heartbeat's would.
+pub fn log_to_hacf_targets(cfg: &failover::node::NodeConfig) {
+    let target = logging::HeartbeatTarget {
+        logfile: cfg.hacf.logfile.clone(),
+        debugfile: cfg.hacf.debugfile.clone(),
+        facility: cfg.hacf.logfacility.clone(),
+        host: cfg.node_name.clone(),
+    };
+    if target.is_set() {
+        logging::set_heartbeat_target(Some(target));
+    }
+    crate::app::heartbeat_debug(cfg.hacf.debug);
 }
 
 /// Route log lines to the `logfile=` of `path` (a file that does not parse keeps stderr).

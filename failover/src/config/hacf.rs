@@ -208,8 +208,11 @@ pub struct HaCf {
     pub debugfile: Option<PathBuf>,
     /// Syslog facility name, or `None` for `logfacility none` / unset.
     pub logfacility: Option<String>,
+    /// Parsed; director has no ha_logd (`use_logd yes` is warned about).
     pub use_logd: Option<bool>,
+    /// Parsed; it only matters to serial rings (warned about).
     pub hopfudge: u8,
+    /// Heartbeat's debug level: > 0 logs the node's debug messages, `HA_debug` for scripts.
     pub debug: u8,
     /// `realtime` (default on): the heartbeat thread runs under SCHED_RR.
     pub realtime: bool,
@@ -468,7 +471,16 @@ impl Parser {
             }),
             "logfacility" => self.each(line, directive, rest, Self::logfacility),
             "use_logd" => self.each(line, directive, rest, |p, l, v| match parse_bool(v) {
-                Some(b) => p.cf.use_logd = Some(b),
+                Some(b) => {
+                    p.cf.use_logd = Some(b);
+                    if b {
+                        p.c.warn(
+                            l,
+                            "use_logd yes is ignored by director: it does not use ha_logd; \
+                             logfile, debugfile and logfacility are honoured (stderr otherwise)",
+                        );
+                    }
+                }
                 None => p.c.error(l, format!("use_logd: invalid boolean [{v}]")),
             }),
             "realtime" => self.each(line, directive, rest, |p, l, v| match parse_bool(v) {
@@ -482,7 +494,14 @@ impl Parser {
                 }
             }),
             "hopfudge" => self.each(line, directive, rest, |p, l, v| match v.parse::<u8>() {
-                Ok(n) => p.cf.hopfudge = n,
+                Ok(n) => {
+                    p.cf.hopfudge = n;
+                    p.c.warn(
+                        l,
+                        "directive hopfudge is ignored by director: it only matters to \
+                         Heartbeat's forwarding on serial rings",
+                    );
+                }
                 Err(_) => {
                     p.c.error(l, format!("hopfudge: [{v}] is not an integer 0..255"))
                 }
@@ -1170,12 +1189,6 @@ impl Parser {
         if cf.media.len() > 64 {
             self.c.error(0, "too many media (at most 64)");
         }
-        if self.cf.use_logd == Some(true) {
-            self.c.warn(
-                0,
-                "use_logd yes: director logs through its own logger, not ha_logd",
-            );
-        }
         let cf = std::mem::take(&mut self.cf);
         self.c.finish(cf)
     }
@@ -1463,6 +1476,34 @@ mod tests {
             .filter(|w| w.message.contains("ignored by director"))
             .collect();
         assert_eq!(w.len(), 2);
+    }
+
+    #[test]
+    fn directives_that_do_not_apply_warn_at_their_line() {
+        let p = ok(&format!(
+            "{MIN}hopfudge 2\nuse_logd yes\nuse_logd no\ndebug 3\nlogfile /var/log/ha-log\n"
+        ));
+        let w: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+        assert!(
+            w.iter()
+                .any(|w| w
+                    .starts_with("ha.cf:5: warning: directive hopfudge is ignored by director")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("ha.cf:6: warning: use_logd yes is ignored by director")),
+            "{w:?}"
+        );
+        // Honoured: no warning for debug, logfile, use_logd no.
+        assert!(
+            !w.iter().any(|w| w.starts_with("ha.cf:7:")
+                || w.starts_with("ha.cf:8:")
+                || w.starts_with("ha.cf:9:")),
+            "{w:?}"
+        );
+        assert_eq!((p.value.hopfudge, p.value.debug), (2, 3));
+        assert_eq!(p.value.logfile, Some(PathBuf::from("/var/log/ha-log")));
     }
 
     #[test]
