@@ -795,14 +795,26 @@ async fn ping_loop(
     let mut reported = u16::try_from(nodes.len()).unwrap_or(u16::MAX);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing: std::collections::HashSet<IpAddr> = std::collections::HashSet::new();
     loop {
         tick.tick().await;
         for (i, (name, hosts)) in nodes.iter().enumerate() {
             let mut ok = false;
             for h in hosts {
-                if let Ok(true) = pinger.probe(*h, interval).await {
-                    ok = true;
-                    break;
+                match pinger.probe(*h, interval).await {
+                    Ok(up) => {
+                        failing.remove(h);
+                        if up {
+                            ok = true;
+                            break;
+                        }
+                    }
+                    // Logged once until it works again (e.g. no route, no ICMPv6 socket).
+                    Err(e) => {
+                        if failing.insert(*h) {
+                            tracing::error!(ping = %h, "cannot ping {h} (ping node {name}): {e}");
+                        }
+                    }
                 }
             }
             let now = Instant::now();

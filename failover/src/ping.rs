@@ -1,11 +1,13 @@
-//! ICMP echo to `ping` / `ping_group` nodes: is this host still reachable?
+//! ICMP echo to `ping` / `ping6` / `ping_group` nodes: is this host still reachable?
 //!
-//! The echo codec is pure ([`echo_request`], [`parse_echo_reply`]); [`Pinger`] sends over a
-//! raw ICMP socket and waits for the matching reply. Heartbeat puts a signed `NS_st` message
-//! in the echo payload; director sends a plain payload (only reachability matters here).
+//! The echo codec is pure ([`echo_request`], [`parse_echo_reply`] for IPv4;
+//! [`echo_request_v6`], [`parse_echo_reply_v6`] for ICMPv6); [`Pinger`] sends over a raw ICMP
+//! socket of the address's family and waits for the matching reply. Heartbeat puts a signed
+//! `NS_st` message in the echo payload; director sends a plain payload (only reachability
+//! matters here).
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -13,6 +15,8 @@ use tokio::net::UdpSocket;
 
 const ICMP_ECHO_REPLY: u8 = 0;
 const ICMP_ECHO_REQUEST: u8 = 8;
+const ICMPV6_ECHO_REQUEST: u8 = 128;
+const ICMPV6_ECHO_REPLY: u8 = 129;
 
 /// Internet checksum (RFC 1071).
 pub fn checksum(data: &[u8]) -> u16 {
@@ -62,46 +66,155 @@ pub fn parse_echo_reply(datagram: &[u8]) -> Option<(Ipv4Addr, u16, u16)> {
     Some((Ipv4Addr::from(src), id, seq))
 }
 
-/// Sends echo requests and matches replies (IPv4).
-pub struct Pinger {
+/// An ICMPv6 echo request (`ping6`). The checksum is left 0: the kernel computes it for
+/// ICMPv6 sockets (it covers the IPv6 pseudo-header, which only the kernel knows).
+pub fn echo_request_v6(id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(8 + payload.len());
+    m.extend_from_slice(&[ICMPV6_ECHO_REQUEST, 0, 0, 0]);
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
+/// From an ICMPv6 socket's datagram (the ICMPv6 message, no IPv6 header; the kernel has
+/// checked the checksum): identifier and sequence of an echo reply; `None` for anything else
+/// (neighbour discovery, our own requests, ...).
+pub fn parse_echo_reply_v6(message: &[u8]) -> Option<(u16, u16)> {
+    if message.len() < 8 || *message.first()? != ICMPV6_ECHO_REPLY || *message.get(1)? != 0 {
+        return None;
+    }
+    let id = u16::from_be_bytes(message.get(4..6)?.try_into().ok()?);
+    let seq = u16::from_be_bytes(message.get(6..8)?.try_into().ok()?);
+    Some((id, seq))
+}
+
+/// One family's socket.
+struct Icmp {
     // A raw ICMP socket driven through tokio's datagram socket type: recvfrom/sendto are
     // the same calls, and this needs no unsafe registration.
     sock: UdpSocket,
+    /// An unprivileged "ping" socket (`SOCK_DGRAM`): the kernel owns the identifier, so
+    /// replies are matched on sequence and source only.
+    kernel_id: bool,
+}
+
+impl Icmp {
+    /// A raw socket (CAP_NET_RAW), else an unprivileged ping socket (`ping_group_range`).
+    fn open(domain: Domain, protocol: Protocol) -> io::Result<Icmp> {
+        let (s, kernel_id) = match Socket::new(domain, Type::RAW, Some(protocol)) {
+            Ok(s) => (s, false),
+            Err(raw) => match Socket::new(domain, Type::DGRAM, Some(protocol)) {
+                Ok(s) => (s, true),
+                Err(_) => return Err(raw),
+            },
+        };
+        s.set_nonblocking(true)?;
+        Ok(Icmp {
+            sock: UdpSocket::from_std(s.into())?,
+            kernel_id,
+        })
+    }
+}
+
+/// An IPv4 ICMP echo reply without the IP header (as a ping socket returns it): identifier
+/// and sequence when the checksum is valid.
+fn parse_icmp_echo_reply(icmp: &[u8]) -> Option<(u16, u16)> {
+    if icmp.len() < 8 || *icmp.first()? != ICMP_ECHO_REPLY || checksum(icmp) != 0 {
+        return None;
+    }
+    let id = u16::from_be_bytes(icmp.get(4..6)?.try_into().ok()?);
+    let seq = u16::from_be_bytes(icmp.get(6..8)?.try_into().ok()?);
+    Some((id, seq))
+}
+
+/// Sends echo requests and matches replies (IPv4 and IPv6).
+pub struct Pinger {
+    v4: Result<Icmp, io::Error>,
+    v6: Result<Icmp, io::Error>,
     id: u16,
     seq: u16,
 }
 
 impl Pinger {
-    /// Opens a raw ICMP socket (needs CAP_NET_RAW) on the current tokio runtime.
+    /// Opens an ICMP and an ICMPv6 socket on the current tokio runtime (raw sockets need
+    /// CAP_NET_RAW). Fails only when neither family can be pinged; [`Pinger::probe`] of the
+    /// other family then returns the reason.
     pub fn new() -> io::Result<Pinger> {
-        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?;
-        s.set_nonblocking(true)?;
+        let v4 = Icmp::open(Domain::IPV4, Protocol::ICMPV4);
+        let v6 = Icmp::open(Domain::IPV6, Protocol::ICMPV6);
+        if let (Err(e), Err(_)) = (&v4, &v6) {
+            return Err(io::Error::new(e.kind(), e.to_string()));
+        }
         let id = (std::process::id() & 0xffff) as u16;
-        Ok(Pinger {
-            sock: UdpSocket::from_std(s.into())?,
-            id,
-            seq: 0,
-        })
+        Ok(Pinger { v4, v6, id, seq: 0 })
     }
 
     /// Whether `host` answers one echo request within `timeout`.
     pub async fn probe(&mut self, host: IpAddr, timeout: Duration) -> io::Result<bool> {
-        let IpAddr::V4(target) = host else {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "ping6 is not implemented",
-            ));
-        };
+        match host {
+            IpAddr::V4(target) => self.probe_v4(target, timeout).await,
+            IpAddr::V6(target) => self.probe_v6(target, timeout).await,
+        }
+    }
+
+    fn next_seq(&mut self) -> u16 {
         self.seq = self.seq.wrapping_add(1);
-        let (id, seq) = (self.id, self.seq);
-        let msg = echo_request(id, seq, b"director ping");
-        let dest: SocketAddr = SocketAddrV4::new(target, 0).into();
-        self.sock.send_to(&msg, dest).await?;
+        self.seq
+    }
+
+    async fn probe_v6(&mut self, target: Ipv6Addr, timeout: Duration) -> io::Result<bool> {
+        let seq = self.next_seq();
+        let id = self.id;
+        let icmp = self
+            .v6
+            .as_ref()
+            .map_err(|e| io::Error::new(e.kind(), format!("no ICMPv6 socket: {e}")))?;
+        let msg = echo_request_v6(id, seq, b"director ping");
+        let dest: SocketAddr = SocketAddrV6::new(target, 0, 0, 0).into();
+        icmp.sock.send_to(&msg, dest).await?;
         let wait = async {
             let mut buf = [0u8; 1500];
             loop {
-                let (n, _) = self.sock.recv_from(&mut buf).await?;
-                if parse_echo_reply(buf.get(..n).unwrap_or_default()) == Some((target, id, seq)) {
+                let (n, from) = icmp.sock.recv_from(&mut buf).await?;
+                let Some((rid, rseq)) = parse_echo_reply_v6(buf.get(..n).unwrap_or_default())
+                else {
+                    continue;
+                };
+                if from.ip() == IpAddr::V6(target) && rseq == seq && (icmp.kernel_id || rid == id) {
+                    return Ok::<bool, io::Error>(true);
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(r) => r,
+            Err(_) => Ok(false),
+        }
+    }
+
+    async fn probe_v4(&mut self, target: Ipv4Addr, timeout: Duration) -> io::Result<bool> {
+        let seq = self.next_seq();
+        let id = self.id;
+        let icmp = self
+            .v4
+            .as_ref()
+            .map_err(|e| io::Error::new(e.kind(), format!("no ICMP socket: {e}")))?;
+        let msg = echo_request(id, seq, b"director ping");
+        let dest: SocketAddr = SocketAddrV4::new(target, 0).into();
+        icmp.sock.send_to(&msg, dest).await?;
+        let wait = async {
+            let mut buf = [0u8; 1500];
+            loop {
+                let (n, from) = icmp.sock.recv_from(&mut buf).await?;
+                let data = buf.get(..n).unwrap_or_default();
+                let hit = if icmp.kernel_id {
+                    // A ping socket hands over the ICMP message alone.
+                    parse_icmp_echo_reply(data).is_some_and(|(_, s)| s == seq)
+                        && from.ip() == IpAddr::V4(target)
+                } else {
+                    parse_echo_reply(data) == Some((target, id, seq))
+                };
+                if hit {
                     return Ok::<bool, io::Error>(true);
                 }
             }
@@ -145,6 +258,43 @@ mod tests {
         assert_eq!(parse_echo_reply(&ip), None);
     }
 
+    #[test]
+    fn v6_request_and_reply() {
+        let m = echo_request_v6(0x1234, 9, b"ab");
+        assert_eq!(m, [128, 0, 0, 0, 0x12, 0x34, 0, 9, b'a', b'b']);
+        let mut reply = m.clone();
+        reply[0] = ICMPV6_ECHO_REPLY;
+        assert_eq!(parse_echo_reply_v6(&reply), Some((0x1234, 9)));
+        // Our own request (the raw socket sees it on loopback) and short or other messages.
+        assert_eq!(parse_echo_reply_v6(&m), None);
+        assert_eq!(parse_echo_reply_v6(&reply[..7]), None);
+        assert_eq!(parse_echo_reply_v6(&[135, 0, 0, 0, 0, 0, 0, 0]), None);
+        reply[1] = 1;
+        assert_eq!(parse_echo_reply_v6(&reply), None);
+    }
+
+    #[tokio::test]
+    async fn v6_loopback_answers_and_a_silent_address_does_not() {
+        // Needs CAP_NET_RAW or a ping_group_range that includes us.
+        let Ok(mut p) = Pinger::new() else { return };
+        if p.v6.is_err() {
+            return;
+        }
+        let up = p
+            .probe("::1".parse().unwrap(), Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert!(up, "::1 did not answer");
+        // 2001:db8::/32 is documentation space: nothing answers (no route, or silence).
+        let start = std::time::Instant::now();
+        let ghost = p
+            .probe("2001:db8::99".parse().unwrap(), Duration::from_millis(300))
+            .await
+            .unwrap_or(false);
+        assert!(!ghost);
+        assert!(start.elapsed() < Duration::from_secs(1));
+    }
+
     #[tokio::test]
     async fn loopback_answers() {
         let Ok(mut p) = Pinger::new() else { return }; // needs CAP_NET_RAW
@@ -159,6 +309,8 @@ mod tests {
         #[test]
         fn parse_never_panics(d in proptest::collection::vec(any::<u8>(), 0..100)) {
             let _ = parse_echo_reply(&d);
+            let _ = parse_echo_reply_v6(&d);
+            let _ = parse_icmp_echo_reply(&d);
         }
     }
 }
