@@ -94,6 +94,8 @@ impl Directors {
             .arg("--state-dir")
             .arg(d.join("state"))
             .args(["--ipvs", "memory", "--metrics", "off"])
+            // Never the default (reboot) in a test.
+            .args(["--fence", "exit"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
