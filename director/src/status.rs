@@ -37,18 +37,25 @@ pub struct FailoverStatus {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PeerStatus {
     pub name: String,
-    /// "up", "dead", "unknown".
+    /// "up", "dead", "unknown", "gone".
     pub state: String,
+    /// The peer's role from its last heartbeat ("active", "standby", "partial", "init",
+    /// "stopping", with " (operator standby)"); none unless it is up.
     pub role: Option<String>,
     /// Milliseconds since a valid heartbeat was last heard from it.
     pub last_heard_ms: Option<u64>,
 }
 
+/// One interface of ha.cf's media, listed whether or not the peer was heard on it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LinkStatus {
-    /// e.g. "bcast eth1", "ucast eth1 192.0.2.2".
+    /// The media on the interface, e.g. "bcast eth1", "ucast eth0", "bcast+mcast eth1".
     pub medium: String,
+    /// "up", "dead" (silent for a deadtime), "unknown" (never heard).
     pub state: String,
+    /// The peer's address last heard on it.
+    #[serde(default)]
+    pub from: Option<String>,
     pub last_heard_ms: Option<u64>,
 }
 
@@ -126,12 +133,13 @@ impl Status {
             for l in &f.links {
                 let _ = writeln!(
                     s,
-                    "  link {}: {}{}",
+                    "  link {}: {}{}{}",
                     l.medium,
                     l.state,
+                    l.from.as_deref().map(|a| format!(", from {a}")).unwrap_or_default(),
                     l.last_heard_ms
                         .map(|ms| format!(", last heard {ms} ms ago"))
-                        .unwrap_or_default()
+                        .unwrap_or_else(|| ", never heard".to_string())
                 );
             }
             if !f.resources.is_empty() {
@@ -192,11 +200,20 @@ mod tests {
                     role: Some("standby".into()),
                     last_heard_ms: Some(15),
                 }),
-                links: vec![LinkStatus {
-                    medium: "bcast eth1".into(),
-                    state: "up".into(),
-                    last_heard_ms: Some(15),
-                }],
+                links: vec![
+                    LinkStatus {
+                        medium: "bcast eth1".into(),
+                        state: "up".into(),
+                        from: Some("192.0.2.2:694".into()),
+                        last_heard_ms: Some(15),
+                    },
+                    LinkStatus {
+                        medium: "ucast eth2".into(),
+                        state: "unknown".into(),
+                        from: None,
+                        last_heard_ms: None,
+                    },
+                ],
                 resources: vec![ResourceStatus {
                     group: "director1".into(),
                     resource: "IPaddr::192.0.2.132/24".into(),
@@ -227,7 +244,8 @@ mod tests {
             "www.cf:3: unknown directive",
             "role: active",
             "peer director2: up, standby, last heard 15 ms ago",
-            "link bcast eth1: up",
+            "link bcast eth1: up, from 192.0.2.2:694, last heard 15 ms ago",
+            "link ucast eth2: unknown, never heard",
             "IPaddr::192.0.2.132/24",
             "node director2 is dead",
             "virtual tcp:192.0.2.132:80 (rr)",

@@ -37,15 +37,22 @@ fn render(s: &NodeStatus) -> String {
             .last_heard
             .and_then(|t| t.elapsed().ok())
             .map_or("never".to_string(), |d| format!("{}ms", d.as_millis()));
-        let _ = writeln!(out, "peer {} {} last_heard {ago}", p.name, p.life);
-    }
-    for l in &s.links {
         let _ = writeln!(
             out,
-            "link {} {} from {}",
+            "peer {} {} last_heard {ago} role {}",
+            p.name,
+            p.life,
+            p.role.unwrap_or("-")
+        );
+    }
+    for l in &s.links {
+        let from = l.from.map_or("-".to_string(), |f| f.to_string());
+        let _ = writeln!(
+            out,
+            "link {} {} from {from} ({})",
             l.iface,
-            if l.up { "up" } else { "dead" },
-            l.from
+            l.state(),
+            l.medium
         );
     }
     for g in &s.groups {

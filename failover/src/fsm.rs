@@ -316,6 +316,8 @@ pub struct Status {
     /// (key, our state, the peer's last reported state)
     pub groups: Vec<(String, GroupState, GroupState)>,
     pub peer: Option<(String, PeerLife)>,
+    /// The peer's last reported phase and operator-standby flag, while it is alive.
+    pub peer_report: Option<(Phase, bool)>,
 }
 
 /// The state machine. See the module documentation.
@@ -404,6 +406,11 @@ impl Fsm {
                 .map(|(i, g)| (g.key.clone(), self.wire_state(i), self.peer_state(i)))
                 .collect(),
             peer: self.peer.as_ref().map(|p| (p.name.clone(), p.life)),
+            peer_report: self
+                .peer
+                .as_ref()
+                .filter(|p| p.life == PeerLife::Alive)
+                .map(|p| (p.phase, p.standby)),
         }
     }
 
@@ -1108,12 +1115,47 @@ impl Fsm {
             self.set_role(g, Role::Acquiring);
             out.push(Action::Acquire(g));
         } else {
+            let why = self.stray_reason(g);
             log(
                 out,
                 Level::Crit,
-                format!("Resource group {key} is active, and should not be! Stopping it."),
+                format!("Resource group {key} is active, and should not be! Stopping it: {why}."),
             );
             self.release(g, ReleaseWhy::Stray, out);
+        }
+    }
+
+    /// Why resources of `g` found running here must stop (for the log line).
+    fn stray_reason(&self, g: GroupId) -> String {
+        let (owner, reason) = self.desired(g);
+        let peer = self.peer_name();
+        match owner {
+            Owner::Peer => format!(
+                "the group belongs to {peer} ({}), not to this node",
+                reason.words()
+            ),
+            Owner::Local => match &self.peer {
+                Some(p) if p.life == PeerLife::Alive && p.phase == Phase::Init => format!(
+                    "{peer} is still starting and may hold it; this node takes it once {peer} \
+                     has released it"
+                ),
+                Some(p) if p.life == PeerLife::Unknown => format!(
+                    "{peer} has not been heard yet and may hold it; this node takes it once \
+                     {peer} is known not to"
+                ),
+                Some(p) if p.life == PeerLife::Dead && p.reset_pending.is_some() => {
+                    format!("{peer} may still hold it until STONITH has reset it")
+                }
+                _ => format!(
+                    "{peer} holds it ({}); this node takes it once {peer} has released it",
+                    state_words(self.peer_state(g))
+                ),
+            },
+            Owner::Nobody => match self.roles.get(g) {
+                Some(Role::Failed { .. }) => "it failed to start here".to_string(),
+                _ if self.phase == NodePhase::Stopping => "this node is stopping".to_string(),
+                _ => "this node does not own it".to_string(),
+            },
         }
     }
 
@@ -1316,6 +1358,18 @@ impl Fsm {
                 })
                 .collect(),
         }
+    }
+}
+
+fn state_words(s: GroupState) -> &'static str {
+    match s {
+        GroupState::Unknown => "state unknown",
+        GroupState::Standby => "standby",
+        GroupState::Acquiring => "acquiring",
+        GroupState::Active => "active",
+        GroupState::Releasing => "releasing",
+        GroupState::Failed => "failed",
+        GroupState::Cleaning => "stopping strays",
     }
 }
 
@@ -1627,7 +1681,10 @@ mod tests {
         // ha01 boots with httpd already started by init, outside the cluster.
         s.reboot(0, AutoFailback::Off, true);
         s.run(Duration::from_millis(100));
-        assert!(s.nodes[0].logged("is active, and should not be! Stopping it."));
+        assert!(s.nodes[0].logged(
+            "is active, and should not be! Stopping it: the group belongs to ha02 \
+             (auto_failback off: the holder keeps it), not to this node."
+        ));
         assert!(!s.nodes[0].running, "stray stopped");
         assert!(s.nodes[1].running, "the holder keeps it");
         assert_eq!(s.nodes[1].releases, 0);
@@ -1922,7 +1979,10 @@ mod tests {
         s.nodes[1].running = true; // someone started httpd by hand on ha02
         s.overlap_seen = false;
         s.run(Duration::from_secs(60));
-        assert!(s.nodes[1].logged("is active, and should not be!"));
+        assert!(s.nodes[1].logged(
+            "is active, and should not be! Stopping it: the group belongs to ha01 \
+             (preferred node in haresources), not to this node."
+        ));
         assert!(!s.nodes[1].running);
         assert_eq!(s.nodes[0].releases, 0);
     }

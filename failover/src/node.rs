@@ -40,7 +40,7 @@ use crate::config::hacf::{self, HaCf, Host};
 use crate::config::haresources::{self, Haresources};
 use crate::config::{cluster, nodeinfo, ConfigError, Diagnostic};
 use crate::fsm::{Action, Event, FenceAction, Fsm, FsmConfig, Level, NodePhase, PeerLife};
-use crate::packet::{Encoder, GroupState, Receiver, Rejection};
+use crate::packet::{Encoder, GroupState, Phase, Receiver, Rejection};
 use crate::peer::{Medium, PeerError, Received, Transport};
 use crate::resources::{NativeResource, Resource, Resources, ScriptEnv};
 use crate::vip::{Announce, NetlinkVip, Vip};
@@ -383,17 +383,31 @@ pub fn next_generation(state_dir: &Path, now: SystemTime) -> Result<u64, NodeErr
     Ok(next)
 }
 
-/// A peer link (one interface the peer is heard on).
+/// A peer link: one interface of ha.cf's media, listed from the start (Heartbeat's
+/// `Link PEER:IF up.` / `dead.`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkStatus {
     /// Interface.
     pub iface: String,
-    /// Last sender address seen on it.
-    pub from: SocketAddr,
+    /// The media on it, as ha.cf names them (`ucast eth0`, `bcast+mcast eth1`).
+    pub medium: String,
+    /// Last sender address seen on it (`None`: never heard).
+    pub from: Option<SocketAddr>,
     /// Heard within the peer's deadtime.
     pub up: bool,
-    /// When the last accepted packet came in.
-    pub last_heard: SystemTime,
+    /// When the last accepted packet came in (`None`: never).
+    pub last_heard: Option<SystemTime>,
+}
+
+impl LinkStatus {
+    /// `up`, `dead` (heard before, silent for a deadtime) or `unknown` (never heard).
+    pub fn state(&self) -> &'static str {
+        match (self.up, self.last_heard) {
+            (true, _) => "up",
+            (false, Some(_)) => "dead",
+            (false, None) => "unknown",
+        }
+    }
 }
 
 /// The peer, as this node sees it.
@@ -403,6 +417,53 @@ pub struct PeerStatus {
     /// `unknown` (never heard), `alive`, `dead`, `gone` (said it was leaving).
     pub life: &'static str,
     pub last_heard: Option<SystemTime>,
+    /// The peer's role from its last message, as [`NodeStatus::role`] words it (`active`,
+    /// `standby`, `partial`, `init`, `stopping`); `None` unless it is alive.
+    pub role: Option<&'static str>,
+    /// The peer is in operator standby.
+    pub standby: bool,
+}
+
+/// The peer's role from what it reported: its phase, then how many groups it holds.
+pub fn peer_role(phase: Phase, held: usize, groups: usize) -> &'static str {
+    match phase {
+        Phase::Init => "init",
+        Phase::Stopping => "stopping",
+        Phase::Running => match held {
+            0 => "standby",
+            n if n == groups => "active",
+            _ => "partial",
+        },
+    }
+}
+
+/// ha.cf's media grouped by interface, in file order: (interface, description).
+pub fn configured_links(cf: &HaCf) -> Vec<(String, String)> {
+    use crate::config::hacf::Medium as M;
+    let mut out: Vec<(String, Vec<&'static str>)> = Vec::new();
+    for m in &cf.media {
+        let (iface, kind) = match m {
+            M::Bcast { iface, .. } => (iface, "bcast"),
+            M::Mcast { iface, .. } => (iface, "mcast"),
+            M::Mcast6 { iface, .. } => (iface, "mcast6"),
+            M::Ucast { iface, .. } => (iface, "ucast"),
+            M::Ucast6 { iface, .. } => (iface, "ucast6"),
+        };
+        match out.iter_mut().find(|(i, _)| i == iface) {
+            Some((_, kinds)) => {
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                }
+            }
+            None => out.push((iface.clone(), vec![kind])),
+        }
+    }
+    out.into_iter()
+        .map(|(iface, kinds)| {
+            let d = format!("{} {iface}", kinds.join("+"));
+            (iface, d)
+        })
+        .collect()
 }
 
 /// One resource group.
@@ -648,6 +709,7 @@ impl Node {
                     fence: cfg.options.fence.clone(),
                     stonith: cfg.options.stonith.clone(),
                     watchdog,
+                    links: configured_links(&cfg.hacf),
                     status: loop_status,
                 };
                 let span = tracing::info_span!("node", node = %cfg.node_name);
@@ -933,14 +995,29 @@ pub(crate) struct LoopParts {
     pub stonith: PeerReset,
     /// ha.cf's `watchdog`, written at every heartbeat sent; disarmed on a clean stop only.
     pub watchdog: Option<Watchdog>,
+    /// ha.cf's media by interface ([`configured_links`]), shown before anything is heard.
+    pub links: Vec<(String, String)>,
     status: Arc<Mutex<NodeStatus>>,
 }
 
 struct LinkSeen {
-    from: SocketAddr,
-    at: Instant,
-    wall: SystemTime,
+    medium: String,
+    from: Option<SocketAddr>,
+    at: Option<Instant>,
+    wall: Option<SystemTime>,
     up: bool,
+}
+
+impl LinkSeen {
+    fn configured(medium: String) -> LinkSeen {
+        LinkSeen {
+            medium,
+            from: None,
+            at: None,
+            wall: None,
+            up: false,
+        }
+    }
 }
 
 struct Book {
@@ -966,7 +1043,11 @@ pub(crate) async fn run<L: Link, V: Vip>(
 ) -> NodeExit {
     let mut book = Book {
         newest: HashMap::new(),
-        links: BTreeMap::new(),
+        links: parts
+            .links
+            .iter()
+            .map(|(iface, medium)| (iface.clone(), LinkSeen::configured(medium.clone())))
+            .collect(),
         peer_heard: None,
         transitions: VecDeque::new(),
         rejects: RejectLog::default(),
@@ -1098,31 +1179,17 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
             let wall = SystemTime::now();
             book.peer_heard = Some(wall);
             let peer = msg.node.clone();
-            match book.links.get_mut(&r.iface) {
-                Some(l) => {
-                    if !l.up {
-                        tracing::info!(link = %r.iface, "Link {peer}:{} up.", r.iface);
-                    }
-                    *l = LinkSeen {
-                        from: r.from,
-                        at: now,
-                        wall,
-                        up: true,
-                    };
-                }
-                None => {
-                    tracing::info!(link = %r.iface, "Link {peer}:{} up.", r.iface);
-                    book.links.insert(
-                        r.iface.clone(),
-                        LinkSeen {
-                            from: r.from,
-                            at: now,
-                            wall,
-                            up: true,
-                        },
-                    );
-                }
+            let l = book
+                .links
+                .entry(r.iface.clone())
+                .or_insert_with(|| LinkSeen::configured(r.iface.clone()));
+            if !l.up {
+                tracing::info!(link = %r.iface, "Link {peer}:{} up.", r.iface);
             }
+            l.from = Some(r.from);
+            l.at = Some(now);
+            l.wall = Some(wall);
+            l.up = true;
             Some(Event::Heard(msg))
         }
         Err(rej) => {
@@ -1149,7 +1216,9 @@ fn check_links(parts: &LoopParts, book: &mut Book) {
     let dead_after = parts.fsm.config().deadtime;
     let peer = parts.fsm.config().peer.clone().unwrap_or_default();
     for (iface, l) in book.links.iter_mut() {
-        if l.up && now.saturating_duration_since(l.at) >= dead_after {
+        let silent =
+            l.at.is_some_and(|at| now.saturating_duration_since(at) >= dead_after);
+        if l.up && silent {
             l.up = false;
             tracing::warn!(link = %iface, "Link {peer}:{iface} dead.");
         }
@@ -1347,7 +1416,16 @@ fn initial_status(cfg: &NodeConfig, generation: u64) -> NodeStatus {
         ping_reachable: u16::try_from(cfg.hacf.ping_nodes.len()).unwrap_or(u16::MAX),
         ping_nodes: u16::try_from(cfg.hacf.ping_nodes.len()).unwrap_or(u16::MAX),
         peer: None,
-        links: Vec::new(),
+        links: configured_links(&cfg.hacf)
+            .into_iter()
+            .map(|(iface, medium)| LinkStatus {
+                iface,
+                medium,
+                from: None,
+                up: false,
+                last_heard: None,
+            })
+            .collect(),
         groups: Vec::new(),
         transitions: Vec::new(),
         rejected: BTreeMap::new(),
@@ -1402,15 +1480,34 @@ fn publish(parts: &LoopParts, book: &Book) {
             name,
             life: life_name(life),
             last_heard: book.peer_heard,
+            role: s.peer_report.map(|(phase, _)| {
+                let held = s
+                    .groups
+                    .iter()
+                    .filter(|(_, _, peer)| *peer == GroupState::Active)
+                    .count();
+                peer_role(phase, held, s.groups.len())
+            }),
+            standby: s.peer_report.is_some_and(|(_, standby)| standby),
         }),
-        links: book
+        links: parts
             .links
             .iter()
-            .map(|(iface, l)| LinkStatus {
-                iface: iface.clone(),
-                from: l.from,
-                up: l.up,
-                last_heard: l.wall,
+            .map(|(iface, _)| iface)
+            .chain(
+                book.links
+                    .keys()
+                    .filter(|k| !parts.links.iter().any(|(i, _)| i == *k)),
+            )
+            .filter_map(|iface| {
+                let l = book.links.get(iface)?;
+                Some(LinkStatus {
+                    iface: iface.clone(),
+                    medium: l.medium.clone(),
+                    from: l.from,
+                    up: l.up,
+                    last_heard: l.wall,
+                })
             })
             .collect(),
         groups: s
@@ -1584,6 +1681,7 @@ mod tests {
             fence: cfg.options.fence.clone(),
             stonith: cfg.options.stonith.clone(),
             watchdog: open_watchdog(cfg),
+            links: configured_links(&cfg.hacf),
             status: status.clone(),
         };
         let resources = Arc::new(build_resources(cfg, vip.clone()));
@@ -1685,6 +1783,84 @@ mod tests {
             .transitions
             .iter()
             .any(|t| t.what == "peer ha01: alive -> dead"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn status_lists_configured_links_at_once_and_the_peers_role() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (to_a, rx_a) = mpsc::unbounded_channel();
+        let cut = Arc::new(AtomicBool::new(true));
+        let a_addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
+        let b_addr: SocketAddr = "192.0.2.12:694".parse().unwrap_or_else(|_| unreachable!());
+        let (to_b, rx_b) = mpsc::unbounded_channel();
+        // ha01 alone first: nothing heard, the link is listed anyway.
+        let a = spawn_node(
+            &config(dir.path(), "ha01", "on"),
+            10,
+            MemLink {
+                to: to_b,
+                rx: rx_a,
+                cut: cut.clone(),
+                from: a_addr,
+            },
+        );
+        settle(50).await;
+        let s = a.status();
+        assert_eq!(s.links.len(), 1, "{:?}", s.links);
+        let l = &s.links[0];
+        assert_eq!(
+            (l.iface.as_str(), l.medium.as_str()),
+            ("eth0", "ucast eth0")
+        );
+        assert_eq!((l.state(), l.from, l.last_heard), ("unknown", None, None));
+        assert_eq!(s.peer.as_ref().map(|p| p.role), Some(None));
+        cut.store(false, Ordering::SeqCst);
+        let b = spawn_node(
+            &config(dir.path(), "ha02", "on"),
+            20,
+            MemLink {
+                to: to_a,
+                rx: rx_b,
+                cut: cut.clone(),
+                from: b_addr,
+            },
+        );
+        settle(500).await;
+        let (sa, sb) = (a.status(), b.status());
+        assert_eq!(sa.links[0].state(), "up");
+        assert_eq!(sa.links[0].from, Some(b_addr));
+        assert_eq!(sa.role(), "active");
+        assert_eq!(sa.peer.as_ref().and_then(|p| p.role), Some("standby"));
+        assert_eq!(sb.peer.as_ref().and_then(|p| p.role), Some("active"));
+        // Silent peer: the link goes dead, the peer has no role.
+        cut.store(true, Ordering::SeqCst);
+        settle(200).await;
+        let sb = b.status();
+        assert_eq!(sb.links[0].state(), "dead");
+        assert_eq!(sb.peer.as_ref().and_then(|p| p.role), None);
+    }
+
+    #[test]
+    fn links_and_roles_in_words() {
+        let cf = hacf::parse(
+            Path::new("ha.cf"),
+            "bcast eth1\nucast eth0 192.0.2.11\nucast eth0 192.0.2.12\nmcast eth1 225.0.0.1 694 1 0\n\
+             node a\nnode b\nauto_failback on\n",
+        )
+        .map(|p| p.value)
+        .unwrap_or_default();
+        assert_eq!(
+            configured_links(&cf),
+            vec![
+                ("eth1".to_string(), "bcast+mcast eth1".to_string()),
+                ("eth0".to_string(), "ucast eth0".to_string())
+            ]
+        );
+        assert_eq!(peer_role(Phase::Running, 2, 2), "active");
+        assert_eq!(peer_role(Phase::Running, 0, 2), "standby");
+        assert_eq!(peer_role(Phase::Running, 1, 2), "partial");
+        assert_eq!(peer_role(Phase::Init, 0, 2), "init");
+        assert_eq!(peer_role(Phase::Stopping, 2, 2), "stopping");
     }
 
     #[tokio::test(start_paused = true)]
@@ -1836,6 +2012,7 @@ mod tests {
             ping_reachable: 0,
             groups: vec![("g".into(), local, peer)],
             peer: None,
+            peer_report: None,
         };
         use GroupState::*;
         assert_eq!(

@@ -409,11 +409,27 @@ impl Pair {
     /// group, with the peer seen in the other role.
     fn reports(&self, i: usize, active: bool) -> bool {
         let s = self.status(i);
+        let (mine, peers) = if active {
+            ("active", "standby")
+        } else {
+            ("standby", "active")
+        };
         match &self.spec.program {
-            Program::Node if active => s.contains(" local active peer standby"),
-            Program::Node => s.contains(" local standby peer active"),
-            Program::Director(_) if active => s.contains("\"role\": \"active\""),
-            Program::Director(_) => s.contains("\"role\": \"standby"),
+            Program::Node => s.contains(&format!(" local {mine} peer {peers}")),
+            Program::Director(_) => {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&s) else {
+                    return false;
+                };
+                let role = |r: &serde_json::Value| {
+                    r.as_str()
+                        .is_some_and(|r| r == mine || r.starts_with(&format!("{mine} (")))
+                };
+                let peer_role = |r: &serde_json::Value| {
+                    r.as_str()
+                        .is_some_and(|r| r == peers || r.starts_with(&format!("{peers} (")))
+                };
+                role(&v["failover"]["role"]) && peer_role(&v["failover"]["peer"]["role"])
+            }
         }
     }
 

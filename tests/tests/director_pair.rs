@@ -147,8 +147,10 @@ impl Directors {
         wait_for(limit, || {
             self.holds(owner)
                 && !self.holds(other)
-                && self.status(owner).has("\"role\": \"active\"")
-                && self.status(other).has("\"role\": \"standby")
+                && self.status(owner).role() == "active"
+                && self.status(other).role().starts_with("standby")
+                && self.status(owner).peer_role().starts_with("standby")
+                && self.status(other).peer_role() == "active"
         })
         .with_context(|| {
             format!(
@@ -163,12 +165,40 @@ impl Directors {
     }
 }
 
-/// Just enough to look into `director status --json` text without a JSON dependency here.
+/// `director status --json`: the text, and the fields the checks look at.
 mod serde_like {
     pub struct Json(pub String);
     impl Json {
         pub fn has(&self, needle: &str) -> bool {
             self.0.contains(needle)
+        }
+        fn value(&self) -> serde_json::Value {
+            serde_json::from_str(&self.0).unwrap_or_default()
+        }
+        /// This node's failover role ("active", "standby", "standby (operator standby)").
+        pub fn role(&self) -> String {
+            self.value()["failover"]["role"].as_str().unwrap_or_default().to_string()
+        }
+        /// The peer's role as this node last heard it.
+        pub fn peer_role(&self) -> String {
+            self.value()["failover"]["peer"]["role"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+        /// Each configured link: (medium, state).
+        pub fn links(&self) -> Vec<(String, String)> {
+            self.value()["failover"]["links"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|l| {
+                            let s = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+                            (s("medium"), s("state"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
         }
     }
 }
@@ -177,8 +207,22 @@ mod serde_like {
 fn director_pair_takes_over_hands_back_and_obeys_standby() -> Result<()> {
     let mut d = Directors::new()?;
     d.start(0)?;
+    // Alone: the configured link is listed before anything is heard on it.
+    wait_for(Duration::from_secs(5), || !d.status(0).links().is_empty())
+        .with_context(|| format!("no status from ha01\n{}", d.log(0)))?;
+    assert_eq!(
+        d.status(0).links(),
+        vec![("ucast eth0".to_string(), "unknown".to_string())],
+        "{}",
+        d.status(0).0
+    );
+    assert!(d.ctl(0, &["status"])?.contains("link ucast eth0: unknown, never heard"));
     d.start(1)?;
     d.settled(0, Duration::from_secs(10))?;
+    assert_eq!(
+        d.status(0).links(),
+        vec![("ucast eth0".to_string(), "up".to_string())]
+    );
 
     // status: pair mode, the peer up, the VIP and the ldirectord resource running here,
     // the ldirectord file's virtual service warm on both nodes
@@ -200,7 +244,7 @@ fn director_pair_takes_over_hands_back_and_obeys_standby() -> Result<()> {
     // crash of the active director: the standby takes the VIP
     let t = Instant::now();
     d.kill(0)?;
-    wait_for(Duration::from_secs(5), || d.holds(1) && d.status(1).has("\"role\": \"active\""))
+    wait_for(Duration::from_secs(5), || d.holds(1) && d.status(1).role() == "active")
         .with_context(|| format!("no takeover\n{}", d.log(1)))?;
     let took = t.elapsed();
     assert!(took < Duration::from_secs(3), "takeover took {took:?}");

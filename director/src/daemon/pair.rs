@@ -195,16 +195,24 @@ pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> Fai
             "alive" => "up".to_string(),
             other => other.to_string(),
         },
-        role: None,
+        role: p.role.map(|r| {
+            if p.standby {
+                format!("{r} (operator standby)")
+            } else {
+                r.to_string()
+            }
+        }),
         last_heard_ms: p.last_heard.and_then(ago_ms),
     });
+    // Every link of ha.cf, heard or not.
     let links = node
         .links
         .iter()
         .map(|l| LinkStatus {
-            medium: format!("{} from {}", l.iface, l.from),
-            state: if l.up { "up" } else { "dead" }.to_string(),
-            last_heard_ms: ago_ms(l.last_heard),
+            medium: l.medium.clone(),
+            state: l.state().to_string(),
+            from: l.from.map(|f| f.to_string()),
+            last_heard_ms: l.last_heard.and_then(ago_ms),
         })
         .collect();
     let resources = node
@@ -299,6 +307,63 @@ mod tests {
             proptest::prop_assert!(s.contains(&subject));
             proptest::prop_assert!(s.contains(&from) && s.contains(&to));
         }
+    }
+
+    #[test]
+    fn status_shows_unheard_links_and_the_peers_role() {
+        use failover::node::{GroupInfo, LinkStatus as Link, PeerStatus as Peer};
+        let now = std::time::SystemTime::now();
+        let node = NodeStatus {
+            node: "ha01".into(),
+            phase: "running",
+            standby: false,
+            generation: 1,
+            ping_reachable: 0,
+            ping_nodes: 0,
+            peer: Some(Peer {
+                name: "ha02".into(),
+                life: "alive",
+                last_heard: Some(now),
+                role: Some("standby"),
+                standby: true,
+            }),
+            links: vec![
+                Link {
+                    iface: "eth0".into(),
+                    medium: "ucast eth0".into(),
+                    from: Some("192.0.2.12:694".parse().unwrap()),
+                    up: true,
+                    last_heard: Some(now),
+                },
+                Link {
+                    iface: "eth1".into(),
+                    medium: "bcast eth1".into(),
+                    from: None,
+                    up: false,
+                    last_heard: None,
+                },
+            ],
+            groups: vec![GroupInfo {
+                key: "IPaddr::192.0.2.100/24/eth0".into(),
+                preferred: "ha01".into(),
+                resources: vec!["IPaddr::192.0.2.100/24/eth0".into()],
+                local: "active",
+                peer: "standby",
+            }],
+            transitions: Vec::new(),
+            rejected: Default::default(),
+        };
+        let f = failover_status(&node, now);
+        let peer = f.peer.clone().unwrap();
+        assert_eq!(peer.role.as_deref(), Some("standby (operator standby)"));
+        assert_eq!(f.links.len(), 2);
+        assert_eq!(f.links[0].state, "up");
+        assert_eq!(f.links[0].from.as_deref(), Some("192.0.2.12:694"));
+        assert_eq!(
+            (f.links[1].medium.as_str(), f.links[1].state.as_str(), f.links[1].from.clone()),
+            ("bcast eth1", "unknown", None)
+        );
+        assert_eq!(f.links[1].last_heard_ms, None);
     }
 
     #[tokio::test]
