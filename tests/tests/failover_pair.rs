@@ -265,8 +265,10 @@ fn stray_resource_on_returning_node_is_stopped() -> Result<()> {
     })?;
     ensure!(running(1).exists(), "httpd stopped on ha02");
     ensure!(
-        p.log(0)
-            .contains("is active, and should not be! Stopping it."),
+        p.log(0).contains(
+            "is active, and should not be! Stopping it: the group belongs to ha02 \
+                 (auto_failback off: the holder keeps it), not to this node."
+        ),
         "{}",
         logs(&p)
     );
