@@ -5,7 +5,9 @@
 #   tests/bench/failover.sh [RUNS]        (default 20; results in $OUT, default /tmp/fobench)
 #
 # director: tests/examples/failover_bench.rs (crash, failback, graceful, both-start,
-#   partition heal, CPU load), at keepalive 20 ms / deadtime 80 ms and at 1 s / 3 s.
+#   partition heal, CPU load), at keepalive 20 ms / deadtime 80 ms and at 1 s / 3 s, running
+#   the real `director run` on each node (--program director; PROGRAM=node runs the failover
+#   crate's node example instead).
 # Heartbeat / keepalived: the reference lab's scripts in tests/bench/peer-lab (copied from
 #   docs/ref/peer-lab; apt-get install heartbeat keepalived nftables first). They use the
 #   fixed namespaces hbA / hbB / hbsw and /tmp/hbexp, /tmp/kdexp.
@@ -17,13 +19,18 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LAB=$ROOT/tests/bench/peer-lab
 mkdir -p "$OUT"
 cd "$ROOT"
-cargo build -q -p failover --example node
+PROGRAM=${PROGRAM:-director}
+case $PROGRAM in
+    director) cargo build -q -p director ;;
+    node) cargo build -q -p failover --example node ;;
+    *) echo "PROGRAM must be director or node" >&2; exit 2 ;;
+esac
 cargo build -q -p tests --features netns --example failover_bench
 BENCH=$ROOT/target/debug/examples/failover_bench
-echo "== director, keepalive 20ms / deadtime 80ms"
-"$BENCH" --runs "$RUNS" --load-secs 30 | tee "$OUT/director-fast.txt" | tail -11
-echo "== director, keepalive 1 / deadtime 3"
-"$BENCH" --runs "$RUNS" --timing heartbeat --load-secs 10 | tee "$OUT/director-hb.txt" | tail -11
+echo "== director ($PROGRAM), keepalive 20ms / deadtime 80ms"
+"$BENCH" --program "$PROGRAM" --runs "$RUNS" --load-secs 30 | tee "$OUT/director-fast.txt" | tail -11
+echo "== director ($PROGRAM), keepalive 1 / deadtime 3"
+"$BENCH" --program "$PROGRAM" --runs "$RUNS" --timing heartbeat --load-secs 10 | tee "$OUT/director-hb.txt" | tail -11
 if [ -x /usr/libexec/heartbeat/heartbeat ]; then
   echo "== Heartbeat 3.0.6"
   python3 "$LAB/hb-experiment.py" hb-ka1-dt3-on 1 3 on "$RUNS" > "$OUT/hb-ka1-dt3.txt" 2>&1 || true
