@@ -844,6 +844,10 @@ impl Parser {
                         "baud after serial: the serial lines above keep the old speed",
                     );
                 }
+                self.c.warn(
+                    line,
+                    "directive baud is ignored by director: serial links are not used",
+                );
                 self.baud = b;
             }
             _ => self.c.error(
@@ -1504,6 +1508,9 @@ mod tests {
         );
         assert_eq!((p.value.hopfudge, p.value.debug), (2, 3));
         assert_eq!(p.value.logfile, Some(PathBuf::from("/var/log/ha-log")));
+        let p = ok(&format!("{MIN}baud 38400\n"));
+        assert!(p.warnings.iter().any(|w| w.line == 5
+            && w.message == "directive baud is ignored by director: serial links are not used"));
     }
 
     #[test]
