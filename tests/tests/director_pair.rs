@@ -45,8 +45,12 @@ impl Directors {
             std::fs::write(etc.join("nodeinfo"), format!("{name}\n"))?;
             std::fs::write(
                 etc.join("ha.cf"),
-                "keepalive 50ms\ndeadtime 300ms\nwarntime 200ms\ninitdead 600ms\nudpport 694\n\
-                 ucast eth0 192.0.2.11\nucast eth0 192.0.2.12\nauto_failback on\nnode ha01\nnode ha02\n",
+                format!(
+                    "keepalive 50ms\ndeadtime 300ms\nwarntime 200ms\ninitdead 600ms\nudpport 694\n\
+                     ucast eth0 192.0.2.11\nucast eth0 192.0.2.12\nauto_failback on\nnode ha01\nnode ha02\n\
+                     logfile {}\n",
+                    dir.join(name).join("ha-log").display()
+                ),
             )?;
             let keys = etc.join("authkeys");
             std::fs::write(&keys, "auth 2\n2 sha1 TestNetOnlySecret\n")?;
@@ -249,6 +253,14 @@ fn director_pair_takes_over_hands_back_and_obeys_standby() -> Result<()> {
     let took = t.elapsed();
     assert!(took < Duration::from_secs(3), "takeover took {took:?}");
     assert!(d.log(1).contains("is dead"), "{}", d.log(1));
+    // ha.cf's logfile has the node's messages in Heartbeat's format.
+    let halog = std::fs::read_to_string(d.node_dir(1).join("ha-log")).unwrap_or_default();
+    assert!(
+        halog
+            .lines()
+            .any(|l| l.contains(" ha02 heartbeat: [") && l.ends_with("]: WARN: node ha01: is dead")),
+        "{halog}"
+    );
 
     // the preferred node returns: auto_failback on gives it back, never on both
     d.lab.ip("a", &["link", "set", "eth0", "up"])?;
