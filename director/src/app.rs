@@ -42,14 +42,17 @@ pub fn init_tracing() {
 /// `DIRECTOR_LOG` / `RUST_LOG` chose the filter. Heartbeat's levels above 1 only add detail
 /// inside Heartbeat; director has one debug level.
 pub fn heartbeat_debug(level: u8) {
-    let chosen = std::env::var_os("DIRECTOR_LOG").is_some() || std::env::var_os("RUST_LOG").is_some();
+    let chosen =
+        std::env::var_os("DIRECTOR_LOG").is_some() || std::env::var_os("RUST_LOG").is_some();
     if level == 0 || chosen {
         return;
     }
     if let Some(h) = FILTER.get() {
         let spec = "info,failover=debug,director::daemon::pair=debug";
         match h.reload(tracing_subscriber::EnvFilter::new(spec)) {
-            Ok(()) => tracing::info!("ha.cf debug {level}: logging the failover node's debug messages"),
+            Ok(()) => {
+                tracing::info!("ha.cf debug {level}: logging the failover node's debug messages")
+            }
             Err(e) => tracing::warn!("ha.cf debug {level}: cannot change the log filter: {e}"),
         }
     }

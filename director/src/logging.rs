@@ -73,7 +73,11 @@ impl HeartbeatTarget {
 }
 
 enum Sink {
-    Line { debug: bool, level: Level, message: String },
+    Line {
+        debug: bool,
+        level: Level,
+        message: String,
+    },
     Flush(mpsc::SyncSender<()>),
 }
 
@@ -343,12 +347,24 @@ mod tests {
     #[test]
     fn heartbeat_lines_as_cl_log_writes_them() {
         assert_eq!(
-            heartbeat_line("Nov 25 01:36:33", "ha02", 29, Level::INFO, "Link ha01:eth0 up."),
+            heartbeat_line(
+                "Nov 25 01:36:33",
+                "ha02",
+                29,
+                Level::INFO,
+                "Link ha01:eth0 up."
+            ),
             "Nov 25 01:36:33 ha02 heartbeat: [29]: info: Link ha01:eth0 up.\n"
         );
         // The node's own level words are not doubled.
         assert_eq!(
-            heartbeat_line("Nov 25 01:36:33", "ha02", 29, Level::WARN, "WARN: Late heartbeat"),
+            heartbeat_line(
+                "Nov 25 01:36:33",
+                "ha02",
+                29,
+                Level::WARN,
+                "WARN: Late heartbeat"
+            ),
             "Nov 25 01:36:33 ha02 heartbeat: [29]: WARN: Late heartbeat\n"
         );
         assert_eq!(
@@ -391,7 +407,10 @@ mod tests {
         assert_eq!(log.lines().count(), 2, "{log}");
         assert!(log.contains(" ha01 heartbeat: ["), "{log}");
         assert!(log.contains("]: info: Link ha02:eth0 up.\n"), "{log}");
-        assert!(log.contains("]: WARN: Late heartbeat: Node ha02: interval 70 ms\n"), "{log}");
+        assert!(
+            log.contains("]: WARN: Late heartbeat: Node ha02: interval 70 ms\n"),
+            "{log}"
+        );
         assert!(!log.contains("Added real server"), "{log}");
         assert_eq!(debug.lines().count(), 3, "{debug}");
         assert!(debug.contains("]: debug: sent heartbeat\n"), "{debug}");
