@@ -6,8 +6,10 @@
 //! unsolicited neighbour advertisements ([`crate::garp`]). The node loop only sees the
 //! [`Vip`] trait, so it is tested without root.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -322,6 +324,10 @@ impl Default for Announce {
 pub struct NetlinkVip {
     handle: rtnetlink::Handle,
     announce: Announce,
+    /// The repeating announcements of each address, stopped when it is removed: a node that
+    /// gave an address up must not keep pointing neighbours at itself (a handover soon after
+    /// a takeover would otherwise send clients back to the old owner).
+    announcers: Arc<Mutex<HashMap<IpAddr, tokio::task::JoinHandle<()>>>>,
 }
 
 impl NetlinkVip {
@@ -329,7 +335,19 @@ impl NetlinkVip {
     pub fn new(announce: Announce) -> Result<Self, VipError> {
         let (conn, handle, _) = rtnetlink::new_connection()?;
         tokio::spawn(conn);
-        Ok(NetlinkVip { handle, announce })
+        Ok(NetlinkVip {
+            handle,
+            announce,
+            announcers: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    /// Stops the announcements of `addr` still to come.
+    fn stop_announcing(&self, addr: IpAddr) {
+        let mut a = self.announcers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(task) = a.remove(&addr) {
+            task.abort();
+        }
     }
 
     async fn links(&self) -> Result<Vec<LinkMessage>, VipError> {
@@ -492,8 +510,10 @@ impl NetlinkVip {
         };
         let Announce { repeat, interval } = self.announce;
         let (addr, index) = (spec.addr, place.index);
-        // Repeats go on in the background so takeover does not wait for them.
-        tokio::spawn(async move {
+        // Repeats go on in the background so takeover does not wait for them; a removal of the
+        // address (or a new announcement of it) stops them.
+        self.stop_announcing(addr);
+        let task = tokio::spawn(async move {
             for n in 0..repeat {
                 if n > 0 {
                     tokio::time::sleep(interval).await;
@@ -508,6 +528,9 @@ impl NetlinkVip {
                 }
             }
         });
+        let mut a = self.announcers.lock().unwrap_or_else(|e| e.into_inner());
+        a.retain(|_, t| !t.is_finished());
+        a.insert(addr, task);
         Ok(())
     }
 }
@@ -534,6 +557,8 @@ impl Vip for NetlinkVip {
     }
 
     async fn remove(&self, spec: &VipSpec) -> Result<(), VipError> {
+        // No announcement of an address we are giving up may follow its removal.
+        self.stop_announcing(spec.addr);
         for a in self.list().await? {
             if a.addr != spec.addr {
                 continue;

@@ -74,6 +74,66 @@ fn vip_moves_and_client_follows_gratuitous_arp() -> Result<()> {
     Ok(())
 }
 
+/// A node that gives the VIP up soon after taking it stops announcing it: otherwise its
+/// remaining gratuitous ARPs would send the client back to it after the new owner's.
+#[test]
+fn a_removed_vip_is_not_announced_any_more() -> Result<()> {
+    let lab = Lab::new(&[("a", 11), ("b", 12), ("c", 50)])?;
+    let mac_b = lab.mac("b")?;
+    let s = spec(&format!("{VIP}/24/eth0"));
+    // a: add (announcing 15 times, 100 ms apart), give it up 400 ms later, stay alive.
+    let a = lab.spawn_in("a", move || async move {
+        let vip = NetlinkVip::new(Announce {
+            repeat: 15,
+            interval: Duration::from_millis(100),
+        })?;
+        vip.add(&s).await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        vip.remove(&s).await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok(())
+    })?;
+    wait_for(Duration::from_secs(2), || {
+        lab.has_addr("a", VIP).unwrap_or(false)
+    });
+    // The client talks to the VIP on a (a gratuitous ARP only updates an existing entry).
+    ensure!(
+        lab.resolve("c", VIP)? == lab.mac("a")?,
+        "the client did not reach a"
+    );
+    wait_for(Duration::from_secs(2), || {
+        !lab.has_addr("a", VIP).unwrap_or(true)
+    });
+    // b takes it and announces once.
+    let s = spec(&format!("{VIP}/24/eth0"));
+    lab.block_in("b", move || async move {
+        let vip = NetlinkVip::new(Announce {
+            repeat: 1,
+            interval: Duration::from_millis(100),
+        })?;
+        vip.add(&s).await?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    })?;
+    let on_b = || lab.neigh("c", VIP).ok().flatten().as_deref() == Some(mac_b.as_str());
+    ensure!(
+        wait_for(Duration::from_secs(2), on_b).is_some(),
+        "the client did not follow b's announcement: {:?}",
+        lab.neigh("c", VIP)?
+    );
+    // While a's announcements would have gone on, the client stays with b.
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(20));
+        ensure!(
+            on_b(),
+            "a announced the VIP after removing it: the client has {:?}, b is {mac_b}",
+            lab.neigh("c", VIP)?
+        );
+    }
+    a.join().map_err(|_| anyhow::anyhow!("a panicked"))??;
+    Ok(())
+}
+
 #[test]
 fn ipv6_vip_with_unsolicited_na() -> Result<()> {
     let lab = Lab::new(&[("a", 11), ("b", 12), ("c", 50)])?;
