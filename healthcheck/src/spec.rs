@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::probe::Negotiate;
@@ -277,7 +278,7 @@ pub struct CheckSpec {
     /// The virtual service (arguments of external checks).
     pub virtual_id: VirtualId,
     /// What a negotiate check sends and expects.
-    pub negotiate: Negotiate,
+    pub negotiate: Arc<Negotiate>,
     pub checkinterval: Duration,
     /// Effective `checktimeout` ([`effective_timeouts`]).
     pub checktimeout: Duration,
@@ -328,7 +329,7 @@ impl CheckSpec {
             real,
             checkport: checkport(None, real.port(), service).unwrap_or(0),
             virtual_id,
-            negotiate: Negotiate::default(),
+            negotiate: Arc::default(),
             checkinterval: DEFAULT_CHECKINTERVAL,
             checktimeout: DEFAULT_CHECKTIMEOUT,
             negotiatetimeout: DEFAULT_NEGOTIATETIMEOUT,
@@ -459,7 +460,7 @@ impl CheckSpec {
             _ => String::new(),
         };
         format!(
-            "{:?}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}",
+            "{:?}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
             self.checktype,
             self.service,
             self.protocol.name(),
@@ -645,7 +646,7 @@ mod tests {
         // Same negotiate check of the same real in two virtual services: one check.
         assert_eq!(a.identity(), b.identity());
         let mut c = a.clone();
-        c.negotiate.receive = Some(regex::Regex::new("ok").unwrap());
+        Arc::make_mut(&mut c.negotiate).receive = Some(regex::Regex::new("ok").unwrap());
         assert_ne!(a.identity(), c.identity());
         // External checks receive the virtual as arguments: two checks.
         let mut d = a.clone();

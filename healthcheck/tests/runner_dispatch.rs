@@ -35,8 +35,9 @@ fn spec(real: SocketAddr) -> CheckSpec {
     let mut s = CheckSpec::new(real, VirtualId::Addr("192.0.2.100:80".parse().unwrap()));
     s.service = Service::Http;
     s.checkport = real.port();
-    s.negotiate.request = Some("index.html".into());
-    s.negotiate.receive = Some(regex::Regex::new("Test Page").unwrap());
+    let n = std::sync::Arc::make_mut(&mut s.negotiate);
+    n.request = Some("index.html".into());
+    n.receive = Some(regex::Regex::new("Test Page").unwrap());
     s.checkinterval = Duration::from_millis(200);
     s.negotiatetimeout = Duration::from_millis(500);
     s.checktimeout = Duration::from_millis(500);

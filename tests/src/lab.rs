@@ -38,8 +38,13 @@ pub fn default_director_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("LAB_DIRECTOR_BIN") {
         return PathBuf::from(bin);
     }
+    target_dir().join("release").join("director")
+}
+
+/// The workspace's cargo target directory (`$CARGO_TARGET_DIR` respected).
+pub fn target_dir() -> PathBuf {
     let workspace = crate_dir().parent().unwrap_or(crate_dir());
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|t| {
             if t.is_absolute() {
@@ -48,8 +53,7 @@ pub fn default_director_bin() -> PathBuf {
                 workspace.join(t)
             }
         })
-        .unwrap_or_else(|| workspace.join("target"));
-    target.join("release").join("director")
+        .unwrap_or_else(|| workspace.join("target"))
 }
 
 /// Which director binary goes into the VM.

@@ -115,9 +115,10 @@ impl Directors {
         }
         // a dead machine answers nothing: its link goes and its stale VIP with it
         self.lab.ip(NODES[i].1, &["link", "set", "eth0", "down"])?;
-        let _ = self
-            .lab
-            .ip(NODES[i].1, &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"]);
+        let _ = self.lab.ip(
+            NODES[i].1,
+            &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"],
+        );
         Ok(())
     }
 
@@ -277,7 +278,10 @@ fn director_pair_takes_over_hands_back_and_obeys_standby() -> Result<()> {
 
     // SIGTERM: graceful, the VIP moves to the peer and the daemon exits 0
     if let Some(c) = d.procs[0].as_mut() {
-        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status()?;
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(st) = c.try_wait()? {

@@ -48,6 +48,35 @@ fn quickstart_scenario_passes() {
         .check()
         .unwrap_or_else(|e| panic!("{e}"))
         .output;
-    assert!(out.contains("programs the table"), "{out}");
+    assert!(
+        out.contains("== /usr/local/sbin/ipvsadm programs the table"),
+        "director must program the quick start's table: {out}"
+    );
     assert!(out.contains("== mode dr: PASS"), "{out}");
+}
+
+/// director's IPVS client (plan, apply, dump, errors, bulk load, sync daemon) straight on the
+/// real kernel: `director/examples/ipvs_smoke`, which `tests/run-all` builds before the lab
+/// tests (`cargo build --release -p director --examples`).
+#[test]
+fn ipvs_client_round_trip_on_the_real_kernel() {
+    let smoke = tests::lab::target_dir().join("release/examples/ipvs_smoke");
+    assert!(
+        smoke.is_file(),
+        "{} is missing: cargo build --release -p director --examples",
+        smoke.display()
+    );
+    let out = LabRun::scenario("ipvs-client.sh")
+        .add_file(&smoke)
+        .env("SMOKE", &smoke.display().to_string())
+        .env("BULK", "300")
+        .run()
+        .expect("vm-run")
+        .check()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .output;
+    assert!(out.contains("0 checks failed"), "{out}");
+    assert!(!out.contains("FAIL "), "{out}");
+    assert!(out.contains("bulk: "), "the bulk load did not run: {out}");
+    assert!(out.contains("IP Virtual Server version"), "{out}");
 }

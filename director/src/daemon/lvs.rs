@@ -77,6 +77,9 @@ pub struct LvsOptions {
     /// How often the file is looked at for autoreload / callback.
     pub watch_interval: Duration,
     pub runner: RunnerConfig,
+    /// The runtime the checks run on (`healthcheck::runner::check_thread` in the daemon);
+    /// `None`: the runtime `Lvs::start` is called in (tests with paused time).
+    pub checks_on: Option<tokio::runtime::Handle>,
 }
 
 impl LvsOptions {
@@ -86,6 +89,7 @@ impl LvsOptions {
             resolver: Arc::new(SystemResolver::new()),
             watch_interval: Duration::from_secs(1),
             runner: RunnerConfig::default(),
+            checks_on: None,
         }
     }
 }
@@ -179,7 +183,10 @@ impl Lvs {
             inner: Arc::clone(&options.prober),
             dir: Arc::clone(&maintenance),
         });
-        let (runner, events) = Runner::new(prober, options.runner);
+        let (runner, events) = match &options.checks_on {
+            Some(h) => Runner::on(h.clone(), prober, options.runner),
+            None => Runner::new(prober, options.runner),
+        };
         let (status_tx, status_rx) = watch::channel(LvsStatus {
             file: file.clone(),
             ..Default::default()

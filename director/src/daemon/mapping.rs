@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use healthcheck::probe::{HttpMethod as HcMethod, Negotiate};
+use healthcheck::probe::{HttpMethod as HcMethod, Negotiate, TlsVerify};
 use healthcheck::spec::{self as hc, host_string, CheckSpec, VirtualId};
 
 use crate::config::ldirectord::{
@@ -263,7 +263,7 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
             format!("receive \"{r}\" is not a regular expression director can use: {e}")
         })?),
     };
-    spec.negotiate = Negotiate {
+    spec.negotiate = std::sync::Arc::new(Negotiate {
         request: non_empty(request),
         receive,
         virtualhost: vs.virtualhost.clone(),
@@ -275,8 +275,14 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         passwd: non_empty(&vs.passwd),
         database: non_empty(&vs.database),
         secret: non_empty(&vs.secret),
-        tls_verify: false,
-    };
+        // ldirectord's HTTPS check verifies the chain, not the name; its other TLS checks
+        // (pops, imaps, ldaps) verify nothing.
+        tls_verify: if spec.service == hc::Service::Https {
+            TlsVerify::Chain
+        } else {
+            TlsVerify::None
+        },
+    });
     let t = vs.timing;
     spec.checkinterval = Duration::from_secs(u64::from(t.checkinterval));
     spec.checktimeout = Duration::from_secs(u64::from(t.checktimeout));

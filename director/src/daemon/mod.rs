@@ -195,9 +195,14 @@ pub fn unsupported_services() -> Vec<healthcheck::spec::Service> {
         .collect()
 }
 
-/// The standard probes (every service this build can check).
+/// The standard probes (every service this build can check), run on the check thread.
 pub fn lvs_options() -> LvsOptions {
-    LvsOptions::new(Arc::new(dispatch()))
+    let mut options = LvsOptions::new(Arc::new(dispatch()));
+    match healthcheck::runner::check_thread() {
+        Ok(handle) => options.checks_on = Some(handle),
+        Err(e) => tracing::warn!("cannot start the check thread, checks share the daemon's: {e}"),
+    }
+    options
 }
 
 async fn run_async(opts: Options) -> i32 {
@@ -257,10 +262,8 @@ async fn run_async(opts: Options) -> i32 {
     };
     let node = match node_config {
         Some(mut cfg) => {
-            let native = pair::LdirectordResource::new(
-                Arc::clone(&kernel),
-                pair::sync_interface(&cfg.hacf),
-            );
+            let native =
+                pair::LdirectordResource::new(Arc::clone(&kernel), pair::sync_interface(&cfg.hacf));
             cfg.natives.push(("ldirectord".to_string(), native));
             cfg.options.fence = opts.fence.clone();
             match failover::node::Node::start(cfg) {
@@ -521,7 +524,12 @@ pub fn build_status(
         .collect();
     let status = Status {
         node,
-        mode: if node_status.is_some() { "pair" } else { "single" }.into(),
+        mode: if node_status.is_some() {
+            "pair"
+        } else {
+            "single"
+        }
+        .into(),
         config_dir: config_dir.to_string(),
         uptime_s: started.elapsed().as_secs(),
         reloads: statuses.iter().map(|s| s.reloads).sum(),

@@ -28,8 +28,10 @@ pub trait Ipvs {
     fn dump(&mut self) -> Result<Snapshot, IpvsError>;
     /// One service (`GET_SERVICE` doit: `ESRCH` when missing) with its destinations.
     fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError>;
-    /// Apply changes in order, many in flight at once. Stops at the first refused change and
-    /// returns its error (naming the change); the changes before it stay applied.
+    /// Apply changes in order, many in flight at once, and return the first refused change's
+    /// error (naming the change). The changes before it stay applied; the ones sent with it in
+    /// the same batch may have been applied too, the later batches are not sent: after an error
+    /// the table is known only by dumping it again.
     fn apply(&mut self, changes: &[Change]) -> Result<(), IpvsError>;
     /// Apply every change independently, in order, many in flight at once: a refused change
     /// does not stop the ones after it (what `ipvsadm -R` does line by line). One result per

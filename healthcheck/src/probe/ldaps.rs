@@ -59,7 +59,7 @@ mod tests {
         })
         .await;
         let p = Negotiate {
-            tls_verify: true,
+            tls_verify: crate::probe::TlsVerify::Full,
             ..params("dc=a", None)
         };
         let res = probe(addr, &p).await;

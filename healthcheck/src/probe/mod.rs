@@ -29,8 +29,22 @@ pub struct Negotiate {
     pub database: Option<String>,
     /// `secret=` (radius)
     pub secret: Option<String>,
-    /// Verify TLS certificates (ldirectord does not; default false).
-    pub tls_verify: bool,
+    /// How TLS certificates are checked (`tlsverify=`; the mapping picks ldirectord's
+    /// default per service).
+    pub tls_verify: TlsVerify,
+}
+
+/// How a TLS check treats the server's certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TlsVerify {
+    /// Accept any certificate (self-signed servers); the handshake signatures are still checked.
+    #[default]
+    None,
+    /// The chain must lead to a CA of the system store; the name is not checked (ldirectord's
+    /// HTTPS check).
+    Chain,
+    /// Chain and name (the virtual host, else the real's IP address).
+    Full,
 }
 
 /// `httpmethod=`

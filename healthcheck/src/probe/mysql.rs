@@ -116,7 +116,7 @@ where
 async fn tls_session(
     stream: TcpStream,
     addr: SocketAddr,
-    verify: bool,
+    verify: super::TlsVerify,
     login: &Login<'_>,
 ) -> Result<(), Failure> {
     let mut conn = Conn { stream, seq: 0 };

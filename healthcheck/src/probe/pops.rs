@@ -33,7 +33,7 @@ mod tests {
     async fn self_signed_certificate_fails_when_verifying() {
         let server = fake::tls(vec![send("+OK ready\r\n")]).await;
         let params = Negotiate {
-            tls_verify: true,
+            tls_verify: crate::probe::TlsVerify::Full,
             ..Negotiate::default()
         };
         let res = probe(server.addr, &params).await;

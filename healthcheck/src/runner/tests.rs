@@ -287,7 +287,7 @@ async fn a_changed_check_starts_afresh() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(drain(&mut rx).len(), 1);
     let mut changed = spec(1, 1);
-    changed.negotiate.request = Some("/other".into());
+    Arc::make_mut(&mut changed.negotiate).request = Some("/other".into());
     r.update([(key(1, 1), changed)]);
     // Unknown until its first check, which reports again.
     assert_eq!(r.health(&key(1, 1)), Some(Health::Unknown));
