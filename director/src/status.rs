@@ -143,7 +143,10 @@ impl Status {
                     "  link {}: {}{}{}",
                     l.medium,
                     l.state,
-                    l.from.as_deref().map(|a| format!(", from {a}")).unwrap_or_default(),
+                    l.from
+                        .as_deref()
+                        .map(|a| format!(", from {a}"))
+                        .unwrap_or_default(),
                     l.last_heard_ms
                         .map(|ms| format!(", last heard {ms} ms ago"))
                         .unwrap_or_else(|| ", never heard".to_string())

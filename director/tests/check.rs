@@ -146,7 +146,11 @@ fn stonith_devices_are_checked_at_their_line() {
     hacf.push_str("stonith_host * nosuchdevice xd_blog_web_184_145\n");
     hacf.push_str("stonith_host otherhost alsonotadevice x\n");
     std::fs::write(dir.join("ha.cf"), &hacf).unwrap();
-    let bad = director().args(["check", "--config-dir"]).arg(&dir).output().unwrap();
+    let bad = director()
+        .args(["check", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&bad.stderr).to_string();
     assert_eq!(bad.status.code(), Some(1), "{text}");
     assert!(
@@ -161,7 +165,11 @@ fn stonith_devices_are_checked_at_their_line() {
     // A device cluster-glue has: clean (but for the owner check when not root).
     let good = hacf.replace("nosuchdevice", "null");
     std::fs::write(dir.join("ha.cf"), good).unwrap();
-    let out = director().args(["check", "--config-dir"]).arg(&dir).output().unwrap();
+    let out = director()
+        .args(["check", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!text.contains("stonith"), "{text}");
 

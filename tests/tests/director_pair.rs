@@ -182,7 +182,10 @@ mod serde_like {
         }
         /// This node's failover role ("active", "standby", "standby (operator standby)").
         pub fn role(&self) -> String {
-            self.value()["failover"]["role"].as_str().unwrap_or_default().to_string()
+            self.value()["failover"]["role"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
         }
         /// The peer's role as this node last heard it.
         pub fn peer_role(&self) -> String {
@@ -221,7 +224,9 @@ fn director_pair_takes_over_hands_back_and_obeys_standby() -> Result<()> {
         "{}",
         d.status(0).0
     );
-    assert!(d.ctl(0, &["status"])?.contains("link ucast eth0: unknown, never heard"));
+    assert!(d
+        .ctl(0, &["status"])?
+        .contains("link ucast eth0: unknown, never heard"));
     d.start(1)?;
     d.settled(0, Duration::from_secs(10))?;
     assert_eq!(
@@ -249,8 +254,10 @@ fn director_pair_takes_over_hands_back_and_obeys_standby() -> Result<()> {
     // crash of the active director: the standby takes the VIP
     let t = Instant::now();
     d.kill(0)?;
-    wait_for(Duration::from_secs(5), || d.holds(1) && d.status(1).role() == "active")
-        .with_context(|| format!("no takeover\n{}", d.log(1)))?;
+    wait_for(Duration::from_secs(5), || {
+        d.holds(1) && d.status(1).role() == "active"
+    })
+    .with_context(|| format!("no takeover\n{}", d.log(1)))?;
     let took = t.elapsed();
     assert!(took < Duration::from_secs(3), "takeover took {took:?}");
     assert!(d.log(1).contains("is dead"), "{}", d.log(1));

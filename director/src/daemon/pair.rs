@@ -377,7 +377,11 @@ mod tests {
         assert_eq!(f.links[0].state, "up");
         assert_eq!(f.links[0].from.as_deref(), Some("192.0.2.12:694"));
         assert_eq!(
-            (f.links[1].medium.as_str(), f.links[1].state.as_str(), f.links[1].from.clone()),
+            (
+                f.links[1].medium.as_str(),
+                f.links[1].state.as_str(),
+                f.links[1].from.clone()
+            ),
             ("bcast eth1", "unknown", None)
         );
         assert_eq!(f.links[1].last_heard_ms, None);
