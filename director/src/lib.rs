@@ -12,11 +12,11 @@
 
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod ipvs;
 pub mod logging;
-pub mod config;
 pub mod metrics;
 pub mod status;

@@ -80,10 +80,7 @@ impl<S: Subscriber> Layer<S> for LogFileLayer {
         let pid = std::process::id();
         match &target.target {
             LogTarget::File(path) => {
-                let now = chrono::Local::now()
-                    .format("%a %b %e %H:%M:%S %Y")
-                    .to_string();
-                write_file(path, &file_line(&now, &target.cfgname, pid, &message));
+                write_file(path, &file_line(&ctime(), &target.cfgname, pid, &message));
             }
             LogTarget::Syslog(facility) => {
                 let datagram = syslog_datagram(facility, *event.metadata().level(), pid, &message);
@@ -103,6 +100,13 @@ fn write_file(path: &PathBuf, line: &str) {
     {
         let _ = f.write_all(line.as_bytes());
     }
+}
+
+/// The local time as Perl's `scalar localtime` prints it (`Wed Nov 25 01:40:34 2026`).
+pub fn ctime() -> String {
+    chrono::Local::now()
+        .format("%a %b %e %H:%M:%S %Y")
+        .to_string()
 }
 
 /// One line of ldirectord's log file.

@@ -95,7 +95,10 @@ fn main() -> ExitCode {
         .to_string();
     if prog == "ipvsadm" {
         let argv0 = argv.first().map(String::as_str).unwrap_or("ipvsadm");
-        return exit(director::app::ipvsadm_named(argv0, argv.get(1..).unwrap_or(&[])));
+        return exit(director::app::ipvsadm_named(
+            argv0,
+            argv.get(1..).unwrap_or(&[]),
+        ));
     }
     if prog == "ldirectord" {
         return exit(director::app::ldirectord(&argv[1..]));

@@ -69,19 +69,48 @@ pub fn render(status: &Status, counters: &Counters) -> String {
     registry.register("director_up", "The director daemon is running", up);
     let uptime: Gauge = Gauge::default();
     uptime.set(i64::try_from(status.uptime_s).unwrap_or(i64::MAX));
-    registry.register("director_uptime_seconds", "Seconds since the daemon started", uptime);
+    registry.register(
+        "director_uptime_seconds",
+        "Seconds since the daemon started",
+        uptime,
+    );
 
-    counter(&mut registry, "director_reloads", "Configuration reloads applied", counters.reloads);
+    counter(
+        &mut registry,
+        "director_reloads",
+        "Configuration reloads applied",
+        counters.reloads,
+    );
     counter(
         &mut registry,
         "director_reload_failures",
         "Reloads refused because the new configuration was wrong",
         counters.reload_failures,
     );
-    counter(&mut registry, "director_ipvs_changes", "IPVS changes applied", counters.ipvs_changes);
-    counter(&mut registry, "director_ipvs_errors", "IPVS changes the kernel refused", counters.ipvs_errors);
-    counter(&mut registry, "director_checks", "Health checks run", counters.checks);
-    counter(&mut registry, "director_check_failures", "Health checks that failed", counters.check_failures);
+    counter(
+        &mut registry,
+        "director_ipvs_changes",
+        "IPVS changes applied",
+        counters.ipvs_changes,
+    );
+    counter(
+        &mut registry,
+        "director_ipvs_errors",
+        "IPVS changes the kernel refused",
+        counters.ipvs_errors,
+    );
+    counter(
+        &mut registry,
+        "director_checks",
+        "Health checks run",
+        counters.checks,
+    );
+    counter(
+        &mut registry,
+        "director_check_failures",
+        "Health checks that failed",
+        counters.check_failures,
+    );
 
     let rejected = Family::<ReasonLabels, Counter>::default();
     for (reason, n) in &counters.heartbeat_rejected {
@@ -119,7 +148,11 @@ pub fn render(status: &Status, counters: &Counters) -> String {
         registry.register("director_failover_role", "This node's failover role", role);
         let peer_up: Gauge = Gauge::default();
         peer_up.set(i64::from(f.peer.as_ref().is_some_and(|p| p.state == "up")));
-        registry.register("director_peer_up", "The peer's heartbeats are arriving", peer_up);
+        registry.register(
+            "director_peer_up",
+            "The peer's heartbeats are arriving",
+            peer_up,
+        );
         if let Some(ms) = f.peer.as_ref().and_then(|p| p.last_heard_ms) {
             let g: Gauge<f64, AtomicU64> = Gauge::default();
             g.set(ms as f64 / 1000.0);
@@ -130,8 +163,14 @@ pub fn render(status: &Status, counters: &Counters) -> String {
             );
         }
         let running: Gauge = Gauge::default();
-        running.set(i64::try_from(f.resources.iter().filter(|r| r.state == "running").count()).unwrap_or(0));
-        registry.register("director_resources_running", "haresources resources running here", running);
+        running.set(
+            i64::try_from(f.resources.iter().filter(|r| r.state == "running").count()).unwrap_or(0),
+        );
+        registry.register(
+            "director_resources_running",
+            "haresources resources running here",
+            running,
+        );
     }
 
     let real_up = Family::<RealLabels, Gauge>::default();
@@ -148,14 +187,24 @@ pub fn render(status: &Status, counters: &Counters) -> String {
                 virtual_service: v.name.clone(),
                 real: r.address.clone(),
             };
-            real_up.get_or_create(&labels).set(i64::from(r.health == "up"));
+            real_up
+                .get_or_create(&labels)
+                .set(i64::from(r.health == "up"));
             if let Some(w) = r.weight {
                 real_weight.get_or_create(&labels).set(i64::from(w));
             }
         }
     }
-    registry.register("director_real_up", "The real server passes its health check", real_up);
-    registry.register("director_real_weight", "The real server's weight in the IPVS table", real_weight);
+    registry.register(
+        "director_real_up",
+        "The real server passes its health check",
+        real_up,
+    );
+    registry.register(
+        "director_real_weight",
+        "The real server's weight in the IPVS table",
+        real_weight,
+    );
     registry.register(
         "director_fallback_active",
         "The fallback server is serving the virtual service",
@@ -186,7 +235,9 @@ where
         let source = source.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
-            let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf)).await;
+            let read =
+                tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+                    .await;
             let n = match read {
                 Ok(Ok(n)) => n,
                 _ => return,

@@ -102,7 +102,11 @@ impl Status {
             self.node, self.mode, self.uptime_s, self.config_dir, self.reloads
         );
         if let Some(err) = &self.last_reload_error {
-            let _ = writeln!(s, "last reload refused, running config kept:\n  {}", err.replace('\n', "\n  "));
+            let _ = writeln!(
+                s,
+                "last reload refused, running config kept:\n  {}",
+                err.replace('\n', "\n  ")
+            );
         }
         if let Some(f) = &self.failover {
             let _ = writeln!(s, "role: {}", f.role);
@@ -113,7 +117,10 @@ impl Status {
                         "peer {}: {}{}{}",
                         p.name,
                         p.state,
-                        p.role.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                        p.role
+                            .as_deref()
+                            .map(|r| format!(", {r}"))
+                            .unwrap_or_default(),
                         p.last_heard_ms
                             .map(|ms| format!(", last heard {ms} ms ago"))
                             .unwrap_or_default()
@@ -137,7 +144,11 @@ impl Status {
             if !f.resources.is_empty() {
                 let _ = writeln!(s, "resources:");
                 for r in &f.resources {
-                    let _ = writeln!(s, "  {:<40} {:<10} (group of {})", r.resource, r.state, r.group);
+                    let _ = writeln!(
+                        s,
+                        "  {:<40} {:<10} (group of {})",
+                        r.resource, r.state, r.group
+                    );
                 }
             }
             if !f.transitions.is_empty() {
@@ -153,17 +164,27 @@ impl Status {
                 "virtual {} ({}){}",
                 v.name,
                 v.scheduler,
-                if v.fallback_active { ", fallback active" } else { "" }
+                if v.fallback_active {
+                    ", fallback active"
+                } else {
+                    ""
+                }
             );
             for r in &v.reals {
-                let weight = r.weight.map(|w| format!("weight {w}")).unwrap_or_else(|| "not in table".into());
+                let weight = r
+                    .weight
+                    .map(|w| format!("weight {w}"))
+                    .unwrap_or_else(|| "not in table".into());
                 let _ = writeln!(
                     s,
                     "  real {:<28} {:<8} {}{}",
                     r.address,
                     r.health,
                     weight,
-                    r.reason.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
+                    r.reason
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default()
                 );
             }
         }

@@ -89,15 +89,18 @@ fn heartbeat_dir(tag: &str) -> PathBuf {
         }
     }
     std::fs::write(dir.join("nodeinfo"), "xd_blog_web_184_251\n").unwrap();
-    std::fs::set_permissions(dir.join("authkeys"), std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(dir.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
     dir
 }
 
 #[test]
 fn heartbeat_files_are_checked_with_file_and_line() {
     let dir = heartbeat_dir("hb");
-    let clean = director().args(["check", "--config-dir"]).arg(&dir).output().unwrap();
+    let clean = director()
+        .args(["check", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&clean.stderr).to_string();
     // the seed's files are clean; only the owner check can complain when not run as root
     let owner_only = text
@@ -113,8 +116,16 @@ fn heartbeat_files_are_checked_with_file_and_line() {
     let line = hacf.lines().count() + 1;
     hacf.push_str("bogus 1\n");
     std::fs::write(dir.join("ha.cf"), hacf).unwrap();
-    std::fs::write(dir.join("haresources"), "xd_blog_web_184_251 ldirectord::missing\n").unwrap();
-    let bad = director().args(["check", "--config-dir"]).arg(&dir).output().unwrap();
+    std::fs::write(
+        dir.join("haresources"),
+        "xd_blog_web_184_251 ldirectord::missing\n",
+    )
+    .unwrap();
+    let bad = director()
+        .args(["check", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&bad.stderr).to_string();
     assert_eq!(bad.status.code(), Some(1), "{text}");
     assert!(

@@ -458,3 +458,90 @@ async fn loopback_http_reals_with_the_standard_probes() {
     lvs.stop().await;
     assert!(table(&k).services.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn monitorfile_gets_one_line_per_check_and_a_bad_one_refuses_the_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let mon = dir.path().join("web.mon");
+    let maint = dir.path().join("maint");
+    std::fs::create_dir(&maint).unwrap();
+    let text = format!(
+        "maintenancedir={}\n{}",
+        maint.display(),
+        WWW.replacen(
+            "\tscheduler=rr\n",
+            &format!("\tscheduler=rr\n\tmonitorfile=\"{}\"\n", mon.display()),
+            1,
+        )
+    );
+    let path = write(dir.path(), &text);
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let lvs = start(&path, &k, &probes).await;
+    // opened (created) at load
+    assert!(mon.exists());
+    sleep(1100).await;
+    probes.set("198.51.100.2:80", false);
+    std::fs::write(maint.join("198.51.100.1"), "").unwrap();
+    sleep(2000).await;
+    // let the writer's blocking task finish
+    tokio::time::resume();
+    sleep(200).await;
+    tokio::time::pause();
+    let text = std::fs::read_to_string(&mon).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // two reals of the first virtual (the second virtual has no monitorfile), checked at
+    // about 0 s and 2 s
+    assert_eq!(lines.len(), 4, "{text}");
+    let pid = std::process::id();
+    let id1 = "negotiate http tcp 198.51.100.1 80 1 gate /index.html Test Page";
+    let id2 = "negotiate http tcp 198.51.100.2 80 1 gate /index.html Test Page";
+    for l in &lines {
+        assert!(l.starts_with('['), "{l}");
+        assert!(l.contains(&format!("] [{pid}] ")), "{l}");
+    }
+    assert!(
+        text.contains(&format!("] [{pid}] {id1} [up] Success\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("] [{pid}] {id2} [up] Success\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("] [{pid}] {id1} [down] Server in maintenance\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "] [{pid}] {id2} [down] HTTP/1.0 500 Internal Server Error\n"
+        )),
+        "{text}"
+    );
+
+    // A reload whose monitorfile cannot be opened is refused; the running one goes on.
+    let broken = text_with_monitor(&path, "/nonexistent/dir/web.mon");
+    std::fs::write(&path, &broken).unwrap();
+    let err = lvs.reload(ReloadCause::Request).await.unwrap_err();
+    assert!(
+        err.contains("unable to open monitorfile /nonexistent/dir/web.mon"),
+        "{err}"
+    );
+    assert_eq!(lvs.status().reload_failures, 1);
+    lvs.stop().await;
+}
+
+fn text_with_monitor(path: &Path, monitor: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("monitorfile=") {
+                format!("\tmonitorfile=\"{monitor}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}

@@ -1511,7 +1511,10 @@ mod tests {
         settle(500).await;
         assert!(a.vip.holds() && !b.vip.holds());
         assert!(a.status().holds("IPaddr::192.0.2.100/24/eth0"));
-        assert_eq!((a.status().role(), b.status().role()), ("active", "standby"));
+        assert_eq!(
+            (a.status().role(), b.status().role()),
+            ("active", "standby")
+        );
         assert_eq!(b.status().peer.map(|p| p.life), Some("alive"));
         // ha01 dies: ha02 takes over after deadtime (80 ms), not before.
         a.task.abort();

@@ -135,7 +135,11 @@ fn main() -> Result<()> {
     );
     eprintln!(
         "director failover benchmark ({}), {label}, {runs} runs",
-        if director { "director run" } else { "node example" }
+        if director {
+            "director run"
+        } else {
+            "node example"
+        }
     );
 
     let mut crash_cfg = Series::new("crash -> VIP configured on ha02");
@@ -334,7 +338,9 @@ fn main() -> Result<()> {
     }
     gaps.sort_by(f64::total_cmp);
     if let (Some(min), Some(max)) = (gaps.first(), gaps.last()) {
-        println!("failback gap (VIP nowhere; negative = overlap): min {min:.2} ms, max {max:.2} ms");
+        println!(
+            "failback gap (VIP nowhere; negative = overlap): min {min:.2} ms, max {max:.2} ms"
+        );
     }
     if let Some((moved, dead, late)) = false_failovers {
         println!(

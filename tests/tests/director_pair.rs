@@ -109,9 +109,10 @@ impl Directors {
         }
         // a dead machine answers nothing: its link goes and its stale VIP with it
         self.lab.ip(NODES[i].1, &["link", "set", "eth0", "down"])?;
-        let _ = self
-            .lab
-            .ip(NODES[i].1, &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"]);
+        let _ = self.lab.ip(
+            NODES[i].1,
+            &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"],
+        );
         Ok(())
     }
 
@@ -198,8 +199,10 @@ fn director_pair_takes_over_hands_back_and_obeys_standby() -> Result<()> {
     // crash of the active director: the standby takes the VIP
     let t = Instant::now();
     d.kill(0)?;
-    wait_for(Duration::from_secs(5), || d.holds(1) && d.status(1).has("\"role\": \"active\""))
-        .with_context(|| format!("no takeover\n{}", d.log(1)))?;
+    wait_for(Duration::from_secs(5), || {
+        d.holds(1) && d.status(1).has("\"role\": \"active\"")
+    })
+    .with_context(|| format!("no takeover\n{}", d.log(1)))?;
     let took = t.elapsed();
     assert!(took < Duration::from_secs(3), "takeover took {took:?}");
     assert!(d.log(1).contains("is dead"), "{}", d.log(1));
@@ -219,7 +222,10 @@ fn director_pair_takes_over_hands_back_and_obeys_standby() -> Result<()> {
 
     // SIGTERM: graceful, the VIP moves to the peer and the daemon exits 0
     if let Some(c) = d.procs[0].as_mut() {
-        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status()?;
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(st) = c.try_wait()? {

@@ -144,7 +144,12 @@ const COMMANDS_V_OPTIONS: [[u8; 34]; 14] = [
 ];
 
 const TUNNAMES: [&str; 3] = ["ipip", "gue", "gre"];
-const TUNOPTS: [u32; 4] = [opt::TUN_PORT, opt::TUN_NOCSUM, opt::TUN_CSUM, opt::TUN_REMCSUM];
+const TUNOPTS: [u32; 4] = [
+    opt::TUN_PORT,
+    opt::TUN_NOCSUM,
+    opt::TUN_CSUM,
+    opt::TUN_REMCSUM,
+];
 /// `tunnel_types_v_options`.
 const TUNNEL_TYPES_V_OPTIONS: [[u8; 4]; 3] = [*b"xxxx", *b"+111", *b"x11x"];
 
@@ -615,9 +620,7 @@ pub fn parse(argv: &[String], names: &dyn Resolver) -> Result<Parsed, Stop> {
                     let m = inet::inet_aton(a).or_else(|| names.host_to_addr(a));
                     match m {
                         Some(m) => svc.netmask = u32::from(m),
-                        None => {
-                            return fail("illegal virtual server persistent mask specified")
-                        }
+                        None => return fail("illegal virtual server persistent mask specified"),
                     }
                 } else {
                     svc.netmask = inet::atoi(a) as u32;
@@ -879,8 +882,10 @@ pub fn parse(argv: &[String], names: &dyn Resolver) -> Result<Parsed, Stop> {
         daemon,
     };
     if cmd == Cmd::List {
-        let conn_etc = parsed.has(opt::CONNECTION) || parsed.has(opt::TIMEOUT) || parsed.has(opt::DAEMON);
-        let stats_etc = parsed.has(opt::STATS) || parsed.has(opt::RATE) || parsed.has(opt::THRESHOLDS);
+        let conn_etc =
+            parsed.has(opt::CONNECTION) || parsed.has(opt::TIMEOUT) || parsed.has(opt::DAEMON);
+        let stats_etc =
+            parsed.has(opt::STATS) || parsed.has(opt::RATE) || parsed.has(opt::THRESHOLDS);
         let td = parsed.has(opt::TIMEOUT) || parsed.has(opt::DAEMON);
         if (conn_etc && stats_etc) || (td && parsed.has(opt::PERSISTENTCONN)) {
             return fail("options conflicts in the list command");

@@ -60,9 +60,17 @@ fn ipvs_strerror(func: Func, errno: i32) -> String {
     use Func::*;
     let specific: &[(Func, i32, &str)] = &[
         (AddService, libc::EEXIST, "Service already exists"),
-        (AddService, libc::ENOENT, "Scheduler or persistence engine not found"),
+        (
+            AddService,
+            libc::ENOENT,
+            "Scheduler or persistence engine not found",
+        ),
         (UpdateService, libc::ESRCH, "No such service"),
-        (UpdateService, libc::ENOENT, "Scheduler or persistence engine not found"),
+        (
+            UpdateService,
+            libc::ENOENT,
+            "Scheduler or persistence engine not found",
+        ),
         (DelService, libc::ESRCH, "No such service"),
         (ZeroService, libc::ESRCH, "No such service"),
         (AddDest, libc::ESRCH, "Service not defined"),
@@ -176,7 +184,11 @@ impl Runner<'_, '_> {
         parsed: Result<Parsed, Stop>,
         reading_stdin: bool,
     ) -> Flow {
-        let prog = argv.first().map(String::as_str).unwrap_or("ipvsadm").to_string();
+        let prog = argv
+            .first()
+            .map(String::as_str)
+            .unwrap_or("ipvsadm")
+            .to_string();
         let p = match parsed {
             Ok(p) => p,
             Err(stop) => return self.stop(stop, &prog),

@@ -31,7 +31,10 @@ fn strtol(s: &[u8], base: u32) -> (i64, bool, usize) {
     let mut val: u64 = 0;
     let mut overflow = false;
     while let Some(d) = s.get(i).and_then(|c| (*c as char).to_digit(base)) {
-        match val.checked_mul(u64::from(base)).and_then(|v| v.checked_add(u64::from(d))) {
+        match val
+            .checked_mul(u64::from(base))
+            .and_then(|v| v.checked_add(u64::from(d)))
+        {
             Some(v) => val = v,
             None => overflow = true,
         }
@@ -44,7 +47,11 @@ fn strtol(s: &[u8], base: u32) -> (i64, bool, usize) {
     if overflow || val > limit {
         return (if neg { i64::MIN } else { i64::MAX }, true, i);
     }
-    let v = if neg { (val as i64).wrapping_neg() } else { val as i64 };
+    let v = if neg {
+        (val as i64).wrapping_neg()
+    } else {
+        val as i64
+    };
     (v, false, i)
 }
 
@@ -120,7 +127,9 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
         let mut v: u64 = 0;
         let mut j = digits_start;
         while let Some(d) = b.get(j).and_then(|c| (*c as char).to_digit(base)) {
-            v = v.saturating_mul(u64::from(base)).saturating_add(u64::from(d));
+            v = v
+                .saturating_mul(u64::from(base))
+                .saturating_add(u64::from(d));
             j += 1;
         }
         if v > 0xffff_ffff {
@@ -217,10 +226,7 @@ fn ntop6(a: &Ipv6Addr) -> String {
         if i != 0 {
             out.push(':');
         }
-        if i == 6
-            && best_base == Some(0)
-            && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))
-        {
+        if i == 6 && best_base == Some(0) && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)) {
             let o = a.octets();
             out.push_str(&format!("{}.{}.{}.{}", o[12], o[13], o[14], o[15]));
             return out;

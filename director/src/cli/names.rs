@@ -138,7 +138,9 @@ mod ffi {
 static LOOKUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn locked<T>(f: impl FnOnce() -> T) -> T {
-    let _guard = LOOKUP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = LOOKUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     f()
 }
 

@@ -160,7 +160,8 @@ impl<'a, T: Copy> Context<'a, T> {
                     .to_string()
             });
             if opt.kind == ArgKind::None {
-                if long_arg.is_some() || cluster_rest.as_deref().is_some_and(|r| r.starts_with('=')) {
+                if long_arg.is_some() || cluster_rest.as_deref().is_some_and(|r| r.starts_with('='))
+                {
                     return Next::Error(PoptError::UnwantedArg);
                 }
                 return Next::Opt(opt.val, None);

@@ -131,7 +131,8 @@ pub fn title(format: u32) -> String {
     }
 }
 
-const SCHED_MASK: u32 = flags::IP_VS_SVC_F_SCHED1 | flags::IP_VS_SVC_F_SCHED2 | flags::IP_VS_SVC_F_SCHED3;
+const SCHED_MASK: u32 =
+    flags::IP_VS_SVC_F_SCHED1 | flags::IP_VS_SVC_F_SCHED2 | flags::IP_VS_SVC_F_SCHED3;
 
 /// `print_sched_flags`.
 fn sched_flags(sched: &str, f: u32) -> String {
@@ -179,7 +180,10 @@ fn tun_info(d: &DestEntry) -> Option<String> {
     if d.dest.forward != Forward::Tunnel {
         return None;
     }
-    let fl = TUNFLAGS.get(usize::from(d.dest.tun_flags)).copied().unwrap_or("(null)");
+    let fl = TUNFLAGS
+        .get(usize::from(d.dest.tun_flags))
+        .copied()
+        .unwrap_or("(null)");
     let mut s = match d.dest.tun_type {
         TunnelType::Ipip => "ipip".to_string(),
         TunnelType::Gue => format!("gue:{}:{}", d.dest.tun_port, fl),
@@ -337,7 +341,10 @@ pub fn service_entry(out: &mut String, se: &ServiceEntry, format: u32, names: &d
         if rule {
             let sw = fwd_switch(d.forward);
             if d.forward == Forward::Tunnel {
-                let fo = TUN_FLAGS_OPTS.get(usize::from(d.tun_flags)).copied().unwrap_or("(null)");
+                let fo = TUN_FLAGS_OPTS
+                    .get(usize::from(d.tun_flags))
+                    .copied()
+                    .unwrap_or("(null)");
                 match d.tun_type {
                     TunnelType::Gre => out.push_str(&format!(
                         "-a {svc_name} -r {dname} {sw} -w {weight} --tun-type gre {fo}\n"
@@ -544,11 +551,22 @@ impl<'a> Scan<'a> {
         if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
             i += 1;
         }
-        if hex && i + 2 < b.len() + 1 && b.get(i) == Some(&b'0') && b.get(i + 1).is_some_and(|c| c | 0x20 == b'x') && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
+        if hex
+            && i + 2 < b.len() + 1
+            && b.get(i) == Some(&b'0')
+            && b.get(i + 1).is_some_and(|c| c | 0x20 == b'x')
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
             i += 2;
         }
         let ds = i;
-        while i < b.len() && (if hex { b[i].is_ascii_hexdigit() } else { b[i].is_ascii_digit() }) {
+        while i < b.len()
+            && (if hex {
+                b[i].is_ascii_hexdigit()
+            } else {
+                b[i].is_ascii_digit()
+            })
+        {
             i += 1;
         }
         if i == ds {
@@ -618,9 +636,15 @@ fn conn_line(line: &str, format: u32, names: &dyn Resolver) -> Option<String> {
     };
     let hex4 = |s: &str| IpAddr::V4(Ipv4Addr::from(inet::strtoul16(s) as u32));
     let (caddr, vaddr) = if let Some(c) = inet::inet_pton6(t1) {
-        (IpAddr::V6(c), IpAddr::V6(inet::inet_pton6(t2).unwrap_or(Ipv6Addr::UNSPECIFIED)))
+        (
+            IpAddr::V6(c),
+            IpAddr::V6(inet::inet_pton6(t2).unwrap_or(Ipv6Addr::UNSPECIFIED)),
+        )
     } else if let Some(c) = inet::inet_pton4(t1) {
-        (IpAddr::V4(c), IpAddr::V4(inet::inet_pton4(t2).unwrap_or(Ipv4Addr::UNSPECIFIED)))
+        (
+            IpAddr::V4(c),
+            IpAddr::V4(inet::inet_pton4(t2).unwrap_or(Ipv4Addr::UNSPECIFIED)),
+        )
     } else {
         (hex4(t1), hex4(t2))
     };

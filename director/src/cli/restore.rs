@@ -52,7 +52,10 @@ impl<'a> ConfigStream<'a> {
                 continue;
             }
             let start = self.pos;
-            while self.pos < self.input.len() && self.pos - start < MAX_TOKEN && !is_sep(self.input[self.pos]) {
+            while self.pos < self.input.len()
+                && self.pos - start < MAX_TOKEN
+                && !is_sep(self.input[self.pos])
+            {
                 self.pos += 1;
             }
             let token = String::from_utf8_lossy(&self.input[start..self.pos]).into_owned();

@@ -46,14 +46,37 @@ fn traced_session() {
     let mut k = MemoryIpvs::new();
     let steps: &[(&str, i32, &str, &str)] = &[
         ("-C", 0, "", ""),
-        ("-A -t 192.0.2.10:80 -s rr -p 300 -M 255.255.255.0", 0, "", ""),
-        ("-a -t 192.0.2.10:80 -r 198.51.100.1:8080 -m -w 3 -x 100 -y 50", 0, "", ""),
-        ("-A -t [2001:db8::10]:443 -s sh -b sh-fallback,sh-port -p 60 -M 64", 0, "", ""),
-        ("-a -t [2001:db8::10]:443 -r 192.0.2.5 -i --tun-type gue --tun-port 6080 --tun-csum", 0, "", ""),
+        (
+            "-A -t 192.0.2.10:80 -s rr -p 300 -M 255.255.255.0",
+            0,
+            "",
+            "",
+        ),
+        (
+            "-a -t 192.0.2.10:80 -r 198.51.100.1:8080 -m -w 3 -x 100 -y 50",
+            0,
+            "",
+            "",
+        ),
+        (
+            "-A -t [2001:db8::10]:443 -s sh -b sh-fallback,sh-port -p 60 -M 64",
+            0,
+            "",
+            "",
+        ),
+        (
+            "-a -t [2001:db8::10]:443 -r 192.0.2.5 -i --tun-type gue --tun-port 6080 --tun-csum",
+            0,
+            "",
+            "",
+        ),
         ("-A -u 192.0.2.10:53 -s wlc -o", 0, "", ""),
         ("-A -f 7 -6 -s wlc", 0, "", ""),
         ("-a -f 7 -6 -r 2001:db8::7 -g", 0, "", ""),
-        ("-Ln", 0, "IP Virtual Server version 1.2.1 (size=4096)
+        (
+            "-Ln",
+            0,
+            "IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port Scheduler Flags
   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
 TCP  192.0.2.10:80 rr persistent 300 mask 255.255.255.0
@@ -63,21 +86,48 @@ TCP  [2001:db8::10]:443 sh (sh-fallback,sh-port) persistent 60 mask 64
   -> 192.0.2.5:443                Tunnel  1      0          0         
 FWM  7 IPv6 wlc
   -> [2001:db8::7]:0              Route   1      0          0         
-", ""),
-        ("-Ln -t 192.0.2.10:80", 0, "Prot LocalAddress:Port Scheduler Flags
+",
+            "",
+        ),
+        (
+            "-Ln -t 192.0.2.10:80",
+            0,
+            "Prot LocalAddress:Port Scheduler Flags
   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
 TCP  192.0.2.10:80 rr persistent 300 mask 255.255.255.0
   -> 198.51.100.1:8080            Masq    3      0          0         
-", ""),
+",
+            "",
+        ),
         ("-E -t 192.0.2.10:80 -s wrr", 0, "", ""),
-        ("-e -t 192.0.2.10:80 -r 198.51.100.1:8080 -m -w 5", 0, "", ""),
-        ("-A -t 192.0.2.10:80 -s rr", 255, "", "Service already exists\n"),
-        ("-d -t 192.0.2.10:80 -r 198.51.100.99", 255, "", "No such destination\n"),
+        (
+            "-e -t 192.0.2.10:80 -r 198.51.100.1:8080 -m -w 5",
+            0,
+            "",
+            "",
+        ),
+        (
+            "-A -t 192.0.2.10:80 -s rr",
+            255,
+            "",
+            "Service already exists\n",
+        ),
+        (
+            "-d -t 192.0.2.10:80 -r 198.51.100.99",
+            255,
+            "",
+            "No such destination\n",
+        ),
         ("-D -t 192.0.2.99:80", 255, "", "No such service\n"),
         ("-Z -t 192.0.2.10:80", 0, "", ""),
         ("-Z", 0, "", ""),
         ("--set 900 120 300", 0, "", ""),
-        ("-Ln --timeout", 0, "Timeout (tcp tcpfin udp): 900 120 300\n", ""),
+        (
+            "-Ln --timeout",
+            0,
+            "Timeout (tcp tcpfin udp): 900 120 300\n",
+            "",
+        ),
         ("-Ln --daemon", 0, "", ""),
         ("--stop-daemon master", 255, "", "No daemon is running\n"),
         ("-d -t 192.0.2.10:80 -r 198.51.100.1:8080", 0, "", ""),
@@ -86,7 +136,11 @@ TCP  192.0.2.10:80 rr persistent 300 mask 255.255.255.0
     ];
     for (line, rc, out, err) in steps {
         let r = run_with(&mut k, line, "", None);
-        assert_eq!((r.rc, r.stdout.as_str(), r.stderr.as_str()), (*rc, *out, *err), "{line}");
+        assert_eq!(
+            (r.rc, r.stdout.as_str(), r.stderr.as_str()),
+            (*rc, *out, *err),
+            "{line}"
+        );
     }
     assert_eq!(k.dump().map(|s| s.services.len()).ok(), Some(0));
 }
@@ -128,19 +182,35 @@ fn save_and_restore_round_trip() {
 #[test]
 fn restore_status_is_last_line() {
     let mut k = MemoryIpvs::new();
-    let r = run_with(&mut k, "-R", "-A -t 192.0.2.1:80\n-A -t 192.0.2.1:80\n", None);
+    let r = run_with(
+        &mut k,
+        "-R",
+        "-A -t 192.0.2.1:80\n-A -t 192.0.2.1:80\n",
+        None,
+    );
     assert_eq!((r.rc, r.stderr.as_str()), (255, "Service already exists\n"));
-    let r = run_with(&mut k, "-R", "-A -t 192.0.2.1:80\n-A -t 192.0.2.2:80\n", None);
+    let r = run_with(
+        &mut k,
+        "-R",
+        "-A -t 192.0.2.1:80\n-A -t 192.0.2.2:80\n",
+        None,
+    );
     assert_eq!((r.rc, r.stderr.as_str()), (0, "Service already exists\n"));
     let r = run_with(&mut k, "-R", "-A --bogus\n-A -t 192.0.2.3:80\n", None);
     assert_eq!((r.rc, r.stderr.as_str()), (0, "--bogus: unknown option\n"));
     let r = run_with(&mut k, "-R", "# comment\n-A -t 192.0.2.4:80\n", None);
     assert_eq!(
         (r.rc, r.stderr.as_str()),
-        (255, "Try `ipvsadm -h' or 'ipvsadm --help' for more information.\n")
+        (
+            255,
+            "Try `ipvsadm -h' or 'ipvsadm --help' for more information.\n"
+        )
     );
     let r = run_with(&mut k, "-R", "-A -t 192.0.2.5\n-A -t 192.0.2.6:80\n", None);
-    assert_eq!((r.rc, r.stderr.as_str()), (2, "Zero port specified for non-persistent service\n"));
+    assert_eq!(
+        (r.rc, r.stderr.as_str()),
+        (2, "Zero port specified for non-persistent service\n")
+    );
 }
 
 #[test]
@@ -190,7 +260,10 @@ fn argument_errors() {
         assert_eq!((r.rc, r.stderr.as_str()), (*rc, *err), "{line}");
     }
     let r = run_with(&mut k, "-v", "", None);
-    assert_eq!(r.stdout, "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n");
+    assert_eq!(
+        r.stdout,
+        "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n"
+    );
     let r = run_with(&mut k, "-h", "", None);
     assert!(r.stdout.starts_with("ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\nUsage:\n  ipvsadm -A|E virtual-service"));
     assert_eq!(r.rc, 0);
@@ -200,7 +273,10 @@ fn argument_errors() {
 fn popt_forms() {
     let mut k = MemoryIpvs::new();
     ok(&mut k, "-At192.0.2.1:80 -srr -p");
-    ok(&mut k, "--add-service --tcp-service=192.0.2.2:80 --scheduler=wrr --persistent 60");
+    ok(
+        &mut k,
+        "--add-service --tcp-service=192.0.2.2:80 --scheduler=wrr --persistent 60",
+    );
     ok(&mut k, "-A -u 192.0.2.3:53 -p -o");
     let out = ok(&mut k, "-Sn");
     assert_eq!(
@@ -237,20 +313,34 @@ TCP  192.0.2.10:80                     123  123456K    5000M     123T       99
     let out = ok(&mut k, "-Ln --stats --exact");
     assert!(out.contains("TCP  192.0.2.10:80                     123 123456789 5000000000 123456789012345       99\n"));
     let out = ok(&mut k, "-Ln --thresholds");
-    assert!(out.ends_with("  -> 198.51.100.1:80              10         5          0          0         \n"));
+    assert!(out.ends_with(
+        "  -> 198.51.100.1:80              10         5          0          0         \n"
+    ));
     let out = ok(&mut k, "-Ln --rate");
-    assert!(out.contains("Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n"));
+    assert!(out.contains(
+        "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n"
+    ));
     let out = ok(&mut k, "-Ln --persistent-conn");
-    assert!(out.ends_with("  -> 198.51.100.1:80              1         0           0          0         \n"));
+    assert!(out.ends_with(
+        "  -> 198.51.100.1:80              1         0           0          0         \n"
+    ));
     let out = ok(&mut k, "-Ln --tun-info");
-    assert!(out.ends_with("  -> 198.51.100.1:80              Route   n/a           1      0          0         \n"));
+    assert!(out.ends_with(
+        "  -> 198.51.100.1:80              Route   n/a           1      0          0         \n"
+    ));
 }
 
 #[test]
 fn sort_wraparound_matches_c_comparator() {
     // Nine addresses more than 2^31 apart: the C comparator is not transitive.
     let mut k = MemoryIpvs::new();
-    for a in ["223.255.255.1", "1.1.1.1", "100.0.0.1", "200.0.0.1", "10.0.0.1"] {
+    for a in [
+        "223.255.255.1",
+        "1.1.1.1",
+        "100.0.0.1",
+        "200.0.0.1",
+        "10.0.0.1",
+    ] {
         ok(&mut k, &format!("-A -t {a}:80"));
     }
     ok(&mut k, "-A -f 4000000000");
@@ -278,7 +368,10 @@ UDP 01:01  UDP         [2001:db8::1]:4660 [2001:db8::10]:53  [2001:db8::7]:53
 "
     );
     let r = run_with(&mut k, "-Lnc", "", None);
-    assert_eq!((r.rc, r.stderr.as_str()), (1, "cannot open file /proc/net/ip_vs_conn\n"));
+    assert_eq!(
+        (r.rc, r.stderr.as_str()),
+        (1, "cannot open file /proc/net/ip_vs_conn\n")
+    );
 }
 
 #[test]
@@ -286,7 +379,10 @@ fn empty_listing_and_daemons() {
     let mut k = MemoryIpvs::new();
     let r = run_with(&mut k, "", "", None);
     assert_eq!(r.stdout, "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
-    ok(&mut k, "--start-daemon master --mcast-interface eth1 --syncid 10");
+    ok(
+        &mut k,
+        "--start-daemon master --mcast-interface eth1 --syncid 10",
+    );
     let r = run_with(&mut k, "--start-daemon master", "", None);
     assert_eq!((r.rc, r.stderr.as_str()), (255, "Daemon has already run\n"));
     assert_eq!(
@@ -400,7 +496,10 @@ impl Ipvs for Counting {
         self.apply_each_calls.push(changes.len());
         self.inner.apply_each(changes)
     }
-    fn zero(&mut self, key: Option<&crate::ipvs::ServiceKey>) -> Result<(), crate::ipvs::IpvsError> {
+    fn zero(
+        &mut self,
+        key: Option<&crate::ipvs::ServiceKey>,
+    ) -> Result<(), crate::ipvs::IpvsError> {
         self.inner.zero(key)
     }
     fn flush(&mut self) -> Result<(), crate::ipvs::IpvsError> {
@@ -446,7 +545,10 @@ fn restore_batches_edits_with_per_line_results() {
     let r = run_with(&mut k, "-R", input, None);
     assert_eq!(
         (r.rc, r.stderr.as_str()),
-        (0, "Destination already exists\nService not defined\nNo such destination\n")
+        (
+            0,
+            "Destination already exists\nService not defined\nNo such destination\n"
+        )
     );
     assert_eq!(
         r.stdout,
@@ -457,7 +559,12 @@ fn restore_batches_edits_with_per_line_results() {
 
     // The last line refused: exit 255. A fatal option error comes after the batch's messages
     // and stops the restore; the lines before it are applied.
-    let r = run_with(&mut k, "-R", "-A -t 192.0.2.3:80\n-A -t 192.0.2.3:80\n", None);
+    let r = run_with(
+        &mut k,
+        "-R",
+        "-A -t 192.0.2.3:80\n-A -t 192.0.2.3:80\n",
+        None,
+    );
     assert_eq!((r.rc, r.stderr.as_str()), (255, "Service already exists\n"));
     let r = run_with(
         &mut k,
@@ -467,7 +574,10 @@ fn restore_batches_edits_with_per_line_results() {
     );
     assert_eq!(
         (r.rc, r.stderr.as_str()),
-        (2, "Service already exists\nZero port specified for non-persistent service\n")
+        (
+            2,
+            "Service already exists\nZero port specified for non-persistent service\n"
+        )
     );
     let out = run_with(&mut k, "-Ln -t 192.0.2.4:80", "", None);
     assert_eq!(out.rc, 0);
@@ -485,7 +595,11 @@ fn long_restore_keeps_line_order_across_batches() {
     };
     let mut input = String::new();
     for i in 0..700u32 {
-        input.push_str(&format!("-A -t 192.0.2.{}:{} -s rr\n", i % 250 + 1, 1000 + i));
+        input.push_str(&format!(
+            "-A -t 192.0.2.{}:{} -s rr\n",
+            i % 250 + 1,
+            1000 + i
+        ));
         if i == 300 {
             input.push_str("-A -t 192.0.2.1:1000 -s rr\n");
         }
@@ -497,7 +611,10 @@ fn long_restore_keeps_line_order_across_batches() {
     let r = run_with(&mut k, "-R", &input, None);
     assert_eq!(
         (r.rc, r.stderr.as_str()),
-        (2, "Service already exists\nZero port specified for non-persistent service\n")
+        (
+            2,
+            "Service already exists\nZero port specified for non-persistent service\n"
+        )
     );
     assert_eq!(r.stdout, "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  192.0.2.1:1000 rr\n");
     assert_eq!(k.apply_each_calls.iter().sum::<usize>(), 701);

@@ -13,13 +13,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use healthcheck::probe::ProbeError;
-use healthcheck::runner::{Event, ProbeFuture, Prober, Runner, RunnerConfig};
+use healthcheck::runner::{CheckResult, Event, ProbeFuture, Prober, Runner, RunnerConfig};
 use healthcheck::spec::{host_string, Attempt, CheckSpec};
 use healthcheck::tracker::Transition;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::mapping::{self, CheckIds, Mapped, RealKey};
+use super::monitor::{self, Monitor};
 use super::reconcile::{Outcome, Reconciler};
 use crate::config::ldirectord::{self, service_key, Config, VirtualAddress};
 use crate::config::{Diagnostics, Resolver, SystemResolver};
@@ -180,6 +181,8 @@ impl Lvs {
             dir: Arc::clone(&maintenance),
         });
         let (runner, events) = Runner::new(prober, options.runner);
+        let results = runner.results();
+        let (monitor_tx, monitor_task) = monitor::writer();
         let (status_tx, status_rx) = watch::channel(LvsStatus {
             file: file.clone(),
             ..Default::default()
@@ -203,6 +206,10 @@ impl Lvs {
             kernel,
             runner,
             events,
+            results,
+            monitors: HashMap::new(),
+            monitor_tx,
+            monitor_task: Some(monitor_task),
             reasons: HashMap::new(),
             fallback_edge: HashMap::new(),
             seen,
@@ -286,6 +293,12 @@ struct Actor {
     kernel: Kernel,
     runner: Runner<RealKey>,
     events: mpsc::UnboundedReceiver<Event<RealKey>>,
+    /// Every check result (monitorfile lines).
+    results: mpsc::UnboundedReceiver<CheckResult<RealKey>>,
+    /// The monitorfile of each real that has one.
+    monitors: HashMap<RealKey, Monitor>,
+    monitor_tx: mpsc::UnboundedSender<(PathBuf, String)>,
+    monitor_task: Option<JoinHandle<()>>,
     /// Why each real's last check failed.
     reasons: HashMap<RealKey, String>,
     /// The last fallbackcommand run per virtual.
@@ -319,6 +332,12 @@ impl Actor {
             tracing::error!("{rejected}");
         }
         self.check_of = mapped.check_of();
+        self.monitors = mapped
+            .extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .filter_map(|r| r.monitor.clone().map(|m| (r.key, m)))
+            .collect();
         self.reasons.retain(|k, _| self.check_of.contains_key(k));
         let addresses: BTreeSet<VirtualAddress> = mapped.extras.iter().map(|x| x.address).collect();
         self.fallback_edge.retain(|a, _| addresses.contains(a));
@@ -349,6 +368,11 @@ impl Actor {
                         self.observe(ev);
                     }
                     self.reconcile_with(true).await;
+                }
+                res = self.results.recv() => {
+                    if let Some(res) = res {
+                        self.monitor(&res);
+                    }
                 }
                 _ = repair.tick() => self.reconcile().await,
                 _ = watch.tick() => {
@@ -398,6 +422,27 @@ impl Actor {
             }
         };
         lock(&self.reconciler).set_health(check, health);
+    }
+
+    /// Write a check result to the monitorfile of every virtual of the real that has one.
+    fn monitor(&self, res: &CheckResult<RealKey>) {
+        if self.monitors.is_empty() {
+            return;
+        }
+        let ctime = crate::logging::ctime();
+        let pid = std::process::id();
+        for key in &res.keys {
+            if let Some(m) = self.monitors.get(key) {
+                let line = monitor::line(
+                    &ctime,
+                    pid,
+                    &m.id,
+                    res.outcome.is_success(),
+                    res.outcome.message(),
+                );
+                let _ = self.monitor_tx.send((m.path.clone(), line));
+            }
+        }
     }
 
     /// A full pass: dump the kernel table, apply the difference (start, reload, repair).
@@ -621,7 +666,13 @@ impl Actor {
             Ok(Err(e)) => tracing::error!("cannot read the IPVS table at stop: {e}"),
             Err(e) => tracing::error!("IPVS update failed at stop: {e}"),
         }
-        // Let the fallbackcommand / callback lines already asked for finish (bounded).
+        // Let the monitorfile lines and the fallbackcommand / callback lines already asked for
+        // finish (bounded).
+        let (closed, _) = mpsc::unbounded_channel();
+        self.monitor_tx = closed;
+        if let Some(task) = self.monitor_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
         let (closed, _) = mpsc::unbounded_channel();
         self.shell = closed;
         if let Some(task) = self.shell_task.take() {

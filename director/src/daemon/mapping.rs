@@ -15,6 +15,7 @@ use std::time::Duration;
 use healthcheck::probe::{HttpMethod as HcMethod, Negotiate};
 use healthcheck::spec::{self as hc, host_string, CheckSpec, VirtualId};
 
+use super::monitor::Monitor;
 use crate::config::ldirectord::{
     self as ld, service_config, CheckType, Config, HttpMethod, Method, VirtualAddress,
     VirtualService,
@@ -85,6 +86,8 @@ pub struct RealEntry {
     /// `None` when the real has no runnable check (`no_check` says why).
     pub spec: Option<CheckSpec>,
     pub no_check: Option<NoCheck>,
+    /// Where its check results are written (the virtual's `monitorfile`).
+    pub monitor: Option<Monitor>,
 }
 
 /// Per-virtual settings beyond the table.
@@ -182,6 +185,7 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
                 check,
                 spec,
                 no_check,
+                monitor: Monitor::of(vs, r),
             });
         }
         let fallback = vs.fallback.map(|f| dest(f.addr, f.port, f.method, 1));

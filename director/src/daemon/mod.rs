@@ -2,6 +2,7 @@
 //! the control socket, signals and metrics.
 //!
 //! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
+//! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
 //! - `reconcile`: keeps the kernel table equal to the engine's desired table
 //! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
@@ -16,6 +17,7 @@
 pub mod ldirectord;
 pub mod lvs;
 pub mod mapping;
+pub mod monitor;
 pub mod pair;
 pub mod reconcile;
 
@@ -246,10 +248,8 @@ async fn run_async(opts: Options) -> i32 {
     };
     let node = match node_config {
         Some(mut cfg) => {
-            let native = pair::LdirectordResource::new(
-                Arc::clone(&kernel),
-                pair::sync_interface(&cfg.hacf),
-            );
+            let native =
+                pair::LdirectordResource::new(Arc::clone(&kernel), pair::sync_interface(&cfg.hacf));
             cfg.natives.push(("ldirectord".to_string(), native));
             match failover::node::Node::start(cfg) {
                 Ok(handle) => Some(handle),
@@ -509,7 +509,12 @@ pub fn build_status(
         .collect();
     let status = Status {
         node,
-        mode: if node_status.is_some() { "pair" } else { "single" }.into(),
+        mode: if node_status.is_some() {
+            "pair"
+        } else {
+            "single"
+        }
+        .into(),
         config_dir: config_dir.to_string(),
         uptime_s: started.elapsed().as_secs(),
         reloads: statuses.iter().map(|s| s.reloads).sum(),

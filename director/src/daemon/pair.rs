@@ -21,9 +21,7 @@ use failover::resources::{NativeResource, Op};
 
 use crate::config::{locate, DEFAULT_NAME};
 use crate::ipvs::{IpvsError, SyncDaemon, SyncState};
-use crate::status::{
-    FailoverStatus, LinkStatus, PeerStatus, ResourceStatus, TransitionStatus,
-};
+use crate::status::{FailoverStatus, LinkStatus, PeerStatus, ResourceStatus, TransitionStatus};
 
 use super::lvs::Kernel;
 
@@ -103,7 +101,10 @@ impl LdirectordResource {
             Err(p) => p.into_inner(),
         };
         match ipvs.stop_daemon(other) {
-            Ok(()) | Err(IpvsError::Kernel { errno: libc::ESRCH, .. }) => {}
+            Ok(())
+            | Err(IpvsError::Kernel {
+                errno: libc::ESRCH, ..
+            }) => {}
             Err(e) => tracing::warn!("cannot stop the IPVS {other:?} sync daemon: {e}"),
         }
         let daemon = SyncDaemon {
@@ -117,7 +118,10 @@ impl LdirectordResource {
         };
         match ipvs.start_daemon(&daemon) {
             Ok(()) => tracing::info!("IPVS connection sync: {state:?} on {iface}"),
-            Err(IpvsError::Kernel { errno: libc::EEXIST, .. }) => {}
+            Err(IpvsError::Kernel {
+                errno: libc::EEXIST,
+                ..
+            }) => {}
             Err(e) => tracing::warn!("cannot start the IPVS {state:?} sync daemon on {iface}: {e}"),
         }
     }
@@ -130,7 +134,10 @@ impl NativeResource for LdirectordResource {
         op: Op,
     ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
         Box::pin(async move {
-            let name = args.first().cloned().unwrap_or_else(|| DEFAULT_NAME.to_string());
+            let name = args
+                .first()
+                .cloned()
+                .unwrap_or_else(|| DEFAULT_NAME.to_string());
             match op {
                 Op::Status => Ok(self.active().contains(&name)),
                 Op::Start => {
@@ -273,7 +280,11 @@ mod tests {
         let files = ldirectord_files(&h, &dir).unwrap();
         assert_eq!(
             files,
-            vec![dir.join("www.cf"), dir.join("ldirectord.cf"), dir.join("conf/mail")]
+            vec![
+                dir.join("www.cf"),
+                dir.join("ldirectord.cf"),
+                dir.join("conf/mail")
+            ]
         );
         let h = har("a ldirectord::nope\n");
         assert!(ldirectord_files(&h, &dir).unwrap_err().contains("nope"));
@@ -283,12 +294,18 @@ mod tests {
     #[test]
     fn transitions_split_into_from_to_and_subject() {
         let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
-        assert_eq!(split_transition("peer dir1: alive -> dead"), t("alive", "dead", "peer dir1"));
+        assert_eq!(
+            split_transition("peer dir1: alive -> dead"),
+            t("alive", "dead", "peer dir1")
+        );
         assert_eq!(
             split_transition("IPaddr::192.0.2.100/24/eth0: standby -> acquiring"),
             t("standby", "acquiring", "IPaddr::192.0.2.100/24/eth0")
         );
-        assert_eq!(split_transition("something else"), t("", "", "something else"));
+        assert_eq!(
+            split_transition("something else"),
+            t("", "", "something else")
+        );
         assert_eq!(split_transition("a: b"), t("", "", "a: b"));
     }
 
@@ -306,7 +323,13 @@ mod tests {
         let kernel = super::super::lvs::kernel(MemoryIpvs::new());
         let r = LdirectordResource::new(kernel.clone(), Some("eth1".into()));
         let roles = |k: &Kernel| -> Vec<SyncState> {
-            k.lock().unwrap().daemons().unwrap().iter().map(|d| d.state).collect()
+            k.lock()
+                .unwrap()
+                .daemons()
+                .unwrap()
+                .iter()
+                .map(|d| d.state)
+                .collect()
         };
         assert_eq!(roles(&kernel), vec![SyncState::Backup]);
         let www = vec!["www".to_string()];

@@ -337,7 +337,11 @@ mod tests {
         let out = r.reconcile_cached(&mut k).unwrap();
         assert!(out.error.is_none(), "{:?}", out.error);
         assert_eq!(k.dumps, 2, "the refused cached plan is redone from a dump");
-        let left: Vec<_> = out.table.services[&key].dests.keys().map(|d| d.addr.to_string()).collect();
+        let left: Vec<_> = out.table.services[&key]
+            .dests
+            .keys()
+            .map(|d| d.addr.to_string())
+            .collect();
         assert_eq!(left, vec!["198.51.100.1".to_string()]);
         assert_eq!(k.inner.dump().unwrap().table(), out.table);
     }

@@ -59,7 +59,9 @@ pub fn errno_text(op: Op, errno: i32) -> &'static str {
         }
         (libc::ENOENT, _) => "no such destination",
         (libc::EPERM, _) => "permission denied (you must be root)",
-        (libc::ERANGE, _) => "numerical value out of range (negative weight or lower threshold above upper)",
+        (libc::ERANGE, _) => {
+            "numerical value out of range (negative weight or lower threshold above upper)"
+        }
         (libc::EAFNOSUPPORT, _) => "address family not supported (is IPv6 disabled?)",
         (libc::ENODEV, _) => "no such network interface",
         (libc::EINVAL, _) => {

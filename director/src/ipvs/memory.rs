@@ -240,7 +240,10 @@ impl Ipvs for MemoryIpvs {
     }
 
     fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), IpvsError> {
-        if [t.tcp, t.tcp_fin, t.udp].iter().any(|v| *v > i32::MAX as u32 / 1000) {
+        if [t.tcp, t.tcp_fin, t.udp]
+            .iter()
+            .any(|v| *v > i32::MAX as u32 / 1000)
+        {
             return Err(err(Op::SetConfig, libc::EINVAL, "timeout too large"));
         }
         if t.tcp != 0 {

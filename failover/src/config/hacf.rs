@@ -436,7 +436,9 @@ impl Parser {
             }),
             "rtprio" => self.each(line, directive, rest, |p, l, v| match v.parse::<i32>() {
                 Ok(n) if (1..=99).contains(&n) => p.cf.rtprio = Some(n),
-                _ => p.c.error(l, format!("rtprio: [{v}] is not an integer 1..99")),
+                _ => {
+                    p.c.error(l, format!("rtprio: [{v}] is not an integer 1..99"))
+                }
             }),
             "hopfudge" => self.each(line, directive, rest, |p, l, v| match v.parse::<u8>() {
                 Ok(n) => p.cf.hopfudge = n,
