@@ -148,13 +148,8 @@ fn socket_name(addr: &std::net::IpAddr, port: u16) -> String {
     }
 }
 
-/// One ldirectord-style log line for a change, given which destinations are fallbacks and the
-/// weights before the change (`actual`).
-pub fn describe(
-    change: &Change,
-    actual: &Table,
-    fallbacks: &BTreeSet<(ServiceKey, DestKey)>,
-) -> String {
+/// One ldirectord-style log line for a change, given which destinations are fallbacks.
+pub fn describe(change: &Change, fallbacks: &BTreeSet<(ServiceKey, DestKey)>) -> String {
     let dest_line = |key: &ServiceKey, dk: &DestKey| {
         (
             socket_name(&dk.addr, dk.port),
@@ -181,26 +176,18 @@ pub fn describe(
         }
         Change::EditDest(k, d) => {
             let (r, v, fb) = dest_line(k, &d.key());
-            let before = actual
-                .services
-                .get(k)
-                .and_then(|c| c.dests.get(&d.key()))
-                .map(|d| d.weight);
+            // ldirectord's `_restore_service`: a destination present with another weight,
+            // method or thresholds is "Restored" (a weight change of an up real included).
             if fb {
                 format!(
-                    "Added fallback server: {r} ({v}) (Weight set to {})",
+                    "Restored fallback server: {r} ({v}) (Weight set to {})",
                     d.weight
                 )
             } else if d.weight == 0 {
                 format!("Quiescent real server: {r} ({v}) (Weight set to 0)")
-            } else if before == Some(0) {
-                format!(
-                    "Restored real server: {r} ({v}) (Weight set to {})",
-                    d.weight
-                )
             } else {
                 format!(
-                    "Changed real server: {r} ({v}) (Weight set to {})",
+                    "Restored real server: {r} ({v}) (Weight set to {})",
                     d.weight
                 )
             }
@@ -219,7 +206,7 @@ pub fn describe(
 /// `describe` with the configuration at hand: a destination removed from a managed service
 /// that is neither a configured real nor its fallback, and a service dropped from the
 /// configuration, are "purged" as ldirectord says it at start and reload.
-pub fn describe_in(change: &Change, actual: &Table, virtuals: &[VirtualSpec]) -> String {
+pub fn describe_in(change: &Change, virtuals: &[VirtualSpec]) -> String {
     match change {
         Change::DelService(k) => format!("Purged virtual server (start): {}", virtual_name(k)),
         Change::DelDest(k, dk) if !configured(virtuals, k, dk) => format!(
@@ -227,7 +214,7 @@ pub fn describe_in(change: &Change, actual: &Table, virtuals: &[VirtualSpec]) ->
             socket_name(&dk.addr, dk.port),
             virtual_name(k)
         ),
-        other => describe(other, actual, &fallback_keys(virtuals)),
+        other => describe(other, &fallback_keys(virtuals)),
     }
 }
 
@@ -261,6 +248,69 @@ pub fn describe_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<St
         .unwrap_or_default();
     lines.push(format!("Purged virtual server (stop): {v}"));
     lines
+}
+
+/// A change that ldirectord sends an alert mail for (its `ld_emailalert_send` calls).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alerted {
+    pub service: ServiceKey,
+    /// `<R>`: the destination as logged (`ip:port`).
+    pub real: String,
+    /// The mail subject: the log line, except that a real re-added at weight 0 is mailed as
+    /// "Quiescent real server: ..." (ldirectord logs "Readd Quiescent" but mails that).
+    pub subject: String,
+    /// A real server taken out (quiesced or deleted): reminders follow while it stays so.
+    /// Anything else clears the reminders of that destination.
+    pub down: bool,
+}
+
+/// The alert of an applied change, if ldirectord sends one for it (changes of services send
+/// none).
+pub fn alert_of(change: &Change, virtuals: &[VirtualSpec]) -> Option<Alerted> {
+    let line = describe_in(change, virtuals);
+    let fallbacks = fallback_keys(virtuals);
+    let (key, dk, down) = match change {
+        Change::AddService(_) | Change::EditService(_) | Change::DelService(_) => return None,
+        Change::AddDest(k, d) | Change::EditDest(k, d) => {
+            let fb = fallbacks.contains(&(*k, d.key()));
+            (*k, d.key(), !fb && d.weight == 0)
+        }
+        Change::DelDest(k, dk) => {
+            let fb = fallbacks.contains(&(*k, *dk));
+            (*k, *dk, !fb && configured(virtuals, k, dk))
+        }
+    };
+    let subject = match line.strip_prefix("Readd ") {
+        Some(rest) => rest.to_string(),
+        None => line,
+    };
+    Some(Alerted {
+        service: key,
+        real: socket_name(&dk.addr, dk.port),
+        subject,
+        down,
+    })
+}
+
+/// The alerts of a service purged at stop (one per destination, as `describe_stop` logs).
+pub fn alerts_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<Alerted> {
+    let v = virtual_name(key);
+    config
+        .map(|c| {
+            c.dests
+                .keys()
+                .map(|dk| {
+                    let real = socket_name(&dk.addr, dk.port);
+                    Alerted {
+                        service: *key,
+                        subject: format!("Purged real server (stop): {real} ({v})"),
+                        real,
+                        down: false,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The (service, dest) pairs that are fallbacks in the configuration.
@@ -440,19 +490,18 @@ mod tests {
         let key = v.service.key;
         let up = run(&v, [Health::Up, Health::Up], &Table::default());
         let stray = Dest::new(ip("203.0.113.9"), 80);
-        let empty = Table::default();
         let vs = std::slice::from_ref(&v);
         assert_eq!(
-            describe_in(&Change::DelDest(key, stray.key()), &empty, vs),
+            describe_in(&Change::DelDest(key, stray.key()), vs),
             "Purged real server (start): 203.0.113.9:80 (192.0.2.132:80)"
         );
         let real = Dest::new(ip("198.51.100.1"), 80);
         assert_eq!(
-            describe_in(&Change::DelDest(key, real.key()), &empty, vs),
+            describe_in(&Change::DelDest(key, real.key()), vs),
             "Deleted real server: 198.51.100.1:80 (192.0.2.132:80)"
         );
         assert_eq!(
-            describe_in(&Change::DelService(key), &empty, vs),
+            describe_in(&Change::DelService(key), vs),
             "Purged virtual server (start): 192.0.2.132:80"
         );
         assert_eq!(
@@ -466,26 +515,92 @@ mod tests {
     }
 
     #[test]
+    fn alerts_follow_ldirectord_calls() {
+        let v = vs(true, true);
+        let key = v.service.key;
+        let vs = std::slice::from_ref(&v);
+        let d = Dest::new(ip("198.51.100.1"), 80);
+        let mut q = d.clone();
+        q.weight = 0;
+        let a = alert_of(&Change::EditDest(key, q.clone()), vs).unwrap();
+        assert_eq!(
+            a.subject,
+            "Quiescent real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 0)"
+        );
+        assert_eq!(a.real, "198.51.100.1:80");
+        assert!(a.down);
+        // re-added at weight 0: logged "Readd Quiescent", mailed "Quiescent"
+        assert_eq!(
+            describe_in(&Change::AddDest(key, q.clone()), vs),
+            "Readd Quiescent real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 0)"
+        );
+        let a = alert_of(&Change::AddDest(key, q), vs).unwrap();
+        assert!(a.subject.starts_with("Quiescent real server: "));
+        assert!(a.down);
+        let a = alert_of(&Change::EditDest(key, d.clone()), vs).unwrap();
+        assert_eq!(
+            a.subject,
+            "Restored real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 1)"
+        );
+        assert!(!a.down);
+        assert!(alert_of(&Change::DelDest(key, d.key()), vs).unwrap().down);
+        let fb = Dest::new(ip("127.0.0.1"), 80);
+        let a = alert_of(&Change::DelDest(key, fb.key()), vs).unwrap();
+        assert_eq!(
+            a.subject,
+            "Deleted fallback server: 127.0.0.1:80 (192.0.2.132:80)"
+        );
+        assert!(!a.down);
+        let a = alert_of(&Change::AddDest(key, fb), vs).unwrap();
+        assert!(a.subject.starts_with("Added fallback server: 127.0.0.1:80"));
+        assert!(!a.down);
+        let stray = Dest::new(ip("203.0.113.9"), 80);
+        let a = alert_of(&Change::DelDest(key, stray.key()), vs).unwrap();
+        assert!(a.subject.starts_with("Purged real server (start): "));
+        assert!(!a.down);
+        assert!(alert_of(&Change::DelService(key), vs).is_none());
+        let up = run(&v, [Health::Up, Health::Up], &Table::default());
+        let stop = alerts_stop(&key, up.services.get(&key));
+        assert_eq!(stop.len(), 2);
+        assert_eq!(
+            stop[0].subject,
+            "Purged real server (stop): 198.51.100.1:80 (192.0.2.132:80)"
+        );
+    }
+
+    #[test]
     fn log_lines_use_ldirectord_words() {
         let v = vs(true, true);
         let key = v.service.key;
         let fbs = fallback_keys(std::slice::from_ref(&v));
         let d = Dest::new(ip("198.51.100.1"), 80);
-        let empty = Table::default();
         assert_eq!(
-            describe(&Change::AddDest(key, d.clone()), &empty, &fbs),
+            describe(&Change::AddDest(key, d.clone()), &fbs),
             "Added real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 1)"
         );
         let fb = Dest::new(ip("127.0.0.1"), 80);
         assert_eq!(
-            describe(&Change::DelDest(key, fb.key()), &empty, &fbs),
+            describe(&Change::DelDest(key, fb.key()), &fbs),
             "Deleted fallback server: 127.0.0.1:80 (192.0.2.132:80)"
         );
         let mut q = d.clone();
         q.weight = 0;
         assert_eq!(
-            describe(&Change::EditDest(key, q), &empty, &fbs),
+            describe(&Change::EditDest(key, q), &fbs),
             "Quiescent real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 0)"
+        );
+        // a weight change of an up real: ldirectord's _restore_service says "Restored"
+        let mut w = d.clone();
+        w.weight = 5;
+        assert_eq!(
+            describe(&Change::EditDest(key, w), &fbs),
+            "Restored real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 5)"
+        );
+        let mut f = fb.clone();
+        f.forward = Forward::Masq;
+        assert_eq!(
+            describe(&Change::EditDest(key, f), &fbs),
+            "Restored fallback server: 127.0.0.1:80 (192.0.2.132:80) (Weight set to 1)"
         );
     }
 }

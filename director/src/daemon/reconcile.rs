@@ -121,7 +121,7 @@ impl Reconciler {
                 let mut table = actual.clone();
                 let mut applied = Vec::new();
                 for c in &changes {
-                    applied.push(engine::describe(c, &actual, &fallbacks));
+                    applied.push(engine::describe(c, &fallbacks));
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 self.forget.clear();
@@ -159,7 +159,7 @@ impl Reconciler {
             .filter(|c| change_visible(&outcome.table, c))
             .flat_map(|c| match c {
                 Change::DelService(k) => engine::describe_stop(k, actual.services.get(k)),
-                other => vec![engine::describe_in(other, &actual, &self.virtuals)],
+                other => vec![engine::describe_in(other, &self.virtuals)],
             })
             .collect();
         Ok(outcome)
@@ -171,7 +171,7 @@ impl Reconciler {
         let error = match ipvs.apply(changes) {
             Ok(()) => {
                 for c in changes {
-                    applied.push(engine::describe_in(c, actual, &self.virtuals));
+                    applied.push(engine::describe_in(c, &self.virtuals));
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 None
@@ -187,7 +187,7 @@ impl Reconciler {
                     if crate::ipvs::plan::apply_to(&mut probe, c).is_ok()
                         && change_visible(&table, c)
                     {
-                        applied.push(engine::describe_in(c, actual, &self.virtuals));
+                        applied.push(engine::describe_in(c, &self.virtuals));
                     }
                 }
                 Some(e)
