@@ -19,6 +19,8 @@ use healthcheck::tracker::Transition;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::alert::{self, Alerts, DaemonStatus};
+use super::mail::{self, MailOptions};
 use super::mapping::{self, CheckIds, Mapped, RealKey};
 use super::monitor::{self, Monitor};
 use super::reconcile::{Outcome, Reconciler};
@@ -78,6 +80,8 @@ pub struct LvsOptions {
     /// How often the file is looked at for autoreload / callback.
     pub watch_interval: Duration,
     pub runner: RunnerConfig,
+    /// How alert mails are sent.
+    pub mail: MailOptions,
 }
 
 impl LvsOptions {
@@ -87,6 +91,7 @@ impl LvsOptions {
             resolver: Arc::new(SystemResolver::new()),
             watch_interval: Duration::from_secs(1),
             runner: RunnerConfig::default(),
+            mail: MailOptions::default(),
         }
     }
 }
@@ -183,6 +188,7 @@ impl Lvs {
         let (runner, events) = Runner::new(prober, options.runner);
         let results = runner.results();
         let (monitor_tx, monitor_task) = monitor::writer();
+        let (mail_tx, mail_task) = mail::sender(options.mail.clone(), 64);
         let (status_tx, status_rx) = watch::channel(LvsStatus {
             file: file.clone(),
             ..Default::default()
@@ -210,6 +216,11 @@ impl Lvs {
             monitors: HashMap::new(),
             monitor_tx,
             monitor_task: Some(monitor_task),
+            alerts: Alerts::default(),
+            alert_settings: HashMap::new(),
+            daemon_status: DaemonStatus::Starting,
+            mail_tx,
+            mail_task: Some(mail_task),
             reasons: HashMap::new(),
             fallback_edge: HashMap::new(),
             seen,
@@ -299,6 +310,12 @@ struct Actor {
     monitors: HashMap<RealKey, Monitor>,
     monitor_tx: mpsc::UnboundedSender<(PathBuf, String)>,
     monitor_task: Option<JoinHandle<()>>,
+    /// E-mail alert reminders, each virtual's alert settings, the daemon's state for them.
+    alerts: Alerts,
+    alert_settings: HashMap<ServiceKey, alert::Settings>,
+    daemon_status: DaemonStatus,
+    mail_tx: mpsc::Sender<alert::Mail>,
+    mail_task: Option<JoinHandle<()>>,
     /// Why each real's last check failed.
     reasons: HashMap<RealKey, String>,
     /// The last fallbackcommand run per virtual.
@@ -349,6 +366,23 @@ impl Actor {
             }
         }
         *lock(&self.maintenance) = self.config.globals.maintenancedir.clone();
+        self.alert_settings = self
+            .config
+            .virtuals
+            .iter()
+            .map(|vs| {
+                let key = service_key(&vs.address);
+                let settings = alert::Settings {
+                    name: engine::virtual_name(&key),
+                    alert: vs.alert.clone(),
+                    servicename: vs.servicename.clone(),
+                    comment: vs.comment.clone(),
+                };
+                (key, settings)
+            })
+            .collect();
+        let settings: Vec<alert::Settings> = self.alert_settings.values().cloned().collect();
+        self.alerts.reconfigure(&settings);
         self.mapped = mapped;
     }
 
@@ -368,13 +402,22 @@ impl Actor {
                         self.observe(ev);
                     }
                     self.reconcile_with(true).await;
+                    if self.daemon_status != DaemonStatus::Running && self.all_checked() {
+                        self.daemon_status = DaemonStatus::Running;
+                    }
                 }
                 res = self.results.recv() => {
                     if let Some(res) = res {
                         self.monitor(&res);
                     }
                 }
-                _ = repair.tick() => self.reconcile().await,
+                _ = repair.tick() => {
+                    // ldirectord: a pass, then the reminders; its first pass belongs to
+                    // "starting" (or "reloading"), bounded here by one checkinterval.
+                    self.reconcile().await;
+                    self.daemon_status = DaemonStatus::Running;
+                    self.resend_alerts();
+                }
                 _ = watch.tick() => {
                     let before = self.checkinterval();
                     self.watch_file().await;
@@ -422,6 +465,33 @@ impl Actor {
             }
         };
         lock(&self.reconciler).set_health(check, health);
+    }
+
+    fn send(&self, mail: alert::Mail) {
+        tracing::info!("emailalert: {}", mail.log_subject);
+        mail::queue(&self.mail_tx, mail);
+    }
+
+    /// "Inaccessible real server" reminders that are due.
+    fn resend_alerts(&mut self) {
+        let mails = self.alerts.resend(
+            tokio::time::Instant::now(),
+            self.daemon_status,
+            &self.options.mail.host,
+        );
+        for m in mails {
+            self.send(m);
+        }
+    }
+
+    /// Whether every real with a check has had a verdict.
+    fn all_checked(&self) -> bool {
+        let rec = lock(&self.reconciler);
+        self.mapped
+            .extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .all(|r| rec.health(r.check) != Health::Unknown)
     }
 
     /// Write a check result to the monitorfile of every virtual of the real that has one.
@@ -482,6 +552,23 @@ impl Actor {
     fn report(&mut self, outcome: &Outcome) {
         for line in &outcome.applied {
             tracing::info!("{line}");
+        }
+        let now = tokio::time::Instant::now();
+        for a in &outcome.alerts {
+            let Some(settings) = self.alert_settings.get(&a.service) else {
+                continue;
+            };
+            if let Some(mail) = self.alerts.event(
+                settings,
+                &a.real,
+                &a.subject,
+                a.down,
+                now,
+                self.daemon_status,
+                &self.options.mail.host,
+            ) {
+                self.send(mail);
+            }
         }
         self.status.ipvs_changes += outcome.applied.len() as u64;
         if let Some(e) = &outcome.error {
@@ -608,11 +695,15 @@ impl Actor {
                 for w in &mapped.warnings {
                     tracing::warn!("{w}");
                 }
+                self.daemon_status = DaemonStatus::Reloading;
                 self.config = config;
                 self.install(mapped);
                 self.status.reloads += 1;
                 self.status.last_reload_error = None;
                 self.reconcile().await;
+                if self.all_checked() {
+                    self.daemon_status = DaemonStatus::Running;
+                }
                 Ok(())
             }
         }
@@ -645,6 +736,7 @@ impl Actor {
     }
 
     async fn stop(&mut self) {
+        self.daemon_status = DaemonStatus::Stopping;
         self.runner.update(Vec::new());
         let purge: BTreeSet<ServiceKey> = self
             .mapped
@@ -672,6 +764,11 @@ impl Actor {
         self.monitor_tx = closed;
         if let Some(task) = self.monitor_task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+        let (closed, _) = mpsc::channel(1);
+        self.mail_tx = closed;
+        if let Some(task) = self.mail_task.take() {
+            let _ = tokio::time::timeout(self.options.mail.timeout, task).await;
         }
         let (closed, _) = mpsc::unbounded_channel();
         self.shell = closed;

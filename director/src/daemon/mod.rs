@@ -1,6 +1,8 @@
 //! The daemon: glue between the configuration, the health checks, the IPVS table, failover,
 //! the control socket, signals and metrics.
 //!
+//! - `alert`: e-mail alerts, which change is mailed and the reminders (pure)
+//! - `mail`: sends them (lettre: SMTP relay or sendmail), off the loop and bounded
 //! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
 //! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
 //! - `reconcile`: keeps the kernel table equal to the engine's desired table
@@ -14,8 +16,10 @@
 //! director (the ldirectord files of the directory); the control socket, metrics, signals,
 //! sd_notify.
 
+pub mod alert;
 pub mod ldirectord;
 pub mod lvs;
+pub mod mail;
 pub mod mapping;
 pub mod monitor;
 pub mod pair;

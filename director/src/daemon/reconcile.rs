@@ -14,6 +14,8 @@ use crate::ipvs::{Change, Ipvs, IpvsError, ServiceKey, Table};
 pub struct Outcome {
     /// One ldirectord-style line per applied change.
     pub applied: Vec<String>,
+    /// The alerts of the applied changes (ldirectord's `emailalert` events).
+    pub alerts: Vec<engine::Alerted>,
     /// The change the kernel refused, if any (the ones before it stay applied).
     pub error: Option<IpvsError>,
     /// The table after the changes (as far as they went).
@@ -120,14 +122,17 @@ impl Reconciler {
                 let fallbacks = engine::fallback_keys(&self.virtuals);
                 let mut table = actual.clone();
                 let mut applied = Vec::new();
+                let mut alerts = Vec::new();
                 for c in &changes {
                     applied.push(engine::describe(c, &fallbacks));
+                    alerts.extend(engine::alert_of(c, &self.virtuals));
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 self.forget.clear();
                 self.last = table.clone();
                 Ok(Outcome {
                     applied,
+                    alerts,
                     error: None,
                     table,
                 })
@@ -154,12 +159,24 @@ impl Reconciler {
             .map(|k| Change::DelService(*k))
             .collect();
         let mut outcome = self.apply(ipvs, &actual, &changes);
-        outcome.applied = changes
+        let done: Vec<&Change> = changes
             .iter()
             .filter(|c| change_visible(&outcome.table, c))
+            .collect();
+        outcome.applied = done
+            .iter()
             .flat_map(|c| match c {
                 Change::DelService(k) => engine::describe_stop(k, actual.services.get(k)),
                 other => vec![engine::describe_in(other, &self.virtuals)],
+            })
+            .collect();
+        outcome.alerts = done
+            .iter()
+            .flat_map(|c| match c {
+                Change::DelService(k) => engine::alerts_stop(k, actual.services.get(k)),
+                other => engine::alert_of(other, &self.virtuals)
+                    .into_iter()
+                    .collect(),
             })
             .collect();
         Ok(outcome)
@@ -168,10 +185,12 @@ impl Reconciler {
     fn apply(&mut self, ipvs: &mut dyn Ipvs, actual: &Table, changes: &[Change]) -> Outcome {
         let mut table = actual.clone();
         let mut applied = Vec::new();
+        let mut alerts = Vec::new();
         let error = match ipvs.apply(changes) {
             Ok(()) => {
                 for c in changes {
                     applied.push(engine::describe_in(c, &self.virtuals));
+                    alerts.extend(engine::alert_of(c, &self.virtuals));
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 None
@@ -188,6 +207,7 @@ impl Reconciler {
                         && change_visible(&table, c)
                     {
                         applied.push(engine::describe_in(c, &self.virtuals));
+                        alerts.extend(engine::alert_of(c, &self.virtuals));
                     }
                 }
                 Some(e)
@@ -197,6 +217,7 @@ impl Reconciler {
         self.seen = true;
         Outcome {
             applied,
+            alerts,
             error,
             table,
         }
