@@ -545,3 +545,56 @@ fn text_with_monitor(path: &Path, monitor: &str) -> String {
         .join("\n")
         + "\n"
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_children_follow_start_reload_and_stop() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("children.log");
+    let fake = dir.path().join("ldirectord");
+    // reload of b.cf fails (not running): ldirectord then starts it
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\n[ \"$*\" = \"b.cf reload\" ] && exit 1\nexit 0\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = write(dir.path(), &format!("execute=a.cf\nexecute=b.cf\n{WWW}"));
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let mut options = LvsOptions::new(Arc::clone(&probes) as Arc<dyn Prober>);
+    options.ldirectord = fake;
+    let lvs = Lvs::start(&path, Arc::clone(&k), options).await.unwrap();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    for _ in 0..100 {
+        if read().lines().count() >= 2 {
+            break;
+        }
+        sleep(50).await;
+    }
+    assert_eq!(read(), "a.cf start\nb.cf start\n");
+    std::fs::write(&path, format!("execute=b.cf\nexecute=c.cf\n{WWW}")).unwrap();
+    lvs.reload(ReloadCause::Request).await.unwrap();
+    for _ in 0..100 {
+        if read().lines().count() >= 6 {
+            break;
+        }
+        sleep(50).await;
+    }
+    assert_eq!(
+        read(),
+        "a.cf start\nb.cf start\na.cf stop\nb.cf reload\nb.cf start\nc.cf start\n"
+    );
+    // A broken file changes nothing (no child is touched).
+    std::fs::write(&path, format!("execute=d.cf\n{WWW}\tbogus=1\n")).unwrap();
+    assert!(lvs.reload(ReloadCause::Request).await.is_err());
+    // Stop: the children are stopped (stop waits for the queue).
+    lvs.stop().await;
+    assert_eq!(
+        read(),
+        "a.cf start\nb.cf start\na.cf stop\nb.cf reload\nb.cf start\nc.cf start\nb.cf stop\nc.cf stop\n"
+    );
+}

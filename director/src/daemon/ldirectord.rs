@@ -179,6 +179,10 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
         Cmd::Status => match state {
             Ok(Some(pid)) => {
                 eprintln!("ldirectord for {shown} is running with pid: {pid}");
+                // ldirectord also asks its `execute=` children for their status.
+                for child in &config.globals.execute {
+                    children_status(child);
+                }
                 0
             }
             Ok(None) => {
@@ -228,6 +232,18 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
             }
             _ => 0,
         },
+    }
+}
+
+/// `ldirectord CHILD status` with this binary (its output goes to ours).
+fn children_status(child: &str) {
+    use std::os::unix::process::CommandExt as _;
+    if let Ok(exe) = std::env::current_exe() {
+        let _ = std::process::Command::new(exe)
+            .arg0("ldirectord")
+            .arg(child)
+            .arg("status")
+            .status();
     }
 }
 

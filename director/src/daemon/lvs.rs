@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::alert::{self, Alerts, DaemonStatus};
+use super::execute;
 use super::mail::{self, MailOptions};
 use super::mapping::{self, CheckIds, Mapped, RealKey};
 use super::monitor::{self, Monitor};
@@ -82,6 +83,9 @@ pub struct LvsOptions {
     pub runner: RunnerConfig,
     /// How alert mails are sent.
     pub mail: MailOptions,
+    /// The program `execute=` children are run with, as `ldirectord NAME COMMAND` (this
+    /// binary, which acts as ldirectord when called so).
+    pub ldirectord: PathBuf,
 }
 
 impl LvsOptions {
@@ -92,6 +96,8 @@ impl LvsOptions {
             watch_interval: Duration::from_secs(1),
             runner: RunnerConfig::default(),
             mail: MailOptions::default(),
+            ldirectord: std::env::current_exe()
+                .unwrap_or_else(|_| PathBuf::from("/usr/sbin/ldirectord")),
         }
     }
 }
@@ -233,6 +239,9 @@ impl Lvs {
         };
         actor.install(mapped);
         actor.reconcile().await;
+        // ldirectord starts its `execute=` children once its own table is programmed.
+        let children = actor.children(&actor.config.globals.execute.clone());
+        actor.queue_children(execute::start(&children));
         let (tx, rx) = mpsc::channel(8);
         let path = actor.path.clone();
         let task = tokio::spawn(actor.run(rx));
@@ -325,7 +334,7 @@ struct Actor {
     mtime: Option<SystemTime>,
     maintenance: Arc<Mutex<Option<PathBuf>>>,
     /// fallbackcommand / callback lines, run in order.
-    shell: mpsc::UnboundedSender<String>,
+    shell: mpsc::UnboundedSender<Task>,
     shell_task: Option<JoinHandle<()>>,
     status: LvsStatus,
     status_tx: watch::Sender<LvsStatus>,
@@ -467,6 +476,35 @@ impl Actor {
         lock(&self.reconciler).set_health(check, health);
     }
 
+    /// The `execute=` names of a configuration, without one naming this very file (that
+    /// would start this configuration again, and again).
+    fn children(&self, names: &[String]) -> Vec<String> {
+        let me = std::fs::canonicalize(&self.path).ok();
+        let etc = super::ldirectord::Paths::default().config_dir;
+        names
+            .iter()
+            .filter(|n| {
+                let found =
+                    crate::config::locate(n, &etc).and_then(|l| std::fs::canonicalize(l.path).ok());
+                let itself = found.is_some() && found == me;
+                if itself {
+                    tracing::warn!("execute={n} names this configuration itself: ignored");
+                }
+                !itself
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn queue_children(&self, jobs: Vec<execute::Job>) {
+        for job in jobs {
+            let _ = self.shell.send(Task::Ldirectord {
+                program: self.options.ldirectord.clone(),
+                job,
+            });
+        }
+    }
+
     fn send(&self, mail: alert::Mail) {
         tracing::info!("emailalert: {}", mail.log_subject);
         mail::queue(&self.mail_tx, mail);
@@ -606,7 +644,7 @@ impl Actor {
         }
         drop(rec);
         for line in runs {
-            let _ = self.shell.send(line);
+            let _ = self.shell.send(Task::Shell(line));
         }
     }
 
@@ -696,6 +734,9 @@ impl Actor {
                     tracing::warn!("{w}");
                 }
                 self.daemon_status = DaemonStatus::Reloading;
+                let old = self.children(&self.config.globals.execute.clone());
+                let new = self.children(&config.globals.execute);
+                self.queue_children(execute::plan(&old, &new));
                 self.config = config;
                 self.install(mapped);
                 self.status.reloads += 1;
@@ -731,12 +772,14 @@ impl Actor {
             self.seen = content;
         }
         if let Some(cb) = callback {
-            let _ = self.shell.send(format!("{cb} {}", self.file));
+            let _ = self.shell.send(Task::Shell(format!("{cb} {}", self.file)));
         }
     }
 
     async fn stop(&mut self) {
         self.daemon_status = DaemonStatus::Stopping;
+        let children = self.children(&self.config.globals.execute.clone());
+        self.queue_children(execute::stop(&children));
         self.runner.update(Vec::new());
         let purge: BTreeSet<ServiceKey> = self
             .mapped
@@ -778,17 +821,52 @@ impl Actor {
     }
 }
 
-/// Runs `fallbackcommand` and `callback` lines through `/bin/sh -c` one after another, in
+/// A command the queue runs.
+#[derive(Debug, Clone)]
+enum Task {
+    /// A `fallbackcommand` / `callback` line, through `/bin/sh -c`.
+    Shell(String),
+    /// An `execute=` child: `ldirectord NAME COMMAND` with this program.
+    Ldirectord { program: PathBuf, job: execute::Job },
+}
+
+/// Runs `fallbackcommand` and `callback` lines and `execute=` commands one after another, in
 /// the order they were asked for, off the actor's loop; a failure is logged as ldirectord
 /// does.
-fn shell_queue() -> (mpsc::UnboundedSender<String>, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+fn shell_queue() -> (mpsc::UnboundedSender<Task>, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Task>();
     let task = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            run_shell(line).await;
+        while let Some(task) = rx.recv().await {
+            match task {
+                Task::Shell(line) => run_shell(line).await,
+                Task::Ldirectord { program, job } => run_ldirectord(&program, &job).await,
+            }
         }
     });
     (tx, task)
+}
+
+/// `ldirectord NAME WORD` for each word of the job until one succeeds (`reload`, else
+/// `start`), each bounded by a minute.
+async fn run_ldirectord(program: &Path, job: &execute::Job) {
+    for word in job.command.words() {
+        let shown = format!("ldirectord {} {word}", job.name);
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.arg0("ldirectord")
+            .arg(&job.name)
+            .arg(word)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        match tokio::time::timeout(Duration::from_secs(60), cmd.status()).await {
+            Ok(Ok(s)) if s.success() => {
+                tracing::debug!("ran {shown}");
+                return;
+            }
+            Ok(Ok(s)) => tracing::warn!("system({shown}) failed: {s}"),
+            Ok(Err(e)) => tracing::warn!("system({shown}) failed: {e}"),
+            Err(_) => tracing::warn!("system({shown}) failed: no answer within 60 s"),
+        }
+    }
 }
 
 async fn run_shell(line: String) {

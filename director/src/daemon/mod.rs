@@ -2,6 +2,7 @@
 //! the control socket, signals and metrics.
 //!
 //! - `alert`: e-mail alerts, which change is mailed and the reminders (pure)
+//! - `execute`: ldirectord's `execute=` children (which `ldirectord NAME CMD` to run, pure)
 //! - `mail`: sends them (lettre: SMTP relay or sendmail), off the loop and bounded
 //! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
 //! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
@@ -17,6 +18,7 @@
 //! sd_notify.
 
 pub mod alert;
+pub mod execute;
 pub mod ldirectord;
 pub mod lvs;
 pub mod mail;
