@@ -15,6 +15,7 @@ use crate::ipvs::{
 pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = std::env::var("DIRECTOR_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
@@ -24,7 +25,10 @@ pub fn init_tracing() {
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_target(false),
+                .with_target(false)
+                .with_filter(tracing_subscriber::filter::filter_fn(|_| {
+                    crate::logging::stderr_enabled()
+                })),
         )
         .with(crate::logging::LogFileLayer)
         .try_init();

@@ -2,7 +2,9 @@
 //!
 //! - an absolute path: one line appended per message, the file opened and closed each time
 //!   (so logrotate works), as `[<ctime>|<CFGNAME>|<pid>] <message>`;
-//! - a syslog facility name: a datagram to `/dev/log`, ident `ldirectord`, with the pid.
+//! - a syslog facility name: a datagram to `/dev/log`, ident `ldirectord`, with the pid;
+//! - with `supervised=yes`, neither: stdout, as `[<ctime>] <message>` (and nothing on
+//!   stderr).
 //!
 //! A `tracing` layer (`LogFileLayer`) installed with the subscriber writes every event to the
 //! target chosen with `set_target` once the configuration is read; until then it does nothing.
@@ -11,6 +13,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use tracing::field::{Field, Visit};
@@ -26,9 +29,22 @@ pub struct Target {
     pub target: LogTarget,
     /// ldirectord's CFGNAME: the config file name as given (`ldirectord.cf`, `www.cf`).
     pub cfgname: String,
+    /// `supervised=yes`: stdout with the `[<ctime>] ` prefix instead of `target`.
+    pub supervised: bool,
 }
 
 static TARGET: Mutex<Option<Target>> = Mutex::new(None);
+static STDERR: AtomicBool = AtomicBool::new(true);
+
+/// Whether the stderr layer writes (off under `supervised=yes`, where stdout is the log).
+pub fn stderr_enabled() -> bool {
+    STDERR.load(Ordering::Relaxed)
+}
+
+/// Turn the stderr layer on or off.
+pub fn set_stderr(on: bool) {
+    STDERR.store(on, Ordering::Relaxed);
+}
 
 /// Send log lines to `target` from now on (`None`: stderr only).
 pub fn set_target(target: Option<Target>) {
@@ -78,6 +94,12 @@ impl<S: Subscriber> Layer<S> for LogFileLayer {
         event.record(&mut m);
         let message = format!("{}{}", m.text, m.fields);
         let pid = std::process::id();
+        if target.supervised {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(supervised_line(&ctime(), &message).as_bytes());
+            let _ = out.flush();
+            return;
+        }
         match &target.target {
             LogTarget::File(path) => {
                 write_file(path, &file_line(&ctime(), &target.cfgname, pid, &message));
@@ -112,6 +134,11 @@ pub fn ctime() -> String {
 /// One line of ldirectord's log file.
 pub fn file_line(ctime: &str, cfgname: &str, pid: u32, message: &str) -> String {
     format!("[{ctime}|{cfgname}|{pid}] {message}\n")
+}
+
+/// One line of ldirectord's log under `supervised=yes` (stdout).
+pub fn supervised_line(ctime: &str, message: &str) -> String {
+    format!("[{ctime}] {message}\n")
 }
 
 /// syslog facility numbers by name.
@@ -171,6 +198,14 @@ mod tests {
     }
 
     #[test]
+    fn supervised_lines_as_ldirectord_prints_them() {
+        assert_eq!(
+            supervised_line("Wed Nov 25 01:40:34 2026", "Added real server: x"),
+            "[Wed Nov 25 01:40:34 2026] Added real server: x\n"
+        );
+    }
+
+    #[test]
     fn syslog_priority_from_facility_and_level() {
         assert_eq!(
             syslog_datagram("local0", Level::INFO, 7, "m"),
@@ -194,6 +229,7 @@ mod tests {
         set_target(Some(Target {
             target: LogTarget::File(path.clone()),
             cfgname: "www.cf".into(),
+            supervised: false,
         }));
         let subscriber = tracing_subscriber::registry().with(LogFileLayer);
         tracing::subscriber::with_default(subscriber, || {

@@ -551,15 +551,23 @@ pub fn build_status(
     (status, counters)
 }
 
-/// Route log lines to the `logfile=` of `path` (a file that does not parse keeps stderr).
+/// Route log lines to the `logfile=` of `path`, or to stdout alone with `supervised=yes`
+/// (a file that does not parse keeps stderr).
 pub fn log_to_logfile_of(path: &Path, cfgname: &str) {
     let resolver = crate::config::SystemResolver::new();
     if let Ok((config, _)) = crate::config::ldirectord::load(path, &resolver) {
-        logging::set_target(Some(logging::Target {
-            target: config.globals.logfile,
-            cfgname: cfgname.to_string(),
-        }));
+        set_log_target(&config.globals, cfgname);
     }
+}
+
+/// Make `globals`' `logfile=` / `supervised=` the log target (start and reload).
+pub fn set_log_target(globals: &crate::config::ldirectord::Globals, cfgname: &str) {
+    logging::set_stderr(!globals.supervised);
+    logging::set_target(Some(logging::Target {
+        target: globals.logfile.clone(),
+        cfgname: cfgname.to_string(),
+        supervised: globals.supervised,
+    }));
 }
 
 #[cfg(test)]
