@@ -347,7 +347,8 @@ fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32
             return 1;
         }
     };
-    let code = rt.block_on(serve(path.to_path_buf(), kernel));
+    let log_cfgname = (!inv.debug).then(|| inv.cfgname.clone());
+    let code = rt.block_on(serve(path.to_path_buf(), kernel, log_cfgname));
     if detached {
         let _ = std::fs::remove_file(pidfile);
     }
@@ -400,9 +401,9 @@ fn spawn_background(pidfile: &Path) -> i32 {
     1
 }
 
-async fn serve(path: PathBuf, kernel: super::lvs::Kernel) -> i32 {
+async fn serve(path: PathBuf, kernel: super::lvs::Kernel, log_cfgname: Option<String>) -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
-    let set = match super::start_all(&[path], &kernel, super::lvs_options()).await {
+    let set = match super::start_all(&[path], &kernel, super::lvs_options(), log_cfgname).await {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -86,6 +86,9 @@ pub struct LvsOptions {
     /// The program `execute=` children are run with, as `ldirectord NAME COMMAND` (this
     /// binary, which acts as ldirectord when called so).
     pub ldirectord: PathBuf,
+    /// This file's `logfile=` / `supervised=` is where the process logs (named so in file
+    /// lines): a reload that changes them takes effect. `None`: another file decides.
+    pub log_cfgname: Option<String>,
 }
 
 impl LvsOptions {
@@ -98,6 +101,7 @@ impl LvsOptions {
             mail: MailOptions::default(),
             ldirectord: std::env::current_exe()
                 .unwrap_or_else(|_| PathBuf::from("/usr/sbin/ldirectord")),
+            log_cfgname: None,
         }
     }
 }
@@ -734,6 +738,13 @@ impl Actor {
                     tracing::warn!("{w}");
                 }
                 self.daemon_status = DaemonStatus::Reloading;
+                if let Some(name) = &self.options.log_cfgname {
+                    if config.globals.logfile != self.config.globals.logfile
+                        || config.globals.supervised != self.config.globals.supervised
+                    {
+                        super::set_log_target(&config.globals, name);
+                    }
+                }
                 let old = self.children(&self.config.globals.execute.clone());
                 let new = self.children(&config.globals.execute);
                 self.queue_children(execute::plan(&old, &new));

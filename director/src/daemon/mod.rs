@@ -229,13 +229,14 @@ async fn run_async(opts: Options) -> i32 {
             return 1;
         }
     };
-    if let Some(first) = files.first() {
+    let log_cfgname = files.first().map(|first| {
         let name = first
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         log_to_logfile_of(first, &name);
-    }
+        name
+    });
     let kernel = match open_kernel(opts.backend) {
         Ok(k) => k,
         Err(e) => {
@@ -248,7 +249,7 @@ async fn run_async(opts: Options) -> i32 {
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     );
-    let mut set = match start_all(&files, &kernel, lvs_options()).await {
+    let mut set = match start_all(&files, &kernel, lvs_options(), log_cfgname).await {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -399,14 +400,19 @@ impl LvsSet {
 }
 
 /// Start every file; a file with errors stops the ones started and gives exit status 2.
+/// `log_cfgname`: the first file's `logfile=` is followed at reloads, with that name.
 pub async fn start_all(
     files: &[PathBuf],
     kernel: &Kernel,
     options: LvsOptions,
+    log_cfgname: Option<String>,
 ) -> Result<LvsSet, i32> {
     let mut all = Vec::new();
-    for f in files {
-        match Lvs::start(f, Arc::clone(kernel), options.clone()).await {
+    for (i, f) in files.iter().enumerate() {
+        let mut options = options.clone();
+        // The first file's logfile= is the process's (start and reload).
+        options.log_cfgname = if i == 0 { log_cfgname.clone() } else { None };
+        match Lvs::start(f, Arc::clone(kernel), options).await {
             Ok(l) => all.push(l),
             Err(diags) => {
                 for d in diags.iter() {
