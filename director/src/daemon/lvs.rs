@@ -125,32 +125,102 @@ pub struct Lvs {
 }
 
 /// Forces real servers with a maintenance file down without checking them (ldirectord.md
-/// 5.4: `<ip>:<port>` or `<ip>` in `maintenancedir`; IPv6 as `[addr]:port` / `[addr]`).
-/// Reverse-DNS names are not looked up.
+/// 5.4): `<ip>:<port>`, `<ip>`, `<fqdn>:<port>`, `<fqdn>`, `<short>:<port>`, `<short>` in
+/// `maintenancedir` (IPv6 as `[addr]:port` / `[addr]`), where fqdn is the reverse-DNS name of
+/// the real, looked up before each check (off the loop, bounded by
+/// [`REVERSE_DNS_TIMEOUT`], and only when the directory holds a file the address names do
+/// not explain).
 struct Maintenance {
     inner: Arc<dyn Prober>,
     dir: Arc<Mutex<Option<PathBuf>>>,
+    resolver: Arc<dyn Resolver + Send + Sync>,
 }
 
-/// Whether `dir` holds a maintenance file for `real`.
-pub fn in_maintenance(dir: &Path, real: std::net::SocketAddr) -> bool {
+/// Bound of the reverse lookup of a real before a check with a maintenance directory.
+pub const REVERSE_DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The file names that put `real` in maintenance, in ldirectord's order; `fqdn` is its
+/// reverse-DNS name, and its first label (if the name matches `^[a-z][a-z0-9-]+\.`) the
+/// short name.
+pub fn maintenance_names(real: std::net::SocketAddr, fqdn: Option<&str>) -> Vec<String> {
+    let port = real.port();
     let host = host_string(real.ip());
-    [format!("{host}:{}", real.port()), host]
+    let mut names = vec![format!("{host}:{port}"), host];
+    if let Some(fqdn) = fqdn.filter(|f| !f.is_empty()) {
+        names.push(format!("{fqdn}:{port}"));
+        names.push(fqdn.to_string());
+        if let Some(short) = short_name(fqdn) {
+            names.push(format!("{short}:{port}"));
+            names.push(short.to_string());
+        }
+    }
+    names
+}
+
+/// ldirectord's `/^([a-z][a-z0-9\-]+)\./` on the reverse name.
+fn short_name(fqdn: &str) -> Option<&str> {
+    let (first, _) = fqdn.split_once('.')?;
+    let mut chars = first.chars();
+    let lead = chars.next()?;
+    let ok = lead.is_ascii_lowercase()
+        && first.len() >= 2
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    ok.then_some(first)
+}
+
+/// Whether `dir` puts `real` in maintenance. The directory is read off the loop; the reverse
+/// lookup happens only when it holds a file the address names do not match.
+pub async fn in_maintenance(
+    dir: PathBuf,
+    real: std::net::SocketAddr,
+    resolver: Arc<dyn Resolver + Send + Sync>,
+) -> bool {
+    let listing = tokio::task::spawn_blocking(move || {
+        std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect::<BTreeSet<String>>()
+            })
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default();
+    if listing.is_empty() {
+        return false;
+    }
+    let by_address = maintenance_names(real, None);
+    if by_address.iter().any(|n| listing.contains(n)) {
+        return true;
+    }
+    let lookup = tokio::task::spawn_blocking(move || resolver.reverse(real.ip()));
+    let fqdn = match tokio::time::timeout(REVERSE_DNS_TIMEOUT, lookup).await {
+        Ok(Ok(name)) => name,
+        _ => {
+            tracing::debug!("no reverse name for {real} within {REVERSE_DNS_TIMEOUT:?}");
+            None
+        }
+    };
+    maintenance_names(real, fqdn.as_deref())
         .iter()
-        .any(|name| dir.join(name).exists())
+        .any(|n| listing.contains(n))
 }
 
 impl Prober for Maintenance {
     fn probe(&self, spec: Arc<CheckSpec>, attempt: Attempt) -> ProbeFuture {
         let dir = lock(&self.dir).clone();
-        if let Some(dir) = dir {
-            if in_maintenance(&dir, spec.real) {
-                return Box::pin(async {
-                    Err(ProbeError::Unexpected("Server in maintenance".to_string()))
-                });
+        let Some(dir) = dir else {
+            return self.inner.probe(spec, attempt);
+        };
+        let inner = Arc::clone(&self.inner);
+        let resolver = Arc::clone(&self.resolver);
+        Box::pin(async move {
+            if in_maintenance(dir, spec.real, resolver).await {
+                return Err(ProbeError::Unexpected("Server in maintenance".to_string()));
             }
-        }
-        self.inner.probe(spec, attempt)
+            inner.probe(spec, attempt).await
+        })
     }
 }
 
@@ -194,6 +264,7 @@ impl Lvs {
         let prober: Arc<dyn Prober> = Arc::new(Maintenance {
             inner: Arc::clone(&options.prober),
             dir: Arc::clone(&maintenance),
+            resolver: Arc::clone(&options.resolver),
         });
         let (runner, events) = Runner::new(prober, options.runner);
         let results = runner.results();
@@ -893,5 +964,117 @@ async fn run_shell(line: String) {
             Ok(s) => tracing::warn!("system({line}) failed: {s}"),
             Err(e) => tracing::warn!("system({line}) failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Services, StaticResolver};
+
+    fn sa(s: &str) -> std::net::SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn maintenance_names_in_ldirectords_order() {
+        assert_eq!(
+            maintenance_names(sa("192.0.2.1:80"), Some("web1.example.com")),
+            [
+                "192.0.2.1:80",
+                "192.0.2.1",
+                "web1.example.com:80",
+                "web1.example.com",
+                "web1:80",
+                "web1"
+            ]
+        );
+        assert_eq!(
+            maintenance_names(sa("[2001:db8::1]:443"), None),
+            ["[2001:db8::1]:443", "[2001:db8::1]"]
+        );
+        // no short name unless the first label matches ^[a-z][a-z0-9-]+ and a dot follows
+        for fqdn in [
+            "Web1.example.com",
+            "w.example.com",
+            "1web.example.com",
+            "web1",
+            "we_b.x",
+        ] {
+            assert_eq!(
+                maintenance_names(sa("192.0.2.1:80"), Some(fqdn)).len(),
+                4,
+                "{fqdn}"
+            );
+        }
+        assert_eq!(
+            maintenance_names(sa("192.0.2.1:80"), Some("db-2.lan"))[4..],
+            ["db-2:80", "db-2"]
+        );
+    }
+
+    #[tokio::test]
+    async fn maintenance_by_address_fqdn_and_short_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolver: Arc<dyn Resolver + Send + Sync> = Arc::new(
+            StaticResolver::new(Services::default())
+                .with_host("web1.example.com", "192.0.2.1".parse().unwrap()),
+        );
+        let real = sa("192.0.2.1:80");
+        let check = || in_maintenance(dir.path().to_path_buf(), real, Arc::clone(&resolver));
+        assert!(!check().await, "empty directory");
+        for name in [
+            "192.0.2.1:80",
+            "192.0.2.1",
+            "web1.example.com:80",
+            "web1.example.com",
+            "web1:80",
+            "web1",
+        ] {
+            let f = dir.path().join(name);
+            std::fs::write(&f, "").unwrap();
+            assert!(check().await, "{name}");
+            std::fs::remove_file(&f).unwrap();
+        }
+        // a file for another server or port
+        std::fs::write(dir.path().join("web1:8080"), "").unwrap();
+        std::fs::write(dir.path().join("web2"), "").unwrap();
+        assert!(!check().await);
+        // a missing directory is no maintenance
+        assert!(!in_maintenance(dir.path().join("nope"), real, Arc::clone(&resolver)).await);
+    }
+
+    /// A resolver whose reverse lookups hang.
+    struct Slow;
+    impl Resolver for Slow {
+        fn host(&self, _: &str, _: crate::ipvs::Family) -> Option<std::net::IpAddr> {
+            None
+        }
+        fn service(&self, _: &str, _: Option<&str>) -> Option<u16> {
+            None
+        }
+        fn hostname(&self) -> String {
+            String::new()
+        }
+        fn reverse(&self, _: std::net::IpAddr) -> Option<String> {
+            std::thread::sleep(REVERSE_DNS_TIMEOUT + Duration::from_secs(1));
+            Some("web1.example.com".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_reverse_lookup_is_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("web1"), "").unwrap();
+        let started = std::time::Instant::now();
+        let hit =
+            in_maintenance(dir.path().to_path_buf(), sa("192.0.2.1:80"), Arc::new(Slow)).await;
+        assert!(!hit);
+        assert!(started.elapsed() < REVERSE_DNS_TIMEOUT + Duration::from_secs(1));
+        // the address files need no lookup at all
+        std::fs::write(dir.path().join("192.0.2.1"), "").unwrap();
+        let started = std::time::Instant::now();
+        assert!(in_maintenance(dir.path().to_path_buf(), sa("192.0.2.1:80"), Arc::new(Slow)).await);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }
