@@ -81,8 +81,13 @@ pub fn check(config_dir: &Path, files: &[PathBuf], print_ipvs: bool) -> i32 {
                     }
                 };
                 let empty = crate::ipvs::Table::default();
-                let table =
-                    crate::engine::desired(&mapped.virtuals, &up, &empty, &Default::default());
+                let table = crate::engine::desired(
+                    &mapped.virtuals,
+                    &up,
+                    &|_| true,
+                    &empty,
+                    &Default::default(),
+                );
                 virtuals.push(table);
             }
             Err(diags) => {

@@ -4,9 +4,13 @@
 //!
 //! Rules (ldirectord 1.186 semantics, ref ldirectord.md 6.3, 6.6, 6.7, without its flapping):
 //! - a real server that is up is present at its configured weight;
-//! - a real server that is down is present at weight 0 when `quiescent`, absent otherwise
-//!   (ldirectord's state after start or reload; a quiesced real deleted by hand comes back at
-//!   weight 0, so `readdquiescent` is always in effect);
+//! - a real server that is down is absent unless `quiescent`; with `quiescent` it is at
+//!   weight 0 when it is in the table, and when it is not: only with `readdquiescent`, or
+//!   while its check is *settling* (its first verdict after a start or a reload: ldirectord's
+//!   start/reload sequence leaves every down real at weight 0). So with `readdquiescent=no`
+//!   a quiesced real deleted by hand stays deleted (ldirectord's #125); with `yes` it comes
+//!   back at weight 0 (ldirectord only re-adds it at a transition; director's repair pass
+//!   puts it back at once);
 //! - a real server not yet checked keeps what the kernel has (adopted on restart, never
 //!   dropped before its first verdict) and is not added before its first check passes;
 //! - the fallback is present while every real server has a verdict and none is up;
@@ -51,6 +55,9 @@ pub struct VirtualSpec {
     pub fallback: Option<Dest>,
     /// `quiescent=yes`: a failed real stays at weight 0 instead of being removed.
     pub quiescent: bool,
+    /// `readdquiescent=yes`: a failed real of a quiescent virtual that is not in the table is
+    /// added at weight 0.
+    pub readdquiescent: bool,
 }
 
 /// The destination as the kernel will store it: for gate and ipip destinations of a TCP/UDP/SCTP
@@ -71,9 +78,11 @@ pub fn kernel_dest(service: &ServiceKey, dest: &Dest) -> Dest {
 ///
 /// `previously_managed`: services director configured before this call that the current
 /// configuration no longer has (they are removed); every other unconfigured service is kept.
+/// `settling`: checks whose first verdict since the last start or reload is being applied.
 pub fn desired(
     virtuals: &[VirtualSpec],
     health: &dyn Fn(CheckId) -> Health,
+    settling: &dyn Fn(CheckId) -> bool,
     actual: &Table,
     previously_managed: &BTreeSet<ServiceKey>,
 ) -> Table {
@@ -99,7 +108,8 @@ pub fn desired(
                     dests.insert(want.key(), want);
                 }
                 Health::Down => {
-                    if v.quiescent {
+                    let keep = found.is_some() || v.readdquiescent || settling(real.check);
+                    if v.quiescent && keep {
                         let mut q = want.clone();
                         q.weight = 0;
                         dests.insert(q.key(), q);
@@ -351,6 +361,7 @@ mod tests {
             reals: vec![real("198.51.100.1", 0), real("198.51.100.2", 1)],
             fallback: fallback.then(|| Dest::new(ip("127.0.0.1"), 80)),
             quiescent,
+            readdquiescent: false,
         }
     }
 
@@ -363,7 +374,13 @@ mod tests {
     }
 
     fn run(v: &VirtualSpec, h: [Health; 2], actual: &Table) -> Table {
-        desired(std::slice::from_ref(v), &|c| h[c], actual, &BTreeSet::new())
+        desired(
+            std::slice::from_ref(v),
+            &|c| h[c],
+            &|_| false,
+            actual,
+            &BTreeSet::new(),
+        )
     }
 
     #[test]
@@ -391,15 +408,45 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_quiescent_real_is_at_weight_0_even_when_absent() {
-        // ldirectord's end state after start or reload (its add-then-quiesce sequence), and
-        // the repair of a quiesced real deleted by hand; checktype=off reals are always here
+    fn readdquiescent_decides_for_an_absent_failed_real() {
         let v = vs(true, false);
-        let t = run(&v, [Health::Up, Health::Down], &Table::default());
+        let settle = |settling: bool, v: &VirtualSpec, actual: &Table| {
+            desired(
+                std::slice::from_ref(v),
+                &|c| [Health::Up, Health::Down][c],
+                &|_| settling,
+                actual,
+                &BTreeSet::new(),
+            )
+        };
+        // settling (first verdict after start or reload): ldirectord's add-then-quiesce
+        // sequence leaves it at weight 0 whatever readdquiescent says (checktype=off reals too)
+        let t = settle(true, &v, &Table::default());
         assert_eq!(
             weights(&t),
             vec![("198.51.100.1".into(), 1), ("198.51.100.2".into(), 0)]
         );
+        // present: quiesced at weight 0
+        let t2 = settle(false, &v, &t);
+        assert_eq!(weights(&t2), weights(&t));
+        // deleted by hand while down: readdquiescent=no leaves it out
+        let mut deleted = t.clone();
+        let key = v.service.key;
+        let dk = Dest::new(ip("198.51.100.2"), 80).key();
+        deleted.services.get_mut(&key).unwrap().dests.remove(&dk);
+        let t3 = settle(false, &v, &deleted);
+        assert_eq!(weights(&t3), vec![("198.51.100.1".into(), 1)]);
+        // readdquiescent=yes puts it back at weight 0
+        let mut readd = vs(true, false);
+        readd.readdquiescent = true;
+        let t4 = settle(false, &readd, &deleted);
+        assert_eq!(
+            weights(&t4),
+            vec![("198.51.100.1".into(), 1), ("198.51.100.2".into(), 0)]
+        );
+        // quiescent=no: never there
+        let t5 = settle(true, &vs(false, false), &Table::default());
+        assert_eq!(weights(&t5), vec![("198.51.100.1".into(), 1)]);
     }
 
     #[test]
@@ -461,7 +508,13 @@ mod tests {
         assert_eq!(weights(&t).len(), 2);
         assert!(t.services.contains_key(&other_key));
         let forget: BTreeSet<_> = [other_key].into();
-        let t = desired(std::slice::from_ref(&v), &|_| Health::Up, &actual, &forget);
+        let t = desired(
+            std::slice::from_ref(&v),
+            &|_| Health::Up,
+            &|_| false,
+            &actual,
+            &forget,
+        );
         assert!(!t.services.contains_key(&other_key));
     }
 

@@ -598,3 +598,48 @@ async fn execute_children_follow_start_reload_and_stop() {
         "a.cf start\nb.cf start\na.cf stop\nb.cf reload\nb.cf start\nc.cf start\nb.cf stop\nc.cf stop\n"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn readdquiescent_decides_whether_a_quiesced_real_deleted_by_hand_comes_back() {
+    for readd in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = if readd {
+            format!("readdquiescent=yes\n{WWW}")
+        } else {
+            WWW.to_string()
+        };
+        let path = write(dir.path(), &text);
+        let k = kernel(MemoryIpvs::new());
+        let probes = Arc::new(Scripted::default());
+        let lvs = start(&path, &k, &probes).await;
+        sleep(1100).await;
+        probes.set("198.51.100.2:80", false);
+        sleep(3000).await;
+        assert_eq!(
+            dests(&k, "192.0.2.132"),
+            vec!["198.51.100.1:80 1", "198.51.100.2:80 0"]
+        );
+        // The operator deletes the quiesced real (to drop its persistent clients).
+        let gone = Dest::new("198.51.100.2".parse().unwrap(), 80).key();
+        k.lock()
+            .unwrap()
+            .apply(&[Change::DelDest(vkey("192.0.2.132"), gone)])
+            .unwrap();
+        sleep(4100).await;
+        let want_back = vec!["198.51.100.1:80 1", "198.51.100.2:80 0"];
+        if readd {
+            assert_eq!(dests(&k, "192.0.2.132"), want_back, "readdquiescent=yes");
+        } else {
+            assert_eq!(
+                dests(&k, "192.0.2.132"),
+                vec!["198.51.100.1:80 1"],
+                "readdquiescent=no keeps the hand deletion"
+            );
+            // A reload rebuilds the state as ldirectord's: the down real is at weight 0.
+            lvs.reload(ReloadCause::Request).await.unwrap();
+            sleep(1100).await;
+            assert_eq!(dests(&k, "192.0.2.132"), want_back, "after a reload");
+        }
+        lvs.stop().await;
+    }
+}

@@ -194,6 +194,7 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
             reals: real_specs,
             fallback,
             quiescent: vs.quiescent,
+            readdquiescent: config.globals.readdquiescent,
         });
         extras.push(VirtualExtra {
             address: vs.address,

@@ -33,6 +33,9 @@ pub struct Reconciler {
     last: Table,
     /// Whether `last` came from the kernel at least once.
     seen: bool,
+    /// Checks whose first verdict since the last start or reload is not applied yet
+    /// (`engine::desired`'s settling).
+    settling: BTreeSet<CheckId>,
 }
 
 impl Reconciler {
@@ -70,6 +73,9 @@ impl Reconciler {
             .flat_map(|v| v.reals.iter().map(|r| r.check))
             .collect();
         self.health.retain(|id, _| checks.contains(id));
+        // ldirectord rebuilds every real's state at a start or reload: every check settles
+        // again.
+        self.settling = checks;
         self.virtuals = virtuals;
     }
 
@@ -86,7 +92,8 @@ impl Reconciler {
     /// The changes one pass would make against `actual` (pure).
     pub fn plan_against(&self, actual: &Table) -> Vec<Change> {
         let health = |id: CheckId| self.health(id);
-        let desired = engine::desired(&self.virtuals, &health, actual, &self.forget);
+        let settling = |id: CheckId| self.settling.contains(&id);
+        let desired = engine::desired(&self.virtuals, &health, &settling, actual, &self.forget);
         plan(&desired, actual)
     }
 
@@ -97,6 +104,7 @@ impl Reconciler {
         let outcome = self.apply(ipvs, &actual, &changes);
         if outcome.error.is_none() {
             self.forget.clear();
+            self.settled();
         }
         Ok(outcome)
     }
@@ -112,6 +120,7 @@ impl Reconciler {
         let actual = self.last.clone();
         let changes = self.plan_against(&actual);
         if changes.is_empty() {
+            self.settled();
             return Ok(Outcome {
                 table: actual,
                 ..Outcome::default()
@@ -129,6 +138,7 @@ impl Reconciler {
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 self.forget.clear();
+                self.settled();
                 self.last = table.clone();
                 Ok(Outcome {
                     applied,
@@ -142,6 +152,13 @@ impl Reconciler {
                 self.reconcile(ipvs)
             }
         }
+    }
+
+    /// The checks with a verdict have settled (their start/reload state is applied).
+    fn settled(&mut self) {
+        let health = &self.health;
+        self.settling
+            .retain(|id| health.get(id).is_none_or(|h| *h == Health::Unknown));
     }
 
     /// Stop: remove the services in `purge` (the virtuals whose cleanstop is yes) with their
@@ -311,6 +328,7 @@ mod tests {
                 .collect(),
             fallback: None,
             quiescent: false,
+            readdquiescent: false,
         }
     }
 
