@@ -12,7 +12,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use healthcheck::probe::{HttpMethod as HcMethod, Negotiate};
+use healthcheck::probe::{HttpMethod as HcMethod, Negotiate, Receive};
 use healthcheck::spec::{self as hc, host_string, CheckSpec, VirtualId};
 
 use super::monitor::Monitor;
@@ -264,13 +264,28 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
     let (request, receive) = vs.request_for(real);
     let receive = match receive {
         "" => None,
-        r => Some(regex::Regex::new(r).map_err(|e| {
+        r => Some(Receive::compile(r).map_err(|e| {
             format!("receive \"{r}\" is not a regular expression director can use: {e}")
         })?),
     };
+    let http = matches!(
+        vs.service,
+        ld::Service::Http | ld::Service::Https | ld::Service::HttpProxy
+    );
+    if let (true, Some(Receive::Perl(re))) = (http, &receive) {
+        // The http probe matches with the `regex` crate only (healthcheck's http module
+        // takes `Negotiate::receive`); refuse rather than check nothing.
+        return Err(format!(
+            "receive \"{}\" needs Perl regular expression features (back-references or \
+             look-around) that the {} check does not support yet",
+            re.as_str(),
+            vs.service.as_str()
+        ));
+    }
     spec.negotiate = Negotiate {
         request: non_empty(request),
-        receive,
+        receive: None,
+        receive_perl: None,
         virtualhost: vs.virtualhost.clone(),
         http_method: match vs.httpmethod {
             HttpMethod::Get => HcMethod::Get,
@@ -282,6 +297,7 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         secret: non_empty(&vs.secret),
         tls_verify: false,
     };
+    spec.negotiate.set_receive(receive);
     let t = vs.timing;
     spec.checkinterval = Duration::from_secs(u64::from(t.checkinterval));
     spec.checktimeout = Duration::from_secs(u64::from(t.checktimeout));
@@ -427,6 +443,41 @@ virtual=192.0.2.133:3306
         assert!(m.warnings[0]
             .to_string()
             .starts_with("t.cf:5: warning: real server 198.51.100.2:3306"));
+    }
+
+    #[test]
+    fn perl_receive_patterns_map_to_fancy_regex_but_not_for_http_yet() {
+        let text = "\
+virtual=192.0.2.132:9000
+\treal=198.51.100.1:9000 gate
+\tservice=simpletcp
+\trequest=\"PING\"
+\treceive=\"^(\\w+) \\1$\"
+virtual=192.0.2.132:80
+\treal=198.51.100.1:80 gate
+\tservice=http
+\treceive=\"OK(?!.*degraded)\"
+virtual=192.0.2.132:81
+\treal=198.51.100.1:81 gate
+\tservice=http
+\treceive=\"Test Page\"
+";
+        let mut ids = CheckIds::default();
+        let m = map(&load(text), "t.cf", &mut ids);
+        let tcp = m.extras[0].reals[0].spec.as_ref().unwrap();
+        assert!(tcp.negotiate.receive.is_none());
+        assert!(tcp.negotiate.receive_matches("pong pong"));
+        assert!(!tcp.negotiate.receive_matches("pong ping"));
+        assert!(m.extras[1].reals[0].spec.is_none());
+        assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+        assert!(m.warnings[0]
+            .to_string()
+            .contains("needs Perl regular expression features"));
+        let http = m.extras[2].reals[0].spec.as_ref().unwrap();
+        assert_eq!(
+            http.negotiate.receive.as_ref().map(|r| r.as_str()),
+            Some("Test Page")
+        );
     }
 
     #[test]
