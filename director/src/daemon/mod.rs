@@ -163,6 +163,9 @@ pub fn dispatch() -> healthcheck::runner::Dispatch {
         S::Nntp,
         |a, n| async move { probe::nntp::probe(a, &n).await },
     );
+    d.register(S::Oracle, |a, n| async move {
+        probe::oracle::probe(a, &n).await
+    });
     d.register(
         S::Pgsql,
         |a, n| async move { probe::pgsql::probe(a, &n).await },
@@ -579,11 +582,11 @@ pub fn set_log_target(globals: &crate::config::ldirectord::Globals, cfgname: &st
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_negotiate_service_but_oracle_has_a_probe() {
+    fn every_negotiate_service_has_a_probe() {
         let missing: Vec<String> = super::unsupported_services()
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(missing, vec!["oracle".to_string()]);
+        assert_eq!(missing, Vec::<String>::new());
     }
 }

@@ -151,6 +151,7 @@ pub mod ldap;
 pub mod ldaps;
 pub mod mysql;
 pub mod nntp;
+pub mod oracle;
 pub mod pgsql;
 pub mod pop;
 pub mod pops;
