@@ -33,7 +33,7 @@ pub async fn probe_over(
     params: &Negotiate,
     transport: Transport,
 ) -> Result<(), ProbeError> {
-    if params.receive_pattern().is_none_or(str::is_empty) {
+    if params.receive_pattern().map_or(true, str::is_empty) {
         return Err(ProbeError::Unexpected(
             "dns check without receive is always down".into(),
         ));
@@ -366,8 +366,10 @@ mod tests {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512), id in any::<u16>()) {
             if let Some(msg) = decode(&bytes, id) {
-                let mut p = Negotiate::default();
-                p.receive = Some(regex::Regex::new(".").unwrap());
+                let p = Negotiate {
+                    receive: Some(regex::Regex::new(".").unwrap()),
+                    ..Negotiate::default()
+                };
                 let _ = judge(&msg, &p);
             }
         }
