@@ -291,8 +291,9 @@ fn backend() -> Backend {
     }
 }
 
-/// Set in the background child `start` spawns.
-const DETACHED: &str = "DIRECTOR_LDIRECTORD_DETACHED";
+/// Set in the background child `start` spawns (commands the daemon runs must not inherit
+/// it: an `ldirectord NAME start` would then stay in the foreground).
+pub(crate) const DETACHED: &str = "DIRECTOR_LDIRECTORD_DETACHED";
 
 fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32 {
     let detached = std::env::var_os(DETACHED).is_some();

@@ -937,6 +937,7 @@ async fn run_ldirectord(program: &Path, job: &execute::Job) {
         cmd.arg0("ldirectord")
             .arg(&job.name)
             .arg(word)
+            .env_remove(super::ldirectord::DETACHED)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         match tokio::time::timeout(Duration::from_secs(60), cmd.status()).await {
@@ -956,6 +957,7 @@ async fn run_shell(line: String) {
         let status = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(&line)
+            .env_remove(super::ldirectord::DETACHED)
             .stdin(std::process::Stdio::null())
             .status()
             .await;
