@@ -405,6 +405,15 @@ impl<K: Key> Runner<K> {
         rx
     }
 
+    /// Stop sending results (the receiver of [`Runner::results`] sees its end).
+    pub fn stop_results(&self) {
+        *self
+            .shared
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// The health of `key`, if it is being checked.
     pub fn health(&self, key: &K) -> Option<Health> {
         self.shared

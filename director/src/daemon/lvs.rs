@@ -267,7 +267,6 @@ impl Lvs {
             resolver: Arc::clone(&options.resolver),
         });
         let (runner, events) = Runner::new(prober, options.runner);
-        let results = runner.results();
         let (monitor_tx, monitor_task) = monitor::writer();
         let (mail_tx, mail_task) = mail::sender(options.mail.clone(), 64);
         let (status_tx, status_rx) = watch::channel(LvsStatus {
@@ -293,7 +292,7 @@ impl Lvs {
             kernel,
             runner,
             events,
-            results,
+            results: None,
             monitors: HashMap::new(),
             monitor_tx,
             monitor_task: Some(monitor_task),
@@ -389,7 +388,8 @@ struct Actor {
     runner: Runner<RealKey>,
     events: mpsc::UnboundedReceiver<Event<RealKey>>,
     /// Every check result (monitorfile lines).
-    results: mpsc::UnboundedReceiver<CheckResult<RealKey>>,
+    /// Only while some virtual has a monitorfile (the runner sends nothing otherwise).
+    results: Option<mpsc::UnboundedReceiver<CheckResult<RealKey>>>,
     /// The monitorfile of each real that has one.
     monitors: HashMap<RealKey, Monitor>,
     monitor_tx: mpsc::UnboundedSender<(PathBuf, String)>,
@@ -439,6 +439,14 @@ impl Actor {
             .flat_map(|x| x.reals.iter())
             .filter_map(|r| r.monitor.clone().map(|m| (r.key, m)))
             .collect();
+        match (self.monitors.is_empty(), self.results.is_some()) {
+            (false, false) => self.results = Some(self.runner.results()),
+            (true, true) => {
+                self.runner.stop_results();
+                self.results = None;
+            }
+            _ => {}
+        }
         self.reasons.retain(|k, _| self.check_of.contains_key(k));
         let addresses: BTreeSet<VirtualAddress> = mapped.extras.iter().map(|x| x.address).collect();
         self.fallback_edge.retain(|a, _| addresses.contains(a));
@@ -490,7 +498,12 @@ impl Actor {
                         self.daemon_status = DaemonStatus::Running;
                     }
                 }
-                res = self.results.recv() => {
+                res = async {
+                    match self.results.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
                     if let Some(res) = res {
                         self.monitor(&res);
                     }

@@ -464,4 +464,11 @@ async fn every_result_reaches_the_results_receiver_with_every_key() {
     let ev = drain(&mut rx);
     assert_eq!(ev.len(), 2, "{ev:#?}");
     assert!(ev.iter().all(|e| e.transition == Transition::Up));
+    // Once stopped, nothing more comes and the receiver sees the end.
+    r.stop_results();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        results.try_recv().unwrap_err(),
+        mpsc::error::TryRecvError::Disconnected
+    );
 }
