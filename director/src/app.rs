@@ -20,6 +20,7 @@ static FILTER: std::sync::OnceLock<
 pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = std::env::var("DIRECTOR_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
@@ -32,7 +33,10 @@ pub fn init_tracing() {
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_target(false),
+                .with_target(false)
+                .with_filter(tracing_subscriber::filter::filter_fn(|_| {
+                    crate::logging::stderr_enabled()
+                })),
         )
         .with(crate::logging::LogFileLayer)
         .try_init();
@@ -111,8 +115,13 @@ pub fn check(
                     }
                 };
                 let empty = crate::ipvs::Table::default();
-                let table =
-                    crate::engine::desired(&mapped.virtuals, &up, &empty, &Default::default());
+                let table = crate::engine::desired(
+                    &mapped.virtuals,
+                    &up,
+                    &|_| true,
+                    &empty,
+                    &Default::default(),
+                );
                 virtuals.push(table);
             }
             Err(diags) => {

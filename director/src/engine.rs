@@ -4,9 +4,13 @@
 //!
 //! Rules (ldirectord 1.186 semantics, ref ldirectord.md 6.3, 6.6, 6.7, without its flapping):
 //! - a real server that is up is present at its configured weight;
-//! - a real server that is down is present at weight 0 when `quiescent`, absent otherwise
-//!   (ldirectord's state after start or reload; a quiesced real deleted by hand comes back at
-//!   weight 0, so `readdquiescent` is always in effect);
+//! - a real server that is down is absent unless `quiescent`; with `quiescent` it is at
+//!   weight 0 when it is in the table, and when it is not: only with `readdquiescent`, or
+//!   while its check is *settling* (its first verdict after a start or a reload: ldirectord's
+//!   start/reload sequence leaves every down real at weight 0). So with `readdquiescent=no`
+//!   a quiesced real deleted by hand stays deleted (ldirectord's #125); with `yes` it comes
+//!   back at weight 0 (ldirectord only re-adds it at a transition; director's repair pass
+//!   puts it back at once);
 //! - a real server not yet checked keeps what the kernel has (adopted on restart, never
 //!   dropped before its first verdict) and is not added before its first check passes;
 //! - the fallback is present while every real server has a verdict and none is up;
@@ -51,6 +55,9 @@ pub struct VirtualSpec {
     pub fallback: Option<Dest>,
     /// `quiescent=yes`: a failed real stays at weight 0 instead of being removed.
     pub quiescent: bool,
+    /// `readdquiescent=yes`: a failed real of a quiescent virtual that is not in the table is
+    /// added at weight 0.
+    pub readdquiescent: bool,
 }
 
 /// The destination as the kernel will store it: for gate and ipip destinations of a TCP/UDP/SCTP
@@ -71,9 +78,11 @@ pub fn kernel_dest(service: &ServiceKey, dest: &Dest) -> Dest {
 ///
 /// `previously_managed`: services director configured before this call that the current
 /// configuration no longer has (they are removed); every other unconfigured service is kept.
+/// `settling`: checks whose first verdict since the last start or reload is being applied.
 pub fn desired(
     virtuals: &[VirtualSpec],
     health: &dyn Fn(CheckId) -> Health,
+    settling: &dyn Fn(CheckId) -> bool,
     actual: &Table,
     previously_managed: &BTreeSet<ServiceKey>,
 ) -> Table {
@@ -99,7 +108,8 @@ pub fn desired(
                     dests.insert(want.key(), want);
                 }
                 Health::Down => {
-                    if v.quiescent {
+                    let keep = found.is_some() || v.readdquiescent || settling(real.check);
+                    if v.quiescent && keep {
                         let mut q = want.clone();
                         q.weight = 0;
                         dests.insert(q.key(), q);
@@ -148,13 +158,8 @@ fn socket_name(addr: &std::net::IpAddr, port: u16) -> String {
     }
 }
 
-/// One ldirectord-style log line for a change, given which destinations are fallbacks and the
-/// weights before the change (`actual`).
-pub fn describe(
-    change: &Change,
-    actual: &Table,
-    fallbacks: &BTreeSet<(ServiceKey, DestKey)>,
-) -> String {
+/// One ldirectord-style log line for a change, given which destinations are fallbacks.
+pub fn describe(change: &Change, fallbacks: &BTreeSet<(ServiceKey, DestKey)>) -> String {
     let dest_line = |key: &ServiceKey, dk: &DestKey| {
         (
             socket_name(&dk.addr, dk.port),
@@ -181,26 +186,18 @@ pub fn describe(
         }
         Change::EditDest(k, d) => {
             let (r, v, fb) = dest_line(k, &d.key());
-            let before = actual
-                .services
-                .get(k)
-                .and_then(|c| c.dests.get(&d.key()))
-                .map(|d| d.weight);
+            // ldirectord's `_restore_service`: a destination present with another weight,
+            // method or thresholds is "Restored" (a weight change of an up real included).
             if fb {
                 format!(
-                    "Added fallback server: {r} ({v}) (Weight set to {})",
+                    "Restored fallback server: {r} ({v}) (Weight set to {})",
                     d.weight
                 )
             } else if d.weight == 0 {
                 format!("Quiescent real server: {r} ({v}) (Weight set to 0)")
-            } else if before == Some(0) {
-                format!(
-                    "Restored real server: {r} ({v}) (Weight set to {})",
-                    d.weight
-                )
             } else {
                 format!(
-                    "Changed real server: {r} ({v}) (Weight set to {})",
+                    "Restored real server: {r} ({v}) (Weight set to {})",
                     d.weight
                 )
             }
@@ -219,7 +216,7 @@ pub fn describe(
 /// `describe` with the configuration at hand: a destination removed from a managed service
 /// that is neither a configured real nor its fallback, and a service dropped from the
 /// configuration, are "purged" as ldirectord says it at start and reload.
-pub fn describe_in(change: &Change, actual: &Table, virtuals: &[VirtualSpec]) -> String {
+pub fn describe_in(change: &Change, virtuals: &[VirtualSpec]) -> String {
     match change {
         Change::DelService(k) => format!("Purged virtual server (start): {}", virtual_name(k)),
         Change::DelDest(k, dk) if !configured(virtuals, k, dk) => format!(
@@ -227,7 +224,7 @@ pub fn describe_in(change: &Change, actual: &Table, virtuals: &[VirtualSpec]) ->
             socket_name(&dk.addr, dk.port),
             virtual_name(k)
         ),
-        other => describe(other, actual, &fallback_keys(virtuals)),
+        other => describe(other, &fallback_keys(virtuals)),
     }
 }
 
@@ -261,6 +258,69 @@ pub fn describe_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<St
         .unwrap_or_default();
     lines.push(format!("Purged virtual server (stop): {v}"));
     lines
+}
+
+/// A change that ldirectord sends an alert mail for (its `ld_emailalert_send` calls).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alerted {
+    pub service: ServiceKey,
+    /// `<R>`: the destination as logged (`ip:port`).
+    pub real: String,
+    /// The mail subject: the log line, except that a real re-added at weight 0 is mailed as
+    /// "Quiescent real server: ..." (ldirectord logs "Readd Quiescent" but mails that).
+    pub subject: String,
+    /// A real server taken out (quiesced or deleted): reminders follow while it stays so.
+    /// Anything else clears the reminders of that destination.
+    pub down: bool,
+}
+
+/// The alert of an applied change, if ldirectord sends one for it (changes of services send
+/// none).
+pub fn alert_of(change: &Change, virtuals: &[VirtualSpec]) -> Option<Alerted> {
+    let line = describe_in(change, virtuals);
+    let fallbacks = fallback_keys(virtuals);
+    let (key, dk, down) = match change {
+        Change::AddService(_) | Change::EditService(_) | Change::DelService(_) => return None,
+        Change::AddDest(k, d) | Change::EditDest(k, d) => {
+            let fb = fallbacks.contains(&(*k, d.key()));
+            (*k, d.key(), !fb && d.weight == 0)
+        }
+        Change::DelDest(k, dk) => {
+            let fb = fallbacks.contains(&(*k, *dk));
+            (*k, *dk, !fb && configured(virtuals, k, dk))
+        }
+    };
+    let subject = match line.strip_prefix("Readd ") {
+        Some(rest) => rest.to_string(),
+        None => line,
+    };
+    Some(Alerted {
+        service: key,
+        real: socket_name(&dk.addr, dk.port),
+        subject,
+        down,
+    })
+}
+
+/// The alerts of a service purged at stop (one per destination, as `describe_stop` logs).
+pub fn alerts_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<Alerted> {
+    let v = virtual_name(key);
+    config
+        .map(|c| {
+            c.dests
+                .keys()
+                .map(|dk| {
+                    let real = socket_name(&dk.addr, dk.port);
+                    Alerted {
+                        service: *key,
+                        subject: format!("Purged real server (stop): {real} ({v})"),
+                        real,
+                        down: false,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The (service, dest) pairs that are fallbacks in the configuration.
@@ -301,6 +361,7 @@ mod tests {
             reals: vec![real("198.51.100.1", 0), real("198.51.100.2", 1)],
             fallback: fallback.then(|| Dest::new(ip("127.0.0.1"), 80)),
             quiescent,
+            readdquiescent: false,
         }
     }
 
@@ -313,7 +374,13 @@ mod tests {
     }
 
     fn run(v: &VirtualSpec, h: [Health; 2], actual: &Table) -> Table {
-        desired(std::slice::from_ref(v), &|c| h[c], actual, &BTreeSet::new())
+        desired(
+            std::slice::from_ref(v),
+            &|c| h[c],
+            &|_| false,
+            actual,
+            &BTreeSet::new(),
+        )
     }
 
     #[test]
@@ -341,15 +408,45 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_quiescent_real_is_at_weight_0_even_when_absent() {
-        // ldirectord's end state after start or reload (its add-then-quiesce sequence), and
-        // the repair of a quiesced real deleted by hand; checktype=off reals are always here
+    fn readdquiescent_decides_for_an_absent_failed_real() {
         let v = vs(true, false);
-        let t = run(&v, [Health::Up, Health::Down], &Table::default());
+        let settle = |settling: bool, v: &VirtualSpec, actual: &Table| {
+            desired(
+                std::slice::from_ref(v),
+                &|c| [Health::Up, Health::Down][c],
+                &|_| settling,
+                actual,
+                &BTreeSet::new(),
+            )
+        };
+        // settling (first verdict after start or reload): ldirectord's add-then-quiesce
+        // sequence leaves it at weight 0 whatever readdquiescent says (checktype=off reals too)
+        let t = settle(true, &v, &Table::default());
         assert_eq!(
             weights(&t),
             vec![("198.51.100.1".into(), 1), ("198.51.100.2".into(), 0)]
         );
+        // present: quiesced at weight 0
+        let t2 = settle(false, &v, &t);
+        assert_eq!(weights(&t2), weights(&t));
+        // deleted by hand while down: readdquiescent=no leaves it out
+        let mut deleted = t.clone();
+        let key = v.service.key;
+        let dk = Dest::new(ip("198.51.100.2"), 80).key();
+        deleted.services.get_mut(&key).unwrap().dests.remove(&dk);
+        let t3 = settle(false, &v, &deleted);
+        assert_eq!(weights(&t3), vec![("198.51.100.1".into(), 1)]);
+        // readdquiescent=yes puts it back at weight 0
+        let mut readd = vs(true, false);
+        readd.readdquiescent = true;
+        let t4 = settle(false, &readd, &deleted);
+        assert_eq!(
+            weights(&t4),
+            vec![("198.51.100.1".into(), 1), ("198.51.100.2".into(), 0)]
+        );
+        // quiescent=no: never there
+        let t5 = settle(true, &vs(false, false), &Table::default());
+        assert_eq!(weights(&t5), vec![("198.51.100.1".into(), 1)]);
     }
 
     #[test]
@@ -411,7 +508,13 @@ mod tests {
         assert_eq!(weights(&t).len(), 2);
         assert!(t.services.contains_key(&other_key));
         let forget: BTreeSet<_> = [other_key].into();
-        let t = desired(std::slice::from_ref(&v), &|_| Health::Up, &actual, &forget);
+        let t = desired(
+            std::slice::from_ref(&v),
+            &|_| Health::Up,
+            &|_| false,
+            &actual,
+            &forget,
+        );
         assert!(!t.services.contains_key(&other_key));
     }
 
@@ -440,19 +543,18 @@ mod tests {
         let key = v.service.key;
         let up = run(&v, [Health::Up, Health::Up], &Table::default());
         let stray = Dest::new(ip("203.0.113.9"), 80);
-        let empty = Table::default();
         let vs = std::slice::from_ref(&v);
         assert_eq!(
-            describe_in(&Change::DelDest(key, stray.key()), &empty, vs),
+            describe_in(&Change::DelDest(key, stray.key()), vs),
             "Purged real server (start): 203.0.113.9:80 (192.0.2.132:80)"
         );
         let real = Dest::new(ip("198.51.100.1"), 80);
         assert_eq!(
-            describe_in(&Change::DelDest(key, real.key()), &empty, vs),
+            describe_in(&Change::DelDest(key, real.key()), vs),
             "Deleted real server: 198.51.100.1:80 (192.0.2.132:80)"
         );
         assert_eq!(
-            describe_in(&Change::DelService(key), &empty, vs),
+            describe_in(&Change::DelService(key), vs),
             "Purged virtual server (start): 192.0.2.132:80"
         );
         assert_eq!(
@@ -466,26 +568,92 @@ mod tests {
     }
 
     #[test]
+    fn alerts_follow_ldirectord_calls() {
+        let v = vs(true, true);
+        let key = v.service.key;
+        let vs = std::slice::from_ref(&v);
+        let d = Dest::new(ip("198.51.100.1"), 80);
+        let mut q = d.clone();
+        q.weight = 0;
+        let a = alert_of(&Change::EditDest(key, q.clone()), vs).unwrap();
+        assert_eq!(
+            a.subject,
+            "Quiescent real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 0)"
+        );
+        assert_eq!(a.real, "198.51.100.1:80");
+        assert!(a.down);
+        // re-added at weight 0: logged "Readd Quiescent", mailed "Quiescent"
+        assert_eq!(
+            describe_in(&Change::AddDest(key, q.clone()), vs),
+            "Readd Quiescent real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 0)"
+        );
+        let a = alert_of(&Change::AddDest(key, q), vs).unwrap();
+        assert!(a.subject.starts_with("Quiescent real server: "));
+        assert!(a.down);
+        let a = alert_of(&Change::EditDest(key, d.clone()), vs).unwrap();
+        assert_eq!(
+            a.subject,
+            "Restored real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 1)"
+        );
+        assert!(!a.down);
+        assert!(alert_of(&Change::DelDest(key, d.key()), vs).unwrap().down);
+        let fb = Dest::new(ip("127.0.0.1"), 80);
+        let a = alert_of(&Change::DelDest(key, fb.key()), vs).unwrap();
+        assert_eq!(
+            a.subject,
+            "Deleted fallback server: 127.0.0.1:80 (192.0.2.132:80)"
+        );
+        assert!(!a.down);
+        let a = alert_of(&Change::AddDest(key, fb), vs).unwrap();
+        assert!(a.subject.starts_with("Added fallback server: 127.0.0.1:80"));
+        assert!(!a.down);
+        let stray = Dest::new(ip("203.0.113.9"), 80);
+        let a = alert_of(&Change::DelDest(key, stray.key()), vs).unwrap();
+        assert!(a.subject.starts_with("Purged real server (start): "));
+        assert!(!a.down);
+        assert!(alert_of(&Change::DelService(key), vs).is_none());
+        let up = run(&v, [Health::Up, Health::Up], &Table::default());
+        let stop = alerts_stop(&key, up.services.get(&key));
+        assert_eq!(stop.len(), 2);
+        assert_eq!(
+            stop[0].subject,
+            "Purged real server (stop): 198.51.100.1:80 (192.0.2.132:80)"
+        );
+    }
+
+    #[test]
     fn log_lines_use_ldirectord_words() {
         let v = vs(true, true);
         let key = v.service.key;
         let fbs = fallback_keys(std::slice::from_ref(&v));
         let d = Dest::new(ip("198.51.100.1"), 80);
-        let empty = Table::default();
         assert_eq!(
-            describe(&Change::AddDest(key, d.clone()), &empty, &fbs),
+            describe(&Change::AddDest(key, d.clone()), &fbs),
             "Added real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 1)"
         );
         let fb = Dest::new(ip("127.0.0.1"), 80);
         assert_eq!(
-            describe(&Change::DelDest(key, fb.key()), &empty, &fbs),
+            describe(&Change::DelDest(key, fb.key()), &fbs),
             "Deleted fallback server: 127.0.0.1:80 (192.0.2.132:80)"
         );
         let mut q = d.clone();
         q.weight = 0;
         assert_eq!(
-            describe(&Change::EditDest(key, q), &empty, &fbs),
+            describe(&Change::EditDest(key, q), &fbs),
             "Quiescent real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 0)"
+        );
+        // a weight change of an up real: ldirectord's _restore_service says "Restored"
+        let mut w = d.clone();
+        w.weight = 5;
+        assert_eq!(
+            describe(&Change::EditDest(key, w), &fbs),
+            "Restored real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 5)"
+        );
+        let mut f = fb.clone();
+        f.forward = Forward::Masq;
+        assert_eq!(
+            describe(&Change::EditDest(key, f), &fbs),
+            "Restored fallback server: 127.0.0.1:80 (192.0.2.132:80) (Weight set to 1)"
         );
     }
 }

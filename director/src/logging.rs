@@ -3,7 +3,9 @@
 //! ldirectord's `logfile=` (ldirectord.md 1.1):
 //! - an absolute path: one line appended per message, the file opened and closed each time
 //!   (so logrotate works), as `[<ctime>|<CFGNAME>|<pid>] <message>`;
-//! - a syslog facility name: a datagram to `/dev/log`, ident `ldirectord`, with the pid.
+//! - a syslog facility name: a datagram to `/dev/log`, ident `ldirectord`, with the pid;
+//! - with `supervised=yes`, neither: stdout, as `[<ctime>] <message>` (and nothing on
+//!   stderr).
 //!
 //! ha.cf's `logfile`, `debugfile` and `logfacility` (pair mode), for the failover node's
 //! events (targets `failover::*` and the pair glue), as Heartbeat's `cl_log` writes them:
@@ -24,6 +26,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 
 use tracing::field::{Field, Visit};
@@ -39,9 +42,22 @@ pub struct Target {
     pub target: LogTarget,
     /// ldirectord's CFGNAME: the config file name as given (`ldirectord.cf`, `www.cf`).
     pub cfgname: String,
+    /// `supervised=yes`: stdout with the `[<ctime>] ` prefix instead of `target`.
+    pub supervised: bool,
 }
 
 static TARGET: Mutex<Option<Target>> = Mutex::new(None);
+static STDERR: AtomicBool = AtomicBool::new(true);
+
+/// Whether the stderr layer writes (off under `supervised=yes`, where stdout is the log).
+pub fn stderr_enabled() -> bool {
+    STDERR.load(Ordering::Relaxed)
+}
+
+/// Turn the stderr layer on or off.
+pub fn set_stderr(on: bool) {
+    STDERR.store(on, Ordering::Relaxed);
+}
 
 /// Send log lines to `target` from now on (`None`: stderr only).
 pub fn set_target(target: Option<Target>) {
@@ -237,12 +253,15 @@ impl<S: Subscriber> Layer<S> for LogFileLayer {
         }
         let message = render(event);
         let pid = std::process::id();
+        if target.supervised {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(supervised_line(&ctime(), &message).as_bytes());
+            let _ = out.flush();
+            return;
+        }
         match &target.target {
             LogTarget::File(path) => {
-                let now = chrono::Local::now()
-                    .format("%a %b %e %H:%M:%S %Y")
-                    .to_string();
-                write_file(path, &file_line(&now, &target.cfgname, pid, &message));
+                write_file(path, &file_line(&ctime(), &target.cfgname, pid, &message));
             }
             LogTarget::Syslog(facility) => {
                 let datagram = syslog_datagram(facility, *event.metadata().level(), pid, &message);
@@ -273,9 +292,21 @@ fn write_file(path: &PathBuf, line: &str) {
     }
 }
 
+/// The local time as Perl's `scalar localtime` prints it (`Wed Nov 25 01:40:34 2026`).
+pub fn ctime() -> String {
+    chrono::Local::now()
+        .format("%a %b %e %H:%M:%S %Y")
+        .to_string()
+}
+
 /// One line of ldirectord's log file.
 pub fn file_line(ctime: &str, cfgname: &str, pid: u32, message: &str) -> String {
     format!("[{ctime}|{cfgname}|{pid}] {message}\n")
+}
+
+/// One line of ldirectord's log under `supervised=yes` (stdout).
+pub fn supervised_line(ctime: &str, message: &str) -> String {
+    format!("[{ctime}] {message}\n")
 }
 
 /// syslog facility numbers by name.
@@ -325,6 +356,14 @@ mod tests {
                 "Added real server: x"
             ),
             "[Wed Nov 25 01:40:34 2026|www.cf|42] Added real server: x\n"
+        );
+    }
+
+    #[test]
+    fn supervised_lines_as_ldirectord_prints_them() {
+        assert_eq!(
+            supervised_line("Wed Nov 25 01:40:34 2026", "Added real server: x"),
+            "[Wed Nov 25 01:40:34 2026] Added real server: x\n"
         );
     }
 
@@ -427,6 +466,7 @@ mod tests {
         set_target(Some(Target {
             target: LogTarget::File(path.clone()),
             cfgname: "www.cf".into(),
+            supervised: false,
         }));
         let subscriber = tracing_subscriber::registry().with(LogFileLayer);
         tracing::subscriber::with_default(subscriber, || {

@@ -458,3 +458,188 @@ async fn loopback_http_reals_with_the_standard_probes() {
     lvs.stop().await;
     assert!(table(&k).services.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn monitorfile_gets_one_line_per_check_and_a_bad_one_refuses_the_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let mon = dir.path().join("web.mon");
+    let maint = dir.path().join("maint");
+    std::fs::create_dir(&maint).unwrap();
+    let text = format!(
+        "maintenancedir={}\n{}",
+        maint.display(),
+        WWW.replacen(
+            "\tscheduler=rr\n",
+            &format!("\tscheduler=rr\n\tmonitorfile=\"{}\"\n", mon.display()),
+            1,
+        )
+    );
+    let path = write(dir.path(), &text);
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let lvs = start(&path, &k, &probes).await;
+    // opened (created) at load
+    assert!(mon.exists());
+    sleep(1100).await;
+    probes.set("198.51.100.2:80", false);
+    std::fs::write(maint.join("198.51.100.1"), "").unwrap();
+    sleep(2000).await;
+    // let the writer's blocking task finish
+    tokio::time::resume();
+    sleep(200).await;
+    tokio::time::pause();
+    let text = std::fs::read_to_string(&mon).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // two reals of the first virtual (the second virtual has no monitorfile), checked at
+    // about 0 s and 2 s
+    assert_eq!(lines.len(), 4, "{text}");
+    let pid = std::process::id();
+    let id1 = "negotiate http tcp 198.51.100.1 80 1 gate /index.html Test Page";
+    let id2 = "negotiate http tcp 198.51.100.2 80 1 gate /index.html Test Page";
+    for l in &lines {
+        assert!(l.starts_with('['), "{l}");
+        assert!(l.contains(&format!("] [{pid}] ")), "{l}");
+    }
+    assert!(
+        text.contains(&format!("] [{pid}] {id1} [up] Success\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("] [{pid}] {id2} [up] Success\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("] [{pid}] {id1} [down] Server in maintenance\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "] [{pid}] {id2} [down] HTTP/1.0 500 Internal Server Error\n"
+        )),
+        "{text}"
+    );
+
+    // A reload whose monitorfile cannot be opened is refused; the running one goes on.
+    let broken = text_with_monitor(&path, "/nonexistent/dir/web.mon");
+    std::fs::write(&path, &broken).unwrap();
+    let err = lvs.reload(ReloadCause::Request).await.unwrap_err();
+    assert!(
+        err.contains("unable to open monitorfile /nonexistent/dir/web.mon"),
+        "{err}"
+    );
+    assert_eq!(lvs.status().reload_failures, 1);
+    lvs.stop().await;
+}
+
+fn text_with_monitor(path: &Path, monitor: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("monitorfile=") {
+                format!("\tmonitorfile=\"{monitor}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_children_follow_start_reload_and_stop() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("children.log");
+    let fake = dir.path().join("ldirectord");
+    // reload of b.cf fails (not running): ldirectord then starts it
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\n[ \"$*\" = \"b.cf reload\" ] && exit 1\nexit 0\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = write(dir.path(), &format!("execute=a.cf\nexecute=b.cf\n{WWW}"));
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    let mut options = LvsOptions::new(Arc::clone(&probes) as Arc<dyn Prober>);
+    options.ldirectord = fake;
+    let lvs = Lvs::start(&path, Arc::clone(&k), options).await.unwrap();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    for _ in 0..100 {
+        if read().lines().count() >= 2 {
+            break;
+        }
+        sleep(50).await;
+    }
+    assert_eq!(read(), "a.cf start\nb.cf start\n");
+    std::fs::write(&path, format!("execute=b.cf\nexecute=c.cf\n{WWW}")).unwrap();
+    lvs.reload(ReloadCause::Request).await.unwrap();
+    for _ in 0..100 {
+        if read().lines().count() >= 6 {
+            break;
+        }
+        sleep(50).await;
+    }
+    assert_eq!(
+        read(),
+        "a.cf start\nb.cf start\na.cf stop\nb.cf reload\nb.cf start\nc.cf start\n"
+    );
+    // A broken file changes nothing (no child is touched).
+    std::fs::write(&path, format!("execute=d.cf\n{WWW}\tbogus=1\n")).unwrap();
+    assert!(lvs.reload(ReloadCause::Request).await.is_err());
+    // Stop: the children are stopped (stop waits for the queue).
+    lvs.stop().await;
+    assert_eq!(
+        read(),
+        "a.cf start\nb.cf start\na.cf stop\nb.cf reload\nb.cf start\nc.cf start\nb.cf stop\nc.cf stop\n"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn readdquiescent_decides_whether_a_quiesced_real_deleted_by_hand_comes_back() {
+    for readd in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = if readd {
+            format!("readdquiescent=yes\n{WWW}")
+        } else {
+            WWW.to_string()
+        };
+        let path = write(dir.path(), &text);
+        let k = kernel(MemoryIpvs::new());
+        let probes = Arc::new(Scripted::default());
+        let lvs = start(&path, &k, &probes).await;
+        sleep(1100).await;
+        probes.set("198.51.100.2:80", false);
+        sleep(3000).await;
+        assert_eq!(
+            dests(&k, "192.0.2.132"),
+            vec!["198.51.100.1:80 1", "198.51.100.2:80 0"]
+        );
+        // The operator deletes the quiesced real (to drop its persistent clients).
+        let gone = Dest::new("198.51.100.2".parse().unwrap(), 80).key();
+        k.lock()
+            .unwrap()
+            .apply(&[Change::DelDest(vkey("192.0.2.132"), gone)])
+            .unwrap();
+        sleep(4100).await;
+        let want_back = vec!["198.51.100.1:80 1", "198.51.100.2:80 0"];
+        if readd {
+            assert_eq!(dests(&k, "192.0.2.132"), want_back, "readdquiescent=yes");
+        } else {
+            assert_eq!(
+                dests(&k, "192.0.2.132"),
+                vec!["198.51.100.1:80 1"],
+                "readdquiescent=no keeps the hand deletion"
+            );
+            // A reload rebuilds the state as ldirectord's: the down real is at weight 0.
+            lvs.reload(ReloadCause::Request).await.unwrap();
+            sleep(1100).await;
+            assert_eq!(dests(&k, "192.0.2.132"), want_back, "after a reload");
+        }
+        lvs.stop().await;
+    }
+}

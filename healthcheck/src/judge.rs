@@ -1,8 +1,6 @@
 //! Response + expectation -> outcome. Pure: the probes do the I/O and call these.
 
-use regex::Regex;
-
-use crate::probe::{HttpMethod, ProbeError};
+use crate::probe::{HttpMethod, Negotiate, ProbeError};
 
 /// The result of one check, with the words ldirectord would log or write to its monitor file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,24 +46,15 @@ impl From<Result<(), ProbeError>> for Outcome {
     }
 }
 
-/// `receive=` against a text: unanchored, case-sensitive; no (or an empty) expectation matches
-/// anything (the http/ldap rule: "don't check the body").
-pub fn receive_matches(receive: Option<&Regex>, text: &str) -> bool {
-    match receive {
-        Some(re) if !re.as_str().is_empty() => re.is_match(text),
-        _ => true,
-    }
-}
-
 /// The final HTTP response of a check (after redirects): success iff the status is 2xx and
-/// `receive` (if any) matches the raw body. With HEAD the body is empty, so a non-empty
+/// `receive=` (if any; a Perl pattern too) matches the raw body, unanchored. With HEAD the body is empty, so a non-empty
 /// `receive` never matches (as in ldirectord).
 pub fn http(
     status: u16,
     reason_phrase: &str,
     body: &[u8],
     method: HttpMethod,
-    receive: Option<&Regex>,
+    receive: &Negotiate,
 ) -> Result<(), ProbeError> {
     let status_line = if reason_phrase.is_empty() {
         status.to_string()
@@ -81,12 +70,12 @@ pub fn http(
         body
     };
     let text = String::from_utf8_lossy(body);
-    if receive_matches(receive, &text) {
+    if receive.receive_matches(&text) {
         Ok(())
     } else {
         Err(ProbeError::Unexpected(format!(
             "{status_line}: receive \"{}\" not found in the response",
-            receive.map_or("", Regex::as_str)
+            receive.receive_pattern().unwrap_or_default()
         )))
     }
 }
@@ -127,37 +116,51 @@ pub fn exit_status(code: Option<i32>, signal: Option<i32>) -> Result<(), ProbeEr
 mod tests {
     use super::*;
 
-    fn re(s: &str) -> Regex {
-        Regex::new(s).unwrap()
+    fn none() -> Negotiate {
+        Negotiate::default()
+    }
+
+    fn rx(s: &str) -> Negotiate {
+        let mut n = Negotiate::default();
+        n.set_receive(Some(crate::probe::Receive::compile(s).unwrap()));
+        n
     }
 
     #[test]
     fn success_needs_2xx() {
-        assert!(http(200, "OK", b"", HttpMethod::Get, None).is_ok());
-        assert!(http(204, "No Content", b"", HttpMethod::Get, None).is_ok());
-        let e = http(404, "Not Found", b"", HttpMethod::Get, None).unwrap_err();
+        assert!(http(200, "OK", b"", HttpMethod::Get, &none()).is_ok());
+        assert!(http(204, "No Content", b"", HttpMethod::Get, &none()).is_ok());
+        let e = http(404, "Not Found", b"", HttpMethod::Get, &none()).unwrap_err();
         assert_eq!(e.to_string(), "404 Not Found");
-        assert!(http(301, "Moved", b"", HttpMethod::Get, None).is_err());
-        assert!(http(500, "Timeout Alarm", b"", HttpMethod::Get, None).is_err());
-        assert!(http(199, "", b"", HttpMethod::Get, None).is_err());
+        assert!(http(301, "Moved", b"", HttpMethod::Get, &none()).is_err());
+        assert!(http(500, "Timeout Alarm", b"", HttpMethod::Get, &none()).is_err());
+        assert!(http(199, "", b"", HttpMethod::Get, &none()).is_err());
     }
 
     #[test]
     fn receive_is_unanchored_and_case_sensitive() {
-        let r = re("OK");
-        assert!(http(200, "OK", b"hello OK world", HttpMethod::Get, Some(&r)).is_ok());
-        assert!(http(200, "OK", b"hello ok world", HttpMethod::Get, Some(&r)).is_err());
-        let r = re("Test.Page");
-        assert!(http(200, "OK", b"<b>Test Page</b>", HttpMethod::Get, Some(&r)).is_ok());
+        let r = rx("OK");
+        assert!(http(200, "OK", b"hello OK world", HttpMethod::Get, &r).is_ok());
+        assert!(http(200, "OK", b"hello ok world", HttpMethod::Get, &r).is_err());
+        let r = rx("Test.Page");
+        assert!(http(200, "OK", b"<b>Test Page</b>", HttpMethod::Get, &r).is_ok());
         // An empty receive does not check the body.
-        assert!(http(200, "OK", b"", HttpMethod::Get, Some(&re(""))).is_ok());
+        assert!(http(200, "OK", b"", HttpMethod::Get, &rx("")).is_ok());
+    }
+
+    #[test]
+    fn perl_receive_patterns_work_on_http_bodies() {
+        // A back-reference: the regex crate cannot, fancy-regex can.
+        let r = rx(r"<(b|i)>Test Page</\1>");
+        assert!(http(200, "OK", b"x <b>Test Page</b> y", HttpMethod::Get, &r).is_ok());
+        assert!(http(200, "OK", b"x <b>Test Page</i> y", HttpMethod::Get, &r).is_err());
     }
 
     #[test]
     fn head_never_matches_a_receive() {
-        let r = re("Test");
-        assert!(http(200, "OK", b"Test", HttpMethod::Head, Some(&r)).is_err());
-        assert!(http(200, "OK", b"", HttpMethod::Head, None).is_ok());
+        let r = rx("Test");
+        assert!(http(200, "OK", b"Test", HttpMethod::Head, &r).is_err());
+        assert!(http(200, "OK", b"", HttpMethod::Head, &none()).is_ok());
     }
 
     #[test]
@@ -189,8 +192,9 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn http_judge_never_panics(status in 0u16..1000, phrase in ".*", body in proptest::collection::vec(proptest::num::u8::ANY, 0..256), pat in "[a-zA-Z .]{0,8}") {
-            let r = Regex::new(&pat).ok();
-            let _ = http(status, &phrase, &body, HttpMethod::Get, r.as_ref());
+            let mut n = Negotiate::default();
+            n.set_receive(crate::probe::Receive::compile(&pat).ok());
+            let _ = http(status, &phrase, &body, HttpMethod::Get, &n);
         }
 
         #[test]

@@ -143,6 +143,15 @@ pub struct Event<K> {
     pub at: Instant,
 }
 
+/// The result of one check attempt, for every key it applies to (what ldirectord writes to
+/// its `monitorfile`). Sent only to the receiver of [`Runner::results`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult<K> {
+    pub keys: Vec<K>,
+    pub outcome: Outcome,
+    pub at: Instant,
+}
+
 /// Runner settings.
 #[derive(Debug, Clone, Copy)]
 pub struct RunnerConfig {
@@ -233,6 +242,7 @@ struct Shared<K> {
     events: mpsc::UnboundedSender<Event<K>>,
     state: Mutex<State<K>>,
     lag: Mutex<LagRecorder>,
+    results: Mutex<Option<mpsc::UnboundedSender<CheckResult<K>>>>,
     config: RunnerConfig,
 }
 
@@ -288,6 +298,7 @@ impl<K: Key> Runner<K> {
                 next_generation: 1,
             }),
             lag: Mutex::new(LagRecorder::default()),
+            results: Mutex::new(None),
             config,
         });
         (Runner { shared }, rx)
@@ -393,6 +404,27 @@ impl<K: Key> Runner<K> {
             let _ = self.shared.events.send(e);
         }
         rejected
+    }
+
+    /// From now on, every check result (not only transitions) is also sent to the returned
+    /// receiver; a later call replaces the earlier receiver.
+    pub fn results(&self) -> mpsc::UnboundedReceiver<CheckResult<K>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self
+            .shared
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// Stop sending results (the receiver of [`Runner::results`] sees its end).
+    pub fn stop_results(&self) {
+        *self
+            .shared
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The health of `key`, if it is being checked.
@@ -525,7 +557,7 @@ async fn run_check<K: Key>(
         };
         let outcome = attempt_once(&shared.prober, &spec, attempt).await;
         let finished = Instant::now();
-        let events = {
+        let (events, keys) = {
             let mut state = shared.state();
             let Some(g) = state.groups.get_mut(&id) else {
                 return;
@@ -536,8 +568,20 @@ async fn run_check<K: Key>(
             if let Some(c) = g.combined.as_mut() {
                 c.record(attempt, outcome.is_success());
             }
-            observe(g, &outcome, finished)
+            (observe(g, &outcome, finished), g.keys.clone())
         };
+        let results = shared
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(tx) = results {
+            let _ = tx.send(CheckResult {
+                keys,
+                outcome,
+                at: finished,
+            });
+        }
         for e in events {
             let _ = shared.events.send(e);
         }

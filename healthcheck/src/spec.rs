@@ -468,7 +468,7 @@ impl CheckSpec {
             self.checkport,
             ext_args,
             n.request,
-            n.receive.as_ref().map(regex::Regex::as_str),
+            n.receive_pattern(),
             n.virtualhost,
             n.http_method,
             n.login,

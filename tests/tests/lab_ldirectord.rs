@@ -24,6 +24,7 @@ fn www_cf_checks_fallback_reload_stop_and_command_line() {
         "== broken file refused, table kept",
         "== stop purged the virtual service",
         "== ldirectord start/status/reload/stop work",
+        "== execute= children start, reload, stop with the parent",
         "== cleanstop=no kept the table",
         "PASS",
     ] {

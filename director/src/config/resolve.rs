@@ -19,6 +19,9 @@ pub trait Resolver {
     fn service(&self, name: &str, protocol: Option<&str>) -> Option<u16>;
     /// This host's name (`$HOSTNAME`, else `uname -n`): ldirectord's default ftp/sip login.
     fn hostname(&self) -> String;
+    /// The name of an address (`getnameinfo` with `NI_NAMEREQD`: `None` when it has none),
+    /// for the maintenance directory's host-name files. May block: call it off the loop.
+    fn reverse(&self, addr: IpAddr) -> Option<String>;
 }
 
 /// A parsed `/etc/services`: `name port/proto [aliases...]`, first match wins as in glibc.
@@ -117,6 +120,10 @@ impl Resolver for SystemResolver {
     fn hostname(&self) -> String {
         self.hostname.clone()
     }
+
+    fn reverse(&self, addr: IpAddr) -> Option<String> {
+        dns_lookup::lookup_addr(&addr).ok()
+    }
 }
 
 /// A resolver that answers from fixed tables: pure, for tests and for checking a file
@@ -166,6 +173,14 @@ impl Resolver for StaticResolver {
     fn hostname(&self) -> String {
         self.hostname.clone()
     }
+
+    /// The first name given with `with_host` for that address.
+    fn reverse(&self, addr: IpAddr) -> Option<String> {
+        self.hosts
+            .iter()
+            .find(|(_, addrs)| addrs.contains(&addr))
+            .map(|(name, _)| name.clone())
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +223,11 @@ broken\t\tx/tcp
             Some("2001:db8::1".parse().unwrap())
         );
         assert_eq!(r.host("other", Family::V4), None);
+        assert_eq!(
+            r.reverse("192.0.2.1".parse().unwrap()).as_deref(),
+            Some("lb")
+        );
+        assert_eq!(r.reverse("192.0.2.2".parse().unwrap()), None);
     }
 
     #[test]
@@ -220,5 +240,7 @@ broken\t\tx/tcp
             r.host("localhost", Family::V4),
             Some("127.0.0.1".parse().unwrap())
         );
+        // /etc/hosts names 127.0.0.1
+        assert!(r.reverse("127.0.0.1".parse().unwrap()).is_some());
     }
 }

@@ -2,10 +2,11 @@
 //! with ldirectord's commands, pid file, messages and exit codes, so init scripts, systemd's
 //! `Type=forking` unit and Pacemaker's `ocf:heartbeat:ldirectord` keep working.
 //!
-//! `start` runs the same daemon as `director run` for one file (in the background, as a
-//! detached child that writes the pid file before `start` returns, unless `-d` or
-//! `supervised=yes`), with the pid file `/var/run/ldirectord.<CFGNAME>.pid`; the other
-//! commands signal it (TERM: stop with cleanstop, HUP: reload).
+//! `start` runs the same daemon as `director run` for one file: in the background, as a
+//! detached child that writes the pid file `/var/run/ldirectord.<CFGNAME>.pid` before `start`
+//! returns; with `-d` (log on stderr) or `supervised=yes` (log on stdout as
+//! `[<ctime>] <message>`) in the foreground and without a pid file, as ldirectord. The other
+//! commands signal the daemon (TERM: stop with cleanstop, HUP: reload).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +25,10 @@ pub struct Paths {
     pub config_dir: PathBuf,
     /// `/var/run`.
     pub pid_dir: PathBuf,
+    /// Send log lines to the file's `logfile=` (or stdout with `supervised=yes`) from the
+    /// moment it is read, as ldirectord does for every command (the binary: yes; tests that
+    /// call `main` in-process: no, the log target is global).
+    pub log: bool,
 }
 
 impl Default for Paths {
@@ -31,6 +36,7 @@ impl Default for Paths {
         Paths {
             config_dir: PathBuf::from("/etc/ha.d"),
             pid_dir: PathBuf::from("/var/run"),
+            log: true,
         }
     }
 }
@@ -41,7 +47,13 @@ pub struct Invocation {
     pub debug: bool,
     /// The config as typed (default `ldirectord.cf`).
     pub config: String,
+    /// ldirectord's CFGNAME (pid file, log lines): the base name of the config as typed, or
+    /// `ldirectord` when no config is given (so the shipped unit's
+    /// `/var/run/ldirectord.ldirectord.pid` is right).
+    pub cfgname: String,
     pub command: Cmd,
+    /// The arguments left after the options (logged as ldirectord logs its `@ARGV`).
+    pub args: Vec<String>,
 }
 
 /// `ldirectord` commands.
@@ -80,9 +92,13 @@ pub fn parse(args: &[String]) -> Parsed {
             s => positional.push(s.to_string()),
         }
     }
-    let (config, command) = match positional.as_slice() {
-        [cmd] => (DEFAULT_NAME.to_string(), cmd.clone()),
-        [cfg, cmd] => (cfg.clone(), cmd.clone()),
+    let (config, name, command) = match positional.as_slice() {
+        [cmd] => (
+            DEFAULT_NAME.to_string(),
+            "ldirectord".to_string(),
+            cmd.clone(),
+        ),
+        [cfg, cmd] => (cfg.clone(), cfgname(cfg), cmd.clone()),
         _ => return Parsed::Usage,
     };
     let command = match command.as_str() {
@@ -97,7 +113,9 @@ pub fn parse(args: &[String]) -> Parsed {
     Parsed::Run(Invocation {
         debug,
         config,
+        cfgname: name,
         command,
+        args: positional,
     })
 }
 
@@ -107,6 +125,17 @@ pub fn cfgname(config: &str) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| config.to_string())
+}
+
+/// ldirectord's first log line: `Invoking ldirectord invoked as: <argv0> <arg> <arg> `
+/// (each argument followed by a blank).
+pub fn invoked_line(argv0: &str, args: &[String]) -> String {
+    let mut line = format!("Invoking ldirectord invoked as: {argv0} ");
+    for a in args {
+        line.push_str(a);
+        line.push(' ');
+    }
+    line
 }
 
 /// The pid file of a configuration.
@@ -172,13 +201,24 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
             return 2;
         }
     };
-    let pidfile = pid_file(&paths.pid_dir, &inv.config);
+    if paths.log && !inv.debug {
+        super::set_log_target(&config.globals, &inv.cfgname);
+    }
+    let argv0 = std::env::args()
+        .next()
+        .unwrap_or_else(|| "ldirectord".to_string());
+    tracing::info!("{}", invoked_line(&argv0, &inv.args));
+    let pidfile = pid_file(&paths.pid_dir, &inv.cfgname);
     let shown = path.display().to_string();
     let state = running(&pidfile);
     match inv.command {
         Cmd::Status => match state {
             Ok(Some(pid)) => {
                 eprintln!("ldirectord for {shown} is running with pid: {pid}");
+                // ldirectord also asks its `execute=` children for their status.
+                for child in &config.globals.execute {
+                    children_status(child);
+                }
                 0
             }
             Ok(None) => {
@@ -231,6 +271,18 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
     }
 }
 
+/// `ldirectord CHILD status` with this binary (its output goes to ours).
+fn children_status(child: &str) {
+    use std::os::unix::process::CommandExt as _;
+    if let Ok(exe) = std::env::current_exe() {
+        let _ = std::process::Command::new(exe)
+            .arg0("ldirectord")
+            .arg(child)
+            .arg("status")
+            .status();
+    }
+}
+
 /// `DIRECTOR_IPVS=memory` runs the daemon on an in-memory table (tests, benchmarks).
 fn backend() -> Backend {
     match std::env::var("DIRECTOR_IPVS").as_deref() {
@@ -239,15 +291,13 @@ fn backend() -> Backend {
     }
 }
 
-/// Set in the background child `start` spawns.
-const DETACHED: &str = "DIRECTOR_LDIRECTORD_DETACHED";
+/// Set in the background child `start` spawns (commands the daemon runs must not inherit
+/// it: an `ldirectord NAME start` would then stay in the foreground).
+pub(crate) const DETACHED: &str = "DIRECTOR_LDIRECTORD_DETACHED";
 
 fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32 {
     let detached = std::env::var_os(DETACHED).is_some();
     let foreground = inv.debug || supervised || detached;
-    if !inv.debug {
-        super::log_to_logfile_of(path, &cfgname(&inv.config));
-    }
     // Reach the kernel before going to the background, so that a missing IPVS is an exit
     // status the init system sees.
     let kernel = match super::open_kernel(backend()) {
@@ -275,12 +325,15 @@ fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32
             std::process::id()
         );
     }
-    if let Some(dir) = pidfile.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
-        tracing::error!("cannot write pid file {}: {e}", pidfile.display());
-        return 1;
+    // As ldirectord: only the daemon has a pid file (not `-d`, not `supervised=yes`).
+    if detached {
+        if let Some(dir) = pidfile.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
+            tracing::error!("cannot write pid file {}: {e}", pidfile.display());
+            return 1;
+        }
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -289,12 +342,17 @@ fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start: {e}");
-            let _ = std::fs::remove_file(pidfile);
+            if detached {
+                let _ = std::fs::remove_file(pidfile);
+            }
             return 1;
         }
     };
-    let code = rt.block_on(serve(path.to_path_buf(), kernel));
-    let _ = std::fs::remove_file(pidfile);
+    let log_cfgname = (!inv.debug).then(|| inv.cfgname.clone());
+    let code = rt.block_on(serve(path.to_path_buf(), kernel, log_cfgname));
+    if detached {
+        let _ = std::fs::remove_file(pidfile);
+    }
     code
 }
 
@@ -344,9 +402,9 @@ fn spawn_background(pidfile: &Path) -> i32 {
     1
 }
 
-async fn serve(path: PathBuf, kernel: super::lvs::Kernel) -> i32 {
+async fn serve(path: PathBuf, kernel: super::lvs::Kernel, log_cfgname: Option<String>) -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
-    let set = match super::start_all(&[path], &kernel, super::lvs_options()).await {
+    let set = match super::start_all(&[path], &kernel, super::lvs_options(), log_cfgname).await {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -392,7 +450,9 @@ mod tests {
             Parsed::Run(Invocation {
                 debug: false,
                 config: "ldirectord.cf".into(),
-                command: Cmd::Start
+                cfgname: "ldirectord".into(),
+                command: Cmd::Start,
+                args: args("start"),
             })
         );
         assert_eq!(
@@ -400,7 +460,9 @@ mod tests {
             Parsed::Run(Invocation {
                 debug: true,
                 config: "www.cf".into(),
-                command: Cmd::Reload
+                cfgname: "www.cf".into(),
+                command: Cmd::Reload,
+                args: args("www.cf force-reload"),
             })
         );
         assert_eq!(parse(&args("")), Parsed::Usage);
@@ -408,6 +470,22 @@ mod tests {
         assert_eq!(parse(&args("a b c")), Parsed::Usage);
         assert_eq!(parse(&args("-v")), Parsed::Version);
         assert_eq!(parse(&args("-x start")), Parsed::Usage);
+    }
+
+    #[test]
+    fn the_invocation_line_as_ldirectord_logs_it() {
+        assert_eq!(
+            invoked_line("/usr/sbin/ldirectord", &args("www.cf start")),
+            "Invoking ldirectord invoked as: /usr/sbin/ldirectord www.cf start "
+        );
+        let Parsed::Run(inv) = parse(&args("-d /etc/ha.d/www.cf status")) else {
+            panic!("parses");
+        };
+        assert_eq!(
+            invoked_line("ldirectord", &inv.args),
+            "Invoking ldirectord invoked as: ldirectord /etc/ha.d/www.cf status "
+        );
+        assert_eq!(inv.cfgname, "www.cf");
     }
 
     #[test]
@@ -427,6 +505,7 @@ mod tests {
         Paths {
             config_dir: dir.to_path_buf(),
             pid_dir: dir.join("run"),
+            log: false,
         }
     }
 

@@ -13,13 +13,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use healthcheck::probe::ProbeError;
-use healthcheck::runner::{Event, ProbeFuture, Prober, Runner, RunnerConfig};
+use healthcheck::runner::{CheckResult, Event, ProbeFuture, Prober, Runner, RunnerConfig};
 use healthcheck::spec::{host_string, Attempt, CheckSpec};
 use healthcheck::tracker::Transition;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::alert::{self, Alerts, DaemonStatus};
+use super::execute;
+use super::mail::{self, MailOptions};
 use super::mapping::{self, CheckIds, Mapped, RealKey};
+use super::monitor::{self, Monitor};
 use super::reconcile::{Outcome, Reconciler};
 use crate::config::ldirectord::{self, service_key, Config, VirtualAddress};
 use crate::config::{Diagnostics, Resolver, SystemResolver};
@@ -80,6 +84,14 @@ pub struct LvsOptions {
     /// The runtime the checks run on (`healthcheck::runner::check_thread` in the daemon);
     /// `None`: the runtime `Lvs::start` is called in (tests with paused time).
     pub checks_on: Option<tokio::runtime::Handle>,
+    /// How alert mails are sent.
+    pub mail: MailOptions,
+    /// The program `execute=` children are run with, as `ldirectord NAME COMMAND` (this
+    /// binary, which acts as ldirectord when called so).
+    pub ldirectord: PathBuf,
+    /// This file's `logfile=` / `supervised=` is where the process logs (named so in file
+    /// lines): a reload that changes them takes effect. `None`: another file decides.
+    pub log_cfgname: Option<String>,
 }
 
 impl LvsOptions {
@@ -90,6 +102,10 @@ impl LvsOptions {
             watch_interval: Duration::from_secs(1),
             runner: RunnerConfig::default(),
             checks_on: None,
+            mail: MailOptions::default(),
+            ldirectord: std::env::current_exe()
+                .unwrap_or_else(|_| PathBuf::from("/usr/sbin/ldirectord")),
+            log_cfgname: None,
         }
     }
 }
@@ -113,32 +129,102 @@ pub struct Lvs {
 }
 
 /// Forces real servers with a maintenance file down without checking them (ldirectord.md
-/// 5.4: `<ip>:<port>` or `<ip>` in `maintenancedir`; IPv6 as `[addr]:port` / `[addr]`).
-/// Reverse-DNS names are not looked up.
+/// 5.4): `<ip>:<port>`, `<ip>`, `<fqdn>:<port>`, `<fqdn>`, `<short>:<port>`, `<short>` in
+/// `maintenancedir` (IPv6 as `[addr]:port` / `[addr]`), where fqdn is the reverse-DNS name of
+/// the real, looked up before each check (off the loop, bounded by
+/// [`REVERSE_DNS_TIMEOUT`], and only when the directory holds a file the address names do
+/// not explain).
 struct Maintenance {
     inner: Arc<dyn Prober>,
     dir: Arc<Mutex<Option<PathBuf>>>,
+    resolver: Arc<dyn Resolver + Send + Sync>,
 }
 
-/// Whether `dir` holds a maintenance file for `real`.
-pub fn in_maintenance(dir: &Path, real: std::net::SocketAddr) -> bool {
+/// Bound of the reverse lookup of a real before a check with a maintenance directory.
+pub const REVERSE_DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The file names that put `real` in maintenance, in ldirectord's order; `fqdn` is its
+/// reverse-DNS name, and its first label (if the name matches `^[a-z][a-z0-9-]+\.`) the
+/// short name.
+pub fn maintenance_names(real: std::net::SocketAddr, fqdn: Option<&str>) -> Vec<String> {
+    let port = real.port();
     let host = host_string(real.ip());
-    [format!("{host}:{}", real.port()), host]
+    let mut names = vec![format!("{host}:{port}"), host];
+    if let Some(fqdn) = fqdn.filter(|f| !f.is_empty()) {
+        names.push(format!("{fqdn}:{port}"));
+        names.push(fqdn.to_string());
+        if let Some(short) = short_name(fqdn) {
+            names.push(format!("{short}:{port}"));
+            names.push(short.to_string());
+        }
+    }
+    names
+}
+
+/// ldirectord's `/^([a-z][a-z0-9\-]+)\./` on the reverse name.
+fn short_name(fqdn: &str) -> Option<&str> {
+    let (first, _) = fqdn.split_once('.')?;
+    let mut chars = first.chars();
+    let lead = chars.next()?;
+    let ok = lead.is_ascii_lowercase()
+        && first.len() >= 2
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    ok.then_some(first)
+}
+
+/// Whether `dir` puts `real` in maintenance. The directory is read off the loop; the reverse
+/// lookup happens only when it holds a file the address names do not match.
+pub async fn in_maintenance(
+    dir: PathBuf,
+    real: std::net::SocketAddr,
+    resolver: Arc<dyn Resolver + Send + Sync>,
+) -> bool {
+    let listing = tokio::task::spawn_blocking(move || {
+        std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect::<BTreeSet<String>>()
+            })
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default();
+    if listing.is_empty() {
+        return false;
+    }
+    let by_address = maintenance_names(real, None);
+    if by_address.iter().any(|n| listing.contains(n)) {
+        return true;
+    }
+    let lookup = tokio::task::spawn_blocking(move || resolver.reverse(real.ip()));
+    let fqdn = match tokio::time::timeout(REVERSE_DNS_TIMEOUT, lookup).await {
+        Ok(Ok(name)) => name,
+        _ => {
+            tracing::debug!("no reverse name for {real} within {REVERSE_DNS_TIMEOUT:?}");
+            None
+        }
+    };
+    maintenance_names(real, fqdn.as_deref())
         .iter()
-        .any(|name| dir.join(name).exists())
+        .any(|n| listing.contains(n))
 }
 
 impl Prober for Maintenance {
     fn probe(&self, spec: Arc<CheckSpec>, attempt: Attempt) -> ProbeFuture {
         let dir = lock(&self.dir).clone();
-        if let Some(dir) = dir {
-            if in_maintenance(&dir, spec.real) {
-                return Box::pin(async {
-                    Err(ProbeError::Unexpected("Server in maintenance".to_string()))
-                });
+        let Some(dir) = dir else {
+            return self.inner.probe(spec, attempt);
+        };
+        let inner = Arc::clone(&self.inner);
+        let resolver = Arc::clone(&self.resolver);
+        Box::pin(async move {
+            if in_maintenance(dir, spec.real, resolver).await {
+                return Err(ProbeError::Unexpected("Server in maintenance".to_string()));
             }
-        }
-        self.inner.probe(spec, attempt)
+            inner.probe(spec, attempt).await
+        })
     }
 }
 
@@ -182,11 +268,14 @@ impl Lvs {
         let prober: Arc<dyn Prober> = Arc::new(Maintenance {
             inner: Arc::clone(&options.prober),
             dir: Arc::clone(&maintenance),
+            resolver: Arc::clone(&options.resolver),
         });
         let (runner, events) = match &options.checks_on {
             Some(h) => Runner::on(h.clone(), prober, options.runner),
             None => Runner::new(prober, options.runner),
         };
+        let (monitor_tx, monitor_task) = monitor::writer();
+        let (mail_tx, mail_task) = mail::sender(options.mail.clone(), 64);
         let (status_tx, status_rx) = watch::channel(LvsStatus {
             file: file.clone(),
             ..Default::default()
@@ -210,6 +299,15 @@ impl Lvs {
             kernel,
             runner,
             events,
+            results: None,
+            monitors: HashMap::new(),
+            monitor_tx,
+            monitor_task: Some(monitor_task),
+            alerts: Alerts::default(),
+            alert_settings: HashMap::new(),
+            daemon_status: DaemonStatus::Starting,
+            mail_tx,
+            mail_task: Some(mail_task),
             reasons: HashMap::new(),
             fallback_edge: HashMap::new(),
             seen,
@@ -222,6 +320,9 @@ impl Lvs {
         };
         actor.install(mapped);
         actor.reconcile().await;
+        // ldirectord starts its `execute=` children once its own table is programmed.
+        let children = actor.children(&actor.config.globals.execute.clone());
+        actor.queue_children(execute::start(&children));
         let (tx, rx) = mpsc::channel(8);
         let path = actor.path.clone();
         let task = tokio::spawn(actor.run(rx));
@@ -293,6 +394,19 @@ struct Actor {
     kernel: Kernel,
     runner: Runner<RealKey>,
     events: mpsc::UnboundedReceiver<Event<RealKey>>,
+    /// Every check result (monitorfile lines).
+    /// Only while some virtual has a monitorfile (the runner sends nothing otherwise).
+    results: Option<mpsc::UnboundedReceiver<CheckResult<RealKey>>>,
+    /// The monitorfile of each real that has one.
+    monitors: HashMap<RealKey, Monitor>,
+    monitor_tx: mpsc::UnboundedSender<(PathBuf, String)>,
+    monitor_task: Option<JoinHandle<()>>,
+    /// E-mail alert reminders, each virtual's alert settings, the daemon's state for them.
+    alerts: Alerts,
+    alert_settings: HashMap<ServiceKey, alert::Settings>,
+    daemon_status: DaemonStatus,
+    mail_tx: mpsc::Sender<alert::Mail>,
+    mail_task: Option<JoinHandle<()>>,
     /// Why each real's last check failed.
     reasons: HashMap<RealKey, String>,
     /// The last fallbackcommand run per virtual.
@@ -302,7 +416,7 @@ struct Actor {
     mtime: Option<SystemTime>,
     maintenance: Arc<Mutex<Option<PathBuf>>>,
     /// fallbackcommand / callback lines, run in order.
-    shell: mpsc::UnboundedSender<String>,
+    shell: mpsc::UnboundedSender<Task>,
     shell_task: Option<JoinHandle<()>>,
     status: LvsStatus,
     status_tx: watch::Sender<LvsStatus>,
@@ -326,6 +440,20 @@ impl Actor {
             tracing::error!("{rejected}");
         }
         self.check_of = mapped.check_of();
+        self.monitors = mapped
+            .extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .filter_map(|r| r.monitor.clone().map(|m| (r.key, m)))
+            .collect();
+        match (self.monitors.is_empty(), self.results.is_some()) {
+            (false, false) => self.results = Some(self.runner.results()),
+            (true, true) => {
+                self.runner.stop_results();
+                self.results = None;
+            }
+            _ => {}
+        }
         self.reasons.retain(|k, _| self.check_of.contains_key(k));
         let addresses: BTreeSet<VirtualAddress> = mapped.extras.iter().map(|x| x.address).collect();
         self.fallback_edge.retain(|a, _| addresses.contains(a));
@@ -337,6 +465,23 @@ impl Actor {
             }
         }
         *lock(&self.maintenance) = self.config.globals.maintenancedir.clone();
+        self.alert_settings = self
+            .config
+            .virtuals
+            .iter()
+            .map(|vs| {
+                let key = service_key(&vs.address);
+                let settings = alert::Settings {
+                    name: engine::virtual_name(&key),
+                    alert: vs.alert.clone(),
+                    servicename: vs.servicename.clone(),
+                    comment: vs.comment.clone(),
+                };
+                (key, settings)
+            })
+            .collect();
+        let settings: Vec<alert::Settings> = self.alert_settings.values().cloned().collect();
+        self.alerts.reconfigure(&settings);
         self.mapped = mapped;
     }
 
@@ -356,8 +501,27 @@ impl Actor {
                         self.observe(ev);
                     }
                     self.reconcile_with(true).await;
+                    if self.daemon_status != DaemonStatus::Running && self.all_checked() {
+                        self.daemon_status = DaemonStatus::Running;
+                    }
                 }
-                _ = repair.tick() => self.reconcile().await,
+                res = async {
+                    match self.results.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Some(res) = res {
+                        self.monitor(&res);
+                    }
+                }
+                _ = repair.tick() => {
+                    // ldirectord: a pass, then the reminders; its first pass belongs to
+                    // "starting" (or "reloading"), bounded here by one checkinterval.
+                    self.reconcile().await;
+                    self.daemon_status = DaemonStatus::Running;
+                    self.resend_alerts();
+                }
                 _ = watch.tick() => {
                     let before = self.checkinterval();
                     self.watch_file().await;
@@ -407,6 +571,83 @@ impl Actor {
         lock(&self.reconciler).set_health(check, health);
     }
 
+    /// The `execute=` names of a configuration, without one naming this very file (that
+    /// would start this configuration again, and again).
+    fn children(&self, names: &[String]) -> Vec<String> {
+        let me = std::fs::canonicalize(&self.path).ok();
+        let etc = super::ldirectord::Paths::default().config_dir;
+        names
+            .iter()
+            .filter(|n| {
+                let found =
+                    crate::config::locate(n, &etc).and_then(|l| std::fs::canonicalize(l.path).ok());
+                let itself = found.is_some() && found == me;
+                if itself {
+                    tracing::warn!("execute={n} names this configuration itself: ignored");
+                }
+                !itself
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn queue_children(&self, jobs: Vec<execute::Job>) {
+        for job in jobs {
+            let _ = self.shell.send(Task::Ldirectord {
+                program: self.options.ldirectord.clone(),
+                job,
+            });
+        }
+    }
+
+    fn send(&self, mail: alert::Mail) {
+        tracing::info!("emailalert: {}", mail.log_subject);
+        mail::queue(&self.mail_tx, mail);
+    }
+
+    /// "Inaccessible real server" reminders that are due.
+    fn resend_alerts(&mut self) {
+        let mails = self.alerts.resend(
+            tokio::time::Instant::now(),
+            self.daemon_status,
+            &self.options.mail.host,
+        );
+        for m in mails {
+            self.send(m);
+        }
+    }
+
+    /// Whether every real with a check has had a verdict.
+    fn all_checked(&self) -> bool {
+        let rec = lock(&self.reconciler);
+        self.mapped
+            .extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .all(|r| rec.health(r.check) != Health::Unknown)
+    }
+
+    /// Write a check result to the monitorfile of every virtual of the real that has one.
+    fn monitor(&self, res: &CheckResult<RealKey>) {
+        if self.monitors.is_empty() {
+            return;
+        }
+        let ctime = crate::logging::ctime();
+        let pid = std::process::id();
+        for key in &res.keys {
+            if let Some(m) = self.monitors.get(key) {
+                let line = monitor::line(
+                    &ctime,
+                    pid,
+                    &m.id,
+                    res.outcome.is_success(),
+                    res.outcome.message(),
+                );
+                let _ = self.monitor_tx.send((m.path.clone(), line));
+            }
+        }
+    }
+
     /// A full pass: dump the kernel table, apply the difference (start, reload, repair).
     async fn reconcile(&mut self) {
         self.reconcile_with(false).await;
@@ -445,6 +686,23 @@ impl Actor {
         for line in &outcome.applied {
             tracing::info!("{line}");
         }
+        let now = tokio::time::Instant::now();
+        for a in &outcome.alerts {
+            let Some(settings) = self.alert_settings.get(&a.service) else {
+                continue;
+            };
+            if let Some(mail) = self.alerts.event(
+                settings,
+                &a.real,
+                &a.subject,
+                a.down,
+                now,
+                self.daemon_status,
+                &self.options.mail.host,
+            ) {
+                self.send(mail);
+            }
+        }
         self.status.ipvs_changes += outcome.applied.len() as u64;
         if let Some(e) = &outcome.error {
             self.status.ipvs_errors += 1;
@@ -481,7 +739,7 @@ impl Actor {
         }
         drop(rec);
         for line in runs {
-            let _ = self.shell.send(line);
+            let _ = self.shell.send(Task::Shell(line));
         }
     }
 
@@ -570,11 +828,25 @@ impl Actor {
                 for w in &mapped.warnings {
                     tracing::warn!("{w}");
                 }
+                self.daemon_status = DaemonStatus::Reloading;
+                if let Some(name) = &self.options.log_cfgname {
+                    if config.globals.logfile != self.config.globals.logfile
+                        || config.globals.supervised != self.config.globals.supervised
+                    {
+                        super::set_log_target(&config.globals, name);
+                    }
+                }
+                let old = self.children(&self.config.globals.execute.clone());
+                let new = self.children(&config.globals.execute);
+                self.queue_children(execute::plan(&old, &new));
                 self.config = config;
                 self.install(mapped);
                 self.status.reloads += 1;
                 self.status.last_reload_error = None;
                 self.reconcile().await;
+                if self.all_checked() {
+                    self.daemon_status = DaemonStatus::Running;
+                }
                 Ok(())
             }
         }
@@ -602,11 +874,14 @@ impl Actor {
             self.seen = content;
         }
         if let Some(cb) = callback {
-            let _ = self.shell.send(format!("{cb} {}", self.file));
+            let _ = self.shell.send(Task::Shell(format!("{cb} {}", self.file)));
         }
     }
 
     async fn stop(&mut self) {
+        self.daemon_status = DaemonStatus::Stopping;
+        let children = self.children(&self.config.globals.execute.clone());
+        self.queue_children(execute::stop(&children));
         self.runner.update(Vec::new());
         let purge: BTreeSet<ServiceKey> = self
             .mapped
@@ -628,7 +903,18 @@ impl Actor {
             Ok(Err(e)) => tracing::error!("cannot read the IPVS table at stop: {e}"),
             Err(e) => tracing::error!("IPVS update failed at stop: {e}"),
         }
-        // Let the fallbackcommand / callback lines already asked for finish (bounded).
+        // Let the monitorfile lines and the fallbackcommand / callback lines already asked for
+        // finish (bounded).
+        let (closed, _) = mpsc::unbounded_channel();
+        self.monitor_tx = closed;
+        if let Some(task) = self.monitor_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+        let (closed, _) = mpsc::channel(1);
+        self.mail_tx = closed;
+        if let Some(task) = self.mail_task.take() {
+            let _ = tokio::time::timeout(self.options.mail.timeout, task).await;
+        }
         let (closed, _) = mpsc::unbounded_channel();
         self.shell = closed;
         if let Some(task) = self.shell_task.take() {
@@ -637,17 +923,53 @@ impl Actor {
     }
 }
 
-/// Runs `fallbackcommand` and `callback` lines through `/bin/sh -c` one after another, in
+/// A command the queue runs.
+#[derive(Debug, Clone)]
+enum Task {
+    /// A `fallbackcommand` / `callback` line, through `/bin/sh -c`.
+    Shell(String),
+    /// An `execute=` child: `ldirectord NAME COMMAND` with this program.
+    Ldirectord { program: PathBuf, job: execute::Job },
+}
+
+/// Runs `fallbackcommand` and `callback` lines and `execute=` commands one after another, in
 /// the order they were asked for, off the actor's loop; a failure is logged as ldirectord
 /// does.
-fn shell_queue() -> (mpsc::UnboundedSender<String>, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+fn shell_queue() -> (mpsc::UnboundedSender<Task>, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Task>();
     let task = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            run_shell(line).await;
+        while let Some(task) = rx.recv().await {
+            match task {
+                Task::Shell(line) => run_shell(line).await,
+                Task::Ldirectord { program, job } => run_ldirectord(&program, &job).await,
+            }
         }
     });
     (tx, task)
+}
+
+/// `ldirectord NAME WORD` for each word of the job until one succeeds (`reload`, else
+/// `start`), each bounded by a minute.
+async fn run_ldirectord(program: &Path, job: &execute::Job) {
+    for word in job.command.words() {
+        let shown = format!("ldirectord {} {word}", job.name);
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.arg0("ldirectord")
+            .arg(&job.name)
+            .arg(word)
+            .env_remove(super::ldirectord::DETACHED)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        match tokio::time::timeout(Duration::from_secs(60), cmd.status()).await {
+            Ok(Ok(s)) if s.success() => {
+                tracing::debug!("ran {shown}");
+                return;
+            }
+            Ok(Ok(s)) => tracing::warn!("system({shown}) failed: {s}"),
+            Ok(Err(e)) => tracing::warn!("system({shown}) failed: {e}"),
+            Err(_) => tracing::warn!("system({shown}) failed: no answer within 60 s"),
+        }
+    }
 }
 
 async fn run_shell(line: String) {
@@ -655,6 +977,7 @@ async fn run_shell(line: String) {
         let status = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(&line)
+            .env_remove(super::ldirectord::DETACHED)
             .stdin(std::process::Stdio::null())
             .status()
             .await;
@@ -663,5 +986,117 @@ async fn run_shell(line: String) {
             Ok(s) => tracing::warn!("system({line}) failed: {s}"),
             Err(e) => tracing::warn!("system({line}) failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Services, StaticResolver};
+
+    fn sa(s: &str) -> std::net::SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn maintenance_names_in_ldirectords_order() {
+        assert_eq!(
+            maintenance_names(sa("192.0.2.1:80"), Some("web1.example.com")),
+            [
+                "192.0.2.1:80",
+                "192.0.2.1",
+                "web1.example.com:80",
+                "web1.example.com",
+                "web1:80",
+                "web1"
+            ]
+        );
+        assert_eq!(
+            maintenance_names(sa("[2001:db8::1]:443"), None),
+            ["[2001:db8::1]:443", "[2001:db8::1]"]
+        );
+        // no short name unless the first label matches ^[a-z][a-z0-9-]+ and a dot follows
+        for fqdn in [
+            "Web1.example.com",
+            "w.example.com",
+            "1web.example.com",
+            "web1",
+            "we_b.x",
+        ] {
+            assert_eq!(
+                maintenance_names(sa("192.0.2.1:80"), Some(fqdn)).len(),
+                4,
+                "{fqdn}"
+            );
+        }
+        assert_eq!(
+            maintenance_names(sa("192.0.2.1:80"), Some("db-2.lan"))[4..],
+            ["db-2:80", "db-2"]
+        );
+    }
+
+    #[tokio::test]
+    async fn maintenance_by_address_fqdn_and_short_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolver: Arc<dyn Resolver + Send + Sync> = Arc::new(
+            StaticResolver::new(Services::default())
+                .with_host("web1.example.com", "192.0.2.1".parse().unwrap()),
+        );
+        let real = sa("192.0.2.1:80");
+        let check = || in_maintenance(dir.path().to_path_buf(), real, Arc::clone(&resolver));
+        assert!(!check().await, "empty directory");
+        for name in [
+            "192.0.2.1:80",
+            "192.0.2.1",
+            "web1.example.com:80",
+            "web1.example.com",
+            "web1:80",
+            "web1",
+        ] {
+            let f = dir.path().join(name);
+            std::fs::write(&f, "").unwrap();
+            assert!(check().await, "{name}");
+            std::fs::remove_file(&f).unwrap();
+        }
+        // a file for another server or port
+        std::fs::write(dir.path().join("web1:8080"), "").unwrap();
+        std::fs::write(dir.path().join("web2"), "").unwrap();
+        assert!(!check().await);
+        // a missing directory is no maintenance
+        assert!(!in_maintenance(dir.path().join("nope"), real, Arc::clone(&resolver)).await);
+    }
+
+    /// A resolver whose reverse lookups hang.
+    struct Slow;
+    impl Resolver for Slow {
+        fn host(&self, _: &str, _: crate::ipvs::Family) -> Option<std::net::IpAddr> {
+            None
+        }
+        fn service(&self, _: &str, _: Option<&str>) -> Option<u16> {
+            None
+        }
+        fn hostname(&self) -> String {
+            String::new()
+        }
+        fn reverse(&self, _: std::net::IpAddr) -> Option<String> {
+            std::thread::sleep(REVERSE_DNS_TIMEOUT + Duration::from_secs(1));
+            Some("web1.example.com".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_reverse_lookup_is_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("web1"), "").unwrap();
+        let started = std::time::Instant::now();
+        let hit =
+            in_maintenance(dir.path().to_path_buf(), sa("192.0.2.1:80"), Arc::new(Slow)).await;
+        assert!(!hit);
+        assert!(started.elapsed() < REVERSE_DNS_TIMEOUT + Duration::from_secs(1));
+        // the address files need no lookup at all
+        std::fs::write(dir.path().join("192.0.2.1"), "").unwrap();
+        let started = std::time::Instant::now();
+        assert!(in_maintenance(dir.path().to_path_buf(), sa("192.0.2.1:80"), Arc::new(Slow)).await);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

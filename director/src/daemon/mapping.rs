@@ -12,9 +12,10 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use healthcheck::probe::{HttpMethod as HcMethod, Negotiate, TlsVerify};
+use healthcheck::probe::{HttpMethod as HcMethod, Negotiate, Receive, TlsVerify};
 use healthcheck::spec::{self as hc, host_string, CheckSpec, VirtualId};
 
+use super::monitor::Monitor;
 use crate::config::ldirectord::{
     self as ld, service_config, CheckType, Config, HttpMethod, Method, VirtualAddress,
     VirtualService,
@@ -85,6 +86,8 @@ pub struct RealEntry {
     /// `None` when the real has no runnable check (`no_check` says why).
     pub spec: Option<CheckSpec>,
     pub no_check: Option<NoCheck>,
+    /// Where its check results are written (the virtual's `monitorfile`).
+    pub monitor: Option<Monitor>,
 }
 
 /// Per-virtual settings beyond the table.
@@ -182,6 +185,7 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
                 check,
                 spec,
                 no_check,
+                monitor: Monitor::of(vs, r),
             });
         }
         let fallback = vs.fallback.map(|f| dest(f.addr, f.port, f.method, 1));
@@ -190,6 +194,7 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
             reals: real_specs,
             fallback,
             quiescent: vs.quiescent,
+            readdquiescent: config.globals.readdquiescent,
         });
         extras.push(VirtualExtra {
             address: vs.address,
@@ -259,13 +264,14 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
     let (request, receive) = vs.request_for(real);
     let receive = match receive {
         "" => None,
-        r => Some(regex::Regex::new(r).map_err(|e| {
+        r => Some(Receive::compile(r).map_err(|e| {
             format!("receive \"{r}\" is not a regular expression director can use: {e}")
         })?),
     };
-    spec.negotiate = std::sync::Arc::new(Negotiate {
+    let mut negotiate = Negotiate {
         request: non_empty(request),
-        receive,
+        receive: None,
+        receive_perl: None,
         virtualhost: vs.virtualhost.clone(),
         http_method: match vs.httpmethod {
             HttpMethod::Get => HcMethod::Get,
@@ -282,7 +288,9 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         } else {
             TlsVerify::None
         },
-    });
+    };
+    negotiate.set_receive(receive);
+    spec.negotiate = std::sync::Arc::new(negotiate);
     let t = vs.timing;
     spec.checkinterval = Duration::from_secs(u64::from(t.checkinterval));
     spec.checktimeout = Duration::from_secs(u64::from(t.checktimeout));
@@ -428,6 +436,41 @@ virtual=192.0.2.133:3306
         assert!(m.warnings[0]
             .to_string()
             .starts_with("t.cf:5: warning: real server 198.51.100.2:3306"));
+    }
+
+    #[test]
+    fn perl_receive_patterns_map_to_fancy_regex() {
+        let text = "\
+virtual=192.0.2.132:9000
+\treal=198.51.100.1:9000 gate
+\tservice=simpletcp
+\trequest=\"PING\"
+\treceive=\"^(\\w+) \\1$\"
+virtual=192.0.2.132:80
+\treal=198.51.100.1:80 gate
+\tservice=http
+\treceive=\"OK(?!.*degraded)\"
+virtual=192.0.2.132:81
+\treal=198.51.100.1:81 gate
+\tservice=http
+\treceive=\"Test Page\"
+";
+        let mut ids = CheckIds::default();
+        let m = map(&load(text), "t.cf", &mut ids);
+        let tcp = m.extras[0].reals[0].spec.as_ref().unwrap();
+        assert!(tcp.negotiate.receive.is_none());
+        assert!(tcp.negotiate.receive_matches("pong pong"));
+        assert!(!tcp.negotiate.receive_matches("pong ping"));
+        let perl_http = m.extras[1].reals[0].spec.as_ref().unwrap();
+        assert!(perl_http.negotiate.receive.is_none());
+        assert!(perl_http.negotiate.receive_matches("OK, all well"));
+        assert!(!perl_http.negotiate.receive_matches("OK, degraded"));
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        let http = m.extras[2].reals[0].spec.as_ref().unwrap();
+        assert_eq!(
+            http.negotiate.receive.as_ref().map(|r| r.as_str()),
+            Some("Test Page")
+        );
     }
 
     #[test]

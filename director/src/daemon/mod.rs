@@ -1,7 +1,11 @@
 //! The daemon: glue between the configuration, the health checks, the IPVS table, failover,
 //! the control socket, signals and metrics.
 //!
+//! - `alert`: e-mail alerts, which change is mailed and the reminders (pure)
+//! - `execute`: ldirectord's `execute=` children (which `ldirectord NAME CMD` to run, pure)
+//! - `mail`: sends them (lettre: SMTP relay or sendmail), off the loop and bounded
 //! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
+//! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
 //! - `reconcile`: keeps the kernel table equal to the engine's desired table
 //! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
@@ -13,9 +17,13 @@
 //! director (the ldirectord files of the directory); the control socket, metrics, signals,
 //! sd_notify.
 
+pub mod alert;
+pub mod execute;
 pub mod ldirectord;
 pub mod lvs;
+pub mod mail;
 pub mod mapping;
+pub mod monitor;
 pub mod pair;
 pub mod reconcile;
 
@@ -161,6 +169,9 @@ pub fn dispatch() -> healthcheck::runner::Dispatch {
         S::Nntp,
         |a, n| async move { probe::nntp::probe(a, &n).await },
     );
+    d.register(S::Oracle, |a, n| async move {
+        probe::oracle::probe(a, &n).await
+    });
     d.register(
         S::Pgsql,
         |a, n| async move { probe::pgsql::probe(a, &n).await },
@@ -237,13 +248,14 @@ async fn run_async(opts: Options) -> i32 {
             return 1;
         }
     };
-    if let Some(first) = files.first() {
+    let log_cfgname = files.first().map(|first| {
         let name = first
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         log_to_logfile_of(first, &name);
-    }
+        name
+    });
     let kernel = match open_kernel(opts.backend) {
         Ok(k) => k,
         Err(e) => {
@@ -256,7 +268,7 @@ async fn run_async(opts: Options) -> i32 {
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     );
-    let mut set = match start_all(&files, &kernel, lvs_options()).await {
+    let mut set = match start_all(&files, &kernel, lvs_options(), log_cfgname).await {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -408,14 +420,19 @@ impl LvsSet {
 }
 
 /// Start every file; a file with errors stops the ones started and gives exit status 2.
+/// `log_cfgname`: the first file's `logfile=` is followed at reloads, with that name.
 pub async fn start_all(
     files: &[PathBuf],
     kernel: &Kernel,
     options: LvsOptions,
+    log_cfgname: Option<String>,
 ) -> Result<LvsSet, i32> {
     let mut all = Vec::new();
-    for f in files {
-        match Lvs::start(f, Arc::clone(kernel), options.clone()).await {
+    for (i, f) in files.iter().enumerate() {
+        let mut options = options.clone();
+        // The first file's logfile= is the process's (start and reload).
+        options.log_cfgname = if i == 0 { log_cfgname.clone() } else { None };
+        match Lvs::start(f, Arc::clone(kernel), options).await {
             Ok(l) => all.push(l),
             Err(diags) => {
                 for d in diags.iter() {
@@ -575,25 +592,33 @@ pub fn log_to_hacf_targets(cfg: &failover::node::NodeConfig) {
     crate::app::heartbeat_debug(cfg.hacf.debug);
 }
 
-/// Route log lines to the `logfile=` of `path` (a file that does not parse keeps stderr).
+/// Route log lines to the `logfile=` of `path`, or to stdout alone with `supervised=yes`
+/// (a file that does not parse keeps stderr).
 pub fn log_to_logfile_of(path: &Path, cfgname: &str) {
     let resolver = crate::config::SystemResolver::new();
     if let Ok((config, _)) = crate::config::ldirectord::load(path, &resolver) {
-        logging::set_target(Some(logging::Target {
-            target: config.globals.logfile,
-            cfgname: cfgname.to_string(),
-        }));
+        set_log_target(&config.globals, cfgname);
     }
+}
+
+/// Make `globals`' `logfile=` / `supervised=` the log target (start and reload).
+pub fn set_log_target(globals: &crate::config::ldirectord::Globals, cfgname: &str) {
+    logging::set_stderr(!globals.supervised);
+    logging::set_target(Some(logging::Target {
+        target: globals.logfile.clone(),
+        cfgname: cfgname.to_string(),
+        supervised: globals.supervised,
+    }));
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_negotiate_service_but_oracle_has_a_probe() {
+    fn every_negotiate_service_has_a_probe() {
         let missing: Vec<String> = super::unsupported_services()
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(missing, vec!["oracle".to_string()]);
+        assert_eq!(missing, Vec::<String>::new());
     }
 }

@@ -14,6 +14,8 @@ use crate::ipvs::{Change, Ipvs, IpvsError, ServiceKey, Table};
 pub struct Outcome {
     /// One ldirectord-style line per applied change.
     pub applied: Vec<String>,
+    /// The alerts of the applied changes (ldirectord's `emailalert` events).
+    pub alerts: Vec<engine::Alerted>,
     /// The change the kernel refused, if any (the ones before it stay applied).
     pub error: Option<IpvsError>,
     /// The table after the changes (as far as they went).
@@ -31,6 +33,9 @@ pub struct Reconciler {
     last: Table,
     /// Whether `last` came from the kernel at least once.
     seen: bool,
+    /// Checks whose first verdict since the last start or reload is not applied yet
+    /// (`engine::desired`'s settling).
+    settling: BTreeSet<CheckId>,
 }
 
 impl Reconciler {
@@ -68,6 +73,9 @@ impl Reconciler {
             .flat_map(|v| v.reals.iter().map(|r| r.check))
             .collect();
         self.health.retain(|id, _| checks.contains(id));
+        // ldirectord rebuilds every real's state at a start or reload: every check settles
+        // again.
+        self.settling = checks;
         self.virtuals = virtuals;
     }
 
@@ -84,7 +92,8 @@ impl Reconciler {
     /// The changes one pass would make against `actual` (pure).
     pub fn plan_against(&self, actual: &Table) -> Vec<Change> {
         let health = |id: CheckId| self.health(id);
-        let desired = engine::desired(&self.virtuals, &health, actual, &self.forget);
+        let settling = |id: CheckId| self.settling.contains(&id);
+        let desired = engine::desired(&self.virtuals, &health, &settling, actual, &self.forget);
         plan(&desired, actual)
     }
 
@@ -95,6 +104,7 @@ impl Reconciler {
         let outcome = self.apply(ipvs, &actual, &changes);
         if outcome.error.is_none() {
             self.forget.clear();
+            self.settled();
         }
         Ok(outcome)
     }
@@ -110,6 +120,7 @@ impl Reconciler {
         let actual = self.last.clone();
         let changes = self.plan_against(&actual);
         if changes.is_empty() {
+            self.settled();
             return Ok(Outcome {
                 table: actual,
                 ..Outcome::default()
@@ -120,14 +131,18 @@ impl Reconciler {
                 let fallbacks = engine::fallback_keys(&self.virtuals);
                 let mut table = actual.clone();
                 let mut applied = Vec::new();
+                let mut alerts = Vec::new();
                 for c in &changes {
-                    applied.push(engine::describe(c, &actual, &fallbacks));
+                    applied.push(engine::describe(c, &fallbacks));
+                    alerts.extend(engine::alert_of(c, &self.virtuals));
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 self.forget.clear();
+                self.settled();
                 self.last = table.clone();
                 Ok(Outcome {
                     applied,
+                    alerts,
                     error: None,
                     table,
                 })
@@ -137,6 +152,13 @@ impl Reconciler {
                 self.reconcile(ipvs)
             }
         }
+    }
+
+    /// The checks with a verdict have settled (their start/reload state is applied).
+    fn settled(&mut self) {
+        let health = &self.health;
+        self.settling
+            .retain(|id| health.get(id).map_or(true, |h| *h == Health::Unknown));
     }
 
     /// Stop: remove the services in `purge` (the virtuals whose cleanstop is yes) with their
@@ -154,12 +176,24 @@ impl Reconciler {
             .map(|k| Change::DelService(*k))
             .collect();
         let mut outcome = self.apply(ipvs, &actual, &changes);
-        outcome.applied = changes
+        let done: Vec<&Change> = changes
             .iter()
             .filter(|c| change_visible(&outcome.table, c))
+            .collect();
+        outcome.applied = done
+            .iter()
             .flat_map(|c| match c {
                 Change::DelService(k) => engine::describe_stop(k, actual.services.get(k)),
-                other => vec![engine::describe_in(other, &actual, &self.virtuals)],
+                other => vec![engine::describe_in(other, &self.virtuals)],
+            })
+            .collect();
+        outcome.alerts = done
+            .iter()
+            .flat_map(|c| match c {
+                Change::DelService(k) => engine::alerts_stop(k, actual.services.get(k)),
+                other => engine::alert_of(other, &self.virtuals)
+                    .into_iter()
+                    .collect(),
             })
             .collect();
         Ok(outcome)
@@ -168,10 +202,12 @@ impl Reconciler {
     fn apply(&mut self, ipvs: &mut dyn Ipvs, actual: &Table, changes: &[Change]) -> Outcome {
         let mut table = actual.clone();
         let mut applied = Vec::new();
+        let mut alerts = Vec::new();
         let error = match ipvs.apply(changes) {
             Ok(()) => {
                 for c in changes {
-                    applied.push(engine::describe_in(c, actual, &self.virtuals));
+                    applied.push(engine::describe_in(c, &self.virtuals));
+                    alerts.extend(engine::alert_of(c, &self.virtuals));
                     let _ = crate::ipvs::plan::apply_to(&mut table, c);
                 }
                 None
@@ -187,7 +223,8 @@ impl Reconciler {
                     if crate::ipvs::plan::apply_to(&mut probe, c).is_ok()
                         && change_visible(&table, c)
                     {
-                        applied.push(engine::describe_in(c, actual, &self.virtuals));
+                        applied.push(engine::describe_in(c, &self.virtuals));
+                        alerts.extend(engine::alert_of(c, &self.virtuals));
                     }
                 }
                 Some(e)
@@ -197,6 +234,7 @@ impl Reconciler {
         self.seen = true;
         Outcome {
             applied,
+            alerts,
             error,
             table,
         }
@@ -290,6 +328,7 @@ mod tests {
                 .collect(),
             fallback: None,
             quiescent: false,
+            readdquiescent: false,
         }
     }
 

@@ -33,14 +33,11 @@ pub async fn probe_over(
     params: &Negotiate,
     transport: Transport,
 ) -> Result<(), ProbeError> {
-    let receive = match &params.receive {
-        Some(re) if !re.as_str().is_empty() => re,
-        _ => {
-            return Err(ProbeError::Unexpected(
-                "dns check without receive is always down".into(),
-            ))
-        }
-    };
+    if params.receive_pattern().map_or(true, str::is_empty) {
+        return Err(ProbeError::Unexpected(
+            "dns check without receive is always down".into(),
+        ));
+    }
     let id: u16 = rand::random();
     let query = build_query(id, line::request_text(params))?;
     let mut answer = match transport {
@@ -50,7 +47,7 @@ pub async fn probe_over(
     if answer.metadata.truncation && transport == Transport::Udp {
         answer = ask_tcp(addr, id, &query).await?;
     }
-    judge(&answer, receive)
+    judge(&answer, params)
 }
 
 /// The query message for `request`: PTR for an IP address, else A.
@@ -78,7 +75,7 @@ pub(crate) fn decode(bytes: &[u8], id: u16) -> Option<Message> {
 }
 
 /// Up when an A address or PTR name of the answer section matches `receive`.
-pub(crate) fn judge(msg: &Message, receive: &regex::Regex) -> Result<(), ProbeError> {
+pub(crate) fn judge(msg: &Message, params: &Negotiate) -> Result<(), ProbeError> {
     let mut seen = Vec::new();
     for record in &msg.answers {
         let text = match &record.data {
@@ -89,7 +86,7 @@ pub(crate) fn judge(msg: &Message, receive: &regex::Regex) -> Result<(), ProbeEr
             }
             _ => continue,
         };
-        if receive.is_match(&text) {
+        if params.receive_matches(&text) {
             return Ok(());
         }
         seen.push(text);
@@ -369,7 +366,11 @@ mod tests {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512), id in any::<u16>()) {
             if let Some(msg) = decode(&bytes, id) {
-                let _ = judge(&msg, &regex::Regex::new(".").unwrap());
+                let p = Negotiate {
+                    receive: Some(regex::Regex::new(".").unwrap()),
+                    ..Negotiate::default()
+                };
+                let _ = judge(&msg, &p);
             }
         }
 

@@ -68,8 +68,8 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     if command(&mut lines, "QUIT").await.is_err() {
         tracing::debug!("ftp QUIT not answered");
     }
-    let matched = match &params.receive {
-        Some(re) => re.is_match(&String::from_utf8_lossy(&content)),
+    let matched = match params.receive_pattern() {
+        Some(_) => params.receive_matches(&String::from_utf8_lossy(&content)),
         None => complete,
     };
     if matched {

@@ -93,7 +93,7 @@ pub async fn probe_proxy(addr: SocketAddr, params: &Negotiate) -> Result<(), Pro
         status.canonical_reason().unwrap_or(""),
         body.get(..MAX_BODY.min(body.len())).unwrap_or_default(),
         params.http_method,
-        params.receive.as_ref(),
+        params,
     )
 }
 
@@ -197,7 +197,7 @@ async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), 
             &answer.reason,
             &answer.body,
             params.http_method,
-            params.receive.as_ref(),
+            params,
         );
     }
     Err(ProbeError::Unexpected(format!(

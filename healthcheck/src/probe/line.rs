@@ -153,7 +153,7 @@ pub(crate) fn request_text(params: &super::Negotiate) -> &str {
 
 /// Whether `receive=` matches `text`; `None` (no receive) matches anything.
 pub(crate) fn receive_matches(params: &super::Negotiate, text: &str) -> bool {
-    params.receive.as_ref().map_or(true, |re| re.is_match(text))
+    params.receive_matches(text)
 }
 
 /// This host's name, for ldirectord's default `ldirectord@<hostname>` (ftp password,

@@ -15,8 +15,12 @@ pub mod ping;
 pub struct Negotiate {
     /// `request=`: the URL path, query, command or DNS name, by service.
     pub request: Option<String>,
-    /// `receive=`: a regular expression the answer must match.
+    /// `receive=`: a regular expression the answer must match (the `regex` crate's fast,
+    /// linear-time engine; see [`Receive::compile`]).
     pub receive: Option<regex::Regex>,
+    /// `receive=` when it needs Perl features the `regex` crate lacks (back-references,
+    /// look-around, atomic groups...): matched with fancy-regex. Set instead of `receive`.
+    pub receive_perl: Option<fancy_regex::Regex>,
     /// `virtualhost=`: HTTP Host header (and SNI for https).
     pub virtualhost: Option<String>,
     /// `httpmethod=`: GET (default) or HEAD.
@@ -45,6 +49,80 @@ pub enum TlsVerify {
     Chain,
     /// Chain and name (the virtual host, else the real's IP address).
     Full,
+}
+
+/// A compiled `receive=`: ldirectord matches it as a Perl regular expression.
+#[derive(Debug, Clone)]
+pub enum Receive {
+    /// The `regex` crate understands it (most patterns): linear time.
+    Plain(regex::Regex),
+    /// It needs fancy-regex (back-references, look-around, ...): backtracking, bounded by
+    /// fancy-regex's backtrack limit (hitting it is a failed match).
+    Perl(fancy_regex::Regex),
+}
+
+impl Receive {
+    /// Compile `pattern`: with the `regex` crate when it can, else with fancy-regex.
+    pub fn compile(pattern: &str) -> Result<Receive, String> {
+        match regex::Regex::new(pattern) {
+            Ok(re) => Ok(Receive::Plain(re)),
+            Err(plain) => fancy_regex::Regex::new(pattern)
+                .map(Receive::Perl)
+                .map_err(|e| {
+                    let plain = plain.to_string();
+                    let plain = plain.lines().last().unwrap_or("");
+                    format!("{e} ({plain})")
+                }),
+        }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Receive::Plain(re) => re.as_str(),
+            Receive::Perl(re) => re.as_str(),
+        }
+    }
+
+    /// Unanchored match; a fancy-regex runtime error (backtrack limit) is no match.
+    pub fn is_match(&self, text: &str) -> bool {
+        match self {
+            Receive::Plain(re) => re.is_match(text),
+            Receive::Perl(re) => re.is_match(text).unwrap_or(false),
+        }
+    }
+}
+
+impl Negotiate {
+    /// Set `receive=` (either field, as compiled).
+    pub fn set_receive(&mut self, receive: Option<Receive>) {
+        self.receive = None;
+        self.receive_perl = None;
+        match receive {
+            Some(Receive::Plain(re)) => self.receive = Some(re),
+            Some(Receive::Perl(re)) => self.receive_perl = Some(re),
+            None => {}
+        }
+    }
+
+    /// The `receive=` pattern as written, if any.
+    pub fn receive_pattern(&self) -> Option<&str> {
+        self.receive
+            .as_ref()
+            .map(regex::Regex::as_str)
+            .or_else(|| self.receive_perl.as_ref().map(fancy_regex::Regex::as_str))
+    }
+
+    /// Whether `receive=` matches `text` (unanchored); no receive matches anything.
+    pub fn receive_matches(&self, text: &str) -> bool {
+        if let Some(re) = &self.receive {
+            return re.is_match(text);
+        }
+        if let Some(re) = &self.receive_perl {
+            return re.is_match(text).unwrap_or(false);
+        }
+        true
+    }
 }
 
 /// `httpmethod=`
@@ -87,6 +165,7 @@ pub mod ldap;
 pub mod ldaps;
 pub mod mysql;
 pub mod nntp;
+pub mod oracle;
 pub mod pgsql;
 pub mod pop;
 pub mod pops;
@@ -101,3 +180,66 @@ pub mod transport;
 mod fake;
 mod line;
 mod tls;
+
+#[cfg(test)]
+mod receive_tests {
+    use super::*;
+
+    #[test]
+    fn plain_patterns_take_the_fast_engine() {
+        for p in [
+            "Test Page",
+            "^HTTP/1\\.[01] 200",
+            "a|b",
+            "(?i)ok",
+            r"\d+ items",
+        ] {
+            assert!(matches!(Receive::compile(p), Ok(Receive::Plain(_))), "{p}");
+        }
+    }
+
+    #[test]
+    fn perl_only_features_use_fancy_regex() {
+        let cases = [
+            // back-reference
+            (r"<(\w+)>[^<]*</\1>", "x <b>bold</b> y", "<b>bold</i>"),
+            // look-ahead, negative look-ahead
+            (r"OK(?=\s+200)", "OK 200", "OK 500"),
+            (r"^up(?!.*maintenance)", "up and fine", "up for maintenance"),
+            // look-behind, negative look-behind
+            (r"(?<=status: )green", "status: green", "color: green"),
+            (r"(?<!not )ready", "is ready", "not ready"),
+            // atomic group
+            (r"(?>a+)b", "aaab", "aaa"),
+        ];
+        for (pattern, yes, no) in cases {
+            let re = Receive::compile(pattern).unwrap();
+            assert!(matches!(re, Receive::Perl(_)), "{pattern}");
+            assert_eq!(re.as_str(), pattern);
+            assert!(re.is_match(yes), "{pattern} on {yes}");
+            assert!(!re.is_match(no), "{pattern} on {no}");
+            let mut n = Negotiate::default();
+            n.set_receive(Some(re));
+            assert_eq!(n.receive_pattern(), Some(pattern));
+            assert!(n.receive_matches(yes));
+            assert!(!n.receive_matches(no));
+        }
+    }
+
+    #[test]
+    fn unanchored_like_perl_and_errors_name_the_problem() {
+        let re = Receive::compile("OK").unwrap();
+        assert!(re.is_match("hello OK world"));
+        let err = Receive::compile("(unclosed").unwrap_err();
+        assert!(!err.is_empty());
+        assert!(
+            Receive::compile(r"(a)\2").is_err(),
+            "a back-reference to no group"
+        );
+        let mut n = Negotiate::default();
+        assert!(n.receive_matches("anything"));
+        n.set_receive(Some(Receive::compile("x").unwrap()));
+        n.set_receive(None);
+        assert!(n.receive_pattern().is_none());
+    }
+}

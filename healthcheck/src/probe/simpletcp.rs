@@ -123,6 +123,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn perl_only_receive_patterns_work() {
+        // a back-reference (the same word twice) and a negative look-ahead
+        let mut p = params("PING", "x");
+        p.set_receive(Some(crate::probe::Receive::compile(r"^(\w+) \1$").unwrap()));
+        assert!(p.receive.is_none() && p.receive_perl.is_some());
+        let (res, _) = run(vec![expect("PING"), send("pong pong\r\n")], &p).await;
+        assert!(res.is_ok(), "{res:?}");
+        let (res, _) = run(vec![expect("PING"), send("pong ping\r\n"), Step::Close], &p).await;
+        assert!(res.is_err(), "{res:?}");
+        p.set_receive(Some(
+            crate::probe::Receive::compile(r"^OK(?!.*degraded)").unwrap(),
+        ));
+        let (res, _) = run(vec![expect("PING"), send("OK all fine\r\n")], &p).await;
+        assert!(res.is_ok(), "{res:?}");
+        let (res, _) = run(
+            vec![expect("PING"), send("OK but degraded\r\n"), Step::Close],
+            &p,
+        )
+        .await;
+        assert!(res.is_err(), "{res:?}");
+    }
+
+    #[tokio::test]
     async fn no_matching_line_is_down() {
         let steps = vec![expect("PING"), send("nope\r\nstill no\r\n"), Step::Close];
         let (res, _) = run(steps, &params("PING\\n", "PONG")).await;

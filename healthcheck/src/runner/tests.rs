@@ -434,3 +434,41 @@ fn next_due_keeps_phase() {
         assert_eq!(spread_offset(Duration::from_secs(1), 9, 0), Duration::ZERO);
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_result_reaches_the_results_receiver_with_every_key() {
+    let script = Arc::new(Script::default());
+    let (r, mut rx) = runner(&script);
+    let mut results = r.results();
+    let mut s = spec(1, 1);
+    s.failurecount = 3;
+    let start = Instant::now();
+    // One check (same definition) for two keys.
+    r.update([(key(1, 1), s.clone()), (key(1, 2), s)]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    script.set(real(1), Behavior::Fail);
+    tokio::time::sleep_until(start + Duration::from_millis(2500)).await;
+    let mut got = Vec::new();
+    while let Ok(res) = results.try_recv() {
+        got.push(res);
+    }
+    // Three passes (0 s, 1 s, 2 s), each one result naming both keys.
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(got.iter().all(|c| c.keys == vec![key(1, 1), key(1, 2)]));
+    assert!(got[0].outcome.is_success());
+    assert_eq!(got[0].outcome.message(), "Success");
+    assert_eq!(got[1].outcome.message(), "500 Internal Server Error");
+    assert!(!got[2].outcome.is_success());
+    // Transitions still go to the event receiver only: the two keys came up; the soft
+    // failures are no transition.
+    let ev = drain(&mut rx);
+    assert_eq!(ev.len(), 2, "{ev:#?}");
+    assert!(ev.iter().all(|e| e.transition == Transition::Up));
+    // Once stopped, nothing more comes and the receiver sees the end.
+    r.stop_results();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        results.try_recv().unwrap_err(),
+        mpsc::error::TryRecvError::Disconnected
+    );
+}

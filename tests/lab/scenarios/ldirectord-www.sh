@@ -232,6 +232,42 @@ in_ns director /usr/local/sbin/ldirectord www.cf status
 grep -E "Added real server|Purged" /var/log/ldirectord.log | tail -4
 log "ldirectord start/status/reload/stop work"
 
+log "execute=: a child ldirectord follows its parent"
+cat > /etc/ha.d/child.cf << EOF
+virtual=192.0.2.133:80
+        real=192.0.2.250:80 gate
+        checktype=on
+        scheduler=rr
+EOF
+cp /etc/ha.d/www.cf /tmp/www.cf.plain
+{ echo "execute=child.cf"; cat /tmp/www.cf.plain; } > /etc/ha.d/www.cf
+in_ns director /usr/local/sbin/ldirectord www.cf start || fail "ldirectord start with execute="
+wait_table "has 192.0.2.133" 20 > /dev/null || fail "the child did not program its virtual"
+[ -f /var/run/ldirectord.child.cf.pid ] || fail "no pid file of the child"
+in_ns director /usr/local/sbin/ldirectord child.cf status || fail "the child is not running"
+# reload: the child is reloaded (it keeps running); then dropped from the file: stopped
+in_ns director /usr/local/sbin/ldirectord www.cf reload || fail "reload with execute="
+sleep 2
+in_ns director /usr/local/sbin/ldirectord child.cf status || fail "the child stopped at a reload"
+cp /tmp/www.cf.plain /etc/ha.d/www.cf
+in_ns director /usr/local/sbin/ldirectord www.cf reload || fail "reload without execute="
+i=0
+while [ -f /var/run/ldirectord.child.cf.pid ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+[ -f /var/run/ldirectord.child.cf.pid ] && fail "the child dropped from the file still runs"
+table | grep -q 192.0.2.133 && fail "the stopped child left its virtual"
+# back in the file at a reload: started; the parent's stop stops it
+{ echo "execute=child.cf"; cat /tmp/www.cf.plain; } > /etc/ha.d/www.cf
+in_ns director /usr/local/sbin/ldirectord www.cf reload || fail "reload with execute= again"
+wait_table "has 192.0.2.133" 20 > /dev/null || fail "the child was not started at a reload"
+in_ns director /usr/local/sbin/ldirectord www.cf stop || fail "ldirectord stop with execute="
+i=0
+while { [ -f /var/run/ldirectord.child.cf.pid ] || [ -f /var/run/ldirectord.www.cf.pid ]; } \
+    && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+[ -f /var/run/ldirectord.child.cf.pid ] && fail "the child still runs after the parent stopped"
+table | grep -q . && fail "table not purged: $(table)"
+cp /tmp/www.cf.plain /etc/ha.d/www.cf
+log "execute= children start, reload, stop with the parent"
+
 log "cleanstop=no leaves the table"
 write_cf 3 "        cleanstop=no"
 "$IP" netns exec director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \

@@ -39,6 +39,27 @@ pub fn load(
     })?;
     let text = String::from_utf8_lossy(&bytes);
     let (config, mut diags) = parse(&text, &file, resolver)?;
+    // ldirectord opens every monitorfile for append while it reads the file: one that cannot
+    // be opened is a configuration error (at start: no start; at reload: the reload is
+    // refused and the running configuration kept).
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    for m in config
+        .virtuals
+        .iter()
+        .filter_map(|v| v.monitorfile.as_ref())
+    {
+        if let Err(e) = open_monitorfile(&m.path) {
+            errors.push(Diagnostic::error(
+                &file,
+                Some(m.line),
+                format!("unable to open monitorfile {}: {e}", m.path.display()),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        diags.extend(errors);
+        return Err(Diagnostics(diags));
+    }
     if let Some(dir) = &config.globals.maintenancedir {
         if !dir.is_dir() {
             diags.push(Diagnostic::warning(
@@ -49,4 +70,14 @@ pub fn load(
         }
     }
     Ok((config, diags))
+}
+
+/// Open `path` for append (created if missing) and close it again, as ldirectord does with a
+/// `monitorfile` when it reads its configuration.
+pub fn open_monitorfile(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
 }

@@ -497,6 +497,15 @@ pub struct Alert {
     pub smtp: Option<String>,
 }
 
+/// A virtual's `monitorfile=`: opened for append when the file is loaded (an error if it
+/// cannot be), then one line appended per check result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MonitorFile {
+    pub path: PathBuf,
+    /// Line of the directive.
+    pub line: usize,
+}
+
 /// One real server (ranges are expanded: one `Real` per address).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Real {
@@ -567,7 +576,8 @@ pub struct VirtualService {
     /// Effective cleanstop (block, else global).
     pub cleanstop: bool,
     pub alert: Alert,
-    pub monitorfile: Option<PathBuf>,
+    /// `monitorfile=`: one line per check result (`monitor::line`).
+    pub monitorfile: Option<MonitorFile>,
     pub servicename: Option<String>,
     pub comment: Option<String>,
 }

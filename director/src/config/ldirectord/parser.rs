@@ -197,7 +197,7 @@ struct Block {
     emailalertfreq: Option<u32>,
     emailalertstatus: Option<AlertStatus>,
     smtp: Option<String>,
-    monitorfile: Option<PathBuf>,
+    monitorfile: Option<MonitorFile>,
     servicename: Option<String>,
     comment: Option<String>,
 }
@@ -1166,7 +1166,12 @@ impl<'a> Parser<'a> {
                 self.with_block(|b| match name {
                     "checkcommand" => b.checkcommand = c,
                     "fallbackcommand" => b.fallbackcommand = Some(c),
-                    _ => b.monitorfile = Some(PathBuf::from(c)),
+                    _ => {
+                        b.monitorfile = Some(MonitorFile {
+                            path: PathBuf::from(c),
+                            line: no,
+                        })
+                    }
                 });
             }
             "checktimeout" => {

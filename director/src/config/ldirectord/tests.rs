@@ -630,7 +630,7 @@ virtual=192.0.2.1:8080
     assert!(!v.alert.status.starting);
     assert_eq!(v.alert.smtp.as_deref(), Some("smtp.example.com"));
     assert_eq!(
-        v.monitorfile.as_deref(),
+        v.monitorfile.as_ref().map(|m| m.path.as_path()),
         Some(std::path::Path::new("/var/log/ld-web.log"))
     );
     assert_eq!(v.servicename.as_deref(), Some("web shop"));
@@ -1505,6 +1505,37 @@ fn load_missing_file_names_it() {
         "{}",
         e[0]
     );
+}
+
+#[test]
+fn load_opens_every_monitorfile_and_reports_each_that_cannot_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("mon.log");
+    let text = format!(
+        "virtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tmonitorfile=\"{}\"\n\n\
+         virtual=192.0.2.1:81\n\treal=192.0.2.2:81 gate\n\tmonitorfile=/nonexistent/a.log\n\n\
+         virtual=192.0.2.1:82\n\treal=192.0.2.2:82 gate\n\tmonitorfile=/nonexistent/b.log\n",
+        good.display()
+    );
+    let cf = dir.path().join("m.cf");
+    std::fs::write(&cf, &text).unwrap();
+    let e = load(&cf, &resolver()).unwrap_err();
+    let errors: Vec<String> = e.errors().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].ends_with(":7: unable to open monitorfile /nonexistent/a.log: No such file or directory (os error 2)"),
+        "{errors:#?}"
+    );
+    assert!(errors[1].contains(":11: unable to open monitorfile /nonexistent/b.log"));
+    // opened for append: created, and the content is kept
+    assert!(good.exists());
+    std::fs::write(&good, "kept\n").unwrap();
+    let fixed = text.replace("/nonexistent/a.log", good.to_str().unwrap());
+    let fixed = fixed.replace("/nonexistent/b.log", good.to_str().unwrap());
+    std::fs::write(&cf, fixed).unwrap();
+    let (c, _) = load(&cf, &resolver()).unwrap();
+    assert_eq!(c.virtuals[0].monitorfile.as_ref().map(|m| m.line), Some(3));
+    assert_eq!(std::fs::read_to_string(&good).unwrap(), "kept\n");
 }
 
 // ------------------------------------------------------------------ properties
