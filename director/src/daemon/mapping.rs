@@ -229,6 +229,18 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
+/// How a TLS check treats certificates: `tlsverify=`, else ldirectord's way (its HTTPS check
+/// verifies the chain but not the name; its other TLS checks verify nothing).
+fn tls_verify(set: Option<ld::TlsVerify>, service: hc::Service) -> TlsVerify {
+    match set {
+        Some(ld::TlsVerify::Chain) => TlsVerify::Chain,
+        Some(ld::TlsVerify::Full) => TlsVerify::Full,
+        Some(ld::TlsVerify::None) => TlsVerify::None,
+        None if service == hc::Service::Https => TlsVerify::Chain,
+        None => TlsVerify::None,
+    }
+}
+
 /// The health check of one real; `Ok(None)` for `checktype=off`.
 pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSpec>, String> {
     let virtual_id = match vs.address {
@@ -281,13 +293,7 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         passwd: non_empty(&vs.passwd),
         database: non_empty(&vs.database),
         secret: non_empty(&vs.secret),
-        // ldirectord's HTTPS check verifies the chain, not the name; its other TLS checks
-        // (pops, imaps, ldaps) verify nothing.
-        tls_verify: if spec.service == hc::Service::Https {
-            TlsVerify::Chain
-        } else {
-            TlsVerify::None
-        },
+        tls_verify: tls_verify(vs.tlsverify, spec.service),
     };
     negotiate.set_receive(receive);
     spec.negotiate = std::sync::Arc::new(negotiate);
@@ -436,6 +442,61 @@ virtual=192.0.2.133:3306
         assert!(m.warnings[0]
             .to_string()
             .starts_with("t.cf:5: warning: real server 198.51.100.2:3306"));
+    }
+
+    #[test]
+    fn tlsverify_sets_how_tls_checks_treat_certificates() {
+        let text = "\
+tlsverify=no
+virtual=192.0.2.132:443
+\treal=198.51.100.1:443 gate
+\tservice=https
+virtual=192.0.2.132:8443
+\treal=198.51.100.1:8443 gate
+\tservice=https
+\ttlsverify=yes
+virtual=192.0.2.132:995
+\treal=198.51.100.1:995 gate
+\tservice=pops
+\ttlsverify=chain
+";
+        let mut ids = CheckIds::default();
+        let m = map(&load(text), "t.cf", &mut ids);
+        let verify = |i: usize| {
+            m.extras[i].reals[0]
+                .spec
+                .as_ref()
+                .unwrap()
+                .negotiate
+                .tls_verify
+        };
+        assert_eq!(verify(0), TlsVerify::None, "global tlsverify=no");
+        assert_eq!(verify(1), TlsVerify::Full, "the virtual's yes wins");
+        assert_eq!(verify(2), TlsVerify::Chain);
+        // Unset: ldirectord's behaviour per service.
+        let m = map(
+            &load("virtual=192.0.2.132:443\n\treal=198.51.100.1:443 gate\n\tservice=https\nvirtual=192.0.2.132:995\n\treal=198.51.100.1:995 gate\n\tservice=pops\n"),
+            "t.cf",
+            &mut ids,
+        );
+        assert_eq!(
+            m.extras[0].reals[0]
+                .spec
+                .as_ref()
+                .unwrap()
+                .negotiate
+                .tls_verify,
+            TlsVerify::Chain
+        );
+        assert_eq!(
+            m.extras[1].reals[0]
+                .spec
+                .as_ref()
+                .unwrap()
+                .negotiate
+                .tls_verify,
+            TlsVerify::None
+        );
     }
 
     #[test]

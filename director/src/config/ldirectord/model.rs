@@ -66,6 +66,21 @@ pub struct Globals {
     pub cleanstop: bool,
     /// `maintenancedir`.
     pub maintenancedir: Option<PathBuf>,
+    /// `tlsverify` (director's own directive): how TLS checks treat certificates.
+    pub tlsverify: Option<TlsVerify>,
+}
+
+/// `tlsverify=` (a director directive; ldirectord has none): how the certificate of a TLS
+/// check (https, pops, imaps, ldaps, ...) is checked. Unset, https verifies the chain and the
+/// other TLS checks verify nothing, as ldirectord does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVerify {
+    /// `chain`: the chain must lead to a CA of the system store; the name is not checked.
+    Chain,
+    /// `yes`: chain and name (the virtualhost, else the real's address).
+    Full,
+    /// `no`: any certificate (self-signed real servers).
+    None,
 }
 
 impl Default for Globals {
@@ -94,6 +109,7 @@ impl Default for Globals {
             smtp: None,
             cleanstop: true,
             maintenancedir: None,
+            tlsverify: None,
         }
     }
 }
@@ -575,6 +591,8 @@ pub struct VirtualService {
     pub quiescent: bool,
     /// Effective cleanstop (block, else global).
     pub cleanstop: bool,
+    /// Effective `tlsverify` (block, else global); `None`: the service's default.
+    pub tlsverify: Option<TlsVerify>,
     pub alert: Alert,
     /// `monitorfile=`: one line per check result (`monitor::line`).
     pub monitorfile: Option<MonitorFile>,

@@ -60,7 +60,7 @@ const BLOCK_ONLY: [&str; 24] = [
 ];
 
 /// Directives accepted both globally and inside a block.
-const BOTH: [&str; 15] = [
+const BOTH: [&str; 16] = [
     "checktimeout",
     "negotiatetimeout",
     "connecttimeout",
@@ -76,6 +76,7 @@ const BOTH: [&str; 15] = [
     "emailalertstatus",
     "smtp",
     "cleanstop",
+    "tlsverify",
 ];
 
 /// Directives accepted only at global level.
@@ -193,6 +194,7 @@ struct Block {
     ops: Option<(usize, bool)>,
     quiescent: Option<bool>,
     cleanstop: Option<bool>,
+    tlsverify: Option<TlsVerify>,
     emailalert: Option<Vec<String>>,
     emailalertfreq: Option<u32>,
     emailalertstatus: Option<AlertStatus>,
@@ -238,6 +240,7 @@ impl Block {
             ops: None,
             quiescent: None,
             cleanstop: None,
+            tlsverify: None,
             emailalert: None,
             emailalertfreq: None,
             emailalertstatus: None,
@@ -528,6 +531,26 @@ impl<'a> Parser<'a> {
                     v.name
                 ),
             );
+        }
+    }
+
+    /// `tlsverify = chain | yes | no` (director's own directive).
+    fn tlsverify(&mut self, v: &Val) -> Option<TlsVerify> {
+        match first_word(&v.clean).map(str::to_ascii_lowercase).as_deref() {
+            Some("chain") => Some(TlsVerify::Chain),
+            Some("yes") => Some(TlsVerify::Full),
+            Some("no") => Some(TlsVerify::None),
+            _ => {
+                self.error(
+                    v.line,
+                    format!(
+                        "tlsverify must be chain (the certificate chain), yes (chain and \
+                         name) or no (any certificate), not `{}`",
+                        v.clean
+                    ),
+                );
+                None
+            }
         }
     }
 
@@ -850,6 +873,11 @@ impl<'a> Parser<'a> {
                 self.comment_quirk_exact(&v, |p, b| p.globals.readdquiescent = b);
             }
             "cleanstop" => self.comment_quirk_exact(&v, |p, b| p.globals.cleanstop = b),
+            "tlsverify" => {
+                if let Some(t) = self.tlsverify(&v) {
+                    self.globals.tlsverify = Some(t);
+                }
+            }
             "callback" => {
                 if let Some(c) = self.quoted(&v) {
                     self.globals.callback = Some(c);
@@ -1370,6 +1398,11 @@ impl<'a> Parser<'a> {
                     self.with_block(|blk| blk.cleanstop = Some(b));
                 }
             }
+            "tlsverify" => {
+                if let Some(t) = self.tlsverify(&v) {
+                    self.with_block(|blk| blk.tlsverify = Some(t));
+                }
+            }
             "service" => {
                 let service = first_word(&v.clean).and_then(Service::from_name);
                 match service {
@@ -1842,6 +1875,7 @@ impl<'a> Parser<'a> {
             ops: b.ops.is_some_and(|(_, o)| o),
             quiescent: b.quiescent.unwrap_or(globals.quiescent),
             cleanstop: b.cleanstop.unwrap_or(globals.cleanstop),
+            tlsverify: b.tlsverify.or(globals.tlsverify),
             alert: Alert {
                 to: b.emailalert.unwrap_or_else(|| globals.emailalert.clone()),
                 freq: b.emailalertfreq.unwrap_or(globals.emailalertfreq),

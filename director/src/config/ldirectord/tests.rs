@@ -1574,3 +1574,11 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn tlsverify_is_chain_yes_or_no_globally_or_per_virtual() {
+    let e = errors("tlsverify=maybe\nvirtual=192.0.2.1:443\n    real=198.51.100.1:443 gate\n    service=https\n    tlsverify=\n");
+    let lines: Vec<usize> = e.iter().filter_map(|d| d.line).collect();
+    assert_eq!(lines, vec![1, 5], "{e:#?}");
+    assert!(e[0].message.contains("tlsverify must be chain"), "{e:#?}");
+}
