@@ -6,9 +6,9 @@
 //! unbind. The real is up when the bind succeeded, exactly one entry came back and its DN
 //! matches `receive` (when a receive is set).
 //!
-//! ldap3 is built without its TLS features: ldaps runs the TLS of [`super::tls`] (the
+//! ldap3 is built without its TLS features: ldaps runs the TLS of `tls` (the
 //! workspace's rustls and `tlsverify`) and hands ldap3 the clear side through a local
-//! socket pair ([`session`]). Its connection driver runs inside the probe's own future
+//! socket pair (`session`). Its connection driver runs inside the probe's own future
 //! (no spawned task outlives a timed-out probe), and since ldap3 panics on some malformed
 //! answers, a panic is caught here and reported as a bad answer.
 

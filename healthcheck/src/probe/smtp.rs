@@ -6,7 +6,7 @@
 //!
 //! Kept hand-written: lettre, the maintained SMTP client, greets only with EHLO and hands
 //! back no connection after a refused one, so Net::SMTP's HELO fallback could not be kept;
-//! the check is three commands on the shared reply reader ([`super::line`]).
+//! the check is three commands on the shared reply reader (`line`).
 
 use std::net::SocketAddr;
 
