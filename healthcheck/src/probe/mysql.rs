@@ -73,7 +73,7 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     }
 }
 
-/// The packet size the client announces (1 GiB is MySQL's maximum).
+/// The largest packet the client reads: what a server can make a probe buffer.
 const MAX_PACKET: usize = 16 * 1024 * 1024;
 /// What the client assumes for the server's `wait_timeout` (MySQL's default; only used by
 /// pools, given so the client does not ask for it).
