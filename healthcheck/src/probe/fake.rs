@@ -147,7 +147,7 @@ where
     Fut: std::future::Future<Output = T>,
 {
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .unwrap();
     rt.block_on(async move {

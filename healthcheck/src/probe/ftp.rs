@@ -1,17 +1,20 @@
-//! `service = ftp`: what ldirectord does with Net::FTP.
+//! `service = ftp`: what ldirectord does with Net::FTP, on the `suppaftp` client.
 //!
-//! Greeting (2xx); `USER login` (default `anonymous`) and, on 331, `PASS passwd`
+//! Greeting (220); `USER login` (default `anonymous`) and, on 331, `PASS passwd`
 //! (default `ldirectord@<hostname>`); `CWD /`; `TYPE I`; `PASV` (`EPSV` for IPv6);
 //! `RETR <request>` and download from the address the server named; `QUIT`. Like
 //! ldirectord, the answers to USER/PASS/CWD/TYPE are not judged: the real is up when the
 //! downloaded content matches `receive`. Without a receive, a completed transfer (226)
 //! is enough. At most [`MAX_DOWNLOAD`] bytes are read.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use suppaftp::tokio::AsyncFtpStream;
+use suppaftp::types::FileType;
+use suppaftp::{FtpError, Mode};
+use tokio::io::AsyncReadExt;
 
-use super::line::{self, printable, read_reply, Lines};
+use super::line::{self, printable};
 use super::{Negotiate, ProbeError};
 
 /// How much of the file a probe downloads and matches.
@@ -19,53 +22,40 @@ pub const MAX_DOWNLOAD: usize = 1024 * 1024;
 
 /// Runs the FTP check against `addr`.
 pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
-    let mut lines = Lines::new(line::connect(addr).await?);
-    let (code, text) = read_reply(&mut lines).await?;
-    if !(200..300).contains(&code) {
-        return Err(ProbeError::Unexpected(format!(
-            "ftp greeting: {}",
-            printable(&text)
-        )));
+    let tcp = line::connect(addr).await?;
+    let mut ftp = AsyncFtpStream::connect_with_stream(tcp)
+        .await
+        .map_err(|e| error("greeting", e))?;
+    if addr.is_ipv6() {
+        ftp.set_mode(Mode::ExtendedPassive);
     }
     let user = params
         .login
         .as_deref()
         .filter(|l| !l.is_empty())
         .unwrap_or("anonymous");
-    let (code, _) = command(&mut lines, &format!("USER {user}")).await?;
-    if code == 331 {
-        let pass = match params.passwd.as_deref().filter(|p| !p.is_empty()) {
-            Some(p) => p.to_owned(),
-            None => format!("ldirectord@{}", line::hostname()),
-        };
-        command(&mut lines, &format!("PASS {pass}")).await?;
-    }
-    command(&mut lines, "CWD /").await?;
-    command(&mut lines, "TYPE I").await?;
-    let data_addr = if addr.is_ipv4() {
-        let (_, text) = command(&mut lines, "PASV").await?;
-        parse_pasv(&text)
-    } else {
-        let (_, text) = command(&mut lines, "EPSV").await?;
-        parse_epsv(&text).map(|port| SocketAddr::new(addr.ip(), port))
-    }
-    .ok_or_else(|| ProbeError::Unexpected("ftp: no passive address".into()))?;
+    let pass = match params.passwd.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => p.to_owned(),
+        None => format!("ldirectord@{}", line::hostname()),
+    };
+    // ldirectord does not look at these answers; a refused login shows in RETR.
+    let _ = ftp.login(user, &pass).await;
+    let _ = ftp.cwd("/").await;
+    let _ = ftp.transfer_type(FileType::Binary).await;
 
-    lines
-        .send(format!("RETR {}\r\n", retr_path(params)).as_bytes())
+    // ldirectord keeps the request's leading `/`.
+    let path = format!("/{}", line::request_text(params));
+    let mut download = ftp
+        .retr_as_stream(&path)
+        .await
+        .map_err(|e| error("RETR", e))?;
+    let mut content = Vec::new();
+    (&mut download)
+        .take(MAX_DOWNLOAD as u64)
+        .read_to_end(&mut content)
         .await?;
-    let mut data = line::connect(data_addr).await?;
-    let (code, text) = read_reply(&mut lines).await?;
-    if !(100..200).contains(&code) {
-        return Err(ProbeError::Unexpected(format!(
-            "ftp RETR: {}",
-            printable(&text)
-        )));
-    }
-    let content = download(&mut data).await?;
-    drop(data);
-    let complete = matches!(read_reply(&mut lines).await, Ok((200..=299, _)));
-    if command(&mut lines, "QUIT").await.is_err() {
+    let complete = download.finish().await.is_ok();
+    if ftp.quit().await.is_err() {
         tracing::debug!("ftp QUIT not answered");
     }
     let matched = match params.receive_pattern() {
@@ -82,83 +72,32 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     }
 }
 
-/// Sends one command and reads its reply.
-async fn command<S>(lines: &mut Lines<S>, cmd: &str) -> Result<(u16, Vec<u8>), ProbeError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    lines.send(format!("{cmd}\r\n").as_bytes()).await?;
-    read_reply(lines).await
-}
-
-/// Reads the data connection to its end (or [`MAX_DOWNLOAD`] bytes).
-async fn download<S: AsyncRead + Unpin>(data: &mut S) -> Result<Vec<u8>, ProbeError> {
-    let mut content = Vec::new();
-    data.take(MAX_DOWNLOAD as u64)
-        .read_to_end(&mut content)
-        .await?;
-    Ok(content)
-}
-
-/// The path for RETR: ldirectord keeps the request's leading `/`.
-fn retr_path(params: &Negotiate) -> String {
-    format!("/{}", line::request_text(params))
-}
-
-/// `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)`: the first `n,n,n,n,n,n` in the text.
-pub(crate) fn parse_pasv(text: &[u8]) -> Option<SocketAddr> {
-    let text = String::from_utf8_lossy(text);
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    while start < bytes.len() {
-        if bytes.get(start).is_some_and(u8::is_ascii_digit)
-            && (start == 0 || !bytes.get(start - 1).is_some_and(u8::is_ascii_digit))
+/// suppaftp's error in the probe's words.
+fn error(step: &str, e: FtpError) -> ProbeError {
+    use std::io::ErrorKind;
+    match e {
+        FtpError::ConnectionError(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+            ) =>
         {
-            if let Some(addr) = six_numbers(text.get(start..)?) {
-                return Some(addr);
-            }
+            ProbeError::Closed
         }
-        start += 1;
+        FtpError::ConnectionError(e) => ProbeError::Io(e),
+        FtpError::UnexpectedResponse(r) => ProbeError::Unexpected(format!(
+            "ftp {step}: {} {}",
+            r.status.code(),
+            printable(&r.body)
+        )),
+        other => ProbeError::Unexpected(format!("ftp {step}: {other}")),
     }
-    None
-}
-
-fn six_numbers(text: &str) -> Option<SocketAddr> {
-    let mut nums = [0u8; 6];
-    let mut rest = text;
-    for (i, slot) in nums.iter_mut().enumerate() {
-        let len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        *slot = rest.get(..len)?.parse().ok()?;
-        rest = rest.get(len..)?;
-        if i < 5 {
-            rest = rest.strip_prefix(',')?;
-        }
-    }
-    let [a, b, c, d, p1, p2] = nums;
-    let ip = IpAddr::V4(Ipv4Addr::new(a, b, c, d));
-    Some(SocketAddr::new(ip, u16::from(p1) * 256 + u16::from(p2)))
-}
-
-/// `229 Entering Extended Passive Mode (|||port|)`: the port (any delimiter in 0x21-0x7e).
-pub(crate) fn parse_epsv(text: &[u8]) -> Option<u16> {
-    let open = text.iter().position(|&b| b == b'(')?;
-    let inner = text.get(open + 1..)?;
-    let d = *inner.first()?;
-    if !(0x21..=0x7e).contains(&d) || inner.get(1) != Some(&d) || inner.get(2) != Some(&d) {
-        return None;
-    }
-    let digits = inner.get(3..)?;
-    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits.get(len) != Some(&d) || digits.get(len + 1) != Some(&b')') {
-        return None;
-    }
-    std::str::from_utf8(digits.get(..len)?).ok()?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::probe::line::Lines;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpListener;
 
@@ -284,6 +223,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_receive_a_completed_transfer_is_up() {
+        let (addr, _task) = server(Retr::Serve("anything")).await;
+        let p = Negotiate {
+            request: Some("/f".into()),
+            ..Negotiate::default()
+        };
+        let res = probe(addr, &p).await;
+        assert!(res.is_ok(), "{res:?}");
+    }
+
+    #[tokio::test]
     async fn other_content_is_down() {
         let (addr, _task) = server(Retr::Serve("Go away\n")).await;
         let res = probe(addr, &params("Welcome")).await;
@@ -310,41 +260,5 @@ mod tests {
         let (addr, _task) = server(Retr::CloseControl).await;
         let res = probe(addr, &params("Welcome")).await;
         assert!(res.is_err(), "{res:?}");
-    }
-
-    #[test]
-    fn passive_replies() {
-        assert_eq!(
-            parse_pasv(b"227 Entering Passive Mode (192,0,2,7,4,1)"),
-            Some("192.0.2.7:1025".parse().unwrap())
-        );
-        assert_eq!(
-            parse_pasv(b"227 =192,0,2,7,0,21"),
-            Some("192.0.2.7:21".parse().unwrap())
-        );
-        assert_eq!(parse_pasv(b"227 (300,0,2,7,4,1)"), None);
-        assert_eq!(parse_pasv(b"227 (1,2,3)"), None);
-        assert_eq!(
-            parse_epsv(b"229 Entering Extended Passive Mode (|||6446|)"),
-            Some(6446)
-        );
-        assert_eq!(parse_epsv(b"229 (!!!21!)"), Some(21));
-        assert_eq!(parse_epsv(b"229 (||6446|)"), None);
-        assert_eq!(parse_epsv(b"229 (|||99999|)"), None);
-    }
-
-    proptest! {
-        #[test]
-        fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = parse_pasv(&bytes);
-            let _ = parse_epsv(&bytes);
-        }
-
-        #[test]
-        fn pasv_roundtrip(ip in any::<[u8; 4]>(), port in any::<u16>()) {
-            let text = format!("227 ok ({},{},{},{},{},{})", ip[0], ip[1], ip[2], ip[3], port / 256, port % 256);
-            let want = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port);
-            prop_assert_eq!(parse_pasv(text.as_bytes()), Some(want));
-        }
     }
 }

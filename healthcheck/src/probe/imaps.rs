@@ -18,13 +18,13 @@ mod tests {
     async fn tls_banner_is_up() {
         let server = fake::tls(vec![
             send("* OK ready\r\n"),
-            expect("0 LOGOUT"),
-            send("0 OK\r\n"),
+            expect("A0001 LOGOUT"),
+            send("A0001 OK\r\n"),
         ])
         .await;
         let res = probe(server.addr, &Negotiate::default()).await;
         assert!(res.is_ok(), "{res:?}");
-        assert_eq!(server.transcript().await, ["0 LOGOUT"]);
+        assert_eq!(server.transcript().await, ["A0001 LOGOUT"]);
     }
 
     #[tokio::test]

@@ -1,90 +1,94 @@
-//! `service = mysql`: what ldirectord does with DBI/DBD::mysql.
+//! `service = mysql`: what ldirectord does with DBI/DBD::mysql, on the `mysql_async` client.
 //!
-//! Read the server's handshake, log in as `login` with `passwd` on `database`
-//! (`mysql_native_password`, or `caching_sha2_password` when the server's cache answers
-//! the fast path; auth-switch requests between the two are followed), run `request`
-//! (without its leading `/`) with COM_QUERY and call the real up when the result set has
-//! at least one row; then COM_QUIT. `login` and `request` are required, as in ldirectord.
+//! Log in as `login` with `passwd` on `database` over plain TCP (DBD::mysql's default),
+//! run `request` (without its leading `/`) as a text query and call the real up when the
+//! result has at least one row; then COM_QUIT. `login` and `request` are required, as in
+//! ldirectord. mysql_async does the authentication: `mysql_native_password`,
+//! `caching_sha2_password` (fast path, and the full exchange with the server's RSA key),
+//! auth switches.
 //!
-//! When `caching_sha2_password` asks for the full exchange (the password is not in the
-//! server's cache), the probe connects again with TLS (the SSLRequest upgrade; the
-//! certificate verified only with `tls_verify`) and sends the password inside it, if the
-//! server offers TLS. Not supported: the RSA-key variant of that exchange (for servers
-//! without TLS) and MariaDB's `client_ed25519`: such servers are reported down with the
-//! reason.
-//!
-//! Hand-written: the check needs one handshake, two password scrambles and a row count;
-//! mysql_async would bring a connection pool, a type system and its own TLS wiring.
+//! mysql_async is built without TLS, compression or a pool. It runs on a runtime of its
+//! own in a blocking thread, for two reasons: dropping a connection spawns a clean-up task
+//! (that would outlive a timed-out probe, and read forever from a hung server), and it
+//! panics on some malformed answers. The thread stops as soon as the probe is dropped, and
+//! its runtime, with whatever mysql_async left on it, goes with it.
 
 use std::net::SocketAddr;
 
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, IoError, OptsBuilder, Row};
 
-use super::line::{self, printable};
-use super::{tls, Negotiate, ProbeError};
-
-/// The largest packet a probe accepts.
-const MAX_PACKET: usize = 1024 * 1024;
-/// How many packets a probe reads for one answer (auth exchange, result set).
-const MAX_PACKETS: usize = 100_000;
-
-const CLIENT_LONG_PASSWORD: u32 = 0x1;
-const CLIENT_CONNECT_WITH_DB: u32 = 0x8;
-const CLIENT_PROTOCOL_41: u32 = 0x200;
-const CLIENT_SSL: u32 = 0x800;
-const CLIENT_TRANSACTIONS: u32 = 0x2000;
-const CLIENT_SECURE_CONNECTION: u32 = 0x8000;
-const CLIENT_PLUGIN_AUTH: u32 = 0x8_0000;
-
-const NATIVE: &str = "mysql_native_password";
-const SHA2: &str = "caching_sha2_password";
+use super::line;
+use super::{Negotiate, ProbeError};
 
 /// Runs the MySQL check against `addr`.
 pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
-    let query = line::request_text(params);
+    let query = line::request_text(params).to_owned();
     let Some(user) = params
         .login
-        .as_deref()
+        .clone()
         .filter(|l| !l.is_empty() && !query.is_empty())
     else {
         return Err(ProbeError::Unexpected(
             "mysql check needs a login and a request".into(),
         ));
     };
-    let login = Login {
-        user,
-        password: params.passwd.as_deref().unwrap_or(""),
-        database: params.database.as_deref().filter(|d| !d.is_empty()),
-        query,
-    };
-    let first = plain_session(line::connect(addr).await?, &login).await;
-    match first {
-        Err(Failure::NeedsTls) => {
-            let stream = line::connect(addr).await?;
-            tls_session(stream, addr, params.tls_verify, &login)
-                .await
-                .map_err(Failure::into_probe)
-        }
-        other => other.map_err(Failure::into_probe),
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(addr.ip().to_string())
+        .resolved_ips(Some(vec![addr.ip()]))
+        .tcp_port(addr.port())
+        .user(Some(user))
+        .pass(Some(params.passwd.clone().unwrap_or_default()))
+        .db_name(params.database.clone().filter(|d| !d.is_empty()))
+        // No follow-up queries after the login: no socket switch, no reading of settings.
+        .prefer_socket(false)
+        .max_allowed_packet(Some(MAX_PACKET))
+        .wait_timeout(Some(WAIT_TIMEOUT))
+        .stmt_cache_size(0);
+
+    // Dropping `stop` (the probe finished, or its caller's timeout dropped it) ends the
+    // session on the thread.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let res = rt.block_on(async {
+            tokio::select! {
+                res = session(opts, &query) => res,
+                _ = stopped => Err(Failure::Probe(ProbeError::Timeout)),
+            }
+        });
+        drop(rt);
+        res.map_err(|e| error(e, addr))
+    });
+    let res = thread.await;
+    drop(stop);
+    match res {
+        Ok(res) => res,
+        Err(e) if e.is_panic() => Err(ProbeError::Unexpected(
+            "mysql: malformed answer (the client library panicked)".into(),
+        )),
+        Err(e) => Err(ProbeError::Unexpected(format!("mysql: {e}"))),
     }
 }
 
-/// What the check logs in with and asks.
-struct Login<'a> {
-    user: &'a str,
-    password: &'a str,
-    database: Option<&'a str>,
-    query: &'a str,
+/// The largest packet the client reads: what a server can make a probe buffer.
+const MAX_PACKET: usize = 16 * 1024 * 1024;
+/// What the client assumes for the server's `wait_timeout` (MySQL's default; only used by
+/// pools, given so the client does not ask for it).
+const WAIT_TIMEOUT: usize = 28_800;
+
+/// Why a session ended without success: the client's error, or the probe's own verdict.
+enum Failure {
+    Client(mysql_async::Error),
+    Probe(ProbeError),
 }
 
-/// Why a session ended without success.
-enum Failure {
-    /// caching_sha2_password wants the full exchange and the server offers TLS for it.
-    NeedsTls,
-    Probe(ProbeError),
+impl From<mysql_async::Error> for Failure {
+    fn from(e: mysql_async::Error) -> Self {
+        Failure::Client(e)
+    }
 }
 
 impl From<ProbeError> for Failure {
@@ -93,387 +97,44 @@ impl From<ProbeError> for Failure {
     }
 }
 
-impl Failure {
-    fn into_probe(self) -> ProbeError {
-        match self {
-            Failure::Probe(e) => e,
-            Failure::NeedsTls => proto("caching_sha2_password full authentication failed over TLS"),
-        }
+/// Connect and log in, run the query, look for a row, quit.
+async fn session(opts: OptsBuilder, query: &str) -> Result<(), Failure> {
+    let mut conn = Conn::new(opts).await?;
+    let mut result = conn.query_iter(query).await?;
+    let row: Option<Row> = result.next().await?;
+    drop(result);
+    let _ = conn.disconnect().await;
+    match row {
+        Some(_) => Ok(()),
+        None => Err(ProbeError::Unexpected("mysql: the query returned no row".into()).into()),
     }
 }
 
-/// The conversation in plain text, as DBD::mysql has it by default.
-async fn plain_session<S>(stream: S, login: &Login<'_>) -> Result<(), Failure>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut conn = Conn { stream, seq: 0 };
-    let hs = greet(&mut conn).await?;
-    login_and_query(conn, &hs, login, false).await
-}
-
-/// The conversation with a TLS upgrade after the greeting (the SSLRequest packet).
-async fn tls_session(
-    stream: TcpStream,
-    addr: SocketAddr,
-    verify: super::TlsVerify,
-    login: &Login<'_>,
-) -> Result<(), Failure> {
-    let mut conn = Conn { stream, seq: 0 };
-    let hs = greet(&mut conn).await?;
-    if hs.capabilities & CLIENT_SSL == 0 {
-        return Err(proto("server no longer offers TLS").into());
-    }
-    conn.write(&client_flags(hs.capabilities, login.database, true))
-        .await?;
-    let stream = tls::wrap(conn.stream, addr, verify).await?;
-    let conn = Conn {
-        stream,
-        seq: conn.seq,
+/// mysql_async's error in the probe's words.
+fn error(e: Failure, addr: SocketAddr) -> ProbeError {
+    use std::io::ErrorKind;
+    let e = match e {
+        Failure::Probe(e) => return e,
+        Failure::Client(e) => e,
     };
-    login_and_query(conn, &hs, login, true).await
-}
-
-/// Reads the server's greeting.
-async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-) -> Result<Handshake, ProbeError> {
-    let greeting = conn.read().await?;
-    if greeting.first() == Some(&0xff) {
-        return Err(server_error(&greeting));
-    }
-    parse_handshake(&greeting).map_err(proto)
-}
-
-/// Logs in, runs the query, counts its rows and quits.
-async fn login_and_query<S>(
-    mut conn: Conn<S>,
-    hs: &Handshake,
-    login: &Login<'_>,
-    tls: bool,
-) -> Result<(), Failure>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let password = login.password;
-    let mut plugin = hs.plugin.clone().unwrap_or_else(|| NATIVE.to_owned());
-    if plugin != NATIVE && plugin != SHA2 {
-        plugin = NATIVE.to_owned();
-    }
-    let mut nonce = hs.nonce.clone();
-    let auth = scramble(&plugin, password, &nonce)?;
-    let mut response = client_flags(hs.capabilities, login.database, tls);
-    response.extend_from_slice(&handshake_response(
-        login.user,
-        &auth,
-        login.database,
-        hs.capabilities,
-        &plugin,
-    ));
-    conn.write(&response).await?;
-
-    let mut logged_in = false;
-    for _ in 0..MAX_PACKETS {
-        let packet = conn.read().await?;
-        match packet.first() {
-            Some(0x00) => {
-                logged_in = true;
-                break;
-            }
-            Some(0xff) => return Err(server_error(&packet).into()),
-            Some(0xfe) => {
-                // AuthSwitchRequest: plugin name, NUL, new nonce.
-                let (name, data) = split_nul(packet.get(1..).unwrap_or_default());
-                plugin = String::from_utf8_lossy(name).into_owned();
-                nonce = data.strip_suffix(&[0]).unwrap_or(data).to_vec();
-                let auth = scramble(&plugin, password, &nonce)?;
-                conn.write(&auth).await?;
-            }
-            Some(0x01) if plugin == SHA2 => match packet.get(1) {
-                Some(0x03) => {} // fast auth success; the OK packet follows
-                Some(0x04) if tls => {
-                    // Full authentication: the password itself, safe inside TLS.
-                    conn.write(&[password.as_bytes(), &[0]].concat()).await?;
-                }
-                Some(0x04) if hs.capabilities & CLIENT_SSL != 0 => return Err(Failure::NeedsTls),
-                Some(0x04) => {
-                    return Err(proto(
-                        "caching_sha2_password full authentication needs TLS, which the server does not offer",
-                    )
-                    .into())
-                }
-                _ => return Err(proto("bad caching_sha2_password answer").into()),
-            },
-            _ => {
-                return Err(ProbeError::Unexpected(format!(
-                    "mysql: unexpected login answer {}",
-                    printable(&packet)
-                ))
-                .into())
-            }
+    match e {
+        mysql_async::Error::Server(e) => {
+            ProbeError::Unexpected(format!("mysql: {} (error {})", e.message, e.code))
         }
-    }
-
-    if !logged_in {
-        return Err(proto("login exchange too long").into());
-    }
-    conn.seq = 0;
-    conn.write(&[&[0x03][..], login.query.as_bytes()].concat())
-        .await?;
-    let rows = read_result_rows(&mut conn).await;
-    conn.seq = 0;
-    let _ = conn.write(&[0x01]).await;
-    let _ = conn.stream.shutdown().await;
-    match rows? {
-        0 => Err(proto("query returned no rows").into()),
-        _ => Ok(()),
-    }
-}
-
-/// Reads a COM_QUERY answer and counts its rows.
-async fn read_result_rows<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &mut Conn<S>,
-) -> Result<usize, ProbeError> {
-    let first = conn.read().await?;
-    match first.first() {
-        Some(0xff) => return Err(server_error(&first)),
-        Some(0x00) => return Ok(0), // OK: a statement without a result set
-        _ => {}
-    }
-    let (columns, _) = lenenc(&first).ok_or_else(|| proto("bad column count"))?;
-    let mut rows = 0usize;
-    let mut eofs = 0;
-    for _ in 0..MAX_PACKETS.saturating_add(usize::try_from(columns).unwrap_or(usize::MAX)) {
-        let packet = conn.read().await?;
-        match packet.first() {
-            Some(0xff) => return Err(server_error(&packet)),
-            Some(0xfe) if packet.len() < 9 => {
-                eofs += 1;
-                if eofs == 2 {
-                    return Ok(rows);
-                }
+        mysql_async::Error::Io(IoError::Io(source)) => match source.kind() {
+            ErrorKind::ConnectionRefused | ErrorKind::NetworkUnreachable => {
+                ProbeError::Connect { addr, source }
             }
-            _ if eofs == 1 => rows += 1,
-            _ => {} // a column definition
-        }
-    }
-    Err(proto("result set too long"))
-}
-
-struct Conn<S> {
-    stream: S,
-    seq: u8,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    async fn read(&mut self) -> Result<Vec<u8>, ProbeError> {
-        let mut header = [0u8; 4];
-        read_exact(&mut self.stream, &mut header).await?;
-        let [l0, l1, l2, seq] = header;
-        let len = usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16;
-        if len > MAX_PACKET {
-            return Err(proto("packet too large"));
-        }
-        self.seq = seq.wrapping_add(1);
-        let mut payload = vec![0u8; len];
-        read_exact(&mut self.stream, &mut payload).await?;
-        Ok(payload)
-    }
-
-    async fn write(&mut self, payload: &[u8]) -> Result<(), ProbeError> {
-        let len = u32::try_from(payload.len())
-            .ok()
-            .filter(|&l| l < 0xff_ffff)
-            .ok_or_else(|| proto("packet too large"))?;
-        let [l0, l1, l2, _] = len.to_le_bytes();
-        let out = [l0, l1, l2, self.seq];
-        self.seq = self.seq.wrapping_add(1);
-        self.stream.write_all(&[&out[..], payload].concat()).await?;
-        self.stream.flush().await?;
-        Ok(())
-    }
-}
-
-async fn read_exact<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    buf: &mut [u8],
-) -> Result<(), ProbeError> {
-    match stream.read_exact(buf).await {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(ProbeError::Closed),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// What the client needs from the server's initial handshake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Handshake {
-    pub(crate) capabilities: u32,
-    pub(crate) nonce: Vec<u8>,
-    pub(crate) plugin: Option<String>,
-}
-
-/// Parses a protocol-10 initial handshake payload.
-pub(crate) fn parse_handshake(p: &[u8]) -> Result<Handshake, &'static str> {
-    if p.first() != Some(&10) {
-        return Err("not a protocol 10 handshake");
-    }
-    let (_version, rest) = split_nul(p.get(1..).unwrap_or_default());
-    let part1 = rest.get(4..12).ok_or("short handshake")?;
-    let &[c0, c1] = rest.get(13..15).ok_or("short handshake")? else {
-        return Err("short handshake");
-    };
-    let mut capabilities = u32::from(u16::from_le_bytes([c0, c1]));
-    let mut nonce = part1.to_vec();
-    let mut plugin = None;
-    if let Some(ext) = rest.get(15..) {
-        // charset(1) status(2) caps_hi(2) auth_len(1) reserved(10)
-        if let Some(&[_, _, _, h0, h1, auth_len]) = ext.get(..6).filter(|_| ext.len() >= 16) {
-            capabilities |= u32::from(u16::from_le_bytes([h0, h1])) << 16;
-            let auth_len = usize::from(auth_len);
-            let tail = ext.get(16..).unwrap_or_default();
-            if capabilities & CLIENT_SECURE_CONNECTION != 0 {
-                let len2 = auth_len.saturating_sub(8).max(13).min(tail.len());
-                let part2 = tail.get(..len2).unwrap_or_default();
-                nonce.extend_from_slice(part2.strip_suffix(&[0]).unwrap_or(part2));
-                if capabilities & CLIENT_PLUGIN_AUTH != 0 {
-                    let (name, _) = split_nul(tail.get(len2..).unwrap_or_default());
-                    plugin = Some(String::from_utf8_lossy(name).into_owned());
-                }
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
+                ProbeError::Closed
             }
+            _ => ProbeError::Io(source),
+        },
+        mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => {
+            ProbeError::Closed
         }
+        other => ProbeError::Unexpected(format!("mysql: {other}")),
     }
-    Ok(Handshake {
-        capabilities,
-        nonce,
-        plugin,
-    })
-}
-
-/// The first 32 bytes of HandshakeResponse41, which are also the whole SSLRequest:
-/// capabilities, max packet size, character set, filler.
-fn client_flags(server_caps: u32, db: Option<&str>, ssl: bool) -> Vec<u8> {
-    let mut caps =
-        CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION;
-    caps |= server_caps & CLIENT_PLUGIN_AUTH;
-    if db.is_some() {
-        caps |= CLIENT_CONNECT_WITH_DB;
-    }
-    if ssl {
-        caps |= CLIENT_SSL;
-    }
-    let mut out = caps.to_le_bytes().to_vec();
-    out.extend_from_slice(&(16u32 * 1024 * 1024).to_le_bytes());
-    out.push(33); // utf8_general_ci
-    out.extend_from_slice(&[0u8; 23]);
-    out
-}
-
-/// The rest of HandshakeResponse41: user, auth response, database, plugin name.
-fn handshake_response(
-    user: &str,
-    auth: &[u8],
-    db: Option<&str>,
-    server_caps: u32,
-    plugin: &str,
-) -> Vec<u8> {
-    let mut out = user.as_bytes().to_vec();
-    out.push(0);
-    let auth = auth.get(..auth.len().min(255)).unwrap_or_default();
-    out.push(auth.len() as u8);
-    out.extend_from_slice(auth);
-    if let Some(db) = db {
-        out.extend_from_slice(db.as_bytes());
-        out.push(0);
-    }
-    if server_caps & CLIENT_PLUGIN_AUTH != 0 {
-        out.extend_from_slice(plugin.as_bytes());
-        out.push(0);
-    }
-    out
-}
-
-/// The auth response of `plugin` for `password` and the server's nonce.
-fn scramble(plugin: &str, password: &str, nonce: &[u8]) -> Result<Vec<u8>, ProbeError> {
-    match plugin {
-        NATIVE => Ok(scramble_native(password.as_bytes(), nonce)),
-        SHA2 => Ok(scramble_sha2(password.as_bytes(), nonce)),
-        other => Err(ProbeError::Unexpected(format!(
-            "mysql: authentication plugin {other} is not supported"
-        ))),
-    }
-}
-
-/// mysql_native_password: SHA1(pw) XOR SHA1(nonce + SHA1(SHA1(pw))); empty for no password.
-pub(crate) fn scramble_native(password: &[u8], nonce: &[u8]) -> Vec<u8> {
-    if password.is_empty() {
-        return Vec::new();
-    }
-    let h1 = Sha1::digest(password);
-    let h2 = Sha1::digest(h1);
-    let h3 = Sha1::new().chain_update(nonce).chain_update(h2).finalize();
-    h1.iter().zip(h3.iter()).map(|(a, b)| a ^ b).collect()
-}
-
-/// caching_sha2_password: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + nonce).
-pub(crate) fn scramble_sha2(password: &[u8], nonce: &[u8]) -> Vec<u8> {
-    if password.is_empty() {
-        return Vec::new();
-    }
-    let h1 = Sha256::digest(password);
-    let h2 = Sha256::digest(h1);
-    let h3 = Sha256::new()
-        .chain_update(h2)
-        .chain_update(nonce)
-        .finalize();
-    h1.iter().zip(h3.iter()).map(|(a, b)| a ^ b).collect()
-}
-
-/// A length-encoded integer and the bytes after it.
-pub(crate) fn lenenc(p: &[u8]) -> Option<(u64, &[u8])> {
-    let (&first, rest) = p.split_first()?;
-    let width = match first {
-        0..=0xfa => return Some((u64::from(first), rest)),
-        0xfc => 2,
-        0xfd => 3,
-        0xfe => 8,
-        _ => return None,
-    };
-    let bytes = rest.get(..width)?;
-    let v = bytes
-        .iter()
-        .rev()
-        .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
-    Some((v, rest.get(width..)?))
-}
-
-fn split_nul(p: &[u8]) -> (&[u8], &[u8]) {
-    match p.iter().position(|&b| b == 0) {
-        Some(i) => (
-            p.get(..i).unwrap_or_default(),
-            p.get(i + 1..).unwrap_or_default(),
-        ),
-        None => (p, &[]),
-    }
-}
-
-/// The message of an ERR packet (0xff, code, '#', sqlstate, message).
-pub(crate) fn server_error(p: &[u8]) -> ProbeError {
-    let code = match p.get(1..3) {
-        Some(&[c0, c1]) => u16::from_le_bytes([c0, c1]),
-        _ => 0,
-    };
-    let rest = p.get(3..).unwrap_or_default();
-    let msg = if rest.first() == Some(&b'#') {
-        rest.get(6..).unwrap_or_default()
-    } else {
-        rest
-    };
-    ProbeError::Unexpected(format!("mysql error {code}: {}", printable(msg)))
-}
-
-fn proto(what: &str) -> ProbeError {
-    ProbeError::Unexpected(format!("mysql: {what}"))
 }
 
 #[cfg(test)]
@@ -481,9 +142,35 @@ mod tests {
     use super::*;
     use crate::probe::fake::HANG;
     use proptest::prelude::*;
+    use sha1::Sha1;
+    use sha2::{Digest, Sha256};
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     const NONCE: &[u8; 20] = b"abcdefghijklmnopqrst";
+    const NATIVE: &str = "mysql_native_password";
+    const SHA2: &str = "caching_sha2_password";
+    const CLIENT_SECURE_CONNECTION: u32 = 0x8000;
+    const CLIENT_PLUGIN_AUTH: u32 = 0x8_0000;
+
+    /// mysql_native_password: SHA1(pw) XOR SHA1(nonce + SHA1(SHA1(pw))).
+    fn scramble_native(password: &[u8], nonce: &[u8]) -> Vec<u8> {
+        let h1 = Sha1::digest(password);
+        let h2 = Sha1::digest(h1);
+        let h3 = Sha1::new().chain_update(nonce).chain_update(h2).finalize();
+        h1.iter().zip(h3.iter()).map(|(a, b)| a ^ b).collect()
+    }
+
+    /// caching_sha2_password: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + nonce).
+    fn scramble_sha2(password: &[u8], nonce: &[u8]) -> Vec<u8> {
+        let h1 = Sha256::digest(password);
+        let h2 = Sha256::digest(h1);
+        let h3 = Sha256::new()
+            .chain_update(h2)
+            .chain_update(nonce)
+            .finalize();
+        h1.iter().zip(h3.iter()).map(|(a, b)| a ^ b).collect()
+    }
 
     fn params() -> Negotiate {
         Negotiate {
@@ -651,41 +338,27 @@ mod tests {
         assert_eq!(seen[2], [0x01], "COM_QUIT");
     }
 
-    /// A MySQL 8 style server: caching_sha2_password, TLS offered, password not cached.
-    /// The first connection is told to do the full exchange; the second one must come
-    /// with an SSLRequest and send the password inside TLS.
-    async fn sha2_tls_server() -> (SocketAddr, tokio::task::JoinHandle<Vec<Vec<u8>>>) {
+    /// A MySQL 8 style server: caching_sha2_password, the password not in its cache, no
+    /// TLS. The client asks for the server's RSA key and sends the password encrypted with
+    /// it (XOR the nonce, OAEP), as libmysqlclient does with `get-server-public-key`.
+    async fn sha2_rsa_server(
+        public_pem: Vec<u8>,
+    ) -> (SocketAddr, tokio::task::JoinHandle<Vec<Vec<u8>>>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let mut seen = Vec::new();
-            let mut hs = handshake(SHA2);
-            // Offer CLIENT_SSL (capability flags, lower half, after version/id/nonce).
-            let at = 1 + b"10.11.6-MariaDB\0".len() + 4 + 8 + 1;
-            hs[at + 1] |= 0x08;
-            let (mut plain, _) = listener.accept().await.unwrap();
-            write(&mut plain, 0, &hs).await;
-            let (_, login) = read(&mut plain).await.unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            write(&mut s, 0, &handshake(SHA2)).await;
+            let (_, login) = read(&mut s).await.unwrap();
             seen.push(login);
-            write(&mut plain, 2, &[1, 4]).await;
-            drop(plain);
-
-            let (mut tcp, _) = listener.accept().await.unwrap();
-            write(&mut tcp, 0, &hs).await;
-            let (seq, ssl_request) = read(&mut tcp).await.unwrap();
-            assert_eq!(seq, 1);
-            seen.push(ssl_request);
-            let mut s = crate::probe::tls::test_acceptor()
-                .accept(tcp)
-                .await
-                .unwrap();
-            let (seq, login) = read(&mut s).await.unwrap();
-            assert_eq!(seq, 2);
-            seen.push(login);
-            write(&mut s, 3, &[1, 4]).await;
+            write(&mut s, 2, &[1, 4]).await;
+            let (_, key_request) = read(&mut s).await.unwrap();
+            seen.push(key_request);
+            write(&mut s, 4, &[&[1][..], &public_pem].concat()).await;
             let (_, password) = read(&mut s).await.unwrap();
             seen.push(password);
-            write(&mut s, 5, OK).await;
+            write(&mut s, 6, OK).await;
             let (_, query) = read(&mut s).await.unwrap();
             seen.push(query);
             write(&mut s, 1, &[1]).await;
@@ -704,17 +377,67 @@ mod tests {
         (addr, task)
     }
 
+    fn openssl(dir: &std::path::Path, args: &[&str]) {
+        let ok = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl is needed for the RSA test")
+            .success();
+        assert!(ok, "openssl {args:?}");
+    }
+
     #[tokio::test]
-    async fn caching_sha2_full_auth_goes_over_tls() {
-        let (addr, task) = sha2_tls_server().await;
+    async fn caching_sha2_full_auth_sends_the_password_rsa_encrypted() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        openssl(
+            d,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                "key.pem",
+            ],
+        );
+        openssl(d, &["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"]);
+        let (addr, task) = sha2_rsa_server(std::fs::read(d.join("pub.pem")).unwrap()).await;
         let res = probe(addr, &params()).await;
         assert!(res.is_ok(), "{res:?}");
         let seen = task.await.unwrap();
-        let caps = u32::from_le_bytes(seen[1][..4].try_into().unwrap());
-        assert_eq!(seen[1].len(), 32, "SSLRequest is the 32-byte header only");
-        assert_ne!(caps & CLIENT_SSL, 0);
-        assert_eq!(seen[3], b"pw\0", "cleartext password inside TLS");
-        assert_eq!(seen[4], b"\x03SELECT * FROM alive");
+        assert_eq!(seen[1], [2], "asks for the server's public key");
+        std::fs::write(d.join("enc.bin"), &seen[2]).unwrap();
+        openssl(
+            d,
+            &[
+                "pkeyutl",
+                "-decrypt",
+                "-inkey",
+                "key.pem",
+                "-pkeyopt",
+                "rsa_padding_mode:oaep",
+                "-in",
+                "enc.bin",
+                "-out",
+                "dec.bin",
+            ],
+        );
+        let plain: Vec<u8> = std::fs::read(d.join("dec.bin"))
+            .unwrap()
+            .iter()
+            .zip(NONCE.iter().cycle())
+            .map(|(b, n)| b ^ n)
+            .collect();
+        assert_eq!(
+            plain, b"pw\0",
+            "the password, XOR the nonce, under RSA-OAEP"
+        );
+        assert_eq!(seen[3], b"\x03SELECT * FROM alive");
     }
 
     #[tokio::test]
@@ -732,13 +455,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn caching_sha2_full_auth_is_down_with_reason() {
+    async fn caching_sha2_full_auth_without_a_key_is_down() {
+        // The server asks for the full exchange and closes instead of sending its key.
         let (addr, _task) = server(Mode::Sha2Full).await;
         let res = probe(addr, &params()).await;
-        assert!(
-            matches!(&res, Err(ProbeError::Unexpected(m)) if m.contains("full authentication")),
-            "{res:?}"
-        );
+        assert!(matches!(res, Err(ProbeError::Closed)), "{res:?}");
     }
 
     #[tokio::test]
@@ -776,55 +497,88 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_dropped_probe_closes_its_connection() {
+        // The caller's timeout drops the probe mid-handshake: the client's thread and
+        // runtime end with it, and the server sees the connection close.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 64];
+            s.read(&mut buf).await.ok()
+        });
+        let res = tokio::time::timeout(HANG, probe(addr, &params())).await;
+        assert!(res.is_err());
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
+        assert!(matches!(closed, Ok(Ok(Some(0)))), "{closed:?}");
+    }
+
+    #[tokio::test]
     async fn close_after_login_is_down() {
         let (addr, _task) = server(Mode::CloseAfterLogin).await;
         let res = probe(addr, &params()).await;
         assert!(matches!(res, Err(ProbeError::Closed)), "{res:?}");
     }
 
-    #[test]
-    fn handshake_fields() {
-        let hs = parse_handshake(&handshake(SHA2)).unwrap();
-        assert_eq!(hs.nonce, NONCE);
-        assert_eq!(hs.plugin.as_deref(), Some(SHA2));
-        assert!(parse_handshake(b"\x09old").is_err());
-        assert_eq!(lenenc(&[0xfc, 0x01, 0x02]), Some((0x0201, &[][..])));
-        assert_eq!(lenenc(&[0xff]), None);
+    #[tokio::test]
+    async fn refused_connection_is_down() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let res = probe(addr, &params()).await;
+        assert!(matches!(res, Err(ProbeError::Connect { .. })), "{res:?}");
+    }
+
+    #[tokio::test]
+    async fn login_and_request_are_required() {
+        let p = Negotiate {
+            request: None,
+            ..params()
+        };
+        let res = probe("127.0.0.1:9".parse().unwrap(), &p).await;
+        assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
+    }
+
+    /// Serves `bytes` to the first client and closes; the probe's verdict, if it came
+    /// within five seconds.
+    async fn on_bytes(bytes: Vec<u8>) -> Option<Result<(), ProbeError>> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let _ = s.write_all(&bytes).await;
+            let _ = s.shutdown().await;
+            let _ = tokio::io::copy(&mut s, &mut tokio::io::sink()).await;
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(5), probe(addr, &params()))
+            .await
+            .ok()
+    }
+
+    #[tokio::test]
+    async fn bad_rsa_key_is_down_not_a_panic() {
+        // caching_sha2 full exchange, and garbage where the server's key should be.
+        let hs = handshake(SHA2);
+        let mut bytes = [&(hs.len() as u32).to_le_bytes()[..], &hs].concat();
+        bytes.extend([2, 0, 0, 2, 1, 4]);
+        bytes.extend([4, 0, 0, 4, 1, b'k', b'e', b'y']);
+        let res = on_bytes(bytes).await;
+        assert!(matches!(res, Some(Err(_))), "{res:?}");
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
-        fn session_survives_any_server_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), ok in any::<bool>()) {
+        fn probe_survives_any_server_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), ok in any::<bool>()) {
             if ok {
                 let hs = handshake(NATIVE);
                 let mut framed = (hs.len() as u32).to_le_bytes().to_vec();
                 framed.extend_from_slice(&hs);
                 bytes.splice(0..0, framed);
             }
-            let out = crate::probe::fake::run_on_bytes(bytes, |s| async move {
-                let login = Login { user: "u", password: "p", database: Some("d"), query: "SELECT 1" };
-                plain_session(s, &login).await.is_ok()
-            });
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let out = rt.block_on(on_bytes(bytes));
             prop_assert!(out.is_some());
-        }
-
-        #[test]
-        fn result_reader_survives_any_server_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            let out = crate::probe::fake::run_on_bytes(bytes, |s| async move {
-                read_result_rows(&mut Conn { stream: s, seq: 0 }).await.is_ok()
-            });
-            prop_assert!(out.is_some());
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
-            let _ = parse_handshake(&bytes);
-            let _ = lenenc(&bytes);
-            let _ = server_error(&bytes);
-            let _ = split_nul(&bytes);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `service = nntp`: ldirectord connects, reads at most 64 bytes of the greeting and
 //! calls the server up when the first byte is `2` (200/201 posting allowed or not).
 //! This probe then says `QUIT` politely (ldirectord just closes).
+//!
+//! Kept hand-written: one read of the greeting, nothing a client crate would add to.
 
 use std::net::SocketAddr;
 

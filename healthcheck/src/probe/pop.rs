@@ -7,6 +7,10 @@
 //! One deliberate difference: ldirectord's check without a login never fails (the
 //! library's constructor returns an object even when the connection failed), so a dead
 //! POP server stays up there. Here the banner must be `+OK`, as ldirectord's docs promise.
+//!
+//! Kept hand-written: the POP3 client crates (async-pop, last released in 2023, its forks,
+//! mailme) are little used, not kept up, and tie TLS to native-tls; the check is a few
+//! commands, with APOP and CRAM-MD5 on the md-5 and hmac crates.
 
 use std::net::SocketAddr;
 

@@ -4,6 +4,8 @@
 //! ldirectord opens the socket with the virtual service's protocol, so a UDP virtual
 //! gets one request datagram and its answers' lines are matched the same way
 //! ([`probe_over`]).
+//!
+//! Kept hand-written: not a protocol, just bytes out and lines in.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 

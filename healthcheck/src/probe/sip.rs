@@ -2,6 +2,9 @@
 //! the virtual service's protocol) and calls the real up when the first line of the
 //! answer starts with `SIP/2.0 200 OK`. `login` defaults to `ldirectord@<hostname>`.
 //! The request is byte for byte ldirectord's, including `Via: SIP/2.0/UDP` over TCP.
+//!
+//! Kept hand-written: the check sends one fixed request and reads one status line; a SIP
+//! crate (rsip) would only parse that line, and the request must stay ldirectord's bytes.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 

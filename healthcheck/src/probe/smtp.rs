@@ -3,6 +3,10 @@
 //! Read the greeting (2xx), say `EHLO localhost.localdomain` (2xx), or on a 5xx answer
 //! `HELO localhost.localdomain` (2xx); then `QUIT`. The real is up when the greeting and
 //! the hello were accepted; the answer to QUIT does not matter.
+//!
+//! Kept hand-written: lettre, the maintained SMTP client, greets only with EHLO and hands
+//! back no connection after a refused one, so Net::SMTP's HELO fallback could not be kept;
+//! the check is three commands on the shared reply reader (`line`).
 
 use std::net::SocketAddr;
 
