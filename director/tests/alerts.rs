@@ -2,8 +2,6 @@
 //! table, real time, and the mails caught by a fake `sendmail` script or by a loopback SMTP
 //! sink written here.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -11,40 +9,11 @@ use std::time::Duration;
 
 use director::daemon::lvs::{kernel, Lvs, LvsOptions};
 use director::ipvs::memory::MemoryIpvs;
-use healthcheck::probe::ProbeError;
-use healthcheck::runner::{ProbeFuture, Prober, RunnerConfig};
-use healthcheck::spec::{Attempt, CheckSpec};
+use healthcheck::runner::{Prober, RunnerConfig};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
-#[derive(Default)]
-struct Scripted {
-    down: Mutex<HashMap<SocketAddr, bool>>,
-}
-
-impl Scripted {
-    fn set(&self, real: &str, up: bool) {
-        self.down.lock().unwrap().insert(real.parse().unwrap(), !up);
-    }
-}
-
-impl Prober for Scripted {
-    fn probe(&self, spec: Arc<CheckSpec>, _attempt: Attempt) -> ProbeFuture {
-        let down = self
-            .down
-            .lock()
-            .unwrap()
-            .get(&spec.real)
-            .copied()
-            .unwrap_or(false);
-        Box::pin(async move {
-            if down {
-                Err(ProbeError::Unexpected("500 Internal Server Error".into()))
-            } else {
-                Ok(())
-            }
-        })
-    }
-}
+mod common;
+use common::Scripted;
 
 fn options(probes: &Arc<Scripted>) -> LvsOptions {
     let mut o = LvsOptions::new(Arc::clone(probes) as Arc<dyn Prober>);

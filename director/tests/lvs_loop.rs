@@ -2,52 +2,18 @@
 //! in-memory IPVS table. Scripted probes with tokio's paused time for the timing rules; one
 //! test with real HTTP servers on loopback and the standard probes.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use director::daemon::lvs::{kernel, Kernel, Lvs, LvsOptions, ReloadCause};
 use director::ipvs::memory::MemoryIpvs;
 use director::ipvs::{Change, Dest, Forward, Ipvs, Service, ServiceKey, Table};
-use healthcheck::probe::ProbeError;
-use healthcheck::runner::{ProbeFuture, Prober};
-use healthcheck::spec::{Attempt, CheckSpec};
+use healthcheck::runner::Prober;
 
-/// Real servers answer as told (default: up).
-#[derive(Default)]
-struct Scripted {
-    down: Mutex<HashMap<SocketAddr, bool>>,
-}
-
-impl Scripted {
-    fn set(&self, real: &str, up: bool) {
-        let addr: SocketAddr = real.parse().unwrap();
-        self.down.lock().unwrap().insert(addr, !up);
-    }
-}
-
-impl Prober for Scripted {
-    fn probe(&self, spec: Arc<CheckSpec>, _attempt: Attempt) -> ProbeFuture {
-        let down = self
-            .down
-            .lock()
-            .unwrap()
-            .get(&spec.real)
-            .copied()
-            .unwrap_or(false);
-        Box::pin(async move {
-            if down {
-                Err(ProbeError::Unexpected(
-                    "HTTP/1.0 500 Internal Server Error".into(),
-                ))
-            } else {
-                Ok(())
-            }
-        })
-    }
-}
+mod common;
+use common::Scripted;
 
 const WWW: &str = "\
 checkinterval=2
