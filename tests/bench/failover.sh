@@ -11,6 +11,7 @@
 # Heartbeat / keepalived: the reference lab's scripts in tests/bench/peer-lab (copied from
 #   docs/ref/peer-lab; apt-get install heartbeat keepalived nftables first). They use the
 #   fixed namespaces hbA / hbB / hbsw and /tmp/hbexp, /tmp/kdexp.
+#   hb-partition.py / kd-partition.py repeat director's heal phase against them.
 # Not a test: numbers depend on the machine. Every namespace is removed at the end.
 set -eu
 RUNS=${1:-20}
@@ -45,6 +46,22 @@ if [ -x /usr/sbin/keepalived ]; then
   python3 "$LAB/kd-experiment.py" kd-adv1-v2 1 2 yes "$RUNS" > "$OUT/kd-adv1-v2.txt" 2>&1 || true
 else
   echo "keepalived not installed: apt-get install keepalived" >&2
+fi
+# Partition heal, measured like director's heal phase (nftables in ha01's namespace drops the
+# heartbeats / VRRP both ways, links stay up; heal 0.5 s after the backup took the VIP, CUT 0;
+# at most 10 cycles like director): heal -> single VIP owner, gap and overlap after the heal.
+HEAL=$(( RUNS < 10 ? RUNS : 10 ))
+if [ -x /usr/libexec/heartbeat/heartbeat ]; then
+  echo "== Heartbeat 3.0.6, partition heal ($HEAL cycles, about 70 s each)"
+  python3 "$LAB/hb-partition.py" hb-heal-ka1-dt3-on 1 3 on 0 "$HEAL" --cut nft > "$OUT/hb-heal-ka1-dt3.txt" 2>&1 || true
+  tail -1 "$OUT/hb-heal-ka1-dt3.txt"
+fi
+if [ -x /usr/sbin/keepalived ]; then
+  echo "== keepalived 2.2.7, partition heal ($HEAL cycles)"
+  python3 "$LAB/kd-partition.py" kd-heal-adv1-v2 1 2 yes 0 "$HEAL" --cut nft > "$OUT/kd-heal-adv1-v2.txt" 2>&1 || true
+  tail -1 "$OUT/kd-heal-adv1-v2.txt"
+  python3 "$LAB/kd-partition.py" kd-heal-adv0.02-v3 0.02 3 yes 0 "$HEAL" --cut nft > "$OUT/kd-heal-adv0.02-v3.txt" 2>&1 || true
+  tail -1 "$OUT/kd-heal-adv0.02-v3.txt"
 fi
 "$LAB/net.sh" down >/dev/null 2>&1 || true
 python3 "$LAB/summarize.py" | tee "$OUT/peers-summary.md"
