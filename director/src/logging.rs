@@ -191,20 +191,22 @@ pub fn heartbeat_line(time: &str, host: &str, pid: u32, level: Level, message: &
 
 /// A syslog datagram for ha.cf's `logfacility` (an unknown facility is `daemon`).
 pub fn heartbeat_datagram(facility_name: &str, level: Level, pid: u32, message: &str) -> String {
-    let pri = u16::from(facility(facility_name).unwrap_or(3)) * 8 + severity(level);
+    let pri = priority(facility_name, level);
     format!(
         "<{pri}>heartbeat: [{pid}]: {}{message}",
         level_prefix(level, message)
     )
 }
 
-fn severity(level: Level) -> u16 {
-    match level {
+/// A syslog PRI: facility (an unknown one is `daemon`) * 8 + the level's severity.
+fn priority(facility_name: &str, level: Level) -> u16 {
+    let severity = match level {
         Level::ERROR => 3,
         Level::WARN => 4,
         Level::INFO => 6,
         _ => 7,
-    }
+    };
+    u16::from(facility(facility_name).unwrap_or(3)) * 8 + severity
 }
 
 struct Message {
@@ -338,7 +340,7 @@ pub fn facility(name: &str) -> Option<u8> {
 
 /// A syslog datagram (`<PRI>ldirectord[PID]: MESSAGE`); an unknown facility is `daemon`.
 pub fn syslog_datagram(facility_name: &str, level: Level, pid: u32, message: &str) -> String {
-    let pri = u16::from(facility(facility_name).unwrap_or(3)) * 8 + severity(level);
+    let pri = priority(facility_name, level);
     format!("<{pri}>ldirectord[{pid}]: {message}")
 }
 
