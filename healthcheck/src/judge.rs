@@ -121,9 +121,10 @@ mod tests {
     }
 
     fn rx(s: &str) -> Negotiate {
-        let mut n = Negotiate::default();
-        n.set_receive(Some(crate::probe::Receive::compile(s).unwrap()));
-        n
+        Negotiate {
+            receive: Some(crate::probe::Receive::compile(s).unwrap()),
+            ..Negotiate::default()
+        }
     }
 
     #[test]
@@ -192,8 +193,10 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn http_judge_never_panics(status in 0u16..1000, phrase in ".*", body in proptest::collection::vec(proptest::num::u8::ANY, 0..256), pat in "[a-zA-Z .]{0,8}") {
-            let mut n = Negotiate::default();
-            n.set_receive(crate::probe::Receive::compile(&pat).ok());
+            let n = Negotiate {
+                receive: crate::probe::Receive::compile(&pat).ok(),
+                ..Negotiate::default()
+            };
             let _ = http(status, &phrase, &body, HttpMethod::Get, &n);
         }
 

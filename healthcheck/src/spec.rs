@@ -646,7 +646,8 @@ mod tests {
         // Same negotiate check of the same real in two virtual services: one check.
         assert_eq!(a.identity(), b.identity());
         let mut c = a.clone();
-        Arc::make_mut(&mut c.negotiate).receive = Some(regex::Regex::new("ok").unwrap());
+        Arc::make_mut(&mut c.negotiate).receive =
+            Some(crate::probe::Receive::compile("ok").unwrap());
         assert_ne!(a.identity(), c.identity());
         // External checks receive the virtual as arguments: two checks.
         let mut d = a.clone();

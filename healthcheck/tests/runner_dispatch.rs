@@ -37,7 +37,7 @@ fn spec(real: SocketAddr) -> CheckSpec {
     s.checkport = real.port();
     let n = std::sync::Arc::make_mut(&mut s.negotiate);
     n.request = Some("index.html".into());
-    n.receive = Some(regex::Regex::new("Test Page").unwrap());
+    n.receive = Some(healthcheck::probe::Receive::compile("Test Page").unwrap());
     s.checkinterval = Duration::from_millis(200);
     s.negotiatetimeout = Duration::from_millis(500);
     s.checktimeout = Duration::from_millis(500);

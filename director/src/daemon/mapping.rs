@@ -280,10 +280,9 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
             format!("receive \"{r}\" is not a regular expression director can use: {e}")
         })?),
     };
-    let mut negotiate = Negotiate {
+    spec.negotiate = std::sync::Arc::new(Negotiate {
         request: non_empty(request),
-        receive: None,
-        receive_perl: None,
+        receive,
         virtualhost: vs.virtualhost.clone(),
         http_method: match vs.httpmethod {
             HttpMethod::Get => HcMethod::Get,
@@ -294,9 +293,7 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         database: non_empty(&vs.database),
         secret: non_empty(&vs.secret),
         tls_verify: tls_verify(vs.tlsverify, spec.service),
-    };
-    negotiate.set_receive(receive);
-    spec.negotiate = std::sync::Arc::new(negotiate);
+    });
     let t = vs.timing;
     spec.checkinterval = Duration::from_secs(u64::from(t.checkinterval));
     spec.checktimeout = Duration::from_secs(u64::from(t.checktimeout));
@@ -519,11 +516,14 @@ virtual=192.0.2.132:81
         let mut ids = CheckIds::default();
         let m = map(&load(text), "t.cf", &mut ids);
         let tcp = m.extras[0].reals[0].spec.as_ref().unwrap();
-        assert!(tcp.negotiate.receive.is_none());
+        assert!(matches!(tcp.negotiate.receive, Some(Receive::Perl(_))));
         assert!(tcp.negotiate.receive_matches("pong pong"));
         assert!(!tcp.negotiate.receive_matches("pong ping"));
         let perl_http = m.extras[1].reals[0].spec.as_ref().unwrap();
-        assert!(perl_http.negotiate.receive.is_none());
+        assert!(matches!(
+            perl_http.negotiate.receive,
+            Some(Receive::Perl(_))
+        ));
         assert!(perl_http.negotiate.receive_matches("OK, all well"));
         assert!(!perl_http.negotiate.receive_matches("OK, degraded"));
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);

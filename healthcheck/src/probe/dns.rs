@@ -158,7 +158,7 @@ mod tests {
     fn params(request: &str, receive: &str) -> Negotiate {
         Negotiate {
             request: Some(request.into()),
-            receive: Some(regex::Regex::new(receive).unwrap()),
+            receive: Some(crate::probe::Receive::compile(receive).unwrap()),
             ..Negotiate::default()
         }
     }
@@ -367,7 +367,7 @@ mod tests {
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512), id in any::<u16>()) {
             if let Some(msg) = decode(&bytes, id) {
                 let p = Negotiate {
-                    receive: Some(regex::Regex::new(".").unwrap()),
+                    receive: Some(crate::probe::Receive::compile(".").unwrap()),
                     ..Negotiate::default()
                 };
                 let _ = judge(&msg, &p);

@@ -174,7 +174,7 @@ mod tests {
     fn params(receive: &str) -> Negotiate {
         Negotiate {
             request: Some("/welcome.msg".into()),
-            receive: Some(regex::Regex::new(receive).unwrap()),
+            receive: Some(crate::probe::Receive::compile(receive).unwrap()),
             ..Negotiate::default()
         }
     }

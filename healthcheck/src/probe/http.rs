@@ -502,7 +502,7 @@ mod tests {
     fn params(request: &str, receive: Option<&str>) -> Negotiate {
         Negotiate {
             request: Some(request.to_string()),
-            receive: receive.map(|r| regex::Regex::new(r).unwrap()),
+            receive: receive.map(|r| crate::probe::Receive::compile(r).unwrap()),
             ..Negotiate::default()
         }
     }
@@ -632,7 +632,7 @@ mod tests {
         p.http_method = HttpMethod::Head;
         bounded(probe(addr, &p)).await.unwrap();
         assert!(log.lock().unwrap()[0].starts_with("HEAD / HTTP/1.1"));
-        p.receive = Some(regex::Regex::new("Test").unwrap());
+        p.receive = Some(crate::probe::Receive::compile("Test").unwrap());
         assert!(bounded(probe(addr, &p)).await.is_err());
     }
 

@@ -145,7 +145,7 @@ async fn operations(mut ldap: Ldap, params: &Negotiate) -> Result<(), ProbeError
             dns.len()
         )));
     };
-    if line::receive_matches(params, dn) {
+    if params.receive_matches(dn) {
         Ok(())
     } else {
         Err(ProbeError::Unexpected(format!(
@@ -411,7 +411,7 @@ pub(crate) mod tests {
     pub(crate) fn params(base: &str, receive: Option<&str>) -> Negotiate {
         Negotiate {
             request: Some(format!("/{base}")),
-            receive: receive.map(|r| regex::Regex::new(r).unwrap()),
+            receive: receive.map(|r| crate::probe::Receive::compile(r).unwrap()),
             ..Negotiate::default()
         }
     }

@@ -151,11 +151,6 @@ pub(crate) fn request_text(params: &super::Negotiate) -> &str {
     request.strip_prefix('/').unwrap_or(request)
 }
 
-/// Whether `receive=` matches `text`; `None` (no receive) matches anything.
-pub(crate) fn receive_matches(params: &super::Negotiate, text: &str) -> bool {
-    params.receive_matches(text)
-}
-
 /// This host's name, for ldirectord's default `ldirectord@<hostname>` (ftp password,
 /// sip user).
 pub(crate) fn hostname() -> String {

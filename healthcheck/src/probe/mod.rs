@@ -15,12 +15,9 @@ pub mod ping;
 pub struct Negotiate {
     /// `request=`: the URL path, query, command or DNS name, by service.
     pub request: Option<String>,
-    /// `receive=`: a regular expression the answer must match (the `regex` crate's fast,
-    /// linear-time engine; see [`Receive::compile`]).
-    pub receive: Option<regex::Regex>,
-    /// `receive=` when it needs Perl features the `regex` crate lacks (back-references,
-    /// look-around, atomic groups...): matched with fancy-regex. Set instead of `receive`.
-    pub receive_perl: Option<fancy_regex::Regex>,
+    /// `receive=`: a (Perl) regular expression the answer must match; see
+    /// [`Receive::compile`].
+    pub receive: Option<Receive>,
     /// `virtualhost=`: HTTP Host header (and SNI for https).
     pub virtualhost: Option<String>,
     /// `httpmethod=`: GET (default) or HEAD.
@@ -94,34 +91,14 @@ impl Receive {
 }
 
 impl Negotiate {
-    /// Set `receive=` (either field, as compiled).
-    pub fn set_receive(&mut self, receive: Option<Receive>) {
-        self.receive = None;
-        self.receive_perl = None;
-        match receive {
-            Some(Receive::Plain(re)) => self.receive = Some(re),
-            Some(Receive::Perl(re)) => self.receive_perl = Some(re),
-            None => {}
-        }
-    }
-
     /// The `receive=` pattern as written, if any.
     pub fn receive_pattern(&self) -> Option<&str> {
-        self.receive
-            .as_ref()
-            .map(regex::Regex::as_str)
-            .or_else(|| self.receive_perl.as_ref().map(fancy_regex::Regex::as_str))
+        self.receive.as_ref().map(Receive::as_str)
     }
 
     /// Whether `receive=` matches `text` (unanchored); no receive matches anything.
     pub fn receive_matches(&self, text: &str) -> bool {
-        if let Some(re) = &self.receive {
-            return re.is_match(text);
-        }
-        if let Some(re) = &self.receive_perl {
-            return re.is_match(text).unwrap_or(false);
-        }
-        true
+        self.receive.as_ref().map_or(true, |re| re.is_match(text))
     }
 }
 
@@ -218,8 +195,10 @@ mod receive_tests {
             assert_eq!(re.as_str(), pattern);
             assert!(re.is_match(yes), "{pattern} on {yes}");
             assert!(!re.is_match(no), "{pattern} on {no}");
-            let mut n = Negotiate::default();
-            n.set_receive(Some(re));
+            let n = Negotiate {
+                receive: Some(re),
+                ..Negotiate::default()
+            };
             assert_eq!(n.receive_pattern(), Some(pattern));
             assert!(n.receive_matches(yes));
             assert!(!n.receive_matches(no));
@@ -238,8 +217,8 @@ mod receive_tests {
         );
         let mut n = Negotiate::default();
         assert!(n.receive_matches("anything"));
-        n.set_receive(Some(Receive::compile("x").unwrap()));
-        n.set_receive(None);
+        n.receive = Some(Receive::compile("x").unwrap());
+        n.receive = None;
         assert!(n.receive_pattern().is_none());
     }
 }

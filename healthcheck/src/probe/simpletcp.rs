@@ -65,7 +65,7 @@ async fn probe_udp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
 /// Whether one received line (with or without its newline) matches `receive`.
 fn line_matches(params: &Negotiate, raw: &[u8]) -> bool {
     let text = String::from_utf8_lossy(line::chomp(raw.to_vec()).as_slice()).into_owned();
-    line::receive_matches(params, &text) || line::receive_matches(params, &format!("{text}\n"))
+    params.receive_matches(&text) || params.receive_matches(&format!("{text}\n"))
 }
 
 async fn probe_tcp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
@@ -79,9 +79,7 @@ async fn probe_tcp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
             return Err(ProbeError::Unexpected("no line matched receive".into()));
         };
         let text = String::from_utf8_lossy(&raw);
-        if line::receive_matches(params, &text)
-            || line::receive_matches(params, &format!("{text}\n"))
-        {
+        if params.receive_matches(&text) || params.receive_matches(&format!("{text}\n")) {
             return Ok(());
         }
     }
@@ -101,7 +99,7 @@ mod tests {
     fn params(request: &str, receive: &str) -> Negotiate {
         Negotiate {
             request: Some(request.into()),
-            receive: Some(regex::Regex::new(receive).unwrap()),
+            receive: Some(crate::probe::Receive::compile(receive).unwrap()),
             ..Negotiate::default()
         }
     }
@@ -128,15 +126,13 @@ mod tests {
     async fn perl_only_receive_patterns_work() {
         // a back-reference (the same word twice) and a negative look-ahead
         let mut p = params("PING", "x");
-        p.set_receive(Some(crate::probe::Receive::compile(r"^(\w+) \1$").unwrap()));
-        assert!(p.receive.is_none() && p.receive_perl.is_some());
+        p.receive = Some(crate::probe::Receive::compile(r"^(\w+) \1$").unwrap());
+        assert!(matches!(p.receive, Some(crate::probe::Receive::Perl(_))));
         let (res, _) = run(vec![expect("PING"), send("pong pong\r\n")], &p).await;
         assert!(res.is_ok(), "{res:?}");
         let (res, _) = run(vec![expect("PING"), send("pong ping\r\n"), Step::Close], &p).await;
         assert!(res.is_err(), "{res:?}");
-        p.set_receive(Some(
-            crate::probe::Receive::compile(r"^OK(?!.*degraded)").unwrap(),
-        ));
+        p.receive = Some(crate::probe::Receive::compile(r"^OK(?!.*degraded)").unwrap());
         let (res, _) = run(vec![expect("PING"), send("OK all fine\r\n")], &p).await;
         assert!(res.is_ok(), "{res:?}");
         let (res, _) = run(
