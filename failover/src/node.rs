@@ -18,7 +18,9 @@
 //! - `Log`: `tracing`, in Heartbeat's words.
 //!
 //! ha.cf's `respawn` programs run beside the loop ([`crate::respawn::Supervisor`], on the
-//! worker runtime) from the start of the node until it ends.
+//! worker runtime) from the moment the node joins the cluster (Heartbeat starts them when
+//! communication comes up: the peer heard or initdead passed) until the node ends, after its
+//! resources are released.
 //!
 //! The loop itself ([`run`]) is generic over the [`Link`] and [`Vip`] so it is tested in-process
 //! with fakes.
@@ -676,14 +678,6 @@ impl Node {
                 // Armed only once the node is sure to run (a failed start must not leave it
                 // armed: the machine would reset).
                 let watchdog = open_watchdog(&cfg);
-                let respawned = {
-                    let _rt = worker.enter();
-                    crate::respawn::Supervisor::start(
-                        &cfg.hacf.respawn,
-                        &script_env(&cfg).environment(),
-                        crate::respawn::Policy::default(),
-                    )
-                };
                 if !ping_hosts.is_empty() {
                     let interval = cfg
                         .hacf
@@ -710,6 +704,7 @@ impl Node {
                     stonith: cfg.options.stonith.clone(),
                     watchdog,
                     links: configured_links(&cfg.hacf),
+                    clients: Clients::new(&cfg),
                     status: loop_status,
                 };
                 let span = tracing::info_span!("node", node = %cfg.node_name);
@@ -724,8 +719,6 @@ impl Node {
                     )
                     .instrument(span),
                 );
-                // Heartbeat stops its managed children once the resources are released.
-                worker.block_on(respawned.stop());
                 worker.shutdown_timeout(Duration::from_secs(1));
                 Ok(exit)
             },
@@ -997,7 +990,56 @@ pub(crate) struct LoopParts {
     pub watchdog: Option<Watchdog>,
     /// ha.cf's media by interface ([`configured_links`]), shown before anything is heard.
     pub links: Vec<(String, String)>,
+    /// ha.cf's `respawn` programs: started when the node joins, stopped when the loop ends.
+    pub clients: Clients,
     status: Arc<Mutex<NodeStatus>>,
+}
+
+/// ha.cf's `respawn` programs of a node: not started until the node joins the cluster, as
+/// Heartbeat starts its client children in `comm_now_up()`.
+pub(crate) struct Clients {
+    children: Vec<crate::config::hacf::Respawn>,
+    env: Vec<(String, String)>,
+    policy: crate::respawn::Policy,
+    running: Option<crate::respawn::Supervisor>,
+}
+
+impl Clients {
+    fn new(cfg: &NodeConfig) -> Clients {
+        Clients {
+            children: cfg.hacf.respawn.clone(),
+            env: script_env(cfg).environment(),
+            policy: crate::respawn::Policy::default(),
+            running: None,
+        }
+    }
+
+    /// Starts the programs on `worker` the first time the node is seen running.
+    fn join(&mut self, phase: NodePhase, worker: &tokio::runtime::Handle) {
+        if self.running.is_some() || self.children.is_empty() || phase != NodePhase::Running {
+            return;
+        }
+        let _rt = worker.enter();
+        self.running = Some(crate::respawn::Supervisor::start(
+            &self.children,
+            &self.env,
+            self.policy,
+        ));
+    }
+
+    /// Whether the programs were started.
+    #[cfg(test)]
+    fn started(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Stops the programs, last first (Heartbeat stops its children once the resources are
+    /// released).
+    async fn stop(&mut self) {
+        if let Some(s) = self.running.take() {
+            s.stop().await;
+        }
+    }
 }
 
 struct LinkSeen {
@@ -1060,12 +1102,15 @@ pub(crate) async fn run<L: Link, V: Vip>(
             let before = parts.fsm.status();
             let actions = parts.fsm.step(ev, now);
             let exit = carry_out(&mut parts, &link, &resources, &worker, &tx, actions).await;
-            for g in regained(&before, &parts.fsm.status()) {
+            let after = parts.fsm.status();
+            parts.clients.join(after.phase, &worker);
+            for g in regained(&before, &after) {
                 reannounce(&parts, g, &resources, &worker);
             }
             note_transitions(&parts, &before, &mut book);
             publish(&parts, &book);
             if let Some(exit) = exit {
+                parts.clients.stop().await;
                 if exit == NodeExit::Stopped {
                     if let Some(w) = parts.watchdog.take() {
                         w.close();
@@ -1682,6 +1727,7 @@ mod tests {
             stonith: cfg.options.stonith.clone(),
             watchdog: open_watchdog(cfg),
             links: configured_links(&cfg.hacf),
+            clients: Clients::new(cfg),
             status: status.clone(),
         };
         let resources = Arc::new(build_resources(cfg, vip.clone()));
@@ -1783,6 +1829,74 @@ mod tests {
             .transitions
             .iter()
             .any(|t| t.what == "peer ha01: alive -> dead"));
+    }
+
+    /// Heartbeat starts its `respawn` clients when communication comes up (`comm_now_up()`:
+    /// here, the peer heard or initdead passed), not when the daemon starts, and stops them
+    /// when it ends.
+    #[tokio::test]
+    async fn respawn_clients_start_when_the_node_joins_and_stop_with_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let pids = dir.path().join("pids");
+        let client = dir.path().join("client");
+        std::fs::write(
+            &client,
+            format!("#!/bin/sh\necho $$ >> {}\nexec sleep 60\n", pids.display()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&client, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let me = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map_or_else(|| "root".to_string(), |u| u.name);
+        let mut cfg = config(dir.path(), "ha01", "on");
+        cfg.hacf.initdead = Duration::from_millis(800);
+        cfg.hacf.respawn.push(hacf::Respawn {
+            user: me,
+            command: client.display().to_string(),
+            program: client.clone(),
+            line: 1,
+        });
+        let (to_b, _rx_b) = mpsc::unbounded_channel();
+        let (_to_a, rx_a) = mpsc::unbounded_channel();
+        let a = spawn_node(
+            &cfg,
+            10,
+            MemLink {
+                to: to_b,
+                rx: rx_a,
+                cut: Arc::new(AtomicBool::new(false)),
+                from: "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!()),
+            },
+        );
+        // Alone, the peer never heard: nothing is started before initdead.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(!pids.exists(), "respawn client started before the node joined");
+        let mut pid = None;
+        for _ in 0..500 {
+            pid = std::fs::read_to_string(&pids)
+                .ok()
+                .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
+            if pid.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let pid = nix::unistd::Pid::from_raw(pid.unwrap_or_else(|| panic!("never started")));
+        assert_eq!(a.status().role(), "active");
+        let _ = a.tx.send(Input::Command(Command::Stop));
+        let exit = tokio::time::timeout(Duration::from_secs(10), a.task)
+            .await
+            .unwrap_or_else(|_| panic!("the node did not stop"));
+        assert!(matches!(exit, Ok(NodeExit::Stopped)), "{exit:?}");
+        // The client is gone (reaped by its supervisor) once the node has ended.
+        assert!(
+            nix::sys::signal::kill(pid, None).is_err(),
+            "the respawn client outlived the node"
+        );
+        assert_eq!(std::fs::read_to_string(&pids).map(|s| s.lines().count()).ok(), Some(1));
     }
 
     #[tokio::test(start_paused = true)]
