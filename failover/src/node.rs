@@ -1873,7 +1873,10 @@ mod tests {
         );
         // Alone, the peer never heard: nothing is started before initdead.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(!pids.exists(), "respawn client started before the node joined");
+        assert!(
+            !pids.exists(),
+            "respawn client started before the node joined"
+        );
         let mut pid = None;
         for _ in 0..500 {
             pid = std::fs::read_to_string(&pids)
@@ -1896,7 +1899,12 @@ mod tests {
             nix::sys::signal::kill(pid, None).is_err(),
             "the respawn client outlived the node"
         );
-        assert_eq!(std::fs::read_to_string(&pids).map(|s| s.lines().count()).ok(), Some(1));
+        assert_eq!(
+            std::fs::read_to_string(&pids)
+                .map(|s| s.lines().count())
+                .ok(),
+            Some(1)
+        );
     }
 
     #[tokio::test(start_paused = true)]
