@@ -609,3 +609,95 @@ async fn readdquiescent_decides_whether_a_quiesced_real_deleted_by_hand_comes_ba
         lvs.stop().await;
     }
 }
+
+/// A kernel whose table dump is slow (a big table: one dump per service) and counted.
+struct SlowDumps {
+    inner: MemoryIpvs,
+    delay: Duration,
+    dumps: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Ipvs for SlowDumps {
+    fn info(&mut self) -> Result<director::ipvs::Info, director::ipvs::IpvsError> {
+        self.inner.info()
+    }
+    fn dump(&mut self) -> Result<director::ipvs::Snapshot, director::ipvs::IpvsError> {
+        self.dumps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        self.inner.dump()
+    }
+    fn service(
+        &mut self,
+        key: &ServiceKey,
+    ) -> Result<director::ipvs::ServiceEntry, director::ipvs::IpvsError> {
+        self.inner.service(key)
+    }
+    fn apply(&mut self, changes: &[Change]) -> Result<(), director::ipvs::IpvsError> {
+        self.inner.apply(changes)
+    }
+    fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), director::ipvs::IpvsError> {
+        self.inner.zero(key)
+    }
+    fn flush(&mut self) -> Result<(), director::ipvs::IpvsError> {
+        self.inner.flush()
+    }
+    fn timeouts(&mut self) -> Result<director::ipvs::Timeouts, director::ipvs::IpvsError> {
+        self.inner.timeouts()
+    }
+    fn set_timeouts(
+        &mut self,
+        timeouts: &director::ipvs::Timeouts,
+    ) -> Result<(), director::ipvs::IpvsError> {
+        self.inner.set_timeouts(timeouts)
+    }
+    fn daemons(&mut self) -> Result<Vec<director::ipvs::SyncDaemon>, director::ipvs::IpvsError> {
+        self.inner.daemons()
+    }
+    fn start_daemon(
+        &mut self,
+        daemon: &director::ipvs::SyncDaemon,
+    ) -> Result<(), director::ipvs::IpvsError> {
+        self.inner.start_daemon(daemon)
+    }
+    fn stop_daemon(
+        &mut self,
+        state: director::ipvs::SyncState,
+    ) -> Result<(), director::ipvs::IpvsError> {
+        self.inner.stop_daemon(state)
+    }
+}
+
+/// The hand-edit repair dumps the whole table; when that is slow it runs less often than every
+/// checkinterval (at most 1/50 of the time), and health changes still apply at once.
+#[tokio::test]
+async fn a_slow_table_dump_spaces_out_the_repair_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "checkinterval=1\nchecktimeout=1\nvirtual=192.0.2.140:80\n\treal=198.51.100.1:80 gate\n\
+         \treal=198.51.100.2:80 gate\n\tservice=http\n\tscheduler=rr\n",
+    );
+    let dumps = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let k = kernel(SlowDumps {
+        inner: MemoryIpvs::new(),
+        delay: Duration::from_millis(200),
+        dumps: Arc::clone(&dumps),
+    });
+    let probes = Arc::new(Scripted::default());
+    let lvs = start(&path, &k, &probes).await;
+    let count = || dumps.load(std::sync::atomic::Ordering::SeqCst);
+    // The start pass, then the first checkinterval's repair: 200 ms each, so the next one is
+    // due 10 s later, not at every 1 s tick.
+    sleep(1500).await;
+    let after_first = count();
+    assert_eq!(after_first, 2, "start pass and the first repair");
+    probes.set("198.51.100.2:80", false);
+    sleep(2500).await;
+    assert_eq!(count(), after_first, "repaired again before its time");
+    // The failure was applied anyway (health events plan against the table as last seen):
+    // quiescent=no by default, so the failed real left the table.
+    let st = lvs.status();
+    assert_eq!(st.virtuals[0].reals[1].health, "down");
+    assert_eq!(dests(&k, "192.0.2.140"), vec!["198.51.100.1:80 1"]);
+    lvs.stop().await;
+}

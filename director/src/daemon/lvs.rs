@@ -317,6 +317,7 @@ impl Lvs {
             shell_task: Some(shell_task),
             status: LvsStatus::default(),
             status_tx,
+            repair_due: tokio::time::Instant::now(),
         };
         actor.install(mapped);
         actor.reconcile().await;
@@ -420,6 +421,21 @@ struct Actor {
     shell_task: Option<JoinHandle<()>>,
     status: LvsStatus,
     status_tx: watch::Sender<LvsStatus>,
+    /// The next checkinterval tick that repairs hand edits (dumps the kernel table) must come
+    /// at or after this ([`next_repair`]).
+    repair_due: tokio::time::Instant,
+}
+
+/// How much of the daemon's time the repair of hand edits may take: a pass that dumped the
+/// table in `d` is followed by the next one no sooner than `d * REPAIR_SPACING`.
+const REPAIR_SPACING: u32 = 50;
+
+/// When the next repair pass may run, given when the last one started and how long it took.
+/// A small table is repaired at every checkinterval; a big one (IPVS has no all-destinations
+/// dump: one dump per service) less often, so that repair never takes more than
+/// 1/[`REPAIR_SPACING`] of the time.
+fn next_repair(started: tokio::time::Instant, took: Duration) -> tokio::time::Instant {
+    started + took.saturating_mul(REPAIR_SPACING)
 }
 
 impl Actor {
@@ -518,7 +534,11 @@ impl Actor {
                 _ = repair.tick() => {
                     // ldirectord: a pass, then the reminders; its first pass belongs to
                     // "starting" (or "reloading"), bounded here by one checkinterval.
-                    self.reconcile().await;
+                    let started = tokio::time::Instant::now();
+                    if started >= self.repair_due {
+                        self.reconcile().await;
+                        self.repair_due = next_repair(started, started.elapsed());
+                    }
                     self.daemon_status = DaemonStatus::Running;
                     self.resend_alerts();
                 }
