@@ -40,6 +40,34 @@ pub fn init_tracing() {
         )
         .with(crate::logging::LogFileLayer)
         .try_init();
+    std::panic::set_hook(Box::new(log_panic));
+}
+
+/// The panic hook: a panic goes to the daemon's log (ldirectord's logfile, ha.cf's logfile,
+/// syslog) like any other error, not only to a stderr nobody reads. A panic inside a health
+/// check (a protocol crate meeting a malformed answer) is caught and fails that check; this
+/// line says where it came from.
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string());
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_else(|| "an unknown place".to_string());
+    let thread = std::thread::current();
+    let thread = thread.name().unwrap_or("unnamed");
+    let backtrace = std::backtrace::Backtrace::capture();
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        tracing::error!(
+            "internal error: thread '{thread}' panicked at {location}: {payload}\n{backtrace}"
+        );
+    } else {
+        tracing::error!("internal error: thread '{thread}' panicked at {location}: {payload}");
+    }
 }
 
 /// ha.cf's `debug N` (N > 0): the failover node's debug messages are logged too, unless
