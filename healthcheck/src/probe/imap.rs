@@ -12,7 +12,7 @@ use async_imap::imap_proto::{Response, Status};
 use async_imap::Client;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::line::{self, printable};
+use super::line::{self, printable, Capped, MAX_ANSWER};
 use super::{Negotiate, ProbeError};
 
 /// Runs the IMAP check against `addr`.
@@ -25,7 +25,7 @@ pub(crate) async fn session<S>(stream: S, params: &Negotiate) -> Result<(), Prob
 where
     S: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let mut client = Client::new(stream);
+    let mut client = Client::new(Capped::new(stream, MAX_ANSWER));
     let greeting = client.read_response().await?.ok_or(ProbeError::Closed)?;
     match greeting.parsed() {
         Response::Data {
@@ -136,6 +136,24 @@ mod tests {
     async fn bye_greeting_is_down() {
         let (res, _) = run(vec![send("* BYE overloaded\r\n")], &Negotiate::default()).await;
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
+    }
+
+    /// A greeting line that never ends: the check gives up after MAX_ANSWER bytes instead of
+    /// letting async-imap buffer it (up to 512 MiB) until the deadline.
+    #[tokio::test]
+    async fn an_endless_line_fails_the_check_without_waiting() {
+        let server = fake::tcp(vec![
+            send("* OK "),
+            Step::Send(vec![b'a'; 2 << 20]),
+            Step::Hang,
+        ])
+        .await;
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            probe(server.addr, &Negotiate::default()),
+        )
+        .await;
+        assert!(matches!(res, Ok(Err(_))), "{res:?}");
     }
 
     #[tokio::test]

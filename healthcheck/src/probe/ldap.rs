@@ -7,8 +7,9 @@
 //! matches `receive` (when a receive is set).
 //!
 //! ldap3 is built without its TLS features: ldaps runs the TLS of `tls` (the
-//! workspace's rustls and `tlsverify`) and hands ldap3 the clear side through a local
-//! socket pair (`session`). Its connection driver runs inside the probe's own future
+//! workspace's rustls and `tlsverify`). Both ldap and ldaps hand ldap3 a local socket pair
+//! relayed to the server (`session`), which stops after [`MAX_ANSWER`] bytes: ldap3 would
+//! buffer a message of any announced length. Its connection driver runs inside the probe's own future
 //! (no spawned task outlives a timed-out probe), and since ldap3 panics on some malformed
 //! answers, a panic is caught here and reported as a bad answer.
 
@@ -20,9 +21,9 @@ use ldap3::asn1::{StructureTag, PL};
 use ldap3::{
     DerefAliases, Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchOptions, StdStream,
 };
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use super::line::{self, printable};
+use super::line::{self, printable, Capped, MAX_ANSWER};
 use super::{Negotiate, ProbeError};
 
 /// How many entries and references a probe reads before it stops the search.
@@ -30,27 +31,21 @@ const MAX_RESULTS: usize = 1024;
 
 /// Runs the LDAP check against `addr`.
 pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
-    let tcp = line::connect(addr).await?.into_std()?;
-    let settings = LdapConnSettings::new().set_std_stream(StdStream::Tcp(tcp));
-    guarded(async {
-        let (conn, ldap) = LdapConnAsync::with_settings(settings, &format!("ldap://{addr}"))
-            .await
-            .map_err(error)?;
-        run(conn, ldap, params).await
-    })
-    .await
+    session(line::connect(addr).await?, params).await
 }
 
-/// The LDAP conversation over an open stream (TLS for ldaps): ldap3 only takes a TCP or
-/// Unix socket, so it talks to one end of a socket pair and the other end is relayed to
-/// `stream`.
-pub(crate) async fn session<S>(mut stream: S, params: &Negotiate) -> Result<(), ProbeError>
+/// The LDAP conversation over an open stream (plain TCP, or TLS for ldaps): ldap3 only takes
+/// a TCP or Unix socket and buffers a message of any length it is announced, so it talks to
+/// one end of a socket pair and the other end is relayed to `stream`, at most
+/// [`MAX_ANSWER`] bytes of it.
+pub(crate) async fn session<S>(stream: S, params: &Negotiate) -> Result<(), ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let (mut from_server, mut to_server) = tokio::io::split(Capped::new(stream, MAX_ANSWER));
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     ours.set_nonblocking(true)?;
-    let mut ours = tokio::net::UnixStream::from_std(ours)?;
+    let (mut from_check, mut to_check) = tokio::net::UnixStream::from_std(ours)?.into_split();
     let settings = LdapConnSettings::new().set_std_stream(StdStream::Unix(theirs));
     guarded(async {
         let (conn, ldap) = LdapConnAsync::with_settings(settings, "ldapi:///")
@@ -58,17 +53,38 @@ where
             .map_err(error)?;
         let check = run(conn, ldap, params);
         tokio::pin!(check);
-        // The relay owns both ends: when it is done (either side closed), dropping them
-        // lets the check see the end of the stream.
-        let relay = async move { tokio::io::copy_bidirectional(&mut stream, &mut ours).await };
-        tokio::select! {
-            res = &mut check => return res,
-            _ = relay => {}
+        // The relay, one task per direction. When the server's side ends (closed, failed,
+        // or more than MAX_ANSWER bytes), ldap3's socket is shut so the check sees the end.
+        let up = async {
+            let _ = tokio::io::copy(&mut from_check, &mut to_server).await;
+            let _ = to_server.shutdown().await;
+        };
+        let down = async {
+            let _ = tokio::io::copy(&mut from_server, &mut to_check).await;
+            let _ = to_check.shutdown().await;
+        };
+        tokio::pin!(up);
+        tokio::pin!(down);
+        let (mut up_done, mut down_done) = (false, false);
+        loop {
+            tokio::select! {
+                res = &mut check => {
+                    // ldap3 has closed its socket: pass on what it wrote last (the unbind).
+                    if !up_done {
+                        let _ = tokio::time::timeout(UNBIND_FLUSH, &mut up).await;
+                    }
+                    return res;
+                }
+                () = &mut up, if !up_done => up_done = true,
+                () = &mut down, if !down_done => down_done = true,
+            }
         }
-        check.await
     })
     .await
 }
+
+/// How long a finished LDAP check waits for its last request to reach the server.
+const UNBIND_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs `check` and turns a panic inside ldap3 into a failed check.
 async fn guarded<F>(check: F) -> Result<(), ProbeError>
@@ -414,6 +430,22 @@ pub(crate) mod tests {
             receive: receive.map(|r| crate::probe::Receive::compile(r).unwrap()),
             ..Negotiate::default()
         }
+    }
+
+    /// A message announced as 2 GiB long and then streamed: ldap3 would keep buffering it
+    /// until the deadline; the check gives up after MAX_ANSWER bytes.
+    #[tokio::test]
+    async fn a_huge_message_fails_the_check_without_waiting() {
+        use crate::probe::fake::{self, Step};
+        let mut flood = vec![TAG_SEQUENCE, 0x84, 0x7f, 0xff, 0xff, 0xff];
+        flood.extend(std::iter::repeat_n(0u8, 2 << 20));
+        let server = fake::tcp(vec![Step::Send(flood), Step::Hang]).await;
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            probe(server.addr, &Negotiate::default()),
+        )
+        .await;
+        assert!(matches!(res, Ok(Err(_))), "{res:?}");
     }
 
     #[tokio::test]
