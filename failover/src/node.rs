@@ -1027,12 +1027,6 @@ impl Clients {
         ));
     }
 
-    /// Whether the programs were started.
-    #[cfg(test)]
-    fn started(&self) -> bool {
-        self.running.is_some()
-    }
-
     /// Stops the programs, last first (Heartbeat stops its children once the resources are
     /// released).
     async fn stop(&mut self) {
