@@ -989,7 +989,7 @@ impl Fsm {
             let peer_known = self
                 .peer
                 .as_ref()
-                .map_or(true, |p| p.life != PeerLife::Unknown);
+                .is_none_or(|p| p.life != PeerLife::Unknown);
             if !(probed && peer_known) {
                 return;
             }

@@ -379,12 +379,8 @@ impl CheckSpec {
                 self.service,
                 Service::Mysql | Service::Pgsql | Service::Oracle
             )
-            && (self.negotiate.login.as_deref().map_or(true, str::is_empty)
-                || self
-                    .negotiate
-                    .request
-                    .as_deref()
-                    .map_or(true, str::is_empty))
+            && (self.negotiate.login.as_deref().is_none_or(str::is_empty)
+                || self.negotiate.request.as_deref().is_none_or(str::is_empty))
         {
             errors.push(SpecError::SqlNeedsLoginAndRequest {
                 rip: self.real.ip(),

@@ -127,7 +127,7 @@ fn main() -> Result<()> {
         Program::Node => Spec::new(timing.clone(), "on"),
         Program::Director(bin) => Spec::director(timing.clone(), "on", bin.clone()),
     };
-    let wanted = |phase: &str| only.as_ref().map_or(true, |l| l.iter().any(|p| p == phase));
+    let wanted = |phase: &str| only.as_ref().is_none_or(|l| l.iter().any(|p| p == phase));
     let settle = Duration::from_secs(15);
     let label = format!(
         "keepalive {} / deadtime {}",

@@ -68,7 +68,7 @@ impl Services {
     pub fn lookup(&self, name: &str, protocol: Option<&str>) -> Option<u16> {
         self.entries
             .iter()
-            .filter(|e| protocol.map_or(true, |p| e.protocol == p))
+            .filter(|e| protocol.is_none_or(|p| e.protocol == p))
             .find(|e| e.names.iter().any(|n| n == name))
             .map(|e| e.port)
     }

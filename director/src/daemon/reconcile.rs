@@ -158,7 +158,7 @@ impl Reconciler {
     fn settled(&mut self) {
         let health = &self.health;
         self.settling
-            .retain(|id| health.get(id).map_or(true, |h| *h == Health::Unknown));
+            .retain(|id| health.get(id).is_none_or(|h| *h == Health::Unknown));
     }
 
     /// Stop: remove the services in `purge` (the virtuals whose cleanstop is yes) with their

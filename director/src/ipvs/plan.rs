@@ -387,11 +387,11 @@ mod tests {
                     Change::AddDest(k, dest) => a
                         .services
                         .get(k)
-                        .map_or(true, |s| !s.dests.contains_key(&dest.key())),
+                        .is_none_or(|s| !s.dests.contains_key(&dest.key())),
                     Change::DelDest(k, dk) => d
                         .services
                         .get(k)
-                        .map_or(true, |s| !s.dests.contains_key(dk)),
+                        .is_none_or(|s| !s.dests.contains_key(dk)),
                     Change::EditService(_) | Change::EditDest(..) => true,
                 };
                 prop_assert!(ok, "{:?}", c);

@@ -33,7 +33,7 @@ pub async fn probe_over(
     params: &Negotiate,
     transport: Transport,
 ) -> Result<(), ProbeError> {
-    if params.receive_pattern().map_or(true, str::is_empty) {
+    if params.receive_pattern().is_none_or(str::is_empty) {
         return Err(ProbeError::Unexpected(
             "dns check without receive is always down".into(),
         ));

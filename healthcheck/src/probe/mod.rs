@@ -98,7 +98,7 @@ impl Negotiate {
 
     /// Whether `receive=` matches `text` (unanchored); no receive matches anything.
     pub fn receive_matches(&self, text: &str) -> bool {
-        self.receive.as_ref().map_or(true, |re| re.is_match(text))
+        self.receive.as_ref().is_none_or(|re| re.is_match(text))
     }
 }
 
