@@ -15,25 +15,9 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-#[test]
-fn a_reload_that_changes_logfile_moves_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let one = dir.path().join("one.log");
-    let two = dir.path().join("two.log");
-    let cf = dir.path().join("ldirectord.cf");
-    let file = |log: &std::path::Path, reals: &[&str]| {
-        let mut t = format!(
-            "logfile=\"{}\"\ncheckinterval=1\nvirtual=192.0.2.132:80\n",
-            log.display()
-        );
-        for r in reals {
-            t.push_str(&format!("\treal={r}:80 gate\n"));
-        }
-        t.push_str("\tchecktype=on\n\tscheduler=rr\n");
-        t
-    };
-    std::fs::write(&cf, file(&one, &["198.51.100.1"])).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_director"))
+/// `director run` on `dir` with an in-memory IPVS table.
+fn run(dir: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_director"))
         .args([
             "run",
             "--ipvs",
@@ -42,26 +26,21 @@ fn a_reload_that_changes_logfile_moves_the_log() {
             "off",
             "--config-dir",
         ])
-        .arg(dir.path())
+        .arg(dir)
         .arg("--run-dir")
-        .arg(dir.path().join("run"))
+        .arg(dir.join("run"))
         .arg("--state-dir")
-        .arg(dir.path().join("state"))
+        .arg(dir.join("state"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// SIGTERM, and wait (bounded) for the exit.
+fn stop(child: &mut std::process::Child) {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
-    wait_for("the first real in one.log", || {
-        read(&one).contains("Added real server: 198.51.100.1:80")
-    });
-    std::fs::write(&cf, file(&two, &["198.51.100.1", "198.51.100.2"])).unwrap();
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
-    wait_for("the second real in two.log", || {
-        read(&two).contains("Added real server: 198.51.100.2:80")
-    });
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let t0 = Instant::now();
     while child.try_wait().unwrap().is_none() && t0.elapsed() < Duration::from_secs(20) {
@@ -71,6 +50,40 @@ fn a_reload_that_changes_logfile_moves_the_log() {
         let _ = child.kill();
         panic!("no exit after SIGTERM");
     }
+}
+
+/// The file of both tests: `logfile` and one `real=` per address.
+fn cf_text(log: &std::path::Path, reals: &[&str]) -> String {
+    let mut t = format!(
+        "logfile=\"{}\"\ncheckinterval=1\nvirtual=192.0.2.132:80\n",
+        log.display()
+    );
+    for r in reals {
+        t.push_str(&format!("\treal={r}:80 gate\n"));
+    }
+    t.push_str("\tchecktype=on\n\tscheduler=rr\n");
+    t
+}
+
+#[test]
+fn a_reload_that_changes_logfile_moves_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.log");
+    let two = dir.path().join("two.log");
+    let cf = dir.path().join("ldirectord.cf");
+    std::fs::write(&cf, cf_text(&one, &["198.51.100.1"])).unwrap();
+    let mut child = run(dir.path());
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    wait_for("the first real in one.log", || {
+        read(&one).contains("Added real server: 198.51.100.1:80")
+    });
+    std::fs::write(&cf, cf_text(&two, &["198.51.100.1", "198.51.100.2"])).unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    wait_for("the second real in two.log", || {
+        read(&two).contains("Added real server: 198.51.100.2:80")
+    });
+    stop(&mut child);
     let first = read(&one);
     let second = read(&two);
     assert!(
@@ -80,4 +93,36 @@ fn a_reload_that_changes_logfile_moves_the_log() {
     assert!(!first.contains("198.51.100.2"), "{first}");
     assert!(second.contains("terminated on signal: TERM"), "{second}");
     assert!(second.contains("|ldirectord.cf|"), "{second}");
+}
+
+/// ldirectord test-opens `logfile=` when it reads the file: a reload whose new logfile cannot
+/// be opened is refused, and the running configuration (and log) is kept.
+#[test]
+fn a_reload_to_a_logfile_that_cannot_be_opened_keeps_the_running_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.log");
+    let cf = dir.path().join("ldirectord.cf");
+    std::fs::write(&cf, cf_text(&one, &["198.51.100.1"])).unwrap();
+    let mut child = run(dir.path());
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    wait_for("the first real in one.log", || {
+        read(&one).contains("Added real server: 198.51.100.1:80")
+    });
+    let bad = std::path::Path::new("/nonexistent/director/two.log");
+    std::fs::write(&cf, cf_text(bad, &["198.51.100.1", "198.51.100.2"])).unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    wait_for("the refused reload in one.log", || {
+        read(&one).contains("not reloaded")
+    });
+    // Two check intervals: the second real of the refused file never comes.
+    std::thread::sleep(Duration::from_millis(2500));
+    stop(&mut child);
+    let log = read(&one);
+    assert!(
+        log.contains(":1: unable to open logfile: /nonexistent/director/two.log"),
+        "{log}"
+    );
+    assert!(!log.contains("198.51.100.2"), "{log}");
+    assert!(log.contains("terminated on signal: TERM"), "{log}");
 }

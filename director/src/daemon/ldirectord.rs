@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 
 use super::lvs::ReloadCause;
 use super::Backend;
-use crate::config::{ldirectord, locate, SystemResolver, DEFAULT_NAME};
+use crate::config::{ldirectord, locate, Diagnostics, SystemResolver, DEFAULT_NAME};
 
 /// Where the command looks for files.
 #[derive(Debug, Clone)]
@@ -185,7 +185,15 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
     };
     let path = located.path;
     let resolver = SystemResolver::new();
-    let config = match ldirectord::load(&path, &resolver) {
+    let loaded = ldirectord::load(&path, &resolver).and_then(|(config, warnings)| {
+        // ldirectord test-opens its logfile while it reads the file, except with -d.
+        if !inv.debug {
+            ldirectord::open_logfile(&config, &path.display().to_string())
+                .map_err(|e| Diagnostics(vec![e]))?;
+        }
+        Ok((config, warnings))
+    });
+    let config = match loaded {
         Ok((config, _)) => config,
         Err(diags) => {
             let pid = std::process::id();
@@ -536,5 +544,51 @@ mod tests {
         .unwrap();
         assert_eq!(main(&args("bad.cf status"), &p), 2);
         assert_eq!(main(&args("bad.cf stop"), &p), 2);
+    }
+
+    #[test]
+    fn a_logfile_that_cannot_be_opened_is_a_config_error_except_with_d() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = "virtual=192.0.2.132:80\n\treal=192.0.2.250:80 gate\n";
+        std::fs::write(
+            dir.path().join("nolog.cf"),
+            format!("logfile=\"/nonexistent/director/ld.log\"\n{body}"),
+        )
+        .unwrap();
+        let log = dir.path().join("ld.log");
+        std::fs::write(
+            dir.path().join("log.cf"),
+            format!("logfile=\"{}\"\n{body}", log.display()),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("syslog.cf"),
+            format!("logfile=\"local0\"\n{body}"),
+        )
+        .unwrap();
+        let p = paths(dir.path());
+        assert_eq!(main(&args("nolog.cf status"), &p), 2);
+        // -d logs to stderr: ldirectord does not open the file then.
+        assert_eq!(main(&args("-d nolog.cf status"), &p), 3);
+        assert_eq!(main(&args("log.cf status"), &p), 3);
+        assert!(log.exists(), "test-opened for append (created)");
+        assert_eq!(main(&args("syslog.cf status"), &p), 3);
+    }
+
+    #[test]
+    fn open_logfile_names_the_line() {
+        let cf = "checktimeout=3\nlogfile=\"/nonexistent/director/ld.log\"\n\
+                  virtual=192.0.2.132:80\n\treal=192.0.2.250:80 gate\n";
+        let resolver = crate::config::StaticResolver::default();
+        let (config, _) = ldirectord::parse(cf, "www.cf", &resolver).unwrap();
+        let e = ldirectord::open_logfile(&config, "www.cf").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("www.cf:2: unable to open logfile: /nonexistent/director/ld.log: "),
+            "{e}"
+        );
+        let supervised = format!("supervised=yes\n{cf}");
+        let (config, _) = ldirectord::parse(&supervised, "www.cf", &resolver).unwrap();
+        assert!(ldirectord::open_logfile(&config, "www.cf").is_ok());
     }
 }

@@ -228,21 +228,35 @@ impl Prober for Maintenance {
     }
 }
 
+/// Reads the file; `logs_here`: this file's `logfile=` is where the process logs, so it is
+/// test-opened as ldirectord does ([`ldirectord::open_logfile`]).
 async fn load(
     path: &Path,
     resolver: Arc<dyn Resolver + Send + Sync>,
+    logs_here: bool,
 ) -> Result<(Config, Vec<crate::config::Diagnostic>), Diagnostics> {
     let p = path.to_path_buf();
     let file = path.display().to_string();
-    tokio::task::spawn_blocking(move || ldirectord::load(&p, resolver.as_ref()))
-        .await
-        .unwrap_or_else(|e| {
-            Err(Diagnostics(vec![crate::config::Diagnostic::error(
-                &file,
-                None,
-                format!("reading the file failed: {e}"),
-            )]))
-        })
+    let shown = file.clone();
+    tokio::task::spawn_blocking(move || {
+        let (config, warnings) = ldirectord::load(&p, resolver.as_ref())?;
+        if logs_here {
+            if let Err(e) = ldirectord::open_logfile(&config, &shown) {
+                let mut all = warnings;
+                all.push(e);
+                return Err(Diagnostics(all));
+            }
+        }
+        Ok((config, warnings))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(Diagnostics(vec![crate::config::Diagnostic::error(
+            &file,
+            None,
+            format!("reading the file failed: {e}"),
+        )]))
+    })
 }
 
 impl Lvs {
@@ -254,7 +268,12 @@ impl Lvs {
         kernel: Kernel,
         options: LvsOptions,
     ) -> Result<Lvs, Diagnostics> {
-        let (config, warnings) = load(path, Arc::clone(&options.resolver)).await?;
+        let (config, warnings) = load(
+            path,
+            Arc::clone(&options.resolver),
+            options.log_cfgname.is_some(),
+        )
+        .await?;
         let file = path.display().to_string();
         for w in &warnings {
             tracing::warn!("{w}");
@@ -825,7 +844,13 @@ impl Actor {
         }
         self.seen = std::fs::read(&self.path).ok();
         self.mtime = mtime(&self.path);
-        match load(&self.path, Arc::clone(&self.options.resolver)).await {
+        match load(
+            &self.path,
+            Arc::clone(&self.options.resolver),
+            self.options.log_cfgname.is_some(),
+        )
+        .await
+        {
             Err(diags) => {
                 for d in diags.iter() {
                     tracing::error!("{d}");

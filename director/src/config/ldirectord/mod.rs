@@ -72,6 +72,28 @@ pub fn load(
     Ok((config, diags))
 }
 
+/// ldirectord opens a `logfile="/path"` for append when it reads the file (not with `-d` or
+/// `supervised`, which log elsewhere): one that cannot be opened is a configuration error at
+/// its line (`file` names the file in the message). Syslog facilities and the default file
+/// are not opened.
+pub fn open_logfile(config: &Config, file: &str) -> Result<(), Diagnostic> {
+    let (LogTarget::File(path), Some(line)) =
+        (&config.globals.logfile, config.globals.logfile_line)
+    else {
+        return Ok(());
+    };
+    if config.globals.supervised {
+        return Ok(());
+    }
+    open_monitorfile(path).map_err(|e| {
+        Diagnostic::error(
+            file,
+            Some(line),
+            format!("unable to open logfile: {}: {e}", path.display()),
+        )
+    })
+}
+
 /// Open `path` for append (created if missing) and close it again, as ldirectord does with a
 /// `monitorfile` when it reads its configuration.
 pub fn open_monitorfile(path: &Path) -> std::io::Result<()> {

@@ -42,6 +42,8 @@ pub struct Globals {
     pub callback: Option<String>,
     /// `logfile="..."`, default `/var/log/ldirectord.log`.
     pub logfile: LogTarget,
+    /// The line of the `logfile=` that set it (`None`: the default).
+    pub logfile_line: Option<usize>,
     /// `execute=NAME` lines: other ldirectord configurations started alongside, in file order.
     pub execute: Vec<String>,
     /// `fork`, default no.
@@ -97,6 +99,7 @@ impl Default for Globals {
             autoreload: false,
             callback: None,
             logfile: LogTarget::default(),
+            logfile_line: None,
             execute: Vec::new(),
             fork: false,
             supervised: false,

@@ -887,8 +887,10 @@ impl<'a> Parser<'a> {
                 if let Some(l) = self.quoted(&v) {
                     if l.starts_with('/') {
                         self.globals.logfile = LogTarget::File(PathBuf::from(l));
+                        self.globals.logfile_line = Some(no);
                     } else if SYSLOG_FACILITIES.contains(&l.as_str()) {
                         self.globals.logfile = LogTarget::Syslog(l);
+                        self.globals.logfile_line = Some(no);
                     } else {
                         self.error(
                             no,
