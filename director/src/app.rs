@@ -35,7 +35,7 @@ pub fn init_tracing() {
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_target(false)
                 .with_filter(tracing_subscriber::filter::filter_fn(|_| {
-                    crate::logging::stderr_enabled()
+                    crate::logging::stderr_enabled() && !crate::logging::stderr_bare()
                 })),
         )
         .with(crate::logging::LogFileLayer)

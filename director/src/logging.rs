@@ -59,6 +59,19 @@ pub fn set_stderr(on: bool) {
     STDERR.store(on, Ordering::Relaxed);
 }
 
+static BARE: AtomicBool = AtomicBool::new(false);
+
+/// Whether stderr gets bare messages (`ldirectord -d`: no time, no level) from
+/// [`LogFileLayer`] instead of tracing's formatted lines.
+pub fn stderr_bare() -> bool {
+    BARE.load(Ordering::Relaxed)
+}
+
+/// `ldirectord -d`: log lines on stderr are the bare message, as ldirectord prints them.
+pub fn set_stderr_bare(on: bool) {
+    BARE.store(on, Ordering::Relaxed);
+}
+
 /// Send log lines to `target` from now on (`None`: stderr only).
 pub fn set_target(target: Option<Target>) {
     *TARGET.lock().unwrap_or_else(|e| e.into_inner()) = target;
@@ -235,6 +248,10 @@ impl Visit for Message {
 impl<S: Subscriber> Layer<S> for LogFileLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
+        if stderr_bare() && stderr_enabled() {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", render(event));
+        }
         if is_heartbeat_event(event.metadata().target()) {
             let tx = HEARTBEAT.lock().unwrap_or_else(|e| e.into_inner()).clone();
             if let Some(tx) = tx {

@@ -179,6 +179,10 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
             return 255;
         }
     };
+    // -d: every log line on stderr as the bare message, as ldirectord prints them.
+    if inv.debug && paths.log {
+        crate::logging::set_stderr_bare(true);
+    }
     let Some(located) = locate(&inv.config, &paths.config_dir) else {
         eprintln!("Config file {} not found", inv.config);
         return 1;
