@@ -3,7 +3,7 @@
 //! `tests/lab/scenarios/pair.sh`: two directors running `director run` with ha.cf, authkeys,
 //! haresources and www.cf, two DR real servers and a client; warm standby on both IPVS
 //! tables, a crash of the active director, failback, the sync daemon roles and a real server
-//! leaving both tables.
+//! leaving both tables. Also ha.cf's `watchdog` on the kernel's softdog (`watchdog.sh`).
 
 use std::time::Duration;
 
@@ -31,6 +31,29 @@ fn pair_warm_standby_failover_failback_and_health_checks() {
         "== sync daemons follow: master on dir1, backup on dir2",
         "== rs2 left both directors' tables after",
         "== rs2 back in both tables after",
+        "PASS",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+}
+
+/// ha.cf's `watchdog` against the kernel's software watchdog (softdog, soft_noboot=1) in the
+/// lab VM: director sets Heartbeat's timeout with the ioctl, feeds it while it runs, disarms
+/// it at a clean stop, and a node killed with SIGKILL is fired on within seconds.
+#[test]
+fn watchdog_is_armed_fed_disarmed_and_fires_on_a_killed_node() {
+    let out = LabRun::scenario("watchdog.sh")
+        .timeout(Duration::from_secs(300))
+        .run()
+        .expect("vm-run")
+        .check()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .output;
+    for want in [
+        "== armed: the kernel's timeout is now 2 s",
+        "== fed for 6 s (3 timeouts) by the running node: never fired",
+        "== clean stop: disarmed (state inactive), no trigger 5 s later",
+        "== SIGKILL: the kernel watchdog fired after ",
         "PASS",
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
