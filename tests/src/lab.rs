@@ -170,6 +170,21 @@ impl LabRun {
             log,
         })
     }
+
+    /// For tests: run, require exit 0 and every line of `wants` in the output (panics with
+    /// the whole output otherwise); the output.
+    pub fn passes(&self, wants: &[&str]) -> String {
+        let out = self
+            .run()
+            .unwrap_or_else(|e| panic!("vm-run: {e}"))
+            .check()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .output;
+        for want in wants {
+            assert!(out.contains(want), "missing {want:?} in\n{out}");
+        }
+        out
+    }
 }
 
 /// How a VM run ended.

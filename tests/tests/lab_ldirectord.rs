@@ -9,25 +9,18 @@ use tests::lab::LabRun;
 
 #[test]
 fn www_cf_checks_fallback_reload_stop_and_command_line() {
-    let out = LabRun::scenario("ldirectord-www.sh")
+    LabRun::scenario("ldirectord-www.sh")
         .timeout(Duration::from_secs(600))
-        .run()
-        .expect("vm-run")
-        .check()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .output;
-    for want in [
-        "== print-ipvs equals the programmed table",
-        "== both real servers answer",
-        "== the fallback serves the client",
-        "== reload moved only rs2, every request answered",
-        "== broken file refused, table kept",
-        "== stop purged the virtual service",
-        "== ldirectord start/status/reload/stop work",
-        "== execute= children start, reload, stop with the parent",
-        "== cleanstop=no kept the table",
-        "PASS",
-    ] {
-        assert!(out.contains(want), "missing {want:?} in\n{out}");
-    }
+        .passes(&[
+            "== print-ipvs equals the programmed table",
+            "== both real servers answer",
+            "== the fallback serves the client",
+            "== reload moved only rs2, every request answered",
+            "== broken file refused, table kept",
+            "== stop purged the virtual service",
+            "== ldirectord start/status/reload/stop work",
+            "== execute= children start, reload, stop with the parent",
+            "== cleanstop=no kept the table",
+            "PASS",
+        ]);
 }

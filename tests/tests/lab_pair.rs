@@ -11,30 +11,23 @@ use tests::lab::LabRun;
 
 #[test]
 fn pair_warm_standby_failover_failback_and_health_checks() {
-    let out = LabRun::scenario("pair.sh")
+    LabRun::scenario("pair.sh")
         .timeout(Duration::from_secs(600))
-        .run()
-        .expect("vm-run")
-        .check()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .output;
-    for want in [
-        "== director check accepts both configuration directories",
-        "== dir1 is active and holds the VIP, dir2 is standby",
-        "== warm standby: both directors' IPVS tables hold 192.0.2.100:80 with rs1 and rs2",
-        "== director status on dir1: active, peer dir2 up",
-        "== sync daemons: master on dir1, backup on dir2",
-        "== the client is answered through the VIP by both real servers",
-        "== failover: dir2 took the VIP ",
-        "== sync daemon master moved to dir2",
-        "== failback (auto_failback on): dir1 active with the VIP again",
-        "== sync daemons follow: master on dir1, backup on dir2",
-        "== rs2 left both directors' tables after",
-        "== rs2 back in both tables after",
-        "PASS",
-    ] {
-        assert!(out.contains(want), "missing {want:?} in\n{out}");
-    }
+        .passes(&[
+            "== director check accepts both configuration directories",
+            "== dir1 is active and holds the VIP, dir2 is standby",
+            "== warm standby: both directors' IPVS tables hold 192.0.2.100:80 with rs1 and rs2",
+            "== director status on dir1: active, peer dir2 up",
+            "== sync daemons: master on dir1, backup on dir2",
+            "== the client is answered through the VIP by both real servers",
+            "== failover: dir2 took the VIP ",
+            "== sync daemon master moved to dir2",
+            "== failback (auto_failback on): dir1 active with the VIP again",
+            "== sync daemons follow: master on dir1, backup on dir2",
+            "== rs2 left both directors' tables after",
+            "== rs2 back in both tables after",
+            "PASS",
+        ]);
 }
 
 /// ha.cf's `watchdog` against the kernel's software watchdog (softdog, soft_noboot=1) in the
@@ -42,20 +35,13 @@ fn pair_warm_standby_failover_failback_and_health_checks() {
 /// it at a clean stop, and a node killed with SIGKILL is fired on within seconds.
 #[test]
 fn watchdog_is_armed_fed_disarmed_and_fires_on_a_killed_node() {
-    let out = LabRun::scenario("watchdog.sh")
+    LabRun::scenario("watchdog.sh")
         .timeout(Duration::from_secs(300))
-        .run()
-        .expect("vm-run")
-        .check()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .output;
-    for want in [
-        "== armed: the kernel's timeout is now 2 s",
-        "== fed for 6 s (3 timeouts) by the running node: never fired",
-        "== clean stop: disarmed (state inactive), no trigger 5 s later",
-        "== SIGKILL: the kernel watchdog fired after ",
-        "PASS",
-    ] {
-        assert!(out.contains(want), "missing {want:?} in\n{out}");
-    }
+        .passes(&[
+            "== armed: the kernel's timeout is now 2 s",
+            "== fed for 6 s (3 timeouts) by the running node: never fired",
+            "== clean stop: disarmed (state inactive), no trigger 5 s later",
+            "== SIGKILL: the kernel watchdog fired after ",
+            "PASS",
+        ]);
 }
