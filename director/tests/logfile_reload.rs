@@ -65,21 +65,33 @@ fn cf_text(log: &std::path::Path, reals: &[&str]) -> String {
     t
 }
 
+/// `director run` on `dir/ldirectord.cf` logging to `dir/one.log` with one real, until that
+/// real is added; then the file is rewritten to log to `new_log` with a second real, and
+/// SIGHUP.
+fn start_then_reload(dir: &std::path::Path, new_log: &std::path::Path) -> std::process::Child {
+    let one = dir.join("one.log");
+    let cf = dir.join("ldirectord.cf");
+    std::fs::write(&cf, cf_text(&one, &["198.51.100.1"])).unwrap();
+    let child = run(dir);
+    wait_for("the first real in one.log", || {
+        read(&one).contains("Added real server: 198.51.100.1:80")
+    });
+    std::fs::write(&cf, cf_text(new_log, &["198.51.100.1", "198.51.100.2"])).unwrap();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    child
+}
+
+fn read(p: &std::path::Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
 #[test]
 fn a_reload_that_changes_logfile_moves_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one.log");
     let two = dir.path().join("two.log");
-    let cf = dir.path().join("ldirectord.cf");
-    std::fs::write(&cf, cf_text(&one, &["198.51.100.1"])).unwrap();
-    let mut child = run(dir.path());
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
-    wait_for("the first real in one.log", || {
-        read(&one).contains("Added real server: 198.51.100.1:80")
-    });
-    std::fs::write(&cf, cf_text(&two, &["198.51.100.1", "198.51.100.2"])).unwrap();
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let mut child = start_then_reload(dir.path(), &two);
     wait_for("the second real in two.log", || {
         read(&two).contains("Added real server: 198.51.100.2:80")
     });
@@ -101,17 +113,8 @@ fn a_reload_that_changes_logfile_moves_the_log() {
 fn a_reload_to_a_logfile_that_cannot_be_opened_keeps_the_running_config() {
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one.log");
-    let cf = dir.path().join("ldirectord.cf");
-    std::fs::write(&cf, cf_text(&one, &["198.51.100.1"])).unwrap();
-    let mut child = run(dir.path());
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
-    wait_for("the first real in one.log", || {
-        read(&one).contains("Added real server: 198.51.100.1:80")
-    });
     let bad = std::path::Path::new("/nonexistent/director/two.log");
-    std::fs::write(&cf, cf_text(bad, &["198.51.100.1", "198.51.100.2"])).unwrap();
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let mut child = start_then_reload(dir.path(), bad);
     wait_for("the refused reload in one.log", || {
         read(&one).contains("not reloaded")
     });
