@@ -48,7 +48,7 @@ pub fn load(
         .iter()
         .filter_map(|v| v.monitorfile.as_ref())
     {
-        if let Err(e) = open_monitorfile(&m.path) {
+        if let Err(e) = open_for_append(&m.path) {
             errors.push(Diagnostic::error(
                 &file,
                 Some(m.line),
@@ -85,7 +85,7 @@ pub fn open_logfile(config: &Config, file: &str) -> Result<(), Diagnostic> {
     if config.globals.supervised {
         return Ok(());
     }
-    open_monitorfile(path).map_err(|e| {
+    open_for_append(path).map_err(|e| {
         Diagnostic::error(
             file,
             Some(line),
@@ -95,8 +95,8 @@ pub fn open_logfile(config: &Config, file: &str) -> Result<(), Diagnostic> {
 }
 
 /// Open `path` for append (created if missing) and close it again, as ldirectord does with a
-/// `monitorfile` when it reads its configuration.
-pub fn open_monitorfile(path: &Path) -> std::io::Result<()> {
+/// `monitorfile` and its `logfile` when it reads its configuration.
+fn open_for_append(path: &Path) -> std::io::Result<()> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
