@@ -293,7 +293,10 @@ mod tests {
     async fn v6_loopback_answers_and_a_silent_address_does_not() {
         let Some(mut p) = pinger() else { return };
         if let Err(e) = &p.v6 {
-            assert!(!nix::unistd::geteuid().is_root(), "root cannot ping ::1: {e}");
+            assert!(
+                !nix::unistd::geteuid().is_root(),
+                "root cannot ping ::1: {e}"
+            );
             return;
         }
         let up = p
