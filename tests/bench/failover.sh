@@ -63,5 +63,18 @@ if [ -x /usr/sbin/keepalived ]; then
   python3 "$LAB/kd-partition.py" kd-heal-adv0.02-v3 0.02 3 yes 0 "$HEAL" --cut nft > "$OUT/kd-heal-adv0.02-v3.txt" 2>&1 || true
   tail -1 "$OUT/kd-heal-adv0.02-v3.txt"
 fi
+# Both nodes start together, then the holder stops gracefully (CYCLES=0): five runs per
+# setting, one row each in summarize.py (labels LABEL-rN).
+echo "== peers: both start, graceful stop (5 runs per setting)"
+for i in 1 2 3 4 5; do
+  if [ -x /usr/libexec/heartbeat/heartbeat ]; then
+    python3 "$LAB/hb-experiment.py" "hb-ss-ka0.02-dt0.08-on-r$i" 0.02 0.08 on 0 > /dev/null 2>&1 || true
+    python3 "$LAB/hb-experiment.py" "hb-ss-ka1-dt3-on-r$i" 1 3 on 0 > /dev/null 2>&1 || true
+  fi
+  if [ -x /usr/sbin/keepalived ]; then
+    python3 "$LAB/kd-experiment.py" "kd-ss-adv0.02-v3-r$i" 0.02 3 yes 0 > /dev/null 2>&1 || true
+    python3 "$LAB/kd-experiment.py" "kd-ss-adv0.1-v3-r$i" 0.1 3 yes 0 > /dev/null 2>&1 || true
+  fi
+done
 "$LAB/net.sh" down >/dev/null 2>&1 || true
 python3 "$LAB/summarize.py" | tee "$OUT/peers-summary.md"
