@@ -6,12 +6,14 @@
 //! - `daemon`: the glue (reconciler, checks, failover, control socket, signals)
 //! - `engine`: configured virtuals + health + kernel table -> desired table (pure)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
+//! - `command`: director's own command line (clap), its manual pages and completions
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `logging`: ldirectord's `logfile=` targets (file, syslog) as a tracing layer
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 
 pub mod app;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod control;
 pub mod daemon;

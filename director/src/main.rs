@@ -1,111 +1,12 @@
 //! The `director` binary (also run as `ipvsadm` and `ldirectord` through symlinks):
 //! parse the command line, install tracing, hand over to the library.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
+use director::command::{Cli, Command};
 use director::control::{self, Request, Response};
-
-#[derive(Parser)]
-#[command(
-    name = "director",
-    version,
-    about = "LVS director: IPVS, health checks and failover in one binary"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the daemon (a failover pair with ha.cf, a single director without).
-    Run {
-        /// Heartbeat / ldirectord configuration directory.
-        #[arg(long, default_value = "/etc/ha.d")]
-        config_dir: PathBuf,
-        /// Runtime state: the control socket.
-        #[arg(long, default_value = "/run/director")]
-        run_dir: PathBuf,
-        /// Persistent state: the heartbeat generation counter.
-        #[arg(long, default_value = "/var/lib/director")]
-        state_dir: PathBuf,
-        /// Prometheus metrics listen address ("off" to disable).
-        #[arg(long, default_value = "127.0.0.1:9494")]
-        metrics: String,
-        /// An ldirectord file to run (name in the config directory, or path); repeatable.
-        /// Default: ldirectord.cf of the config directory.
-        #[arg(long = "ldirectord", value_name = "FILE")]
-        ldirectord: Vec<PathBuf>,
-        /// The IPVS table to program: "kernel", or "memory" (test and benchmark mode: an
-        /// in-memory table, nothing is forwarded).
-        #[arg(long, default_value = "kernel", value_parser = ["kernel", "memory"])]
-        ipvs: String,
-        /// What this node does when a resource will not stop after every retry (pair mode):
-        /// "reboot" (`reboot -nf`, Heartbeat's action), "poweroff", "exit" (stop the failover
-        /// node; the peer takes over after deadtime), "ignore" (log only; the group stays
-        /// here), or an absolute path to a command (with arguments) run before the node stops.
-        #[arg(long, value_name = "ACTION", default_value = "reboot",
-              value_parser = |s: &str| s.parse::<failover::node::SelfFence>())]
-        fence: failover::node::SelfFence,
-        /// Reset (STONITH) a dead peer with this command (absolute path, arguments; the peer's
-        /// node name is appended; exit 0 = reset) instead of ha.cf's stonith / stonith_host
-        /// devices, which run through cluster-glue's `stonith` tool. No takeover until a
-        /// reset succeeds.
-        #[arg(long, value_name = "COMMAND",
-              value_parser = |s: &str| failover::stonith::parse_command(s).map(Argv))]
-        stonith_command: Option<Argv>,
-    },
-    /// Validate every configuration file; print problems as `file:line: message`.
-    Check {
-        #[arg(long, default_value = "/etc/ha.d")]
-        config_dir: PathBuf,
-        /// Print the IPVS table the files program when every real server is up (`ipvsadm -S -n`).
-        #[arg(long)]
-        print_ipvs: bool,
-        /// As `director run --stonith-command` (then cluster-glue's tool is not required).
-        #[arg(long, value_name = "COMMAND",
-              value_parser = |s: &str| failover::stonith::parse_command(s).map(Argv))]
-        stonith_command: Option<Argv>,
-        /// Files to check (ldirectord files by name or path); default: everything in the directory.
-        files: Vec<PathBuf>,
-    },
-    /// Show the daemon's status.
-    Status {
-        #[arg(long, default_value = "/run/director")]
-        run_dir: PathBuf,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Give this node's resources to the peer (Heartbeat's hb_standby).
-    Standby {
-        #[arg(long, default_value = "/run/director")]
-        run_dir: PathBuf,
-    },
-    /// Take the resources from the peer (Heartbeat's hb_takeover).
-    Takeover {
-        #[arg(long, default_value = "/run/director")]
-        run_dir: PathBuf,
-    },
-    /// Re-read the configuration (a broken one is refused and the running one kept).
-    Reload {
-        #[arg(long, default_value = "/run/director")]
-        run_dir: PathBuf,
-    },
-    /// ipvsadm 1.31, byte for byte.
-    #[command(disable_help_flag = true)]
-    Ipvsadm {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-}
-
-/// A command line given as one option value (program, arguments).
-#[derive(Debug, Clone)]
-struct Argv(Vec<String>);
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
@@ -170,6 +71,25 @@ fn main() -> ExitCode {
         Command::Standby { run_dir } => control_command(&run_dir, Request::Standby, false),
         Command::Takeover { run_dir } => control_command(&run_dir, Request::Takeover, false),
         Command::Reload { run_dir } => control_command(&run_dir, Request::Reload, false),
+        Command::Completions { shell } => {
+            director::command::write_completions(shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Manpages { dir } => match director::command::write_manpages(&dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!(
+                    "director: cannot write manual pages to {}: {e}",
+                    dir.display()
+                );
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

@@ -16,7 +16,9 @@
 # with the peer up; the IPVS sync daemon is master on the active node and backup on the
 # other; kill -9 of dir1's director plus its link down -> dir2 takes the VIP and the client
 # is answered again (the gap is measured); dir1 back -> failback, sync roles follow; a
-# stopped real leaves both tables and comes back to both.
+# stopped real leaves both tables; with every real stopped, the fallback 127.0.0.1:80 is in
+# both tables and the active director's own web server answers the client; the reals come
+# back to both tables and the fallback leaves.
 #
 # Variables: KEEPALIVE (default 100ms), DEADTIME (500ms), WARNTIME (300ms), INITDEAD (2000ms),
 # REQUESTS (10), GAP_LIMIT_CS (takeover answered within, centiseconds; default 500).
@@ -73,11 +75,14 @@ for rs in rs1 rs2; do
     echo "Test Page from $rs" > "/tmp/www-$rs/index.html"
     start_rs "$rs"
 done
-# The fallback 127.0.0.1:80 on each director (only used when every real is down).
+# The fallback 127.0.0.1:80 on each director (only used when every real is down). IPVS
+# hands a packet for a local real server to the local stack unchanged (destination VIP:80),
+# so the fallback web server listens on every address of the director, as Apache does on an
+# ldirectord box.
 for d in dir1 dir2; do
     mkdir -p "/tmp/www-sorry-$d"
     echo "Sorry, $d's fallback" > "/tmp/www-sorry-$d/index.html"
-    in_ns "$d" busybox httpd -f -p 127.0.0.1:80 -h "/tmp/www-sorry-$d" &
+    in_ns "$d" busybox httpd -f -p 80 -h "/tmp/www-sorry-$d" &
     LAB_PIDS="$LAB_PIDS $!"
 done
 wait_http rs1 http://192.0.2.21/index.html
@@ -177,6 +182,10 @@ settled() { # settled OWNER: OWNER is active with the VIP, the other standby wit
     o=$(other "$1")
     holds_vip "$1" && ! holds_vip "$o" &&
         status "$1" | grep -q '^role: active' && status "$o" | grep -q '^role: standby'
+}
+has_fallback() { table "$1" | grep -q -e "-r 127.0.0.1:80 "; }
+fallback_only() { # fallback_only DIR: DIR's table holds the fallback and no real server
+    has_real "$1" 127.0.0.1 && ! table "$1" | grep -q -e "-r 192.0.2.2"
 }
 both_reals() { # both_reals DIR: rs1 and rs2 in DIR's table
     has_real "$1" 192.0.2.21 && has_real "$1" 192.0.2.22
@@ -314,9 +323,24 @@ log "rs2 left both directors' tables after $(ms "$took") (checkinterval ${CHECKI
 [ "$took" -le $(((CHECKINTERVAL + CHECKTIMEOUT) * 100 + 150)) ] || fail "rs2 took too long to leave"
 out=$(requests 4 "Test Page from rs1") || { echo "$out"; exit 1; }
 echo "$out"
+
+# --- every real server down: the fallback answers ---
+log "rs1's web server stops too: every real server is down"
+stop_rs rs1
+took=$(wait_until "fallback_only dir1 && fallback_only dir2" 15) || exit 1
+log "both tables hold only the fallback 127.0.0.1:80, $(ms "$took") after rs1 stopped"
+echo "--- dir1: director ipvsadm -Ln"
+in_ns dir1 "$DIRECTOR" ipvsadm -Ln || fail "director ipvsadm -Ln on dir1"
+out=$(requests 4 "Sorry, dir1's fallback") || { echo "$out"; exit 1; }
+echo "$out"
+log "the client is answered by the active director's fallback web server"
+grep -hE "fallback|Added real server" /tmp/dir1.log | sed "s/${ESC}\[[0-9;]*m//g" | tail -4
+
+log "rs1 and rs2 start again"
+start_rs rs1
 start_rs rs2
-took=$(wait_until "both_reals dir1 && both_reals dir2" 15) || exit 1
-log "rs2 back in both tables after $(ms "$took")"
+took=$(wait_until "both_reals dir1 && both_reals dir2 && ! has_fallback dir1 && ! has_fallback dir2" 15) || exit 1
+log "rs1 and rs2 back in both tables and the fallback gone after $(ms "$took")"
 
 # --- the end state ---
 out=$(requests "$REQUESTS" "Test Page from rs[12]") || { echo "$out"; exit 1; }
