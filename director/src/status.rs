@@ -32,6 +32,10 @@ pub struct FailoverStatus {
     pub links: Vec<LinkStatus>,
     pub resources: Vec<ResourceStatus>,
     pub transitions: Vec<TransitionStatus>,
+    /// Heartbeat packets refused since the start, by reason (`bad_auth`, `replay`,
+    /// `old_generation`, `unknown_node`, `malformed`, ...).
+    #[serde(default)]
+    pub rejected: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -152,6 +156,11 @@ impl Status {
                         .unwrap_or_else(|| ", never heard".to_string())
                 );
             }
+            if !f.rejected.is_empty() {
+                let counts: Vec<String> =
+                    f.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                let _ = writeln!(s, "  refused packets: {}", counts.join(", "));
+            }
             if !f.resources.is_empty() {
                 let _ = writeln!(s, "resources:");
                 for r in &f.resources {
@@ -249,6 +258,7 @@ mod tests {
                     to: "active".into(),
                     reason: "node director2 is dead".into(),
                 }],
+                rejected: [("bad_auth".to_string(), 3), ("replay".to_string(), 1)].into(),
             }),
             virtuals: vec![VirtualStatus {
                 name: "tcp:192.0.2.132:80".into(),
@@ -272,12 +282,17 @@ mod tests {
             "link ucast eth2: unknown, never heard",
             "IPaddr::192.0.2.132/24",
             "node director2 is dead",
+            "refused packets: bad_auth 3, replay 1",
             "virtual tcp:192.0.2.132:80 (rr)",
             "real 198.51.100.1:80",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
         let json = serde_json::to_string(&st).unwrap();
+        assert!(
+            json.contains(r#""rejected":{"bad_auth":3,"replay":1}"#),
+            "{json}"
+        );
         let back: Status = serde_json::from_str(&json).unwrap();
         assert_eq!(back, st);
     }

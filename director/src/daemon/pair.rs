@@ -263,6 +263,11 @@ pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> Fai
         links,
         resources,
         transitions,
+        rejected: node
+            .rejected
+            .iter()
+            .map(|(r, n)| ((*r).to_string(), *n))
+            .collect(),
     }
 }
 
