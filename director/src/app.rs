@@ -1,7 +1,8 @@
 //! The binary's commands, kept out of main.rs: each takes its arguments and returns an exit
 //! status.
 
-use std::io::Write as _;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cli;
@@ -276,23 +277,90 @@ pub fn ipvsadm(args: &[String]) -> i32 {
 pub fn ipvsadm_named(prog: &str, args: &[String]) -> i32 {
     let mut argv = vec![prog.to_string()];
     argv.extend(args.iter().cloned());
-    let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
+    ipvsadm_argv(&argv, &mut stdout, &mut stderr)
+}
+
+/// As [`ipvsadm_named`], with the arguments as the operating system gave them. ipvsadm is C:
+/// an argument is bytes, and its messages repeat them as they came. When every argument is
+/// UTF-8 this is [`ipvsadm_named`]; otherwise every argument is read one byte to one char
+/// (Latin-1, so nothing is lost or refused) and what ipvsadm prints is written back one char
+/// to one byte ([`ByteChars`]), so a message that quotes an argument quotes its bytes.
+pub fn ipvsadm_os(prog: &OsStr, args: &[OsString]) -> i32 {
+    let utf8: Option<Vec<String>> = std::iter::once(prog)
+        .chain(args.iter().map(OsString::as_os_str))
+        .map(|a| a.to_str().map(str::to_string))
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    match utf8 {
+        Some(argv) => ipvsadm_argv(&argv, &mut stdout, &mut stderr),
+        None => {
+            let argv: Vec<String> = std::iter::once(prog)
+                .chain(args.iter().map(OsString::as_os_str))
+                .map(latin1)
+                .collect();
+            let code = ipvsadm_argv(
+                &argv,
+                &mut ByteChars(&mut stdout),
+                &mut ByteChars(&mut stderr),
+            );
+            let _ = stdout.flush();
+            code
+        }
+    }
+}
+
+/// An OS string read one byte to one char (U+0000..U+00FF).
+pub fn latin1(s: &OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().iter().map(|&b| char::from(b)).collect()
+}
+
+/// Writes text one char to one byte where the char is U+0000..U+00FF (the inverse of
+/// [`latin1`]), and any other char as UTF-8. A write that is not whole UTF-8 passes through.
+pub struct ByteChars<'a>(pub &'a mut dyn Write);
+
+impl Write for ByteChars<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(text) => {
+                let mut bytes = Vec::with_capacity(buf.len());
+                for c in text.chars() {
+                    match u8::try_from(u32::from(c)) {
+                        Ok(b) => bytes.push(b),
+                        Err(_) => bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                    }
+                }
+                self.0.write_all(&bytes)?;
+                Ok(buf.len())
+            }
+            Err(_) => self.0.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+fn ipvsadm_argv(argv: &[String], stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    let mut stdin = std::io::stdin().lock();
     let mut conn = || std::fs::read_to_string("/proc/net/ip_vs_conn").ok();
     let names = cli::names::SystemNames;
     let mut io = cli::exec::Io {
         stdin: &mut stdin,
-        stdout: &mut stdout,
-        stderr: &mut stderr,
+        stdout,
+        stderr,
         conn: &mut conn,
         names: &names,
     };
     let code = match Client::connect() {
-        Ok(mut client) => cli::exec::run(&argv, &mut client, &mut io),
-        Err(e) => cli::exec::run(&argv, &mut Unreachable(Some(e)), &mut io),
+        Ok(mut client) => cli::exec::run(argv, &mut client, &mut io),
+        Err(e) => cli::exec::run(argv, &mut Unreachable(Some(e)), &mut io),
     };
-    let _ = stdout.flush();
+    let _ = io.stdout.flush();
     code
 }
 
@@ -338,5 +406,66 @@ impl Ipvs for Unreachable {
     }
     fn stop_daemon(&mut self, _: SyncState) -> Result<(), IpvsError> {
         self.err()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::memory::MemoryIpvs;
+    use std::os::unix::ffi::OsStrExt;
+
+    /// ipvsadm's messages quote an argument that is not UTF-8 byte for byte, as the C program
+    /// does (and nothing panics).
+    #[test]
+    fn arguments_that_are_not_utf8_are_quoted_as_bytes() {
+        for (args, quoted) in [
+            (vec![&b"-L"[..], b"\xff"], &b"\xff"[..]),
+            (
+                vec![&b"-L"[..], b"--\xff\xfe"],
+                b"--\xff\xfe: unknown option",
+            ),
+            // Not quoted: the kernel refuses the scheduler.
+            (
+                vec![&b"-A"[..], b"-t", b"192.0.2.1:80", b"-s", b"r\xe9r"],
+                b"not found",
+            ),
+        ] {
+            let argv: Vec<String> = std::iter::once(&b"ipvsadm"[..])
+                .chain(args.iter().copied())
+                .map(|a| latin1(OsStr::from_bytes(a)))
+                .collect();
+            let (mut o, mut e) = (Vec::new(), Vec::new());
+            let mut stdin: &[u8] = b"";
+            let mut conn = || None;
+            let mut io = cli::exec::Io {
+                stdin: &mut stdin,
+                stdout: &mut ByteChars(&mut o),
+                stderr: &mut ByteChars(&mut e),
+                conn: &mut conn,
+                names: &cli::names::NoNames,
+            };
+            let rc = cli::exec::run(&argv, &mut MemoryIpvs::new(), &mut io);
+            assert_ne!(rc, 0, "{argv:?}");
+            let all = [o, e].concat();
+            assert!(
+                all.windows(quoted.len()).any(|w| w == quoted),
+                "{argv:?}: {:?}",
+                String::from_utf8_lossy(&all)
+            );
+        }
+    }
+
+    #[test]
+    fn byte_chars_inverts_latin1() {
+        let raw: Vec<u8> = (0..=255u8).collect();
+        let text = latin1(OsStr::from_bytes(&raw));
+        let mut out = Vec::new();
+        ByteChars(&mut out).write_all(text.as_bytes()).unwrap();
+        assert_eq!(out, raw);
+        // Text beyond U+00FF (not from an argument) stays UTF-8.
+        let mut out = Vec::new();
+        ByteChars(&mut out).write_all("→".as_bytes()).unwrap();
+        assert_eq!(out, "→".as_bytes());
     }
 }

@@ -112,8 +112,9 @@ pub enum Command {
     /// ipvsadm 1.31, byte for byte.
     #[command(disable_help_flag = true)]
     Ipvsadm {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true,
+              value_parser = clap::value_parser!(std::ffi::OsString))]
+        args: Vec<std::ffi::OsString>,
     },
 }
 

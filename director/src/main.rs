@@ -1,6 +1,8 @@
 //! The `director` binary (also run as `ipvsadm` and `ldirectord` through symlinks):
 //! parse the command line, install tracing, hand over to the library.
 
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,26 +11,29 @@ use director::command::{Cli, Command};
 use director::control::{self, Request, Response};
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
-    let prog = argv
+    // Arguments as the system gave them: any bytes, UTF-8 or not (clap reads them the same way).
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = argv
         .first()
-        .and_then(|p| std::path::Path::new(p).file_name())
-        .and_then(|n| n.to_str())
-        .unwrap_or("director")
-        .to_string();
-    if prog == "ipvsadm" {
-        let argv0 = argv.first().map(String::as_str).unwrap_or("ipvsadm");
-        return exit(director::app::ipvsadm_named(
-            argv0,
-            argv.get(1..).unwrap_or(&[]),
-        ));
+        .cloned()
+        .unwrap_or_else(|| OsString::from("director"));
+    let rest = argv.get(1..).unwrap_or(&[]);
+    match Path::new(&argv0).file_name().and_then(|n| n.to_str()) {
+        Some("ipvsadm") => return exit(director::app::ipvsadm_os(&argv0, rest)),
+        Some("ldirectord") => {
+            // ldirectord is Perl: it reads its arguments as bytes; its messages here are text,
+            // so a byte that is not UTF-8 shows as U+FFFD.
+            let args: Vec<String> = rest
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            return exit(director::app::ldirectord(&args));
+        }
+        _ => {}
     }
-    if prog == "ldirectord" {
-        return exit(director::app::ldirectord(&argv[1..]));
-    }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(argv);
     match cli.command {
-        Command::Ipvsadm { args } => exit(director::app::ipvsadm(&args)),
+        Command::Ipvsadm { args } => exit(director::app::ipvsadm_os(OsStr::new("ipvsadm"), &args)),
         Command::Run {
             config_dir,
             run_dir,
