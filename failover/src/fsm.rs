@@ -1500,6 +1500,8 @@ mod tests {
                                 generation: n.generation,
                                 seq: n.seq,
                                 timestamp_ms: 0,
+                                nonce: 0,
+                                echo: 0,
                                 auth_index: 1,
                                 payload,
                             };
@@ -1755,6 +1757,8 @@ mod tests {
             generation: 1,
             seq,
             timestamp_ms: 0,
+            nonce: 0,
+            echo: 0,
             auth_index: 1,
             payload: Payload {
                 kind: Kind::Heartbeat,
@@ -2039,6 +2043,8 @@ mod tests {
             generation: 1,
             seq,
             timestamp_ms: 0,
+            nonce: 0,
+            echo: 0,
             auth_index: 1,
             payload: Payload {
                 kind: Kind::Heartbeat,

@@ -12,6 +12,7 @@
 //! - [`garp`]: gratuitous ARP and unsolicited neighbour advertisements
 //! - [`resources`]: haresources scripts and native resources, group acquire / release
 //! - [`peer`]: UDP transport over the ha.cf media
+//! - [`sources`]: which source addresses the media allow a peer's packets from
 //! - [`ping`]: ICMP echo to ping nodes
 //! - [`respawn`]: ha.cf's `respawn` programs, started with the node and restarted as
 //!   Heartbeat does (the restart decision is pure: [`respawn::Tracker::observe`])
@@ -30,6 +31,7 @@ pub mod ping;
 pub mod realtime;
 pub mod resources;
 pub mod respawn;
+pub mod sources;
 pub mod stonith;
 pub mod vip;
 pub mod watchdog;

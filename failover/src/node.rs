@@ -697,6 +697,7 @@ impl Node {
                         &cfg.node_name,
                         cfg.hacf.nodes.clone(),
                         cfg.authkeys.clone(),
+                        rand::random(),
                     ),
                     keys: cfg.authkeys.clone(),
                     groups: cfg.groups(),
@@ -704,6 +705,7 @@ impl Node {
                     stonith: cfg.options.stonith.clone(),
                     watchdog,
                     links: configured_links(&cfg.hacf),
+                    sources: crate::sources::OnLink::new(&media),
                     clients: Clients::new(&cfg),
                     status: loop_status,
                 };
@@ -923,6 +925,8 @@ pub fn rejection_reason(r: &Rejection) -> Option<&'static str> {
         Rejection::UnknownNode(_) => "unknown_node",
         Rejection::OldGeneration { .. } => "old_generation",
         Rejection::Replay { .. } => "replay",
+        Rejection::Unverified { .. } => "unverified",
+        Rejection::Source { .. } => "source",
         Rejection::Decode(d) => match d {
             D::BadAuth(_) => "bad_auth",
             D::UnknownKey(_) => "unknown_key",
@@ -1025,6 +1029,8 @@ pub(crate) struct LoopParts {
     pub watchdog: Option<Watchdog>,
     /// ha.cf's media by interface ([`configured_links`]), shown before anything is heard.
     pub links: Vec<(String, String)>,
+    /// Which source addresses the media allow the peer's packets from.
+    pub sources: crate::sources::OnLink,
     /// ha.cf's `respawn` programs: started when the node joins, stopped when the loop ends.
     pub clients: Clients,
     status: Arc<Mutex<NodeStatus>>,
@@ -1100,6 +1106,8 @@ struct Book {
     peer_heard: Option<SystemTime>,
     transitions: VecDeque<Transition>,
     rejects: RejectLog,
+    /// When the current challenge nonce was chosen.
+    challenge_since: Instant,
 }
 
 /// The node loop: runs until graceful shutdown completes or the node fences itself.
@@ -1122,6 +1130,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
         peer_heard: None,
         transitions: VecDeque::new(),
         rejects: RejectLog::default(),
+        challenge_since: Instant::now(),
     };
     let mut pending = vec![Event::Start];
     let mut link_open = true;
@@ -1164,6 +1173,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
             },
             _ = sleep_until(deadline) => {
                 check_links(&parts, &mut book);
+                rotate_challenge(&mut parts, &mut book);
                 pending.push(Event::Tick);
             }
             i = rx.recv() => match i {
@@ -1241,7 +1251,8 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> {
     let now = Instant::now();
-    match parts.receiver.accept(&r.data) {
+    let source_allowed = parts.sources.allows(&r.iface, r.from.ip(), now);
+    match parts.receiver.accept_from(&r.data, source_allowed) {
         Ok((msg, _fresh)) => {
             let id = (msg.generation, msg.seq);
             if book.newest.get(&msg.node).is_some_and(|n| id <= *n) {
@@ -1265,6 +1276,13 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
             l.wall = Some(wall);
             l.up = true;
             Some(Event::Heard(msg))
+        }
+        Err(rej @ Rejection::Unverified { .. }) => {
+            // Normal once after either node starts or a partition heals (the peer has not
+            // heard our latest nonce yet); counted, and refused like any stale packet.
+            tracing::debug!(from = %r.from, iface = %r.iface, "{rej}");
+            book.rejects.count("unverified");
+            None
         }
         Err(rej) => {
             if let Some(reason) = rejection_reason(&rej) {
@@ -1301,6 +1319,16 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
     }
 }
 
+/// A new challenge nonce every deadtime: a message is taken only if it echoes the current
+/// or the previous one, so none older than about two deadtimes is ([`Receiver::rotate`]).
+fn rotate_challenge(parts: &mut LoopParts, book: &mut Book) {
+    let now = Instant::now();
+    if now.saturating_duration_since(book.challenge_since) >= parts.fsm.config().deadtime {
+        parts.receiver.rotate(rand::random());
+        book.challenge_since = now;
+    }
+}
+
 fn check_links(parts: &LoopParts, book: &mut Book) {
     let now = Instant::now();
     let dead_after = parts.fsm.config().deadtime;
@@ -1331,7 +1359,10 @@ async fn carry_out<L: Link, V: Vip>(
                 let ts = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                match parts.encoder.encode(&payload, ts, &parts.keys) {
+                match parts
+                    .encoder
+                    .encode(&payload, ts, parts.receiver.stamp(), &parts.keys)
+                {
                     Ok(bytes) => {
                         if link.send(&bytes).await == 0 {
                             tracing::debug!("heartbeat not sent on any medium");
@@ -1714,7 +1745,8 @@ mod tests {
             Path::new("ha.cf"),
             &format!(
                 "keepalive 20ms\ndeadtime 80ms\nwarntime 60ms\ninitdead 300ms\n\
-                 ucast eth0 192.0.2.11\nauto_failback {af}\nnode ha01\nnode ha02\n"
+                 ucast eth0 192.0.2.11\nucast eth0 192.0.2.12\nauto_failback {af}\n\
+                 node ha01\nnode ha02\n"
             ),
         )
         .map(|p| p.value)
@@ -1765,13 +1797,25 @@ mod tests {
         let parts = LoopParts {
             fsm: Fsm::new(cfg.fsm_config()),
             encoder: Encoder::new(cfg.node_name.clone(), generation),
-            receiver: Receiver::new(&cfg.node_name, cfg.hacf.nodes.clone(), cfg.authkeys.clone()),
+            receiver: Receiver::new(
+                &cfg.node_name,
+                cfg.hacf.nodes.clone(),
+                cfg.authkeys.clone(),
+                rand::random(),
+            ),
             keys: cfg.authkeys.clone(),
             groups: cfg.groups(),
             fence: cfg.options.fence.clone(),
             stonith: cfg.options.stonith.clone(),
             watchdog: open_watchdog(cfg),
             links: configured_links(&cfg.hacf),
+            sources: crate::sources::OnLink::new(
+                &cfg.hacf
+                    .media
+                    .iter()
+                    .filter_map(|m| Medium::from_config(m).ok())
+                    .collect::<Vec<_>>(),
+            ),
             clients: Clients::new(cfg),
             status: status.clone(),
         };
@@ -2193,18 +2237,130 @@ mod tests {
         assert!(regained(&st(Active, Active), &st(Releasing, Standby)).is_empty());
     }
 
+    /// The hardening issue's attack: ha02's takeover request, captured on the link, replayed
+    /// while ha01 restarts with ha02 down. ha01 must not believe it (no "Link ha02 up", no
+    /// operator standby) and, ha02 being dead, must take its VIP after initdead.
+    #[tokio::test(start_paused = true)]
+    async fn a_takeover_captured_before_a_restart_is_not_believed_after_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (to_a, rx_a) = mpsc::unbounded_channel();
+        let (to_tap, mut tap) = mpsc::unbounded_channel::<Received>();
+        let (to_b, rx_b) = mpsc::unbounded_channel();
+        let cut = Arc::new(AtomicBool::new(false));
+        let a_addr: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
+        let b_addr: SocketAddr = "192.0.2.12:694".parse().unwrap_or_else(|_| unreachable!());
+        let a = spawn_node(
+            &config(dir.path(), "ha01", "on"),
+            10,
+            MemLink {
+                to: to_b,
+                rx: rx_a,
+                cut: cut.clone(),
+                from: a_addr,
+            },
+        );
+        // ha02's packets pass a tap (the attacker's capture) on their way to ha01.
+        let b = spawn_node(
+            &config(dir.path(), "ha02", "on"),
+            20,
+            MemLink {
+                to: to_tap,
+                rx: rx_b,
+                cut: cut.clone(),
+                from: b_addr,
+            },
+        );
+        let captured = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+        let (keep, forward) = (captured.clone(), to_a.clone());
+        tokio::spawn(async move {
+            while let Some(r) = tap.recv().await {
+                let takeover = crate::packet::parse(&r.data, &keys())
+                    .is_ok_and(|m| m.payload.kind == Kind::Takeover);
+                if takeover {
+                    keep.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(r.data.clone());
+                }
+                let _ = forward.send(r);
+            }
+        });
+        settle(500).await;
+        assert!(a.vip.holds());
+        let _ = b.tx.send(Input::Command(Command::Takeover));
+        settle(300).await;
+        assert!(
+            b.vip.holds() && !a.vip.holds(),
+            "the operator's takeover worked"
+        );
+        let takeover = captured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("no takeover packet captured"));
+        // Both go down; ha02 stays down. ha01 restarts (a fresh machine: no VIP, new
+        // generation) while the captured takeover is replayed at it every 20 ms.
+        a.task.abort();
+        b.task.abort();
+        let (to_a2, rx_a2) = mpsc::unbounded_channel();
+        let (to_nowhere, _nowhere) = mpsc::unbounded_channel();
+        let a2 = spawn_node(
+            &config(dir.path(), "ha01", "on"),
+            11,
+            MemLink {
+                to: to_nowhere,
+                rx: rx_a2,
+                cut: Arc::new(AtomicBool::new(false)),
+                from: a_addr,
+            },
+        );
+        // From the attacker's own address, and spoofing ha02's.
+        let attacker: SocketAddr = "192.0.2.66:694".parse().unwrap_or_else(|_| unreachable!());
+        for i in 0..50 {
+            let from = if i % 2 == 0 { attacker } else { b_addr };
+            let _ = to_a2.send(Received {
+                data: takeover.clone(),
+                iface: "eth0".into(),
+                from,
+            });
+            settle(20).await;
+            let s = a2.status();
+            assert!(
+                !s.standby,
+                "the replayed takeover put ha01 in operator standby"
+            );
+            assert_ne!(
+                s.peer.map(|p| p.life),
+                Some("alive"),
+                "the replay made ha02 look alive"
+            );
+        }
+        // initdead (300 ms) has long passed with ha02 silent: ha01 holds its VIP.
+        assert!(
+            a2.vip.holds(),
+            "ha01 did not take its VIP back: {:?}",
+            a2.status()
+        );
+        let rejected = a2.status().rejected;
+        assert_eq!(rejected.get("source"), Some(&25), "{rejected:?}");
+        assert_eq!(rejected.get("unverified"), Some(&25), "{rejected:?}");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn forged_and_replayed_packets_are_counted_not_believed() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (a, b, _cut, to_b) = pair("on", dir.path());
         settle(500).await;
-        let from: SocketAddr = "192.0.2.13:694".parse().unwrap_or_else(|_| unreachable!());
+        // Spoofing ha01's address (the media allow it): each check below is what refuses.
+        let from: SocketAddr = "192.0.2.11:694".parse().unwrap_or_else(|_| unreachable!());
         let leave = |generation, seq, keys: &AuthKeys| {
             let msg = Message {
                 node: "ha01".into(),
                 generation,
                 seq,
                 timestamp_ms: 0,
+                nonce: 0,
+                echo: 0,
                 auth_index: 1,
                 payload: Payload {
                     kind: Kind::Leaving,
@@ -2232,14 +2388,24 @@ mod tests {
             iface: "eth0".into(),
             from,
         });
-        // Correct key, current generation, an already used sequence number.
+        // Correct key, current generation, an already used sequence number (after 2 s at
+        // keepalive 20 ms, seq 1 is far behind the window: refused as a replay before its
+        // echo is even looked at).
+        settle(2_000).await;
         let _ = to_b.send(Received {
             data: leave(10, 1, &keys()),
             iface: "eth0".into(),
             from,
         });
+        // The real ha01's packet, from an address the media do not allow.
+        let _ = to_b.send(Received {
+            data: leave(10, 1_000_000, &keys()),
+            iface: "eth0".into(),
+            from: "192.0.2.13:694".parse().unwrap_or_else(|_| unreachable!()),
+        });
         settle(200).await;
         let s = b.status();
+        assert_eq!(s.rejected.get("source"), Some(&1));
         assert_eq!(s.rejected.get("bad_auth"), Some(&5));
         assert_eq!(s.rejected.get("old_generation"), Some(&1));
         assert_eq!(s.rejected.get("replay"), Some(&1));

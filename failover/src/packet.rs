@@ -9,7 +9,12 @@
 //!   (HMAC-SHA1, HMAC-MD5, or CRC-32 for `crc`, which authenticates nothing).
 //! - [`Encoder`]: stamps our node name, generation and sequence numbers.
 //! - [`Receiver`]: parse + sender checks (known node, not ourselves) + replay window per peer,
-//!   keyed by (generation, seq): older generations and already-seen seqs are refused.
+//!   keyed by (generation, seq): older generations and already-seen seqs are refused; and
+//!   the freshness challenge: every message carries the sender's current random nonce and
+//!   echoes the latest nonce it heard from the receiver. A message is taken only when its
+//!   echo is the receiver's current or previous nonce (rotated every deadtime), so a packet
+//!   captured before the receiver restarted, or longer ago than two rotations, is refused
+//!   however new its (generation, seq) looks: no state needs to survive a restart for that.
 
 use std::collections::HashMap;
 
@@ -19,12 +24,12 @@ use crate::config::authkeys::{AuthKeys, AuthMethod};
 
 /// First four bytes of every packet.
 pub const MAGIC: [u8; 4] = *b"DRHB";
-/// The protocol version this code speaks.
-pub const VERSION: u8 = 1;
+/// The protocol version this code speaks (2: the freshness challenge, nonce and echo).
+pub const VERSION: u8 = 2;
 /// Largest packet we emit or accept (the UDP payload limit).
 pub const MAX_PACKET: usize = 65_507;
-/// Bytes before the node name: magic .. ping_reachable.
-pub const FIXED_HEADER: usize = 43;
+/// Bytes before the node name: magic .. echo.
+pub const FIXED_HEADER: usize = 59;
 /// How many sequence numbers behind the highest seen are still accepted (out of order).
 pub const REPLAY_WINDOW: u64 = 64;
 
@@ -154,6 +159,10 @@ pub struct Message {
     pub seq: u64,
     /// The sender's wall clock, ms since the Unix epoch. Informational: never checked.
     pub timestamp_ms: u64,
+    /// The sender's current challenge nonce (random, never 0), which the receiver echoes.
+    pub nonce: u64,
+    /// The latest nonce the sender heard from the receiver (0: none yet).
+    pub echo: u64,
     /// The authkeys index that signed it.
     pub auth_index: u8,
     pub payload: Payload,
@@ -218,6 +227,14 @@ pub enum Rejection {
         generation: u64,
         seq: u64,
     },
+    /// Authentic, but it does not answer our current challenge: sent before the sender heard
+    /// our latest nonce (normal once after either node starts or a partition heals), or
+    /// captured earlier and replayed.
+    #[error("packet from [{node}] does not answer our current challenge (stale or replayed)")]
+    Unverified { node: String },
+    /// Authentic, from a source address the media of its interface do not allow.
+    #[error("packet from [{node}] comes from an address its medium does not allow (ucast peer, or the interface's subnets for bcast/mcast)")]
+    Source { node: String },
 }
 
 fn mac_len(method: &AuthMethod) -> usize {
@@ -296,6 +313,8 @@ pub fn emit(msg: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
     out.extend_from_slice(&p.deadtime_ms.to_be_bytes());
     out.extend_from_slice(&p.config_digest.to_be_bytes());
     out.extend_from_slice(&p.ping_reachable.to_be_bytes());
+    out.extend_from_slice(&msg.nonce.to_be_bytes());
+    out.extend_from_slice(&msg.echo.to_be_bytes());
     if !put_str(&mut out, &msg.node) {
         return Err(EncodeError::NodeName);
     }
@@ -394,6 +413,8 @@ pub fn parse(bytes: &[u8], keys: &AuthKeys) -> Result<Message, DecodeError> {
     let deadtime_ms = u32::from_be_bytes(r.array("deadtime")?);
     let config_digest = u32::from_be_bytes(r.array("config digest")?);
     let ping_reachable = u16::from_be_bytes(r.array("ping count")?);
+    let nonce = u64::from_be_bytes(r.array("nonce")?);
+    let echo = u64::from_be_bytes(r.array("echo")?);
     let node = r.string("node name")?;
     let count = r.u8("group count")?;
     let mut groups = Vec::with_capacity(usize::from(count));
@@ -411,6 +432,8 @@ pub fn parse(bytes: &[u8], keys: &AuthKeys) -> Result<Message, DecodeError> {
         generation,
         seq,
         timestamp_ms,
+        nonce,
+        echo,
         auth_index: index,
         payload: Payload {
             kind,
@@ -448,12 +471,14 @@ impl Encoder {
         self.generation
     }
 
-    /// Builds, numbers and signs a message. The sequence number is used up even if encoding
-    /// fails, so it is never reused.
+    /// Builds, numbers and signs a message, with the challenge fields of `stamp`
+    /// ([`Receiver::stamp`]). The sequence number is used up even if encoding fails, so it
+    /// is never reused.
     pub fn encode(
         &mut self,
         payload: &Payload,
         timestamp_ms: u64,
+        stamp: Stamp,
         keys: &AuthKeys,
     ) -> Result<Vec<u8>, EncodeError> {
         let seq = self.next_seq;
@@ -463,6 +488,8 @@ impl Encoder {
             generation: self.generation,
             seq,
             timestamp_ms,
+            nonce: stamp.nonce,
+            echo: stamp.echo,
             auth_index: keys.active,
             payload: payload.clone(),
         };
@@ -553,25 +580,61 @@ impl ReplayWindow {
     }
 }
 
-/// Accepts packets for the local node: authentic, from a configured peer, not replayed.
+/// The challenge fields of an outgoing message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    /// Our current nonce.
+    pub nonce: u64,
+    /// The latest nonce heard from the peer (0: none yet).
+    pub echo: u64,
+}
+
+/// What the receiver knows of one peer.
+#[derive(Debug, Clone, Copy, Default)]
+struct PeerState {
+    window: Option<ReplayWindow>,
+    /// The latest nonce heard from it in an authentic, not replayed packet (0: none yet).
+    nonce: u64,
+}
+
+/// Accepts packets for the local node: authentic, from a configured peer, not replayed, and
+/// answering our current challenge.
 #[derive(Debug, Clone)]
 pub struct Receiver {
     local: String,
     keys: AuthKeys,
-    peers: HashMap<String, Option<ReplayWindow>>,
+    peers: HashMap<String, PeerState>,
+    /// Our nonce now, and the one before the last rotation (0: none).
+    nonce: u64,
+    previous: u64,
+    /// The peer whose nonce we echo (the last one heard; a pair has one).
+    echo_of: Option<String>,
 }
 
 impl Receiver {
     /// `nodes` are ha.cf's node names (the local one may be among them; it is ignored).
-    pub fn new(local: &str, nodes: impl IntoIterator<Item = String>, keys: AuthKeys) -> Self {
+    /// `nonce` is our first challenge: random, and not 0 (0 is made 1).
+    pub fn new(
+        local: &str,
+        nodes: impl IntoIterator<Item = String>,
+        keys: AuthKeys,
+        nonce: u64,
+    ) -> Self {
         let local = local.to_lowercase();
         let peers = nodes
             .into_iter()
             .map(|n| n.to_lowercase())
             .filter(|n| *n != local)
-            .map(|n| (n, None))
+            .map(|n| (n, PeerState::default()))
             .collect();
-        Receiver { local, keys, peers }
+        Receiver {
+            local,
+            keys,
+            peers,
+            nonce: nonce.max(1),
+            previous: 0,
+            echo_of: None,
+        }
     }
 
     /// Replaces the keys (authkeys re-read on reload). Replay windows are kept.
@@ -579,18 +642,67 @@ impl Receiver {
         self.keys = keys;
     }
 
+    /// Starts a new challenge period with `nonce` (random, not 0): from now on a message must
+    /// echo it or the one before. The caller rotates every deadtime, which bounds how old an
+    /// accepted message can be to about two deadtimes.
+    pub fn rotate(&mut self, nonce: u64) {
+        self.previous = self.nonce;
+        self.nonce = nonce.max(1);
+    }
+
+    /// The challenge fields for the next message we send.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            nonce: self.nonce,
+            echo: self
+                .echo_of
+                .as_ref()
+                .and_then(|n| self.peers.get(n))
+                .map_or(0, |p| p.nonce),
+        }
+    }
+
     /// Decodes one datagram, returning the message with how fresh it is, or why it was
-    /// refused. Only accepted packets move the peer's replay window.
+    /// refused. Only accepted packets move the peer's replay window. An authentic packet that
+    /// is not a replay but does not answer our challenge ([`Rejection::Unverified`]) still
+    /// teaches us the sender's nonce, so our next message lets it answer.
     pub fn accept(&mut self, bytes: &[u8]) -> Result<(Message, Freshness), Rejection> {
+        self.accept_from(bytes, true)
+    }
+
+    /// As [`Receiver::accept`], for a packet whose source address the media allow
+    /// (`source_allowed`, [`crate::sources`]) or not: an authentic packet from a source the
+    /// media do not allow is refused before it can touch the peer's window or nonce.
+    pub fn accept_from(
+        &mut self,
+        bytes: &[u8],
+        source_allowed: bool,
+    ) -> Result<(Message, Freshness), Rejection> {
         let msg = parse(bytes, &self.keys)?;
         if msg.node == self.local {
             return Err(Rejection::Own);
         }
-        let Some(window) = self.peers.get_mut(&msg.node) else {
+        let Some(peer) = self.peers.get_mut(&msg.node) else {
             return Err(Rejection::UnknownNode(msg.node));
         };
-        let fresh = ReplayWindow::check(window.as_ref(), &msg.node, msg.generation, msg.seq)?;
-        *window = Some(ReplayWindow::record(*window, msg.generation, msg.seq));
+        if !source_allowed {
+            return Err(Rejection::Source { node: msg.node });
+        }
+        let fresh = ReplayWindow::check(peer.window.as_ref(), &msg.node, msg.generation, msg.seq)?;
+        // Only a message at least as new as the newest accepted teaches us a nonce: an older
+        // one (reordered, or replayed within the window) must not roll it back.
+        let newest = peer
+            .window
+            .is_none_or(|w| (msg.generation, msg.seq) > (w.generation, w.highest));
+        if newest && msg.nonce != 0 {
+            peer.nonce = msg.nonce;
+            self.echo_of = Some(msg.node.clone());
+        }
+        let answers = msg.echo != 0 && (msg.echo == self.nonce || msg.echo == self.previous);
+        if !answers {
+            return Err(Rejection::Unverified { node: msg.node });
+        }
+        peer.window = Some(ReplayWindow::record(peer.window, msg.generation, msg.seq));
         Ok((msg, fresh))
     }
 }
@@ -599,6 +711,14 @@ impl Receiver {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The receivers' nonce in these tests; messages echo it unless a test says otherwise.
+    const ECHO: u64 = 0x00c0_ffee;
+    /// What the peers in these tests send: their nonce, and our nonce echoed.
+    const STAMP: Stamp = Stamp {
+        nonce: 5,
+        echo: ECHO,
+    };
 
     fn keys() -> AuthKeys {
         AuthKeys::single(2, AuthMethod::Sha1(b"HI!".to_vec()))
@@ -631,6 +751,8 @@ mod tests {
             generation,
             seq,
             timestamp_ms: 1_700_000_000_000,
+            nonce: 5,
+            echo: ECHO,
             auth_index: 2,
             payload: payload(),
         }
@@ -668,13 +790,15 @@ mod tests {
         };
         let bytes = emit(&m, &k).unwrap();
         let mut expect = b"DRHB".to_vec();
-        expect.extend([1, 2, 1, 2, 0]);
+        expect.extend([2, 2, 1, 2, 0]);
         expect.extend(1u64.to_be_bytes());
         expect.extend(2u64.to_be_bytes());
         expect.extend(1_700_000_000_000u64.to_be_bytes());
         expect.extend(30_000u32.to_be_bytes());
         expect.extend(0xdead_beefu32.to_be_bytes());
         expect.extend(2u16.to_be_bytes());
+        expect.extend(5u64.to_be_bytes());
+        expect.extend(ECHO.to_be_bytes());
         expect.extend([1, b'b', 1, 1, b'a', 3]);
         assert_eq!(expect.len(), FIXED_HEADER + 6);
         let crc = crc32fast::hash(&expect);
@@ -803,11 +927,16 @@ mod tests {
     #[test]
     fn receiver_checks_sender_and_replay() {
         let k = keys();
-        let mut rx = Receiver::new("ha01", ["ha01".to_string(), "HA02".to_string()], k.clone());
+        let mut rx = Receiver::new(
+            "ha01",
+            ["ha01".to_string(), "HA02".to_string()],
+            k.clone(),
+            ECHO,
+        );
         let mut tx = Encoder::new("ha02", 5);
-        let p1 = tx.encode(&payload(), 0, &k).unwrap();
-        let p2 = tx.encode(&payload(), 0, &k).unwrap();
-        let p3 = tx.encode(&payload(), 0, &k).unwrap();
+        let p1 = tx.encode(&payload(), 0, STAMP, &k).unwrap();
+        let p2 = tx.encode(&payload(), 0, STAMP, &k).unwrap();
+        let p3 = tx.encode(&payload(), 0, STAMP, &k).unwrap();
         assert_eq!(rx.accept(&p1).unwrap().1, Freshness::First);
         // Out of order is fine; a second copy is not.
         assert_eq!(rx.accept(&p3).unwrap().1, Freshness::Fresh);
@@ -827,9 +956,9 @@ mod tests {
 
         // A restart (higher generation) resets the window; the old generation is then refused.
         let mut restarted = Encoder::new("ha02", 6);
-        let q1 = restarted.encode(&payload(), 0, &k).unwrap();
+        let q1 = restarted.encode(&payload(), 0, STAMP, &k).unwrap();
         assert_eq!(rx.accept(&q1).unwrap().1, Freshness::NewGeneration);
-        let old = tx.encode(&payload(), 0, &k).unwrap();
+        let old = tx.encode(&payload(), 0, STAMP, &k).unwrap();
         assert_eq!(
             rx.accept(&old),
             Err(Rejection::OldGeneration {
@@ -841,18 +970,137 @@ mod tests {
 
         let mut me = Encoder::new("ha01", 1);
         assert_eq!(
-            rx.accept(&me.encode(&payload(), 0, &k).unwrap()),
+            rx.accept(&me.encode(&payload(), 0, STAMP, &k).unwrap()),
             Err(Rejection::Own)
         );
         let mut stranger = Encoder::new("ha03", 1);
         assert_eq!(
-            rx.accept(&stranger.encode(&payload(), 0, &k).unwrap()),
+            rx.accept(&stranger.encode(&payload(), 0, STAMP, &k).unwrap()),
             Err(Rejection::UnknownNode("ha03".into()))
         );
         assert!(matches!(
             rx.accept(b"garbage"),
             Err(Rejection::Decode(DecodeError::Short(7)))
         ));
+    }
+
+    /// The attack of the hardening issue: a packet captured from the peer (its takeover
+    /// request) is replayed after this node restarted, with the peer down or cut off. The
+    /// restarted node's window is empty, but the packet echoes the old boot's nonce.
+    #[test]
+    fn a_packet_captured_before_a_restart_is_refused() {
+        let k = keys();
+        let mut peer = Encoder::new("ha02", 1);
+        let mut before = Receiver::new("ha01", ["ha02".to_string()], k.clone(), 0x1111);
+        let captured = peer
+            .encode(
+                &payload(),
+                0,
+                Stamp {
+                    nonce: 5,
+                    echo: 0x1111,
+                },
+                &k,
+            )
+            .unwrap();
+        assert!(before.accept(&captured).is_ok());
+        // ha01 restarts: a new receiver, a new nonce, no window.
+        let mut after = Receiver::new("ha01", ["ha02".to_string()], k.clone(), 0x2222);
+        assert_eq!(
+            after.accept(&captured).map(|_| ()),
+            Err(Rejection::Unverified {
+                node: "ha02".into()
+            })
+        );
+        // However often.
+        assert!(after.accept(&captured).is_err());
+        // The live peer hears the new nonce and answers it: accepted.
+        let live = peer
+            .encode(
+                &payload(),
+                0,
+                Stamp {
+                    nonce: 6,
+                    echo: after.stamp().nonce,
+                },
+                &k,
+            )
+            .unwrap();
+        assert!(after.accept(&live).is_ok());
+        // And the captured one stays refused (now also by the window).
+        assert!(after.accept(&captured).is_err());
+    }
+
+    /// A packet never seen (captured on the peer's side of a partition) is taken only while
+    /// its echo is our current or previous nonce: a rotation later yes, two no.
+    #[test]
+    fn an_echo_older_than_two_rotations_is_stale() {
+        let k = keys();
+        let mut peer = Encoder::new("ha02", 1);
+        let mut rx = Receiver::new("ha01", ["ha02".to_string()], k.clone(), 0x1111);
+        let first = peer
+            .encode(
+                &payload(),
+                0,
+                Stamp {
+                    nonce: 5,
+                    echo: 0x1111,
+                },
+                &k,
+            )
+            .unwrap();
+        assert!(rx.accept(&first).is_ok());
+        let held1 = peer
+            .encode(
+                &payload(),
+                0,
+                Stamp {
+                    nonce: 5,
+                    echo: 0x1111,
+                },
+                &k,
+            )
+            .unwrap();
+        let held2 = peer
+            .encode(
+                &payload(),
+                0,
+                Stamp {
+                    nonce: 5,
+                    echo: 0x1111,
+                },
+                &k,
+            )
+            .unwrap();
+        rx.rotate(0x3333);
+        assert!(
+            rx.accept(&held1).is_ok(),
+            "one rotation: the previous nonce still answers"
+        );
+        rx.rotate(0x4444);
+        assert_eq!(
+            rx.accept(&held2).map(|_| ()),
+            Err(Rejection::Unverified {
+                node: "ha02".into()
+            })
+        );
+    }
+
+    /// Two nodes that both just started agree within one message each way.
+    #[test]
+    fn the_challenge_is_answered_within_one_exchange() {
+        let k = keys();
+        let (mut ea, mut eb) = (Encoder::new("a", 1), Encoder::new("b", 1));
+        let mut ra = Receiver::new("a", ["b".to_string()], k.clone(), 0xaaaa);
+        let mut rb = Receiver::new("b", ["a".to_string()], k.clone(), 0xbbbb);
+        let a1 = ea.encode(&payload(), 0, ra.stamp(), &k).unwrap();
+        assert!(matches!(rb.accept(&a1), Err(Rejection::Unverified { .. })));
+        let b1 = eb.encode(&payload(), 0, rb.stamp(), &k).unwrap();
+        assert!(ra.accept(&b1).is_ok(), "b echoes a's nonce at once");
+        let a2 = ea.encode(&payload(), 0, ra.stamp(), &k).unwrap();
+        assert!(rb.accept(&a2).is_ok());
+        assert_eq!(ra.stamp().echo, 0xbbbb);
+        assert_eq!(rb.stamp().echo, 0xaaaa);
     }
 
     #[test]
@@ -941,7 +1189,7 @@ mod tests {
         fn round_trip(node in "[a-z0-9._-]{1,64}", generation in any::<u64>(), seq in any::<u64>(),
                       ts in any::<u64>(), payload in arb_payload(), sha in any::<bool>()) {
             let k = if sha { keys() } else { AuthKeys::single(2, AuthMethod::Md5(b"k".to_vec())) };
-            let m = Message { node, generation, seq, timestamp_ms: ts, auth_index: 2, payload };
+            let m = Message { node, generation, seq, timestamp_ms: ts, nonce: 5, echo: ECHO, auth_index: 2, payload };
             let bytes = emit(&m, &k).unwrap();
             prop_assert_eq!(parse(&bytes, &k).unwrap(), m);
         }
@@ -950,7 +1198,7 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = parse(&bytes, &keys());
             let _ = parse(&bytes, &AuthKeys::single(0, AuthMethod::Crc));
-            let mut rx = Receiver::new("a", ["b".to_string()], keys());
+            let mut rx = Receiver::new("a", ["b".to_string()], keys(), ECHO);
             let _ = rx.accept(&bytes);
         }
 
@@ -959,7 +1207,7 @@ mod tests {
             // With crc anyone can forge a valid trailer: exercise the structural decoder on
             // mutated bodies that pass the check.
             let k = AuthKeys::single(0, AuthMethod::Crc);
-            let m = Message { node: "n".into(), generation: 1, seq: 1, timestamp_ms: 0, auth_index: 0, payload };
+            let m = Message { node: "n".into(), generation: 1, seq: 1, timestamp_ms: 0, nonce: 5, echo: ECHO, auth_index: 0, payload };
             let bytes = emit(&m, &k).unwrap();
             let mut body = bytes[..bytes.len() - 4].to_vec();
             let i = at % body.len();
@@ -972,7 +1220,7 @@ mod tests {
         #[test]
         fn flipped_bit_is_refused(payload in arb_payload(), at in any::<usize>(), bit in 0u8..8) {
             let k = keys();
-            let m = Message { node: "n".into(), generation: 1, seq: 1, timestamp_ms: 0, auth_index: 2, payload };
+            let m = Message { node: "n".into(), generation: 1, seq: 1, timestamp_ms: 0, nonce: 5, echo: ECHO, auth_index: 2, payload };
             let mut bytes = emit(&m, &k).unwrap();
             let i = at % bytes.len();
             bytes[i] ^= 1 << bit;
@@ -982,10 +1230,10 @@ mod tests {
         #[test]
         fn each_seq_accepted_once(seqs in proptest::collection::vec(1u64..200, 1..50)) {
             let k = AuthKeys::single(0, AuthMethod::Crc);
-            let mut rx = Receiver::new("a", ["b".to_string()], k.clone());
+            let mut rx = Receiver::new("a", ["b".to_string()], k.clone(), ECHO);
             let mut accepted = std::collections::HashSet::new();
             for s in seqs {
-                let m = Message { node: "b".into(), generation: 1, seq: s, timestamp_ms: 0, auth_index: 0, payload: payload() };
+                let m = Message { node: "b".into(), generation: 1, seq: s, timestamp_ms: 0, nonce: 5, echo: ECHO, auth_index: 0, payload: payload() };
                 let ok = rx.accept(&emit(&m, &k).unwrap()).is_ok();
                 if ok {
                     prop_assert!(accepted.insert(s), "seq {} accepted twice", s);

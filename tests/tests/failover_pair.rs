@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use failover::config::authkeys::{AuthKeys, AuthMethod};
-use failover::packet::{emit, GroupState, GroupStatus, Kind, Message, Payload, Phase};
+use failover::packet::{emit, parse, GroupState, GroupStatus, Kind, Message, Payload, Phase};
 use tests::netns::wait_for;
 use tests::pair::{tail, Pair, Spec, Timing, CLIENT, NODES, VIP};
 
@@ -282,6 +282,8 @@ fn forged_leaving(key: &[u8]) -> Result<Vec<u8>> {
         generation: u64::MAX / 2,
         seq: 1,
         timestamp_ms: 0,
+        nonce: 1,
+        echo: 0,
         auth_index: 1,
         payload: Payload {
             kind: Kind::Leaving,
@@ -303,14 +305,130 @@ fn forged_leaving(key: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn send_from_client(p: &Pair, packets: Vec<Vec<u8>>, to: &'static str) -> Result<()> {
+    send_from(p, CLIENT.1, packets, to)
+}
+
+/// The client takes `addr` too: an attacker on the link spoofing a node's source address.
+/// It neither answers ARP for it nor asks with it (so no node learns the client's MAC for
+/// `addr`), and it knows every node's MAC in advance.
+fn spoof(p: &Pair, addr: &str) -> Result<()> {
+    for knob in ["arp_ignore=8", "arp_announce=2"] {
+        p.lab.exec(
+            CLIENT.0,
+            "sysctl",
+            &["-qw", &format!("net.ipv4.conf.all.{knob}")],
+        )?;
+    }
+    for (i, node) in NODES.iter().enumerate() {
+        if let Ok(mac) = p.mac(i) {
+            p.lab.ip(
+                CLIENT.0,
+                &[
+                    "neigh",
+                    "replace",
+                    node.2,
+                    "lladdr",
+                    &mac,
+                    "nud",
+                    "permanent",
+                    "dev",
+                    "eth0",
+                ],
+            )?;
+        }
+    }
+    p.lab.ip(
+        CLIENT.0,
+        &["addr", "add", &format!("{addr}/32"), "dev", "eth0"],
+    )?;
+    Ok(())
+}
+
+fn send_from(p: &Pair, from: &'static str, packets: Vec<Vec<u8>>, to: &'static str) -> Result<()> {
     p.lab.block_in(CLIENT.0, move || async move {
-        let s = UdpSocket::bind("0.0.0.0:0")?;
+        let s = UdpSocket::bind((from, 0))?;
         for pkt in &packets {
             s.send_to(pkt, (to, 694))?;
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(())
     })
+}
+
+/// The hardening issue's replay attack on real sockets. ha02 also sends its heartbeats to the
+/// client (a third `ucast` line): the attacker's capture. ha02 takes the group over
+/// (operator takeover, a `takeover` message); then both nodes go down and only ha01 comes
+/// back, while the client replays the captured takeover at it, first from its own address,
+/// then from ha02's (the attacker took over ha02's address). ha01 must not believe it: no
+/// "Link ha02 up", no operator standby, and it holds the VIP again after initdead.
+#[test]
+fn a_captured_takeover_replayed_after_a_restart_is_refused() -> Result<()> {
+    let mut spec = Spec::new(Timing::FAST, "on");
+    spec.extra[1].push(format!("ucast eth0 {}", CLIENT.1));
+    let mut p = started(spec)?;
+    let capture = p.lab.spawn_in(CLIENT.0, || async {
+        let s = UdpSocket::bind("0.0.0.0:694")?;
+        s.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let until = Instant::now() + Duration::from_secs(2);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65_536];
+        while Instant::now() < until && got.len() < 10_000 {
+            if let Ok((n, _)) = s.recv_from(&mut buf) {
+                got.push(buf.get(..n).unwrap_or_default().to_vec());
+            }
+        }
+        Ok(got)
+    })?;
+    std::thread::sleep(Duration::from_millis(300));
+    p.signal(1, "USR2")?; // ha02: takeover
+    client_reaches(&p, 1, Duration::from_secs(2)).context("after ha02's takeover")?;
+    let packets = capture
+        .join()
+        .map_err(|_| anyhow::anyhow!("capture thread panicked"))??;
+    let keys = AuthKeys::single(1, AuthMethod::Sha1(b"TestNetOnlySecret".to_vec()));
+    let takeover = packets
+        .into_iter()
+        .find(|b| {
+            parse(b, &keys).is_ok_and(|m| m.node == "ha02" && m.payload.kind == Kind::Takeover)
+        })
+        .context("no takeover message captured from ha02")?;
+
+    p.crash(1)?;
+    p.crash(0)?;
+    p.revive(0)?;
+    let log_before = p.log(0).len();
+    p.start(0)?;
+    let replays = move |from: &'static str| {
+        let pkt = takeover.clone();
+        move || async move {
+            let s = UdpSocket::bind((from, 0))?;
+            for _ in 0..40 {
+                s.send_to(&pkt, (NODES[0].2, 694))?;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        }
+    };
+    // (ha01 may not have bound its socket for the first few: at least 30 of 40 must arrive.)
+    p.lab.block_in(CLIENT.0, replays(CLIENT.1))?;
+    // The attacker takes ha02's address (ha02 is down) and replays from it.
+    spoof(&p, NODES[1].2)?;
+    p.lab.block_in(CLIENT.0, replays(NODES[1].2))?;
+    wait_for(Duration::from_secs(3), || p.holds(0))
+        .with_context(|| format!("ha01 did not take its VIP back\n{}", logs(&p)))?;
+    let log = p.log(0).get(log_before..).unwrap_or_default().to_string();
+    ensure!(
+        !log.contains("Link ha02"),
+        "the replay brought ha02's link up:\n{log}"
+    );
+    ensure!(
+        !p.status(0).contains("standby true"),
+        "ha01 went to operator standby:\n{}",
+        p.status(0)
+    );
+    ensure!(p.rejected(0, "source") >= 30, "{}", p.status(0));
+    ensure!(p.rejected(0, "unverified") >= 30, "{}", p.status(0));
+    Ok(())
 }
 
 #[test]
@@ -416,8 +534,10 @@ fn replayed_packets_are_rejected() -> Result<()> {
     p.start(0)?;
     p.wait_settled(0, SETTLE).context(logs(&p))?;
     let before = p.vip_events(1).len();
-    // Replay everything ha01 sent in its previous life, the leave notice included.
-    send_from_client(&p, captured.clone(), NODES[1].2)?;
+    // Replay everything ha01 sent in its previous life, the leave notice included, from
+    // ha01's own address (from the client's, the media would refuse them before the window).
+    spoof(&p, NODES[0].2)?;
+    send_from(&p, NODES[0].2, captured.clone(), NODES[1].2)?;
     wait_for(Duration::from_secs(2), || {
         p.rejected(1, "old_generation") >= captured.len() as u64
     })
@@ -462,10 +582,16 @@ fn replay_within_a_generation_is_rejected() -> Result<()> {
         .join()
         .map_err(|_| anyhow::anyhow!("capture panicked"))??;
     let inits_before = p.log(1).matches("status init").count();
-    send_from_client(&p, captured.clone(), NODES[1].2)?;
-    // Packets ha02 saw are replays; older ones it never saw are stale (out of order).
+    let unverified_before = p.rejected(1, "unverified");
+    spoof(&p, NODES[0].2)?;
+    send_from(&p, NODES[0].2, captured.clone(), NODES[1].2)?;
+    // Packets ha02 saw are replays; older ones it never saw are stale (out of order), or,
+    // sent before ha01 had heard ha02's nonce, do not answer its challenge.
     wait_for(Duration::from_secs(2), || {
-        p.rejected(1, "replay") + p.rejected(1, "out_of_order") >= captured.len() as u64
+        p.rejected(1, "replay")
+            + p.rejected(1, "out_of_order")
+            + (p.rejected(1, "unverified") - unverified_before)
+            >= captured.len() as u64
     })
     .with_context(|| logs(&p))?;
     ensure!(p.rejected(1, "replay") > 0, "{}", logs(&p));
