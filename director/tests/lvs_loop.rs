@@ -351,6 +351,127 @@ async fn fallbackcommand_runs_on_each_edge() {
     assert_eq!(text, "start 192.0.2.132:80 tcp\nstop 192.0.2.132:80 tcp\n");
 }
 
+/// Log lines written by the subscriber installed for the test's thread.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Waits (at most `limit`, real time) until `file` holds `line`.
+async fn wait_for_line(file: &Path, line: &str, limit: Duration) -> bool {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.lines().any(|l| l == line) {
+            return true;
+        }
+        sleep(20).await;
+    }
+    false
+}
+
+/// A fallbackcommand that hangs is cut at its bound, which is logged as ldirectord's
+/// system_timeout line; meanwhile an execute= child runs at once, and the next
+/// fallbackcommand of the virtual follows the bound. Real time, real processes.
+#[tokio::test]
+async fn a_hanging_fallbackcommand_is_bounded_and_holds_up_nothing_else() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fb_log = dir.path().join("fb.log");
+    let sleeper = dir.path().join("sleeper.pid");
+    let script = dir.path().join("fb.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "echo \"$*\" >> {log}\n[ \"$1\" = start ] && {{ sleep 30 & echo $! > {pid}; wait; }}\nexit 0\n",
+            log = fb_log.display(),
+            pid = sleeper.display()
+        ),
+    )
+    .unwrap();
+    let children = dir.path().join("children.log");
+    let fake = dir.path().join("ldirectord");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", children.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = WWW.replacen(
+        "\tscheduler=rr\n",
+        &format!(
+            "\tscheduler=rr\n\tfallbackcommand=/bin/sh {}\n",
+            script.display()
+        ),
+        1,
+    );
+    let path = write(dir.path(), &text);
+    let k = kernel(MemoryIpvs::new());
+    let probes = Arc::new(Scripted::default());
+    probes.set("198.51.100.1:80", false);
+    probes.set("198.51.100.2:80", false);
+    let mut options = LvsOptions::new(Arc::clone(&probes) as Arc<dyn Prober>);
+    options.ldirectord = fake;
+    options.command_bounds.shell = Duration::from_secs(1);
+    let lvs = Lvs::start(&path, Arc::clone(&k), options).await.unwrap();
+    assert!(
+        wait_for_line(&fb_log, "start 192.0.2.132:80 tcp", Duration::from_secs(5)).await,
+        "no fallbackcommand start"
+    );
+    let t0 = std::time::Instant::now();
+    // While it hangs: a reload that adds an execute= child runs the child at once.
+    std::fs::write(&path, format!("execute=a.cf\n{text}")).unwrap();
+    lvs.reload(ReloadCause::Request).await.unwrap();
+    assert!(
+        wait_for_line(&children, "a.cf start", Duration::from_secs(3)).await,
+        "the execute= child waited for the hung fallbackcommand"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    // A real comes back: the fallbackcommand stop follows the bound (1 s), the TERM grace
+    // (the shell dies at once) and a checkinterval (2 s), not the 30 s hang.
+    probes.set("198.51.100.1:80", true);
+    assert!(
+        wait_for_line(&fb_log, "stop 192.0.2.132:80 tcp", Duration::from_secs(6)).await,
+        "the next fallbackcommand waited for the hung one"
+    );
+    let pid = std::fs::read_to_string(&sleeper).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+    let alive = stat.is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+    });
+    if let Ok(p) = pid.trim().parse() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(!alive, "the hung fallbackcommand's child survived");
+    let want = format!(
+        "system_timeout(1, /bin/sh {} start 192.0.2.132:80 tcp) timed out, kill -TERM child",
+        script.display()
+    );
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logged.contains(&want), "{logged}");
+    lvs.stop().await;
+}
+
 /// Real HTTP servers on loopback, the standard probes, real time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_http_reals_with_the_standard_probes() {

@@ -15,6 +15,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use healthcheck::process::Group;
 use tokio::io::AsyncReadExt;
 
 use crate::vip::{Vip, VipError, VipKind, VipSpec, VipSpecError};
@@ -355,15 +356,12 @@ pub async fn run_script(
         .envs(env.environment())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|source| ResourceError::Spawn {
+        .stderr(Stdio::null());
+    let mut group = Group::spawn(&mut cmd).map_err(|source| ResourceError::Spawn {
         path: path.to_path_buf(),
         source,
     })?;
-    let pid = child.id();
-    let mut stdout = child.stdout.take();
+    let mut stdout = group.take_stdout();
     let limit = env.timeouts.of(op);
     let work = async {
         let mut out = Vec::new();
@@ -371,7 +369,7 @@ pub async fn run_script(
             // Keep at most 64 KiB: status lines are short.
             let _ = s.take(64 * 1024).read_to_end(&mut out).await;
         }
-        let status = child.wait().await;
+        let status = group.wait().await;
         (out, status)
     };
     match tokio::time::timeout(limit, work).await {
@@ -388,12 +386,7 @@ pub async fn run_script(
             })
         }
         Err(_) => {
-            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+            group.kill();
             tracing::error!(
                 resource,
                 op = op.as_str(),

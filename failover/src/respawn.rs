@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use healthcheck::process::{Ended, Group};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -246,18 +247,17 @@ async fn supervise(
             );
             return;
         }
-        let spawned = tokio::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!("exec {cmd}"))
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .uid(user.uid.as_raw())
-            .gid(user.gid.as_raw())
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
+        let spawned = Group::spawn(
+            tokio::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("exec {cmd}"))
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .uid(user.uid.as_raw())
+                .gid(user.gid.as_raw())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         let mut proc = match spawned {
             Ok(p) => p,
             Err(e) => {
@@ -331,28 +331,16 @@ async fn supervise(
 }
 
 /// SIGTERM to the child's process group, SIGKILL after `grace`.
-async fn terminate(proc: &mut tokio::process::Child, pid: u32, grace: Duration, cmd: &str) {
-    use nix::sys::signal::{killpg, Signal};
-    let group = i32::try_from(pid)
-        .ok()
-        .filter(|p| *p > 0)
-        .map(nix::unistd::Pid::from_raw);
-    if let Some(g) = group {
-        let _ = killpg(g, Signal::SIGTERM);
-    }
-    match tokio::time::timeout(grace, proc.wait()).await {
-        Ok(_) => tracing::info!(command = cmd, pid, "client \"{cmd}\" (pid {pid}) stopped"),
-        Err(_) => {
-            tracing::warn!(
-                command = cmd,
-                pid,
-                "client \"{cmd}\" (pid {pid}) still running {grace:?} after SIGTERM: killed"
-            );
-            if let Some(g) = group {
-                let _ = killpg(g, Signal::SIGKILL);
-            }
-            let _ = proc.wait().await;
+async fn terminate(proc: &mut Group, pid: u32, grace: Duration, cmd: &str) {
+    match proc.terminate(grace).await {
+        Ended::Terminated => {
+            tracing::info!(command = cmd, pid, "client \"{cmd}\" (pid {pid}) stopped")
         }
+        Ended::Killed => tracing::warn!(
+            command = cmd,
+            pid,
+            "client \"{cmd}\" (pid {pid}) still running {grace:?} after SIGTERM: killed"
+        ),
     }
 }
 

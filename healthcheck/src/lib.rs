@@ -4,11 +4,13 @@
 //! - `tracker`: up/down from consecutive outcomes (failurecount), combined-check alternation
 //! - `judge`: response + expectation -> outcome (HTTP status and `receive`, exit codes)
 //! - `probe`: the I/O of one check, one module per service
+//! - `process`: child processes bounded as a whole process group, with a clean environment
 //! - `runner`: runs every check on its interval, concurrently and bounded, and reports
 //!   transitions on a channel
 
 pub mod judge;
 pub mod probe;
+pub mod process;
 pub mod runner;
 pub mod spec;
 pub mod tracker;

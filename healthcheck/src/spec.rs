@@ -21,6 +21,9 @@ pub const DEFAULT_CHECKTIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_NEGOTIATETIMEOUT: Duration = Duration::from_secs(30);
 /// ldirectord's `checkcommand` default.
 pub const DEFAULT_CHECKCOMMAND: &str = "/bin/true";
+/// What an external check's deadline allows beyond its timeout and SIGTERM grace, for the
+/// SIGKILL and the reaping ([`CheckSpec::deadline`]).
+const EXTERNAL_REAP: Duration = Duration::from_secs(1);
 
 /// `checktype=`
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -417,14 +420,21 @@ impl CheckSpec {
     }
 
     /// The time limit of one attempt (ldirectord.md §5.1). A ping gets `checkcount` times
-    /// `checktimeout` (each echo is bounded by `checktimeout` inside the probe).
+    /// `checktimeout` (each echo is bounded by `checktimeout` inside the probe). An external
+    /// check bounds its child by `checktimeout` itself and then ends its process group
+    /// (SIGTERM, SIGKILL after [`crate::probe::external::TERM_GRACE`]): its deadline leaves
+    /// room for that, so the probe, not the runner's cancellation, ends the child.
     pub fn deadline(&self, attempt: Attempt) -> Duration {
         match attempt {
             Attempt::Negotiate => match self.service.negotiate_bound() {
                 TimeoutKind::Check => self.checktimeout,
                 TimeoutKind::Negotiate => self.negotiatetimeout,
             },
-            Attempt::Connect | Attempt::External | Attempt::ExternalPerl => self.checktimeout,
+            Attempt::Connect => self.checktimeout,
+            Attempt::External | Attempt::ExternalPerl => self
+                .checktimeout
+                .saturating_add(crate::probe::external::TERM_GRACE)
+                .saturating_add(EXTERNAL_REAP),
             Attempt::Ping => self.checktimeout.saturating_mul(self.checkcount.max(1)),
             Attempt::AlwaysUp => Duration::ZERO,
         }

@@ -4,7 +4,7 @@
 //! names removed, `reload` (or `start` if the reload fails) for the names kept, `start` for
 //! the new ones. `ldirectord` is this binary run as `ldirectord`.
 //!
-//! `plan` and `start` are pure; the commands run in the daemon's command queue (`lvs`).
+//! `plan` and `start` are pure; the commands run in the `execute=` lane (`lane`).
 
 /// One `ldirectord NAME COMMAND` run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::alert::{self, Alerts, DaemonStatus};
 use super::execute;
+use super::lane::{self, Lane, Lanes, Task};
 use super::mail::{self, MailOptions};
 use super::mapping::{self, CheckIds, Mapped, RealKey};
 use super::monitor::{self, Monitor};
@@ -92,6 +93,8 @@ pub struct LvsOptions {
     /// This file's `logfile=` / `supervised=` is where the process logs (named so in file
     /// lines): a reload that changes them takes effect. `None`: another file decides.
     pub log_cfgname: Option<String>,
+    /// Time limits of `fallbackcommand`, `callback` and `execute=` runs.
+    pub command_bounds: lane::Bounds,
 }
 
 impl LvsOptions {
@@ -106,6 +109,7 @@ impl LvsOptions {
             ldirectord: std::env::current_exe()
                 .unwrap_or_else(|_| PathBuf::from("/usr/sbin/ldirectord")),
             log_cfgname: None,
+            command_bounds: lane::Bounds::default(),
         }
     }
 }
@@ -301,7 +305,7 @@ impl Lvs {
         });
         let seen = std::fs::read(path).ok();
         let mtime = mtime(path);
-        let (shell, shell_task) = shell_queue();
+        let lanes = Lanes::new(options.command_bounds);
         let mut actor = Actor {
             path: path.to_path_buf(),
             file,
@@ -332,8 +336,7 @@ impl Lvs {
             seen,
             mtime,
             maintenance,
-            shell,
-            shell_task: Some(shell_task),
+            lanes,
             status: LvsStatus::default(),
             status_tx,
             repair_due: tokio::time::Instant::now(),
@@ -435,9 +438,8 @@ struct Actor {
     seen: Option<Vec<u8>>,
     mtime: Option<SystemTime>,
     maintenance: Arc<Mutex<Option<PathBuf>>>,
-    /// fallbackcommand / callback lines, run in order.
-    shell: mpsc::UnboundedSender<Task>,
-    shell_task: Option<JoinHandle<()>>,
+    /// fallbackcommand / callback lines and execute= children, each kind in its own lanes.
+    lanes: Lanes,
     status: LvsStatus,
     status_tx: watch::Sender<LvsStatus>,
     /// The next checkinterval tick that repairs hand edits (dumps the kernel table) must come
@@ -630,12 +632,11 @@ impl Actor {
             .collect()
     }
 
-    fn queue_children(&self, jobs: Vec<execute::Job>) {
+    fn queue_children(&mut self, jobs: Vec<execute::Job>) {
         for job in jobs {
-            let _ = self.shell.send(Task::Ldirectord {
-                program: self.options.ldirectord.clone(),
-                job,
-            });
+            let program = self.options.ldirectord.clone();
+            self.lanes
+                .send(Lane::Execute, Task::Ldirectord { program, job });
         }
     }
 
@@ -753,7 +754,7 @@ impl Actor {
     /// back (edge-triggered, as ldirectord).
     fn fallback_commands(&mut self) {
         let rec = lock(&self.reconciler);
-        let mut runs = Vec::new();
+        let mut runs: Vec<(VirtualAddress, String)> = Vec::new();
         for x in &self.mapped.extras {
             let Some(cmd) = &x.fallbackcommand else {
                 continue;
@@ -771,14 +772,14 @@ impl Actor {
             }
             self.fallback_edge.insert(x.address, want);
             let word = if want == Edge::Start { "start" } else { "stop" };
-            runs.push(format!(
-                "{cmd} {word} {}",
-                mapping::fallbackcommand_args(&x.address)
+            runs.push((
+                x.address,
+                format!("{cmd} {word} {}", mapping::fallbackcommand_args(&x.address)),
             ));
         }
         drop(rec);
-        for line in runs {
-            let _ = self.shell.send(Task::Shell(line));
+        for (address, line) in runs {
+            self.lanes.send(Lane::Fallback(address), Task::Shell(line));
         }
     }
 
@@ -919,7 +920,8 @@ impl Actor {
             self.seen = content;
         }
         if let Some(cb) = callback {
-            let _ = self.shell.send(Task::Shell(format!("{cb} {}", self.file)));
+            self.lanes
+                .send(Lane::Callback, Task::Shell(format!("{cb} {}", self.file)));
         }
     }
 
@@ -960,77 +962,7 @@ impl Actor {
         if let Some(task) = self.mail_task.take() {
             let _ = tokio::time::timeout(self.options.mail.timeout, task).await;
         }
-        let (closed, _) = mpsc::unbounded_channel();
-        self.shell = closed;
-        if let Some(task) = self.shell_task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
-        }
-    }
-}
-
-/// A command the queue runs.
-#[derive(Debug, Clone)]
-enum Task {
-    /// A `fallbackcommand` / `callback` line, through `/bin/sh -c`.
-    Shell(String),
-    /// An `execute=` child: `ldirectord NAME COMMAND` with this program.
-    Ldirectord { program: PathBuf, job: execute::Job },
-}
-
-/// Runs `fallbackcommand` and `callback` lines and `execute=` commands one after another, in
-/// the order they were asked for, off the actor's loop; a failure is logged as ldirectord
-/// does.
-fn shell_queue() -> (mpsc::UnboundedSender<Task>, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Task>();
-    let task = tokio::spawn(async move {
-        while let Some(task) = rx.recv().await {
-            match task {
-                Task::Shell(line) => run_shell(line).await,
-                Task::Ldirectord { program, job } => run_ldirectord(&program, &job).await,
-            }
-        }
-    });
-    (tx, task)
-}
-
-/// `ldirectord NAME WORD` for each word of the job until one succeeds (`reload`, else
-/// `start`), each bounded by a minute.
-async fn run_ldirectord(program: &Path, job: &execute::Job) {
-    for word in job.command.words() {
-        let shown = format!("ldirectord {} {word}", job.name);
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.arg0("ldirectord")
-            .arg(&job.name)
-            .arg(word)
-            .env_remove(super::ldirectord::DETACHED)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        match tokio::time::timeout(Duration::from_secs(60), cmd.status()).await {
-            Ok(Ok(s)) if s.success() => {
-                tracing::debug!("ran {shown}");
-                return;
-            }
-            Ok(Ok(s)) => tracing::warn!("system({shown}) failed: {s}"),
-            Ok(Err(e)) => tracing::warn!("system({shown}) failed: {e}"),
-            Err(_) => tracing::warn!("system({shown}) failed: no answer within 60 s"),
-        }
-    }
-}
-
-async fn run_shell(line: String) {
-    {
-        let status = tokio::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&line)
-            .env_remove(super::ldirectord::DETACHED)
-            .stdin(std::process::Stdio::null())
-            .status()
-            .await;
-        match status {
-            Ok(s) if s.success() => tracing::debug!("ran {line}"),
-            Ok(s) => tracing::warn!("system({line}) failed: {s}"),
-            Err(e) => tracing::warn!("system({line}) failed: {e}"),
-        }
+        self.lanes.close(Duration::from_secs(30)).await;
     }
 }
 

@@ -4,6 +4,7 @@
 //! - `alert`: e-mail alerts, which change is mailed and the reminders (pure)
 //! - `execute`: ldirectord's `execute=` children (which `ldirectord NAME CMD` to run, pure)
 //! - `mail`: sends them (lettre: SMTP relay or sendmail), off the loop and bounded
+//! - `lane`: runs fallbackcommand, callback and execute= commands, each kind apart, bounded
 //! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
 //! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
 //! - `reconcile`: keeps the kernel table equal to the engine's desired table
@@ -19,6 +20,7 @@
 
 pub mod alert;
 pub mod execute;
+pub mod lane;
 pub mod ldirectord;
 pub mod lvs;
 pub mod mail;

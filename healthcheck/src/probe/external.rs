@@ -1,23 +1,32 @@
 //! `checktype=external` and `external-perl`: run `<checkcommand> <vip or fwmark> <vport> <rip>
 //! <rport>`; exit status 0 = up, anything else = down. On timeout the child gets SIGTERM (as
-//! ldirectord's `system_timeout`), then SIGKILL if it has not exited a second later.
+//! ldirectord's `system_timeout`), then SIGKILL if it has not exited a second later, and so
+//! does everything it started.
 //!
 //! ldirectord execs the command directly (no shell) and evaluates external-perl files inside
 //! its own interpreter with `exit N` intercepted; here the Perl file runs as `perl <file>
 //! <args>`, which gives the same arguments and exit codes. Differences from ldirectord: a child
-//! killed by a signal is down (ldirectord's `$? >> 8` read it as 0, up).
+//! killed by a signal is down (ldirectord's `$? >> 8` read it as 0, up); the child runs in its
+//! own process group, which is signalled as a whole (ldirectord signals only the child, so
+//! what it backgrounded lived on), and what it leaves running when it exits is killed; the
+//! child gets a clean environment ([`crate::process::ENVIRONMENT`]), not the daemon's; Perl is
+//! `/usr/bin/perl`, not whatever `perl` comes first in `PATH`.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::ProbeError;
 use crate::judge;
+use crate::process::{self, Group};
 
 /// How long a child gets between SIGTERM and SIGKILL.
 pub const TERM_GRACE: Duration = Duration::from_secs(1);
+
+/// The interpreter of external-perl files, by absolute path (never looked up in `PATH`).
+pub const PERL: &str = "/usr/bin/perl";
 
 /// Run `cmd args...` with `timeout`.
 pub async fn probe(cmd: &Path, args: &[String; 4], timeout: Duration) -> Result<(), ProbeError> {
@@ -26,13 +35,13 @@ pub async fn probe(cmd: &Path, args: &[String; 4], timeout: Duration) -> Result<
     run(command, &display(cmd, args), timeout).await
 }
 
-/// Run the Perl file `file` with the same arguments, through `perl`.
+/// Run the Perl file `file` with the same arguments, through [`PERL`].
 pub async fn probe_perl(
     file: &Path,
     args: &[String; 4],
     timeout: Duration,
 ) -> Result<(), ProbeError> {
-    let mut command = Command::new("perl");
+    let mut command = Command::new(PERL);
     command.arg(file).args(args);
     run(command, &display(file, args), timeout).await
 }
@@ -41,57 +50,39 @@ fn display(cmd: &Path, args: &[String; 4]) -> String {
     format!("{} {}", cmd.display(), args.join(" "))
 }
 
+/// Runs the check in its own process group with the clean environment
+/// ([`process::ENVIRONMENT`]). Whatever the check leaves behind when it exits is killed, and
+/// on timeout the whole group gets SIGTERM, then SIGKILL after [`TERM_GRACE`]; a check that
+/// is cancelled (its future dropped) has its group killed.
 async fn run(mut command: Command, shown: &str, timeout: Duration) -> Result<(), ProbeError> {
-    command
+    process::clean_environment(&mut command)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let mut child = command
-        .spawn()
+        .stderr(Stdio::null());
+    let mut group = Group::spawn(&mut command)
         .map_err(|e| ProbeError::Unexpected(format!("exec({shown}) failed: {e}")))?;
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(status) => {
+    match group.wait_for(timeout).await {
+        Some(status) => {
+            group.kill();
             let status = status?;
             use std::os::unix::process::ExitStatusExt;
             judge::exit_status(status.code(), status.signal())
         }
-        Err(_) => {
+        None => {
             tracing::warn!(
                 "system_timeout({}, {shown}) timed out, kill -TERM child",
                 timeout.as_secs()
             );
-            terminate(&mut child).await;
+            group.terminate(TERM_GRACE).await;
             Err(ProbeError::Timeout)
         }
     }
 }
 
-async fn terminate(child: &mut Child) {
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        if tokio::time::timeout(TERM_GRACE, child.wait()).await.is_ok() {
-            return;
-        }
-    }
-    let _ = child.kill().await;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-    use std::path::PathBuf;
-
-    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    }
+    use crate::process::testing::*;
 
     fn args() -> [String; 4] {
         [
@@ -198,5 +189,114 @@ mod tests {
         assert!(probe_perl(&bad, &args(), Duration::from_secs(5))
             .await
             .is_err());
+    }
+
+    /// The documented environment, as `NAME=value` lines, sorted.
+    fn documented() -> Vec<String> {
+        let mut want: Vec<String> = process::ENVIRONMENT
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        want.sort();
+        want
+    }
+
+    fn env_lines(file: &Path) -> Vec<String> {
+        let mut seen: Vec<String> = std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            // the shell itself exports PWD
+            .filter(|l| !l.starts_with("PWD="))
+            .map(str::to_string)
+            .collect();
+        seen.sort();
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_check_leaves_no_process_of_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        // No trap: the shell dies of SIGTERM at once; its sleepers must die with it.
+        let cmd = script(dir.path(), "hang", &backgrounds_sleepers(&pids));
+        let started = std::time::Instant::now();
+        let e = probe(&cmd, &args(), Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProbeError::Timeout), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let sleepers = recorded_pids(&pids, 2);
+        let ok = all_gone(&sleepers);
+        cleanup(&sleepers);
+        assert!(ok, "a process of the check's group survived its timeout");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_check_leaves_no_process_of_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let cmd = script(dir.path(), "hang", &backgrounds_sleepers(&pids));
+        // The runner drops a check that overran its deadline.
+        let cut = tokio::time::timeout(
+            Duration::from_millis(500),
+            probe(&cmd, &args(), Duration::from_secs(30)),
+        )
+        .await;
+        assert!(cut.is_err());
+        let sleepers = recorded_pids(&pids, 2);
+        let ok = all_gone(&sleepers);
+        cleanup(&sleepers);
+        assert!(ok, "a process of a cancelled check's group survived");
+    }
+
+    #[tokio::test]
+    async fn what_a_finished_check_left_running_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let cmd = script(
+            dir.path(),
+            "leaves",
+            &format!("sleep 30 & echo $! >> {}\nexit 0", pids.display()),
+        );
+        probe(&cmd, &args(), Duration::from_secs(5)).await.unwrap();
+        let left = recorded_pids(&pids, 1);
+        let ok = all_gone(&left);
+        cleanup(&left);
+        assert!(ok, "a check left a process running");
+    }
+
+    #[tokio::test]
+    async fn a_check_sees_only_the_documented_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("env");
+        let cmd = script(
+            dir.path(),
+            "env",
+            &format!("exec /usr/bin/env > {}", out.display()),
+        );
+        probe(&cmd, &args(), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(env_lines(&out), documented());
+    }
+
+    #[tokio::test]
+    async fn a_perl_check_runs_usr_bin_perl_with_the_documented_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("env");
+        let file = dir.path().join("env.pl");
+        std::fs::write(
+            &file,
+            format!(
+                "open(my $f, '>', '{}') or exit 1;\n\
+                 print $f \"$_=$ENV{{$_}}\\n\" for sort keys %ENV;\n\
+                 close($f); exit 0;\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        probe_perl(&file, &args(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(env_lines(&out), documented());
+        assert_eq!(PERL, "/usr/bin/perl");
     }
 }
