@@ -14,15 +14,18 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, Mode};
 use tokio::io::AsyncReadExt;
 
+use super::cap::TooLarge;
 use super::line::{self, printable};
 use super::{Negotiate, ProbeError};
 
-/// How much of the file a probe downloads and matches.
+/// The largest file a probe downloads; a larger one fails the check.
 pub const MAX_DOWNLOAD: usize = 1024 * 1024;
+/// suppaftp's bound on one reply of the control connection (its `MAX_REPLY_SIZE`).
+const MAX_REPLY: usize = 256 * 1024;
 
 /// Runs the FTP check against `addr`.
 pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
-    let tcp = line::connect(addr).await?;
+    let tcp = line::connect_uncapped(addr).await?;
     let mut ftp = AsyncFtpStream::connect_with_stream(tcp)
         .await
         .map_err(|e| error("greeting", e))?;
@@ -38,10 +41,11 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
         Some(p) => p.to_owned(),
         None => format!("ldirectord@{}", line::hostname()),
     };
-    // ldirectord does not look at these answers; a refused login shows in RETR.
-    let _ = ftp.login(user, &pass).await;
-    let _ = ftp.cwd("/").await;
-    let _ = ftp.transfer_type(FileType::Binary).await;
+    // ldirectord does not look at these answers (a refused login shows in RETR); only an
+    // answer too large to read ends the check.
+    unjudged(ftp.login(user, &pass).await)?;
+    unjudged(ftp.cwd("/").await)?;
+    unjudged(ftp.transfer_type(FileType::Binary).await)?;
 
     // ldirectord keeps the request's leading `/`.
     let path = format!("/{}", line::request_text(params));
@@ -49,11 +53,18 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
         .retr_as_stream(&path)
         .await
         .map_err(|e| error("RETR", e))?;
+    // One byte more than the bound tells a file that fits from one that does not.
     let mut content = Vec::new();
     (&mut download)
-        .take(MAX_DOWNLOAD as u64)
+        .take(MAX_DOWNLOAD as u64 + 1)
         .read_to_end(&mut content)
         .await?;
+    if content.len() > MAX_DOWNLOAD {
+        return Err(TooLarge {
+            limit: MAX_DOWNLOAD as u64,
+        }
+        .into());
+    }
     let complete = download.finish().await.is_ok();
     if ftp.quit().await.is_err() {
         tracing::debug!("ftp QUIT not answered");
@@ -72,10 +83,27 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     }
 }
 
+/// The answer to a command whose outcome does not matter: only [`TooLarge`] is an error.
+fn unjudged(res: Result<(), FtpError>) -> Result<(), ProbeError> {
+    match res.map_err(|e| error("", e)) {
+        Err(ProbeError::TooLarge(too_large)) => Err(ProbeError::TooLarge(too_large)),
+        _ => Ok(()),
+    }
+}
+
 /// suppaftp's error in the probe's words.
 fn error(step: &str, e: FtpError) -> ProbeError {
     use std::io::ErrorKind;
     match e {
+        // suppaftp's own bound on one control-connection reply.
+        FtpError::ConnectionError(e)
+            if e.get_ref()
+                .is_some_and(|inner| inner.is::<suppaftp::ReplyTooLarge>()) =>
+        {
+            ProbeError::TooLarge(TooLarge {
+                limit: MAX_REPLY as u64,
+            })
+        }
         FtpError::ConnectionError(e)
             if matches!(
                 e.kind(),

@@ -12,6 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UdpSocket;
 
+use super::cap::{TooLarge, MAX_ANSWER};
 use super::line::{self, Lines};
 pub use super::transport::Transport;
 use super::{Negotiate, ProbeError};
@@ -49,8 +50,14 @@ async fn probe_udp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     let request = request_bytes(line::request_text(params));
     socket.send(request.as_bytes()).await?;
     let mut buf = vec![0u8; 65535];
+    let mut received = 0u64;
     for _ in 0..MAX_LINES {
         let n = socket.recv(&mut buf).await?;
+        // The datagrams together are held to the shared cap, as a TCP answer is.
+        received += n as u64;
+        if received > MAX_ANSWER {
+            return Err(TooLarge { limit: MAX_ANSWER }.into());
+        }
         let datagram = buf.get(..n).unwrap_or_default();
         if datagram
             .split_inclusive(|&b| b == b'\n')

@@ -54,7 +54,7 @@ pub async fn probe_over(
         }
         Transport::Tcp => {
             let stream = line::connect(addr).await?;
-            let request = options_request(&user, stream.local_addr()?, &call_id);
+            let request = options_request(&user, stream.get_ref().local_addr()?, &call_id);
             let mut lines = Lines::new(stream);
             lines.send(request.as_bytes()).await?;
             let status = lines.read_line().await?;
