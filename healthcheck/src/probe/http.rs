@@ -32,6 +32,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::cap::{push_capped, Capped, TooLarge, MAX_ANSWER};
 use super::{tls, HttpMethod, Negotiate, ProbeError, TlsVerify};
 use crate::judge;
 
@@ -39,7 +40,8 @@ use crate::judge;
 /// ldirectord's checks out of their logs keep doing so.
 pub const USER_AGENT: &str = "libwww-perl/6.68";
 
-/// Bodies are read up to this size; `receive` is matched against what was read.
+/// The largest body a check reads; a longer one fails the check ("response larger than
+/// 1 MiB"), as does a response of more than [`MAX_ANSWER`] bytes in all.
 pub const MAX_BODY: usize = 1 << 20;
 
 /// `service=http`
@@ -75,7 +77,7 @@ pub async fn probe_proxy(addr: SocketAddr, params: &Negotiate) -> Result<(), Pro
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Head => reqwest::Method::HEAD,
     };
-    let resp = client
+    let mut resp = client
         .request(method, url)
         .header(TE, "deflate,gzip;q=0.3")
         .header(CONNECTION, "TE, close")
@@ -83,15 +85,18 @@ pub async fn probe_proxy(addr: SocketAddr, params: &Negotiate) -> Result<(), Pro
         .await
         .map_err(map_reqwest)?;
     let status = resp.status();
-    let body = if params.http_method == HttpMethod::Head {
-        Bytes::new()
-    } else {
-        resp.bytes().await.map_err(map_reqwest)?
-    };
+    // Read chunk by chunk: a proxy streaming without end fails at MAX_BODY, instead of
+    // being buffered until the deadline.
+    let mut body = Vec::new();
+    if params.http_method != HttpMethod::Head {
+        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
+            push_capped(&mut body, &chunk, MAX_BODY)?;
+        }
+    }
     judge::http(
         status.as_u16(),
         status.canonical_reason().unwrap_or(""),
-        body.get(..MAX_BODY.min(body.len())).unwrap_or_default(),
+        &body,
         params.http_method,
         params,
     )
@@ -224,6 +229,7 @@ async fn exchange(hop: &Hop, params: &Negotiate) -> Result<Answer, ProbeError> {
         ProbeError::Unexpected(format!("Can't connect to {} ({e})", authority(target)))
     })?;
     let _ = tcp.set_nodelay(true);
+    let tcp = Capped::new(tcp, MAX_ANSWER);
     let req = build_request(hop, params.http_method)?;
     let head = params.http_method == HttpMethod::Head;
     if hop.url.scheme() == "https" {
@@ -288,7 +294,7 @@ fn build_request(hop: &Hop, method: HttpMethod) -> Result<Request<Empty<Bytes>>,
 }
 
 /// Runs one request on a fresh HTTP/1.1 connection over `io`; drives the connection in this
-/// task (no spawn) until the answer, and its body up to [`MAX_BODY`], is in.
+/// task (no spawn) until the answer and its body (at most [`MAX_BODY`]) are in.
 async fn send<S>(io: S, req: Request<Empty<Bytes>>, head: bool) -> Result<Answer, ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -315,13 +321,9 @@ where
         let mut body = Vec::new();
         if !head {
             let mut incoming = resp.into_body();
-            while body.len() < MAX_BODY {
-                let Some(frame) = incoming.frame().await else {
-                    break;
-                };
+            while let Some(frame) = incoming.frame().await {
                 if let Ok(data) = frame.map_err(map_hyper)?.into_data() {
-                    let room = MAX_BODY - body.len();
-                    body.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+                    push_capped(&mut body, &data, MAX_BODY)?;
                 }
             }
         }
@@ -346,6 +348,9 @@ where
 }
 
 fn map_hyper(e: hyper::Error) -> ProbeError {
+    if let Some(too_large) = TooLarge::find(&e) {
+        return ProbeError::TooLarge(too_large);
+    }
     if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
         return ProbeError::Closed;
     }
@@ -363,6 +368,9 @@ fn map_hyper(e: hyper::Error) -> ProbeError {
 
 fn map_reqwest(e: reqwest::Error) -> ProbeError {
     use std::error::Error as _;
+    if let Some(too_large) = TooLarge::find(&e) {
+        return ProbeError::TooLarge(too_large);
+    }
     // Walk to the root cause for a useful message.
     let mut msg = e.to_string();
     let mut src = e.source();
@@ -786,6 +794,71 @@ mod tests {
         assert!(
             head.starts_with("GET http://www.example.com/check HTTP/1.1"),
             "{head}"
+        );
+    }
+
+    /// A server that answers 200 with a body that never ends; returns how many bytes it got
+    /// into the socket (its send buffer is small, so that is close to what the client read).
+    async fn endless_body() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let sent = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&sent);
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            socket2::SockRef::from(&s)
+                .set_send_buffer_size(16 * 1024)
+                .unwrap();
+            let mut s = s;
+            read_head(&mut s).await;
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n";
+            let _ = s.write_all(head).await;
+            let chunk = [b'x'; 8192];
+            while s.write_all(&chunk).await.is_ok() {
+                count.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+        });
+        (addr, sent)
+    }
+
+    /// Item 3 of the hardening issue: a proxy streaming a body without end was buffered
+    /// whole until the deadline (4.47 GB in 28 s). Now the check stops at MAX_BODY.
+    #[tokio::test]
+    async fn http_proxy_stops_reading_an_endless_body_at_the_cap() {
+        let (addr, sent) = endless_body().await;
+        let started = std::time::Instant::now();
+        let res = tokio::time::timeout(
+            Duration::from_secs(3),
+            probe_proxy(addr, &params("http://www.example.com/", None)),
+        )
+        .await;
+        let Ok(Err(e)) = res else {
+            panic!("the check must fail before its deadline: {res:?}");
+        };
+        assert!(matches!(e, ProbeError::TooLarge(_)), "{e:?}");
+        assert_eq!(e.to_string(), "response larger than 1 MiB");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            sent < (MAX_BODY + (4 << 20)) as u64,
+            "the server got {sent} bytes out"
+        );
+    }
+
+    #[tokio::test]
+    async fn http_stops_reading_an_endless_body_at_the_cap() {
+        let (addr, sent) = endless_body().await;
+        let res =
+            tokio::time::timeout(Duration::from_secs(3), probe(addr, &params("/", None))).await;
+        let Ok(Err(e)) = res else {
+            panic!("the check must fail before its deadline: {res:?}");
+        };
+        assert_eq!(e.to_string(), "response larger than 1 MiB");
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            sent < (MAX_BODY + (4 << 20)) as u64,
+            "the server got {sent} bytes out"
         );
     }
 
