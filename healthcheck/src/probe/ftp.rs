@@ -112,7 +112,7 @@ fn error(step: &str, e: FtpError) -> ProbeError {
         {
             ProbeError::Closed
         }
-        FtpError::ConnectionError(e) => ProbeError::Io(e),
+        FtpError::ConnectionError(e) => ProbeError::from(e),
         FtpError::UnexpectedResponse(r) => ProbeError::Unexpected(format!(
             "ftp {step}: {} {}",
             r.status.code(),

@@ -56,7 +56,7 @@ where
 fn error(e: async_imap::error::Error) -> ProbeError {
     use async_imap::error::Error;
     match e {
-        Error::Io(e) => ProbeError::Io(e),
+        Error::Io(e) => ProbeError::from(e),
         Error::ConnectionLost => ProbeError::Closed,
         Error::No(text) | Error::Bad(text) => {
             ProbeError::Unexpected(format!("imap LOGIN failed: {}", printable(text.as_bytes())))
@@ -153,7 +153,7 @@ mod tests {
             probe(server.addr, &Negotiate::default()),
         )
         .await;
-        assert!(matches!(res, Ok(Err(_))), "{res:?}");
+        assert!(matches!(res, Ok(Err(ProbeError::TooLarge(_)))), "{res:?}");
     }
 
     #[tokio::test]

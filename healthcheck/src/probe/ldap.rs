@@ -196,7 +196,7 @@ fn dn(entry: StructureTag) -> String {
 /// ldap3's error in the probe's words: the connection's end is `Closed`.
 fn error(e: LdapError) -> ProbeError {
     match e {
-        LdapError::Io { source } => ProbeError::Io(source),
+        LdapError::Io { source } => ProbeError::from(source),
         LdapError::EndOfStream
         | LdapError::ResultRecv { .. }
         | LdapError::OpSend { .. }
@@ -443,7 +443,7 @@ pub(crate) mod tests {
     }
 
     /// A message announced as 2 GiB long and then streamed: ldap3 would keep buffering it
-    /// until the deadline; the check gives up after MAX_ANSWER bytes.
+    /// until the deadline; the check gives up after `cap::MAX_ANSWER` bytes, saying so.
     #[tokio::test]
     async fn a_huge_message_fails_the_check_without_waiting() {
         use crate::probe::fake::{self, Step};
@@ -455,7 +455,7 @@ pub(crate) mod tests {
             probe(server.addr, &Negotiate::default()),
         )
         .await;
-        assert!(matches!(res, Ok(Err(_))), "{res:?}");
+        assert!(matches!(res, Ok(Err(ProbeError::TooLarge(_)))), "{res:?}");
     }
 
     #[tokio::test]

@@ -74,7 +74,7 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
 }
 
 /// The largest packet the client reads: what a server can make a probe buffer.
-const MAX_PACKET: usize = 16 * 1024 * 1024;
+const MAX_PACKET: usize = 1024 * 1024;
 /// What the client assumes for the server's `wait_timeout` (MySQL's default; only used by
 /// pools, given so the client does not ask for it).
 const WAIT_TIMEOUT: usize = 28_800;
@@ -128,7 +128,7 @@ fn error(e: Failure, addr: SocketAddr) -> ProbeError {
             ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
                 ProbeError::Closed
             }
-            _ => ProbeError::Io(source),
+            _ => ProbeError::from(source),
         },
         mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => {
             ProbeError::Closed
