@@ -280,6 +280,12 @@ where
     }
 }
 
+/// `start`, a kilobyte of text and CRLF: long lines keep a debug build's parsers from
+/// spending the check's timeout on a megabyte of short ones.
+fn long_line(start: &[u8]) -> Vec<u8> {
+    [start, &[b't'; 1024], b"\r\n"].concat()
+}
+
 fn negotiate(request: &str, receive: Option<&str>) -> Negotiate {
     Negotiate {
         request: Some(request.into()),
@@ -341,12 +347,7 @@ async fn smtp_and_submission() {
     let p = Negotiate::default();
     let p = &p;
     each(|how| async move {
-        let s = tcp(
-            how,
-            stream(b"220-hello\r\n", b"220-more of the greeting\r\n"),
-            false,
-        )
-        .await;
+        let s = tcp(how, stream(b"220-hello\r\n", &long_line(b"220-")), false).await;
         assert_bounded(
             "smtp",
             how,
@@ -355,12 +356,7 @@ async fn smtp_and_submission() {
             probe::smtp::probe(s.addr, p),
         )
         .await;
-        let s = tcp(
-            how,
-            stream(b"220-hello\r\n", b"220-more of the greeting\r\n"),
-            false,
-        )
-        .await;
+        let s = tcp(how, stream(b"220-hello\r\n", &long_line(b"220-")), false).await;
         let check = probe::submission::probe(s.addr, p);
         assert_bounded("submission", how, &s, Endless::Capped, check).await;
     })
@@ -419,7 +415,7 @@ async fn imap_and_imaps() {
     let p = negotiate("/", None);
     let p = &p;
     // LOGIN's tagged answer never comes, only untagged lines.
-    let what = stream(b"* OK ready\r\n", b"* OK still talking\r\n");
+    let what = stream(b"* OK ready\r\n", &long_line(b"* OK "));
     let what = &what;
     each(|how| async move {
         let s = tcp(how, what.clone(), false).await;
@@ -447,16 +443,12 @@ async fn nntp() {
 
 #[tokio::test]
 async fn ftp() {
-    // suppaftp bounds one control reply at 256 KiB (its MAX_REPLY_SIZE).
+    // suppaftp bounds one control reply at 256 KiB (its MAX_REPLY_SIZE), before the relay's
+    // 1 MiB in front of it.
     let p = negotiate("/welcome.msg", Some("Welcome"));
     let p = &p;
     each(|how| async move {
-        let s = tcp(
-            how,
-            stream(b"220-hello\r\n", b"220-more of the greeting\r\n"),
-            false,
-        )
-        .await;
+        let s = tcp(how, stream(b"220-hello\r\n", &long_line(b"220-")), false).await;
         let check = probe::ftp::probe(s.addr, p);
         assert_bounded("ftp", how, &s, Endless::CappedAt(256 * 1024), check).await;
     })
@@ -485,14 +477,14 @@ async fn ldap_and_ldaps() {
 
 #[tokio::test]
 async fn mysql() {
-    // A packet announced as 16 MiB: mysql_async refuses a packet over max_allowed_packet
-    // when its header comes in; the probe never sees more than that.
+    // A first packet announced as 2 MiB (under the 4 MiB mysql_async allows during the
+    // handshake): the relay in front of mysql_async stops it at the cap.
     let p = negotiate("/SELECT 1", None);
     let p = &p;
     each(|how| async move {
-        let s = tcp(how, stream(&[0xff, 0xff, 0xff, 0x00], &[0u8; 1024]), false).await;
+        let s = tcp(how, stream(&[0x00, 0x00, 0x20, 0x00], &[0u8; 1024]), false).await;
         let check = probe::mysql::probe(s.addr, p);
-        assert_endless_fails("mysql", how, &s, check).await;
+        assert_bounded("mysql", how, &s, Endless::Capped, check).await;
     })
     .await;
 }
@@ -594,6 +586,8 @@ async fn simpletcp() {
 #[tokio::test]
 async fn oracle() {
     // oracle-rs reads the first packet by its two-byte length: garbage ends the login at once.
+    // (A packet announced larger than the cap later on is refused by the relay's TNS guard:
+    // see the oracle module's tests.)
     let p = negotiate("/select 1 from dual", None);
     let p = &p;
     each(|how| async move {

@@ -5,7 +5,10 @@
 //! `RETR <request>` and download from the address the server named; `QUIT`. Like
 //! ldirectord, the answers to USER/PASS/CWD/TYPE are not judged: the real is up when the
 //! downloaded content matches `receive`. Without a receive, a completed transfer (226)
-//! is enough. At most [`MAX_DOWNLOAD`] bytes are read.
+//! is enough. A file larger than [`MAX_DOWNLOAD`] fails the check. suppaftp takes only a bare
+//! socket, so its control connection goes through a loopback `relay` that passes on at most
+//! 1 MiB of the server's replies (the shared cap; suppaftp itself refuses one reply over
+//! 256 KiB).
 
 use std::net::SocketAddr;
 
@@ -16,6 +19,7 @@ use tokio::io::AsyncReadExt;
 
 use super::cap::TooLarge;
 use super::line::{self, printable};
+use super::relay::{NoGuard, Relay};
 use super::{Negotiate, ProbeError};
 
 /// The largest file a probe downloads; a larger one fails the check.
@@ -25,13 +29,41 @@ const MAX_REPLY: usize = 256 * 1024;
 
 /// Runs the FTP check against `addr`.
 pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
-    let tcp = line::connect_uncapped(addr).await?;
+    // suppaftp takes nothing but a bare socket: its control connection goes through a relay
+    // that holds the server's side to the shared cap.
+    let relay = Relay::open(line::connect(addr).await?).await?;
+    let local = relay.addr()?;
+    relay.run(NoGuard, session(addr, local, params)).await
+}
+
+/// The FTP conversation with the real server `real`, its control connection through `relay`.
+async fn session(
+    real: SocketAddr,
+    relay: SocketAddr,
+    params: &Negotiate,
+) -> Result<(), ProbeError> {
+    let tcp = line::connect_uncapped(relay).await?;
     let mut ftp = AsyncFtpStream::connect_with_stream(tcp)
         .await
         .map_err(|e| error("greeting", e))?;
-    if addr.is_ipv6() {
+    if real.is_ipv6() {
         ftp.set_mode(Mode::ExtendedPassive);
     }
+    // EPSV names only a port, which suppaftp pairs with the control connection's peer: the
+    // relay. The data connection goes to the real server (PASV's address is used as given).
+    let epsv = real.is_ipv6();
+    let mut ftp = ftp.passive_stream_builder(move |named: SocketAddr| {
+        let to = if epsv {
+            SocketAddr::new(real.ip(), named.port())
+        } else {
+            named
+        };
+        Box::pin(async move {
+            tokio::net::TcpStream::connect(to)
+                .await
+                .map_err(FtpError::ConnectionError)
+        })
+    });
     let user = params
         .login
         .as_deref()

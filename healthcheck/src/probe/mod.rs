@@ -161,6 +161,7 @@ pub mod pgsql;
 pub mod pop;
 pub mod pops;
 pub mod radius;
+mod relay;
 pub mod simpletcp;
 pub mod sip;
 pub mod smtp;
