@@ -101,16 +101,26 @@ async fn session(
     if ftp.quit().await.is_err() {
         tracing::debug!("ftp QUIT not answered");
     }
+    judge(&content, complete, params)
+}
+
+/// The verdict on a download: `receive` must match its content; without a receive the
+/// transfer must have completed (226).
+pub(crate) fn judge(content: &[u8], complete: bool, params: &Negotiate) -> Result<(), ProbeError> {
     let matched = match params.receive_pattern() {
-        Some(_) => params.receive_matches(&String::from_utf8_lossy(&content)),
+        Some(_) => params.receive_matches(&String::from_utf8_lossy(content)),
         None => complete,
     };
     if matched {
         Ok(())
+    } else if params.receive_pattern().is_none() {
+        Err(ProbeError::Unexpected(
+            "ftp: the transfer did not complete".into(),
+        ))
     } else {
         Err(ProbeError::Unexpected(format!(
             "ftp: downloaded content does not match receive: {}",
-            printable(&content)
+            printable(content)
         )))
     }
 }
@@ -313,6 +323,27 @@ mod tests {
         let res =
             tokio::time::timeout(crate::probe::fake::HANG, probe(addr, &params("Welcome"))).await;
         assert!(res.is_err());
+    }
+
+    proptest::proptest! {
+        /// Any content: no panic; without a receive only completion counts; content holding
+        /// the receive text is up whether the transfer completed or not.
+        #[test]
+        fn judge_takes_any_download(
+            content in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            complete in proptest::prelude::any::<bool>(),
+            word in "[a-zA-Z0-9]{1,12}",
+            at in 0usize..512,
+        ) {
+            let none = Negotiate::default();
+            proptest::prop_assert_eq!(judge(&content, complete, &none).is_ok(), complete);
+            let with = params(&word);
+            let _ = judge(&content, complete, &with);
+            let mut holding = content.clone();
+            let at = at.min(holding.len());
+            holding.splice(at..at, word.bytes());
+            proptest::prop_assert!(judge(&holding, complete, &with).is_ok());
+        }
     }
 
     #[tokio::test]

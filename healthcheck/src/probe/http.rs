@@ -212,6 +212,7 @@ async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), 
 }
 
 /// What one response said.
+#[derive(Debug)]
 struct Answer {
     status: u16,
     reason: String,
@@ -860,6 +861,120 @@ mod tests {
             sent < (MAX_BODY + (4 << 20)) as u64,
             "the server got {sent} bytes out"
         );
+    }
+
+    /// Runs `send` (GET /) against a peer that waits for the request, answers `answer` and
+    /// closes; `None` if it did not finish within five seconds.
+    fn exchange_with(answer: Vec<u8>) -> Option<Result<Answer, ProbeError>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (client, mut server) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move {
+                read_head(&mut server).await;
+                let _ = server.write_all(&answer).await;
+                let _ = server.shutdown().await;
+                // Keep the peer open until the client is done with it.
+                let mut sink = [0u8; 1024];
+                while matches!(server.read(&mut sink).await, Ok(n) if n > 0) {}
+            });
+            let req = Request::builder()
+                .uri("/")
+                .header(HOST, "192.0.2.1")
+                .body(Empty::new())
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(5), send(client, req, false))
+                .await
+                .ok()
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any bytes as the answer: no panic, no hang once the peer has closed, and a body
+        /// within the cap.
+        #[test]
+        fn any_answer_bytes_end_without_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048), valid_head in proptest::prelude::any::<bool>()) {
+            let mut answer = if valid_head { b"HTTP/1.1 200 OK\r\n".to_vec() } else { Vec::new() };
+            answer.extend_from_slice(&bytes);
+            let out = exchange_with(answer);
+            let Some(res) = out else {
+                return Err(proptest::test_runner::TestCaseError::fail("the exchange hung"));
+            };
+            if let Ok(a) = res {
+                proptest::prop_assert!(a.body.len() <= MAX_BODY);
+            }
+        }
+
+        /// A valid response is read as it was sent: status, reason, body.
+        #[test]
+        fn a_valid_answer_is_read_whole(
+            // 204 and 304 carry no body, whatever the head says.
+            status in proptest::strategy::Strategy::prop_filter(200u16..600, "a status with a body", |s| *s != 204 && *s != 304),
+            reason in "[A-Za-z][A-Za-z ]{0,11}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+            chunked in proptest::prelude::any::<bool>(),
+        ) {
+            let mut answer = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
+            if chunked {
+                answer.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                for part in body.chunks(1000) {
+                    answer.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                    answer.extend_from_slice(part);
+                    answer.extend_from_slice(b"\r\n");
+                }
+                answer.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                answer.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+                answer.extend_from_slice(&body);
+            }
+            let res = exchange_with(answer);
+            let Some(Ok(a)) = res else {
+                return Err(proptest::test_runner::TestCaseError::fail(format!("{res:?}")));
+            };
+            proptest::prop_assert_eq!(a.status, status);
+            proptest::prop_assert_eq!(a.reason.as_str(), reason.as_str());
+            proptest::prop_assert_eq!(a.body, body);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(6))]
+
+        /// The cap holds for a body of any length around it, through http and http_proxy: up to
+        /// MAX_BODY the check is up, past it the check fails with the cap's reason.
+        #[test]
+        fn the_body_cap_holds_for_http_and_the_proxy(len in proptest::prop_oneof![0usize..64, (MAX_BODY - 64)..(MAX_BODY + 64)], proxy in proptest::prelude::any::<bool>()) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let res = rt.block_on(async {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
+                let (addr, _) = serve(move |_| Mode::Reply(format!("{head}{}", "b".repeat(len)))).await;
+                let check = async {
+                    if proxy {
+                        probe_proxy(addr, &params("http://www.example.com/", None)).await
+                    } else {
+                        probe(addr, &params("/", None)).await
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(10), check).await
+            });
+            let Ok(res) = res else {
+                return Err(proptest::test_runner::TestCaseError::fail("timed out"));
+            };
+            // http also counts the head against the connection's cap (MAX_ANSWER = MAX_BODY);
+            // the proxy's body alone counts.
+            let head_len = if proxy { 0 } else { 70 };
+            if len <= MAX_BODY - head_len {
+                proptest::prop_assert!(res.is_ok(), "{} bytes: {:?}", len, res);
+            } else if len > MAX_BODY {
+                proptest::prop_assert!(matches!(res, Err(ProbeError::TooLarge(_))), "{} bytes: {:?}", len, res);
+            } else {
+                proptest::prop_assert!(res.is_ok() || matches!(res, Err(ProbeError::TooLarge(_))), "{:?}", res);
+            }
+        }
     }
 
     proptest::proptest! {
