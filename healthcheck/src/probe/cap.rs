@@ -3,8 +3,10 @@
 //! Every TCP probe reads through [`Capped`], which `line::connect` puts around the socket (under
 //! TLS too, so the bound counts the bytes on the wire). A read past the bound fails with an i/o
 //! error carrying [`TooLarge`], and `ProbeError::from` turns that into
-//! [`ProbeError::TooLarge`](super::ProbeError::TooLarge): "response larger than 1 MiB". A probe
-//! that collects a body itself (http, http_proxy, ftp) uses [`push_capped`] for the same verdict.
+//! [`ProbeError::TooLarge`](super::ProbeError::TooLarge): "response larger than 1 MiB". The
+//! client libraries that open their own connection (mysql, oracle) or take only a bare socket
+//! (ftp) get the same cap through `relay`. A body collected from a library's chunks (http,
+//! http_proxy) goes through [`push_capped`] for the same verdict.
 //!
 //! Without it a server streaming without end made a check buffer until its timeout (4.47 GB in
 //! 28 s through `service=http_proxy`).
