@@ -200,6 +200,39 @@ mod tests {
             let _ = http(status, &phrase, &body, HttpMethod::Get, &n);
         }
 
+        /// A 2xx answer whose body holds the receive text is up (GET); any other status is
+        /// down and says its status line.
+        #[test]
+        fn http_judge_accepts_a_valid_answer(
+            status in 100u16..600,
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+            word in "[a-zA-Z0-9]{1,12}",
+            at in 0usize..256,
+        ) {
+            let mut holding = body.clone();
+            let at = at.min(holding.len());
+            holding.splice(at..at, word.bytes());
+            let verdict = http(status, "Reason", &holding, HttpMethod::Get, &rx(&word));
+            if (200..300).contains(&status) {
+                proptest::prop_assert!(verdict.is_ok(), "{:?}", verdict);
+            } else {
+                let e = verdict.unwrap_err().to_string();
+                proptest::prop_assert_eq!(e, format!("{status} Reason"));
+            }
+            let none = http(status, "", &body, HttpMethod::Get, &none());
+            proptest::prop_assert_eq!(none.is_ok(), (200..300).contains(&status));
+        }
+
+        /// An external check is up exactly when it exited with 0 (a signal is down).
+        #[test]
+        fn exit_status_is_up_only_for_zero(code in proptest::option::of(proptest::num::i32::ANY), signal in proptest::option::of(1i32..65)) {
+            let verdict = exit_status(code, signal);
+            proptest::prop_assert_eq!(verdict.is_ok(), code == Some(0));
+            if let Err(e) = verdict {
+                proptest::prop_assert!(!e.to_string().is_empty());
+            }
+        }
+
         #[test]
         fn redirect_never_panics(status in 0u16..1000, loc in ".*") {
             let base = reqwest::Url::parse("http://192.0.2.1/").unwrap();

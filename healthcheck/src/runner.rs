@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::judge::Outcome;
+use crate::probe::transport::Transport;
 use crate::probe::{self, Negotiate, ProbeError};
 use crate::spec::{Attempt, CheckSpec, CheckType, Protocol, Service, SpecError};
 use crate::tracker::{Combined, Health, Tracker, Transition};
@@ -38,7 +39,7 @@ pub trait Prober: Send + Sync + 'static {
     fn probe(&self, spec: Arc<CheckSpec>, attempt: Attempt) -> ProbeFuture;
 }
 
-type NegotiateFn = Arc<dyn Fn(SocketAddr, Arc<Negotiate>) -> ProbeFuture + Send + Sync>;
+type NegotiateFn = Arc<dyn Fn(SocketAddr, Arc<Negotiate>, Transport) -> ProbeFuture + Send + Sync>;
 
 /// The standard prober: connect, ping, external, external-perl, and the negotiate check of
 /// every registered service. `Dispatch::new()` registers http, https and http_proxy; other
@@ -79,7 +80,18 @@ impl Dispatch {
         Fut: Future<Output = Result<(), ProbeError>> + Send + 'static,
     {
         self.negotiate
-            .insert(service, Arc::new(move |addr, n| Box::pin(f(addr, n))));
+            .insert(service, Arc::new(move |addr, n, _| Box::pin(f(addr, n))));
+    }
+
+    /// Use `f` for negotiate checks of a service that runs over UDP or TCP (dns, sip,
+    /// simpletcp): it is also given the transport of the check ([`CheckSpec::transport`]).
+    pub fn register_over<F, Fut>(&mut self, service: Service, f: F)
+    where
+        F: Fn(SocketAddr, Arc<Negotiate>, Transport) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ProbeError>> + Send + 'static,
+    {
+        self.negotiate
+            .insert(service, Arc::new(move |addr, n, t| Box::pin(f(addr, n, t))));
     }
 
     /// Whether a negotiate probe is registered for `service`.
@@ -94,7 +106,7 @@ impl Prober for Dispatch {
         match attempt {
             Attempt::AlwaysUp => Box::pin(async { Ok(()) }),
             Attempt::Negotiate => match self.negotiate.get(&spec.service) {
-                Some(f) => f(addr, Arc::clone(&spec.negotiate)),
+                Some(f) => f(addr, Arc::clone(&spec.negotiate), spec.transport()),
                 None if spec.service == Service::None => Box::pin(async { Ok(()) }),
                 None => {
                     let service = spec.service;

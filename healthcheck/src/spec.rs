@@ -11,6 +11,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::probe::transport::Transport;
 use crate::probe::Negotiate;
 
 /// ldirectord's `checkinterval` default.
@@ -396,6 +397,23 @@ impl CheckSpec {
         }
     }
 
+    /// The transport of a check that speaks UDP or TCP (dns, sip, simpletcp), as ldirectord
+    /// picks it from the virtual service's `protocol`: Net::DNS goes over TCP only for
+    /// `protocol=tcp` (`usevc`), while sip and simpletcp open a datagram socket only for
+    /// `protocol=udp` (`ld_open_socket`), so a firewall-mark service checks DNS over UDP and
+    /// SIP or simpletcp over TCP. The other services ignore it.
+    pub fn transport(&self) -> Transport {
+        let tcp = match self.service {
+            Service::Dns => self.protocol == Protocol::Tcp,
+            _ => self.protocol != Protocol::Udp,
+        };
+        if tcp {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        }
+    }
+
     /// Where checks connect: the real's address at the check port.
     pub fn check_addr(&self) -> SocketAddr {
         SocketAddr::new(self.real.ip(), self.checkport)
@@ -505,6 +523,32 @@ mod tests {
 
     fn secs(n: u64) -> Option<Duration> {
         Some(Duration::from_secs(n))
+    }
+
+    #[test]
+    fn transport_follows_the_protocol_as_in_ldirectord() {
+        let mut spec = CheckSpec::new(
+            "192.0.2.10:53".parse().unwrap(),
+            VirtualId::Addr("192.0.2.1:53".parse().unwrap()),
+        );
+        let cases = [
+            (Service::Dns, Protocol::Udp, Transport::Udp),
+            (Service::Dns, Protocol::Tcp, Transport::Tcp),
+            // Net::DNS uses TCP only when the protocol is "tcp".
+            (Service::Dns, Protocol::Fwm, Transport::Udp),
+            (Service::Sip, Protocol::Udp, Transport::Udp),
+            (Service::Sip, Protocol::Tcp, Transport::Tcp),
+            // ld_open_socket: anything but "udp" is a stream socket.
+            (Service::Sip, Protocol::Fwm, Transport::Tcp),
+            (Service::Simpletcp, Protocol::Udp, Transport::Udp),
+            (Service::Simpletcp, Protocol::Tcp, Transport::Tcp),
+            (Service::Simpletcp, Protocol::Fwm, Transport::Tcp),
+        ];
+        for (service, protocol, want) in cases {
+            spec.service = service;
+            spec.protocol = protocol;
+            assert_eq!(spec.transport(), want, "{service} {protocol:?}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 
 pub use super::transport::Transport;
@@ -138,7 +138,10 @@ async fn ask_tcp(addr: SocketAddr, id: u16, query: &[u8]) -> Result<Message, Pro
 }
 
 /// `read_exact` with an early close reported as [`ProbeError::Closed`].
-async fn read_exact(stream: &mut tokio::net::TcpStream, buf: &mut [u8]) -> Result<(), ProbeError> {
+async fn read_exact<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+) -> Result<(), ProbeError> {
     match stream.read_exact(buf).await {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(ProbeError::Closed),

@@ -5,7 +5,10 @@
 //! `RETR <request>` and download from the address the server named; `QUIT`. Like
 //! ldirectord, the answers to USER/PASS/CWD/TYPE are not judged: the real is up when the
 //! downloaded content matches `receive`. Without a receive, a completed transfer (226)
-//! is enough. At most [`MAX_DOWNLOAD`] bytes are read.
+//! is enough. A file larger than [`MAX_DOWNLOAD`] fails the check. suppaftp takes only a bare
+//! socket, so its control connection goes through a loopback `relay` that passes on at most
+//! 1 MiB of the server's replies (the shared cap; suppaftp itself refuses one reply over
+//! 256 KiB).
 
 use std::net::SocketAddr;
 
@@ -14,21 +17,53 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, Mode};
 use tokio::io::AsyncReadExt;
 
+use super::cap::TooLarge;
 use super::line::{self, printable};
+use super::relay::{NoGuard, Relay};
 use super::{Negotiate, ProbeError};
 
-/// How much of the file a probe downloads and matches.
+/// The largest file a probe downloads; a larger one fails the check.
 pub const MAX_DOWNLOAD: usize = 1024 * 1024;
+/// suppaftp's bound on one reply of the control connection (its `MAX_REPLY_SIZE`).
+const MAX_REPLY: usize = 256 * 1024;
 
 /// Runs the FTP check against `addr`.
 pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
-    let tcp = line::connect(addr).await?;
+    // suppaftp takes nothing but a bare socket: its control connection goes through a relay
+    // that holds the server's side to the shared cap.
+    let relay = Relay::open(line::connect(addr).await?).await?;
+    let local = relay.addr()?;
+    relay.run(NoGuard, session(addr, local, params)).await
+}
+
+/// The FTP conversation with the real server `real`, its control connection through `relay`.
+async fn session(
+    real: SocketAddr,
+    relay: SocketAddr,
+    params: &Negotiate,
+) -> Result<(), ProbeError> {
+    let tcp = line::connect_uncapped(relay).await?;
     let mut ftp = AsyncFtpStream::connect_with_stream(tcp)
         .await
         .map_err(|e| error("greeting", e))?;
-    if addr.is_ipv6() {
+    if real.is_ipv6() {
         ftp.set_mode(Mode::ExtendedPassive);
     }
+    // EPSV names only a port, which suppaftp pairs with the control connection's peer: the
+    // relay. The data connection goes to the real server (PASV's address is used as given).
+    let epsv = real.is_ipv6();
+    let mut ftp = ftp.passive_stream_builder(move |named: SocketAddr| {
+        let to = if epsv {
+            SocketAddr::new(real.ip(), named.port())
+        } else {
+            named
+        };
+        Box::pin(async move {
+            tokio::net::TcpStream::connect(to)
+                .await
+                .map_err(FtpError::ConnectionError)
+        })
+    });
     let user = params
         .login
         .as_deref()
@@ -38,10 +73,11 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
         Some(p) => p.to_owned(),
         None => format!("ldirectord@{}", line::hostname()),
     };
-    // ldirectord does not look at these answers; a refused login shows in RETR.
-    let _ = ftp.login(user, &pass).await;
-    let _ = ftp.cwd("/").await;
-    let _ = ftp.transfer_type(FileType::Binary).await;
+    // ldirectord does not look at these answers (a refused login shows in RETR); only an
+    // answer too large to read ends the check.
+    unjudged(ftp.login(user, &pass).await)?;
+    unjudged(ftp.cwd("/").await)?;
+    unjudged(ftp.transfer_type(FileType::Binary).await)?;
 
     // ldirectord keeps the request's leading `/`.
     let path = format!("/{}", line::request_text(params));
@@ -49,26 +85,51 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
         .retr_as_stream(&path)
         .await
         .map_err(|e| error("RETR", e))?;
+    // One byte more than the bound tells a file that fits from one that does not.
     let mut content = Vec::new();
     (&mut download)
-        .take(MAX_DOWNLOAD as u64)
+        .take(MAX_DOWNLOAD as u64 + 1)
         .read_to_end(&mut content)
         .await?;
+    if content.len() > MAX_DOWNLOAD {
+        return Err(TooLarge {
+            limit: MAX_DOWNLOAD as u64,
+        }
+        .into());
+    }
     let complete = download.finish().await.is_ok();
     if ftp.quit().await.is_err() {
         tracing::debug!("ftp QUIT not answered");
     }
+    judge(&content, complete, params)
+}
+
+/// The verdict on a download: `receive` must match its content; without a receive the
+/// transfer must have completed (226).
+pub(crate) fn judge(content: &[u8], complete: bool, params: &Negotiate) -> Result<(), ProbeError> {
     let matched = match params.receive_pattern() {
-        Some(_) => params.receive_matches(&String::from_utf8_lossy(&content)),
+        Some(_) => params.receive_matches(&String::from_utf8_lossy(content)),
         None => complete,
     };
     if matched {
         Ok(())
+    } else if params.receive_pattern().is_none() {
+        Err(ProbeError::Unexpected(
+            "ftp: the transfer did not complete".into(),
+        ))
     } else {
         Err(ProbeError::Unexpected(format!(
             "ftp: downloaded content does not match receive: {}",
-            printable(&content)
+            printable(content)
         )))
+    }
+}
+
+/// The answer to a command whose outcome does not matter: only [`TooLarge`] is an error.
+fn unjudged(res: Result<(), FtpError>) -> Result<(), ProbeError> {
+    match res.map_err(|e| error("", e)) {
+        Err(ProbeError::TooLarge(too_large)) => Err(ProbeError::TooLarge(too_large)),
+        _ => Ok(()),
     }
 }
 
@@ -76,6 +137,15 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
 fn error(step: &str, e: FtpError) -> ProbeError {
     use std::io::ErrorKind;
     match e {
+        // suppaftp's own bound on one control-connection reply.
+        FtpError::ConnectionError(e)
+            if e.get_ref()
+                .is_some_and(|inner| inner.is::<suppaftp::ReplyTooLarge>()) =>
+        {
+            ProbeError::TooLarge(TooLarge {
+                limit: MAX_REPLY as u64,
+            })
+        }
         FtpError::ConnectionError(e)
             if matches!(
                 e.kind(),
@@ -84,7 +154,7 @@ fn error(step: &str, e: FtpError) -> ProbeError {
         {
             ProbeError::Closed
         }
-        FtpError::ConnectionError(e) => ProbeError::Io(e),
+        FtpError::ConnectionError(e) => ProbeError::from(e),
         FtpError::UnexpectedResponse(r) => ProbeError::Unexpected(format!(
             "ftp {step}: {} {}",
             r.status.code(),
@@ -253,6 +323,27 @@ mod tests {
         let res =
             tokio::time::timeout(crate::probe::fake::HANG, probe(addr, &params("Welcome"))).await;
         assert!(res.is_err());
+    }
+
+    proptest::proptest! {
+        /// Any content: no panic; without a receive only completion counts; content holding
+        /// the receive text is up whether the transfer completed or not.
+        #[test]
+        fn judge_takes_any_download(
+            content in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            complete in proptest::prelude::any::<bool>(),
+            word in "[a-zA-Z0-9]{1,12}",
+            at in 0usize..512,
+        ) {
+            let none = Negotiate::default();
+            proptest::prop_assert_eq!(judge(&content, complete, &none).is_ok(), complete);
+            let with = params(&word);
+            let _ = judge(&content, complete, &with);
+            let mut holding = content.clone();
+            let at = at.min(holding.len());
+            holding.splice(at..at, word.bytes());
+            proptest::prop_assert!(judge(&holding, complete, &with).is_ok());
+        }
     }
 
     #[tokio::test]

@@ -32,6 +32,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::cap::{push_capped, Capped, TooLarge, MAX_ANSWER};
 use super::{tls, HttpMethod, Negotiate, ProbeError, TlsVerify};
 use crate::judge;
 
@@ -39,7 +40,8 @@ use crate::judge;
 /// ldirectord's checks out of their logs keep doing so.
 pub const USER_AGENT: &str = "libwww-perl/6.68";
 
-/// Bodies are read up to this size; `receive` is matched against what was read.
+/// The largest body a check reads; a longer one fails the check ("response larger than
+/// 1 MiB"), as does a response of more than [`MAX_ANSWER`] bytes in all.
 pub const MAX_BODY: usize = 1 << 20;
 
 /// `service=http`
@@ -75,7 +77,7 @@ pub async fn probe_proxy(addr: SocketAddr, params: &Negotiate) -> Result<(), Pro
         HttpMethod::Get => reqwest::Method::GET,
         HttpMethod::Head => reqwest::Method::HEAD,
     };
-    let resp = client
+    let mut resp = client
         .request(method, url)
         .header(TE, "deflate,gzip;q=0.3")
         .header(CONNECTION, "TE, close")
@@ -83,15 +85,18 @@ pub async fn probe_proxy(addr: SocketAddr, params: &Negotiate) -> Result<(), Pro
         .await
         .map_err(map_reqwest)?;
     let status = resp.status();
-    let body = if params.http_method == HttpMethod::Head {
-        Bytes::new()
-    } else {
-        resp.bytes().await.map_err(map_reqwest)?
-    };
+    // Read chunk by chunk: a proxy streaming without end fails at MAX_BODY, instead of
+    // being buffered until the deadline.
+    let mut body = Vec::new();
+    if params.http_method != HttpMethod::Head {
+        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
+            push_capped(&mut body, &chunk, MAX_BODY)?;
+        }
+    }
     judge::http(
         status.as_u16(),
         status.canonical_reason().unwrap_or(""),
-        body.get(..MAX_BODY.min(body.len())).unwrap_or_default(),
+        &body,
         params.http_method,
         params,
     )
@@ -207,6 +212,7 @@ async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), 
 }
 
 /// What one response said.
+#[derive(Debug)]
 struct Answer {
     status: u16,
     reason: String,
@@ -224,6 +230,7 @@ async fn exchange(hop: &Hop, params: &Negotiate) -> Result<Answer, ProbeError> {
         ProbeError::Unexpected(format!("Can't connect to {} ({e})", authority(target)))
     })?;
     let _ = tcp.set_nodelay(true);
+    let tcp = Capped::new(tcp, MAX_ANSWER);
     let req = build_request(hop, params.http_method)?;
     let head = params.http_method == HttpMethod::Head;
     if hop.url.scheme() == "https" {
@@ -288,7 +295,7 @@ fn build_request(hop: &Hop, method: HttpMethod) -> Result<Request<Empty<Bytes>>,
 }
 
 /// Runs one request on a fresh HTTP/1.1 connection over `io`; drives the connection in this
-/// task (no spawn) until the answer, and its body up to [`MAX_BODY`], is in.
+/// task (no spawn) until the answer and its body (at most [`MAX_BODY`]) are in.
 async fn send<S>(io: S, req: Request<Empty<Bytes>>, head: bool) -> Result<Answer, ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -315,13 +322,9 @@ where
         let mut body = Vec::new();
         if !head {
             let mut incoming = resp.into_body();
-            while body.len() < MAX_BODY {
-                let Some(frame) = incoming.frame().await else {
-                    break;
-                };
+            while let Some(frame) = incoming.frame().await {
                 if let Ok(data) = frame.map_err(map_hyper)?.into_data() {
-                    let room = MAX_BODY - body.len();
-                    body.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+                    push_capped(&mut body, &data, MAX_BODY)?;
                 }
             }
         }
@@ -346,6 +349,9 @@ where
 }
 
 fn map_hyper(e: hyper::Error) -> ProbeError {
+    if let Some(too_large) = TooLarge::find(&e) {
+        return ProbeError::TooLarge(too_large);
+    }
     if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
         return ProbeError::Closed;
     }
@@ -363,6 +369,9 @@ fn map_hyper(e: hyper::Error) -> ProbeError {
 
 fn map_reqwest(e: reqwest::Error) -> ProbeError {
     use std::error::Error as _;
+    if let Some(too_large) = TooLarge::find(&e) {
+        return ProbeError::TooLarge(too_large);
+    }
     // Walk to the root cause for a useful message.
     let mut msg = e.to_string();
     let mut src = e.source();
@@ -787,6 +796,185 @@ mod tests {
             head.starts_with("GET http://www.example.com/check HTTP/1.1"),
             "{head}"
         );
+    }
+
+    /// A server that answers 200 with a body that never ends; returns how many bytes it got
+    /// into the socket (its send buffer is small, so that is close to what the client read).
+    async fn endless_body() -> (SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let sent = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&sent);
+        tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            socket2::SockRef::from(&s)
+                .set_send_buffer_size(16 * 1024)
+                .unwrap();
+            let mut s = s;
+            read_head(&mut s).await;
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n";
+            let _ = s.write_all(head).await;
+            let chunk = [b'x'; 8192];
+            while s.write_all(&chunk).await.is_ok() {
+                count.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+        });
+        (addr, sent)
+    }
+
+    /// Item 3 of the hardening issue: a proxy streaming a body without end was buffered
+    /// whole until the deadline (4.47 GB in 28 s). Now the check stops at MAX_BODY.
+    #[tokio::test]
+    async fn http_proxy_stops_reading_an_endless_body_at_the_cap() {
+        let (addr, sent) = endless_body().await;
+        let started = std::time::Instant::now();
+        let res = tokio::time::timeout(
+            Duration::from_secs(3),
+            probe_proxy(addr, &params("http://www.example.com/", None)),
+        )
+        .await;
+        let Ok(Err(e)) = res else {
+            panic!("the check must fail before its deadline: {res:?}");
+        };
+        assert!(matches!(e, ProbeError::TooLarge(_)), "{e:?}");
+        assert_eq!(e.to_string(), "response larger than 1 MiB");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            sent < (MAX_BODY + (4 << 20)) as u64,
+            "the server got {sent} bytes out"
+        );
+    }
+
+    #[tokio::test]
+    async fn http_stops_reading_an_endless_body_at_the_cap() {
+        let (addr, sent) = endless_body().await;
+        let res =
+            tokio::time::timeout(Duration::from_secs(3), probe(addr, &params("/", None))).await;
+        let Ok(Err(e)) = res else {
+            panic!("the check must fail before its deadline: {res:?}");
+        };
+        assert_eq!(e.to_string(), "response larger than 1 MiB");
+        let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            sent < (MAX_BODY + (4 << 20)) as u64,
+            "the server got {sent} bytes out"
+        );
+    }
+
+    /// Runs `send` (GET /) against a peer that waits for the request, answers `answer` and
+    /// closes; `None` if it did not finish within five seconds.
+    fn exchange_with(answer: Vec<u8>) -> Option<Result<Answer, ProbeError>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (client, mut server) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move {
+                read_head(&mut server).await;
+                let _ = server.write_all(&answer).await;
+                let _ = server.shutdown().await;
+                // Keep the peer open until the client is done with it.
+                let mut sink = [0u8; 1024];
+                while matches!(server.read(&mut sink).await, Ok(n) if n > 0) {}
+            });
+            let req = Request::builder()
+                .uri("/")
+                .header(HOST, "192.0.2.1")
+                .body(Empty::new())
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(5), send(client, req, false))
+                .await
+                .ok()
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any bytes as the answer: no panic, no hang once the peer has closed, and a body
+        /// within the cap.
+        #[test]
+        fn any_answer_bytes_end_without_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048), valid_head in proptest::prelude::any::<bool>()) {
+            let mut answer = if valid_head { b"HTTP/1.1 200 OK\r\n".to_vec() } else { Vec::new() };
+            answer.extend_from_slice(&bytes);
+            let out = exchange_with(answer);
+            let Some(res) = out else {
+                return Err(proptest::test_runner::TestCaseError::fail("the exchange hung"));
+            };
+            if let Ok(a) = res {
+                proptest::prop_assert!(a.body.len() <= MAX_BODY);
+            }
+        }
+
+        /// A valid response is read as it was sent: status, reason, body.
+        #[test]
+        fn a_valid_answer_is_read_whole(
+            // 204 and 304 carry no body, whatever the head says.
+            status in proptest::strategy::Strategy::prop_filter(200u16..600, "a status with a body", |s| *s != 204 && *s != 304),
+            reason in "[A-Za-z][A-Za-z ]{0,11}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+            chunked in proptest::prelude::any::<bool>(),
+        ) {
+            let mut answer = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
+            if chunked {
+                answer.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                for part in body.chunks(1000) {
+                    answer.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                    answer.extend_from_slice(part);
+                    answer.extend_from_slice(b"\r\n");
+                }
+                answer.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                answer.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+                answer.extend_from_slice(&body);
+            }
+            let res = exchange_with(answer);
+            let Some(Ok(a)) = res else {
+                return Err(proptest::test_runner::TestCaseError::fail(format!("{res:?}")));
+            };
+            proptest::prop_assert_eq!(a.status, status);
+            proptest::prop_assert_eq!(a.reason.as_str(), reason.as_str());
+            proptest::prop_assert_eq!(a.body, body);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(6))]
+
+        /// The cap holds for a body of any length around it, through http and http_proxy: up to
+        /// MAX_BODY the check is up, past it the check fails with the cap's reason.
+        #[test]
+        fn the_body_cap_holds_for_http_and_the_proxy(len in proptest::prop_oneof![0usize..64, (MAX_BODY - 64)..(MAX_BODY + 64)], proxy in proptest::prelude::any::<bool>()) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let res = rt.block_on(async {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
+                let (addr, _) = serve(move |_| Mode::Reply(format!("{head}{}", "b".repeat(len)))).await;
+                let check = async {
+                    if proxy {
+                        probe_proxy(addr, &params("http://www.example.com/", None)).await
+                    } else {
+                        probe(addr, &params("/", None)).await
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(10), check).await
+            });
+            let Ok(res) = res else {
+                return Err(proptest::test_runner::TestCaseError::fail("timed out"));
+            };
+            // http also counts the head against the connection's cap (MAX_ANSWER = MAX_BODY);
+            // the proxy's body alone counts.
+            let head_len = if proxy { 0 } else { 70 };
+            if len <= MAX_BODY - head_len {
+                proptest::prop_assert!(res.is_ok(), "{} bytes: {:?}", len, res);
+            } else if len > MAX_BODY {
+                proptest::prop_assert!(matches!(res, Err(ProbeError::TooLarge(_))), "{} bytes: {:?}", len, res);
+            } else {
+                proptest::prop_assert!(res.is_ok() || matches!(res, Err(ProbeError::TooLarge(_))), "{:?}", res);
+            }
+        }
     }
 
     proptest::proptest! {

@@ -12,7 +12,7 @@ use async_imap::imap_proto::{Response, Status};
 use async_imap::Client;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::line::{self, printable, Capped, MAX_ANSWER};
+use super::line::{self, printable};
 use super::{Negotiate, ProbeError};
 
 /// Runs the IMAP check against `addr`.
@@ -25,7 +25,7 @@ pub(crate) async fn session<S>(stream: S, params: &Negotiate) -> Result<(), Prob
 where
     S: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let mut client = Client::new(Capped::new(stream, MAX_ANSWER));
+    let mut client = Client::new(stream);
     let greeting = client.read_response().await?.ok_or(ProbeError::Closed)?;
     match greeting.parsed() {
         Response::Data {
@@ -56,7 +56,7 @@ where
 fn error(e: async_imap::error::Error) -> ProbeError {
     use async_imap::error::Error;
     match e {
-        Error::Io(e) => ProbeError::Io(e),
+        Error::Io(e) => ProbeError::from(e),
         Error::ConnectionLost => ProbeError::Closed,
         Error::No(text) | Error::Bad(text) => {
             ProbeError::Unexpected(format!("imap LOGIN failed: {}", printable(text.as_bytes())))
@@ -138,7 +138,7 @@ mod tests {
         assert!(matches!(res, Err(ProbeError::Unexpected(_))), "{res:?}");
     }
 
-    /// A greeting line that never ends: the check gives up after MAX_ANSWER bytes instead of
+    /// A greeting line that never ends: the check gives up after `cap::MAX_ANSWER` bytes instead of
     /// letting async-imap buffer it (up to 512 MiB) until the deadline.
     #[tokio::test]
     async fn an_endless_line_fails_the_check_without_waiting() {
@@ -153,7 +153,7 @@ mod tests {
             probe(server.addr, &Negotiate::default()),
         )
         .await;
-        assert!(matches!(res, Ok(Err(_))), "{res:?}");
+        assert!(matches!(res, Ok(Err(ProbeError::TooLarge(_)))), "{res:?}");
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@
 //!
 //! ldap3 is built without its TLS features: ldaps runs the TLS of `tls` (the
 //! workspace's rustls and `tlsverify`). Both ldap and ldaps hand ldap3 a local socket pair
-//! relayed to the server (`session`), which stops after [`MAX_ANSWER`] bytes: ldap3 would
+//! relayed to the server (`session`), over a stream capped at [`MAX_ANSWER`](super::cap::MAX_ANSWER) bytes: ldap3 would
 //! buffer a message of any announced length. Its connection driver runs inside the probe's own future
 //! (no spawned task outlives a timed-out probe), and since ldap3 panics on some malformed
 //! answers, a panic is caught here and reported as a bad answer.
@@ -23,7 +23,8 @@ use ldap3::{
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
-use super::line::{self, printable, Capped, MAX_ANSWER};
+use super::cap::TooLarge;
+use super::line::{self, printable};
 use super::{Negotiate, ProbeError};
 
 /// How many entries and references a probe reads before it stops the search.
@@ -36,13 +37,13 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
 
 /// The LDAP conversation over an open stream (plain TCP, or TLS for ldaps): ldap3 only takes
 /// a TCP or Unix socket and buffers a message of any length it is announced, so it talks to
-/// one end of a socket pair and the other end is relayed to `stream`, at most
-/// [`MAX_ANSWER`] bytes of it.
+/// one end of a socket pair and the other end is relayed to `stream` (capped at
+/// [`MAX_ANSWER`](super::cap::MAX_ANSWER) bytes by `line::connect`; a check that hits the cap fails with that reason).
 pub(crate) async fn session<S>(stream: S, params: &Negotiate) -> Result<(), ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut from_server, mut to_server) = tokio::io::split(Capped::new(stream, MAX_ANSWER));
+    let (mut from_server, mut to_server) = tokio::io::split(stream);
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     ours.set_nonblocking(true)?;
     let (mut from_check, mut to_check) = tokio::net::UnixStream::from_std(ours)?.into_split();
@@ -60,12 +61,14 @@ where
             let _ = to_server.shutdown().await;
         };
         let down = async {
-            let _ = tokio::io::copy(&mut from_server, &mut to_check).await;
+            let copied = tokio::io::copy(&mut from_server, &mut to_check).await;
             let _ = to_check.shutdown().await;
+            copied.err().and_then(|e| TooLarge::find(&e))
         };
         tokio::pin!(up);
         tokio::pin!(down);
         let (mut up_done, mut down_done) = (false, false);
+        let mut too_large = None;
         loop {
             tokio::select! {
                 res = &mut check => {
@@ -73,10 +76,17 @@ where
                     if !up_done {
                         let _ = tokio::time::timeout(UNBIND_FLUSH, &mut up).await;
                     }
-                    return res;
+                    // A check cut short by the cap fails for that reason.
+                    return match (res, too_large) {
+                        (Err(_), Some(t)) => Err(ProbeError::TooLarge(t)),
+                        (res, _) => res,
+                    };
                 }
                 () = &mut up, if !up_done => up_done = true,
-                () = &mut down, if !down_done => down_done = true,
+                ended = &mut down, if !down_done => {
+                    down_done = true;
+                    too_large = ended;
+                }
             }
         }
     })
@@ -186,7 +196,7 @@ fn dn(entry: StructureTag) -> String {
 /// ldap3's error in the probe's words: the connection's end is `Closed`.
 fn error(e: LdapError) -> ProbeError {
     match e {
-        LdapError::Io { source } => ProbeError::Io(source),
+        LdapError::Io { source } => ProbeError::from(source),
         LdapError::EndOfStream
         | LdapError::ResultRecv { .. }
         | LdapError::OpSend { .. }
@@ -433,7 +443,7 @@ pub(crate) mod tests {
     }
 
     /// A message announced as 2 GiB long and then streamed: ldap3 would keep buffering it
-    /// until the deadline; the check gives up after MAX_ANSWER bytes.
+    /// until the deadline; the check gives up after `cap::MAX_ANSWER` bytes, saying so.
     #[tokio::test]
     async fn a_huge_message_fails_the_check_without_waiting() {
         use crate::probe::fake::{self, Step};
@@ -445,7 +455,7 @@ pub(crate) mod tests {
             probe(server.addr, &Negotiate::default()),
         )
         .await;
-        assert!(matches!(res, Ok(Err(_))), "{res:?}");
+        assert!(matches!(res, Ok(Err(ProbeError::TooLarge(_)))), "{res:?}");
     }
 
     #[tokio::test]

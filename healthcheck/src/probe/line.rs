@@ -6,90 +6,21 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use super::cap::{Capped, MAX_ANSWER};
 use super::ProbeError;
 
 /// Longest line a probe accepts before it calls the answer garbage.
 pub(crate) const MAX_LINE: usize = 64 * 1024;
 
-/// Most a protocol crate's probe (IMAP, LDAP) may read from one server in one check: far more
-/// than any greeting, login or one-entry search needs, and a bound on what a broken or hostile
-/// server can make a library buffer (async-imap would grow its buffer to 512 MiB for a line
-/// that never ends).
-pub(crate) const MAX_ANSWER: u64 = 1024 * 1024;
-
-/// A stream that fails its reads once more than `left` bytes have come in; writes pass
-/// through. Wraps the stream handed to a protocol crate that buffers without a bound.
-pub(crate) struct Capped<S> {
-    inner: S,
-    left: u64,
+/// Opens the TCP connection to a real server, read through the shared cap
+/// ([`MAX_ANSWER`] bytes).
+pub(crate) async fn connect(addr: SocketAddr) -> Result<Capped<TcpStream>, ProbeError> {
+    Ok(Capped::new(connect_uncapped(addr).await?, MAX_ANSWER))
 }
 
-impl<S> Capped<S> {
-    pub(crate) fn new(inner: S, limit: u64) -> Self {
-        Capped { inner, left: limit }
-    }
-}
-
-impl<S: std::fmt::Debug> std::fmt::Debug for Capped<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Capped")
-            .field("inner", &self.inner)
-            .field("left", &self.left)
-            .finish()
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Capped<S> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        if self.left == 0 {
-            return Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "the server sent too much (more than a check reads)",
-            )));
-        }
-        let before = buf.filled().len();
-        let this = &mut *self;
-        let poll = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
-        let got = (buf.filled().len() - before) as u64;
-        this.left = this.left.saturating_sub(got);
-        poll
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Capped<S> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// Opens the TCP connection to a real server.
-pub(crate) async fn connect(addr: SocketAddr) -> Result<TcpStream, ProbeError> {
+/// Opens the TCP connection to a real server without the cap: only for a client library
+/// that takes nothing but a bare socket and bounds what it reads by itself.
+pub(crate) async fn connect_uncapped(addr: SocketAddr) -> Result<TcpStream, ProbeError> {
     TcpStream::connect(addr)
         .await
         .map_err(|source| ProbeError::Connect { addr, source })
@@ -256,26 +187,6 @@ pub(crate) fn printable(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[tokio::test]
-    async fn capped_reads_up_to_the_limit_then_fails() {
-        use tokio::io::AsyncReadExt;
-        let (mut server, client) = tokio::io::duplex(64);
-        let mut capped = Capped::new(client, 10);
-        server.write_all(b"0123456789").await.unwrap();
-        let mut got = [0u8; 10];
-        capped.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"0123456789");
-        server.write_all(b"x").await.unwrap();
-        let mut more = [0u8; 1];
-        let err = capped.read(&mut more).await.unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
-        // Writes still pass through.
-        capped.write_all(b"QUIT\r\n").await.unwrap();
-        let mut echo = [0u8; 6];
-        server.read_exact(&mut echo).await.unwrap();
-        assert_eq!(&echo, b"QUIT\r\n");
-    }
 
     #[test]
     fn reply_lines() {

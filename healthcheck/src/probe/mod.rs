@@ -119,7 +119,10 @@ pub enum ProbeError {
         source: std::io::Error,
     },
     #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    /// The server sent more than a check reads ([`cap`]).
+    #[error("{0}")]
+    TooLarge(#[from] cap::TooLarge),
     #[error("timed out")]
     Timeout,
     #[error("tls: {0}")]
@@ -132,8 +135,19 @@ pub enum ProbeError {
     Closed,
 }
 
+impl From<std::io::Error> for ProbeError {
+    /// An i/o error; the shared cap's [`cap::TooLarge`] keeps its own words.
+    fn from(e: std::io::Error) -> Self {
+        match cap::TooLarge::find(&e) {
+            Some(too_large) => ProbeError::TooLarge(too_large),
+            None => ProbeError::Io(e),
+        }
+    }
+}
+
 // Negotiate checks of the services other than http/https (one module per service)
 // and their shared helpers.
+pub mod cap;
 pub mod dns;
 pub mod ftp;
 pub mod imap;
@@ -147,6 +161,7 @@ pub mod pgsql;
 pub mod pop;
 pub mod pops;
 pub mod radius;
+mod relay;
 pub mod simpletcp;
 pub mod sip;
 pub mod smtp;

@@ -11,7 +11,8 @@
 //! own in a blocking thread, for two reasons: dropping a connection spawns a clean-up task
 //! (that would outlive a timed-out probe, and read forever from a hung server), and it
 //! panics on some malformed answers. The thread stops as soon as the probe is dropped, and
-//! its runtime, with whatever mysql_async left on it, goes with it.
+//! its runtime, with whatever mysql_async left on it, goes with it. It connects to a
+//! loopback `relay` that passes on at most 1 MiB of the server's answer (the shared cap).
 
 use std::net::SocketAddr;
 
@@ -19,6 +20,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, IoError, OptsBuilder, Row};
 
 use super::line;
+use super::relay::{NoGuard, Relay};
 use super::{Negotiate, ProbeError};
 
 /// Runs the MySQL check against `addr`.
@@ -33,10 +35,14 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
             "mysql check needs a login and a request".into(),
         ));
     };
+    // mysql_async opens its own connection: it talks to the real server through a relay
+    // that holds the answer to the shared cap.
+    let relay = Relay::open(line::connect(addr).await?).await?;
+    let local = relay.addr()?;
     let opts = OptsBuilder::default()
-        .ip_or_hostname(addr.ip().to_string())
-        .resolved_ips(Some(vec![addr.ip()]))
-        .tcp_port(addr.port())
+        .ip_or_hostname(local.ip().to_string())
+        .resolved_ips(Some(vec![local.ip()]))
+        .tcp_port(local.port())
         .user(Some(user))
         .pass(Some(params.passwd.clone().unwrap_or_default()))
         .db_name(params.database.clone().filter(|d| !d.is_empty()))
@@ -46,6 +52,11 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
         .wait_timeout(Some(WAIT_TIMEOUT))
         .stmt_cache_size(0);
 
+    relay.run(NoGuard, on_thread(opts, query, addr)).await
+}
+
+/// The session on a thread of its own (see the module's doc).
+async fn on_thread(opts: OptsBuilder, query: String, addr: SocketAddr) -> Result<(), ProbeError> {
     // Dropping `stop` (the probe finished, or its caller's timeout dropped it) ends the
     // session on the thread.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -73,8 +84,8 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     }
 }
 
-/// The largest packet the client reads: what a server can make a probe buffer.
-const MAX_PACKET: usize = 16 * 1024 * 1024;
+/// The largest packet the client reads (as the relay's cap bounds the whole answer).
+const MAX_PACKET: usize = 1024 * 1024;
 /// What the client assumes for the server's `wait_timeout` (MySQL's default; only used by
 /// pools, given so the client does not ask for it).
 const WAIT_TIMEOUT: usize = 28_800;
@@ -128,7 +139,7 @@ fn error(e: Failure, addr: SocketAddr) -> ProbeError {
             ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
                 ProbeError::Closed
             }
-            _ => ProbeError::Io(source),
+            _ => ProbeError::from(source),
         },
         mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => {
             ProbeError::Closed

@@ -16,14 +16,19 @@ pub async fn probe(addr: SocketAddr, _params: &Negotiate) -> Result<(), ProbeErr
     let mut stream = line::connect(addr).await?;
     let mut buf = [0u8; 64];
     let n = stream.read(&mut buf).await?;
-    let greeting = buf.get(..n).unwrap_or_default();
+    let verdict = judge(buf.get(..n).unwrap_or_default());
+    if verdict.is_ok() {
+        let _ = stream.write_all(b"QUIT\r\n").await;
+        let _ = stream.shutdown().await;
+    }
+    verdict
+}
+
+/// ldirectord's verdict on the (first 64 bytes of the) greeting: up when it starts with `2`.
+pub(crate) fn judge(greeting: &[u8]) -> Result<(), ProbeError> {
     match greeting.first() {
         None => Err(ProbeError::Closed),
-        Some(b'2') => {
-            let _ = stream.write_all(b"QUIT\r\n").await;
-            let _ = stream.shutdown().await;
-            Ok(())
-        }
+        Some(b'2') => Ok(()),
         Some(_) => Err(ProbeError::Unexpected(format!(
             "nntp greeting: {}",
             printable(greeting)
@@ -66,6 +71,26 @@ mod tests {
         let server = fake::tcp(vec![Step::Hang]).await;
         let res = tokio::time::timeout(HANG, probe(server.addr, &Negotiate::default())).await;
         assert!(res.is_err());
+    }
+
+    proptest::proptest! {
+        /// Any greeting: no panic, up exactly when it starts with `2`, a printable reason.
+        #[test]
+        fn judge_takes_any_greeting(greeting in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let verdict = judge(&greeting);
+            proptest::prop_assert_eq!(verdict.is_ok(), greeting.first() == Some(&b'2'));
+            if let Err(e) = verdict {
+                proptest::prop_assert!(!e.to_string().chars().any(char::is_control));
+            }
+        }
+
+        /// A valid greeting ("200"/"201" and any text) is up.
+        #[test]
+        fn valid_greetings_are_up(code in proptest::sample::select(vec!["200", "201"]), text in "[ -~]{0,58}") {
+            let greeting = format!("{code} {text}\r\n");
+            let bytes = greeting.as_bytes();
+            proptest::prop_assert!(judge(bytes.get(..64.min(bytes.len())).unwrap()).is_ok());
+        }
     }
 
     #[tokio::test]

@@ -9,9 +9,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::UdpSocket;
 
+use super::cap::{TooLarge, MAX_ANSWER};
 use super::line::{self, Lines};
 pub use super::transport::Transport;
 use super::{Negotiate, ProbeError};
@@ -49,8 +50,14 @@ async fn probe_udp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     let request = request_bytes(line::request_text(params));
     socket.send(request.as_bytes()).await?;
     let mut buf = vec![0u8; 65535];
+    let mut received = 0u64;
     for _ in 0..MAX_LINES {
         let n = socket.recv(&mut buf).await?;
+        // The datagrams together are held to the shared cap, as a TCP answer is.
+        received += n as u64;
+        if received > MAX_ANSWER {
+            return Err(TooLarge { limit: MAX_ANSWER }.into());
+        }
         let datagram = buf.get(..n).unwrap_or_default();
         if datagram
             .split_inclusive(|&b| b == b'\n')
@@ -73,7 +80,14 @@ async fn probe_tcp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     let request = request_bytes(line::request_text(params));
     stream.write_all(request.as_bytes()).await?;
     stream.shutdown().await?;
-    let mut lines = Lines::new(stream);
+    read_answer(&mut Lines::new(stream), params).await
+}
+
+/// Reads the answer's lines until one matches `receive`.
+async fn read_answer<S: AsyncRead + AsyncWrite + Unpin>(
+    lines: &mut Lines<S>,
+    params: &Negotiate,
+) -> Result<(), ProbeError> {
     for _ in 0..MAX_LINES {
         let Some(raw) = lines.read_line_opt().await? else {
             return Err(ProbeError::Unexpected("no line matched receive".into()));
@@ -213,6 +227,66 @@ mod tests {
         )
         .await;
         assert!(matches!(res, Ok(Err(ProbeError::Io(_)))), "{res:?}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any line: no panic; a line holding the receive text matches, with or without its
+        /// line ending.
+        #[test]
+        fn line_matching_takes_any_bytes(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            word in "[a-zA-Z0-9]{1,12}",
+            ending in proptest::sample::select(vec!["", "\n", "\r\n"]),
+        ) {
+            let p = params("PING", &word);
+            let _ = line_matches(&p, &raw);
+            let line: Vec<u8> = raw
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\n')
+                .chain(word.bytes())
+                .chain(ending.bytes())
+                .collect();
+            proptest::prop_assert!(line_matches(&p, &line));
+        }
+
+        /// Every two-character `\n` becomes one newline and nothing else changes.
+        #[test]
+        fn request_bytes_only_turns_backslash_n(request in "[a-z\\\\n ]{0,40}") {
+            let out = request_bytes(&request);
+            proptest::prop_assert_eq!(out.len(), request.len() - request.matches("\\n").count());
+            proptest::prop_assert_eq!(out.replace('\n', "\\n"), request);
+        }
+
+        /// An answer of any bytes, however long: the reader ends without panic and reads no
+        /// more than the shared cap (one byte past it at most).
+        #[test]
+        fn reading_any_answer_ends_within_the_cap(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..2048),
+            repeat in 1usize..1200,
+        ) {
+            use crate::probe::cap::{Capped, MAX_ANSWER};
+            let p = params("PING", "^PONG$");
+            let answer = bytes.repeat(repeat);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (res, consumed) = rt.block_on(async {
+                let (client, mut server) = tokio::io::duplex(64 * 1024);
+                tokio::spawn(async move {
+                    let _ = server.write_all(&answer).await;
+                    let _ = server.shutdown().await;
+                });
+                let mut lines = Lines::new(Capped::new(client, MAX_ANSWER));
+                let res = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    read_answer(&mut lines, &p),
+                )
+                .await;
+                (res, lines.get_mut().consumed())
+            });
+            proptest::prop_assert!(res.is_ok(), "the reader hung");
+            proptest::prop_assert!(consumed <= MAX_ANSWER + 1, "{} bytes", consumed);
+        }
     }
 
     #[test]

@@ -54,18 +54,28 @@ pub async fn probe_over(
         }
         Transport::Tcp => {
             let stream = line::connect(addr).await?;
-            let request = options_request(&user, stream.local_addr()?, &call_id);
+            let request = options_request(&user, stream.get_ref().local_addr()?, &call_id);
             let mut lines = Lines::new(stream);
             lines.send(request.as_bytes()).await?;
             let status = lines.read_line().await?;
-            // Read the rest of the header, as ldirectord does, then close.
+            // Read the rest of the header up to its blank line (or the end of the stream), as
+            // ldirectord does, then close; a header without end is down, as it is there.
+            let mut ended = false;
             for _ in 0..MAX_HEADERS {
-                match lines.read_line_opt().await {
-                    Ok(Some(l)) if !l.is_empty() => {}
-                    _ => break,
+                match lines.read_line_opt().await? {
+                    Some(l) if !l.is_empty() => {}
+                    _ => {
+                        ended = true;
+                        break;
+                    }
                 }
             }
             let _ = lines.get_mut().shutdown().await;
+            if !ended {
+                return Err(ProbeError::Unexpected(format!(
+                    "sip: more than {MAX_HEADERS} header lines"
+                )));
+            }
             status
         }
     };

@@ -10,42 +10,47 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::cap::{Capped, TooLarge};
 use super::{ProbeError, TlsVerify};
 
-/// Connects TCP to `addr` and runs a TLS handshake over it.
+/// Connects TCP to `addr` (capped, see `cap`) and runs a TLS handshake over it.
 pub(crate) async fn connect(
     addr: SocketAddr,
     verify: TlsVerify,
-) -> Result<TlsStream<TcpStream>, ProbeError> {
+) -> Result<TlsStream<Capped<TcpStream>>, ProbeError> {
     let tcp = super::line::connect(addr).await?;
     wrap(tcp, addr, verify).await
 }
 
-/// Runs a TLS client handshake over an open TCP connection. The server name is the
+/// Runs a TLS client handshake over an open connection. The server name is the
 /// real server's IP address (no SNI is sent for an IP, as with ldirectord).
-pub(crate) async fn wrap(
-    tcp: TcpStream,
+pub(crate) async fn wrap<S: AsyncRead + AsyncWrite + Unpin>(
+    tcp: S,
     addr: SocketAddr,
     verify: TlsVerify,
-) -> Result<TlsStream<TcpStream>, ProbeError> {
+) -> Result<TlsStream<S>, ProbeError> {
     wrap_named(tcp, ServerName::IpAddress(addr.ip().into()), verify).await
 }
 
 /// Runs a TLS client handshake with `name` as the server name: a DNS name is sent as SNI
 /// (and checked with [`TlsVerify::Full`]), an IP address is not sent.
-pub(crate) async fn wrap_named(
-    tcp: TcpStream,
+pub(crate) async fn wrap_named<S: AsyncRead + AsyncWrite + Unpin>(
+    tcp: S,
     name: ServerName<'static>,
     verify: TlsVerify,
-) -> Result<TlsStream<TcpStream>, ProbeError> {
+) -> Result<TlsStream<S>, ProbeError> {
     TlsConnector::from(client_config(verify)?)
         .connect(name, tcp)
         .await
-        .map_err(|e| ProbeError::Tls(e.to_string()))
+        .map_err(|e| match TooLarge::find(&e) {
+            Some(too_large) => ProbeError::TooLarge(too_large),
+            None => ProbeError::Tls(e.to_string()),
+        })
 }
 
 fn provider() -> Arc<CryptoProvider> {
