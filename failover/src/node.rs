@@ -557,6 +557,8 @@ pub(crate) enum Command {
 pub(crate) enum Input {
     Event(Event),
     Command(Command),
+    /// authkeys re-read on reload: sign with, and verify against, these from now on.
+    Keys(AuthKeys),
 }
 
 type NodeThread = std::thread::JoinHandle<Result<NodeExit, NodeError>>;
@@ -586,6 +588,12 @@ impl NodeHandle {
     /// Operator takeover: take every group from the peer (`hb_takeover`).
     pub fn takeover(&self) {
         let _ = self.tx.send(Input::Command(Command::Takeover));
+    }
+
+    /// authkeys re-read (reload): the next message is signed with the new `auth N` key, and
+    /// every key line of the new file verifies what comes in. Replay windows are kept.
+    pub fn set_keys(&self, keys: AuthKeys) {
+        let _ = self.tx.send(Input::Keys(keys));
     }
 
     /// Graceful shutdown: release right to left, tell the peer, end. Returns at once; see
@@ -1178,6 +1186,11 @@ pub(crate) async fn run<L: Link, V: Vip>(
             }
             i = rx.recv() => match i {
                 Some(Input::Event(ev)) => pending.push(ev),
+                Some(Input::Keys(keys)) => {
+                    tracing::info!(index = keys.active, "authkeys reloaded: signing with key {}", keys.active);
+                    parts.receiver.set_keys(keys.clone());
+                    parts.keys = keys;
+                }
                 Some(Input::Command(c)) => pending.push(match c {
                     Command::Standby => Event::Standby,
                     Command::Takeover => Event::Takeover,

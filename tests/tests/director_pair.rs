@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use tests::netns::{wait_for, Lab};
 
 const VIP: &str = "192.0.2.100";
@@ -329,5 +329,100 @@ fn director_refuses_world_readable_authkeys() -> Result<()> {
     assert!(!st.success());
     assert!(d.log(0).contains("authkeys"), "{}", d.log(0));
     assert!(!d.holds(0));
+    Ok(())
+}
+
+/// `director reload` in pair mode: a new authkeys is applied to the running node (proved by
+/// the peer, which does not know the new key yet, refusing what ha01 now signs with it), and
+/// what is not applied is refused with its reason: a broken ha.cf (file:line), an authkeys
+/// readable by others, a timing change (needs a restart). Never "reloaded" for those.
+#[test]
+fn director_reload_applies_keys_and_names_what_it_does_not_apply() -> Result<()> {
+    let mut d = Directors::new()?;
+    d.start(0)?;
+    d.start(1)?;
+    d.settled(0, Duration::from_secs(15))?;
+    let etc = |i: usize| d.node_dir(i).join("etc");
+    let write_keys = |i: usize, text: &str| -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let p = etc(i).join("authkeys");
+        std::fs::write(&p, text)?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+        Ok(())
+    };
+    let reload = |i: usize| -> Result<(bool, String)> {
+        let out = Command::new(&d.bin)
+            .arg("reload")
+            .arg("--run-dir")
+            .arg(d.node_dir(i).join("run"))
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), text))
+    };
+
+    // Key rotation, one node at a time: ha01 signs with key 3 and still accepts 2.
+    write_keys(
+        0,
+        "auth 3\n2 sha1 TestNetOnlySecret\n3 sha1 RotatedTestNetOnlySecret\n",
+    )?;
+    let (ok, text) = reload(0)?;
+    ensure!(
+        ok && text.contains("authkeys: signing with key 3"),
+        "{text}"
+    );
+    wait_for(Duration::from_secs(3), || d.status(1).has("unknown_key"))
+        .with_context(|| format!("ha02 never saw key 3: ha01 did not apply it\n{}", d.log(0)))?;
+    write_keys(
+        1,
+        "auth 3\n2 sha1 TestNetOnlySecret\n3 sha1 RotatedTestNetOnlySecret\n",
+    )?;
+    let (ok, text) = reload(1)?;
+    ensure!(
+        ok && text.contains("authkeys: signing with key 3"),
+        "{text}"
+    );
+    d.settled(0, Duration::from_secs(15))
+        .context("the pair did not settle on the new key")?;
+
+    // A broken ha.cf: refused with its line, nothing applied, the node runs on.
+    let hacf = etc(0).join("ha.cf");
+    let good = std::fs::read_to_string(&hacf)?;
+    std::fs::write(&hacf, format!("{good}keepalive banana\n"))?;
+    let (ok, text) = reload(0)?;
+    ensure!(!ok, "a broken ha.cf was reported as reloaded: {text}");
+    ensure!(
+        text.contains("ha.cf:") && text.contains("not reloaded"),
+        "{text}"
+    );
+    std::fs::write(&hacf, &good)?;
+
+    // An authkeys others can read: refused.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let p = etc(0).join("authkeys");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644))?;
+        let (ok, text) = reload(0)?;
+        ensure!(
+            !ok && text.contains("authkeys"),
+            "mode 644 accepted: {text}"
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+    }
+
+    // A timing change is valid but needs a restart: said so, not called reloaded.
+    std::fs::write(&hacf, good.replace("keepalive 50ms", "keepalive 60ms"))?;
+    let (ok, text) = reload(0)?;
+    ensure!(
+        !ok && text.contains("ha.cf changed") && text.contains("restart"),
+        "{text}"
+    );
+    std::fs::write(&hacf, &good)?;
+    let (ok, text) = reload(0)?;
+    ensure!(ok && text.contains("configuration reloaded"), "{text}");
+    d.settled(0, Duration::from_secs(5))?;
     Ok(())
 }

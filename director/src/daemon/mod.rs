@@ -226,6 +226,7 @@ pub fn lvs_options() -> LvsOptions {
 async fn run_async(opts: Options) -> i32 {
     let pair_mode = opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file();
     let mut node_config = None;
+    let mut pair_files = None;
     let files = if pair_mode {
         match failover::node::NodeConfig::load_with(
             &opts.config_dir,
@@ -235,6 +236,14 @@ async fn run_async(opts: Options) -> i32 {
             Ok(cfg) => {
                 let files = pair::ldirectord_files(&cfg.haresources, &opts.config_dir);
                 log_to_hacf_targets(&cfg);
+                pair_files = Some(pair::PairFiles {
+                    config_dir: opts.config_dir.clone(),
+                    state_dir: opts.state_dir.clone(),
+                    stonith_command: opts.stonith_command.clone(),
+                    hacf: cfg.hacf.clone(),
+                    haresources: cfg.haresources.clone(),
+                    authkeys: cfg.authkeys.clone(),
+                });
                 node_config = Some(cfg);
                 files
             }
@@ -355,7 +364,15 @@ async fn run_async(opts: Options) -> i32 {
     };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 
-    let signal_name = wait_loop(&mut set, node.as_ref(), &mut req_rx, started, &config_dir).await;
+    let signal_name = wait_loop(
+        &mut set,
+        node.as_ref(),
+        pair_files.as_mut(),
+        &mut req_rx,
+        started,
+        &config_dir,
+    )
+    .await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("Linux Director Daemon terminated on signal: {signal_name}");
     control_task.abort();
@@ -453,10 +470,61 @@ pub async fn start_all(
     Ok(LvsSet { all })
 }
 
+/// Reloads every file: the ldirectord files, and in pair mode `ha.cf`, `authkeys` and
+/// `haresources` ([`pair::PairFiles::reload`]). `Ok`: what was reloaded. `Err`: what was
+/// refused or needs a restart, after what was applied: never a success for what was not done.
+/// Each part is logged too (a SIGHUP has nobody to answer).
+async fn reload_all(
+    set: &LvsSet,
+    node: Option<&failover::node::NodeHandle>,
+    pair: Option<&mut pair::PairFiles>,
+    cause: ReloadCause,
+) -> Result<String, String> {
+    let mut done = Vec::new();
+    let mut not_done = Vec::new();
+    match set.reload(cause).await {
+        Ok(()) => done.push("ldirectord files reloaded".to_string()),
+        Err(e) => not_done.push(format!(
+            "ldirectord files not reloaded, the running ones are kept:\n{e}"
+        )),
+    }
+    if let (Some(pair), Some(node)) = (pair, node) {
+        let r = pair.reload(node);
+        if r.errors.is_empty() {
+            if r.applied.is_empty() && r.restart.is_empty() {
+                done.push("ha.cf, authkeys, haresources: unchanged".to_string());
+            }
+        } else {
+            not_done.push(format!(
+                "ha.cf, authkeys, haresources not reloaded, the running ones are kept:\n{}",
+                r.errors.join("\n")
+            ));
+        }
+        done.extend(r.applied);
+        not_done.extend(r.restart);
+    }
+    for d in &done {
+        tracing::info!("reload: {d}");
+    }
+    for n in &not_done {
+        for line in n.lines() {
+            tracing::error!("reload: {line}");
+        }
+    }
+    if not_done.is_empty() {
+        Ok(format!("configuration reloaded: {}", done.join("; ")))
+    } else {
+        let mut lines = done;
+        lines.extend(not_done);
+        Err(lines.join("\n"))
+    }
+}
+
 /// Serve control requests and SIGHUP until SIGTERM/SIGINT/SIGQUIT; the signal's name.
 async fn wait_loop(
     set: &mut LvsSet,
     node: Option<&failover::node::NodeHandle>,
+    mut pair: Option<&mut pair::PairFiles>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
     config_dir: &str,
@@ -484,7 +552,7 @@ async fn wait_loop(
                 }
             }
             _ = hup.recv() => {
-                let _ = set.reload(ReloadCause::Signal).await;
+                let _ = reload_all(set, node, pair.as_deref_mut(), ReloadCause::Signal).await;
             }
             _ = term.recv() => return "TERM",
             _ = int.recv() => return "INT",
@@ -498,11 +566,9 @@ async fn wait_loop(
                             build_status(&set.statuses(), node_status.as_ref(), started, config_dir);
                         Response::Status { status: Box::new(status) }
                     }
-                    Request::Reload => match set.reload(ReloadCause::Request).await {
-                        Ok(()) => Response::Ok { message: "configuration reloaded".into() },
-                        Err(e) => Response::Error {
-                            message: format!("configuration not reloaded, the running one is kept:\n{e}"),
-                        },
+                    Request::Reload => match reload_all(set, node, pair.as_deref_mut(), ReloadCause::Request).await {
+                        Ok(message) => Response::Ok { message },
+                        Err(message) => Response::Error { message },
                     },
                     Request::Standby | Request::Takeover => match node {
                         Some(n) => {

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use failover::config::authkeys::AuthKeys;
 use failover::config::hacf::{HaCf, Medium};
 use failover::config::haresources::{Haresources, ResourceKind};
 use failover::node::NodeStatus;
@@ -24,6 +25,87 @@ use crate::ipvs::{IpvsError, SyncDaemon, SyncState};
 use crate::status::{FailoverStatus, LinkStatus, PeerStatus, ResourceStatus, TransitionStatus};
 
 use super::lvs::Kernel;
+
+/// The Heartbeat files a running pair node was started with: what a reload compares with.
+pub struct PairFiles {
+    pub config_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub stonith_command: Option<Vec<String>>,
+    pub hacf: HaCf,
+    pub haresources: Haresources,
+    pub authkeys: AuthKeys,
+}
+
+/// What a reload of `ha.cf`, `authkeys` and `haresources` did, in words for the operator.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PairReload {
+    /// Applied to the running node.
+    pub applied: Vec<String>,
+    /// Changed in the files, valid, but not applied: it needs a restart.
+    pub restart: Vec<String>,
+    /// The files were refused (every problem, `file:line: message`); nothing of them applied.
+    pub errors: Vec<String>,
+}
+
+/// What changes between the running files and valid new ones: the new keys when authkeys
+/// changed (applied live), and the files that changed in a way only a restart applies.
+pub fn plan_reload(
+    running: (&HaCf, &Haresources, &AuthKeys),
+    new: (&HaCf, &Haresources, &AuthKeys),
+) -> (Option<AuthKeys>, Vec<String>) {
+    let keys = (running.2 != new.2).then(|| new.2.clone());
+    let mut restart = Vec::new();
+    if running.0 != new.0 {
+        restart.push(
+            "ha.cf changed: it is applied at start only; restart director to apply it (the running settings are kept)"
+                .to_string(),
+        );
+    }
+    if running.1 != new.1 {
+        restart.push(
+            "haresources changed: it is applied at start only; restart director to apply it (the running groups are kept)"
+                .to_string(),
+        );
+    }
+    (keys, restart)
+}
+
+impl PairFiles {
+    /// Reads the three files again, as at start (authkeys' owner and mode included). Valid
+    /// files: a new authkeys is handed to the running node; other changes are reported as
+    /// needing a restart. Invalid files: nothing is applied and every problem is reported.
+    pub fn reload(&mut self, node: &failover::node::NodeHandle) -> PairReload {
+        let mut out = PairReload::default();
+        if let Err(e) = failover::node::check_authkeys(&self.config_dir.join("authkeys")) {
+            out.errors.extend(e.to_string().lines().map(str::to_string));
+        }
+        match failover::node::NodeConfig::load_with(
+            &self.config_dir,
+            &self.state_dir,
+            self.stonith_command.clone(),
+        ) {
+            Err(e) => out.errors.extend(e.to_string().lines().map(str::to_string)),
+            Ok(_) if !out.errors.is_empty() => {}
+            Ok(cfg) => {
+                let (keys, restart) = plan_reload(
+                    (&self.hacf, &self.haresources, &self.authkeys),
+                    (&cfg.hacf, &cfg.haresources, &cfg.authkeys),
+                );
+                if let Some(keys) = keys {
+                    out.applied.push(format!(
+                        "authkeys: signing with key {} from now on ({} key line(s) accepted)",
+                        keys.active,
+                        keys.keys.len()
+                    ));
+                    node.set_keys(keys.clone());
+                    self.authkeys = keys;
+                }
+                out.restart = restart;
+            }
+        }
+        out
+    }
+}
 
 /// The ldirectord files haresources names (`ldirectord` alone is `ldirectord.cf`), located
 /// as ldirectord does, in haresources order without repeats.
@@ -274,6 +356,47 @@ pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> Fai
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hacf_text(text: &str) -> HaCf {
+        failover::config::hacf::parse(Path::new("ha.cf"), text)
+            .map(|p| p.value)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_reload_applies_keys_and_names_what_needs_a_restart() {
+        let h = hacf_text("keepalive 2\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
+        let r = har("a IPaddr::192.0.2.1/24/eth0\n");
+        let k = failover::config::authkeys::parse(Path::new("authkeys"), "auth 1\n1 sha1 old\n")
+            .map(|p| p.value)
+            .unwrap();
+        let k2 = failover::config::authkeys::parse(
+            Path::new("authkeys"),
+            "auth 2\n1 sha1 old\n2 sha1 new\n",
+        )
+        .map(|p| p.value)
+        .unwrap();
+        // Nothing changed (comments do not count): nothing to do.
+        let h_same =
+            hacf_text("# a comment\nkeepalive 2\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
+        assert_eq!(plan_reload((&h, &r, &k), (&h_same, &r, &k)), (None, vec![]));
+        // A new key is applied; nothing needs a restart.
+        assert_eq!(
+            plan_reload((&h, &r, &k), (&h, &r, &k2)),
+            (Some(k2.clone()), vec![])
+        );
+        // A timing change and a new group need a restart, and say so.
+        let h3 = hacf_text("keepalive 1\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
+        let r3 = har("a IPaddr::192.0.2.1/24/eth0\nb IPaddr::192.0.2.2/24/eth0\n");
+        let (keys, restart) = plan_reload((&h, &r, &k), (&h3, &r3, &k));
+        assert_eq!(keys, None);
+        assert_eq!(restart.len(), 2);
+        assert!(
+            restart[0].starts_with("ha.cf changed")
+                && restart[1].starts_with("haresources changed")
+        );
+    }
+
     use crate::ipvs::memory::MemoryIpvs;
 
     fn har(text: &str) -> Haresources {
