@@ -4,6 +4,7 @@
 //! effective values computed at the end, once every global is known (ldirectord also applies
 //! globals to blocks only after the whole file is read).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 
@@ -1611,13 +1612,14 @@ impl<'a> Parser<'a> {
 
         let blocks = std::mem::take(&mut self.blocks);
         let mut virtuals: Vec<Built> = Vec::new();
+        // Where each virtual service was first defined: duplicates are found in one pass.
+        let mut first_lines: HashMap<VirtualAddress, usize> = HashMap::new();
         let mut warned_missing_proto = [false, false];
         for block in blocks {
             let Some(vs) = self.build(&globals, block, &mut warned_missing_proto) else {
                 continue;
             };
-            if let Some(first) = virtuals.iter().find(|o| o.address == vs.address) {
-                let first_line = first.line;
+            if let Some(&first_line) = first_lines.get(&vs.address) {
                 self.error(
                     vs.line,
                     format!(
@@ -1627,6 +1629,7 @@ impl<'a> Parser<'a> {
                 );
                 continue;
             }
+            first_lines.insert(vs.address, vs.line);
             virtuals.push(vs);
         }
         // A global fallback whose port name exists for one protocol only: ldirectord rejects
@@ -1771,7 +1774,10 @@ impl<'a> Parser<'a> {
         for raw in &b.reals {
             self.real(raw, b.family, &mut reals);
         }
-        dedup_reals(self, &mut reals);
+        let (reals, dups) = dedup_reals(reals);
+        for (line, msg) in dups {
+            self.warn(line, msg);
+        }
 
         // Fallback: the block's own, else the global one for the family and protocol.
         let fallback = if let Some(f) = &b.fallback {
@@ -2262,44 +2268,51 @@ fn parse_dotted_quad(s: &str) -> Option<std::net::Ipv4Addr> {
 }
 
 /// Duplicate `real=` lines collapse into one destination (ldirectord does the same);
-/// a second line for the same address and port with other settings replaces the first.
-fn dedup_reals(p: &mut Parser<'_>, reals: &mut Vec<Real>) {
-    let mut kept: Vec<Real> = Vec::with_capacity(reals.len());
-    for r in reals.drain(..) {
-        if let Some(pos) = kept
-            .iter()
-            .position(|k| k.addr == r.addr && k.port == r.port)
-        {
-            let Some(prev) = kept.get(pos) else { continue };
-            let same = Real {
-                line: prev.line,
-                ..r.clone()
-            } == *prev;
-            let addr = match r.addr {
-                IpAddr::V6(a) => format!("[{a}]:{}", r.port),
-                IpAddr::V4(a) => format!("{a}:{}", r.port),
-            };
-            if same {
-                p.warn(
-                    r.line,
-                    format!(
-                        "real server {addr} already listed at line {}; listed once",
-                        prev.line
-                    ),
-                );
-                continue;
+/// a second line for the same address and port with other settings replaces the first (and
+/// takes its place at the end). Returns the reals kept and a warning `(line, message)` for
+/// each line dropped or replaced. Linear: a map from address and port to the slot of the real
+/// kept for them.
+pub(super) fn dedup_reals(reals: Vec<Real>) -> (Vec<Real>, Vec<(usize, String)>) {
+    let mut warnings = Vec::new();
+    let mut slots: Vec<Option<Real>> = Vec::with_capacity(reals.len());
+    let mut index: HashMap<(IpAddr, u16), usize> = HashMap::with_capacity(reals.len());
+    for r in reals {
+        let key = (r.addr, r.port);
+        if let Some(&pos) = index.get(&key) {
+            if let Some(slot) = slots.get_mut(pos) {
+                if let Some(prev) = slot.as_ref() {
+                    let same = Real {
+                        line: prev.line,
+                        ..r.clone()
+                    } == *prev;
+                    let addr = match r.addr {
+                        IpAddr::V6(a) => format!("[{a}]:{}", r.port),
+                        IpAddr::V4(a) => format!("{a}:{}", r.port),
+                    };
+                    if same {
+                        warnings.push((
+                            r.line,
+                            format!(
+                                "real server {addr} already listed at line {}; listed once",
+                                prev.line
+                            ),
+                        ));
+                        continue;
+                    }
+                    warnings.push((
+                        r.line,
+                        format!(
+                            "real server {addr} already listed at line {} with other settings; \
+                             this line replaces it",
+                            prev.line
+                        ),
+                    ));
+                }
+                *slot = None;
             }
-            p.warn(
-                r.line,
-                format!(
-                    "real server {addr} already listed at line {} with other settings; this \
-                     line replaces it",
-                    prev.line
-                ),
-            );
-            kept.remove(pos);
         }
-        kept.push(r);
+        index.insert(key, slots.len());
+        slots.push(Some(r));
     }
-    *reals = kept;
+    (slots.into_iter().flatten().collect(), warnings)
 }
