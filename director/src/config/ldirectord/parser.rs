@@ -1929,11 +1929,12 @@ impl<'a> Parser<'a> {
         };
         let (port, rest) = match rest.strip_prefix(':') {
             Some(r) => {
-                let (p, r) = take_while(r, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                let (p, r) = take_while(r, is_port_char);
                 if p.is_empty() {
+                    let hint = doubled_colon_hint(text, r, family);
                     self.error(
                         no,
-                        format!("invalid address for real server (wrong format): `{text}`"),
+                        format!("invalid address for real server (wrong format): `{text}`{hint}"),
                     );
                     return;
                 }
@@ -2189,6 +2190,34 @@ fn split_host_port(s: &str) -> (&str, Option<&str>) {
         }
     }
     (s, None)
+}
+
+/// A character of a port number or service name in a `real=` line.
+fn is_port_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// `ADDR::PORT` (a doubled colon; `after` is what follows the first one): the likely fix, and
+/// for IPv4 what ldirectord 1.186 makes of the line (its unanchored pattern skips to the port
+/// and takes it as the address, with port 0). Empty when the line is wrong in another way.
+fn doubled_colon_hint(text: &str, after: &str, family: Family) -> String {
+    let Some(port_on) = after.strip_prefix(':') else {
+        return String::new();
+    };
+    let (port, _) = take_while(port_on, is_port_char);
+    let addr = text
+        .len()
+        .checked_sub(after.len() + 1)
+        .and_then(|end| text.get(..end));
+    let (Some(addr), false) = (addr, port.is_empty()) else {
+        return String::new();
+    };
+    let read_as = match (family, inet_aton(port)) {
+        (Family::V6, _) => return format!(": did you mean {addr}:{port}?"),
+        (Family::V4, Some(a)) => format!("the address {a}"),
+        (Family::V4, None) => "a host name".to_string(),
+    };
+    format!(": did you mean {addr}:{port}? (ldirectord 1.186 reads `{port}` as {read_as}, port 0)")
 }
 
 /// One address of a real line: `[v6]` or a run of `[A-Za-z0-9.-]`, and what follows.

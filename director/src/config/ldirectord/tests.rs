@@ -1052,6 +1052,40 @@ fn real_line_errors() {
 }
 
 #[test]
+fn a_doubled_colon_suggests_the_fix() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "real=192.0.2.2::5060 gate",
+            "invalid address for real server (wrong format): `192.0.2.2::5060 gate`: did you \
+             mean 192.0.2.2:5060? (ldirectord 1.186 reads `5060` as the address 0.0.19.196, \
+             port 0)",
+        ),
+        (
+            "real=192.0.2.2->192.0.2.4::http masq 2",
+            "did you mean 192.0.2.2->192.0.2.4:http? (ldirectord 1.186 reads `http` as a host \
+             name, port 0)",
+        ),
+        (
+            "real6=[2001:db8::2]::80 gate",
+            "did you mean [2001:db8::2]:80?",
+        ),
+    ];
+    for (real, needle) in cases {
+        let head = if real.starts_with("real6") {
+            "virtual6=[2001:db8::1]:5060"
+        } else {
+            "virtual=192.0.2.1:5060"
+        };
+        let (line, msg) = one_error(&format!("{head}\n    {real}\n"));
+        assert_eq!(line, 2, "{real}");
+        assert!(msg.contains(needle), "{real}: `{msg}` lacks `{needle}`");
+    }
+    // No suggestion when there is no port after the colons.
+    let (_, msg) = one_error("virtual=192.0.2.1:80\n    real=192.0.2.2:: gate\n");
+    assert!(!msg.contains("did you mean"), "{msg}");
+}
+
+#[test]
 fn numeric_address_forms_follow_inet_aton() {
     let c = ok_clean("virtual=192.0.2.1:80\n    real=5060 gate\n    real=010.0.0.1 gate\n");
     let r = &vs(&c).reals;
