@@ -9,13 +9,14 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 
 use super::model::*;
+use super::table::dest;
 use super::text::{
     comment_start, first_digits, first_word, hash_in_quotes, indent_columns, inet_aton, is_word,
     take_while,
 };
 use crate::config::diag::{Diagnostic, Diagnostics};
 use crate::config::resolve::Resolver;
-use crate::ipvs::Family;
+use crate::ipvs::{DestKey, Family};
 
 /// Schedulers the Linux kernel provides (`ip_vs_*.ko`).
 pub const SCHEDULERS: [&str; 14] = [
@@ -1780,16 +1781,21 @@ impl<'a> Parser<'a> {
         }
 
         // Fallback: the block's own, else the global one for the family and protocol.
+        let global_fallback = if b.family == Family::V6 {
+            &globals.fallback6
+        } else {
+            &globals.fallback
+        };
+        let fallback_line = b
+            .fallback
+            .as_ref()
+            .map(|f| f.line)
+            .or_else(|| global_fallback.as_ref().map(|g| g.line));
         let fallback = if let Some(f) = &b.fallback {
             self.resolve_fallback(f, b.family, proto_name, true)
                 .and_then(|s| vport.map(|vp| fallback_with_port(s, vp)))
         } else {
-            let g = if b.family == Family::V6 {
-                &globals.fallback6
-            } else {
-                &globals.fallback
-            };
-            match (g, b.protocol) {
+            match (global_fallback, b.protocol) {
                 (None, _) => None,
                 (Some(g), Protocol::Fwm) => {
                     self.warn(
@@ -1895,12 +1901,53 @@ impl<'a> Parser<'a> {
             servicename: b.servicename,
             comment: b.comment,
         };
+        if let Some(line) = fallback_line {
+            self.real_is_fallback(&vs, line);
+        }
         Some(Built {
             line: vs.line,
             address: vs.address,
             checkinterval_line: b.checkinterval.map(|(l, _)| l),
             vs,
         })
+    }
+
+    /// A real server that is also its virtual's fallback (`fallback_line`) is one kernel
+    /// destination. ldirectord 1.186 takes its fallback out by address and port whenever a real
+    /// server comes up, so it deletes that real each time (ref ldirectord.md 6.2, 6.3); director
+    /// keeps the real while its check passes, and says so here. Not for `checktype=off`, whose
+    /// reals never come up.
+    fn real_is_fallback(&mut self, vs: &VirtualService, fallback_line: usize) {
+        let Some(f) = vs.fallback else { return };
+        if vs.checktype == CheckType::Off {
+            return;
+        }
+        let in_kernel = dest(vs, f.addr, f.port, f.method, 1).key();
+        // ldirectord looks for the fallback at its address and port as configured first.
+        let configured = DestKey {
+            addr: f.addr,
+            port: f.port,
+        };
+        for r in &vs.reals {
+            let k = dest(vs, r.addr, r.port, r.method, r.weight).key();
+            if k != in_kernel && k != configured {
+                continue;
+            }
+            let shown = match k.addr {
+                IpAddr::V6(a) => format!("[{a}]:{}", k.port),
+                IpAddr::V4(a) => format!("{a}:{}", k.port),
+            };
+            self.warn(
+                r.line,
+                format!(
+                    "real server {shown} is also the fallback server of virtual service {} \
+                     (line {fallback_line}): ldirectord 1.186 deletes it from the table whenever \
+                     a real server of this virtual comes up (it takes the fallback out by \
+                     address); director keeps it while its check passes",
+                    vs.address
+                ),
+            );
+        }
     }
 
     /// One `real=` line: `ADDR[->ADDR][:PORT] METHOD [WEIGHT] ["REQUEST","RECEIVE"] [l:N] [u:N]`.

@@ -1141,6 +1141,72 @@ virtual=192.0.2.3:443
 }
 
 #[test]
+fn a_real_that_is_its_fallback_is_warned_about() {
+    // 17-derived-upstream-mail-services: the real at the fallback's address and port.
+    let (c, w) = ok("\
+fallback=127.0.0.1:80
+virtual=192.0.2.1:143
+    real=192.0.2.2:143 gate
+    real=127.0.0.1:143 masq
+    fallback=127.0.0.1:143
+virtual=192.0.2.1:80
+    real=192.0.2.2:80 gate
+    real=127.0.0.1->127.0.0.2 gate
+virtual=192.0.2.1:81
+    real=127.0.0.1:81 masq
+    checktype=off
+virtual=192.0.2.1:82
+    real=127.0.0.1:82 masq
+    real=127.0.0.1:8080 masq
+    fallback=127.0.0.1:8080
+");
+    assert_eq!(c.virtuals.len(), 4);
+    let about: Vec<(Option<usize>, &str)> = w
+        .iter()
+        .filter(|d| d.message.contains("is also the fallback server"))
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        about,
+        [
+            (
+                Some(4),
+                "real server 127.0.0.1:143 is also the fallback server of virtual service \
+                 tcp:192.0.2.1:143 (line 5): ldirectord 1.186 deletes it from the table whenever \
+                 a real server of this virtual comes up (it takes the fallback out by address); \
+                 director keeps it while its check passes"
+            ),
+            // The global fallback; a gate real takes the service's port, like the fallback.
+            (Some(8), about[1].1),
+            // The fallback is stored at :82 (gate takes the service's port), and ldirectord
+            // looks for it at :8080 first: both reals can be taken for it.
+            (Some(13), about[2].1),
+            (Some(14), about[3].1),
+        ],
+        "{w:#?}"
+    );
+    assert!(about[1].1.contains(
+        "127.0.0.1:80 is also the fallback server of virtual service tcp:192.0.2.1:80 (line 1)"
+    ));
+    assert!(
+        about[2].1.contains("127.0.0.1:82 is also"),
+        "{}",
+        about[2].1
+    );
+    assert!(
+        about[3].1.contains("127.0.0.1:8080 is also"),
+        "{}",
+        about[3].1
+    );
+    // `director check` prints it as file:line: warning: ...
+    let shown = w
+        .iter()
+        .find(|d| d.line == Some(4))
+        .map(ToString::to_string);
+    assert!(shown.is_some_and(|s| s.starts_with("t.cf:4: warning: real server 127.0.0.1:143")));
+}
+
+#[test]
 fn global_fallback_port_missing_for_one_protocol() {
     // http exists for tcp only: fine while no udp service needs it (ldirectord rejects it).
     let (c, w) = ok("fallback=127.0.0.1:http\nvirtual=192.0.2.1:80\n");
