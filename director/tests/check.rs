@@ -220,3 +220,22 @@ fn a_real_that_is_the_fallback_is_warned_about_at_its_line() {
     );
     assert!(err.contains(&want), "{err}");
 }
+
+/// An empty ldirectord file is valid (as in ldirectord), but a reload to it removes every
+/// service: `director check` warns about it.
+#[test]
+fn an_empty_file_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let cf = dir.path().join("empty.cf");
+    std::fs::write(&cf, "").unwrap();
+    let out = director().arg("check").arg(&cf).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "{}: warning: no virtual service in this file: it manages no service, and a reload to \
+         it removes every virtual service of the running configuration (ldirectord does the \
+         same)\n",
+        cf.display()
+    );
+    assert_eq!(err, want);
+}

@@ -1612,6 +1612,17 @@ impl<'a> Parser<'a> {
         }
 
         let blocks = std::mem::take(&mut self.blocks);
+        if blocks.is_empty() {
+            // Valid, as in ldirectord, and dangerous: a reload to an empty or truncated file
+            // removes every service the running configuration has.
+            self.diags.push(Diagnostic::warning(
+                self.file,
+                None,
+                "no virtual service in this file: it manages no service, and a reload to it \
+                 removes every virtual service of the running configuration (ldirectord does \
+                 the same)",
+            ));
+        }
         let mut virtuals: Vec<Built> = Vec::new();
         // Where each virtual service was first defined: duplicates are found in one pass.
         let mut first_lines: HashMap<VirtualAddress, usize> = HashMap::new();

@@ -45,13 +45,20 @@ fn ok(text: &str) -> (Config, Vec<Diagnostic>) {
     }
 }
 
-/// Parses without warnings (short test files may end on a bare `virtual=` line; that quirk
-/// has its own test).
+/// Parses without warnings (short test files may end on a bare `virtual=` line, or hold no
+/// virtual at all; those warnings have their own tests).
 fn ok_clean(text: &str) -> Config {
     let (c, mut w) = ok(text);
-    w.retain(|d| !d.message.contains("reads it twice"));
+    w.retain(|d| !d.message.contains("reads it twice") && !no_virtual(d));
     assert!(w.is_empty(), "unexpected warnings: {w:?}");
     c
+}
+
+/// The warning about a file without any virtual service.
+fn no_virtual(d: &Diagnostic) -> bool {
+    d.severity == Severity::Warning
+        && d.line.is_none()
+        && d.message.starts_with("no virtual service in this file")
 }
 
 fn errors(text: &str) -> Vec<Diagnostic> {
@@ -255,7 +262,8 @@ maintenancedir=/etc/ha.d/maintenance
 ";
     let (c, w) = ok(text);
     assert!(warned(&w, 5, "no udp entry"));
-    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(w.iter().any(no_virtual), "{w:#?}");
+    assert_eq!(w.len(), 2, "{w:#?}");
     let g = &c.globals;
     assert_eq!(g.checktimeout, Some(3));
     assert_eq!(g.negotiatetimeout, Some(20));
@@ -1364,6 +1372,39 @@ fn comments_and_empty_files() {
     );
     assert_eq!(vs(&c).reals.len(), 1);
     assert_eq!(vs(&c).scheduler, "lc");
+}
+
+#[test]
+fn a_file_without_virtual_services_is_warned_about() {
+    for text in [
+        "",
+        "\n\n",
+        "# nothing yet\n",
+        "checktimeout=3\nquiescent=yes\n",
+    ] {
+        let (c, w) = ok(text);
+        assert!(c.virtuals.is_empty());
+        assert_eq!(w.len(), 1, "{text:?}: {w:#?}");
+        assert_eq!(
+            w[0].to_string(),
+            "t.cf: warning: no virtual service in this file: it manages no service, and a \
+             reload to it removes every virtual service of the running configuration \
+             (ldirectord does the same)"
+        );
+    }
+    // A virtual, even one that ends the file, is enough.
+    let (_, w) = ok("virtual=192.0.2.1:80\n");
+    assert!(!w.iter().any(no_virtual), "{w:#?}");
+    // A broken virtual line is an error of its own, not "no virtual service".
+    let e = match parse(
+        "virtual=nosuch:80\n    real=192.0.2.2 gate\n",
+        "t.cf",
+        &resolver(),
+    ) {
+        Ok(r) => panic!("accepted: {r:?}"),
+        Err(e) => e,
+    };
+    assert!(!e.iter().any(no_virtual), "{e:#?}");
 }
 
 #[test]
