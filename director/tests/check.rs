@@ -196,3 +196,46 @@ fn stonith_devices_are_checked_at_their_line() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A real server that is also its virtual's fallback: ldirectord deletes it whenever a real
+/// comes up, director keeps it; `director check` says so at the real's line (and the file
+/// is still accepted).
+#[test]
+fn a_real_that_is_the_fallback_is_warned_about_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cf = dir.path().join("mail.cf");
+    std::fs::write(
+        &cf,
+        "virtual=192.0.2.1:143\n    real=192.0.2.2:143 masq\n    real=127.0.0.1:143 masq\n    \
+         fallback=127.0.0.1:143\n    service=imap\n",
+    )
+    .unwrap();
+    let out = director().arg("check").arg(&cf).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "{}:3: warning: real server 127.0.0.1:143 is also the fallback server of virtual \
+         service tcp:192.0.2.1:143 (line 4): ldirectord 1.186 deletes it",
+        cf.display()
+    );
+    assert!(err.contains(&want), "{err}");
+}
+
+/// An empty ldirectord file is valid (as in ldirectord), but a reload to it removes every
+/// service: `director check` warns about it.
+#[test]
+fn an_empty_file_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let cf = dir.path().join("empty.cf");
+    std::fs::write(&cf, "").unwrap();
+    let out = director().arg("check").arg(&cf).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "{}: warning: no virtual service in this file: it manages no service, and a reload to \
+         it removes every virtual service of the running configuration (ldirectord does the \
+         same)\n",
+        cf.display()
+    );
+    assert_eq!(err, want);
+}

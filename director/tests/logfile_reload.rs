@@ -129,3 +129,41 @@ fn a_reload_to_a_logfile_that_cannot_be_opened_keeps_the_running_config() {
     assert!(!log.contains("198.51.100.2"), "{log}");
     assert!(log.contains("terminated on signal: TERM"), "{log}");
 }
+
+/// A reload to a file without any virtual service (here only its `logfile=` line is left, as
+/// after a truncated save) removes every service, as ldirectord does; the log says so loudly
+/// instead of only listing the deletions.
+#[test]
+fn a_reload_to_a_file_without_virtual_services_warns_before_it_purges() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.log");
+    let cf = dir.path().join("ldirectord.cf");
+    std::fs::write(&cf, cf_text(&one, &["198.51.100.1"])).unwrap();
+    let mut child = run(dir.path());
+    wait_for("the first real in one.log", || {
+        read(&one).contains("Added real server: 198.51.100.1:80")
+    });
+    std::fs::write(&cf, format!("logfile=\"{}\"\n", one.display())).unwrap();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    wait_for("the removal warning in one.log", || {
+        read(&one).contains("removing all 1 virtual services")
+    });
+    stop(&mut child);
+    let log = read(&one);
+    let file = cf.display().to_string();
+    assert!(
+        log.contains(&format!(
+            "{file}: warning: no virtual service in this file: it manages no service, and a \
+             reload to it removes every virtual service of the running configuration"
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "{file}: warning: the reloaded file has no virtual service: removing all 1 virtual \
+             services of the running configuration (tcp:192.0.2.132:80)"
+        )),
+        "{log}"
+    );
+}

@@ -395,6 +395,35 @@ impl Lvs {
     }
 }
 
+/// How many removed services a reload warning names before it only counts the rest.
+const NAMED_REMOVALS: usize = 10;
+
+/// A reload from `old` to a `new` configuration without any virtual service removes every
+/// service of `old` (as ldirectord does): the warning that says so, naming what goes, or
+/// `None` when the reload keeps at least one service or there was none. An empty or truncated
+/// file is the usual cause, so this must not pass silently.
+fn reload_removes_all(old: &Config, new: &Config, file: &str) -> Option<String> {
+    if !new.virtuals.is_empty() || old.virtuals.is_empty() {
+        return None;
+    }
+    let mut names: Vec<String> = old
+        .virtuals
+        .iter()
+        .take(NAMED_REMOVALS)
+        .map(|v| v.address.to_string())
+        .collect();
+    let more = old.virtuals.len().saturating_sub(NAMED_REMOVALS);
+    if more > 0 {
+        names.push(format!("and {more} more"));
+    }
+    Some(format!(
+        "{file}: warning: the reloaded file has no virtual service: removing all {} virtual \
+         services of the running configuration ({})",
+        old.virtuals.len(),
+        names.join(", ")
+    ))
+}
+
 fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -874,6 +903,9 @@ impl Actor {
                 for w in &mapped.warnings {
                     tracing::warn!("{w}");
                 }
+                if let Some(w) = reload_removes_all(&self.config, &config, &self.file) {
+                    tracing::warn!("{w}");
+                }
                 self.daemon_status = DaemonStatus::Reloading;
                 if let Some(name) = &self.options.log_cfgname {
                     if config.globals.logfile != self.config.globals.logfile
@@ -973,6 +1005,37 @@ mod tests {
 
     fn sa(s: &str) -> std::net::SocketAddr {
         s.parse().unwrap()
+    }
+
+    fn parsed(text: &str) -> Config {
+        let resolver = StaticResolver::new(Services::default());
+        crate::config::ldirectord::parse(text, "www.cf", &resolver)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_reload_to_no_virtual_service_says_what_it_removes() {
+        let two = parsed("virtual=192.0.2.1:80\n    real=192.0.2.2 gate\nvirtual=7\n");
+        let none = parsed("");
+        assert_eq!(
+            reload_removes_all(&two, &none, "www.cf").as_deref(),
+            Some(
+                "www.cf: warning: the reloaded file has no virtual service: removing all 2 \
+                 virtual services of the running configuration (tcp:192.0.2.1:80, fwm:7)"
+            )
+        );
+        assert_eq!(reload_removes_all(&none, &none, "www.cf"), None);
+        assert_eq!(reload_removes_all(&none, &two, "www.cf"), None);
+        assert_eq!(reload_removes_all(&two, &two, "www.cf"), None);
+        let many: String = (1..=12)
+            .map(|i| format!("virtual=192.0.2.{i}:80\n    scheduler=rr\n"))
+            .collect();
+        let w = reload_removes_all(&parsed(&many), &none, "www.cf").unwrap_or_default();
+        assert!(
+            w.contains("all 12 virtual services") && w.ends_with("tcp:192.0.2.10:80, and 2 more)"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -4,17 +4,19 @@
 //! effective values computed at the end, once every global is known (ldirectord also applies
 //! globals to blocks only after the whole file is read).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 
 use super::model::*;
+use super::table::dest;
 use super::text::{
     comment_start, first_digits, first_word, hash_in_quotes, indent_columns, inet_aton, is_word,
     take_while,
 };
 use crate::config::diag::{Diagnostic, Diagnostics};
 use crate::config::resolve::Resolver;
-use crate::ipvs::Family;
+use crate::ipvs::{DestKey, Family};
 
 /// Schedulers the Linux kernel provides (`ip_vs_*.ko`).
 pub const SCHEDULERS: [&str; 14] = [
@@ -1610,14 +1612,26 @@ impl<'a> Parser<'a> {
         }
 
         let blocks = std::mem::take(&mut self.blocks);
+        if blocks.is_empty() {
+            // Valid, as in ldirectord, and dangerous: a reload to an empty or truncated file
+            // removes every service the running configuration has.
+            self.diags.push(Diagnostic::warning(
+                self.file,
+                None,
+                "no virtual service in this file: it manages no service, and a reload to it \
+                 removes every virtual service of the running configuration (ldirectord does \
+                 the same)",
+            ));
+        }
         let mut virtuals: Vec<Built> = Vec::new();
+        // Where each virtual service was first defined: duplicates are found in one pass.
+        let mut first_lines: HashMap<VirtualAddress, usize> = HashMap::new();
         let mut warned_missing_proto = [false, false];
         for block in blocks {
             let Some(vs) = self.build(&globals, block, &mut warned_missing_proto) else {
                 continue;
             };
-            if let Some(first) = virtuals.iter().find(|o| o.address == vs.address) {
-                let first_line = first.line;
+            if let Some(&first_line) = first_lines.get(&vs.address) {
                 self.error(
                     vs.line,
                     format!(
@@ -1627,6 +1641,7 @@ impl<'a> Parser<'a> {
                 );
                 continue;
             }
+            first_lines.insert(vs.address, vs.line);
             virtuals.push(vs);
         }
         // A global fallback whose port name exists for one protocol only: ldirectord rejects
@@ -1771,19 +1786,27 @@ impl<'a> Parser<'a> {
         for raw in &b.reals {
             self.real(raw, b.family, &mut reals);
         }
-        dedup_reals(self, &mut reals);
+        let (reals, dups) = dedup_reals(reals);
+        for (line, msg) in dups {
+            self.warn(line, msg);
+        }
 
         // Fallback: the block's own, else the global one for the family and protocol.
+        let global_fallback = if b.family == Family::V6 {
+            &globals.fallback6
+        } else {
+            &globals.fallback
+        };
+        let fallback_line = b
+            .fallback
+            .as_ref()
+            .map(|f| f.line)
+            .or_else(|| global_fallback.as_ref().map(|g| g.line));
         let fallback = if let Some(f) = &b.fallback {
             self.resolve_fallback(f, b.family, proto_name, true)
                 .and_then(|s| vport.map(|vp| fallback_with_port(s, vp)))
         } else {
-            let g = if b.family == Family::V6 {
-                &globals.fallback6
-            } else {
-                &globals.fallback
-            };
-            match (g, b.protocol) {
+            match (global_fallback, b.protocol) {
                 (None, _) => None,
                 (Some(g), Protocol::Fwm) => {
                     self.warn(
@@ -1889,12 +1912,53 @@ impl<'a> Parser<'a> {
             servicename: b.servicename,
             comment: b.comment,
         };
+        if let Some(line) = fallback_line {
+            self.real_is_fallback(&vs, line);
+        }
         Some(Built {
             line: vs.line,
             address: vs.address,
             checkinterval_line: b.checkinterval.map(|(l, _)| l),
             vs,
         })
+    }
+
+    /// A real server that is also its virtual's fallback (`fallback_line`) is one kernel
+    /// destination. ldirectord 1.186 takes its fallback out by address and port whenever a real
+    /// server comes up, so it deletes that real each time (ref ldirectord.md 6.2, 6.3); director
+    /// keeps the real while its check passes, and says so here. Not for `checktype=off`, whose
+    /// reals never come up.
+    fn real_is_fallback(&mut self, vs: &VirtualService, fallback_line: usize) {
+        let Some(f) = vs.fallback else { return };
+        if vs.checktype == CheckType::Off {
+            return;
+        }
+        let in_kernel = dest(vs, f.addr, f.port, f.method, 1).key();
+        // ldirectord looks for the fallback at its address and port as configured first.
+        let configured = DestKey {
+            addr: f.addr,
+            port: f.port,
+        };
+        for r in &vs.reals {
+            let k = dest(vs, r.addr, r.port, r.method, r.weight).key();
+            if k != in_kernel && k != configured {
+                continue;
+            }
+            let shown = match k.addr {
+                IpAddr::V6(a) => format!("[{a}]:{}", k.port),
+                IpAddr::V4(a) => format!("{a}:{}", k.port),
+            };
+            self.warn(
+                r.line,
+                format!(
+                    "real server {shown} is also the fallback server of virtual service {} \
+                     (line {fallback_line}): ldirectord 1.186 deletes it from the table whenever \
+                     a real server of this virtual comes up (it takes the fallback out by \
+                     address); director keeps it while its check passes",
+                    vs.address
+                ),
+            );
+        }
     }
 
     /// One `real=` line: `ADDR[->ADDR][:PORT] METHOD [WEIGHT] ["REQUEST","RECEIVE"] [l:N] [u:N]`.
@@ -1923,11 +1987,12 @@ impl<'a> Parser<'a> {
         };
         let (port, rest) = match rest.strip_prefix(':') {
             Some(r) => {
-                let (p, r) = take_while(r, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                let (p, r) = take_while(r, is_port_char);
                 if p.is_empty() {
+                    let hint = doubled_colon_hint(text, r, family);
                     self.error(
                         no,
-                        format!("invalid address for real server (wrong format): `{text}`"),
+                        format!("invalid address for real server (wrong format): `{text}`{hint}"),
                     );
                     return;
                 }
@@ -2185,6 +2250,34 @@ fn split_host_port(s: &str) -> (&str, Option<&str>) {
     (s, None)
 }
 
+/// A character of a port number or service name in a `real=` line.
+fn is_port_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// `ADDR::PORT` (a doubled colon; `after` is what follows the first one): the likely fix, and
+/// for IPv4 what ldirectord 1.186 makes of the line (its unanchored pattern skips to the port
+/// and takes it as the address, with port 0). Empty when the line is wrong in another way.
+fn doubled_colon_hint(text: &str, after: &str, family: Family) -> String {
+    let Some(port_on) = after.strip_prefix(':') else {
+        return String::new();
+    };
+    let (port, _) = take_while(port_on, is_port_char);
+    let addr = text
+        .len()
+        .checked_sub(after.len() + 1)
+        .and_then(|end| text.get(..end));
+    let (Some(addr), false) = (addr, port.is_empty()) else {
+        return String::new();
+    };
+    let read_as = match (family, inet_aton(port)) {
+        (Family::V6, _) => return format!(": did you mean {addr}:{port}?"),
+        (Family::V4, Some(a)) => format!("the address {a}"),
+        (Family::V4, None) => "a host name".to_string(),
+    };
+    format!(": did you mean {addr}:{port}? (ldirectord 1.186 reads `{port}` as {read_as}, port 0)")
+}
+
 /// One address of a real line: `[v6]` or a run of `[A-Za-z0-9.-]`, and what follows.
 fn real_addr(s: &str) -> Option<(&str, &str)> {
     if s.starts_with('[') {
@@ -2262,44 +2355,51 @@ fn parse_dotted_quad(s: &str) -> Option<std::net::Ipv4Addr> {
 }
 
 /// Duplicate `real=` lines collapse into one destination (ldirectord does the same);
-/// a second line for the same address and port with other settings replaces the first.
-fn dedup_reals(p: &mut Parser<'_>, reals: &mut Vec<Real>) {
-    let mut kept: Vec<Real> = Vec::with_capacity(reals.len());
-    for r in reals.drain(..) {
-        if let Some(pos) = kept
-            .iter()
-            .position(|k| k.addr == r.addr && k.port == r.port)
-        {
-            let Some(prev) = kept.get(pos) else { continue };
-            let same = Real {
-                line: prev.line,
-                ..r.clone()
-            } == *prev;
-            let addr = match r.addr {
-                IpAddr::V6(a) => format!("[{a}]:{}", r.port),
-                IpAddr::V4(a) => format!("{a}:{}", r.port),
-            };
-            if same {
-                p.warn(
-                    r.line,
-                    format!(
-                        "real server {addr} already listed at line {}; listed once",
-                        prev.line
-                    ),
-                );
-                continue;
+/// a second line for the same address and port with other settings replaces the first (and
+/// takes its place at the end). Returns the reals kept and a warning `(line, message)` for
+/// each line dropped or replaced. Linear: a map from address and port to the slot of the real
+/// kept for them.
+pub(super) fn dedup_reals(reals: Vec<Real>) -> (Vec<Real>, Vec<(usize, String)>) {
+    let mut warnings = Vec::new();
+    let mut slots: Vec<Option<Real>> = Vec::with_capacity(reals.len());
+    let mut index: HashMap<(IpAddr, u16), usize> = HashMap::with_capacity(reals.len());
+    for r in reals {
+        let key = (r.addr, r.port);
+        if let Some(&pos) = index.get(&key) {
+            if let Some(slot) = slots.get_mut(pos) {
+                if let Some(prev) = slot.as_ref() {
+                    let same = Real {
+                        line: prev.line,
+                        ..r.clone()
+                    } == *prev;
+                    let addr = match r.addr {
+                        IpAddr::V6(a) => format!("[{a}]:{}", r.port),
+                        IpAddr::V4(a) => format!("{a}:{}", r.port),
+                    };
+                    if same {
+                        warnings.push((
+                            r.line,
+                            format!(
+                                "real server {addr} already listed at line {}; listed once",
+                                prev.line
+                            ),
+                        ));
+                        continue;
+                    }
+                    warnings.push((
+                        r.line,
+                        format!(
+                            "real server {addr} already listed at line {} with other settings; \
+                             this line replaces it",
+                            prev.line
+                        ),
+                    ));
+                }
+                *slot = None;
             }
-            p.warn(
-                r.line,
-                format!(
-                    "real server {addr} already listed at line {} with other settings; this \
-                     line replaces it",
-                    prev.line
-                ),
-            );
-            kept.remove(pos);
         }
-        kept.push(r);
+        index.insert(key, slots.len());
+        slots.push(Some(r));
     }
-    *reals = kept;
+    (slots.into_iter().flatten().collect(), warnings)
 }

@@ -45,13 +45,20 @@ fn ok(text: &str) -> (Config, Vec<Diagnostic>) {
     }
 }
 
-/// Parses without warnings (short test files may end on a bare `virtual=` line; that quirk
-/// has its own test).
+/// Parses without warnings (short test files may end on a bare `virtual=` line, or hold no
+/// virtual at all; those warnings have their own tests).
 fn ok_clean(text: &str) -> Config {
     let (c, mut w) = ok(text);
-    w.retain(|d| !d.message.contains("reads it twice"));
+    w.retain(|d| !d.message.contains("reads it twice") && !no_virtual(d));
     assert!(w.is_empty(), "unexpected warnings: {w:?}");
     c
+}
+
+/// The warning about a file without any virtual service.
+fn no_virtual(d: &Diagnostic) -> bool {
+    d.severity == Severity::Warning
+        && d.line.is_none()
+        && d.message.starts_with("no virtual service in this file")
 }
 
 fn errors(text: &str) -> Vec<Diagnostic> {
@@ -255,7 +262,8 @@ maintenancedir=/etc/ha.d/maintenance
 ";
     let (c, w) = ok(text);
     assert!(warned(&w, 5, "no udp entry"));
-    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(w.iter().any(no_virtual), "{w:#?}");
+    assert_eq!(w.len(), 2, "{w:#?}");
     let g = &c.globals;
     assert_eq!(g.checktimeout, Some(3));
     assert_eq!(g.negotiatetimeout, Some(20));
@@ -1052,6 +1060,40 @@ fn real_line_errors() {
 }
 
 #[test]
+fn a_doubled_colon_suggests_the_fix() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "real=192.0.2.2::5060 gate",
+            "invalid address for real server (wrong format): `192.0.2.2::5060 gate`: did you \
+             mean 192.0.2.2:5060? (ldirectord 1.186 reads `5060` as the address 0.0.19.196, \
+             port 0)",
+        ),
+        (
+            "real=192.0.2.2->192.0.2.4::http masq 2",
+            "did you mean 192.0.2.2->192.0.2.4:http? (ldirectord 1.186 reads `http` as a host \
+             name, port 0)",
+        ),
+        (
+            "real6=[2001:db8::2]::80 gate",
+            "did you mean [2001:db8::2]:80?",
+        ),
+    ];
+    for (real, needle) in cases {
+        let head = if real.starts_with("real6") {
+            "virtual6=[2001:db8::1]:5060"
+        } else {
+            "virtual=192.0.2.1:5060"
+        };
+        let (line, msg) = one_error(&format!("{head}\n    {real}\n"));
+        assert_eq!(line, 2, "{real}");
+        assert!(msg.contains(needle), "{real}: `{msg}` lacks `{needle}`");
+    }
+    // No suggestion when there is no port after the colons.
+    let (_, msg) = one_error("virtual=192.0.2.1:80\n    real=192.0.2.2:: gate\n");
+    assert!(!msg.contains("did you mean"), "{msg}");
+}
+
+#[test]
 fn numeric_address_forms_follow_inet_aton() {
     let c = ok_clean("virtual=192.0.2.1:80\n    real=5060 gate\n    real=010.0.0.1 gate\n");
     let r = &vs(&c).reals;
@@ -1104,6 +1146,72 @@ virtual=192.0.2.3:443
             fb("127.0.0.2", 443, Method::Masq),
         ]
     );
+}
+
+#[test]
+fn a_real_that_is_its_fallback_is_warned_about() {
+    // 17-derived-upstream-mail-services: the real at the fallback's address and port.
+    let (c, w) = ok("\
+fallback=127.0.0.1:80
+virtual=192.0.2.1:143
+    real=192.0.2.2:143 gate
+    real=127.0.0.1:143 masq
+    fallback=127.0.0.1:143
+virtual=192.0.2.1:80
+    real=192.0.2.2:80 gate
+    real=127.0.0.1->127.0.0.2 gate
+virtual=192.0.2.1:81
+    real=127.0.0.1:81 masq
+    checktype=off
+virtual=192.0.2.1:82
+    real=127.0.0.1:82 masq
+    real=127.0.0.1:8080 masq
+    fallback=127.0.0.1:8080
+");
+    assert_eq!(c.virtuals.len(), 4);
+    let about: Vec<(Option<usize>, &str)> = w
+        .iter()
+        .filter(|d| d.message.contains("is also the fallback server"))
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        about,
+        [
+            (
+                Some(4),
+                "real server 127.0.0.1:143 is also the fallback server of virtual service \
+                 tcp:192.0.2.1:143 (line 5): ldirectord 1.186 deletes it from the table whenever \
+                 a real server of this virtual comes up (it takes the fallback out by address); \
+                 director keeps it while its check passes"
+            ),
+            // The global fallback; a gate real takes the service's port, like the fallback.
+            (Some(8), about[1].1),
+            // The fallback is stored at :82 (gate takes the service's port), and ldirectord
+            // looks for it at :8080 first: both reals can be taken for it.
+            (Some(13), about[2].1),
+            (Some(14), about[3].1),
+        ],
+        "{w:#?}"
+    );
+    assert!(about[1].1.contains(
+        "127.0.0.1:80 is also the fallback server of virtual service tcp:192.0.2.1:80 (line 1)"
+    ));
+    assert!(
+        about[2].1.contains("127.0.0.1:82 is also"),
+        "{}",
+        about[2].1
+    );
+    assert!(
+        about[3].1.contains("127.0.0.1:8080 is also"),
+        "{}",
+        about[3].1
+    );
+    // `director check` prints it as file:line: warning: ...
+    let shown = w
+        .iter()
+        .find(|d| d.line == Some(4))
+        .map(ToString::to_string);
+    assert!(shown.is_some_and(|s| s.starts_with("t.cf:4: warning: real server 127.0.0.1:143")));
 }
 
 #[test]
@@ -1264,6 +1372,39 @@ fn comments_and_empty_files() {
     );
     assert_eq!(vs(&c).reals.len(), 1);
     assert_eq!(vs(&c).scheduler, "lc");
+}
+
+#[test]
+fn a_file_without_virtual_services_is_warned_about() {
+    for text in [
+        "",
+        "\n\n",
+        "# nothing yet\n",
+        "checktimeout=3\nquiescent=yes\n",
+    ] {
+        let (c, w) = ok(text);
+        assert!(c.virtuals.is_empty());
+        assert_eq!(w.len(), 1, "{text:?}: {w:#?}");
+        assert_eq!(
+            w[0].to_string(),
+            "t.cf: warning: no virtual service in this file: it manages no service, and a \
+             reload to it removes every virtual service of the running configuration \
+             (ldirectord does the same)"
+        );
+    }
+    // A virtual, even one that ends the file, is enough.
+    let (_, w) = ok("virtual=192.0.2.1:80\n");
+    assert!(!w.iter().any(no_virtual), "{w:#?}");
+    // A broken virtual line is an error of its own, not "no virtual service".
+    let e = match parse(
+        "virtual=nosuch:80\n    real=192.0.2.2 gate\n",
+        "t.cf",
+        &resolver(),
+    ) {
+        Ok(r) => panic!("accepted: {r:?}"),
+        Err(e) => e,
+    };
+    assert!(!e.iter().any(no_virtual), "{e:#?}");
 }
 
 #[test]
@@ -1581,4 +1722,211 @@ fn tlsverify_is_chain_yes_or_no_globally_or_per_virtual() {
     let lines: Vec<usize> = e.iter().filter_map(|d| d.line).collect();
     assert_eq!(lines, vec![1, 5], "{e:#?}");
     assert!(e[0].message.contains("tlsverify must be chain"), "{e:#?}");
+}
+
+// ------------------------------------------------------------------ duplicates at scale
+
+/// The quadratic `dedup_reals` the parser had until the hash map replaced it: the reference
+/// the linear one must agree with.
+fn dedup_reals_by_scan(reals: Vec<Real>) -> (Vec<Real>, Vec<(usize, String)>) {
+    let mut warnings = Vec::new();
+    let mut kept: Vec<Real> = Vec::with_capacity(reals.len());
+    for r in reals {
+        if let Some(pos) = kept
+            .iter()
+            .position(|k| k.addr == r.addr && k.port == r.port)
+        {
+            let prev = kept[pos].clone();
+            let same = Real {
+                line: prev.line,
+                ..r.clone()
+            } == prev;
+            let addr = match r.addr {
+                IpAddr::V6(a) => format!("[{a}]:{}", r.port),
+                IpAddr::V4(a) => format!("{a}:{}", r.port),
+            };
+            if same {
+                warnings.push((
+                    r.line,
+                    format!(
+                        "real server {addr} already listed at line {}; listed once",
+                        prev.line
+                    ),
+                ));
+                continue;
+            }
+            warnings.push((
+                r.line,
+                format!(
+                    "real server {addr} already listed at line {} with other settings; this \
+                     line replaces it",
+                    prev.line
+                ),
+            ));
+            kept.remove(pos);
+        }
+        kept.push(r);
+    }
+    (kept, warnings)
+}
+
+/// Small domains, so that random lists hold many duplicates.
+fn small_real() -> impl Strategy<Value = Real> {
+    (
+        prop_oneof![
+            Just(ip("192.0.2.1")),
+            Just(ip("192.0.2.2")),
+            Just(ip("192.0.2.3")),
+            Just(ip("2001:db8::1")),
+        ],
+        prop_oneof![Just(0u16), Just(80), Just(8080)],
+        prop_oneof![Just(Method::Gate), Just(Method::Masq), Just(Method::Ipip)],
+        0u32..3,
+        proptest::option::of(Just("/x".to_string())),
+        0u32..2,
+    )
+        .prop_map(|(addr, port, method, weight, request, upper)| Real {
+            line: 0,
+            addr,
+            port,
+            method,
+            weight,
+            receive: request.as_ref().map(|_| "ok".to_string()),
+            request,
+            lower: 0,
+            upper,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    /// The linear dedup keeps the same reals in the same order, with the same warnings in the
+    /// same order, as the scan it replaced.
+    #[test]
+    fn dedup_reals_agrees_with_the_quadratic_scan(
+        reals in proptest::collection::vec(small_real(), 0..40)
+    ) {
+        let reals: Vec<Real> = reals
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Real { line: i + 2, ..r })
+            .collect();
+        prop_assert_eq!(
+            super::parser::dedup_reals(reals.clone()),
+            dedup_reals_by_scan(reals)
+        );
+    }
+
+    /// Duplicate virtual services: each one after the first is an error at its own line that
+    /// names the first definition, whatever the order.
+    #[test]
+    fn duplicate_virtuals_name_the_first_definition(
+        picks in proptest::collection::vec(0usize..6, 0..30)
+    ) {
+        let forms = [
+            "virtual=192.0.2.1:80",
+            "virtual=192.0.2.1:www",
+            "virtual=192.0.2.1:80\n    protocol=udp",
+            "virtual=192.0.2.2:80",
+            "virtual=5",
+            "virtual6=5",
+        ];
+        // The same service, by index into `forms` (`:www` is `:80`).
+        let identity = |i: usize| if i == 1 { 0 } else { i };
+        let mut text = String::new();
+        let mut line = 1;
+        let mut want: Vec<(usize, usize)> = Vec::new();
+        let mut first: Vec<(usize, usize)> = Vec::new();
+        for &i in &picks {
+            match first.iter().find(|(id, _)| *id == identity(i)) {
+                Some(&(_, at)) => want.push((line, at)),
+                None => first.push((identity(i), line)),
+            }
+            let form = forms[i];
+            text.push_str(form);
+            text.push_str("\n    scheduler=rr\n");
+            line += form.lines().count() + 1;
+        }
+        let got: Vec<(usize, usize)> = match parse(&text, "d.cf", &resolver()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .errors()
+                .map(|d| {
+                    let at = d
+                        .message
+                        .split("first defined at line ")
+                        .nth(1)
+                        .and_then(|s| s.trim_end_matches(')').parse().ok())
+                        .unwrap_or(0);
+                    (d.line.unwrap_or(0), at)
+                })
+                .collect(),
+        };
+        prop_assert_eq!(got, want);
+    }
+}
+
+/// Runs `f` on a thread and fails the test if it has not returned within `bound` (far above
+/// what a linear parse needs even in a debug build on a busy machine; the quadratic one it
+/// replaced needed minutes here).
+fn within<T: Send + 'static>(
+    bound: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(bound) {
+        Ok(v) => v,
+        Err(e) => panic!("not done within {bound:?}: {e}"),
+    }
+}
+
+#[test]
+fn four_full_ranges_of_reals_parse_in_linear_time() {
+    let text = "virtual=192.0.2.1:80\n    real=10.0.0.0->10.0.255.255 gate\n    \
+                real=10.1.0.0->10.1.255.255 gate\n    real=10.2.0.0->10.2.255.255 gate\n    \
+                real=10.3.0.0->10.3.255.255 gate\n    real=10.0.0.1->10.0.0.2 gate 2\n";
+    let (c, w) = within(std::time::Duration::from_secs(60), move || {
+        parse(text, "big.cf", &resolver()).expect("parses")
+    });
+    let r = &vs(&c).reals;
+    assert_eq!(r.len(), 4 * 65536);
+    // The last line replaced two reals of the first range, which moved to the end.
+    assert_eq!(r[r.len() - 1].addr, ip("10.0.0.2"));
+    assert_eq!(r[r.len() - 1].weight, 2);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(warned(
+        &w,
+        6,
+        "already listed at line 2 with other settings"
+    ));
+}
+
+#[test]
+fn a_hundred_thousand_virtuals_parse_in_linear_time() {
+    let mut text = String::new();
+    for i in 0u32..100_000 {
+        let a = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+        text.push_str(&format!("virtual={a}:80\n    real=192.0.2.2 gate\n"));
+    }
+    // One duplicate at the end: still found.
+    text.push_str("virtual=10.0.0.7:80\n");
+    let e = within(std::time::Duration::from_secs(60), move || {
+        match parse(&text, "big.cf", &resolver()) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0,
+        }
+    });
+    let errors: Vec<String> = e
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        errors,
+        ["big.cf:200001: duplicate virtual server tcp:10.0.0.7:80 (first defined at line 15)"]
+    );
 }
