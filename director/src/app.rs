@@ -229,7 +229,8 @@ fn check_files(config_dir: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>, Str
         }
     }
     out.sort();
-    if out.is_empty() {
+    // A Heartbeat-only directory (ha.cf, no ldirectord resource) has none, and needs none.
+    if out.is_empty() && !config_dir.join("ha.cf").is_file() {
         return Err(format!(
             "no ldirectord files (*.cf) in {}",
             config_dir.display()
@@ -356,7 +357,7 @@ fn ipvsadm_argv(argv: &[String], stdout: &mut dyn Write, stderr: &mut dyn Write)
         conn: &mut conn,
         names: &names,
     };
-    let code = match Client::connect() {
+    let code = match Client::connect_or_load() {
         Ok(mut client) => cli::exec::run(argv, &mut client, &mut io),
         Err(e) => cli::exec::run(argv, &mut Unreachable(Some(e)), &mut io),
     };

@@ -239,3 +239,40 @@ fn an_empty_file_is_warned_about() {
     );
     assert_eq!(err, want);
 }
+
+/// A Heartbeat-only directory (ha.cf, authkeys, haresources; no ldirectord resource, no
+/// `*.cf`) is checked and passes: no "no ldirectord files", nothing about IPVS.
+#[test]
+fn a_heartbeat_only_directory_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("ha.cf"),
+        "keepalive 2\ndeadtime 30\nbcast lo\nnode ha01\nnode ha02\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("authkeys"), "auth 1\n1 sha1 TestNetOnlySecret\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(d.join("haresources"), "ha01 IPaddr::192.0.2.100/24/lo\n").unwrap();
+    std::fs::write(d.join("nodeinfo"), "ha01\n").unwrap();
+    let out = director()
+        .args(["check", "--config-dir"])
+        .arg(d)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if nix::unistd::geteuid().is_root() {
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            !stderr.contains("ldirectord") && !stderr.contains("IPVS"),
+            "{stderr}"
+        );
+    } else {
+        // authkeys must belong to root: the only complaint as another user.
+        assert!(
+            stderr.contains("authkeys") && !stderr.contains("ldirectord files"),
+            "{stderr}"
+        );
+    }
+}

@@ -66,6 +66,9 @@ pub struct Spec {
     pub httpd: bool,
     /// What runs on each node.
     pub program: Program,
+    /// `director run --ipvs memory` (the default); `false`: the kernel's IPVS, as in
+    /// production (on a kernel without IPVS, only a pair that needs none can run).
+    pub ipvs_memory: bool,
 }
 
 /// The program each node runs.
@@ -91,6 +94,7 @@ impl Spec {
             authkeys: [keys.clone(), keys],
             httpd: false,
             program: Program::Node,
+            ipvs_memory: true,
         }
     }
 
@@ -301,7 +305,11 @@ impl Pair {
                     .arg("run")
                     .arg("--run-dir")
                     .arg(d.join("run"))
-                    .args(["--ipvs", "memory", "--metrics", "off"])
+                    .args(["--metrics", "off"]);
+                if self.spec.ipvs_memory {
+                    cmd.args(["--ipvs", "memory"]);
+                }
+                cmd
                     // Never the default (reboot): a stuck resource must not take the
                     // machine running the tests down.
                     .args(["--fence", "exit"]);

@@ -426,3 +426,40 @@ fn director_reload_applies_keys_and_names_what_it_does_not_apply() -> Result<()>
     d.settled(0, Duration::from_secs(5))?;
     Ok(())
 }
+
+/// The seed's own tested set-up, a pair that runs no LVS (`haresources`: `ha01
+/// IPaddr::VIP/24/eth0 httpd`), under `director run` with the kernel's IPVS backend on a
+/// kernel that may have no IPVS at all (this machine's has none): it starts, holds the VIP
+/// and httpd on ha01, fails over to ha02 when ha01 dies, and says nothing about IPVS.
+#[test]
+fn the_seeds_httpd_pair_runs_without_ipvs() -> Result<()> {
+    use tests::pair::{Pair, Spec, Timing};
+    let ipvs_here = std::path::Path::new("/proc/net/ip_vs").exists();
+    let mut spec = Spec::director(Timing::FAST, "on", tests::pair::director_bin()?);
+    spec.haresources = format!("ha01 IPaddr::{VIP}/24/eth0 httpd\n");
+    spec.httpd = true;
+    spec.ipvs_memory = false;
+    let mut p = Pair::new(spec)?;
+    p.start(0)?;
+    p.start(1)?;
+    p.wait_settled(0, Duration::from_secs(15))
+        .with_context(|| format!("--- ha01\n{}\n--- ha02\n{}", p.log(0), p.log(1)))?;
+    let flag = |i: usize| p.node_dir(i).join("httpd.running");
+    let (flag0, flag1) = (flag(0), flag(1));
+    let running = |f: &std::path::Path| f.exists();
+    ensure!(
+        running(&flag0) && !running(&flag1),
+        "httpd should run on ha01 only"
+    );
+    p.crash(0)?;
+    wait_for(Duration::from_secs(5), || p.holds(1) && running(&flag1))
+        .with_context(|| format!("ha02 did not take over\n{}", p.log(1)))?;
+    for i in [0, 1] {
+        let log = p.log(i);
+        ensure!(
+            !log.contains("IPVS") && !log.contains("ip_vs"),
+            "node {i} speaks of IPVS (kernel has it: {ipvs_here}):\n{log}"
+        );
+    }
+    Ok(())
+}

@@ -129,9 +129,9 @@ pub fn files(opts: &Options) -> Result<Vec<PathBuf>, String> {
 /// Connect to the chosen table.
 pub fn open_kernel(backend: Backend) -> Result<Kernel, String> {
     match backend {
-        Backend::Kernel => Client::connect()
-            .map(lvs::kernel)
-            .map_err(|e| format!("cannot open the IPVS table: {e} (is the ip_vs module loaded?)")),
+        Backend::Kernel => Client::connect_or_load().map(lvs::kernel).map_err(|e| {
+            format!("cannot open the IPVS table: {e} (modprobe ip_vs did not make it available)")
+        }),
         Backend::Memory => {
             tracing::warn!("test mode: programming an in-memory IPVS table, not the kernel's");
             Ok(lvs::kernel(MemoryIpvs::new()))
@@ -272,11 +272,17 @@ async fn run_async(opts: Options) -> i32 {
         log_to_logfile_of(first, &name);
         name
     });
-    let kernel = match open_kernel(opts.backend) {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::error!("{e}");
-            return 1;
+    // IPVS only where it is used: a pair whose haresources names no ldirectord resource (the
+    // seed's own httpd pair) runs on a kernel without it.
+    let kernel = if files.is_empty() {
+        None
+    } else {
+        match open_kernel(opts.backend) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::error!("{e}");
+                return 1;
+            }
         }
     };
     tracing::info!(
@@ -284,15 +290,22 @@ async fn run_async(opts: Options) -> i32 {
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     );
-    let mut set = match start_all(&files, &kernel, lvs_options(), log_cfgname).await {
-        Ok(s) => s,
-        Err(code) => return code,
+    let mut set = match &kernel {
+        Some(kernel) => match start_all(&files, kernel, lvs_options(), log_cfgname).await {
+            Ok(s) => s,
+            Err(code) => return code,
+        },
+        None => LvsSet { all: Vec::new() },
     };
     let node = match node_config {
         Some(mut cfg) => {
-            let native =
-                pair::LdirectordResource::new(Arc::clone(&kernel), pair::sync_interface(&cfg.hacf));
-            cfg.natives.push(("ldirectord".to_string(), native));
+            if let Some(kernel) = &kernel {
+                let native = pair::LdirectordResource::new(
+                    Arc::clone(kernel),
+                    pair::sync_interface(&cfg.hacf),
+                );
+                cfg.natives.push(("ldirectord".to_string(), native));
+            }
             cfg.options.fence = opts.fence.clone();
             match failover::node::Node::start(cfg) {
                 Ok(handle) => Some(handle),

@@ -114,6 +114,27 @@ pub struct Client {
 }
 
 impl Client {
+    /// As ipvsadm 1.31 does when IPVS cannot be reached: `/sbin/modprobe -s -k -- ip_vs` (its
+    /// messages go where ours do), then one more [`Client::connect`]. The first error is
+    /// returned when the module cannot be loaded.
+    pub fn connect_or_load() -> Result<Client, IpvsError> {
+        match Client::connect() {
+            Ok(c) => Ok(c),
+            Err(first) => {
+                let loaded = std::process::Command::new("/sbin/modprobe")
+                    .args(["-s", "-k", "--", "ip_vs"])
+                    .stdin(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if loaded {
+                    Client::connect()
+                } else {
+                    Err(first)
+                }
+            }
+        }
+    }
+
     /// Open the socket and resolve the "IPVS" family. A missing family (module not loaded and
     /// not loadable) is [`IpvsError::Unavailable`].
     pub fn connect() -> Result<Client, IpvsError> {
