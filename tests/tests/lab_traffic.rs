@@ -80,3 +80,29 @@ fn ipvs_client_round_trip_on_the_real_kernel() {
     assert!(out.contains("bulk: "), "the bulk load did not run: {out}");
     assert!(out.contains("IP Virtual Server version"), "{out}");
 }
+
+/// The connection table handed over in the kernel's own sync format
+/// (`director::ipvs::sync`, `director/examples/ipvs_sync_push`): a real backup sync daemon
+/// takes it in, and the pushed idle connections survive the VIP moving over while control
+/// connections opened after the push are not answered (scenarios/sync-catchup.sh).
+#[test]
+fn a_pushed_connection_table_survives_the_vip_moving() {
+    let push = tests::lab::target_dir().join("release/examples/ipvs_sync_push");
+    assert!(
+        push.is_file(),
+        "{} is missing: cargo build --release -p director --examples",
+        push.display()
+    );
+    let out = LabRun::scenario("sync-catchup.sh")
+        .add_file(&push)
+        .env("PUSH", &push.display().to_string())
+        .run()
+        .expect("vm-run")
+        .check()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .output;
+    assert!(
+        out.contains("pushed connections answered 10 of 10; control connections answered 0 of 5"),
+        "{out}"
+    );
+}

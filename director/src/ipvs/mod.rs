@@ -4,6 +4,7 @@
 //! - `plan`: `plan(&desired, &actual) -> Vec<Change>` (pure)
 //! - `msg`: the "IPVS" generic netlink family codec (pure, `Emitable` / `Parseable`)
 //! - `client`: a netlink socket that dumps the table and applies changes (I/O)
+//! - `sync`: the connection table sent to another director in the kernel's sync format
 //! - `memory`: an in-memory kernel with the kernel's rules, for tests of everything above I/O
 
 #[cfg(test)]
@@ -14,6 +15,7 @@ pub mod memory;
 pub mod model;
 pub mod msg;
 pub mod plan;
+pub mod sync;
 
 pub use error::{IpvsError, Op};
 pub use model::*;
