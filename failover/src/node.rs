@@ -1299,32 +1299,26 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
         }
         Err(rej) => {
             if let Some(reason) = rejection_reason(&rej) {
-                match book.rejects.observe(r.from.ip(), reason, now) {
-                    Some(LogNow {
-                        suppressed,
-                        others: false,
-                    }) => tracing::warn!(
+                if let Some(LogNow { suppressed, others }) =
+                    book.rejects.observe(r.from.ip(), reason, now)
+                {
+                    let more = if others {
+                        format!(
+                            "{suppressed} more from other addresses not logged in the last minute; \
+                             more than {REJECT_LOG_SENDERS} addresses send refused packets"
+                        )
+                    } else {
+                        format!("{suppressed} more not logged in the last minute")
+                    };
+                    tracing::warn!(
                         from = %r.from,
                         iface = %r.iface,
                         reason,
                         suppressed,
-                        "packet from {} on {} rejected: {rej} ({suppressed} more not logged in the last minute)",
+                        "packet from {} on {} rejected: {rej} ({more})",
                         r.from,
                         r.iface
-                    ),
-                    Some(LogNow {
-                        suppressed,
-                        others: true,
-                    }) => tracing::warn!(
-                        from = %r.from,
-                        iface = %r.iface,
-                        reason,
-                        suppressed,
-                        "packet from {} on {} rejected: {rej} ({suppressed} more from other addresses not logged in the last minute; more than {REJECT_LOG_SENDERS} addresses send refused packets)",
-                        r.from,
-                        r.iface
-                    ),
-                    None => {}
+                    );
                 }
             }
             None

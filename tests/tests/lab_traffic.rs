@@ -60,12 +60,7 @@ fn quickstart_scenario_passes() {
 /// tests (`cargo build --release -p director --examples`).
 #[test]
 fn ipvs_client_round_trip_on_the_real_kernel() {
-    let smoke = tests::lab::target_dir().join("release/examples/ipvs_smoke");
-    assert!(
-        smoke.is_file(),
-        "{} is missing: cargo build --release -p director --examples",
-        smoke.display()
-    );
+    let smoke = release_example("ipvs_smoke");
     let out = LabRun::scenario("ipvs-client.sh")
         .add_file(&smoke)
         .env("SMOKE", &smoke.display().to_string())
@@ -87,12 +82,7 @@ fn ipvs_client_round_trip_on_the_real_kernel() {
 /// connections opened after the push are not answered (scenarios/sync-catchup.sh).
 #[test]
 fn a_pushed_connection_table_survives_the_vip_moving() {
-    let push = tests::lab::target_dir().join("release/examples/ipvs_sync_push");
-    assert!(
-        push.is_file(),
-        "{} is missing: cargo build --release -p director --examples",
-        push.display()
-    );
+    let push = release_example("ipvs_sync_push");
     let out = LabRun::scenario("sync-catchup.sh")
         .add_file(&push)
         .env("PUSH", &push.display().to_string())
@@ -105,4 +95,15 @@ fn a_pushed_connection_table_survives_the_vip_moving() {
         out.contains("pushed connections answered 10 of 10; control connections answered 0 of 5"),
         "{out}"
     );
+}
+
+/// A director example built for the VM (`tests/run-all` builds them before the lab tests).
+fn release_example(name: &str) -> std::path::PathBuf {
+    let path = tests::lab::target_dir().join("release/examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo build --release -p director --examples",
+        path.display()
+    );
+    path
 }
