@@ -209,6 +209,50 @@ impl LdirectordResource {
     }
 }
 
+impl LdirectordResource {
+    /// Sends the whole connection table to the peer's backup sync daemon in the kernel's own
+    /// format ([`crate::ipvs::sync`]) as this node gives the group up. The peer acquires only
+    /// after this node has released everything (release, then acquire), so it takes the VIP
+    /// knowing every connection, idle long-lived ones included, which the kernel's daemons
+    /// sync only when they see traffic. Failures are logged: never a reason to hold the group.
+    fn hand_over_connections(&self) {
+        use crate::ipvs::sync;
+        let Some(iface) = &self.sync_iface else {
+            return;
+        };
+        let text = match std::fs::read_to_string("/proc/net/ip_vs_conn") {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("IPVS connection sync: cannot read /proc/net/ip_vs_conn: {e}");
+                return;
+            }
+        };
+        let table = {
+            let mut ipvs = match self.kernel.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            match ipvs.dump() {
+                Ok(s) => s.table(),
+                Err(e) => {
+                    tracing::warn!("IPVS connection sync: cannot read the table: {e}");
+                    return;
+                }
+            }
+        };
+        let parsed = sync::parse_conns(&text);
+        let messages = sync::encode(&parsed.conns, &table, 0, sync::DEFAULT_MAXLEN);
+        let group = std::net::SocketAddr::new(sync::DEFAULT_GROUP.into(), sync::DEFAULT_PORT);
+        match sync::send(&messages, iface, group) {
+            Ok(n) => tracing::info!(
+                "IPVS connection sync: handed {} connections over to the peer on {iface} ({n} messages)",
+                parsed.conns.len()
+            ),
+            Err(e) => tracing::warn!("IPVS connection sync: cannot send on {iface}: {e}"),
+        }
+    }
+}
+
 impl NativeResource for LdirectordResource {
     fn run<'a>(
         &'a self,
@@ -242,6 +286,7 @@ impl NativeResource for LdirectordResource {
                         a.is_empty()
                     };
                     if last {
+                        self.hand_over_connections();
                         self.set_sync(SyncState::Backup);
                     }
                     tracing::info!("ldirectord::{name}: this director is standby");

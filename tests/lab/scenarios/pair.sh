@@ -297,6 +297,24 @@ echo "$out"
 echo "--- dir2: director status"
 status dir2
 
+# Idle long-lived connections through dir2: they send their request only after the failback
+# (each waits on a FIFO, without polling). dir1 never saw a packet of them; dir2 hands its
+# whole table over as it gives the group back, so dir1 must forward them to the same real
+# servers.
+IDLE=5
+idle_open() {
+    mkfifo "/tmp/idle-go-$1"
+    (
+        read -r _ < "/tmp/idle-go-$1"
+        printf 'GET /index.html HTTP/1.0\r\n\r\n'
+        sleep 3
+    ) | in_ns client busybox nc -w 10 "$VIP" 80 > "/tmp/idle-$1.out" 2>&1 &
+}
+j=0
+while [ $j -lt $IDLE ]; do j=$((j + 1)); idle_open "$j"; done
+wait_until "[ \$(in_ns dir2 $ORACLE -Lnc | grep -c ESTABLISHED) -ge $IDLE ]" 10 > /dev/null
+log "$IDLE idle connections open through dir2 (they send nothing until after the failback)"
+
 # --- dir1 returns ---
 log "dir1 returns: eth0 up, director run again"
 probe_loop /tmp/probes-failback.txt 30 &
@@ -308,6 +326,18 @@ wait "$PROBES"
 worst=$(awk '{ d = $2 - $1; if (d > m) m = d } END { print m + 0 }' /tmp/probes-failback.txt)
 echo "client probes during the failback: $(grep -c ok /tmp/probes-failback.txt) answered, $(grep -c fail /tmp/probes-failback.txt) unanswered; the slowest took $(ms "$worst")"
 log "failback (auto_failback on): dir1 active with the VIP again $(ms "$took") after it returned"
+grep -h "handed .* connections over" /tmp/dir2.log | sed "s/${ESC}\[[0-9;]*m//g" | tail -1
+j=0
+while [ $j -lt $IDLE ]; do j=$((j + 1)); echo go > "/tmp/idle-go-$j"; done
+sleep 4
+ok=0
+j=0
+while [ $j -lt $IDLE ]; do
+    j=$((j + 1))
+    if grep -q "Test Page from rs" "/tmp/idle-$j.out"; then ok=$((ok + 1)); else echo "idle connection $j: $(head -c 200 "/tmp/idle-$j.out")"; fi
+done
+log "idle connections opened through dir2 and used after the failback: $ok of $IDLE answered"
+[ "$ok" -eq "$IDLE" ] || { dump; fail "the failback broke $((IDLE - ok)) idle connections"; }
 wait_until "sync_roles dir1 dir2" 10 > /dev/null
 for d in dir1 dir2; do echo "$d: $(daemons "$d" | tr '\n' ' ')"; done
 log "sync daemons follow: master on dir1, backup on dir2"
