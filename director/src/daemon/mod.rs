@@ -255,6 +255,14 @@ async fn run_async(opts: Options) -> i32 {
             }
         }
     } else {
+        // A single director has no use for [monitor] yet, but a broken file is refused here
+        // as in a pair, so that it is never found broken only at the next change of mode.
+        if let Err(e) = failover::node::load_settings(&opts.config_dir) {
+            for line in e.to_string().lines() {
+                tracing::error!("{line}");
+            }
+            return 2;
+        }
         files(&opts)
     };
     let files = match files {
