@@ -312,6 +312,13 @@ async fn run_async(opts: Options) -> i32 {
                     Arc::clone(kernel),
                     pair::sync_interface(&cfg.hacf),
                 );
+                // Each ldirectord::NAME resource's monitor watches its file's checks.
+                for name in pair::ldirectord_names(&cfg.haresources) {
+                    let path = locate(&name, &opts.config_dir).map(|l| l.path);
+                    if let Some(lvs) = set.all.iter().find(|l| Some(l.path()) == path.as_deref()) {
+                        native.watch_progress(&name, lvs.progress());
+                    }
+                }
                 cfg.natives.push(("ldirectord".to_string(), native));
             }
             cfg.options.fence = opts.fence.clone();
