@@ -101,7 +101,8 @@ pub fn ldirectord(args: &[String]) -> i32 {
 /// `director check [--config-dir DIR] [--print-ipvs] [FILE...]`: print every problem of the
 /// ldirectord files as `file:line: message` (stderr) and, with `print_ipvs`, the table they
 /// program once every real server passes its check, as `ipvsadm -S -n` prints it (stdout).
-/// Without files: `ldirectord.cf` and every other `*.cf` of the directory except `ha.cf`.
+/// Without files: `ldirectord.cf` and every other `*.cf` of the directory except `ha.cf`, and
+/// `director.conf` (with the Heartbeat files when `ha.cf` is there, alone otherwise).
 /// `stonith_command` is `director run --stonith-command` (a dead peer is reset with it, so
 /// cluster-glue's tool is not required). Exit status 0 when no file has an error, 1 otherwise.
 pub fn check(
@@ -121,6 +122,11 @@ pub fn check(
     let mut code = 0;
     if files.is_empty() && config_dir.join("ha.cf").is_file() {
         code = check_heartbeat(config_dir, stonith_command);
+    } else if files.is_empty() {
+        if let Err(e) = failover::node::load_settings(config_dir) {
+            eprintln!("{e}");
+            code = 1;
+        }
     }
     let mut virtuals = Vec::new();
     for path in &paths {
@@ -177,7 +183,8 @@ pub fn check(
     code
 }
 
-/// `ha.cf`, `authkeys` (content, mode 600, owner root) and `haresources`, checked together as
+/// `ha.cf`, `authkeys` (content, mode 600, owner root), `haresources` and `director.conf`,
+/// checked together as
 /// `director run` would load them (respawn programs, STONITH devices and cluster-glue's tool
 /// included); every problem printed as `file:line: message`. 0 when clean.
 fn check_heartbeat(config_dir: &Path, stonith_command: Option<Vec<String>>) -> i32 {

@@ -276,3 +276,49 @@ fn a_heartbeat_only_directory_passes() {
         );
     }
 }
+
+/// director.conf is checked with the Heartbeat files (and alone in a single director's
+/// directory): unknown keys and bad values at their line, exit status 1; the sample is clean.
+#[test]
+fn director_conf_is_checked_at_its_line() {
+    let dir = heartbeat_dir("settings");
+    let conf = dir.join("director.conf");
+    assert!(conf.is_file(), "the sample is part of configs/");
+    let clean = director()
+        .args(["check", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&clean.stderr).to_string();
+    assert!(!text.contains("director.conf"), "{text}");
+    std::fs::write(&conf, "[monitor]\ninterval = \"2s\"\nretries = 3\n").unwrap();
+    let bad = director()
+        .args(["check", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&bad.stderr).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("{}:3: unknown field `retries`", conf.display())),
+        "{text}"
+    );
+    // A single director's directory (no ha.cf): the file is still checked.
+    std::fs::remove_file(dir.join("ha.cf")).unwrap();
+    std::fs::write(&conf, "[monitor]\n\nwindow = \"10\"\n").unwrap();
+    let bad = director()
+        .args(["check", "--config-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&bad.stderr).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}:3: invalid duration \"10\": a unit is needed",
+            conf.display()
+        )),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -26,6 +26,11 @@
 //! At start every group is probed (`status` of each resource) before the node takes part;
 //! resources found running on a node that does not become their owner are stopped (the seed's
 //! "httpd on both nodes" bug). A failed stop is retried, then the node fences itself.
+//!
+//! While a group is active here and monitoring is on ([`FsmConfig::monitor`]), every
+//! interval its resources are monitored ([`Action::Monitor`]); a failed resource is restarted
+//! in place ([`Action::Restart`]) while [`crate::monitor::Tracker`] allows, then the group
+//! is given up and marked failed here, as after a failed start, so the peer takes it.
 
 use std::time::Duration;
 
@@ -33,6 +38,7 @@ use tokio::time::Instant;
 
 use crate::config::hacf::{AutoFailback, HaCf};
 use crate::config::haresources::Haresources;
+use crate::monitor::{Policy, Tracker, Verdict};
 use crate::packet::{GroupState, GroupStatus, Kind, Message, Payload, Phase};
 
 /// Index of a group in haresources order.
@@ -73,6 +79,8 @@ pub struct GroupSpec {
     pub key: String,
     /// Preferred node, lower case.
     pub preferred: String,
+    /// Its resources as Heartbeat names them (`IPaddr::192.0.2.100/24/eth0`, `httpd`).
+    pub resources: Vec<String>,
 }
 
 /// Everything the state machine needs from the configuration.
@@ -106,6 +114,8 @@ pub struct FsmConfig {
     pub stonith_retry: Duration,
     /// haresources digest, compared with the peer's.
     pub config_digest: u32,
+    /// Monitoring of held resources (`director.conf` `[monitor]`); `None`: none, as Heartbeat.
+    pub monitor: Option<Policy>,
 }
 
 impl FsmConfig {
@@ -124,6 +134,11 @@ impl FsmConfig {
                 .map(|g| GroupSpec {
                     key: g.key().to_string(),
                     preferred: g.preferred.clone(),
+                    resources: g
+                        .resources
+                        .iter()
+                        .map(|r| crate::resources::Resource::from(r).display())
+                        .collect(),
                 })
                 .collect(),
             keepalive: hacf.keepalive,
@@ -140,6 +155,7 @@ impl FsmConfig {
             stonith,
             stonith_retry: Duration::from_secs(5),
             config_digest: haresources.digest(),
+            monitor: None,
         }
     }
 }
@@ -169,6 +185,11 @@ pub enum Event {
     Stop,
     /// Result of [`Action::ResetPeer`].
     PeerReset { ok: bool },
+    /// Result of [`Action::Monitor`]: the resources (indexes in the group) whose status
+    /// failed; empty when every one is fine.
+    Monitored { group: GroupId, failed: Vec<usize> },
+    /// Result of [`Action::Restart`] (ok = every resource stopped and started again).
+    Restarted { group: GroupId, ok: bool },
 }
 
 /// Log severity of an [`Action::Log`].
@@ -193,6 +214,15 @@ pub enum Action {
     Acquire(GroupId),
     /// Stop the group's resources right to left; answer with [`Event::Released`].
     Release(GroupId),
+    /// Run the monitor (`status`) of every resource of a held group; answer with
+    /// [`Event::Monitored`].
+    Monitor(GroupId),
+    /// Restart these resources of a held group in place: stop them right to left, then start
+    /// them left to right; answer with [`Event::Restarted`].
+    Restart {
+        group: GroupId,
+        resources: Vec<usize>,
+    },
     /// STONITH the peer; answer with [`Event::PeerReset`].
     ResetPeer(String),
     /// A resource could not be stopped: fence this node.
@@ -261,6 +291,27 @@ pub enum ReleaseWhy {
     AcquireFailed,
     /// Shutting down.
     Shutdown,
+    /// A resource kept failing its monitor: the group goes to the peer.
+    MonitorFailed,
+}
+
+/// Monitoring of one group while it is active here.
+#[derive(Debug, Clone, Default)]
+struct Watch {
+    /// When the next round is due (`None`: not scheduled).
+    next: Option<Instant>,
+    /// What is being carried out now.
+    pending: Pending,
+    /// Failures of each resource.
+    trackers: Vec<Tracker>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Pending {
+    #[default]
+    Nothing,
+    Status,
+    Restart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,6 +386,8 @@ pub struct Fsm {
     ping: u16,
     /// Groups being taken over from a dead peer (for "mach_down takeover complete").
     takeover: Vec<GroupId>,
+    /// Monitoring of each group.
+    watches: Vec<Watch>,
     /// Set when something changed that the peer should hear about now.
     dirty: Option<Kind>,
 }
@@ -356,6 +409,14 @@ impl Fsm {
             digest_warned: false,
             reset_pending: None,
         });
+        let watches = cfg
+            .groups
+            .iter()
+            .map(|g| Watch {
+                trackers: vec![Tracker::default(); g.resources.len()],
+                ..Watch::default()
+            })
+            .collect();
         Fsm {
             ping: cfg.ping_nodes,
             cfg,
@@ -368,6 +429,7 @@ impl Fsm {
             peer,
             standby: false,
             takeover: Vec::new(),
+            watches,
             dirty: None,
         }
     }
@@ -432,12 +494,13 @@ impl Fsm {
                 d.push(t);
             }
         }
-        for r in &self.roles {
+        for (r, w) in self.roles.iter().zip(&self.watches) {
             match r {
                 Role::Releasing {
                     retry_at: Some(t), ..
                 } => d.push(*t),
                 Role::Failed { until } => d.push(*until),
+                Role::Active if self.phase == NodePhase::Running => d.extend(w.next),
                 _ => {}
             }
         }
@@ -455,7 +518,7 @@ impl Fsm {
             Event::Heard(msg) => self.on_heard(msg, now, &mut out),
             Event::Tick => self.on_tick(now, &mut out),
             Event::Probed { group, running } => self.on_probed(group, running, now, &mut out),
-            Event::Acquired { group, ok } => self.on_acquired(group, ok, &mut out),
+            Event::Acquired { group, ok } => self.on_acquired(group, ok, now, &mut out),
             Event::Released { group, ok } => self.on_released(group, ok, now, &mut out),
             Event::PingReachable(n) => {
                 if n != self.ping {
@@ -482,6 +545,8 @@ impl Fsm {
                 }
             }
             Event::PeerReset { ok } => self.on_peer_reset(ok, now, &mut out),
+            Event::Monitored { group, failed } => self.on_monitored(group, &failed, now, &mut out),
+            Event::Restarted { group, ok } => self.on_restarted(group, ok, now, &mut out),
         }
         if !matches!(self.phase, NodePhase::Created | NodePhase::Fenced) {
             self.reconcile(now, &mut out);
@@ -712,6 +777,17 @@ impl Fsm {
             }
         }
         if self.phase == NodePhase::Running {
+            for g in 0..self.roles.len() {
+                let Some(w) = self.watches.get_mut(g) else {
+                    continue;
+                };
+                let due = w.next.is_some_and(|t| now >= t) && w.pending == Pending::Nothing;
+                if due && self.roles.get(g) == Some(&Role::Active) {
+                    w.next = None;
+                    w.pending = Pending::Status;
+                    out.push(Action::Monitor(g));
+                }
+            }
             if let (Some(t), Some(every)) = (self.next_probe, self.cfg.probe_interval) {
                 if now >= t {
                     self.next_probe = Some(now + every);
@@ -801,7 +877,7 @@ impl Fsm {
         }
     }
 
-    fn on_acquired(&mut self, g: GroupId, ok: bool, out: &mut Vec<Action>) {
+    fn on_acquired(&mut self, g: GroupId, ok: bool, now: Instant, out: &mut Vec<Action>) {
         if self.roles.get(g) != Some(&Role::Acquiring) {
             return;
         }
@@ -809,6 +885,10 @@ impl Fsm {
         if ok {
             log(out, Level::Info, format!("Resource group {key} acquired."));
             self.set_role(g, Role::Active);
+            if let (Some(w), Some(p)) = (self.watches.get_mut(g), self.cfg.monitor) {
+                w.next = Some(now + p.interval);
+                w.pending = Pending::Nothing;
+            }
             if !self.takeover.is_empty()
                 && self
                     .takeover
@@ -865,7 +945,14 @@ impl Fsm {
                     );
                     self.set_role(g, Role::Standby);
                 }
-                ReleaseWhy::AcquireFailed => {
+                ReleaseWhy::AcquireFailed | ReleaseWhy::MonitorFailed => {
+                    if why == ReleaseWhy::MonitorFailed {
+                        log(
+                            out,
+                            Level::Info,
+                            format!("{key}: HA resource release completed (monitor failure)."),
+                        );
+                    }
                     self.set_role(
                         g,
                         Role::Failed {
@@ -939,6 +1026,124 @@ impl Fsm {
         }
     }
 
+    fn on_monitored(&mut self, g: GroupId, failed: &[usize], now: Instant, out: &mut Vec<Action>) {
+        let Some(policy) = self.cfg.monitor else {
+            return;
+        };
+        let current = self.roles.get(g) == Some(&Role::Active)
+            && self
+                .watches
+                .get(g)
+                .is_some_and(|w| w.pending == Pending::Status);
+        if !current {
+            return;
+        }
+        let names = self
+            .cfg
+            .groups
+            .get(g)
+            .map(|s| s.resources.clone())
+            .unwrap_or_default();
+        let name = |r: usize| names.get(r).cloned().unwrap_or_else(|| format!("#{r}"));
+        let mut restart = Vec::new();
+        let mut give_up = None;
+        for &r in failed {
+            let Some(t) = self.watches.get_mut(g).and_then(|w| w.trackers.get_mut(r)) else {
+                continue;
+            };
+            match t.observe(&policy, now) {
+                Verdict::Restart { attempt, of } => {
+                    log(
+                        out,
+                        Level::Warn,
+                        format!(
+                            "Resource {} failed its monitor: restarting it ({attempt} of {of})",
+                            name(r)
+                        ),
+                    );
+                    restart.push(r);
+                }
+                Verdict::GiveUp { failures } => {
+                    give_up.get_or_insert((r, failures));
+                }
+            }
+        }
+        if let Some((r, failures)) = give_up {
+            let times = if failures == 1 { "time" } else { "times" };
+            let within = crate::config::settings::words(policy.window);
+            let to = self.give_up_to(g);
+            log(
+                out,
+                Level::Crit,
+                format!(
+                    "Resource {} failed {failures} {times} in {within}: giving up the group {to}",
+                    name(r)
+                ),
+            );
+            self.release(g, ReleaseWhy::MonitorFailed, out);
+            return;
+        }
+        let Some(w) = self.watches.get_mut(g) else {
+            return;
+        };
+        if restart.is_empty() {
+            w.pending = Pending::Nothing;
+            w.next = Some(now + policy.interval);
+        } else {
+            w.pending = Pending::Restart;
+            out.push(Action::Restart {
+                group: g,
+                resources: restart,
+            });
+        }
+    }
+
+    fn on_restarted(&mut self, g: GroupId, ok: bool, now: Instant, out: &mut Vec<Action>) {
+        let Some(policy) = self.cfg.monitor else {
+            return;
+        };
+        if self.roles.get(g) != Some(&Role::Active) || !self.restarting(g) {
+            return;
+        }
+        let key = self.key(g);
+        if ok {
+            log(
+                out,
+                Level::Info,
+                format!("Resource group {key}: restarted in place."),
+            );
+            if let Some(w) = self.watches.get_mut(g) {
+                w.pending = Pending::Nothing;
+                w.next = Some(now + policy.interval);
+            }
+        } else {
+            let to = self.give_up_to(g);
+            log(
+                out,
+                Level::Crit,
+                format!("Resource group {key} could not be restarted: giving up the group {to}"),
+            );
+            self.release(g, ReleaseWhy::MonitorFailed, out);
+        }
+    }
+
+    /// Where a group given up after monitor failures goes, in words for the log.
+    fn give_up_to(&self, g: GroupId) -> String {
+        let peer_can = self.peer.as_ref().is_some_and(|p| {
+            p.life == PeerLife::Alive
+                && p.phase == Phase::Running
+                && !matches!(
+                    p.groups.get(g),
+                    Some(GroupState::Failed | GroupState::Unknown) | None
+                )
+        });
+        if peer_can {
+            format!("to {}", self.peer_name())
+        } else {
+            "(no other node can take it now)".to_string()
+        }
+    }
+
     fn on_standby(&mut self, out: &mut Vec<Action>) {
         if self.standby {
             return;
@@ -1005,6 +1210,9 @@ impl Fsm {
             let Some(role) = self.roles.get(g).copied() else {
                 continue;
             };
+            if role == Role::Active && self.restarting(g) {
+                continue; // decided once the restart has answered
+            }
             if matches!(self.phase, NodePhase::Stopping) {
                 match role {
                     Role::Active | Role::Init { probed: Some(true) } => {
@@ -1195,12 +1403,26 @@ impl Fsm {
     }
 
     fn set_role(&mut self, g: GroupId, role: Role) {
+        if role != Role::Active {
+            // Results of a round still running are ignored from now on.
+            if let Some(w) = self.watches.get_mut(g) {
+                w.next = None;
+                w.pending = Pending::Nothing;
+            }
+        }
         if let Some(r) = self.roles.get_mut(g) {
             if *r != role {
                 *r = role;
                 self.mark(Kind::Heartbeat);
             }
         }
+    }
+
+    /// A restart of `g` is under way: nothing else is done to the group until it answers.
+    fn restarting(&self, g: GroupId) -> bool {
+        self.watches
+            .get(g)
+            .is_some_and(|w| w.pending == Pending::Restart)
     }
 
     fn key(&self, g: GroupId) -> String {
@@ -1393,6 +1615,7 @@ mod tests {
             groups: vec![GroupSpec {
                 key: "IPaddr::192.0.2.100/24/eth0".into(),
                 preferred: "ha01".into(),
+                resources: vec!["IPaddr::192.0.2.100/24/eth0".into(), "httpd".into()],
             }],
             keepalive: KA,
             deadtime: DT,
@@ -1408,6 +1631,7 @@ mod tests {
             stonith: false,
             stonith_retry: Duration::from_secs(5),
             config_digest: 7,
+            monitor: None,
         }
     }
 
@@ -1421,6 +1645,9 @@ mod tests {
         up: bool,
         fail_stop: bool,
         fail_start: bool,
+        /// Restarts in place fail.
+        fail_restart: bool,
+        restarts: usize,
         logs: Vec<(Duration, Level, String)>,
         acquires: usize,
         releases: usize,
@@ -1438,6 +1665,8 @@ mod tests {
                 up: true,
                 fail_stop: false,
                 fail_start: false,
+                fail_restart: false,
+                restarts: 0,
                 logs: Vec::new(),
                 acquires: 0,
                 releases: 0,
@@ -1534,6 +1763,20 @@ mod tests {
                         Action::FenceSelf(_) => n.fenced = true,
                         Action::Exit => n.exited = true,
                         Action::ResetPeer(_) => queue.push_back((i, Event::PeerReset { ok: true })),
+                        // The group's second resource (httpd) is what dies here.
+                        Action::Monitor(g) => queue.push_back((
+                            i,
+                            Event::Monitored {
+                                group: g,
+                                failed: if n.running { vec![] } else { vec![1] },
+                            },
+                        )),
+                        Action::Restart { group, .. } => {
+                            n.restarts += 1;
+                            let ok = !n.fail_restart;
+                            n.running = ok;
+                            queue.push_back((i, Event::Restarted { group, ok }));
+                        }
                     }
                 }
                 if self.link && self.nodes[0].running && self.nodes[1].running {
@@ -1991,6 +2234,162 @@ mod tests {
         assert_eq!(s.nodes[0].releases, 0);
     }
 
+    const MONITOR: Policy = Policy {
+        interval: Duration::from_secs(10),
+        restarts: 3,
+        window: Duration::from_secs(600),
+    };
+
+    /// Both nodes started and settled with monitoring under `policy` (ha01 holds the group).
+    fn monitored(policy: Policy) -> Sim {
+        let mut s = Sim::new(AutoFailback::On);
+        for (i, name) in ["ha01", "ha02"].iter().enumerate() {
+            let mut c = cfg(name, AutoFailback::On);
+            c.monitor = Some(policy);
+            s.nodes[i] = Node::new(c, 1);
+        }
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        assert_eq!(role(&s, 0), Role::Active);
+        s
+    }
+
+    #[test]
+    fn a_held_resource_that_dies_is_restarted_in_place() {
+        let mut s = monitored(MONITOR);
+        s.run(Duration::from_secs(30));
+        assert_eq!(s.nodes[0].restarts, 0, "healthy resources are left alone");
+        s.nodes[0].running = false; // httpd dies
+        s.run(Duration::from_secs(10));
+        assert!(s.nodes[0].running, "restarted");
+        assert_eq!(s.nodes[0].restarts, 1);
+        assert!(s.nodes[0].logged("Resource httpd failed its monitor: restarting it (1 of 3)"));
+        assert!(s.nodes[0].logged("restarted in place"));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert_eq!(s.nodes[0].releases + s.nodes[1].acquires, 0);
+    }
+
+    #[test]
+    fn a_resource_that_keeps_dying_moves_the_group_to_the_peer() {
+        let mut s = monitored(MONITOR);
+        for n in 1..=3 {
+            s.nodes[0].running = false;
+            s.run(Duration::from_secs(10));
+            assert_eq!(s.nodes[0].restarts, n);
+            assert_eq!(role(&s, 0), Role::Active, "restart {n} stays in place");
+        }
+        s.nodes[0].running = false;
+        s.run(Duration::from_secs(10));
+        assert_eq!(s.nodes[0].restarts, 3, "no fourth restart");
+        assert!(s.nodes[0]
+            .logged("Resource httpd failed 4 times in 10min: giving up the group to ha02"));
+        assert!(matches!(role(&s, 0), Role::Failed { .. }));
+        assert_eq!(role(&s, 1), Role::Active);
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn failures_older_than_the_window_do_not_add_up() {
+        let mut s = monitored(Policy {
+            restarts: 1,
+            window: Duration::from_secs(30),
+            ..MONITOR
+        });
+        s.nodes[0].running = false;
+        s.run(Duration::from_secs(10));
+        assert_eq!(s.nodes[0].restarts, 1);
+        // 40 s later the first failure no longer counts: restarted again, not moved.
+        s.run(Duration::from_secs(30));
+        s.nodes[0].running = false;
+        s.run(Duration::from_secs(10));
+        assert_eq!(s.nodes[0].restarts, 2);
+        assert_eq!(role(&s, 0), Role::Active);
+        // Within the window, the second failure gives the group up.
+        s.nodes[0].running = false;
+        s.run(Duration::from_secs(10));
+        assert!(
+            s.nodes[0].logged("Resource httpd failed 2 times in 30s: giving up the group to ha02")
+        );
+        assert_eq!(role(&s, 1), Role::Active);
+    }
+
+    #[test]
+    fn a_failed_restart_gives_the_group_up() {
+        let mut s = monitored(MONITOR);
+        s.nodes[0].fail_restart = true;
+        s.nodes[0].running = false;
+        s.run(Duration::from_secs(10));
+        assert!(s.nodes[0].logged("could not be restarted: giving up the group to ha02"));
+        assert!(matches!(role(&s, 0), Role::Failed { .. }));
+        assert_eq!(role(&s, 1), Role::Active);
+        assert!(!s.overlap_seen);
+    }
+
+    #[test]
+    fn the_standby_node_and_a_node_without_monitoring_run_no_monitor() {
+        let mut s = monitored(MONITOR);
+        s.nodes[1].running = false;
+        s.run(Duration::from_secs(60));
+        assert_eq!(s.nodes[1].restarts, 0);
+        // Monitoring off (Heartbeat): a dead resource stays dead.
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        s.nodes[0].running = false;
+        s.run(Duration::from_secs(60));
+        assert_eq!(s.nodes[0].restarts, 0);
+        assert_eq!(role(&s, 0), Role::Active);
+    }
+
+    #[test]
+    fn a_handover_waits_for_a_restart_under_way() {
+        let t0 = Instant::now();
+        let mut c = cfg("ha01", AutoFailback::On);
+        c.peer = None;
+        c.monitor = Some(MONITOR);
+        let mut f = Fsm::new(c);
+        f.step(Event::Start, t0);
+        f.step(
+            Event::Probed {
+                group: 0,
+                running: false,
+            },
+            t0,
+        );
+        f.step(Event::Acquired { group: 0, ok: true }, t0);
+        let t1 = t0 + Duration::from_secs(10);
+        assert!(f.next_deadline().is_some_and(|d| d <= t1));
+        assert!(f.step(Event::Tick, t1).contains(&Action::Monitor(0)));
+        let a = f.step(
+            Event::Monitored {
+                group: 0,
+                failed: vec![1],
+            },
+            t1,
+        );
+        assert!(a.contains(&Action::Restart {
+            group: 0,
+            resources: vec![1]
+        }));
+        // Shutdown while httpd restarts: nothing is released until the restart answers.
+        let a = f.step(Event::Stop, t1);
+        assert!(!a.iter().any(|a| matches!(a, Action::Release(_))), "{a:?}");
+        let a = f.step(Event::Restarted { group: 0, ok: true }, t1);
+        assert!(a.contains(&Action::Release(0)), "{a:?}");
+        // A late monitor answer for a group no longer held is ignored.
+        let a = f.step(
+            Event::Monitored {
+                group: 0,
+                failed: vec![0],
+            },
+            t1,
+        );
+        assert!(!a.iter().any(|a| matches!(a, Action::Restart { .. })));
+    }
+
     #[test]
     fn stonith_resets_the_dead_peer_before_takeover() {
         let t0 = Instant::now();
@@ -2102,7 +2501,8 @@ mod tests {
             c.groups,
             vec![GroupSpec {
                 key: "192.0.2.100".into(),
-                preferred: "ha01".into()
+                preferred: "ha01".into(),
+                resources: vec!["IPaddr::192.0.2.100".into(), "httpd".into()],
             }]
         );
         assert_eq!(c.ping_nodes, 1);

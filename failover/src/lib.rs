@@ -6,6 +6,8 @@
 //! - [`packet`]: director's heartbeat protocol on UDP: codec, HMAC authentication, replay window
 //!   (wire format in `docs/protocol.md`)
 //! - [`fsm`]: roles and transitions per resource group: `Fsm::step(event, now) -> Vec<Action>`
+//! - [`monitor`]: restart or move a held resource that failed its monitor
+//!   ([`monitor::Tracker::observe`])
 //!
 //! The I/O shell:
 //! - [`vip`]: virtual addresses over rtnetlink (IPaddr / IPaddr2 / IPv6addr), behind [`vip::Vip`]
@@ -22,6 +24,7 @@
 
 pub mod config;
 pub mod fsm;
+pub mod monitor;
 pub mod packet;
 
 pub mod garp;

@@ -9,8 +9,10 @@
 //!
 //! - `Send`: signed by the [`Encoder`] (generation persisted in the state dir, larger at every
 //!   start) and sent on every medium at once;
-//! - `Probe` / `Acquire` / `Release`: run as tasks on a separate worker runtime that report back
-//!   as events, so heartbeats keep flowing while scripts run;
+//! - `Probe` / `Acquire` / `Release` / `Monitor` / `Restart`: run as tasks on a separate worker
+//!   runtime that report back as events, so heartbeats keep flowing while scripts run
+//!   (`Monitor`: [`Resources::monitor`] of each resource of a held group, every
+//!   `director.conf` `[monitor] interval`; `Restart`: [`Resources::restart`] in place);
 //! - `ResetPeer`: STONITH of the dead peer ([`crate::stonith`]: ha.cf's devices through
 //!   cluster-glue's `stonith` tool, or the operator's command);
 //! - `FenceSelf`: the configured [`SelfFence`] (default: reboot, as Heartbeat; tests pass a
@@ -40,6 +42,7 @@ use tracing::Instrument;
 use crate::config::authkeys::{self, AuthKeys};
 use crate::config::hacf::{self, HaCf, Host};
 use crate::config::haresources::{self, Haresources};
+use crate::config::settings::{self, Settings};
 use crate::config::{cluster, nodeinfo, ConfigError, Diagnostic};
 use crate::fsm::{Action, Event, FenceAction, Fsm, FsmConfig, Level, NodePhase, PeerLife};
 use crate::packet::{Encoder, GroupState, Phase, Receiver, Rejection};
@@ -139,6 +142,9 @@ pub struct NodeOptions {
     /// its default), so a busy CPU cannot delay heartbeats into a false failover. `None`:
     /// normal scheduling.
     pub realtime: Option<i32>,
+    /// Monitoring of held resources; `None`: none. [`NodeConfig::load`] takes it from
+    /// `director.conf` (on by default there).
+    pub monitor: Option<crate::monitor::Policy>,
 }
 
 impl Default for NodeOptions {
@@ -153,6 +159,7 @@ impl Default for NodeOptions {
             announce: Announce::default(),
             boot_root: Some(PathBuf::from("/")),
             realtime: Some(10),
+            monitor: None,
         }
     }
 }
@@ -168,6 +175,8 @@ pub struct NodeConfig {
     pub hacf: HaCf,
     pub authkeys: AuthKeys,
     pub haresources: Haresources,
+    /// `director.conf` (every default when the file is absent).
+    pub settings: Settings,
     /// The local node name (lower case), as [`nodeinfo::local_node_name`] gives it.
     pub node_name: String,
     /// Resources carried out in-process, by name (`("ldirectord", ...)` for
@@ -224,8 +233,9 @@ pub enum NodeError {
 }
 
 impl NodeConfig {
-    /// Reads `ha.cf`, `authkeys` and `haresources` from `config_dir` (the node name from
-    /// `nodeinfo` there or `uname -n`), checks them together and returns every error at once.
+    /// Reads `ha.cf`, `authkeys`, `haresources` and the optional `director.conf` from
+    /// `config_dir` (the node name from `nodeinfo` there or `uname -n`), checks them together
+    /// and returns every error at once.
     /// Warnings are logged. Default [`NodeOptions`], no natives; a dead peer is reset with
     /// ha.cf's STONITH devices for this node (cluster-glue's tool must be installed).
     pub fn load(config_dir: &Path, state_dir: &Path) -> Result<NodeConfig, NodeError> {
@@ -249,7 +259,15 @@ impl NodeConfig {
         let res_path = config_dir.join("haresources");
         let (hacf_text, keys_text, res_text) =
             (read("ha.cf")?, read("authkeys")?, read("haresources")?);
+        let settings_text = read_settings(config_dir)?;
         let mut diagnostics: Vec<Diagnostic> = Vec::new();
+        let settings = match &settings_text {
+            Some(text) => take(
+                settings::parse(&config_dir.join(settings::FILE_NAME), text),
+                &mut diagnostics,
+            ),
+            None => Some(Settings::default()),
+        };
         let hacf = take(hacf::parse(&hacf_path, &hacf_text), &mut diagnostics);
         let keys = take(authkeys::parse(&keys_path, &keys_text), &mut diagnostics);
         let res = take(haresources::parse(&res_path, &res_text), &mut diagnostics);
@@ -287,8 +305,8 @@ impl NodeConfig {
         for d in diagnostics.iter().filter(|d| !d.is_error()) {
             tracing::warn!("{d}");
         }
-        match (hacf, keys, res, node_name) {
-            (Some(hacf), Some(authkeys), Some(haresources), Some(node_name))
+        match (hacf, keys, res, settings, node_name) {
+            (Some(hacf), Some(authkeys), Some(haresources), Some(settings), Some(node_name))
                 if !diagnostics.iter().any(Diagnostic::is_error) =>
             {
                 let realtime = hacf.realtime.then(|| hacf.rtprio.unwrap_or(10));
@@ -303,8 +321,10 @@ impl NodeConfig {
                     options: NodeOptions {
                         realtime,
                         stonith,
+                        monitor: crate::monitor::Policy::from_settings(&settings.monitor),
                         ..NodeOptions::default()
                     },
+                    settings,
                 })
             }
             _ => Err(NodeError::Config(ConfigError { diagnostics })),
@@ -319,6 +339,7 @@ impl NodeConfig {
         c.probe_interval = self.options.probe_interval;
         c.stop_retries = self.options.stop_retries.max(1);
         c.stop_retry_interval = self.options.stop_retry_interval;
+        c.monitor = self.options.monitor;
         c
     }
 
@@ -328,6 +349,31 @@ impl NodeConfig {
             .iter()
             .map(|g| g.resources.iter().map(Resource::from).collect())
             .collect()
+    }
+}
+
+/// `director.conf` of `config_dir`, `None` when there is none.
+pub fn read_settings(config_dir: &Path) -> Result<Option<String>, NodeError> {
+    let path = config_dir.join(settings::FILE_NAME);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(NodeError::Read { path, source }),
+    }
+}
+
+/// Reads and parses `director.conf` of `config_dir` alone (a single director has no ha.cf):
+/// every default when it is absent.
+pub fn load_settings(config_dir: &Path) -> Result<Settings, NodeError> {
+    match read_settings(config_dir)? {
+        None => Ok(Settings::default()),
+        Some(text) => {
+            let parsed = settings::parse(&config_dir.join(settings::FILE_NAME), &text)?;
+            for w in &parsed.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(parsed.value)
+        }
     }
 }
 
@@ -1424,6 +1470,44 @@ async fn carry_out<L: Link, V: Vip>(
                     let _ = tx.send(Input::Event(Event::Released { group: g, ok }));
                 });
             }
+            Action::Monitor(g) => {
+                let group = parts.groups.get(g).cloned().unwrap_or_default();
+                let (r, tx) = (resources.clone(), tx.clone());
+                worker.spawn(async move {
+                    let mut failed = Vec::new();
+                    for (i, res) in group.iter().enumerate() {
+                        match r.monitor(res).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::warn!(resource = %res.display(), "Resource {} is not running (monitor)", res.display());
+                                failed.push(i);
+                            }
+                            Err(e) => {
+                                tracing::warn!(resource = %res.display(), error = %e, "Resource {} monitor failed: {e}", res.display());
+                                failed.push(i);
+                            }
+                        }
+                    }
+                    let _ = tx.send(Input::Event(Event::Monitored { group: g, failed }));
+                });
+            }
+            Action::Restart {
+                group: g,
+                resources: which,
+            } => {
+                let group = parts.groups.get(g).cloned().unwrap_or_default();
+                let (r, tx) = (resources.clone(), tx.clone());
+                worker.spawn(async move {
+                    let ok = match r.restart(&group, &which).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::error!(error = %e, "{e}");
+                            false
+                        }
+                    };
+                    let _ = tx.send(Input::Event(Event::Restarted { group: g, ok }));
+                });
+            }
             Action::ResetPeer(name) => {
                 let stonith = parts.stonith.clone();
                 let tx = tx.clone();
@@ -1770,6 +1854,7 @@ mod tests {
             hacf,
             authkeys: keys(),
             haresources,
+            settings: Settings::default(),
             node_name: local.into(),
             natives: Vec::new(),
             options: NodeOptions {
@@ -2710,12 +2795,19 @@ mod tests {
         w("authkeys", "auth 3\n1 sha1 secret\n");
         w("haresources", "ha01 192.0.2.100\n");
         w("nodeinfo", "ha01\n");
+        w("director.conf", "[monitor]\nrestart = 3\n");
         let e = NodeConfig::load(d, &d.join("state"))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("ha.cf:2:"), "{e}");
         assert!(e.contains("authkeys"), "{e}");
+        assert!(
+            e.contains("director.conf:2: unknown field `restart`"),
+            "{e}"
+        );
+        // director.conf is optional; its [monitor] reaches the state machine.
+        std::fs::remove_file(d.join("director.conf")).unwrap_or_default();
         // Cross-file checks once each file parses.
         w(
             "ha.cf",
@@ -2751,6 +2843,11 @@ mod tests {
         );
         let cfg = NodeConfig::load(d, &d.join("state"));
         assert!(cfg.is_ok(), "{cfg:?}");
+        let monitor = cfg.as_ref().ok().and_then(|c| c.fsm_config().monitor);
+        assert_eq!(monitor.map(|m| m.restarts), Some(3), "on by default");
+        w("director.conf", "[monitor]\nenabled = false\n");
+        let off = NodeConfig::load(d, &d.join("state")).map(|c| c.fsm_config().monitor);
+        assert!(matches!(off, Ok(None)), "{off:?}");
         let _ =
             std::fs::set_permissions(d.join("authkeys"), std::fs::Permissions::from_mode(0o644));
         let e = check_authkeys(&d.join("authkeys"))

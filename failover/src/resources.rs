@@ -342,14 +342,26 @@ pub async fn run_script(
     env: &ScriptEnv,
     resource: &str,
 ) -> Result<ScriptRun, ResourceError> {
-    tracing::info!(
-        resource,
-        op = op.as_str(),
-        "Running {} {} {}",
-        path.display(),
-        args.join(" "),
-        op.as_str()
-    );
+    // `status` runs at every probe and monitor round: only start and stop are news.
+    if op == Op::Status {
+        tracing::debug!(
+            resource,
+            op = op.as_str(),
+            "Running {} {} {}",
+            path.display(),
+            args.join(" "),
+            op.as_str()
+        );
+    } else {
+        tracing::info!(
+            resource,
+            op = op.as_str(),
+            "Running {} {} {}",
+            path.display(),
+            args.join(" "),
+            op.as_str()
+        );
+    }
     let mut cmd = tokio::process::Command::new(path);
     cmd.args(args)
         .arg(op.as_str())
@@ -411,6 +423,16 @@ pub trait NativeResource: Send + Sync {
         args: &'a [String],
         op: Op,
     ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>;
+
+    /// The recurring monitor of the resource held here: whether it is running *and working*
+    /// (the director's ldirectord also fails when its health checks have stalled). By default
+    /// its `status`.
+    fn monitor<'a>(
+        &'a self,
+        args: &'a [String],
+    ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+        self.run(args, Op::Status)
+    }
 }
 
 /// Carries out resource and group operations.
@@ -487,6 +509,44 @@ impl<V: Vip> Resources<V> {
     /// Whether ResourceManager would consider `res` running (errors count as stopped).
     pub async fn is_running(&self, res: &Resource) -> bool {
         self.run(res, Op::Status).await.unwrap_or(false)
+    }
+
+    /// The recurring monitor of a held resource: an address is still configured, a script's
+    /// `status` says running, a native resource's [`NativeResource::monitor`] holds. An error
+    /// (no script, a timeout) is a failure, and is returned so it can be logged.
+    pub async fn monitor(&self, res: &Resource) -> Result<bool, ResourceError> {
+        match res {
+            Resource::Named { name, args } if self.natives.contains_key(name) => {
+                let native = self.natives.get(name).cloned();
+                match native {
+                    Some(n) => n
+                        .monitor(args)
+                        .await
+                        .map_err(|message| ResourceError::Native {
+                            resource: res.display(),
+                            message,
+                        }),
+                    None => Ok(false),
+                }
+            }
+            _ => self.run(res, Op::Status).await,
+        }
+    }
+
+    /// Restarts `which` (indexes into `group`) in place: stops them right to left (with the
+    /// usual retries), then starts them left to right. The first error is returned; a start
+    /// is not tried after a failed stop.
+    pub async fn restart(&self, group: &[Resource], which: &[usize]) -> Result<(), ResourceError> {
+        let chosen: Vec<&Resource> = which.iter().filter_map(|i| group.get(*i)).collect();
+        for res in chosen.iter().rev() {
+            tracing::info!(resource = %res.display(), "Restarting resource {}: stopping it", res.display());
+            self.stop_with_retries(res).await?;
+        }
+        for res in &chosen {
+            tracing::info!(resource = %res.display(), "Restarting resource {}: starting it", res.display());
+            self.run(res, Op::Start).await?;
+        }
+        Ok(())
     }
 
     /// `takegroup`: left to right, skip what already runs, start the rest. On the first

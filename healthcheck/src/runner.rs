@@ -472,6 +472,15 @@ impl<K: Key> Runner<K> {
         self.shared.state().groups.len()
     }
 
+    /// How many checks have started so far (a sign that the checks are running).
+    pub fn started(&self) -> u64 {
+        self.shared
+            .lag
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .count
+    }
+
     /// Lag between due time and start of checks so far.
     pub fn lag(&self) -> LagStats {
         let l = self.shared.lag.lock().unwrap_or_else(|e| e.into_inner());

@@ -64,6 +64,8 @@ pub struct Spec {
     pub authkeys: [String; 2],
     /// Put the LSB-style `httpd` script (state in the node's dir) in resource.d.
     pub httpd: bool,
+    /// `director.conf` on both nodes (`None`: no file, every default).
+    pub director_conf: Option<String>,
     /// What runs on each node.
     pub program: Program,
     /// `director run --ipvs memory` (the default); `false`: the kernel's IPVS, as in
@@ -93,6 +95,7 @@ impl Spec {
             extra: [Vec::new(), Vec::new()],
             authkeys: [keys.clone(), keys],
             httpd: false,
+            director_conf: None,
             program: Program::Node,
             ipvs_memory: true,
         }
@@ -201,6 +204,9 @@ impl Pair {
             std::fs::write(&keys, spec.authkeys.get(i).cloned().unwrap_or_default())?;
             set_mode(&keys, 0o600)?;
             std::fs::write(etc.join("haresources"), &spec.haresources)?;
+            if let Some(text) = &spec.director_conf {
+                std::fs::write(etc.join("director.conf"), text)?;
+            }
             if let Program::Director(_) = spec.program {
                 std::fs::create_dir_all(dir.join(name).join("run"))?;
                 std::fs::write(

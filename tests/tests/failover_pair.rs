@@ -705,3 +705,113 @@ fn stonith_resets_the_dead_node_before_takeover() -> Result<()> {
     );
     Ok(())
 }
+
+/// The seed's httpd group with monitoring every 200 ms (3 restarts in 10 minutes).
+fn monitored_httpd() -> Spec {
+    let mut spec = Spec::new(Timing::FAST, "on");
+    spec.haresources = format!("ha01 IPaddr::{VIP}/24/eth0 httpd\n");
+    spec.httpd = true;
+    spec.director_conf =
+        Some("[monitor]\ninterval = \"200ms\"\nrestarts = 3\nwindow = \"10min\"\n".to_string());
+    spec
+}
+
+/// httpd dies on the holder (its state file removed, as `status` then says stopped): the
+/// monitor restarts it in place; the VIP never leaves ha01 and ha02 never takes anything.
+#[test]
+fn a_dead_httpd_is_restarted_in_place() -> Result<()> {
+    let p = started(monitored_httpd())?;
+    let flag = p.node_dir(0).join("httpd.running");
+    ensure!(flag.exists(), "httpd not started on ha01");
+    let t0 = Instant::now();
+    std::fs::remove_file(&flag)?;
+    wait_for(Duration::from_secs(5), || flag.exists())
+        .with_context(|| format!("httpd was not restarted on ha01\n{}", logs(&p)))?;
+    ensure!(
+        p.log(0)
+            .contains("Resource httpd failed its monitor: restarting it (1 of 3)"),
+        "{}",
+        logs(&p)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    ensure!(
+        p.first_event(0, false, t0).is_none() && p.vip_events(1).is_empty(),
+        "the VIP moved while httpd was restarted\n{}",
+        logs(&p)
+    );
+    ensure!(
+        !p.node_dir(1).join("httpd.running").exists(),
+        "httpd started on ha02"
+    );
+    client_reaches(&p, 0, Duration::from_secs(2))
+}
+
+/// httpd keeps dying: three restarts in place, and the fourth failure within the window gives
+/// the group up to ha02, which the client then reaches; httpd runs on ha02 alone.
+#[test]
+fn an_httpd_that_keeps_dying_moves_the_group_to_the_peer() -> Result<()> {
+    let p = started(monitored_httpd())?;
+    let flag = |i: usize| p.node_dir(i).join("httpd.running");
+    for n in 1..=3 {
+        std::fs::remove_file(flag(0))?;
+        wait_for(Duration::from_secs(5), || flag(0).exists())
+            .with_context(|| format!("restart {n} did not happen\n{}", logs(&p)))?;
+        ensure!(
+            p.holds(0) && p.vip_events(1).is_empty(),
+            "the group moved after {n} failure(s)\n{}",
+            logs(&p)
+        );
+    }
+    std::fs::remove_file(flag(0))?;
+    client_reaches(&p, 1, Duration::from_secs(5)).context("after the fourth failure")?;
+    ensure!(
+        p.log(0)
+            .contains("Resource httpd failed 4 times in 10min: giving up the group to ha02"),
+        "{}",
+        logs(&p)
+    );
+    wait_for(Duration::from_secs(2), || flag(1).exists())
+        .with_context(|| format!("httpd not started on ha02\n{}", logs(&p)))?;
+    ensure!(
+        !flag(0).exists(),
+        "httpd restarted on ha01 after the give-up"
+    );
+    ensure!(
+        p.max_overlap(Instant::now()) <= Duration::from_millis(2),
+        "the VIP was on both nodes\n{}",
+        logs(&p)
+    );
+    Ok(())
+}
+
+/// The VIP deleted by hand on the holder: the monitor adds it back (and announces it), the
+/// client reaches ha01 again, and ha02 never takes it.
+#[test]
+fn a_vip_deleted_by_hand_is_restored() -> Result<()> {
+    let p = started(monitored_httpd())?;
+    p.lab.ip(
+        NODES[0].1,
+        &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"],
+    )?;
+    ensure!(!p.holds(0), "test setup: the VIP is still on ha01");
+    wait_for(Duration::from_secs(5), || p.holds(0))
+        .with_context(|| format!("the VIP was not restored on ha01\n{}", logs(&p)))?;
+    ensure!(
+        p.log(0).contains(&format!(
+            "Resource IPaddr::{VIP}/24/eth0 failed its monitor: restarting it (1 of 3)"
+        )),
+        "{}",
+        logs(&p)
+    );
+    client_reaches(&p, 0, Duration::from_secs(2))?;
+    ensure!(
+        p.vip_events(1).is_empty(),
+        "ha02 took the VIP\n{}",
+        logs(&p)
+    );
+    ensure!(
+        p.node_dir(0).join("httpd.running").exists(),
+        "httpd stopped while the address was restored"
+    );
+    Ok(())
+}

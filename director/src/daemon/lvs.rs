@@ -114,6 +114,53 @@ impl LvsOptions {
     }
 }
 
+/// The health-check loop's sign of life, read by the `ldirectord::NAME` resource's monitor:
+/// when the loop last made progress, and how long without progress means it has stalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The last round (a checkinterval tick of the loop) at which checks had started since
+    /// the round before, or there were none to run.
+    pub at: tokio::time::Instant,
+    /// Three of the longest check periods (checkinterval plus the longest timeout).
+    pub stall_after: Duration,
+    /// Checks started so far, as of the last round.
+    pub started: u64,
+}
+
+impl Progress {
+    /// The next round at `now`: `started` checks started so far, `checks` configured.
+    pub fn round(self, now: tokio::time::Instant, started: u64, checks: usize) -> Progress {
+        let moving = checks == 0 || started != self.started;
+        Progress {
+            at: if moving { now } else { self.at },
+            started,
+            ..self
+        }
+    }
+
+    /// Whether the loop has made no progress for `stall_after` at `now`.
+    pub fn stalled(&self, now: tokio::time::Instant) -> bool {
+        now.saturating_duration_since(self.at) >= self.stall_after
+    }
+}
+
+/// How long without a check started means the loop has stalled: three of the longest check
+/// periods of `config` (its checkinterval plus its longest timeout), at least 3 s.
+pub fn stall_after(config: &Config) -> Duration {
+    let period = |t: &ldirectord::Timing| {
+        u64::from(t.checkinterval) + u64::from(t.checktimeout.max(t.negotiatetimeout))
+    };
+    let longest = config
+        .virtuals
+        .iter()
+        .map(|v| period(&v.timing))
+        .chain(std::iter::once(u64::from(config.globals.checkinterval)))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    Duration::from_secs(longest.saturating_mul(3))
+}
+
 enum Command {
     Reload {
         cause: ReloadCause,
@@ -129,6 +176,7 @@ pub struct Lvs {
     path: PathBuf,
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<LvsStatus>,
+    progress: watch::Receiver<Progress>,
     task: JoinHandle<()>,
 }
 
@@ -303,6 +351,11 @@ impl Lvs {
             file: file.clone(),
             ..Default::default()
         });
+        let (progress_tx, progress_rx) = watch::channel(Progress {
+            at: tokio::time::Instant::now(),
+            stall_after: stall_after(&config),
+            started: 0,
+        });
         let seen = std::fs::read(path).ok();
         let mtime = mtime(path);
         let lanes = Lanes::new(options.command_bounds);
@@ -339,6 +392,7 @@ impl Lvs {
             lanes,
             status: LvsStatus::default(),
             status_tx,
+            progress_tx,
             repair_due: tokio::time::Instant::now(),
         };
         actor.install(mapped);
@@ -353,6 +407,7 @@ impl Lvs {
             path,
             commands: tx,
             status: status_rx,
+            progress: progress_rx,
             task,
         })
     }
@@ -382,6 +437,11 @@ impl Lvs {
     /// A receiver that sees every status change.
     pub fn watch(&self) -> watch::Receiver<LvsStatus> {
         self.status.clone()
+    }
+
+    /// The health-check loop's sign of life ([`Progress`]), updated every checkinterval.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
     }
 
     /// Stop the checks and, for every virtual whose cleanstop is yes, remove its service from
@@ -471,6 +531,7 @@ struct Actor {
     lanes: Lanes,
     status: LvsStatus,
     status_tx: watch::Sender<LvsStatus>,
+    progress_tx: watch::Sender<Progress>,
     /// The next checkinterval tick that repairs hand edits (dumps the kernel table) must come
     /// at or after this ([`next_repair`]).
     repair_due: tokio::time::Instant,
@@ -591,6 +652,7 @@ impl Actor {
                     }
                     self.daemon_status = DaemonStatus::Running;
                     self.resend_alerts();
+                    self.note_progress(started);
                 }
                 _ = watch.tick() => {
                     let before = self.checkinterval();
@@ -684,6 +746,19 @@ impl Actor {
         for m in mails {
             self.send(m);
         }
+    }
+
+    /// A round of the loop: whether checks have started since the last one.
+    fn note_progress(&self, now: tokio::time::Instant) {
+        let started = self.runner.started();
+        let checks = self.runner.checks();
+        let stall = stall_after(&self.config);
+        self.progress_tx.send_modify(|p| {
+            *p = Progress {
+                stall_after: stall,
+                ..p.round(now, started, checks)
+            };
+        });
     }
 
     /// Whether every real with a check has had a verdict.
@@ -1012,6 +1087,21 @@ mod tests {
         crate::config::ldirectord::parse(text, "www.cf", &resolver)
             .unwrap()
             .0
+    }
+
+    /// A loop has stalled after three of its longest check periods without a check started.
+    #[test]
+    fn stall_limit_follows_the_slowest_check() {
+        let c = parsed(
+            "checkinterval=1\nchecktimeout=1\nvirtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tchecktype=ping\n",
+        );
+        assert_eq!(stall_after(&c), Duration::from_secs(6));
+        let c = parsed(
+            "checkinterval=10\nvirtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tnegotiatetimeout=20\n",
+        );
+        assert_eq!(stall_after(&c), Duration::from_secs(90));
+        let c = parsed("checkinterval=4\n");
+        assert_eq!(stall_after(&c), Duration::from_secs(12));
     }
 
     #[test]

@@ -255,6 +255,14 @@ async fn run_async(opts: Options) -> i32 {
             }
         }
     } else {
+        // A single director has no use for [monitor] yet, but a broken file is refused here
+        // as in a pair, so that it is never found broken only at the next change of mode.
+        if let Err(e) = failover::node::load_settings(&opts.config_dir) {
+            for line in e.to_string().lines() {
+                tracing::error!("{line}");
+            }
+            return 2;
+        }
         files(&opts)
     };
     let files = match files {
@@ -304,6 +312,13 @@ async fn run_async(opts: Options) -> i32 {
                     Arc::clone(kernel),
                     pair::sync_interface(&cfg.hacf),
                 );
+                // Each ldirectord::NAME resource's monitor watches its file's checks.
+                for name in pair::ldirectord_names(&cfg.haresources) {
+                    let path = locate(&name, &opts.config_dir).map(|l| l.path);
+                    if let Some(lvs) = set.all.iter().find(|l| Some(l.path()) == path.as_deref()) {
+                        native.watch_progress(&name, lvs.progress());
+                    }
+                }
                 cfg.natives.push(("ldirectord".to_string(), native));
             }
             cfg.options.fence = opts.fence.clone();

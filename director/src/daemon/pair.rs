@@ -8,7 +8,7 @@
 //! daemon: master where the resource runs, backup elsewhere, so established connections
 //! survive a failover.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -24,7 +24,9 @@ use crate::config::{locate, DEFAULT_NAME};
 use crate::ipvs::{IpvsError, SyncDaemon, SyncState};
 use crate::status::{FailoverStatus, LinkStatus, PeerStatus, ResourceStatus, TransitionStatus};
 
-use super::lvs::Kernel;
+use tokio::sync::watch;
+
+use super::lvs::{Kernel, Progress};
 
 /// The Heartbeat files a running pair node was started with: what a reload compares with.
 pub struct PairFiles {
@@ -107,9 +109,9 @@ impl PairFiles {
     }
 }
 
-/// The ldirectord files haresources names (`ldirectord` alone is `ldirectord.cf`), located
-/// as ldirectord does, in haresources order without repeats.
-pub fn ldirectord_files(har: &Haresources, config_dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// The names of the `ldirectord[::NAME]` resources of haresources (`ldirectord` alone is
+/// `ldirectord.cf`), in haresources order without repeats.
+pub fn ldirectord_names(har: &Haresources) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for group in &har.groups {
         for r in &group.resources {
@@ -122,6 +124,12 @@ pub fn ldirectord_files(har: &Haresources, config_dir: &Path) -> Result<Vec<Path
         }
     }
     names
+}
+
+/// The ldirectord files haresources names, located as ldirectord does, in haresources order
+/// without repeats.
+pub fn ldirectord_files(har: &Haresources, config_dir: &Path) -> Result<Vec<PathBuf>, String> {
+    ldirectord_names(har)
         .iter()
         .map(|n| {
             locate(n, config_dir)
@@ -147,6 +155,8 @@ pub struct LdirectordResource {
     kernel: Kernel,
     sync_iface: Option<String>,
     active: Mutex<BTreeSet<String>>,
+    /// Each file's health-check loop ([`super::lvs::Lvs::progress`]), by resource name.
+    progress: Mutex<HashMap<String, watch::Receiver<Progress>>>,
 }
 
 impl LdirectordResource {
@@ -156,6 +166,7 @@ impl LdirectordResource {
             kernel,
             sync_iface,
             active: Mutex::new(BTreeSet::new()),
+            progress: Mutex::new(HashMap::new()),
         });
         r.set_sync(SyncState::Backup);
         r
@@ -165,6 +176,34 @@ impl LdirectordResource {
         match self.active.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The monitor of `ldirectord::NAME` watches this file's health-check loop.
+    pub fn watch_progress(&self, name: &str, progress: watch::Receiver<Progress>) {
+        let mut p = match self.progress.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        p.insert(name.to_string(), progress);
+    }
+
+    /// The monitor's verdict at `now`: active here and its checks running.
+    pub fn check(&self, name: &str, now: tokio::time::Instant) -> Result<bool, String> {
+        if !self.active().contains(name) {
+            return Ok(false);
+        }
+        let progress = match self.progress.lock() {
+            Ok(g) => g.get(name).map(|rx| *rx.borrow()),
+            Err(p) => p.into_inner().get(name).map(|rx| *rx.borrow()),
+        };
+        match progress {
+            Some(p) if p.stalled(now) => Err(format!(
+                "the health checks of {name} have stalled: none started for {}s (limit {}s)",
+                now.saturating_duration_since(p.at).as_secs(),
+                p.stall_after.as_secs()
+            )),
+            _ => Ok(true),
         }
     }
 
@@ -254,6 +293,19 @@ impl LdirectordResource {
 }
 
 impl NativeResource for LdirectordResource {
+    fn monitor<'a>(
+        &'a self,
+        args: &'a [String],
+    ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let name = args
+                .first()
+                .cloned()
+                .unwrap_or_else(|| DEFAULT_NAME.to_string());
+            self.check(&name, tokio::time::Instant::now())
+        })
+    }
+
     fn run<'a>(
         &'a self,
         args: &'a [String],
@@ -443,6 +495,7 @@ mod tests {
     }
 
     use crate::ipvs::memory::MemoryIpvs;
+    use std::time::Duration;
 
     fn har(text: &str) -> Haresources {
         failover::config::haresources::parse(Path::new("haresources"), text)
@@ -558,6 +611,51 @@ mod tests {
             ("bcast eth1", "unknown", None)
         );
         assert_eq!(f.links[1].last_heard_ms, None);
+    }
+
+    /// A stalled health-check loop fails the monitor of the resource held here; a standby
+    /// resource fails it too (not running); checks that run again make it pass.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_health_check_loop_fails_the_monitor() {
+        use tokio::time::{advance, Instant};
+        let r = LdirectordResource::new(super::super::lvs::kernel(MemoryIpvs::new()), None);
+        let www = vec!["www".to_string()];
+        let start = Progress {
+            at: Instant::now(),
+            stall_after: Duration::from_secs(6),
+            started: 0,
+        };
+        let (tx, rx) = watch::channel(start);
+        r.watch_progress("www", rx);
+        assert_eq!(r.monitor(&www).await, Ok(false), "standby here");
+        assert!(r.run(&www, Op::Start).await.unwrap());
+        assert_eq!(r.monitor(&www).await, Ok(true));
+        // Rounds where checks start keep it alive.
+        for n in 1..=5 {
+            advance(Duration::from_secs(2)).await;
+            tx.send_modify(|p| *p = p.round(Instant::now(), n, 1));
+            assert_eq!(r.monitor(&www).await, Ok(true));
+        }
+        // Rounds without a started check: stalled after 6 s.
+        for _ in 0..2 {
+            advance(Duration::from_secs(2)).await;
+            tx.send_modify(|p| *p = p.round(Instant::now(), 5, 1));
+            assert_eq!(r.monitor(&www).await, Ok(true));
+        }
+        advance(Duration::from_secs(2)).await;
+        tx.send_modify(|p| *p = p.round(Instant::now(), 5, 1));
+        let e = r.monitor(&www).await.unwrap_err();
+        assert!(e.contains("the health checks of www have stalled"), "{e}");
+        // A loop that stops ticking at all stalls the same way.
+        tx.send_modify(|p| *p = p.round(Instant::now(), 6, 1));
+        assert_eq!(r.monitor(&www).await, Ok(true));
+        advance(Duration::from_secs(6)).await;
+        assert!(r.monitor(&www).await.is_err());
+        // No checks configured: never stalled while the loop ticks.
+        tx.send_modify(|p| *p = p.round(Instant::now(), 6, 0));
+        advance(Duration::from_secs(5)).await;
+        tx.send_modify(|p| *p = p.round(Instant::now(), 6, 0));
+        assert_eq!(r.monitor(&www).await, Ok(true));
     }
 
     #[tokio::test]

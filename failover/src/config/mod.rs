@@ -5,6 +5,7 @@
 //! - [`haresources`] - `/etc/ha.d/haresources` (resource groups and their preferred nodes)
 //! - [`nodeinfo`] - the local node name (`uname -n` or `/etc/ha.d/nodeinfo`)
 //! - [`cluster`] - checks that span the files (local node listed, haresources nodes known)
+//! - [`settings`] - `director.conf`, director's own settings (TOML), which Heartbeat never reads
 //!
 //! Every parser here is pure: it takes the file name (only for messages) and its text, and
 //! returns the typed value plus warnings, or a [`ConfigError`] holding **every** problem found,
@@ -15,6 +16,7 @@ pub mod cluster;
 pub mod hacf;
 pub mod haresources;
 pub mod nodeinfo;
+pub mod settings;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

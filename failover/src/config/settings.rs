@@ -1,0 +1,319 @@
+//! `director.conf`: director's own settings, the ones Heartbeat and ldirectord do not know.
+//!
+//! They live in a file of their own so that `ha.cf`, `haresources` and the ldirectord files
+//! stay readable by Heartbeat and ldirectord (a rollback, or a Heartbeat peer, reads the same
+//! files). The file is TOML, one table per concern; it is optional (absent: every default).
+//! Every key is documented in `docs/director-conf.md`.
+//!
+//! ```toml
+//! [monitor]
+//! enabled = true
+//! interval = "10s"
+//! restarts = 3
+//! window = "10min"
+//! ```
+//!
+//! Durations are strings with a unit: `ms`, `s`, `min`, `h` (`"500ms"`, `"2s"`, `"10min"`).
+//! Unknown tables and keys are errors, as unknown directives are in `ha.cf`. A syntax error or
+//! a wrong key stops the parse at its line (TOML's parser and serde report the first one);
+//! the checks of the values that follow report every problem.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Collector, ConfigError, Parsed};
+
+/// The file's name in the configuration directory.
+pub const FILE_NAME: &str = "director.conf";
+
+/// Everything `director.conf` sets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// `[monitor]`: resources of held groups watched and restarted in place.
+    pub monitor: Monitor,
+}
+
+/// `[monitor]`: the active node runs each held resource's `status` every `interval`; a failed
+/// resource is restarted in place up to `restarts` times within `window`, then the group
+/// moves to the peer (Pacemaker's recurring monitor with its `migration-threshold` and
+/// `failure-timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Monitor {
+    /// Whether resources are monitored at all (default: yes).
+    pub enabled: bool,
+    /// Time between two monitor rounds of a group (default: 10 s).
+    pub interval: Duration,
+    /// In-place restarts allowed within `window` before the group is given up (default: 3).
+    pub restarts: u32,
+    /// How long a failure counts (default: 10 min).
+    pub window: Duration,
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor {
+            enabled: true,
+            interval: Duration::from_secs(10),
+            restarts: 3,
+            window: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The file as written: every key optional, spans kept for the value checks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    monitor: Option<RawMonitor>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMonitor {
+    enabled: Option<bool>,
+    interval: Option<Spanned<Span>>,
+    restarts: Option<u32>,
+    window: Option<Spanned<Span>>,
+}
+
+/// A duration as written (`"10s"`), parsed by [`parse_duration`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span(Duration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Span;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration with a unit, such as \"10s\", \"500ms\" or \"10min\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Span, E> {
+                parse_duration(v).map(Span).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `"500ms"`, `"2s"`, `"10min"`, `"1h"`: a whole number and a unit (spaces allowed between).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let unit = unit.trim();
+    let bad = || {
+        format!(
+            "invalid duration \"{text}\": write a whole number and a unit (ms, s, min, h), \
+             such as \"10s\", \"500ms\" or \"10min\""
+        )
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let per = match unit {
+        "ms" => Duration::from_millis(1),
+        "s" => Duration::from_secs(1),
+        "min" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        "" => {
+            return Err(format!(
+                "invalid duration \"{text}\": a unit is needed (ms, s, min, h), such as \"{n}s\""
+            ))
+        }
+        _ => return Err(bad()),
+    };
+    u32::try_from(n)
+        .ok()
+        .and_then(|n| per.checked_mul(n))
+        .ok_or_else(bad)
+}
+
+/// 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.get(..at)
+        .unwrap_or(text)
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses `director.conf` (`file` is only for messages).
+pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
+    let mut c = Collector::new(file);
+    let raw: RawSettings = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            c.error(line, e.message().trim().to_string());
+            return c.finish(Settings::default());
+        }
+    };
+    let mut settings = Settings::default();
+    if let Some(m) = raw.monitor {
+        let d = Monitor::default();
+        let line =
+            |s: &Option<Spanned<Span>>| s.as_ref().map_or(0, |v| line_of(text, v.span().start));
+        let interval = m.interval.as_ref().map_or(d.interval, |v| v.get_ref().0);
+        let window = m.window.as_ref().map_or(d.window, |v| v.get_ref().0);
+        if interval < Duration::from_millis(100) {
+            c.error(
+                line(&m.interval),
+                format!(
+                    "monitor: interval {} is too short: at least 100ms",
+                    words(interval)
+                ),
+            );
+        }
+        if window < interval {
+            let at = if m.window.is_some() {
+                line(&m.window)
+            } else {
+                line(&m.interval)
+            };
+            c.error(
+                at,
+                format!(
+                    "monitor: window {} is shorter than interval {}: no two failures would \
+                     ever count together",
+                    words(window),
+                    words(interval)
+                ),
+            );
+        }
+        settings.monitor = Monitor {
+            enabled: m.enabled.unwrap_or(d.enabled),
+            interval,
+            restarts: m.restarts.unwrap_or(d.restarts),
+            window,
+        };
+    }
+    c.finish(settings)
+}
+
+/// A duration in the file's own words (`10min`, `2s`, `500ms`).
+pub fn words(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(3_600_000) && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
+        format!("{}min", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Result<Settings, String> {
+        parse(Path::new("director.conf"), text)
+            .map(|p| p.value)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn empty_file_and_empty_table_give_the_defaults() {
+        assert_eq!(parsed(""), Ok(Settings::default()));
+        assert_eq!(parsed("# nothing\n[monitor]\n"), Ok(Settings::default()));
+        let m = Settings::default().monitor;
+        assert!(m.enabled);
+        assert_eq!(
+            (m.interval, m.restarts, m.window),
+            (Duration::from_secs(10), 3, Duration::from_secs(600))
+        );
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let s = parsed(
+            "[monitor]\nenabled = false\ninterval = \"500ms\"\nrestarts = 5\nwindow = \"1h\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.monitor,
+            Monitor {
+                enabled: false,
+                interval: Duration::from_millis(500),
+                restarts: 5,
+                window: Duration::from_secs(3600),
+            }
+        );
+    }
+
+    #[test]
+    fn durations_need_a_whole_number_and_a_unit() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration(" 10 min "), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("10").unwrap_err().contains("\"10s\""));
+        for bad in ["", "s", "1.5s", "10m", "-1s", "10 sec", "99999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        for d in ["500ms", "2s", "10min", "1h"] {
+            assert_eq!(words(parse_duration(d).unwrap()), d);
+        }
+    }
+
+    /// Unknown keys and tables are refused at their line (as hickory-dns does in a test).
+    #[test]
+    fn unknown_keys_and_tables_are_errors_with_their_line() {
+        let e = parsed("[monitor]\ninterval = \"2s\"\nretries = 3\n").unwrap_err();
+        assert!(
+            e.starts_with("director.conf:3: unknown field `retries`"),
+            "{e}"
+        );
+        let e = parsed("# c\n\n[monitr]\n").unwrap_err();
+        assert!(
+            e.starts_with("director.conf:3: unknown field `monitr`"),
+            "{e}"
+        );
+        let e = parsed("[monitor]\nrestarts = \"3\"\n").unwrap_err();
+        assert!(e.starts_with("director.conf:2: invalid type"), "{e}");
+        let e = parsed("[monitor]\n\ninterval = 10\n").unwrap_err();
+        assert!(e.starts_with("director.conf:3: invalid type"), "{e}");
+        let e = parsed("[monitor]\nwindow = \"10\"\n").unwrap_err();
+        assert!(
+            e.starts_with("director.conf:2: invalid duration \"10\": a unit is needed"),
+            "{e}"
+        );
+        let e = parsed("[monitor\n").unwrap_err();
+        assert!(e.starts_with("director.conf:1: "), "{e}");
+    }
+
+    #[test]
+    fn value_checks_report_every_problem() {
+        let e = parsed("[monitor]\ninterval = \"50ms\"\nwindow = \"20ms\"\n").unwrap_err();
+        assert_eq!(
+            e,
+            "director.conf:2: monitor: interval 50ms is too short: at least 100ms\n\
+             director.conf:3: monitor: window 20ms is shorter than interval 50ms: no two \
+             failures would ever count together"
+        );
+        // A long interval against the default window: the interval's line.
+        let e = parsed("[monitor]\ninterval = \"1h\"\n").unwrap_err();
+        assert!(
+            e.starts_with("director.conf:2: monitor: window 10min"),
+            "{e}"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(text in ".*") {
+            let _ = parse(Path::new("director.conf"), &text);
+        }
+
+        #[test]
+        fn durations_round_trip(n in 1u32..100_000, unit in 0usize..4) {
+            let u = ["ms", "s", "min", "h"][unit];
+            let d = parse_duration(&format!("{n}{u}")).unwrap();
+            proptest::prop_assert_eq!(parse_duration(&words(d)), Ok(d));
+        }
+    }
+}
