@@ -2,6 +2,7 @@
 //! `main` parses it, and the manual pages and shell completions are generated from it
 //! (clap_mangen, clap_complete), so they cannot drift from what the binary accepts.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -118,6 +119,27 @@ pub enum Command {
     },
 }
 
+/// Parses director's command line (`argv[0]` first). `director ipvsadm ARGS...` hands ARGS
+/// to ipvsadm exactly as given: clap would take a first `--` as its own end of options, and
+/// ipvsadm (popt) must see it.
+pub fn try_parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    if let Some((sub, args)) = argv.get(1..).and_then(<[OsString]>::split_first) {
+        if sub == "ipvsadm" {
+            return Ok(Cli {
+                command: Command::Ipvsadm {
+                    args: args.to_vec(),
+                },
+            });
+        }
+    }
+    Cli::try_parse_from(argv)
+}
+
 /// A command line given as one option value (program, arguments).
 #[derive(Debug, Clone)]
 pub struct Argv(pub Vec<String>);
@@ -171,6 +193,152 @@ pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn Write) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Words of director's command line, mixed with anything.
+    fn word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "run",
+                "check",
+                "status",
+                "standby",
+                "takeover",
+                "reload",
+                "completions",
+                "manpages",
+                "ipvsadm",
+                "help",
+                "--config-dir",
+                "--run-dir",
+                "--state-dir",
+                "--metrics",
+                "--ldirectord",
+                "--ipvs",
+                "--fence",
+                "--stonith-command",
+                "--print-ipvs",
+                "--json",
+                "--help",
+                "-h",
+                "--version",
+                "-V",
+                "--",
+                "-",
+                "memory",
+                "kernel",
+                "bash",
+                "reboot",
+                "/bin/true",
+                "=",
+                "--ipvs=memory",
+            ])
+            .prop_map(str::to_string),
+            ".{0,20}",
+        ]
+    }
+
+    /// A value that clap takes as a value (not an option, not empty).
+    fn value() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9_./:][A-Za-z0-9_./: -]{0,30}"
+    }
+
+    proptest! {
+        #[test]
+        fn any_arguments_parse_or_give_an_error(args in proptest::collection::vec(word(), 0..8)) {
+            let argv: Vec<String> = std::iter::once("director".to_string()).chain(args).collect();
+            let _ = try_parse_from(&argv);
+            if let Err(e) = Cli::try_parse_from(argv) {
+                let _ = e.to_string();
+                let _ = e.exit_code();
+            }
+        }
+
+        #[test]
+        fn run_options_round_trip(
+            config_dir in value(),
+            run_dir in value(),
+            state_dir in value(),
+            metrics in value(),
+            ldirectord in proptest::collection::vec(value(), 0..3),
+            memory in any::<bool>(),
+        ) {
+            let mut argv = vec![
+                "director".to_string(), "run".into(),
+                "--config-dir".into(), config_dir.clone(),
+                "--run-dir".into(), run_dir.clone(),
+                "--state-dir".into(), state_dir.clone(),
+                format!("--metrics={metrics}"),
+                "--ipvs".into(), if memory { "memory" } else { "kernel" }.into(),
+            ];
+            for f in &ldirectord {
+                argv.extend(["--ldirectord".to_string(), f.clone()]);
+            }
+            let cli = Cli::try_parse_from(&argv).unwrap();
+            let Command::Run { config_dir: c, run_dir: r, state_dir: s, metrics: m, ldirectord: l, ipvs, .. } = cli.command else {
+                panic!("not run");
+            };
+            prop_assert_eq!(c, PathBuf::from(config_dir));
+            prop_assert_eq!(r, PathBuf::from(run_dir));
+            prop_assert_eq!(s, PathBuf::from(state_dir));
+            prop_assert_eq!(m, metrics);
+            prop_assert_eq!(l, ldirectord.iter().map(PathBuf::from).collect::<Vec<_>>());
+            prop_assert_eq!(ipvs, if memory { "memory" } else { "kernel" });
+        }
+
+        #[test]
+        fn check_and_status_round_trip(
+            config_dir in value(),
+            files in proptest::collection::vec(value(), 0..3),
+            print in any::<bool>(),
+            json in any::<bool>(),
+        ) {
+            let mut argv = vec!["director".to_string(), "check".into(), "--config-dir".into(), config_dir.clone()];
+            if print {
+                argv.push("--print-ipvs".into());
+            }
+            argv.push("--".into());
+            argv.extend(files.iter().cloned());
+            let Command::Check { config_dir: c, print_ipvs, files: f, .. } = Cli::try_parse_from(&argv).unwrap().command else {
+                panic!("not check");
+            };
+            prop_assert_eq!(c, PathBuf::from(&config_dir));
+            prop_assert_eq!(print_ipvs, print);
+            prop_assert_eq!(f, files.iter().map(PathBuf::from).collect::<Vec<_>>());
+
+            let mut argv = vec!["director".to_string(), "status".into(), "--run-dir".into(), config_dir.clone()];
+            if json {
+                argv.push("--json".into());
+            }
+            let Command::Status { run_dir, json: j } = Cli::try_parse_from(&argv).unwrap().command else {
+                panic!("not status");
+            };
+            prop_assert_eq!(run_dir, PathBuf::from(&config_dir));
+            prop_assert_eq!(j, json);
+        }
+
+        #[test]
+        fn ipvsadm_arguments_pass_through_untouched(args in proptest::collection::vec(word(), 0..8)) {
+            let argv = ["director".to_string(), "ipvsadm".into()].into_iter().chain(args.iter().cloned());
+            let Command::Ipvsadm { args: got } = try_parse_from(argv).unwrap().command else {
+                panic!("not ipvsadm");
+            };
+            let got: Vec<String> = got.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            prop_assert_eq!(got, args);
+        }
+    }
+
+    #[test]
+    fn ipvsadm_sees_a_double_dash() {
+        // Found by `ipvsadm_arguments_pass_through_untouched`: clap ate the first `--`.
+        let Command::Ipvsadm { args } = try_parse_from(["director", "ipvsadm", "--", "-L"])
+            .unwrap()
+            .command
+        else {
+            panic!("not ipvsadm");
+        };
+        assert_eq!(args, ["--", "-L"]);
+    }
 
     #[test]
     fn the_definition_is_consistent() {

@@ -97,6 +97,12 @@ pub fn bind(run_dir: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// The request in one line a client sent (its line ending, if any, ignored), or the words
+/// of the error answer. Pure: the whole of what the socket decodes.
+pub fn decode_request(line: &str) -> Result<Request, String> {
+    serde_json::from_str::<Request>(line.trim_end()).map_err(|e| format!("bad request: {e}"))
+}
+
 /// Serve requests until the listener fails. `handle` answers each request; clients that are
 /// not root (uid 0) or the daemon's own uid are refused.
 pub async fn serve<F, Fut>(listener: UnixListener, handle: F)
@@ -129,11 +135,9 @@ where
                 let mut line = String::new();
                 let mut reader = BufReader::new(read).take(64 * 1024);
                 match reader.read_line(&mut line).await {
-                    Ok(_) => match serde_json::from_str::<Request>(line.trim_end()) {
+                    Ok(_) => match decode_request(&line) {
                         Ok(req) => handle(req).await,
-                        Err(e) => Response::Error {
-                            message: format!("bad request: {e}"),
-                        },
+                        Err(message) => Response::Error { message },
                     },
                     Err(e) => Response::Error {
                         message: format!("bad request: {e}"),
@@ -153,6 +157,7 @@ use tokio::io::AsyncReadExt as _;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[tokio::test]
     async fn request_and_reply_over_the_socket() {
@@ -182,6 +187,42 @@ mod tests {
         assert!(matches!(r, Response::Error { .. }));
         server.abort();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn any_request() -> impl Strategy<Value = Request> {
+        prop_oneof![
+            Just(Request::Status),
+            Just(Request::Standby),
+            Just(Request::Takeover),
+            Just(Request::Reload),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_line_decodes_or_is_refused_in_words(line in ".{0,200}") {
+            if let Err(message) = decode_request(&line) {
+                prop_assert!(message.starts_with("bad request: "), "{}", message);
+            }
+        }
+
+        #[test]
+        fn any_bytes_decode_or_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = decode_request(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn what_a_client_sends_is_decoded(req in any_request(), ending in prop_oneof![Just(""), Just("\n"), Just("\r\n")]) {
+            let line = format!("{}{ending}", serde_json::to_string(&req).unwrap());
+            prop_assert_eq!(decode_request(&line), Ok(req));
+        }
+
+        #[test]
+        fn unknown_commands_are_refused(cmd in "[a-z]{1,12}") {
+            prop_assume!(!["status", "standby", "takeover", "reload"].contains(&cmd.as_str()));
+            let line = format!("{{\"cmd\":\"{cmd}\"}}");
+            prop_assert!(decode_request(&line).is_err());
+        }
     }
 
     #[tokio::test]

@@ -5,9 +5,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use director::command::{Cli, Command};
+use director::command::Command;
 use director::control::{self, Request, Response};
 
 fn main() -> ExitCode {
@@ -31,7 +29,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let cli = Cli::parse_from(argv);
+    let cli = director::command::try_parse_from(argv).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Ipvsadm { args } => exit(director::app::ipvsadm_os(OsStr::new("ipvsadm"), &args)),
         Command::Run {

@@ -218,6 +218,23 @@ pub fn render(status: &Status, counters: &Counters) -> String {
     out
 }
 
+/// The whole HTTP answer to the first bytes a client sent (`head`): the metrics `source`
+/// gives for `/metrics` (with or without a query), 404 for any other path or for what is not
+/// a request line. Pure but for calling `source`.
+pub fn reply(head: &[u8], source: impl FnOnce() -> String) -> String {
+    let head = String::from_utf8_lossy(head);
+    let path = head.split_whitespace().nth(1).unwrap_or("");
+    let (status, body) = if path == "/metrics" || path.starts_with("/metrics?") {
+        ("200 OK", source())
+    } else {
+        ("404 Not Found", "try /metrics\n".to_string())
+    };
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// Serve `GET /metrics` on `addr` until the task is dropped; `source` gives the current text.
 pub async fn serve<F>(addr: SocketAddr, source: F) -> std::io::Result<()>
 where
@@ -242,17 +259,7 @@ where
                 Ok(Ok(n)) => n,
                 _ => return,
             };
-            let head = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
-            let path = head.split_whitespace().nth(1).unwrap_or("");
-            let (status, body) = if path == "/metrics" || path.starts_with("/metrics?") {
-                ("200 OK", source())
-            } else {
-                ("404 Not Found", "try /metrics\n".to_string())
-            };
-            let reply = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let reply = reply(buf.get(..n).unwrap_or_default(), &source);
             let _ = stream.write_all(reply.as_bytes()).await;
         });
     }
@@ -262,6 +269,7 @@ where
 mod tests {
     use super::*;
     use crate::status::*;
+    use proptest::prelude::*;
 
     #[test]
     fn exposes_reals_fallback_role_and_counters() {
@@ -307,6 +315,52 @@ mod tests {
             "director_fallback_active{virtual_service=\"tcp:192.0.2.132:80\"} 1",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+    }
+
+    /// Status line, Content-Length and body of a reply; the length must be the body's.
+    fn split(reply: &str) -> (&str, &str) {
+        let (head, body) = reply.split_once("\r\n\r\n").expect("a header end");
+        let status = head.lines().next().expect("a status line");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .expect("a Content-Length")
+            .parse()
+            .expect("a number");
+        assert_eq!(length, body.len(), "{reply}");
+        (status, body)
+    }
+
+    proptest! {
+        #[test]
+        fn any_request_bytes_get_a_well_formed_answer(head in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let reply = reply(&head, || "director_up 1\n".to_string());
+            let (status, _) = split(&reply);
+            prop_assert!(status == "HTTP/1.1 200 OK" || status == "HTTP/1.1 404 Not Found", "{}", status);
+        }
+
+        #[test]
+        fn a_metrics_request_gets_the_metrics(
+            method in "GET|HEAD|POST",
+            query in proptest::option::of("[a-z=&]{0,20}"),
+            version in "HTTP/1\\.[01]",
+            headers in "([A-Za-z-]{1,10}: [ -~]{0,20}\r\n){0,4}",
+        ) {
+            let path = match query {
+                Some(q) => format!("/metrics?{q}"),
+                None => "/metrics".to_string(),
+            };
+            let head = format!("{method} {path} {version}\r\n{headers}\r\n");
+            let reply = reply(head.as_bytes(), || "director_up 1\n".to_string());
+            prop_assert_eq!(split(&reply), ("HTTP/1.1 200 OK", "director_up 1\n"));
+        }
+
+        #[test]
+        fn other_paths_are_not_found(path in "/[a-z/]{0,20}") {
+            prop_assume!(path != "/metrics");
+            let reply = reply(format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes(), || unreachable!());
+            prop_assert_eq!(split(&reply).0, "HTTP/1.1 404 Not Found");
         }
     }
 

@@ -155,6 +155,7 @@ pub fn queue(tx: &mpsc::Sender<Mail>, mail: Mail) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::os::unix::fs::PermissionsExt as _;
     use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
     use tokio::net::TcpListener;
@@ -208,6 +209,57 @@ mod tests {
             message(&bad, &opts()),
             Err(MailError::Address(..))
         ));
+    }
+
+    fn address() -> impl Strategy<Value = String> {
+        "[a-z][a-z0-9+-]{0,12}@[a-z]([a-z0-9-]{0,10}[a-z0-9])?\\.(com|org|example)"
+    }
+
+    proptest! {
+        #[test]
+        fn any_mail_is_built_or_refused_without_panicking(
+            to in proptest::collection::vec(".{0,40}", 0..4),
+            from in proptest::option::of(".{0,40}"),
+            subject in ".{0,120}",
+            body in ".{0,400}",
+            host in ".{0,30}",
+            user in ".{0,20}",
+        ) {
+            let mail = Mail { to, from, smtp: None, subject, body, log_subject: String::new() };
+            let opts = MailOptions { host, user, ..opts() };
+            if let Ok(m) = message(&mail, &opts) {
+                let _ = m.formatted();
+            }
+        }
+
+        #[test]
+        fn valid_addresses_make_a_message(
+            to in proptest::collection::vec(address(), 1..4),
+            from in proptest::option::of(address()),
+            subject in "[A-Za-z0-9:.()]( ?[A-Za-z0-9:.()]){0,40}",
+            body in "[ -~]{0,60}",
+        ) {
+            let mail = Mail {
+                to: to.clone(),
+                from: from.clone(),
+                smtp: None,
+                subject: subject.clone(),
+                body: body.clone(),
+                log_subject: String::new(),
+            };
+            let m = message(&mail, &opts()).unwrap();
+            prop_assert_eq!(m.envelope().to().len(), to.len());
+            prop_assert_eq!(
+                m.envelope().from().map(ToString::to_string),
+                Some("root@lb1.example.com".to_string())
+            );
+            let text = String::from_utf8(m.formatted()).unwrap();
+            let from_header = format!("From: {}\r\n", from.unwrap_or_else(|| "root@lb1.example.com".into()));
+            prop_assert!(text.contains(&from_header), "{}", text);
+            let subject_header = format!("Subject: {subject}\r\n");
+            prop_assert!(text.contains(&subject_header), "{}", text);
+            prop_assert!(text.contains(body.trim_end()), "{}", text);
+        }
     }
 
     /// A loopback SMTP sink: answers every command, records the dialogue.

@@ -211,6 +211,39 @@ async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), 
     )))
 }
 
+/// One exchange over an already open `io` for `url` (Host from the URL), judged as a hop of
+/// [`fetch`]: `Ok(Some(next))` for a redirect to follow, `Ok(None)` when the final answer
+/// passes. The pure core of a hop, for [`super::offline::http`].
+pub(crate) async fn exchange_over<S>(
+    io: S,
+    url: Url,
+    params: &Negotiate,
+) -> Result<Option<Url>, ProbeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let hop = Hop {
+        host: url_host_header(&url),
+        url,
+        connect: None,
+        tls_name: None,
+    };
+    let req = build_request(&hop, params.http_method)?;
+    let answer = send(io, req, params.http_method == HttpMethod::Head).await?;
+    if let Some(next) = judge::redirect_target(answer.status, answer.location.as_deref(), &hop.url)
+    {
+        return Ok(Some(next));
+    }
+    judge::http(
+        answer.status,
+        &answer.reason,
+        &answer.body,
+        params.http_method,
+        params,
+    )
+    .map(|()| None)
+}
+
 /// What one response said.
 #[derive(Debug)]
 struct Answer {

@@ -7,9 +7,11 @@
 
 use std::fmt::Debug;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 
 use async_imap::imap_proto::{Response, Status};
 use async_imap::Client;
+use futures::FutureExt as _;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::line::{self, printable};
@@ -21,7 +23,26 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
 }
 
 /// The IMAP conversation over an open stream (plain for imap, TLS for imaps).
+///
+/// imap-proto 0.17 (the parser under async-imap, the latest release) panics on some server
+/// answers: a response code followed by text that does not start with a one-byte character
+/// (`* OK [ALERT]\xd8\r\n`) slices a string inside a character. Such a panic is this
+/// server's failed check, in words, rather than a panic for the runner to catch.
 pub(crate) async fn session<S>(stream: S, params: &Negotiate) -> Result<(), ProbeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Debug + Send,
+{
+    AssertUnwindSafe(converse(stream, params))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Err(ProbeError::Unexpected(
+                "imap: the server's answer cannot be parsed".into(),
+            ))
+        })
+}
+
+async fn converse<S>(stream: S, params: &Negotiate) -> Result<(), ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
@@ -167,6 +188,23 @@ mod tests {
     async fn close_before_greeting_is_down() {
         let (res, _) = run(vec![Step::Close], &Negotiate::default()).await;
         assert!(matches!(res, Err(ProbeError::Closed)), "{res:?}");
+    }
+
+    #[test]
+    fn a_reply_that_panics_the_parser_is_a_failed_check() {
+        // Found by the probe_imap fuzz target: imap-proto slices "\u{fffd}" at byte 1.
+        for bytes in [
+            &b"* OK [ALERT]\xd8\r\n"[..],
+            b"* OK [CAPABILITY IMAP4rev1 LOGINDISABLE [NTICATIONFAILED]\xd8nope\r* OK I\nM IMAP4rd* OK IMAP4rev1\r\n* BYE ",
+        ] {
+            let out = fake::run_on_bytes(bytes.to_vec(), |s| async move {
+                session(s, &with_login("u", "p")).await
+            });
+            let Some(Err(ProbeError::Unexpected(reason))) = out else {
+                panic!("{out:?}");
+            };
+            assert_eq!(reason, "imap: the server's answer cannot be parsed");
+        }
     }
 
     proptest! {

@@ -156,6 +156,7 @@ pub mod ldap;
 pub mod ldaps;
 pub mod mysql;
 pub mod nntp;
+pub mod offline;
 pub mod oracle;
 pub mod pgsql;
 pub mod pop;

@@ -66,13 +66,13 @@ pub async fn probe(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
     }
 }
 
-struct Login<'a> {
-    user: &'a str,
-    password: &'a str,
-    database: Option<&'a str>,
+pub(crate) struct Login<'a> {
+    pub(crate) user: &'a str,
+    pub(crate) password: &'a str,
+    pub(crate) database: Option<&'a str>,
 }
 
-async fn session<S>(stream: S, login: &Login<'_>, query: &str) -> Result<(), ProbeError>
+pub(crate) async fn session<S>(stream: S, login: &Login<'_>, query: &str) -> Result<(), ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

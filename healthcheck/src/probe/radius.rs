@@ -144,7 +144,7 @@ pub(crate) fn hide_password(password: &[u8], secret: &[u8], authenticator: &[u8;
 
 /// Why a datagram is not a valid answer to our request.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum RadiusError {
+pub enum RadiusError {
     #[error("answer too short")]
     Short,
     #[error("answer to another request")]

@@ -70,7 +70,7 @@ async fn probe_udp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
 }
 
 /// Whether one received line (with or without its newline) matches `receive`.
-fn line_matches(params: &Negotiate, raw: &[u8]) -> bool {
+pub(crate) fn line_matches(params: &Negotiate, raw: &[u8]) -> bool {
     let text = String::from_utf8_lossy(line::chomp(raw.to_vec()).as_slice()).into_owned();
     params.receive_matches(&text) || params.receive_matches(&format!("{text}\n"))
 }
@@ -84,7 +84,7 @@ async fn probe_tcp(addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeErro
 }
 
 /// Reads the answer's lines until one matches `receive`.
-async fn read_answer<S: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn read_answer<S: AsyncRead + AsyncWrite + Unpin>(
     lines: &mut Lines<S>,
     params: &Negotiate,
 ) -> Result<(), ProbeError> {

@@ -24,7 +24,9 @@ pub async fn probe(addr: SocketAddr, _params: &Negotiate) -> Result<(), ProbeErr
 }
 
 /// The SMTP conversation over an open stream.
-async fn session<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<(), ProbeError> {
+pub(crate) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+) -> Result<(), ProbeError> {
     let mut lines = Lines::new(stream);
     let (code, text) = read_reply(&mut lines).await?;
     if !(200..300).contains(&code) {

@@ -1,0 +1,16 @@
+//! `ha.cf` text -> `HaCf` or every error: never panics, and the errors name a line of the file.
+#![no_main]
+
+use std::path::Path;
+
+use failover::config::hacf;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    if let Err(e) = hacf::parse(Path::new("ha.cf"), &text) {
+        let lines = text.lines().count();
+        assert!(e.diagnostics.iter().any(|d| d.is_error()));
+        assert!(e.diagnostics.iter().all(|d| d.line <= lines.max(1)), "{e}");
+    }
+});
