@@ -114,15 +114,15 @@ pub struct Client {
 }
 
 impl Client {
-    /// As ipvsadm 1.31 does when IPVS cannot be reached: `/sbin/modprobe -s -k -- ip_vs` (its
-    /// messages go where ours do), then one more [`Client::connect`]. The first error is
-    /// returned when the module cannot be loaded.
+    /// As ipvsadm 1.31 does when IPVS cannot be reached: `/sbin/modprobe -- ip_vs` (its
+    /// messages go where ours do, as ipvsadm's do), then one more [`Client::connect`]. The
+    /// first error is returned when the module cannot be loaded.
     pub fn connect_or_load() -> Result<Client, IpvsError> {
         match Client::connect() {
             Ok(c) => Ok(c),
             Err(first) => {
                 let loaded = std::process::Command::new("/sbin/modprobe")
-                    .args(["-s", "-k", "--", "ip_vs"])
+                    .args(["--", "ip_vs"])
                     .stdin(std::process::Stdio::null())
                     .status()
                     .is_ok_and(|s| s.success());
