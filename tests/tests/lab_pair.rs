@@ -2,8 +2,9 @@
 //! lab`, after `cargo build --release -p director`). The scenario is
 //! `tests/lab/scenarios/pair.sh`: two directors running `director run` with ha.cf, authkeys,
 //! haresources and www.cf, two DR real servers and a client; warm standby on both IPVS
-//! tables, a crash of the active director, failback, the sync daemon roles and a real server
-//! leaving both tables. Also ha.cf's `watchdog` on the kernel's softdog (`watchdog.sh`).
+//! tables, a crash of the active director, failback (idle connections opened through the
+//! other director survive it: the connection table is handed over), the sync daemon roles,
+//! a real server leaving both tables, every real down (the fallback answers) and back. Also ha.cf's `watchdog` on the kernel's softdog (`watchdog.sh`).
 
 use std::time::Duration;
 
@@ -22,10 +23,15 @@ fn pair_warm_standby_failover_failback_and_health_checks() {
             "== the client is answered through the VIP by both real servers",
             "== failover: dir2 took the VIP ",
             "== sync daemon master moved to dir2",
+            "== 5 idle connections open through dir2",
             "== failback (auto_failback on): dir1 active with the VIP again",
+            "handed ",
+            "== idle connections opened through dir2 and used after the failback: 5 of 5 answered",
             "== sync daemons follow: master on dir1, backup on dir2",
             "== rs2 left both directors' tables after",
-            "== rs2 back in both tables after",
+            "== both tables hold only the fallback 127.0.0.1:80",
+            "== the client is answered by the active director's fallback web server",
+            "== rs1 and rs2 back in both tables and the fallback gone after",
             "PASS",
         ]);
 }
