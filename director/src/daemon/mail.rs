@@ -14,7 +14,7 @@ use lettre::{
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::alert::Mail;
+use crate::lvs::alert::Mail;
 
 /// How mails leave the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,12 @@
-//! The daemon: glue between the configuration, the health checks, the IPVS table, failover,
-//! the control socket, signals and metrics.
+//! The daemon: the I/O loops around the pure cores (`crate::lvs`, `failover::fsm`): the
+//! configuration files, the health checks, the IPVS table, failover, the control socket,
+//! signals and metrics.
 //!
-//! - `alert`: e-mail alerts, which change is mailed and the reminders (pure)
-//! - `execute`: ldirectord's `execute=` children (which `ldirectord NAME CMD` to run, pure)
-//! - `mail`: sends them (lettre: SMTP relay or sendmail), off the loop and bounded
+//! - `mail`: sends alert mails (lettre: SMTP relay or sendmail), off the loop and bounded
 //! - `lane`: runs fallbackcommand, callback and execute= commands, each kind apart, bounded
-//! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
-//! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
-//! - `reconcile`: keeps the kernel table equal to the engine's desired table
-//! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
+//! - `monitor`: appends `monitorfile` lines, off the loop
+//! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`): the loop
+//!   that drives `lvs::Core`
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
 //! - `pair`: pair mode (ha.cf): the files haresources names, the native ldirectord resource
 //!   (connection-sync role), failover status
@@ -18,16 +16,12 @@
 //! director (the ldirectord files of the directory); the control socket, metrics, signals,
 //! sd_notify.
 
-pub mod alert;
-pub mod execute;
 pub mod lane;
 pub mod ldirectord;
 pub mod lvs;
 pub mod mail;
-pub mod mapping;
 pub mod monitor;
 pub mod pair;
-pub mod reconcile;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -15,13 +15,13 @@ use std::time::Duration;
 use healthcheck::probe::{HttpMethod as HcMethod, Negotiate, Receive, TlsVerify};
 use healthcheck::spec::{self as hc, host_string, CheckSpec, VirtualId};
 
+use super::engine::{CheckId, RealSpec, VirtualSpec};
 use super::monitor::Monitor;
 use crate::config::ldirectord::{
     self as ld, service_config, CheckType, Config, HttpMethod, Method, VirtualAddress,
     VirtualService,
 };
 use crate::config::Diagnostic;
-use crate::engine::{CheckId, RealSpec, VirtualSpec};
 use crate::ipvs::{Dest, Forward};
 
 /// One real server of one virtual service: the health-check runner's key, shown in logs as
