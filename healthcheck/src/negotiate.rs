@@ -95,7 +95,7 @@ impl Negotiate {
 }
 
 /// `httpmethod=`
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum HttpMethod {
     #[default]
     Get,

@@ -181,7 +181,7 @@ impl FromStr for Service {
 }
 
 /// `protocol=` of the virtual service the real belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
     Tcp,
     Udp,

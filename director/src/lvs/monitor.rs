@@ -34,8 +34,8 @@ impl Monitor {
 /// `external-perl:<command>` or the checktype; the checkport only when set explicitly.
 pub fn real_id(vs: &VirtualService, real: &Real) -> String {
     let check = match vs.checktype {
-        CheckType::Negotiate => format!("negotiate:{}", vs.service.as_str()),
-        CheckType::Combined(_) => format!("combined:{}", vs.service.as_str()),
+        CheckType::Negotiate => format!("negotiate:{}", vs.service.name()),
+        CheckType::Combined(_) => format!("combined:{}", vs.service.name()),
         CheckType::External => format!("external:{}", vs.checkcommand),
         CheckType::ExternalPerl => format!("external-perl:{}", vs.checkcommand),
         other => other.as_str(),
@@ -43,7 +43,7 @@ pub fn real_id(vs: &VirtualService, real: &Real) -> String {
     let (request, receive) = vs.request_for(real);
     format!(
         "{check}:{}:{}:{}:{}:{}:{}:{}:{request}:{receive}",
-        vs.address.protocol().as_str(),
+        vs.address.protocol().name(),
         host_string(real.addr),
         real.port,
         vs.virtualhost.as_deref().unwrap_or(""),

@@ -1408,7 +1408,7 @@ impl<'a> Parser<'a> {
                 }
             }
             "service" => {
-                let service = first_word(&v.clean).and_then(Service::from_name);
+                let service = first_word(&v.clean).and_then(|w| w.parse::<Service>().ok());
                 match service {
                     Some(s) => self.with_block(|b| {
                         b.service = Some(s);
@@ -1728,7 +1728,7 @@ impl<'a> Parser<'a> {
                             format!(
                                 "invalid address for virtual service: unknown port `{port}` for \
                                  {}",
-                                b.protocol.as_str()
+                                b.protocol.name()
                             ),
                         );
                         None
@@ -1834,7 +1834,7 @@ impl<'a> Parser<'a> {
                                 format!(
                                     "the fallback port has no {} entry in /etc/services, but \
                                      the virtual service at line {} needs it",
-                                    proto.as_str(),
+                                    proto.name(),
                                     b.line
                                 ),
                             );
