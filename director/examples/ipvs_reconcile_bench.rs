@@ -11,6 +11,8 @@
 //! own change), so every apply is one `SET_DEST`. Prints one line per phase with the median
 //! and minimum over the rounds, and `FAIL` lines (exit 1) if the table read back differs.
 
+#![allow(clippy::unwrap_used, clippy::disallowed_types)]
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 

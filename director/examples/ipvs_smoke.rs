@@ -6,6 +6,8 @@
 //! flushes the IPVS table first). Exit status 0 when every check passed.
 //! `ipvs_smoke dump` only prints the kernel's table as director reads it.
 
+#![allow(clippy::unwrap_used, clippy::disallowed_types)]
+
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Instant;

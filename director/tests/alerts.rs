@@ -2,6 +2,8 @@
 //! table, real time, and the mails caught by a fake `sendmail` script or by a loopback SMTP
 //! sink written here.
 
+#![allow(clippy::unwrap_used)]
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,8 @@
 //! `director check`: problems as `file:line: message` and the exit status; `--print-ipvs`
 //! gives the table of every file with every real up, in `ipvsadm -S -n` form.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -3,6 +3,8 @@
 //! stderr, no pid file; with `-d` every line on stderr as the bare message. An in-memory IPVS
 //! table (`DIRECTOR_IPVS=memory`), so no IPVS is needed.
 
+#![allow(clippy::unwrap_used, clippy::disallowed_types)]
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -2,6 +2,8 @@
 //! in-memory IPVS table. Scripted probes with tokio's paused time for the timing rules; one
 //! test with real HTTP servers on loopback and the standard probes.
 
+#![allow(clippy::unwrap_used, clippy::disallowed_types)]
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;

@@ -159,6 +159,7 @@ impl Drop for Group {
 
 /// Test helpers shared with the users of [`Group`] in this crate.
 #[cfg(test)]
+#[allow(clippy::disallowed_types)] // they time real processes on the wall clock
 pub(crate) mod testing {
     use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
@@ -233,6 +234,7 @@ pub(crate) mod testing {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_types)] // these tests time real I/O on the wall clock
 mod tests {
     use super::testing::*;
     use super::*;

@@ -10,6 +10,8 @@
 //! ("response larger than 1 MiB"); where the protocol's own rules stop it earlier (a 64-byte
 //! NNTP greeting, 16 stray datagrams, a two-byte DNS length), only the bounds are asserted.
 
+#![allow(clippy::unwrap_used, clippy::disallowed_types)]
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

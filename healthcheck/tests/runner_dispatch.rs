@@ -1,5 +1,7 @@
 //! The runner with the real prober against loopback servers (real time, short intervals).
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -192,6 +192,7 @@ async fn run_ldirectord(program: &Path, job: &execute::Job, bound: Duration) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_types)] // these tests time real I/O on the wall clock
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};

@@ -634,6 +634,7 @@ impl Actor {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_types)] // these tests time real I/O on the wall clock
 mod tests {
     use super::*;
     use crate::config::{Services, StaticResolver};

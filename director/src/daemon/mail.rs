@@ -153,6 +153,7 @@ pub fn queue(tx: &mpsc::Sender<Mail>, mail: Mail) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_types)] // these tests time real I/O on the wall clock
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -80,6 +80,7 @@ async fn run(mut command: Command, shown: &str, timeout: Duration) -> Result<(),
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_types)] // these tests time real I/O on the wall clock
 mod tests {
     use super::*;
     use crate::process::testing::*;

@@ -432,6 +432,7 @@ fn map_reqwest(e: reqwest::Error) -> ProbeError {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_types)] // these tests time real I/O on the wall clock
 mod tests {
     use super::*;
 

@@ -18,12 +18,17 @@ pub mod dns;
 pub mod ftp;
 pub mod imap;
 pub mod imaps;
+#[cfg(feature = "ldap")]
 pub mod ldap;
+#[cfg(feature = "ldap")]
 pub mod ldaps;
+#[cfg(feature = "mysql")]
 pub mod mysql;
 pub mod nntp;
 pub mod offline;
+#[cfg(feature = "oracle")]
 pub mod oracle;
+#[cfg(feature = "pgsql")]
 pub mod pgsql;
 pub mod pop;
 pub mod pops;

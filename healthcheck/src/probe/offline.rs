@@ -14,7 +14,9 @@ use reqwest::Url;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 use super::line::Lines;
-use super::{ftp, http, imap, nntp, pgsql, pop, radius, simpletcp, sip, smtp};
+#[cfg(feature = "pgsql")]
+use super::pgsql;
+use super::{ftp, http, imap, nntp, pop, radius, simpletcp, sip, smtp};
 use super::{Negotiate, ProbeError};
 
 /// How long a conversation with a closed peer may take before it counts as hung.
@@ -83,6 +85,7 @@ pub fn imap(server: &[u8], params: &Negotiate) -> Option<Result<(), ProbeError>>
 }
 
 /// The PostgreSQL check (after the SSLRequest was refused) against `server`.
+#[cfg(feature = "pgsql")]
 pub fn pgsql(
     server: &[u8],
     user: &str,

@@ -158,6 +158,7 @@ impl Guard for TnsGuard {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_types)] // these tests time real I/O on the wall clock
 mod tests {
     use super::*;
     use std::time::Duration;

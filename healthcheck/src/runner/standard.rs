@@ -22,14 +22,17 @@ pub fn standard() -> Dispatch {
         S::Imaps,
         |a, n| async move { probe::imaps::probe(a, &n).await },
     );
+    #[cfg(feature = "ldap")]
     d.register(
         S::Ldap,
         |a, n| async move { probe::ldap::probe(a, &n).await },
     );
+    #[cfg(feature = "ldap")]
     d.register(
         S::Ldaps,
         |a, n| async move { probe::ldaps::probe(a, &n).await },
     );
+    #[cfg(feature = "mysql")]
     d.register(
         S::Mysql,
         |a, n| async move { probe::mysql::probe(a, &n).await },
@@ -38,9 +41,11 @@ pub fn standard() -> Dispatch {
         S::Nntp,
         |a, n| async move { probe::nntp::probe(a, &n).await },
     );
+    #[cfg(feature = "oracle")]
     d.register(S::Oracle, |a, n| async move {
         probe::oracle::probe(a, &n).await
     });
+    #[cfg(feature = "pgsql")]
     d.register(
         S::Pgsql,
         |a, n| async move { probe::pgsql::probe(a, &n).await },
@@ -77,6 +82,12 @@ pub fn unsupported(d: &Dispatch) -> Vec<S> {
 #[cfg(test)]
 mod tests {
     #[test]
+    #[cfg(all(
+        feature = "mysql",
+        feature = "pgsql",
+        feature = "oracle",
+        feature = "ldap"
+    ))]
     fn every_negotiate_service_has_a_probe() {
         let missing: Vec<String> = super::unsupported(&super::standard())
             .iter()
