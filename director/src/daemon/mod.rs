@@ -310,10 +310,12 @@ async fn run_async(opts: Options) -> i32 {
     let node = match node_config {
         Some(mut cfg) => {
             if let Some(kernel) = &kernel {
-                let native = pair::LdirectordResource::new(
-                    Arc::clone(kernel),
-                    pair::SyncPlan::new(&cfg.settings.sync, &cfg.hacf),
-                );
+                let mut sync = pair::SyncPlan::new(&cfg.settings.sync, &cfg.hacf);
+                if opts.backend == Backend::Memory {
+                    // No kernel: no sync daemons, nothing to hand over or wait for.
+                    sync.iface = None;
+                }
+                let native = pair::LdirectordResource::new(Arc::clone(kernel), sync);
                 // Each ldirectord::NAME resource's monitor watches its file's checks.
                 for name in pair::ldirectord_names(&cfg.haresources) {
                     let path = locate(&name, &opts.config_dir).map(|l| l.path);
