@@ -332,9 +332,7 @@ impl NativeResource for LdirectordResource {
             let Some(catchup) = &self.catchup else {
                 return;
             };
-            if !takeover.from_live_peer
-                || self.sync.catch_up.is_zero()
-                || !self.active().is_empty()
+            if !takeover.from_live_peer || self.sync.catch_up.is_zero() || !self.active().is_empty()
             {
                 return;
             }

@@ -268,7 +268,9 @@ fn sync_section(raw: RawSync, text: &str, c: &mut Collector) -> Sync {
             && name.len() < 16
             && name != "."
             && name != ".."
-            && !name.chars().any(|ch| ch == '/' || ch == ':' || ch.is_whitespace());
+            && !name
+                .chars()
+                .any(|ch| ch == '/' || ch == ':' || ch.is_whitespace());
         if !valid {
             c.error(
                 line_of(text, iface.span().start),
@@ -395,11 +397,13 @@ mod tests {
 
     #[test]
     fn the_sync_section_is_read_and_checked() {
-        assert_eq!(Settings::default().sync.catch_up_timeout, Duration::from_secs(2));
-        let s = parsed(
-            "[sync]\nenabled = false\ninterface = \"eth1\"\ncatch_up_timeout = \"500ms\"\n",
-        )
-        .unwrap();
+        assert_eq!(
+            Settings::default().sync.catch_up_timeout,
+            Duration::from_secs(2)
+        );
+        let s =
+            parsed("[sync]\nenabled = false\ninterface = \"eth1\"\ncatch_up_timeout = \"500ms\"\n")
+                .unwrap();
         assert_eq!(
             s.sync,
             Sync {
@@ -409,11 +413,14 @@ mod tests {
             }
         );
         assert_eq!(
-            parsed("[sync]\ncatch_up_timeout = \"0s\"\n").unwrap().sync.catch_up_timeout,
+            parsed("[sync]\ncatch_up_timeout = \"0s\"\n")
+                .unwrap()
+                .sync
+                .catch_up_timeout,
             Duration::ZERO
         );
-        let e = parsed("[sync]\ninterface = \"eth 1\"\n\ncatch_up_timeout = \"2min\"\n")
-            .unwrap_err();
+        let e =
+            parsed("[sync]\ninterface = \"eth 1\"\n\ncatch_up_timeout = \"2min\"\n").unwrap_err();
         assert_eq!(
             e,
             "director.conf:2: sync: interface \"eth 1\" is not a valid interface name\n\
@@ -421,7 +428,10 @@ mod tests {
              group is down while it waits)"
         );
         let e = parsed("[sync]\nsyncid = 3\n").unwrap_err();
-        assert!(e.starts_with("director.conf:2: unknown field `syncid`"), "{e}");
+        assert!(
+            e.starts_with("director.conf:2: unknown field `syncid`"),
+            "{e}"
+        );
     }
 
     proptest::proptest! {
