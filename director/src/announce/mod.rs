@@ -9,11 +9,13 @@
 //!   standby;
 //! - [`render`]: the static-route file for those VIPs (one `protocol static` per family);
 //! - [`bird`]: BIRD's control-socket replies.
+//! - [`ctl`]: the control socket itself (I/O) and [`ctl::publish`]: write the file, reload BIRD.
 //!
 //! Work in progress (issue "scale out"): the announcing loop in `director run`, the
 //! `director.conf` section, status and metrics, and the lab scenario are not built yet.
 
 pub mod bird;
+pub mod ctl;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
