@@ -41,6 +41,17 @@ struct RealLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VipLabels {
+    vip: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BirdLabels {
+    name: String,
+    proto: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RoleLabels {
     role: String,
 }
@@ -170,6 +181,36 @@ pub fn render(status: &Status, counters: &Counters) -> String {
             "director_resources_running",
             "haresources resources running here",
             running,
+        );
+    }
+
+    if let Some(a) = &status.announce {
+        let announced = Family::<VipLabels, Gauge>::default();
+        for vip in a.wanted.iter().chain(&a.announced) {
+            announced
+                .get_or_create(&VipLabels { vip: vip.clone() })
+                .set(i64::from(a.announced.contains(vip)));
+        }
+        registry.register(
+            "director_vip_announced",
+            "The VIP is announced to the routers through BIRD (1), or should be and is not (0)",
+            announced,
+        );
+        let proto_up = Family::<BirdLabels, Gauge>::default();
+        for p in &a.protocols {
+            proto_up
+                .get_or_create(&BirdLabels {
+                    name: p.name.clone(),
+                    proto: p.proto.clone(),
+                })
+                .set(i64::from(
+                    p.state == "up" && (p.proto != "BGP" || p.info.starts_with("Established")),
+                ));
+        }
+        registry.register(
+            "director_bird_protocol_up",
+            "A BIRD protocol is up (a BGP session: established)",
+            proto_up,
         );
     }
 

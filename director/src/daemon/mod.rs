@@ -10,6 +10,7 @@
 //! - `reconcile`: keeps the kernel table equal to the engine's desired table
 //! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
+//! - `announcer`: scale-out, keeps BIRD announcing the VIPs this director can serve
 //! - `catchup`: a takeover from a live peer waits, bounded, for the connections it handed over
 //! - `pair`: pair mode (ha.cf): the files haresources names, the native ldirectord resource
 //!   (connection-sync role), failover status
@@ -20,6 +21,7 @@
 //! sd_notify.
 
 pub mod alert;
+pub mod announcer;
 pub mod catchup;
 pub mod execute;
 pub mod lane;
@@ -229,6 +231,7 @@ async fn run_async(opts: Options) -> i32 {
     let pair_mode = opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file();
     let mut node_config = None;
     let mut pair_files = None;
+    let mut announce_settings = None;
     let files = if pair_mode {
         match failover::node::NodeConfig::load_with(
             &opts.config_dir,
@@ -257,13 +260,18 @@ async fn run_async(opts: Options) -> i32 {
             }
         }
     } else {
-        // A single director has no use for [monitor] yet, but a broken file is refused here
+        // A single director uses [announce] (scale-out); the rest of the file is checked here
         // as in a pair, so that it is never found broken only at the next change of mode.
-        if let Err(e) = failover::node::load_settings(&opts.config_dir) {
-            for line in e.to_string().lines() {
-                tracing::error!("{line}");
+        match failover::node::load_settings(&opts.config_dir) {
+            Ok(settings) => {
+                announce_settings = settings.announce.enabled.then_some(settings.announce);
             }
-            return 2;
+            Err(e) => {
+                for line in e.to_string().lines() {
+                    tracing::error!("{line}");
+                }
+                return 2;
+            }
         }
         files(&opts)
     };
@@ -367,19 +375,30 @@ async fn run_async(opts: Options) -> i32 {
     }));
     let started = Instant::now();
     let config_dir = opts.config_dir.display().to_string();
+    // Scale-out: announced once the table is programmed, withdrawn before it is cleared.
+    let announcer = announce_settings.map(|a| {
+        tracing::info!(
+            "announce: the VIPs this director can serve go to BIRD through {} ({})",
+            a.file.display(),
+            a.socket.display()
+        );
+        announcer::Announcer::start(a, set.watches())
+    });
     let metrics_task = match &opts.metrics {
         Some(addr) => match addr.parse::<std::net::SocketAddr>() {
             Ok(addr) => {
                 let watches = set.watches();
                 let config_dir = config_dir.clone();
                 let node = node.clone();
+                let announced = announcer.as_ref().map(announcer::Announcer::watch);
                 Some(tokio::spawn(async move {
                     let source = move || {
                         let statuses: Vec<LvsStatus> =
                             watches.iter().map(|w| w.borrow().clone()).collect();
                         let node_status = node.as_ref().map(failover::node::NodeHandle::status);
-                        let (status, counters) =
+                        let (mut status, counters) =
                             build_status(&statuses, node_status.as_ref(), started, &config_dir);
+                        status.announce = announced.as_ref().map(|a| a.borrow().clone());
                         metrics::render(&status, &counters)
                     };
                     if let Err(e) = metrics::serve(addr, source).await {
@@ -400,6 +419,7 @@ async fn run_async(opts: Options) -> i32 {
         &mut set,
         node.as_ref(),
         pair_files.as_mut(),
+        announcer.as_ref(),
         &mut req_rx,
         started,
         &config_dir,
@@ -432,6 +452,9 @@ async fn run_async(opts: Options) -> i32 {
                 code = 1;
             }
         }
+    }
+    if let Some(a) = announcer {
+        a.stop().await;
     }
     set.stop().await;
     let _ = std::fs::remove_file(control::socket_path(&opts.run_dir));
@@ -557,6 +580,7 @@ async fn wait_loop(
     set: &mut LvsSet,
     node: Option<&failover::node::NodeHandle>,
     mut pair: Option<&mut pair::PairFiles>,
+    announcer: Option<&announcer::Announcer>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
     config_dir: &str,
@@ -594,8 +618,9 @@ async fn wait_loop(
                 let response = match req {
                     Request::Status => {
                         let node_status = node.map(failover::node::NodeHandle::status);
-                        let (status, _) =
+                        let (mut status, _) =
                             build_status(&set.statuses(), node_status.as_ref(), started, config_dir);
+                        status.announce = announcer.map(announcer::Announcer::status);
                         Response::Status { status: Box::new(status) }
                     }
                     Request::Reload => match reload_all(set, node, pair.as_deref_mut(), ReloadCause::Request).await {
@@ -603,6 +628,19 @@ async fn wait_loop(
                         Err(message) => Response::Error { message },
                     },
                     Request::Standby | Request::Takeover => match node {
+                        None if announcer.is_some() => {
+                            let on = req == Request::Standby;
+                            if let Some(a) = announcer {
+                                a.set_standby(on);
+                            }
+                            Response::Ok {
+                                message: if on {
+                                    "standby: withdrawing every VIP from BIRD".into()
+                                } else {
+                                    "takeover: announcing again the VIPs this director can serve".into()
+                                },
+                            }
+                        }
                         Some(n) => {
                             if req == Request::Standby {
                                 n.standby();
@@ -658,6 +696,7 @@ pub fn build_status(
         last_reload_error: (!errors.is_empty()).then(|| errors.join("\n")),
         failover: node_status.map(|n| pair::failover_status(n, wall_start)),
         virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
+        announce: None,
     };
     let counters = Counters {
         reloads: status.reloads,
