@@ -338,6 +338,25 @@ mod tests {
                     reason: Some("timed out".into()),
                 }],
             }],
+            announce: Some(crate::status::AnnounceStatus {
+                announced: vec!["192.0.2.132".into()],
+                wanted: vec!["192.0.2.132".into(), "192.0.2.133".into()],
+                protocols: vec![
+                    crate::status::BirdProtocolStatus {
+                        name: "router1".into(),
+                        proto: "BGP".into(),
+                        state: "up".into(),
+                        info: "Established".into(),
+                    },
+                    crate::status::BirdProtocolStatus {
+                        name: "router2".into(),
+                        proto: "BGP".into(),
+                        state: "start".into(),
+                        info: "Active Socket: Connection refused".into(),
+                    },
+                ],
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let c = Counters {
@@ -354,6 +373,10 @@ mod tests {
             "director_peer_up 1",
             "director_real_up{virtual_service=\"tcp:192.0.2.132:80\",real=\"198.51.100.1:80\"} 0",
             "director_fallback_active{virtual_service=\"tcp:192.0.2.132:80\"} 1",
+            "director_vip_announced{vip=\"192.0.2.132\"} 1",
+            "director_vip_announced{vip=\"192.0.2.133\"} 0",
+            "director_bird_protocol_up{name=\"router1\",proto=\"BGP\"} 1",
+            "director_bird_protocol_up{name=\"router2\",proto=\"BGP\"} 0",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

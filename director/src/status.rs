@@ -325,6 +325,19 @@ mod tests {
                     reason: None,
                 }],
             }],
+            announce: Some(AnnounceStatus {
+                file: "/etc/bird/director-vips.conf".into(),
+                announced: vec!["192.0.2.132".into()],
+                wanted: vec![],
+                standby: false,
+                error: Some("BIRD refused \"configure\": 8002 x".into()),
+                protocols: vec![BirdProtocolStatus {
+                    name: "router1".into(),
+                    proto: "BGP".into(),
+                    state: "up".into(),
+                    info: "Established".into(),
+                }],
+            }),
         };
         let text = st.render();
         for want in [
@@ -339,6 +352,8 @@ mod tests {
             "refused packets: bad_auth 3, replay 1",
             "virtual tcp:192.0.2.132:80 (rr)",
             "real 198.51.100.1:80",
+            "announced through BIRD: 192.0.2.132\n  to announce: nothing\n  BIRD: BIRD refused",
+            "  bird BGP router1: up Established",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
