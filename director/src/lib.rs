@@ -10,6 +10,7 @@
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `logging`: ldirectord's `logfile=` targets (file, syslog) as a tracing layer
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
+//! - `import`: `director import keepalived`: keepalived.conf -> director's files
 
 pub mod app;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod engine;
+pub mod import;
 pub mod ipvs;
 pub mod logging;
 pub mod metrics;
