@@ -6,10 +6,10 @@
 //! - vrrp_instance -> one haresources group: its VIPs as `IPaddr2::IP/PREFIX/DEV` (keepalived
 //!   adds a VIP without a prefix as /32, /128 for IPv6), preferred node = this node when
 //!   `state MASTER` (or priority 255), else the peer; `nopreempt` -> `auto_failback off`;
-//!   `advert_int` -> `keepalive`, and keepalived's master-down interval
-//!   (3 × advert_int + (256 − priority) × advert_int / 256) -> `deadtime`; `auth_pass` -> the
-//!   sha1 key of authkeys (none: crc, which authenticates nothing, as keepalived without
-//!   authentication); `unicast_peer` -> `ucast IFACE PEER`, multicast -> `bcast IFACE` (both
+//!   `advert_int` -> `keepalive`, and 4 × advert_int -> `deadtime` (keepalived's master-down
+//!   interval, 3 × advert_int + (256 − priority) × advert_int / 256, is below it at any
+//!   priority); `auth_pass` -> the sha1 key of authkeys (none: crc, which authenticates
+//!   nothing, as keepalived without authentication); `unicast_peer` -> `ucast IFACE PEER`, multicast -> `bcast IFACE` (both
 //!   stay on the link, as VRRP's 224.0.0.18 with TTL 255 does).
 //! - virtual_server -> one `virtual=` block (a group: one per member, ranges expanded, as
 //!   keepalived programs one IPVS service per member); lb_algo/lvs_sched -> scheduler,
@@ -153,6 +153,17 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
         let vs = virtual_server(&mut cx, s, &vs_groups);
         virtuals.push((s.loc, vs));
     }
+    for (name, (loc, _)) in &vs_groups {
+        let used = tree.stmts.iter().any(|s| {
+            s.key() == "virtual_server" && matches!(s.args(), [g, n] if g == "group" && n == name)
+        });
+        if !used {
+            cx.note(
+                *loc,
+                format!("virtual_server_group {name} is used by no virtual_server (keepalived ignores it too)"),
+            );
+        }
+    }
     let ldirectord = place(&mut cx, pair.as_ref(), virtuals);
     Model { pair, ldirectord }
 }
@@ -270,12 +281,14 @@ fn instance(cx: &mut Ctx<'_>, s: &Stmt) -> Instance {
                     }
                 }
             }
-            "unicast_src_ip" | "mcast_src_ip" => cx.note(
+            "unicast_src_ip" => match cx.one(c).map(str::parse::<IpAddr>) {
+                Some(Ok(ip)) => i.peers.push(ip),
+                Some(Err(_)) => cx.error(c.loc, "unicast_src_ip: invalid address"),
+                None => {}
+            },
+            "mcast_src_ip" => cx.note(
                 c.loc,
-                format!(
-                    "{} in {context}: Heartbeat sends from the interface's own address",
-                    c.key()
-                ),
+                format!("mcast_src_ip in {context}: Heartbeat broadcasts from the interface's own address"),
             ),
             "track_script" | "track_interface" | "track_process" | "track_file" | "track_bfd" => cx
                 .unsupported(
@@ -402,11 +415,13 @@ fn pair(cx: &mut Ctx<'_>, stmts: &[&Stmt], syncs: &[&Stmt], options: &Options) -
         );
     }
     let keepalive_ms = (advert * 1000.0).round() as u64;
-    let priority = instances.iter().map(|i| i.priority).min().unwrap_or(100);
-    // keepalived: master_down_interval = 3 × advert_int + skew, skew = (256 − prio) × advert / 256.
-    let deadtime_ms = 3 * keepalive_ms + (256 - u64::from(priority)) * keepalive_ms / 256;
+    // keepalived's backup takes over after its master-down interval, 3 × advert_int plus a
+    // skew of (256 − priority) × advert_int / 256: under 4 × advert_int at any priority. The
+    // backup's priority is not in the master's file, and both ha.cf should agree: 4 × advert_int.
+    let deadtime_ms = 4 * keepalive_ms;
     sources.push(format!(
-        "keepalive: advert_int {advert} s; deadtime: keepalived's master-down interval at priority {priority}"
+        "keepalive: advert_int ({advert} s); deadtime: 4 × advert_int, the longest master-down \
+         interval of keepalived (3 × advert_int + (256 − priority) × advert_int / 256)"
     ));
     // Media.
     let mut media = Vec::new();
@@ -415,6 +430,8 @@ fn pair(cx: &mut Ctx<'_>, stmts: &[&Stmt], syncs: &[&Stmt], options: &Options) -
             cx.error(i.loc, format!("vrrp_instance {}: no interface", i.name));
             continue;
         };
+        // unicast_src_ip is listed too, so the two nodes' ha.cf are the same (Heartbeat
+        // ignores what it hears from itself).
         if i.peers.is_empty() {
             media.push(Medium::Bcast(iface.clone()));
         } else {
@@ -1060,6 +1077,11 @@ fn real_server(cx: &mut Ctx<'_>, s: &Stmt) -> Option<RealServer> {
                 c,
                 &context,
                 "ldirectord runs no script when one real server changes state",
+            ),
+            k if k.ends_with("_CHECK") => cx.unsupported(
+                c,
+                &context,
+                "ldirectord has no such check; a real server without a checker is always up",
             ),
             _ => cx.unsupported(c, &context, ""),
         }

@@ -55,7 +55,8 @@ fn hacf(p: &Pair, header: &str) -> String {
     for m in &p.media {
         let _ = match m {
             Medium::Bcast(iface) => writeln!(t, "bcast {iface}"),
-            Medium::Ucast(iface, ip) => writeln!(t, "ucast {iface} {ip}"),
+            Medium::Ucast(iface, ip @ IpAddr::V4(_)) => writeln!(t, "ucast {iface} {ip}"),
+            Medium::Ucast(iface, ip @ IpAddr::V6(_)) => writeln!(t, "ucast6 {iface} {ip}"),
         };
     }
     let _ = writeln!(
