@@ -62,7 +62,12 @@ fn stem(case: &str) -> String {
 }
 
 fn expected(case: &str, ext: &str) -> Option<String> {
-    std::fs::read_to_string(corpus().join("expected").join(format!("{}.{ext}", stem(case)))).ok()
+    std::fs::read_to_string(
+        corpus()
+            .join("expected")
+            .join(format!("{}.{ext}", stem(case))),
+    )
+    .ok()
 }
 
 /// Imports `case` into a fresh directory as node ha1 (peer ha2); returns the directory, the
@@ -108,7 +113,10 @@ fn every_corpus_file_imports_and_programs_keepalived_s_table() {
             Some(want) => failures.push(format!(
                 "{case}: notes differ\n--- expected\n{want}--- got\n{got}"
             )),
-            None => failures.push(format!("{case}: no expected/{}.notes; got\n{got}", stem(case))),
+            None => failures.push(format!(
+                "{case}: no expected/{}.notes; got\n{got}",
+                stem(case)
+            )),
         }
         if code == 1 {
             continue;
@@ -119,7 +127,12 @@ fn every_corpus_file_imports_and_programs_keepalived_s_table() {
         }
         let check = director(
             out.path(),
-            &["check", "--print-ipvs", "--config-dir", out.path().to_str().unwrap()],
+            &[
+                "check",
+                "--print-ipvs",
+                "--config-dir",
+                out.path().to_str().unwrap(),
+            ],
         );
         if !check.status.success() {
             failures.push(format!(
@@ -134,7 +147,10 @@ fn every_corpus_file_imports_and_programs_keepalived_s_table() {
             Some(want) => failures.push(format!(
                 "{case}: table differs\n--- keepalived\n{want}--- director\n{table}"
             )),
-            None => failures.push(format!("{case}: no expected/{}.ipvs; got\n{table}", stem(case))),
+            None => failures.push(format!(
+                "{case}: no expected/{}.ipvs; got\n{table}",
+                stem(case)
+            )),
         }
         if let Some(want) = expected(case, "haresources") {
             let got = content(&out.path().join("haresources"));
@@ -218,14 +234,26 @@ fn nothing_is_overwritten_and_errors_write_nothing() {
         &["import", "keepalived", "ipv6-fwmark.conf", "--out", dir],
     );
     assert_eq!(again.status.code(), Some(1));
-    assert!(text(&again.stderr).contains("not overwriting"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("not overwriting"),
+        "{}",
+        text(&again.stderr)
+    );
     // A pair without --peer: an error, nothing written.
     let empty = tempfile::tempdir().unwrap();
     let o = director(
         &corpus(),
-        &["import", "keepalived", "lb-dr-master.conf", "--out", empty.path().to_str().unwrap()],
+        &[
+            "import",
+            "keepalived",
+            "lb-dr-master.conf",
+            "--out",
+            empty.path().to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("lb-dr-master.conf:7: ") && text(&o.stderr).contains("--peer"));
+    assert!(
+        text(&o.stderr).contains("lb-dr-master.conf:7: ") && text(&o.stderr).contains("--peer")
+    );
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
