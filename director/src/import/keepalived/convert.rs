@@ -751,6 +751,14 @@ fn virtual_server(
         );
         return Vec::new();
     }
+    if reals.is_empty() {
+        // keepalived 2.2.7: "Virtual server ... has no real servers - ignoring".
+        cx.note(
+            s.loc,
+            format!("{context} has no real_server: keepalived ignores it, and so does the import"),
+        );
+        return Vec::new();
+    }
     for r in &mut reals {
         r.real.method = r.own_method.unwrap_or(set.method);
     }

@@ -206,6 +206,17 @@ fn a_virtual_server_becomes_a_virtual_block() {
 }
 
 #[test]
+fn a_virtual_server_without_real_servers_is_left_out_as_keepalived_does() {
+    let i = run("virtual_server 192.0.2.1 80 {\n  lb_algo rr\n}\n");
+    assert_eq!(i.exit_code(), EXIT_COMPLETE);
+    assert!(i.files.is_empty(), "{:?}", i.files);
+    assert_eq!(
+        notes(&i),
+        ["keepalived.conf:1: note: virtual_server 192.0.2.1 80 has no real_server: keepalived ignores it, and so does the import"]
+    );
+}
+
+#[test]
 fn generated_ldirectord_files_load_with_directors_parser() {
     let i = run(VS);
     let resolver = crate::config::StaticResolver::new(crate::config::Services::parse(""));
@@ -387,11 +398,13 @@ fn includes_follow_globs_relative_to_the_including_file() {
     );
     files.insert(
         PathBuf::from("/etc/keepalived/conf.d/b.conf"),
-        "virtual_server 192.0.2.2 80 {\n lb_algo rr\n}\n".to_string(),
+        "virtual_server 192.0.2.2 80 {\n lb_algo rr\n real_server 10.0.0.1 80 {\n }\n}\n"
+            .to_string(),
     );
     files.insert(
         PathBuf::from("/etc/keepalived/conf.d/a.conf"),
-        "virtual_server 192.0.2.1 80 {\n lb_algo rr\n include ../extra\n}\n".to_string(),
+        "virtual_server 192.0.2.1 80 {\n lb_algo rr\n include ../extra\n real_server 10.0.0.1 80 {\n }\n}\n"
+            .to_string(),
     );
     files.insert(
         PathBuf::from("/etc/keepalived/extra"),
