@@ -257,3 +257,70 @@ fn nothing_is_overwritten_and_errors_write_nothing() {
     );
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
+
+/// keepalived's notify scripts become a Heartbeat resource script at the end of the group's
+/// haresources line: `start` runs notify_master and `notify ... MASTER`, `stop` runs
+/// notify_backup and `notify ... BACKUP`, `status` follows.
+#[test]
+fn notify_scripts_run_from_the_generated_resource_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let hook = dir.path().join("hook");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"$*\" >> {}\nexit 7\n", log.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf = dir.path().join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  priority 120\n  \
+             virtual_ipaddress {{\n    192.0.2.5\n  }}\n  notify_master \"{h} up 'x y'\"\n  \
+             notify_backup {h}\n  notify {h}\n}}\n",
+            h = hook.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = director(
+        dir.path(),
+        &[
+            "import",
+            "keepalived",
+            "keepalived.conf",
+            "--out",
+            out.to_str().unwrap(),
+            "--node",
+            "ha1",
+            "--peer",
+            "ha2",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        content(&out.join("haresources")),
+        ["ha1 IPaddr2::192.0.2.5/32/eth0 keepalived-notify-VI_1"]
+    );
+    let script = out.join("resource.d/keepalived-notify-VI_1");
+    let run = |op: &str| {
+        let o = Command::new(&script)
+            .arg(op)
+            .env("HA_RSCTMP", dir.path().join("rsctmp"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{op}: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    assert_eq!(run("status"), "stopped\n");
+    run("start");
+    assert_eq!(run("status"), "running\n");
+    run("stop");
+    assert_eq!(run("status"), "stopped\n");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "up 'x y'\nINSTANCE VI_1 MASTER 120\n\nINSTANCE VI_1 BACKUP 120\n"
+    );
+}

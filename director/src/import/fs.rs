@@ -118,6 +118,9 @@ fn write_all(out: &Path, result: &Import) -> Result<(), String> {
     }
     for f in &result.files {
         let path = out.join(&f.name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
         let mut w = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

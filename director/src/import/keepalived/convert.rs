@@ -193,6 +193,70 @@ struct Instance {
     peers: Vec<IpAddr>,
     resources: Vec<String>,
     addresses: Vec<IpAddr>,
+    notify: Notify,
+}
+
+/// `notify_master` / `notify_backup` / `notify` of an instance (`kind` INSTANCE) or a sync
+/// group (GROUP) into `n`; `notify_fault` and `notify_stop` have no Heartbeat event.
+fn notify(
+    cx: &mut Ctx<'_>,
+    c: &Stmt,
+    context: &str,
+    kind: &str,
+    name: &str,
+    priority: u32,
+    n: &mut Notify,
+) {
+    let words: Vec<String> = match c.args() {
+        [cmd] => cmd.split_whitespace().map(str::to_string).collect(),
+        [cmd, ..] => {
+            cx.not_carried(
+                c.loc,
+                format!(
+                    "the user and group of {} in {context}: the resource script runs it as root",
+                    c.key()
+                ),
+            );
+            cmd.split_whitespace().map(str::to_string).collect()
+        }
+        [] => Vec::new(),
+    };
+    if words.is_empty() {
+        cx.error(c.loc, format!("{} needs a script", c.key()));
+        return;
+    }
+    let origin = format!("{}:{}", cx.file(c.loc), c.loc.line);
+    let with = |state: &str| {
+        let mut w = words.clone();
+        w.extend([
+            kind.to_string(),
+            name.to_string(),
+            state.to_string(),
+            priority.to_string(),
+        ]);
+        w
+    };
+    match c.key() {
+        "notify_master" => n.start.push(words.clone()),
+        "notify_backup" => n.stop.push(words.clone()),
+        "notify" => {
+            n.start.push(with("MASTER"));
+            n.stop.push(with("BACKUP"));
+        }
+        "notify_fault" => {
+            cx.unsupported(c, context, "Heartbeat has no fault state");
+            return;
+        }
+        _ => {
+            cx.unsupported(
+                c,
+                context,
+                "run when keepalived stops; the resource script runs notify_backup when the group is released",
+            );
+            return;
+        }
+    }
+    n.origins.push(origin);
 }
 
 fn instance(cx: &mut Ctx<'_>, s: &Stmt) -> Instance {
@@ -210,8 +274,10 @@ fn instance(cx: &mut Ctx<'_>, s: &Stmt) -> Instance {
         peers: Vec::new(),
         resources: Vec::new(),
         addresses: Vec::new(),
+        notify: Notify::default(),
     };
     let mut vips = Vec::new();
+    let mut notifies = Vec::new();
     for c in s.children() {
         match c.key() {
             "state" => match cx.one(c) {
@@ -297,16 +363,18 @@ fn instance(cx: &mut Ctx<'_>, s: &Stmt) -> Instance {
                     "Heartbeat has no tracking that lowers a node's priority; director's \
                      [monitor] in director.conf watches the resources of a held group instead",
                 ),
-            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => cx
-                .unsupported(
-                    c,
-                    &context,
-                    "a script run at a VRRP state change; with Heartbeat, add a resource script \
-                     (resource.d/NAME start|stop) to the group's haresources line",
-                ),
+            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                notifies.push(c)
+            }
             _ => cx.unsupported(c, &context, ""),
         }
     }
+    // After the loop: `notify` passes the final priority.
+    let mut n = Notify::default();
+    for c in notifies {
+        notify(cx, c, &context, "INSTANCE", &i.name, i.priority, &mut n);
+    }
+    i.notify = n;
     let iface = i.iface.clone();
     for v in vips {
         vip(cx, v, iface.as_deref(), &context, &mut i);
@@ -483,12 +551,18 @@ fn pair(cx: &mut Ctx<'_>, stmts: &[&Stmt], syncs: &[&Stmt], options: &Options) -
     for g in syncs {
         let name = g.args().first().cloned().unwrap_or_default();
         let mut members = Vec::new();
+        let mut group_notify = Notify::default();
+        let context = format!("vrrp_sync_group {name}");
         for c in g.children() {
             match c.key() {
                 "group" => {
                     members.extend(c.children().iter().map(|m| (m.loc, m.key().to_string())))
                 }
-                _ => cx.unsupported(c, &format!("vrrp_sync_group {name}"), ""),
+                "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                    // keepalived passes no meaningful priority for a group: 0.
+                    notify(cx, c, &context, "GROUP", &name, 0, &mut group_notify)
+                }
+                _ => cx.unsupported(c, &context, ""),
             }
         }
         let mut group: Option<Group> = None;
@@ -506,11 +580,16 @@ fn pair(cx: &mut Ctx<'_>, stmts: &[&Stmt], syncs: &[&Stmt], options: &Options) -
                         local_preferred: i.master,
                         resources: i.resources.clone(),
                         addresses: i.addresses.clone(),
-                    })
+                        notify: group_notify.clone(),
+                    });
+                    if let Some(gr) = &mut group {
+                        gr.notify.extend(&i.notify);
+                    }
                 }
                 Some(gr) => {
                     gr.resources.extend(i.resources.iter().cloned());
                     gr.addresses.extend(i.addresses.iter().copied());
+                    gr.notify.extend(&i.notify);
                 }
             }
         }
@@ -526,6 +605,7 @@ fn pair(cx: &mut Ctx<'_>, stmts: &[&Stmt], syncs: &[&Stmt], options: &Options) -
             local_preferred: i.master,
             resources: i.resources.clone(),
             addresses: i.addresses.clone(),
+            notify: i.notify.clone(),
         });
     }
     for g in &groups {

@@ -50,6 +50,30 @@ pub struct Group {
     pub resources: Vec<String>,
     /// The VIPs of the group (for placing virtual servers).
     pub addresses: Vec<IpAddr>,
+    /// keepalived's notify scripts, run by a generated resource script at the end of the line.
+    pub notify: Notify,
+}
+
+/// The notify scripts of a group: what runs when it is acquired (keepalived's MASTER) and
+/// released (BACKUP). Each command is its words, as keepalived splits them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notify {
+    pub start: Vec<Vec<String>>,
+    pub stop: Vec<Vec<String>>,
+    /// `FILE:LINE` of each script, for the generated file's comment.
+    pub origins: Vec<String>,
+}
+
+impl Notify {
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty() && self.stop.is_empty()
+    }
+
+    pub fn extend(&mut self, other: &Notify) {
+        self.start.extend(other.start.iter().cloned());
+        self.stop.extend(other.stop.iter().cloned());
+        self.origins.extend(other.origins.iter().cloned());
+    }
 }
 
 /// One ldirectord file.

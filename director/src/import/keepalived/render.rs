@@ -24,6 +24,12 @@ pub fn render(model: &Model, tree: &Tree) -> Vec<OutFile> {
     for f in &model.ldirectord {
         out.push(file(&f.name, ldirectord(f, &header), 0o644));
     }
+    if let Some(pair) = &model.pair {
+        for g in pair.groups.iter().filter(|g| !g.notify.is_empty()) {
+            let name = format!("resource.d/{}", notify_name(g));
+            out.push(file(&name, notify_script(g, &source), 0o755));
+        }
+    }
     out
 }
 
@@ -93,6 +99,9 @@ fn haresources(p: &Pair, files: &[LdFile], header: &str) -> String {
         }
         for f in files.iter().filter(|f| f.group == Some(k)) {
             let _ = write!(line, " ldirectord::{}", f.name);
+        }
+        if !g.notify.is_empty() {
+            let _ = write!(line, " {}", notify_name(g));
         }
         let _ = writeln!(t, "{line}");
     }
@@ -209,4 +218,72 @@ fn host(ip: IpAddr) -> String {
 
 fn hostport(ip: IpAddr, port: u16) -> String {
     format!("{}:{port}", host(ip))
+}
+
+/// The resource script that runs a group's notify scripts: `resource.d/keepalived-notify-NAME`.
+fn notify_name(g: &Group) -> String {
+    let word: String = g
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("keepalived-notify-{word}")
+}
+
+/// One word for sh: single-quoted unless it is plainly safe.
+fn sh_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
+/// A Heartbeat resource script (`start`, `stop`, `status`) that runs keepalived's notify
+/// scripts: `start` when the group is acquired (keepalived's MASTER), `stop` when it is
+/// released (BACKUP). Their exit status is ignored, as keepalived ignores it; `status` says
+/// whether the group was started here (a state file), as ResourceManager asks.
+fn notify_script(g: &Group, source: &str) -> String {
+    let name = notify_name(g);
+    let mut t = String::from("#!/bin/sh\n");
+    let _ = writeln!(
+        t,
+        "# Written by `director import keepalived` from {source}:"
+    );
+    let _ = writeln!(
+        t,
+        "# the notify scripts of {} ({}), as a Heartbeat resource script:",
+        g.name,
+        g.notify.origins.join(", ")
+    );
+    t.push_str(
+        "# start = keepalived's MASTER, stop = BACKUP. Exit status 0 whatever they return.\n",
+    );
+    // HA_RSCTMP: Heartbeat's directory for resource state (cleared at boot).
+    let _ = writeln!(t, "state=\"${{HA_RSCTMP:-/run}}/{name}.running\"");
+    t.push_str("case \"$1\" in\nstart)\n");
+    for cmd in &g.notify.start {
+        let words: Vec<String> = cmd.iter().map(|w| sh_word(w)).collect();
+        let _ = writeln!(t, "    {} || :", words.join(" "));
+    }
+    t.push_str("    mkdir -p \"${state%/*}\" && : > \"$state\"\n    ;;\nstop)\n");
+    for cmd in &g.notify.stop {
+        let words: Vec<String> = cmd.iter().map(|w| sh_word(w)).collect();
+        let _ = writeln!(t, "    {} || :", words.join(" "));
+    }
+    t.push_str("    rm -f \"$state\"\n    ;;\nstatus)\n");
+    t.push_str("    if [ -e \"$state\" ]; then echo running; else echo stopped; fi\n    ;;\n");
+    t.push_str(
+        "*)\n    echo \"usage: $0 start|stop|status\" >&2\n    exit 1\n    ;;\nesac\nexit 0\n",
+    );
+    t
 }
