@@ -7,6 +7,7 @@
 //! - `lane`: runs fallbackcommand, callback and execute= commands, each kind apart, bounded
 //! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
 //! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
+//! - `sdwatchdog`: systemd's service watchdog, notified while the loops that matter turn
 //! - `reconcile`: keeps the kernel table equal to the engine's desired table
 //! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
@@ -32,6 +33,7 @@ pub mod mapping;
 pub mod monitor;
 pub mod pair;
 pub mod reconcile;
+pub mod sdwatchdog;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -486,6 +488,14 @@ impl LvsSet {
         }
     }
 
+    /// Each file's health-check progress, by file name.
+    pub fn progress(&self) -> Vec<(String, lvs::Progress)> {
+        self.all
+            .iter()
+            .map(|l| (l.path().display().to_string(), *l.progress().borrow()))
+            .collect()
+    }
+
     pub fn statuses(&self) -> Vec<LvsStatus> {
         self.all.iter().map(Lvs::status).collect()
     }
@@ -599,8 +609,27 @@ async fn wait_loop(
         }
     };
     let mut node_watch = tokio::time::interval(std::time::Duration::from_millis(200));
+    // systemd's watchdog: the failover node's loop turns at least every keepalive.
+    let sd_every = sdwatchdog::interval();
+    let mut sd_tick =
+        tokio::time::interval(sd_every.unwrap_or(std::time::Duration::from_secs(3600)));
+    let node_limit = pair
+        .as_deref()
+        .map_or(std::time::Duration::from_secs(10), |p| {
+            (p.hacf.keepalive * 3).max(std::time::Duration::from_secs(2))
+        });
+    let mut sd_last = None;
     loop {
         tokio::select! {
+            _ = sd_tick.tick(), if sd_every.is_some() => {
+                let checks = set.progress();
+                let live = sdwatchdog::Liveness {
+                    node: node.map(|n| (n.status().updated, node_limit)),
+                    checks: &checks,
+                };
+                let verdict = sdwatchdog::verdict(&live, std::time::Instant::now(), Instant::now());
+                sdwatchdog::round(verdict, &mut sd_last);
+            }
             _ = node_watch.tick(), if node.is_some() => {
                 if node.is_some_and(failover::node::NodeHandle::is_finished) {
                     tracing::error!("the failover node ended: stopping");
