@@ -1,15 +1,13 @@
-//! The daemon: glue between the configuration, the health checks, the IPVS table, failover,
-//! the control socket, signals and metrics.
+//! The daemon: the I/O loops around the pure cores (`crate::lvs`, `failover::fsm`): the
+//! configuration files, the health checks, the IPVS table, failover, the control socket,
+//! signals and metrics.
 //!
-//! - `alert`: e-mail alerts, which change is mailed and the reminders (pure)
-//! - `execute`: ldirectord's `execute=` children (which `ldirectord NAME CMD` to run, pure)
-//! - `mail`: sends them (lettre: SMTP relay or sendmail), off the loop and bounded
+//! - `mail`: sends alert mails (lettre: SMTP relay or sendmail), off the loop and bounded
 //! - `lane`: runs fallbackcommand, callback and execute= commands, each kind apart, bounded
-//! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
-//! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
+//! - `monitor`: appends `monitorfile` lines, off the loop
 //! - `sdwatchdog`: systemd's service watchdog, notified while the loops that matter turn
-//! - `reconcile`: keeps the kernel table equal to the engine's desired table
-//! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
+//! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`): the loop
+//!   that drives `lvs::Core`
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
 //! - `announcer`: scale-out, keeps BIRD announcing the VIPs this director can serve
 //! - `catchup`: a takeover from a live peer waits, bounded, for the connections it handed over
@@ -21,18 +19,14 @@
 //! director (the ldirectord files of the directory); the control socket, metrics, signals,
 //! sd_notify.
 
-pub mod alert;
 pub mod announcer;
 pub mod catchup;
-pub mod execute;
 pub mod lane;
 pub mod ldirectord;
 pub mod lvs;
 pub mod mail;
-pub mod mapping;
 pub mod monitor;
 pub mod pair;
-pub mod reconcile;
 pub mod sdwatchdog;
 
 use std::path::{Path, PathBuf};
@@ -145,83 +139,9 @@ pub fn open_kernel(backend: Backend) -> Result<Kernel, String> {
     }
 }
 
-/// The standard probes: http, https and http_proxy (`Dispatch::new`) and every other
-/// negotiate service ldirectord has; dns, sip and simpletcp over the transport the virtual
-/// service's `protocol` gives (`CheckSpec::transport`).
-pub fn dispatch() -> healthcheck::runner::Dispatch {
-    use healthcheck::probe;
-    use healthcheck::spec::Service as S;
-    let mut d = healthcheck::runner::Dispatch::new();
-    d.register_over(S::Dns, |a, n, t| async move {
-        probe::dns::probe_over(a, &n, t).await
-    });
-    d.register(S::Ftp, |a, n| async move { probe::ftp::probe(a, &n).await });
-    d.register(
-        S::Imap,
-        |a, n| async move { probe::imap::probe(a, &n).await },
-    );
-    d.register(
-        S::Imaps,
-        |a, n| async move { probe::imaps::probe(a, &n).await },
-    );
-    d.register(
-        S::Ldap,
-        |a, n| async move { probe::ldap::probe(a, &n).await },
-    );
-    d.register(
-        S::Ldaps,
-        |a, n| async move { probe::ldaps::probe(a, &n).await },
-    );
-    d.register(
-        S::Mysql,
-        |a, n| async move { probe::mysql::probe(a, &n).await },
-    );
-    d.register(
-        S::Nntp,
-        |a, n| async move { probe::nntp::probe(a, &n).await },
-    );
-    d.register(S::Oracle, |a, n| async move {
-        probe::oracle::probe(a, &n).await
-    });
-    d.register(
-        S::Pgsql,
-        |a, n| async move { probe::pgsql::probe(a, &n).await },
-    );
-    d.register(S::Pop, |a, n| async move { probe::pop::probe(a, &n).await });
-    d.register(
-        S::Pops,
-        |a, n| async move { probe::pops::probe(a, &n).await },
-    );
-    d.register(S::Radius, |a, n| async move {
-        probe::radius::probe(a, &n).await
-    });
-    d.register_over(S::Simpletcp, |a, n, t| async move {
-        probe::simpletcp::probe_over(a, &n, t).await
-    });
-    d.register_over(S::Sip, |a, n, t| async move {
-        probe::sip::probe_over(a, &n, t).await
-    });
-    d.register(
-        S::Smtp,
-        |a, n| async move { probe::smtp::probe(a, &n).await },
-    );
-    d.register(S::Submission, |a, n| async move {
-        probe::submission::probe(a, &n).await
-    });
-    d
-}
-
-/// The services with no probe in this build (a real of such a service never comes up).
-pub fn unsupported_services() -> Vec<healthcheck::spec::Service> {
-    let d = dispatch();
-    healthcheck::spec::Service::all()
-        .filter(|s| !d.supports(*s))
-        .collect()
-}
-
 /// The standard probes (every service this build can check), run on the check thread.
 pub fn lvs_options() -> LvsOptions {
-    let mut options = LvsOptions::new(Arc::new(dispatch()));
+    let mut options = LvsOptions::new(Arc::new(healthcheck::runner::standard()));
     match healthcheck::runner::check_thread() {
         Ok(handle) => options.checks_on = Some(handle),
         Err(e) => tracing::warn!("cannot start the check thread, checks share the daemon's: {e}"),
@@ -782,107 +702,4 @@ pub fn set_log_target(globals: &crate::config::ldirectord::Globals, cfgname: &st
         cfgname: cfgname.to_string(),
         supervised: globals.supervised,
     }));
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_negotiate_service_has_a_probe() {
-        let missing: Vec<String> = super::unsupported_services()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(missing, Vec::<String>::new());
-    }
-
-    use std::net::SocketAddr;
-    use std::sync::Arc;
-
-    use healthcheck::probe::Receive;
-    use healthcheck::runner::Prober;
-    use healthcheck::spec::{Attempt, CheckSpec, Protocol, Service, VirtualId};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A TCP-only server (nothing listens on its port over UDP) that answers one client with
-    /// `answer(request)`; the request is read by `read`.
-    async fn tcp_only(
-        read: fn(&[u8]) -> Option<usize>,
-        answer: fn(&[u8]) -> Vec<u8>,
-    ) -> SocketAddr {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while read(&req).is_none() {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = s.write_all(&answer(&req)).await;
-            let _ = s.shutdown().await;
-        });
-        addr
-    }
-
-    /// A DNS query over TCP is complete once its two-byte length is in.
-    fn dns_framed(req: &[u8]) -> Option<usize> {
-        let len = usize::from(u16::from_be_bytes([*req.first()?, *req.get(1)?]));
-        (req.len() >= 2 + len).then_some(len)
-    }
-
-    /// The query turned into an answer with one A record, 192.0.2.7 (name by pointer).
-    fn dns_a_answer(req: &[u8]) -> Vec<u8> {
-        let mut msg = req[2..].to_vec();
-        msg[2] |= 0x80; // QR: response
-        msg[3] = 0x80; // RA, NOERROR
-        msg[6..8].copy_from_slice(&1u16.to_be_bytes()); // ANCOUNT
-        msg.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7]);
-        let mut out = u16::try_from(msg.len()).unwrap().to_be_bytes().to_vec();
-        out.extend_from_slice(&msg);
-        out
-    }
-
-    fn sip_head(req: &[u8]) -> Option<usize> {
-        req.windows(4).position(|w| w == b"\r\n\r\n")
-    }
-
-    fn sip_ok(_: &[u8]) -> Vec<u8> {
-        b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec()
-    }
-
-    fn spec(real: SocketAddr, service: Service, protocol: Protocol) -> Arc<CheckSpec> {
-        let mut spec = CheckSpec::new(real, VirtualId::Addr("192.0.2.1:5060".parse().unwrap()));
-        spec.service = service;
-        spec.protocol = protocol;
-        spec.checkport = real.port();
-        let n = Arc::make_mut(&mut spec.negotiate);
-        n.request = Some("/www.example.com".into());
-        n.receive = Some(Receive::compile(r"^192\.0\.2\.7$").unwrap());
-        n.login = Some("check@example.com".into());
-        Arc::new(spec)
-    }
-
-    /// Item 9 of the hardening issue: dns and sip checks of a `protocol=tcp` virtual service
-    /// went over UDP. Against servers that only speak TCP they are now up.
-    #[tokio::test]
-    async fn dns_and_sip_use_tcp_when_the_virtual_service_is_tcp() {
-        let d = super::dispatch();
-        let deadline = std::time::Duration::from_secs(3);
-        for (service, read, answer) in [
-            (
-                Service::Dns,
-                dns_framed as fn(&[u8]) -> Option<usize>,
-                dns_a_answer as fn(&[u8]) -> Vec<u8>,
-            ),
-            (Service::Sip, sip_head, sip_ok),
-        ] {
-            let addr = tcp_only(read, answer).await;
-            let check = d.probe(spec(addr, service, Protocol::Tcp), Attempt::Negotiate);
-            let res = tokio::time::timeout(deadline, check).await;
-            assert!(matches!(res, Ok(Ok(()))), "{service} over tcp: {res:?}");
-        }
-    }
 }
