@@ -10,13 +10,17 @@
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `logging`: ldirectord's `logfile=` targets (file, syslog) as a tracing layer
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
+//! - `announce`: scale-out, the VIPs announced through BIRD (what to announce, BIRD's socket)
+//! - `import`: `director import keepalived`: keepalived.conf -> director's files
 
+pub mod announce;
 pub mod app;
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod import;
 pub mod ipvs;
 pub mod logging;
 pub mod lvs;

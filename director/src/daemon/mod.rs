@@ -5,9 +5,12 @@
 //! - `mail`: sends alert mails (lettre: SMTP relay or sendmail), off the loop and bounded
 //! - `lane`: runs fallbackcommand, callback and execute= commands, each kind apart, bounded
 //! - `monitor`: appends `monitorfile` lines, off the loop
+//! - `sdwatchdog`: systemd's service watchdog, notified while the loops that matter turn
 //! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`): the loop
 //!   that drives `lvs::Core`
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
+//! - `announcer`: scale-out, keeps BIRD announcing the VIPs this director can serve
+//! - `catchup`: a takeover from a live peer waits, bounded, for the connections it handed over
 //! - `pair`: pair mode (ha.cf): the files haresources names, the native ldirectord resource
 //!   (connection-sync role), failover status
 //!
@@ -16,12 +19,15 @@
 //! director (the ldirectord files of the directory); the control socket, metrics, signals,
 //! sd_notify.
 
+pub mod announcer;
+pub mod catchup;
 pub mod lane;
 pub mod ldirectord;
 pub mod lvs;
 pub mod mail;
 pub mod monitor;
 pub mod pair;
+pub mod sdwatchdog;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -147,6 +153,7 @@ async fn run_async(opts: Options) -> i32 {
     let pair_mode = opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file();
     let mut node_config = None;
     let mut pair_files = None;
+    let mut announce_settings = None;
     let files = if pair_mode {
         match failover::node::NodeConfig::load_with(
             &opts.config_dir,
@@ -175,13 +182,18 @@ async fn run_async(opts: Options) -> i32 {
             }
         }
     } else {
-        // A single director has no use for [monitor] yet, but a broken file is refused here
+        // A single director uses [announce] (scale-out); the rest of the file is checked here
         // as in a pair, so that it is never found broken only at the next change of mode.
-        if let Err(e) = failover::node::load_settings(&opts.config_dir) {
-            for line in e.to_string().lines() {
-                tracing::error!("{line}");
+        match failover::node::load_settings(&opts.config_dir) {
+            Ok(settings) => {
+                announce_settings = settings.announce.enabled.then_some(settings.announce);
             }
-            return 2;
+            Err(e) => {
+                for line in e.to_string().lines() {
+                    tracing::error!("{line}");
+                }
+                return 2;
+            }
         }
         files(&opts)
     };
@@ -228,10 +240,12 @@ async fn run_async(opts: Options) -> i32 {
     let node = match node_config {
         Some(mut cfg) => {
             if let Some(kernel) = &kernel {
-                let native = pair::LdirectordResource::new(
-                    Arc::clone(kernel),
-                    pair::sync_interface(&cfg.hacf),
-                );
+                let mut sync = pair::SyncPlan::new(&cfg.settings.sync, &cfg.hacf);
+                if opts.backend == Backend::Memory {
+                    // No kernel: no sync daemons, nothing to hand over or wait for.
+                    sync.iface = None;
+                }
+                let native = pair::LdirectordResource::new(Arc::clone(kernel), sync);
                 // Each ldirectord::NAME resource's monitor watches its file's checks.
                 for name in pair::ldirectord_names(&cfg.haresources) {
                     let path = locate(&name, &opts.config_dir).map(|l| l.path);
@@ -283,19 +297,30 @@ async fn run_async(opts: Options) -> i32 {
     }));
     let started = Instant::now();
     let config_dir = opts.config_dir.display().to_string();
+    // Scale-out: announced once the table is programmed, withdrawn before it is cleared.
+    let announcer = announce_settings.map(|a| {
+        tracing::info!(
+            "announce: the VIPs this director can serve go to BIRD through {} ({})",
+            a.file.display(),
+            a.socket.display()
+        );
+        announcer::Announcer::start(a, set.watches())
+    });
     let metrics_task = match &opts.metrics {
         Some(addr) => match addr.parse::<std::net::SocketAddr>() {
             Ok(addr) => {
                 let watches = set.watches();
                 let config_dir = config_dir.clone();
                 let node = node.clone();
+                let announced = announcer.as_ref().map(announcer::Announcer::watch);
                 Some(tokio::spawn(async move {
                     let source = move || {
                         let statuses: Vec<LvsStatus> =
                             watches.iter().map(|w| w.borrow().clone()).collect();
                         let node_status = node.as_ref().map(failover::node::NodeHandle::status);
-                        let (status, counters) =
+                        let (mut status, counters) =
                             build_status(&statuses, node_status.as_ref(), started, &config_dir);
+                        status.announce = announced.as_ref().map(|a| a.borrow().clone());
                         metrics::render(&status, &counters)
                     };
                     if let Err(e) = metrics::serve(addr, source).await {
@@ -316,6 +341,7 @@ async fn run_async(opts: Options) -> i32 {
         &mut set,
         node.as_ref(),
         pair_files.as_mut(),
+        announcer.as_ref(),
         &mut req_rx,
         started,
         &config_dir,
@@ -349,6 +375,9 @@ async fn run_async(opts: Options) -> i32 {
             }
         }
     }
+    if let Some(a) = announcer {
+        a.stop().await;
+    }
     set.stop().await;
     let _ = std::fs::remove_file(control::socket_path(&opts.run_dir));
     code
@@ -377,6 +406,14 @@ impl LvsSet {
         } else {
             Err(errors.join("\n"))
         }
+    }
+
+    /// Each file's health-check progress, by file name.
+    pub fn progress(&self) -> Vec<(String, lvs::Progress)> {
+        self.all
+            .iter()
+            .map(|l| (l.path().display().to_string(), *l.progress().borrow()))
+            .collect()
     }
 
     pub fn statuses(&self) -> Vec<LvsStatus> {
@@ -473,6 +510,7 @@ async fn wait_loop(
     set: &mut LvsSet,
     node: Option<&failover::node::NodeHandle>,
     mut pair: Option<&mut pair::PairFiles>,
+    announcer: Option<&announcer::Announcer>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
     config_dir: &str,
@@ -491,8 +529,27 @@ async fn wait_loop(
         }
     };
     let mut node_watch = tokio::time::interval(std::time::Duration::from_millis(200));
+    // systemd's watchdog: the failover node's loop turns at least every keepalive.
+    let sd_every = sdwatchdog::interval();
+    let mut sd_tick =
+        tokio::time::interval(sd_every.unwrap_or(std::time::Duration::from_secs(3600)));
+    let node_limit = pair
+        .as_deref()
+        .map_or(std::time::Duration::from_secs(10), |p| {
+            (p.hacf.keepalive * 3).max(std::time::Duration::from_secs(2))
+        });
+    let mut sd_last = None;
     loop {
         tokio::select! {
+            _ = sd_tick.tick(), if sd_every.is_some() => {
+                let checks = set.progress();
+                let live = sdwatchdog::Liveness {
+                    node: node.map(|n| (n.status().updated, node_limit)),
+                    checks: &checks,
+                };
+                let verdict = sdwatchdog::verdict(&live, std::time::Instant::now(), Instant::now());
+                sdwatchdog::round(verdict, &mut sd_last);
+            }
             _ = node_watch.tick(), if node.is_some() => {
                 if node.is_some_and(failover::node::NodeHandle::is_finished) {
                     tracing::error!("the failover node ended: stopping");
@@ -510,8 +567,9 @@ async fn wait_loop(
                 let response = match req {
                     Request::Status => {
                         let node_status = node.map(failover::node::NodeHandle::status);
-                        let (status, _) =
+                        let (mut status, _) =
                             build_status(&set.statuses(), node_status.as_ref(), started, config_dir);
+                        status.announce = announcer.map(announcer::Announcer::status);
                         Response::Status { status: Box::new(status) }
                     }
                     Request::Reload => match reload_all(set, node, pair.as_deref_mut(), ReloadCause::Request).await {
@@ -519,6 +577,19 @@ async fn wait_loop(
                         Err(message) => Response::Error { message },
                     },
                     Request::Standby | Request::Takeover => match node {
+                        None if announcer.is_some() => {
+                            let on = req == Request::Standby;
+                            if let Some(a) = announcer {
+                                a.set_standby(on);
+                            }
+                            Response::Ok {
+                                message: if on {
+                                    "standby: withdrawing every VIP from BIRD".into()
+                                } else {
+                                    "takeover: announcing again the VIPs this director can serve".into()
+                                },
+                            }
+                        }
                         Some(n) => {
                             if req == Request::Standby {
                                 n.standby();
@@ -574,6 +645,7 @@ pub fn build_status(
         last_reload_error: (!errors.is_empty()).then(|| errors.join("\n")),
         failover: node_status.map(|n| pair::failover_status(n, wall_start)),
         virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
+        announce: None,
     };
     let counters = Counters {
         reloads: status.reloads,
