@@ -4,6 +4,8 @@
 //! keepalived programs once every real server is up (tests/corpus/keepalived/expected/*.ipvs,
 //! each justified in the README).
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

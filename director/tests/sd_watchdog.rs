@@ -3,6 +3,8 @@
 //! loops stop (the process is stopped with SIGSTOP) the notifications stop, and they come back
 //! with SIGCONT. In-memory IPVS table, no root needed.
 
+#![allow(clippy::unwrap_used, clippy::disallowed_types)]
+
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
