@@ -409,6 +409,27 @@ fn config_text(quiescent: bool, fallback: bool, reals: usize, weights: &[u32]) -
     t
 }
 
+/// A core started on a drawn configuration, and the keys of all its reals.
+fn drawn(
+    quiescent: bool,
+    fallback: bool,
+    reals: usize,
+    weights: &[u32],
+    now: Instant,
+) -> (Harness, Vec<RealKey>) {
+    let h = Harness::start(&config_text(quiescent, fallback, reals, weights), now);
+    let keys = h
+        .core
+        .config()
+        .virtuals
+        .iter()
+        .enumerate()
+        .flat_map(|(v, vs)| (0..vs.reals.len()).map(move |r| (v, r)))
+        .map(|(v, r)| key(&h.core, v, r))
+        .collect();
+    (h, keys)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -426,12 +447,7 @@ proptest! {
         ticks in proptest::collection::vec(any::<bool>(), 12),
     ) {
         let now = Instant::now();
-        let text = config_text(quiescent, fallback, reals, &weights);
-        let mut h = Harness::start(&text, now);
-        let keys: Vec<RealKey> = (0..2)
-            .flat_map(|v| (0..h.core.config().virtuals[v].reals.len()).map(move |r| (v, r)))
-            .map(|(v, r)| key(&h.core, v, r))
-            .collect();
+        let (mut h, keys) = drawn(quiescent, fallback, reals, &weights, now);
         for (batch, tick) in batches.iter().zip(&ticks) {
             let events = batch
                 .iter()
@@ -469,12 +485,7 @@ proptest! {
         ups in proptest::collection::vec(any::<bool>(), 6),
     ) {
         let now = Instant::now();
-        let text = config_text(quiescent, fallback, reals, &weights);
-        let mut h = Harness::start(&text, now);
-        let keys: Vec<RealKey> = (0..2)
-            .flat_map(|v| (0..h.core.config().virtuals[v].reals.len()).map(move |r| (v, r)))
-            .map(|(v, r)| key(&h.core, v, r))
-            .collect();
+        let (mut h, keys) = drawn(quiescent, fallback, reals, &weights, now);
         let events = keys.iter().zip(&ups).map(|(k, up)| health(*k, *up, now)).collect();
         h.step(Event::Health(events), now);
         let before = h.kernel();
