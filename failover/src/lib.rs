@@ -24,6 +24,7 @@
 
 pub mod config;
 pub mod fsm;
+pub mod heartbeat;
 pub mod monitor;
 pub mod packet;
 
