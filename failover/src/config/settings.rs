@@ -6,6 +6,9 @@
 //! Every key is documented in `docs/director-conf.md`.
 //!
 //! ```toml
+//! [peer]
+//! protocol = "heartbeat"
+//!
 //! [monitor]
 //! enabled = true
 //! interval = "10s"
@@ -34,6 +37,25 @@ pub const FILE_NAME: &str = "director.conf";
 pub struct Settings {
     /// `[monitor]`: resources of held groups watched and restarted in place.
     pub monitor: Monitor,
+    /// `[peer]`: what the other node speaks.
+    pub peer: Peer,
+}
+
+/// `[peer]`: the protocol of the other node's heartbeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Peer {
+    pub protocol: Protocol,
+}
+
+/// `protocol = "director" | "heartbeat"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// director's own (`docs/protocol.md`): between two director nodes (the default).
+    #[default]
+    Director,
+    /// Heartbeat 3.0.6's, so the other node may still run Heartbeat (rolling migration).
+    Heartbeat,
 }
 
 /// `[monitor]`: the active node runs each held resource's `status` every `interval`; a failed
@@ -68,6 +90,13 @@ impl Default for Monitor {
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     monitor: Option<RawMonitor>,
+    peer: Option<RawPeer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    protocol: Option<Protocol>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +181,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
         }
     };
     let mut settings = Settings::default();
+    if let Some(p) = raw.peer {
+        settings.peer.protocol = p.protocol.unwrap_or_default();
+    }
     if let Some(m) = raw.monitor {
         let d = Monitor::default();
         let line =
@@ -243,6 +275,20 @@ mod tests {
                 restarts: 5,
                 window: Duration::from_secs(3600),
             }
+        );
+    }
+
+    #[test]
+    fn the_peer_protocol_is_read() {
+        assert_eq!(Settings::default().peer.protocol, Protocol::Director);
+        let s = parsed("[peer]\nprotocol = \"heartbeat\"\n").unwrap();
+        assert_eq!(s.peer.protocol, Protocol::Heartbeat);
+        let s = parsed("[peer]\nprotocol = \"director\"\n").unwrap();
+        assert_eq!(s.peer.protocol, Protocol::Director);
+        let e = parsed("[peer]\nprotocol = \"keepalived\"\n").unwrap_err();
+        assert!(
+            e.starts_with("director.conf:2: unknown variant `keepalived`"),
+            "{e}"
         );
     }
 

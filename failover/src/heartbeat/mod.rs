@@ -11,4 +11,5 @@
 //! captured from the real daemons (`wire/captures.txt`); no code was copied.
 
 pub mod auth;
+pub mod session;
 pub mod wire;
