@@ -1519,6 +1519,13 @@ async fn accept_heartbeat<L: Link>(
                 .map_err(HeartbeatRejection::from)
         });
     match result {
+        Err(HeartbeatRejection::Session(ref rej @ hb::Rejection::Replay { .. })) => {
+            // Heartbeat drops copies silently: a retransmission we asked for may cross the
+            // late original. Counted; a replay shows in the count.
+            tracing::debug!(from = %r.from, "{rej}");
+            book.rejects.count("replay");
+            (None, Vec::new())
+        }
         Ok(out) => {
             send_heartbeat(parts, link, out.send).await;
             let peer = parts.fsm.config().peer.clone().unwrap_or_default();

@@ -144,6 +144,8 @@ pub enum Rejection {
         generation: u64,
         current: u64,
     },
+    /// A seq already taken in this generation: a copy (the peer's retransmission crossing
+    /// the late original, or two media) or a replay.
     #[error("duplicate or replayed packet from [{node}] (generation {generation:x}, seq {seq:x})")]
     Replay {
         node: String,

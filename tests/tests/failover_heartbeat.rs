@@ -1,0 +1,200 @@
+//! A director node paired with a node running the real Heartbeat 3.0.6 (Debian's
+//! `heartbeat` package, haresources mode), in namespaces (root): the same `ha.cf`,
+//! `authkeys` and `haresources` on both; director's `director.conf` says
+//! `[peer] protocol = "heartbeat"`. Every scenario asserts where the VIP answers for the
+//! client on the bridge, and that it was never on both nodes.
+//!
+//! `cargo test -p tests --features netns --test failover_heartbeat -- --test-threads=1`
+//! (skipped, with a message, when the heartbeat package is not installed).
+#![cfg(feature = "netns")]
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use tests::netns::wait_for;
+use tests::pair::{tail, Pair, Spec, Timing, NODES};
+
+/// keepalive 1 s, deadtime 3 s, initdead 6 s (the baselines' setting).
+const DEADTIME: Duration = Duration::from_secs(3);
+
+/// `heartbeat` runs node `hb` (0 = ha01, the preferred node of the VIP's group), director
+/// the other; `auto_failback` as given. ha.cf is the same on both nodes; the lines for
+/// Heartbeat's own logging (`logfile`, `use_logd`, `crm off`) are ordinary ha.cf directives.
+fn spec(hb: usize, auto_failback: &'static str) -> Spec {
+    let mut s = Spec::new(Timing::HEARTBEAT, auto_failback);
+    s.heartbeat = Some(hb);
+    let lines: Vec<String> = [
+        "logfile /var/lib/heartbeat/ha-log",
+        "use_logd no",
+        "crm off",
+    ]
+    .map(String::from)
+    .to_vec();
+    s.extra = [lines.clone(), lines];
+    s.director_conf = Some("[peer]\nprotocol = \"heartbeat\"\n".to_string());
+    s
+}
+
+fn logs(p: &Pair) -> String {
+    format!(
+        "--- ha01\n{}\n{}\n--- ha02\n{}\n{}",
+        p.status(0),
+        tail(&p.log(0), 40),
+        p.status(1),
+        tail(&p.log(1), 40)
+    )
+}
+
+/// `None` (with a message) when the heartbeat package is missing.
+fn pair(hb: usize, auto_failback: &'static str) -> Result<Option<Pair>> {
+    if !tests::hbnode::installed() {
+        eprintln!("skipped: Debian's heartbeat package is not installed");
+        return Ok(None);
+    }
+    Ok(Some(Pair::new(spec(hb, auto_failback))?))
+}
+
+/// Within `limit`, the VIP answers the client from node `i` alone.
+fn vip_on(p: &Pair, i: usize, limit: Duration) -> Result<Duration> {
+    let start = Instant::now();
+    let want = p.mac(i)?;
+    wait_for(limit, || p.holds(i) && !p.holds(1 - i)).with_context(|| {
+        format!(
+            "the VIP is not on {} alone within {limit:?}\n{}",
+            NODES[i].0,
+            logs(p)
+        )
+    })?;
+    let (_, mac) = p
+        .client_answer_from(start, limit, Some(want.clone()))
+        .with_context(|| format!("the client does not reach {}\n{}", NODES[i].0, logs(p)))?;
+    ensure!(mac == want, "the client reaches {mac}, not {}", NODES[i].0);
+    ensure!(
+        p.holds(i) && !p.holds(1 - i),
+        "the VIP is not on {} alone\n{}",
+        NODES[i].0,
+        logs(p)
+    );
+    Ok(start.elapsed())
+}
+
+/// The VIP stays on node `i` alone for `span` (sampled every 100 ms).
+fn stays_on(p: &Pair, i: usize, span: Duration) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < span {
+        ensure!(
+            p.holds(i) && !p.holds(1 - i),
+            "the VIP left {} after {:?}\n{}",
+            NODES[i].0,
+            start.elapsed(),
+            logs(p)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+fn never_on_both(p: &Pair) -> Result<()> {
+    let overlap = p.max_overlap(Instant::now());
+    ensure!(
+        overlap <= Duration::from_millis(2),
+        "the VIP was on both nodes for {overlap:?}\n{}",
+        logs(p)
+    );
+    Ok(())
+}
+
+/// The director node (`d`) joins a Heartbeat node that already holds the VIP.
+fn joined(p: &mut Pair, hb: usize) -> Result<()> {
+    p.start(hb)?;
+    vip_on(p, hb, Duration::from_secs(30)).context("Heartbeat alone")?;
+    p.start(1 - hb)?;
+    let peer = NODES[hb].0;
+    wait_for(Duration::from_secs(15), || {
+        p.status(1 - hb).contains(&format!("peer {peer} alive"))
+    })
+    .with_context(|| format!("director never heard Heartbeat\n{}", logs(p)))?;
+    Ok(())
+}
+
+/// Heartbeat (ha01) holds the VIP, director (ha02) backs it up: crash -> director takes over
+/// within deadtime; Heartbeat restarts -> auto_failback on gives it back; graceful stop ->
+/// at once; `hb_standby` on Heartbeat -> director; `hb_takeover` -> back.
+#[test]
+fn heartbeat_primary_director_backup() -> Result<()> {
+    let Some(mut p) = pair(0, "on")? else {
+        return Ok(());
+    };
+    joined(&mut p, 0)?;
+    stays_on(&p, 0, Duration::from_secs(5)).context("director joined")?;
+
+    let t0 = Instant::now();
+    p.crash(0)?;
+    vip_on(&p, 1, DEADTIME + Duration::from_secs(3)).context("after the crash")?;
+    eprintln!("crash of Heartbeat -> VIP on director: {:?}", t0.elapsed());
+
+    p.revive(0)?;
+    p.start(0)?;
+    vip_on(&p, 0, Duration::from_secs(30)).context("failback to Heartbeat")?;
+    never_on_both(&p)?;
+
+    let t1 = Instant::now();
+    p.stop(0, Duration::from_secs(20))?;
+    vip_on(&p, 1, DEADTIME).context("after Heartbeat's graceful stop")?;
+    eprintln!(
+        "graceful stop of Heartbeat -> VIP on director: {:?}",
+        t1.elapsed()
+    );
+    p.start(0)?;
+    vip_on(&p, 0, Duration::from_secs(30)).context("failback after the stop")?;
+
+    p.heartbeat_command(0, &["/usr/share/heartbeat/hb_standby"])?;
+    vip_on(&p, 1, Duration::from_secs(15)).context("hb_standby on Heartbeat")?;
+    stays_on(&p, 1, Duration::from_secs(3))?;
+    p.heartbeat_command(0, &["/usr/share/heartbeat/hb_takeover"])?;
+    vip_on(&p, 0, Duration::from_secs(15)).context("hb_takeover on Heartbeat")?;
+    never_on_both(&p)?;
+    Ok(())
+}
+
+/// The other order: director (ha01, preferred) holds the VIP, Heartbeat (ha02) backs it up:
+/// crash -> Heartbeat takes over within deadtime; director restarts -> Heartbeat's
+/// auto_failback gives it back (its `ask_resources` answered); graceful stop -> Heartbeat at
+/// once; `standby` on director -> Heartbeat; `takeover` -> back.
+#[test]
+fn director_primary_heartbeat_backup() -> Result<()> {
+    let Some(mut p) = pair(1, "on")? else {
+        return Ok(());
+    };
+    // Heartbeat first (it takes the VIP after initdead), then director, which gets it back.
+    joined(&mut p, 1)?;
+    vip_on(&p, 0, Duration::from_secs(20)).context("director joined: failback to ha01")?;
+    stays_on(&p, 0, Duration::from_secs(3))?;
+
+    let t0 = Instant::now();
+    p.crash(0)?;
+    vip_on(&p, 1, DEADTIME + Duration::from_secs(3)).context("after the crash")?;
+    eprintln!("crash of director -> VIP on Heartbeat: {:?}", t0.elapsed());
+    p.revive(0)?;
+    p.start(0)?;
+    vip_on(&p, 0, Duration::from_secs(30)).context("failback to director")?;
+    never_on_both(&p)?;
+
+    let t1 = Instant::now();
+    p.stop(0, Duration::from_secs(20))?;
+    vip_on(&p, 1, DEADTIME).context("after director's graceful stop")?;
+    eprintln!(
+        "graceful stop of director -> VIP on Heartbeat: {:?}",
+        t1.elapsed()
+    );
+    p.start(0)?;
+    vip_on(&p, 0, Duration::from_secs(30)).context("failback after the stop")?;
+
+    p.signal(0, "USR1")?; // director standby
+    vip_on(&p, 1, Duration::from_secs(15)).context("standby on director")?;
+    stays_on(&p, 1, Duration::from_secs(3))?;
+    p.signal(0, "USR2")?; // director takeover
+    vip_on(&p, 0, Duration::from_secs(15)).context("takeover on director")?;
+    never_on_both(&p)?;
+    Ok(())
+}
