@@ -107,3 +107,69 @@ pub fn enter(init: u32, args: &[&str]) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Captures, in namespace `host` of `lab`, the UDP payloads sent to port 694 from `from`,
+/// for `span` (an `AF_PACKET` socket: what arrives on the wire, before any firewall or
+/// socket sees it). Runs on its own thread; join the handle for the payloads.
+pub fn capture(
+    lab: &crate::netns::Lab,
+    host: &str,
+    from: std::net::Ipv4Addr,
+    span: std::time::Duration,
+) -> Result<std::thread::JoinHandle<Result<Vec<Vec<u8>>>>> {
+    lab.spawn_in(host, move || async move {
+        use socket2::{Domain, Protocol, Socket, Type};
+        use std::io::Read;
+        const ETH_P_IP: u16 = 0x0800;
+        let proto = Protocol::from(i32::from(ETH_P_IP.to_be()));
+        let mut sock = Socket::new(Domain::PACKET, Type::DGRAM, Some(proto))?;
+        sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))?;
+        let start = std::time::Instant::now();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while start.elapsed() < span {
+            let n = match sock.read(&mut buf) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let ip = buf.get(..n).unwrap_or_default();
+            let ihl = usize::from(ip.first().map_or(0, |b| b & 0x0f)) * 4;
+            let src = ip
+                .get(12..16)
+                .map(|b| std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+            let udp = ip.get(9) == Some(&17);
+            let port = ip
+                .get(ihl + 2..ihl + 4)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]));
+            if udp && src == Some(from) && port == Some(694) {
+                out.push(ip.get(ihl + 8..).unwrap_or_default().to_vec());
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Sends each payload from namespace `host` to `to`:694, 20 ms apart.
+pub fn replay(
+    lab: &crate::netns::Lab,
+    host: &str,
+    to: std::net::Ipv4Addr,
+    packets: Vec<Vec<u8>>,
+) -> Result<()> {
+    lab.block_in(host, move || async move {
+        let sock = std::net::UdpSocket::bind("0.0.0.0:0")?;
+        for p in &packets {
+            sock.send_to(p, (to, 694))?;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(())
+    })
+}

@@ -485,10 +485,9 @@ impl Pair {
     pub fn log(&self, i: usize) -> String {
         let mut log = std::fs::read_to_string(self.node_dir(i).join("log")).unwrap_or_default();
         if self.spec.heartbeat == Some(i) {
-            log.push_str(
-                &std::fs::read_to_string(self.node_dir(i).join("varlib").join("ha-log"))
-                    .unwrap_or_default(),
-            );
+            // Heartbeat dumps refused messages with their binary fields: not always UTF-8.
+            let bytes = std::fs::read(self.node_dir(i).join("varlib").join("ha-log"));
+            log.push_str(&String::from_utf8_lossy(&bytes.unwrap_or_default()));
         }
         log
     }

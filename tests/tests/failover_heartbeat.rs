@@ -198,3 +198,173 @@ fn director_primary_heartbeat_backup() -> Result<()> {
     never_on_both(&p)?;
     Ok(())
 }
+
+/// auto_failback off, Heartbeat preferred: after a crash director keeps the VIP when
+/// Heartbeat comes back (as a Heartbeat backup would); then director's crash gives it to
+/// Heartbeat.
+#[test]
+fn auto_failback_off_heartbeat_returns_idle() -> Result<()> {
+    let Some(mut p) = pair(0, "off")? else {
+        return Ok(());
+    };
+    joined(&mut p, 0)?;
+    stays_on(&p, 0, Duration::from_secs(3))?;
+    p.crash(0)?;
+    vip_on(&p, 1, DEADTIME + Duration::from_secs(3)).context("after the crash")?;
+    p.revive(0)?;
+    p.start(0)?;
+    wait_for(Duration::from_secs(20), || {
+        p.log(0)
+            .contains("Local Resource acquisition completed. (none)")
+    })
+    .with_context(|| format!("Heartbeat never settled idle\n{}", logs(&p)))?;
+    stays_on(&p, 1, Duration::from_secs(8)).context("auto_failback off")?;
+    p.crash(1)?;
+    vip_on(&p, 0, DEADTIME + Duration::from_secs(3)).context("after director's crash")?;
+    never_on_both(&p)?;
+    Ok(())
+}
+
+/// auto_failback off, director preferred: Heartbeat keeps the VIP when director comes back;
+/// Heartbeat's graceful stop hands it to director at once.
+#[test]
+fn auto_failback_off_director_returns_idle() -> Result<()> {
+    let Some(mut p) = pair(1, "off")? else {
+        return Ok(());
+    };
+    // Director first: it holds its own group; Heartbeat joins idle.
+    p.start(0)?;
+    vip_on(&p, 0, Duration::from_secs(20)).context("director alone")?;
+    p.start(1)?;
+    wait_for(Duration::from_secs(20), || {
+        p.log(1)
+            .contains("Local Resource acquisition completed. (none)")
+            || p.log(1).contains("remote resource transition completed")
+    })
+    .with_context(|| format!("Heartbeat never joined\n{}", logs(&p)))?;
+    stays_on(&p, 0, Duration::from_secs(3))?;
+    p.crash(0)?;
+    vip_on(&p, 1, DEADTIME + Duration::from_secs(3)).context("after the crash")?;
+    p.revive(0)?;
+    p.start(0)?;
+    wait_for(Duration::from_secs(15), || {
+        p.status(0).contains("peer ha02 alive")
+    })
+    .with_context(|| format!("director never heard Heartbeat again\n{}", logs(&p)))?;
+    stays_on(&p, 1, Duration::from_secs(8)).context("auto_failback off")?;
+    p.stop(1, Duration::from_secs(20))?;
+    vip_on(&p, 0, DEADTIME).context("after Heartbeat's graceful stop")?;
+    never_on_both(&p)?;
+    Ok(())
+}
+
+/// A wrong key on either side: each refuses every packet of the other (director counts
+/// them, Heartbeat logs them), so each declares the other dead and takes the VIP, exactly
+/// as two Heartbeat nodes with different keys do.
+#[test]
+fn a_wrong_key_is_refused_by_both_sides() -> Result<()> {
+    if !tests::hbnode::installed() {
+        eprintln!("skipped: Debian's heartbeat package is not installed");
+        return Ok(());
+    }
+    let mut s = spec(0, "on");
+    s.authkeys[1] = "auth 1\n1 sha1 NotTheSameSecret\n".to_string();
+    let mut p = Pair::new(s)?;
+    p.start(0)?;
+    p.start(1)?;
+    wait_for(Duration::from_secs(30), || p.holds(0) && p.holds(1)).with_context(|| {
+        format!(
+            "each node should hold the VIP, hearing nothing valid\n{}",
+            logs(&p)
+        )
+    })?;
+    ensure!(
+        p.rejected(1, "bad_auth") > 0,
+        "director counted no packet with a bad MAC\n{}",
+        logs(&p)
+    );
+    ensure!(
+        p.status(1).contains("peer ha01 dead"),
+        "director believes ha01\n{}",
+        logs(&p)
+    );
+    let hb = p.log(0);
+    ensure!(
+        hb.contains("netstring authentication failed")
+            && hb.contains("node ha02: is dead")
+            && !hb.contains("Link ha02:eth0 up"),
+        "Heartbeat took a packet from director, or did not log the refusal\n{}",
+        logs(&p)
+    );
+    Ok(())
+}
+
+/// Packets captured on the wire during a graceful stop (status, resource, `shutdone`) and
+/// sent again after the stopped node came back: director refuses Heartbeat's (an older
+/// generation), and the VIP stays where it is; had the `shutdone` been believed, director
+/// would have taken the VIP too.
+#[test]
+fn replayed_heartbeat_packets_are_refused_by_director() -> Result<()> {
+    let Some(mut p) = pair(0, "on")? else {
+        return Ok(());
+    };
+    joined(&mut p, 0)?;
+    let heartbeat: std::net::Ipv4Addr = NODES[0].2.parse()?;
+    let director: std::net::Ipv4Addr = NODES[1].2.parse()?;
+    let cap = tests::hbnode::capture(&p.lab, "b", heartbeat, Duration::from_secs(6))?;
+    std::thread::sleep(Duration::from_millis(500));
+    p.stop(0, Duration::from_secs(20))?;
+    vip_on(&p, 1, DEADTIME).context("after Heartbeat's graceful stop")?;
+    let packets = cap
+        .join()
+        .map_err(|_| anyhow::anyhow!("capture panicked"))??;
+    ensure!(packets.len() >= 3, "captured {} packets", packets.len());
+    p.start(0)?;
+    vip_on(&p, 0, Duration::from_secs(30)).context("failback")?;
+    let before = p.rejected(1, "old_generation");
+    let n = packets.len() as u64;
+    tests::hbnode::replay(&p.lab, "a", director, packets)?;
+    stays_on(&p, 0, Duration::from_secs(4)).context("after the replay")?;
+    let refused = p.rejected(1, "old_generation") - before;
+    ensure!(
+        refused == n,
+        "director refused {refused} of {n} replayed packets as an older generation\n{}",
+        logs(&p)
+    );
+    never_on_both(&p)?;
+    Ok(())
+}
+
+/// The same the other way: director's packets from before its restart, sent again to
+/// Heartbeat, are refused ("attempted replay attack") and the VIP stays on director.
+#[test]
+fn replayed_director_packets_are_refused_by_heartbeat() -> Result<()> {
+    let Some(mut p) = pair(1, "on")? else {
+        return Ok(());
+    };
+    joined(&mut p, 1)?;
+    vip_on(&p, 0, Duration::from_secs(20)).context("director joined")?;
+    let director: std::net::Ipv4Addr = NODES[0].2.parse()?;
+    let heartbeat: std::net::Ipv4Addr = NODES[1].2.parse()?;
+    let cap = tests::hbnode::capture(&p.lab, "b", director, Duration::from_secs(5))?;
+    std::thread::sleep(Duration::from_millis(500));
+    p.stop(0, Duration::from_secs(20))?;
+    vip_on(&p, 1, DEADTIME).context("after director's graceful stop")?;
+    let packets = cap
+        .join()
+        .map_err(|_| anyhow::anyhow!("capture panicked"))??;
+    ensure!(packets.len() >= 3, "captured {} packets", packets.len());
+    p.start(0)?;
+    vip_on(&p, 0, Duration::from_secs(30)).context("failback")?;
+    let before = p.log(1).matches("attempted replay attack").count();
+    tests::hbnode::replay(&p.lab, "a", heartbeat, packets)?;
+    stays_on(&p, 0, Duration::from_secs(4)).context("after the replay")?;
+    let refused = p.log(1).matches("attempted replay attack").count() - before;
+    ensure!(
+        refused > 0,
+        "Heartbeat logged no replay attack\n{}",
+        logs(&p)
+    );
+    never_on_both(&p)?;
+    Ok(())
+}
