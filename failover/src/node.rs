@@ -1379,12 +1379,18 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
                     } else {
                         format!("{suppressed} more not logged in the last minute")
                     };
+                    let hint = if r.data.starts_with(b"###\n") || r.data.starts_with(b">>>\n") {
+                        "; it is Heartbeat's: set [peer] protocol = \"heartbeat\" in director.conf \
+                         to pair with a Heartbeat node"
+                    } else {
+                        ""
+                    };
                     tracing::warn!(
                         from = %r.from,
                         iface = %r.iface,
                         reason,
                         suppressed,
-                        "packet from {} on {} rejected: {rej} ({more})",
+                        "packet from {} on {} rejected: {rej}{hint} ({more})",
                         r.from,
                         r.iface
                     );
@@ -1519,6 +1525,9 @@ async fn accept_heartbeat<L: Link>(
                 .map_err(HeartbeatRejection::from)
         });
     match result {
+        Err(HeartbeatRejection::Decode(wire::DecodeError::NotHeartbeat)) => {
+            switch_to_director(parts, book, r)
+        }
         Err(HeartbeatRejection::Session(ref rej @ hb::Rejection::Replay { .. })) => {
             // Heartbeat drops copies silently: a retransmission we asked for may cross the
             // late original. Counted; a replay shows in the count.
@@ -1551,6 +1560,38 @@ async fn accept_heartbeat<L: Link>(
             (None, Vec::new())
         }
     }
+}
+
+/// The last step of a rolling migration: the peer restarted with `[peer] protocol =
+/// "director"`. An authentic director packet from it, of a newer generation than its
+/// Heartbeat messages (so not one replayed from before), ends the Heartbeat session: from now
+/// on this node speaks director's protocol too, until it restarts with its own setting.
+fn switch_to_director(
+    parts: &mut LoopParts,
+    book: &mut Book,
+    r: Received,
+) -> (Option<Event>, Vec<Action>) {
+    let peer = parts.fsm.config().peer.clone().unwrap_or_default();
+    let newer = match (crate::packet::parse(&r.data, &parts.keys), &parts.heartbeat) {
+        (Ok(msg), Some(hb)) => {
+            msg.node == peer && hb.peer_generation().is_none_or(|g| msg.generation > g)
+        }
+        _ => false,
+    };
+    if !newer {
+        book.rejects.count("bad_magic");
+        return (None, Vec::new());
+    }
+    tracing::warn!(
+        "{peer} now speaks director's protocol: switching to it (set [peer] protocol = \
+         \"director\" in director.conf before this node restarts)"
+    );
+    let run = parts
+        .heartbeat
+        .take()
+        .map(|mut hb| hb.abandon())
+        .unwrap_or_default();
+    (accept(parts, book, r), run)
 }
 
 /// A packet from the peer came in on `r.iface`: the link is up.

@@ -368,3 +368,59 @@ fn replayed_director_packets_are_refused_by_heartbeat() -> Result<()> {
     never_on_both(&p)?;
     Ok(())
 }
+
+fn set_protocol(p: &Pair, i: usize, protocol: &str) -> Result<()> {
+    std::fs::write(
+        p.node_dir(i).join("etc").join("director.conf"),
+        format!("[peer]\nprotocol = \"{protocol}\"\n"),
+    )?;
+    Ok(())
+}
+
+/// The end of the migration: both nodes run director, still speaking Heartbeat's protocol
+/// to each other (`[peer] protocol = "heartbeat"` on both). The backup restarts with
+/// `protocol = "director"`: the primary switches to director's protocol on its first packet,
+/// and the VIP never moves; then the primary restarts with the new setting (graceful stop,
+/// the backup takes over, the primary comes back and fails back), the pair on director's
+/// protocol alone.
+#[test]
+fn switching_to_directors_protocol_one_node_at_a_time() -> Result<()> {
+    let mut s = spec(0, "on");
+    s.heartbeat = None;
+    let mut p = Pair::new(s)?;
+    p.start(0)?;
+    p.start(1)?;
+    p.wait_settled(0, Duration::from_secs(30))
+        .context("two director nodes on Heartbeat's protocol")?;
+    vip_on(&p, 0, Duration::from_secs(5))?;
+
+    p.stop(1, Duration::from_secs(20))?;
+    set_protocol(&p, 1, "director")?;
+    p.start(1)?;
+    wait_for(Duration::from_secs(10), || {
+        p.log(0)
+            .contains("now speaks director's protocol: switching to it")
+    })
+    .with_context(|| format!("ha01 did not switch\n{}", logs(&p)))?;
+    // ha02's status file is rewritten by its new process within 50 ms.
+    std::thread::sleep(Duration::from_millis(200));
+    p.wait_settled(0, Duration::from_secs(15))
+        .context("the backup back on director's protocol")?;
+    stays_on(&p, 0, Duration::from_secs(3))?;
+
+    p.stop(0, Duration::from_secs(20))?;
+    vip_on(&p, 1, DEADTIME).context("the primary stops")?;
+    set_protocol(&p, 0, "director")?;
+    p.start(0)?;
+    std::thread::sleep(Duration::from_millis(200));
+    p.wait_settled(0, Duration::from_secs(15))
+        .context("both on director's protocol: failback")?;
+    vip_on(&p, 0, Duration::from_secs(5))?;
+    never_on_both(&p)?;
+    ensure!(
+        !p.log(0).contains("rejected") && !p.log(1).contains("rejected: not a director"),
+        "a node refused its peer's packets\n{}",
+        logs(&p)
+    );
+    Ok(())
+}

@@ -254,6 +254,18 @@ impl Session {
         }
     }
 
+    /// The peer's current generation (`hg`), once heard.
+    pub fn peer_generation(&self) -> Option<u64> {
+        self.track.generation
+    }
+
+    /// Ends the session (the peer now speaks director's protocol): the releases held back
+    /// for a standby exchange, to carry out now.
+    pub fn abandon(&mut self) -> Vec<Action> {
+        self.exchange = Exchange::None;
+        self.held.drain(..).map(Action::Release).collect()
+    }
+
     /// When [`Session::tick`] is next due.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.exchange {
@@ -689,11 +701,10 @@ impl Session {
             let held_back = self.held.contains(&g);
             let holds = match fsm.role(g) {
                 Some(Role::Active) => true,
-                Some(Role::Init { probed }) => {
-                    // Not decided yet: found running here counts as held.
-                    stable = false;
-                    probed == Some(true)
-                }
+                // Not decided yet (waiting for the peer's holdings): found running here
+                // counts as held. Not "in flux": two nodes each waiting for the other to be
+                // stable would wait for ever (Heartbeat breaks that tie after 10 s).
+                Some(Role::Init { probed }) => probed == Some(true),
                 Some(Role::Acquiring) => {
                     stable = false;
                     true
