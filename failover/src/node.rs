@@ -3023,6 +3023,35 @@ mod tests {
     }
 
     #[test]
+    fn a_heartbeat_peer_needs_auto_failback_on_or_off() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path();
+        let w = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap_or_default();
+        w("authkeys", "auth 1\n1 sha1 secret\n");
+        w("haresources", "ha01 192.0.2.100\n");
+        w("nodeinfo", "ha01\n");
+        w("director.conf", "[peer]\nprotocol = \"heartbeat\"\n");
+        let hacf =
+            |af: &str| format!("keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\n{af}");
+        for af in ["", "auto_failback legacy\n"] {
+            w("ha.cf", &hacf(af));
+            let e = NodeConfig::load(d, &d.join("state"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                e.contains(
+                    "director.conf: peer protocol \"heartbeat\" needs auto_failback on or off"
+                ),
+                "{af}: {e}"
+            );
+        }
+        w("ha.cf", &hacf("auto_failback off\n"));
+        let cfg = NodeConfig::load(d, &d.join("state")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.settings.peer.protocol, settings::Protocol::Heartbeat);
+    }
+
+    #[test]
     fn load_collects_every_error_and_start_checks_authkeys() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -378,7 +378,8 @@ fn set_protocol(p: &Pair, i: usize, protocol: &str) -> Result<()> {
 }
 
 /// The end of the migration: both nodes run director, still speaking Heartbeat's protocol
-/// to each other (`[peer] protocol = "heartbeat"` on both). The backup restarts with
+/// to each other (`[peer] protocol = "heartbeat"` on both; the preferred node joined last
+/// and got the VIP back over it). The backup restarts with
 /// `protocol = "director"`: the primary switches to director's protocol on its first packet,
 /// and the VIP never moves; then the primary restarts with the new setting (graceful stop,
 /// the backup takes over, the primary comes back and fails back), the pair on director's
@@ -388,11 +389,15 @@ fn switching_to_directors_protocol_one_node_at_a_time() -> Result<()> {
     let mut s = spec(0, "on");
     s.heartbeat = None;
     let mut p = Pair::new(s)?;
-    p.start(0)?;
+    // Step 3 of the migration: ha02 (director, Heartbeat's protocol) holds the VIP alone;
+    // ha01 joins as director on Heartbeat's protocol and, preferred, gets it back.
     p.start(1)?;
+    vip_on(&p, 1, Duration::from_secs(20)).context("ha02 alone")?;
+    p.start(0)?;
     p.wait_settled(0, Duration::from_secs(30))
         .context("two director nodes on Heartbeat's protocol")?;
     vip_on(&p, 0, Duration::from_secs(5))?;
+    never_on_both(&p)?;
 
     p.stop(1, Duration::from_secs(20))?;
     set_protocol(&p, 1, "director")?;
