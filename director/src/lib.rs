@@ -10,7 +10,9 @@
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `logging`: ldirectord's `logfile=` targets (file, syslog) as a tracing layer
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
+//! - `announce`: scale-out, the VIPs announced through BIRD (pure; being built)
 
+pub mod announce;
 pub mod app;
 pub mod cli;
 pub mod command;
