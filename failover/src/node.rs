@@ -1377,37 +1377,41 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
         }
         Err(rej) => {
             if let Some(reason) = rejection_reason(&rej) {
-                if let Some(LogNow { suppressed, others }) =
-                    book.rejects.observe(r.from.ip(), reason, now)
-                {
-                    let more = if others {
-                        format!(
-                            "{suppressed} more from other addresses not logged in the last minute; \
-                             more than {REJECT_LOG_SENDERS} addresses send refused packets"
-                        )
-                    } else {
-                        format!("{suppressed} more not logged in the last minute")
-                    };
-                    let hint = if r.data.starts_with(b"###\n") || r.data.starts_with(b">>>\n") {
-                        "; it is Heartbeat's: set [peer] protocol = \"heartbeat\" in director.conf \
-                         to pair with a Heartbeat node"
-                    } else {
-                        ""
-                    };
-                    tracing::warn!(
-                        from = %r.from,
-                        iface = %r.iface,
-                        reason,
-                        suppressed,
-                        "packet from {} on {} rejected: {rej}{hint} ({more})",
-                        r.from,
-                        r.iface
-                    );
-                }
+                let hint = if r.data.starts_with(b"###\n") || r.data.starts_with(b">>>\n") {
+                    "; it is Heartbeat's: set [peer] protocol = \"heartbeat\" in director.conf \
+                     to pair with a Heartbeat node"
+                } else {
+                    ""
+                };
+                log_rejection(book, &r, reason, &format!("{rej}{hint}"), now);
             }
             None
         }
     }
+}
+
+/// Counts a refused packet and logs it when [`RejectLog`] says so.
+fn log_rejection(book: &mut Book, r: &Received, reason: &'static str, what: &str, now: Instant) {
+    let Some(LogNow { suppressed, others }) = book.rejects.observe(r.from.ip(), reason, now) else {
+        return;
+    };
+    let more = if others {
+        format!(
+            "{suppressed} more from other addresses not logged in the last minute; \
+             more than {REJECT_LOG_SENDERS} addresses send refused packets"
+        )
+    } else {
+        format!("{suppressed} more not logged in the last minute")
+    };
+    tracing::warn!(
+        from = %r.from,
+        iface = %r.iface,
+        reason,
+        suppressed,
+        "packet from {} on {} rejected: {what} ({more})",
+        r.from,
+        r.iface
+    );
 }
 
 /// The Heartbeat session of a node whose peer runs Heartbeat (`None`: director's protocol).
@@ -1552,19 +1556,7 @@ async fn accept_heartbeat<L: Link>(
         }
         Err(rej) => {
             if let Some(reason) = heartbeat_rejection_reason(&rej) {
-                if let Some(LogNow { suppressed, .. }) =
-                    book.rejects.observe(r.from.ip(), reason, now)
-                {
-                    tracing::warn!(
-                        from = %r.from,
-                        iface = %r.iface,
-                        reason,
-                        suppressed,
-                        "packet from {} on {} rejected: {rej} ({suppressed} more not logged in the last minute)",
-                        r.from,
-                        r.iface
-                    );
-                }
+                log_rejection(book, &r, reason, &rej.to_string(), now);
             }
             (None, Vec::new())
         }
@@ -3054,6 +3046,14 @@ mod tests {
         );
     }
 
+    /// What loading the config dir `d` refuses, in words (empty when it loads).
+    fn load_error(d: &Path) -> String {
+        NodeConfig::load(d, &d.join("state"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
     #[test]
     fn a_heartbeat_peer_needs_auto_failback_on_or_off() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -3067,10 +3067,7 @@ mod tests {
             |af: &str| format!("keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\n{af}");
         for af in ["", "auto_failback legacy\n"] {
             w("ha.cf", &hacf(af));
-            let e = NodeConfig::load(d, &d.join("state"))
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let e = load_error(d);
             assert!(
                 e.contains(
                     "director.conf: peer protocol \"heartbeat\" needs auto_failback on or off"

@@ -492,6 +492,17 @@ impl Pair {
         log
     }
 
+    /// Both nodes' status and the last `n` lines of their logs, for failure messages.
+    pub fn logs(&self, n: usize) -> String {
+        format!(
+            "--- ha01\n{}\n{}\n--- ha02\n{}\n{}",
+            self.status(0),
+            tail(&self.log(0), n),
+            self.status(1),
+            tail(&self.log(1), n)
+        )
+    }
+
     /// Runs a program inside Heartbeat node `i` (`/usr/share/heartbeat/hb_standby`, ...).
     pub fn heartbeat_command(&self, i: usize, args: &[&str]) -> Result<String> {
         let c = self

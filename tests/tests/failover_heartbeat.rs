@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use tests::netns::wait_for;
-use tests::pair::{tail, Pair, Spec, Timing, NODES};
+use tests::pair::{Pair, Spec, Timing, NODES};
 
 /// keepalive 1 s, deadtime 3 s, initdead 6 s (the baselines' setting).
 const DEADTIME: Duration = Duration::from_secs(3);
@@ -36,13 +36,7 @@ fn spec(hb: usize, auto_failback: &'static str) -> Spec {
 }
 
 fn logs(p: &Pair) -> String {
-    format!(
-        "--- ha01\n{}\n{}\n--- ha02\n{}\n{}",
-        p.status(0),
-        tail(&p.log(0), 40),
-        p.status(1),
-        tail(&p.log(1), 40)
-    )
+    p.logs(40)
 }
 
 /// `None` (with a message) when the heartbeat package is missing.
@@ -117,6 +111,45 @@ fn joined(p: &mut Pair, hb: usize) -> Result<()> {
     Ok(())
 }
 
+/// ha01 holds the VIP, auto_failback on: crash -> ha02 within deadtime; ha01 restarts ->
+/// back to ha01, never on both; graceful stop -> ha02 at once; ha01 starts -> back.
+fn crash_and_stop_of_the_holder(p: &mut Pair, holder: &str) -> Result<()> {
+    let t0 = Instant::now();
+    p.crash(0)?;
+    vip_on(p, 1, DEADTIME + Duration::from_secs(3)).context("after the crash")?;
+    eprintln!("crash of {holder} -> VIP on ha02: {:?}", t0.elapsed());
+    p.revive(0)?;
+    p.start(0)?;
+    vip_on(p, 0, Duration::from_secs(30)).context("failback after the crash")?;
+    never_on_both(p)?;
+
+    let t1 = Instant::now();
+    p.stop(0, Duration::from_secs(20))?;
+    vip_on(p, 1, DEADTIME).context("after the graceful stop")?;
+    eprintln!(
+        "graceful stop of {holder} -> VIP on ha02: {:?}",
+        t1.elapsed()
+    );
+    p.start(0)?;
+    vip_on(p, 0, Duration::from_secs(30)).context("failback after the stop")?;
+    never_on_both(p)
+}
+
+/// ha01 holds the VIP: the operator's standby on ha01 gives it to ha02, where it stays; the
+/// takeover on ha01 brings it back.
+fn standby_then_takeover(
+    p: &Pair,
+    standby: impl Fn(&Pair) -> Result<()>,
+    takeover: impl Fn(&Pair) -> Result<()>,
+) -> Result<()> {
+    standby(p)?;
+    vip_on(p, 1, Duration::from_secs(15)).context("standby on ha01")?;
+    stays_on(p, 1, Duration::from_secs(3))?;
+    takeover(p)?;
+    vip_on(p, 0, Duration::from_secs(15)).context("takeover on ha01")?;
+    never_on_both(p)
+}
+
 /// Heartbeat (ha01) holds the VIP, director (ha02) backs it up: crash -> director takes over
 /// within deadtime; Heartbeat restarts -> auto_failback on gives it back; graceful stop ->
 /// at once; `hb_standby` on Heartbeat -> director; `hb_takeover` -> back.
@@ -128,33 +161,19 @@ fn heartbeat_primary_director_backup() -> Result<()> {
     joined(&mut p, 0)?;
     stays_on(&p, 0, Duration::from_secs(5)).context("director joined")?;
 
-    let t0 = Instant::now();
-    p.crash(0)?;
-    vip_on(&p, 1, DEADTIME + Duration::from_secs(3)).context("after the crash")?;
-    eprintln!("crash of Heartbeat -> VIP on director: {:?}", t0.elapsed());
+    crash_and_stop_of_the_holder(&mut p, "Heartbeat")?;
 
-    p.revive(0)?;
-    p.start(0)?;
-    vip_on(&p, 0, Duration::from_secs(30)).context("failback to Heartbeat")?;
-    never_on_both(&p)?;
-
-    let t1 = Instant::now();
-    p.stop(0, Duration::from_secs(20))?;
-    vip_on(&p, 1, DEADTIME).context("after Heartbeat's graceful stop")?;
-    eprintln!(
-        "graceful stop of Heartbeat -> VIP on director: {:?}",
-        t1.elapsed()
-    );
-    p.start(0)?;
-    vip_on(&p, 0, Duration::from_secs(30)).context("failback after the stop")?;
-
-    p.heartbeat_command(0, &["/usr/share/heartbeat/hb_standby"])?;
-    vip_on(&p, 1, Duration::from_secs(15)).context("hb_standby on Heartbeat")?;
-    stays_on(&p, 1, Duration::from_secs(3))?;
-    p.heartbeat_command(0, &["/usr/share/heartbeat/hb_takeover"])?;
-    vip_on(&p, 0, Duration::from_secs(15)).context("hb_takeover on Heartbeat")?;
-    never_on_both(&p)?;
-    Ok(())
+    standby_then_takeover(
+        &p,
+        |p| {
+            p.heartbeat_command(0, &["/usr/share/heartbeat/hb_standby"])
+                .map(drop)
+        },
+        |p| {
+            p.heartbeat_command(0, &["/usr/share/heartbeat/hb_takeover"])
+                .map(drop)
+        },
+    )
 }
 
 /// The other order: director (ha01, preferred) holds the VIP, Heartbeat (ha02) backs it up:
@@ -171,32 +190,10 @@ fn director_primary_heartbeat_backup() -> Result<()> {
     vip_on(&p, 0, Duration::from_secs(20)).context("director joined: failback to ha01")?;
     stays_on(&p, 0, Duration::from_secs(3))?;
 
-    let t0 = Instant::now();
-    p.crash(0)?;
-    vip_on(&p, 1, DEADTIME + Duration::from_secs(3)).context("after the crash")?;
-    eprintln!("crash of director -> VIP on Heartbeat: {:?}", t0.elapsed());
-    p.revive(0)?;
-    p.start(0)?;
-    vip_on(&p, 0, Duration::from_secs(30)).context("failback to director")?;
-    never_on_both(&p)?;
+    crash_and_stop_of_the_holder(&mut p, "director")?;
 
-    let t1 = Instant::now();
-    p.stop(0, Duration::from_secs(20))?;
-    vip_on(&p, 1, DEADTIME).context("after director's graceful stop")?;
-    eprintln!(
-        "graceful stop of director -> VIP on Heartbeat: {:?}",
-        t1.elapsed()
-    );
-    p.start(0)?;
-    vip_on(&p, 0, Duration::from_secs(30)).context("failback after the stop")?;
-
-    p.signal(0, "USR1")?; // director standby
-    vip_on(&p, 1, Duration::from_secs(15)).context("standby on director")?;
-    stays_on(&p, 1, Duration::from_secs(3))?;
-    p.signal(0, "USR2")?; // director takeover
-    vip_on(&p, 0, Duration::from_secs(15)).context("takeover on director")?;
-    never_on_both(&p)?;
-    Ok(())
+    // SIGUSR1 / SIGUSR2: director's standby and takeover.
+    standby_then_takeover(&p, |p| p.signal(0, "USR1"), |p| p.signal(0, "USR2"))
 }
 
 /// auto_failback off, Heartbeat preferred: after a crash director keeps the VIP when
@@ -299,6 +296,23 @@ fn a_wrong_key_is_refused_by_both_sides() -> Result<()> {
     Ok(())
 }
 
+/// ha01 holds the VIP: what it sends to ha02 during its graceful stop (captured on ha02's
+/// wire), after which ha01 starts again and gets the VIP back (auto_failback on).
+fn captured_around_a_graceful_stop(p: &mut Pair) -> Result<Vec<Vec<u8>>> {
+    let from: std::net::Ipv4Addr = NODES[0].2.parse()?;
+    let cap = tests::hbnode::capture(&p.lab, NODES[1].1, from, Duration::from_secs(6))?;
+    std::thread::sleep(Duration::from_millis(500));
+    p.stop(0, Duration::from_secs(20))?;
+    vip_on(p, 1, DEADTIME).context("after the graceful stop")?;
+    let packets = cap
+        .join()
+        .map_err(|_| anyhow::anyhow!("capture panicked"))??;
+    ensure!(packets.len() >= 3, "captured {} packets", packets.len());
+    p.start(0)?;
+    vip_on(p, 0, Duration::from_secs(30)).context("failback")?;
+    Ok(packets)
+}
+
 /// Packets captured on the wire during a graceful stop (status, resource, `shutdone`) and
 /// sent again after the stopped node came back: director refuses Heartbeat's (an older
 /// generation), and the VIP stays where it is; had the `shutdone` been believed, director
@@ -309,18 +323,8 @@ fn replayed_heartbeat_packets_are_refused_by_director() -> Result<()> {
         return Ok(());
     };
     joined(&mut p, 0)?;
-    let heartbeat: std::net::Ipv4Addr = NODES[0].2.parse()?;
     let director: std::net::Ipv4Addr = NODES[1].2.parse()?;
-    let cap = tests::hbnode::capture(&p.lab, "b", heartbeat, Duration::from_secs(6))?;
-    std::thread::sleep(Duration::from_millis(500));
-    p.stop(0, Duration::from_secs(20))?;
-    vip_on(&p, 1, DEADTIME).context("after Heartbeat's graceful stop")?;
-    let packets = cap
-        .join()
-        .map_err(|_| anyhow::anyhow!("capture panicked"))??;
-    ensure!(packets.len() >= 3, "captured {} packets", packets.len());
-    p.start(0)?;
-    vip_on(&p, 0, Duration::from_secs(30)).context("failback")?;
+    let packets = captured_around_a_graceful_stop(&mut p)?;
     let before = p.rejected(1, "old_generation");
     let n = packets.len() as u64;
     tests::hbnode::replay(&p.lab, "a", director, packets)?;
@@ -344,18 +348,8 @@ fn replayed_director_packets_are_refused_by_heartbeat() -> Result<()> {
     };
     joined(&mut p, 1)?;
     vip_on(&p, 0, Duration::from_secs(20)).context("director joined")?;
-    let director: std::net::Ipv4Addr = NODES[0].2.parse()?;
     let heartbeat: std::net::Ipv4Addr = NODES[1].2.parse()?;
-    let cap = tests::hbnode::capture(&p.lab, "b", director, Duration::from_secs(5))?;
-    std::thread::sleep(Duration::from_millis(500));
-    p.stop(0, Duration::from_secs(20))?;
-    vip_on(&p, 1, DEADTIME).context("after director's graceful stop")?;
-    let packets = cap
-        .join()
-        .map_err(|_| anyhow::anyhow!("capture panicked"))??;
-    ensure!(packets.len() >= 3, "captured {} packets", packets.len());
-    p.start(0)?;
-    vip_on(&p, 0, Duration::from_secs(30)).context("failback")?;
+    let packets = captured_around_a_graceful_stop(&mut p)?;
     let before = p.log(1).matches("attempted replay attack").count();
     tests::hbnode::replay(&p.lab, "a", heartbeat, packets)?;
     stays_on(&p, 0, Duration::from_secs(4)).context("after the replay")?;
