@@ -664,12 +664,14 @@ impl Session {
         Ok(())
     }
 
-    /// Is the Fsm releasing `g` to hand it to the peer?
+    /// Is the Fsm releasing `g` for the peer to take it (handed over, or given up after
+    /// its resources kept failing their monitor)? Heartbeat takes a group from a live node
+    /// only through the standby exchange.
     fn handover(&self, fsm: &Fsm, g: GroupId) -> bool {
         matches!(
             fsm.role(g),
             Some(Role::Releasing {
-                why: ReleaseWhy::Handover,
+                why: ReleaseWhy::Handover | ReleaseWhy::MonitorFailed,
                 ..
             })
         )
