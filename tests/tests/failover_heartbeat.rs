@@ -290,16 +290,16 @@ fn a_wrong_key_is_refused_by_both_sides() -> Result<()> {
             logs(&p)
         )
     })?;
-    ensure!(
-        p.rejected(1, "bad_auth") > 0,
-        "director counted no packet with a bad MAC\n{}",
-        logs(&p)
-    );
-    ensure!(
-        p.status(1).contains("peer ha01 dead"),
-        "director believes ha01\n{}",
-        logs(&p)
-    );
+    // The status file is rewritten every 50 ms.
+    wait_for(Duration::from_secs(5), || {
+        p.rejected(1, "bad_auth") > 0 && p.status(1).contains("peer ha01 dead")
+    })
+    .with_context(|| {
+        format!(
+            "director counted no packet with a bad MAC, or believes ha01\n{}",
+            logs(&p)
+        )
+    })?;
     let hb = p.log(0);
     ensure!(
         hb.contains("netstring authentication failed")

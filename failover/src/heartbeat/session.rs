@@ -55,6 +55,9 @@ pub const HISTORY: usize = 200;
 /// How long we wait for the peer's `other` before asking again (Heartbeat gives up after
 /// 10 s; we keep the group and ask again, so it is never dropped on the floor).
 pub const STANDBY_REPLY: Duration = Duration::from_secs(10);
+/// How long we wait for the peer's `done` after releasing for it before we stop waiting
+/// (Heartbeat's own limit is an hour): our holdings are reported again from then on.
+pub const STANDBY_DONE: Duration = Duration::from_secs(60);
 /// Missing sequence numbers remembered per peer (Heartbeat: 250, then it resets).
 const MAX_MISSING: u64 = 250;
 
@@ -274,13 +277,29 @@ impl Session {
                 granted: false,
                 ..
             } => Some(asked + STANDBY_REPLY),
+            Exchange::Ours {
+                asked,
+                granted: true,
+                ..
+            } => Some(asked + STANDBY_DONE),
             _ => None,
         }
     }
 
-    /// Time passed: asks again for a standby the peer has not answered.
+    /// Time passed: asks again for a standby the peer has not answered; stops waiting for a
+    /// `done` that does not come.
     pub fn tick(&mut self, now: Instant, wall: u64) -> Vec<HeartbeatMessage> {
         let mut out = Vec::new();
+        if let Exchange::Ours {
+            asked,
+            granted: true,
+            ..
+        } = self.exchange
+        {
+            if now >= asked + STANDBY_DONE && self.held.is_empty() {
+                self.exchange = Exchange::None;
+            }
+        }
         if let Exchange::Ours {
             set,
             asked,

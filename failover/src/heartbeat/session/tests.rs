@@ -273,6 +273,11 @@ fn auto_failback_waits_for_the_peers_agreement_before_releasing() {
             "ask_resources rsc_hold=foreign info=done"
         ]
     );
+    assert_eq!(
+        r.session.next_deadline(),
+        Some(r.now + STANDBY_DONE),
+        "a `done` is waited for, not for ever"
+    );
     r.hear(&[
         ("t", "ask_resources"),
         ("rsc_hold", "foreign"),
@@ -280,6 +285,7 @@ fn auto_failback_waits_for_the_peers_agreement_before_releasing() {
     ])
     .unwrap();
     assert_eq!(r.said(), ["resource rsc_hold=none isstable=1"]);
+    assert_eq!(r.session.next_deadline(), None);
     r.resource("local", "1");
     assert_eq!(r.role(), Some(Role::Standby));
 }
