@@ -57,6 +57,8 @@ pub enum ReplyError {
     TooLong,
 }
 
+impl std::error::Error for ReplyError {}
+
 impl std::fmt::Display for ReplyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

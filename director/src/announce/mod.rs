@@ -9,11 +9,12 @@
 //!   standby;
 //! - [`render`]: the static-route file for those VIPs (one `protocol static` per family);
 //! - [`bird`]: BIRD's control-socket replies.
+//! - [`ctl`]: the control socket itself (I/O) and [`ctl::publish`]: write the file, reload BIRD.
 //!
-//! Work in progress (issue "scale out"): the announcing loop in `director run`, the
-//! `director.conf` section, status and metrics, and the lab scenario are not built yet.
+//! The loop that publishes is `crate::daemon::announcer` (`director.conf` `[announce]`).
 
 pub mod bird;
+pub mod ctl;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -24,6 +25,28 @@ pub struct ServiceHealth {
     pub vip: IpAddr,
     /// At least one real server up, or the fallback in the table.
     pub serving: bool,
+}
+
+/// Each address service of `virtuals` (`director status`'s view) with whether it can serve:
+/// a real server up or the fallback in the table. Firewall-mark services have no address of
+/// their own and are left out (their addresses live in the firewall's rules).
+pub fn services_of(virtuals: &[crate::status::VirtualStatus]) -> Vec<ServiceHealth> {
+    virtuals
+        .iter()
+        .filter_map(|v| {
+            let (_proto, rest) = v.name.split_once(':')?;
+            let (addr, _port) = rest.rsplit_once(':')?;
+            let vip: IpAddr = addr
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()?;
+            Some(ServiceHealth {
+                vip,
+                serving: v.fallback_active || v.reals.iter().any(|r| r.health == "up"),
+            })
+        })
+        .collect()
 }
 
 /// The VIPs to announce: every VIP one of whose services can serve, none in operator standby.
@@ -94,6 +117,46 @@ mod tests {
             "standby withdraws all"
         );
         assert!(announced(&[], false).is_empty());
+    }
+
+    #[test]
+    fn services_come_from_the_status_and_fwmarks_are_left_out() {
+        use crate::status::{RealStatus, VirtualStatus};
+        let v = |name: &str, fallback, health: &[&str]| VirtualStatus {
+            name: name.into(),
+            fallback_active: fallback,
+            reals: health
+                .iter()
+                .map(|h| RealStatus {
+                    health: h.to_string(),
+                    ..RealStatus::default()
+                })
+                .collect(),
+            ..VirtualStatus::default()
+        };
+        let got = services_of(&[
+            v("tcp:192.0.2.100:80", false, &["down", "up"]),
+            v("udp:[2001:db8::53]:53", false, &["down"]),
+            v("tcp:192.0.2.101:443", true, &[]),
+            v("fwm:7", false, &["up"]),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                ServiceHealth {
+                    vip: ip("192.0.2.100"),
+                    serving: true
+                },
+                ServiceHealth {
+                    vip: ip("2001:db8::53"),
+                    serving: false
+                },
+                ServiceHealth {
+                    vip: ip("192.0.2.101"),
+                    serving: true
+                },
+            ]
+        );
     }
 
     #[test]
