@@ -5,6 +5,9 @@
 //!   `file:line: message`
 //! - [`packet`]: director's heartbeat protocol on UDP: codec, HMAC authentication, replay window
 //!   (wire format in `docs/protocol.md`)
+//! - [`heartbeat`]: Heartbeat 3.0.6's own protocol (netstring messages and MACs, and its
+//!   resource negotiation translated to and from the [`fsm`]), for a peer still running
+//!   Heartbeat (`docs/migrating-from-heartbeat.md`)
 //! - [`fsm`]: roles and transitions per resource group: `Fsm::step(event, now) -> Vec<Action>`
 //! - [`monitor`]: restart or move a held resource that failed its monitor
 //!   ([`monitor::Tracker::observe`])
@@ -24,6 +27,7 @@
 
 pub mod config;
 pub mod fsm;
+pub mod heartbeat;
 pub mod monitor;
 pub mod packet;
 

@@ -45,6 +45,8 @@ use crate::config::haresources::{self, Haresources};
 use crate::config::settings::{self, Settings};
 use crate::config::{cluster, nodeinfo, ConfigError, Diagnostic};
 use crate::fsm::{Action, Event, FenceAction, Fsm, FsmConfig, Level, NodePhase, PeerLife};
+use crate::heartbeat::session::{self as hb, Identity, Session};
+use crate::heartbeat::wire;
 use crate::packet::{Encoder, GroupState, Phase, Receiver, Rejection};
 use crate::peer::{Medium, PeerError, Received, Transport};
 use crate::resources::{NativeResource, Resource, Resources, ScriptEnv, Takeover};
@@ -288,6 +290,18 @@ impl NodeConfig {
         }
         if let Some(h) = &hacf {
             diagnostics.extend(crate::respawn::check(&hacf_path, &h.respawn));
+        }
+        if let (Some(h), Some(s)) = (&hacf, &settings) {
+            if s.peer.protocol == settings::Protocol::Heartbeat
+                && h.auto_failback == hacf::AutoFailback::Legacy
+            {
+                diagnostics.push(Diagnostic::error(
+                    &config_dir.join(settings::FILE_NAME),
+                    0,
+                    "peer protocol \"heartbeat\" needs auto_failback on or off in ha.cf: the \
+                     legacy ip-request protocol is not spoken",
+                ));
+            }
         }
         let stonith = match (&hacf, &node_name) {
             (Some(h), Some(n)) => {
@@ -747,8 +761,11 @@ impl Node {
                         loop_tx.clone(),
                     ));
                 }
+                let fsm = Fsm::new(cfg.fsm_config());
+                let heartbeat = heartbeat_session(&cfg, &fsm, generation);
                 let parts = LoopParts {
-                    fsm: Fsm::new(cfg.fsm_config()),
+                    heartbeat,
+                    fsm,
                     encoder: Encoder::new(cfg.node_name.clone(), generation),
                     receiver: Receiver::new(
                         &cfg.node_name,
@@ -1075,6 +1092,9 @@ impl RejectLog {
 /// The loop's state, apart from the I/O handles.
 pub(crate) struct LoopParts {
     pub fsm: Fsm,
+    /// The peer runs Heartbeat (`director.conf` `[peer] protocol = "heartbeat"`): its
+    /// protocol replaces the encoder and receiver.
+    pub heartbeat: Option<Session>,
     pub encoder: Encoder,
     pub receiver: Receiver,
     pub keys: AuthKeys,
@@ -1196,6 +1216,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
             let now = Instant::now();
             let before = parts.fsm.status();
             let actions = parts.fsm.step(ev, now);
+            let actions = heartbeat_outgoing(&mut parts, &link, actions, now).await;
             let exit = carry_out(&mut parts, &link, &resources, &worker, &tx, actions).await;
             let after = parts.fsm.status();
             if joined(&before, &after) {
@@ -1217,10 +1238,21 @@ pub(crate) async fn run<L: Link, V: Vip>(
                 return exit;
             }
         }
-        let deadline = parts.fsm.next_deadline();
+        let hb_deadline = parts.heartbeat.as_ref().and_then(Session::next_deadline);
+        let deadline = match (parts.fsm.next_deadline(), hb_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             biased;
             r = link.recv(), if link_open => match r {
+                Some(r) if parts.heartbeat.is_some() => {
+                    let (ev, run) = accept_heartbeat(&mut parts, &mut book, &link, r).await;
+                    if !run.is_empty() {
+                        carry_out(&mut parts, &link, &resources, &worker, &tx, run).await;
+                    }
+                    pending.extend(ev);
+                }
                 Some(r) => {
                     if let Some(ev) = accept(&mut parts, &mut book, r) {
                         pending.push(ev);
@@ -1232,6 +1264,10 @@ pub(crate) async fn run<L: Link, V: Vip>(
                 }
             },
             _ = sleep_until(deadline) => {
+                if let Some(hb) = parts.heartbeat.as_mut() {
+                    let msgs = hb.tick(Instant::now(), wall_secs());
+                    send_heartbeat(&parts, &link, msgs).await;
+                }
                 check_links(&parts, &mut book);
                 rotate_challenge(&mut parts, &mut book);
                 pending.push(Event::Tick);
@@ -1332,20 +1368,7 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
                 return None;
             }
             book.newest.insert(msg.node.clone(), id);
-            let wall = SystemTime::now();
-            book.peer_heard = Some(wall);
-            let peer = msg.node.clone();
-            let l = book
-                .links
-                .entry(r.iface.clone())
-                .or_insert_with(|| LinkSeen::configured(r.iface.clone()));
-            if !l.up {
-                tracing::info!(link = %r.iface, "Link {peer}:{} up.", r.iface);
-            }
-            l.from = Some(r.from);
-            l.at = Some(now);
-            l.wall = Some(wall);
-            l.up = true;
+            note_link(book, &r, &msg.node, now);
             Some(Event::Heard(msg))
         }
         Err(rej @ Rejection::Unverified { .. }) => {
@@ -1357,31 +1380,239 @@ fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Option<Event> 
         }
         Err(rej) => {
             if let Some(reason) = rejection_reason(&rej) {
-                if let Some(LogNow { suppressed, others }) =
-                    book.rejects.observe(r.from.ip(), reason, now)
-                {
-                    let more = if others {
-                        format!(
-                            "{suppressed} more from other addresses not logged in the last minute; \
-                             more than {REJECT_LOG_SENDERS} addresses send refused packets"
-                        )
-                    } else {
-                        format!("{suppressed} more not logged in the last minute")
-                    };
-                    tracing::warn!(
-                        from = %r.from,
-                        iface = %r.iface,
-                        reason,
-                        suppressed,
-                        "packet from {} on {} rejected: {rej} ({more})",
-                        r.from,
-                        r.iface
-                    );
-                }
+                let hint = if r.data.starts_with(b"###\n") || r.data.starts_with(b">>>\n") {
+                    "; it is Heartbeat's: set [peer] protocol = \"heartbeat\" in director.conf \
+                     to pair with a Heartbeat node"
+                } else {
+                    ""
+                };
+                log_rejection(book, &r, reason, &format!("{rej}{hint}"), now);
             }
             None
         }
     }
+}
+
+/// Counts a refused packet and logs it when [`RejectLog`] says so.
+fn log_rejection(book: &mut Book, r: &Received, reason: &'static str, what: &str, now: Instant) {
+    let Some(LogNow { suppressed, others }) = book.rejects.observe(r.from.ip(), reason, now) else {
+        return;
+    };
+    let more = if others {
+        format!(
+            "{suppressed} more from other addresses not logged in the last minute; \
+             more than {REJECT_LOG_SENDERS} addresses send refused packets"
+        )
+    } else {
+        format!("{suppressed} more not logged in the last minute")
+    };
+    tracing::warn!(
+        from = %r.from,
+        iface = %r.iface,
+        reason,
+        suppressed,
+        "packet from {} on {} rejected: {what} ({more})",
+        r.from,
+        r.iface
+    );
+}
+
+/// The Heartbeat session of a node whose peer runs Heartbeat (`None`: director's protocol).
+/// The UUID Heartbeat knows us by is kept in the state dir (`hb_uuid`), as Heartbeat keeps
+/// its own in `/var/lib/heartbeat/hb_uuid`.
+fn heartbeat_session(cfg: &NodeConfig, fsm: &Fsm, generation: u64) -> Option<Session> {
+    if cfg.settings.peer.protocol != settings::Protocol::Heartbeat {
+        return None;
+    }
+    let path = cfg.state_dir.join("hb_uuid");
+    let uuid = match std::fs::read(&path) {
+        Ok(b) if b.len() == 16 => b.try_into().unwrap_or_default(),
+        _ => {
+            let fresh: [u8; 16] = rand::random();
+            if let Err(e) = std::fs::write(&path, fresh) {
+                tracing::warn!(error = %e, "cannot keep our Heartbeat uuid in {}: {e}", path.display());
+            }
+            fresh
+        }
+    };
+    tracing::info!("the peer speaks Heartbeat's protocol (director.conf [peer] protocol)");
+    Some(Session::new(
+        Identity {
+            node: cfg.node_name.clone(),
+            uuid,
+            generation,
+        },
+        fsm,
+        cfg.hacf.nodes.clone(),
+        cfg.hacf.hopfudge,
+        rand::random::<u8>() % 10,
+    ))
+}
+
+fn wall_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Signs and sends Heartbeat messages on every medium.
+async fn send_heartbeat<L: Link>(parts: &LoopParts, link: &L, msgs: Vec<wire::HeartbeatMessage>) {
+    for m in msgs {
+        match wire::emit(&m, &parts.keys) {
+            Ok(bytes) => {
+                link.send(&bytes).await;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot encode a Heartbeat message: {e}"),
+        }
+    }
+}
+
+/// With a Heartbeat peer: the Fsm's sends become Heartbeat messages (sent here), and
+/// hand-over releases wait for the peer's agreement; returns the actions left to carry out.
+async fn heartbeat_outgoing<L: Link>(
+    parts: &mut LoopParts,
+    link: &L,
+    actions: Vec<Action>,
+    now: Instant,
+) -> Vec<Action> {
+    let Some(hb) = parts.heartbeat.as_mut() else {
+        return actions;
+    };
+    let (run, msgs) = hb.outgoing(actions, &parts.fsm, now, wall_secs());
+    let sent = !msgs.is_empty();
+    send_heartbeat(parts, link, msgs).await;
+    if sent {
+        if let Some(w) = parts.watchdog.as_mut() {
+            w.tickle();
+        }
+    }
+    run
+}
+
+/// A short, stable name for why a Heartbeat packet was refused (`None`: not counted).
+fn heartbeat_rejection_reason(r: &HeartbeatRejection) -> Option<&'static str> {
+    use hb::Rejection as R;
+    use wire::DecodeError as D;
+    Some(match r {
+        HeartbeatRejection::Decode(d) => match d {
+            D::BadAuth(_) => "bad_auth",
+            D::UnknownKey(_) => "unknown_key",
+            D::Unsigned => "unsigned",
+            D::NotHeartbeat => "bad_magic",
+            D::TooLong(_) | D::Field { .. } | D::Trailer(_) => "malformed",
+        },
+        HeartbeatRejection::Session(s) => match s {
+            R::Own | R::NotForUs(_) => return None,
+            R::Missing(_) => "malformed",
+            R::UnknownNode(_) => "unknown_node",
+            R::OldGeneration { .. } => "old_generation",
+            R::Replay { .. } => "replay",
+            R::Source { .. } => "source",
+        },
+    })
+}
+
+/// Why a packet from a Heartbeat peer was refused.
+#[derive(Debug, thiserror::Error)]
+enum HeartbeatRejection {
+    #[error(transparent)]
+    Decode(#[from] wire::DecodeError),
+    #[error(transparent)]
+    Session(#[from] hb::Rejection),
+}
+
+/// With a Heartbeat peer: checks one datagram, sends what it calls for, and returns the
+/// Fsm's event and the actions it releases.
+async fn accept_heartbeat<L: Link>(
+    parts: &mut LoopParts,
+    book: &mut Book,
+    link: &L,
+    r: Received,
+) -> (Option<Event>, Vec<Action>) {
+    let now = Instant::now();
+    let source_allowed = parts.sources.allows(&r.iface, r.from.ip(), now);
+    let result = wire::parse(&r.data, &parts.keys)
+        .map_err(HeartbeatRejection::from)
+        .and_then(|(msg, _)| {
+            let Some(hb) = parts.heartbeat.as_mut() else {
+                return Err(hb::Rejection::Missing("session").into());
+            };
+            hb.receive(&msg, source_allowed, &parts.fsm, now, wall_secs())
+                .map_err(HeartbeatRejection::from)
+        });
+    match result {
+        Err(HeartbeatRejection::Decode(wire::DecodeError::NotHeartbeat)) => {
+            switch_to_director(parts, book, r)
+        }
+        Err(HeartbeatRejection::Session(ref rej @ hb::Rejection::Replay { .. })) => {
+            // Heartbeat drops copies silently: a retransmission we asked for may cross the
+            // late original. Counted; a replay shows in the count.
+            tracing::debug!(from = %r.from, "{rej}");
+            book.rejects.count("replay");
+            (None, Vec::new())
+        }
+        Ok(out) => {
+            send_heartbeat(parts, link, out.send).await;
+            let peer = parts.fsm.config().peer.clone().unwrap_or_default();
+            note_link(book, &r, &peer, now);
+            (out.event, out.run)
+        }
+        Err(rej) => {
+            if let Some(reason) = heartbeat_rejection_reason(&rej) {
+                log_rejection(book, &r, reason, &rej.to_string(), now);
+            }
+            (None, Vec::new())
+        }
+    }
+}
+
+/// The last step of a rolling migration: the peer restarted with `[peer] protocol =
+/// "director"`. An authentic director packet from it, of a newer generation than its
+/// Heartbeat messages (so not one replayed from before), ends the Heartbeat session: from now
+/// on this node speaks director's protocol too, until it restarts with its own setting.
+fn switch_to_director(
+    parts: &mut LoopParts,
+    book: &mut Book,
+    r: Received,
+) -> (Option<Event>, Vec<Action>) {
+    let peer = parts.fsm.config().peer.clone().unwrap_or_default();
+    let newer = match (crate::packet::parse(&r.data, &parts.keys), &parts.heartbeat) {
+        (Ok(msg), Some(hb)) => {
+            msg.node == peer && hb.peer_generation().is_none_or(|g| msg.generation > g)
+        }
+        _ => false,
+    };
+    if !newer {
+        book.rejects.count("bad_magic");
+        return (None, Vec::new());
+    }
+    tracing::warn!(
+        "{peer} now speaks director's protocol: switching to it (set [peer] protocol = \
+         \"director\" in director.conf before this node restarts)"
+    );
+    let run = parts
+        .heartbeat
+        .take()
+        .map(|mut hb| hb.abandon())
+        .unwrap_or_default();
+    (accept(parts, book, r), run)
+}
+
+/// A packet from the peer came in on `r.iface`: the link is up.
+fn note_link(book: &mut Book, r: &Received, peer: &str, now: Instant) {
+    let wall = SystemTime::now();
+    book.peer_heard = Some(wall);
+    let l = book
+        .links
+        .entry(r.iface.clone())
+        .or_insert_with(|| LinkSeen::configured(r.iface.clone()));
+    if !l.up {
+        tracing::info!(link = %r.iface, "Link {peer}:{} up.", r.iface);
+    }
+    l.from = Some(r.from);
+    l.at = Some(now);
+    l.wall = Some(wall);
+    l.up = true;
 }
 
 /// A new challenge nonce every deadtime: a message is taken only if it echoes the current
@@ -1905,6 +2136,7 @@ mod tests {
         let status = Arc::new(Mutex::new(initial_status(cfg, generation)));
         let parts = LoopParts {
             fsm: Fsm::new(cfg.fsm_config()),
+            heartbeat: None,
             encoder: Encoder::new(cfg.node_name.clone(), generation),
             receiver: Receiver::new(
                 &cfg.node_name,
@@ -2817,6 +3049,40 @@ mod tests {
             rejection_reason(&Rejection::Decode(DecodeError::Short(3))),
             Some("malformed")
         );
+    }
+
+    /// What loading the config dir `d` refuses, in words (empty when it loads).
+    fn load_error(d: &Path) -> String {
+        NodeConfig::load(d, &d.join("state"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_heartbeat_peer_needs_auto_failback_on_or_off() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path();
+        let w = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap_or_default();
+        w("authkeys", "auth 1\n1 sha1 secret\n");
+        w("haresources", "ha01 192.0.2.100\n");
+        w("nodeinfo", "ha01\n");
+        w("director.conf", "[peer]\nprotocol = \"heartbeat\"\n");
+        let hacf =
+            |af: &str| format!("keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\n{af}");
+        for af in ["", "auto_failback legacy\n"] {
+            w("ha.cf", &hacf(af));
+            let e = load_error(d);
+            assert!(
+                e.contains(
+                    "director.conf: peer protocol \"heartbeat\" needs auto_failback on or off"
+                ),
+                "{af}: {e}"
+            );
+        }
+        w("ha.cf", &hacf("auto_failback off\n"));
+        let cfg = NodeConfig::load(d, &d.join("state")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.settings.peer.protocol, settings::Protocol::Heartbeat);
     }
 
     #[test]

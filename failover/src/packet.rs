@@ -1,7 +1,8 @@
 //! director's heartbeat protocol: one authenticated message per UDP datagram.
 //!
-//! This is **not** Heartbeat's wire format (the two cannot be mixed in one cluster); it
-//! carries what [`crate::fsm`] needs and is described byte by byte in `docs/protocol.md`.
+//! This is **not** Heartbeat's wire format (that one is [`crate::heartbeat`], for a peer still
+//! running Heartbeat); it carries what [`crate::fsm`] needs and is described byte by byte in
+//! `docs/protocol.md`.
 //! Every message is a full status report (phase, operator standby flag, ping reachability,
 //! the state of every resource group), so a lost message is repaired by the next one.
 //!

@@ -71,6 +71,9 @@ pub struct Spec {
     /// `director run --ipvs memory` (the default); `false`: the kernel's IPVS, as in
     /// production (on a kernel without IPVS, only a pair that needs none can run).
     pub ipvs_memory: bool,
+    /// This node runs the real Heartbeat 3.0.6 instead ([`crate::hbnode`]); the other runs
+    /// `program`.
+    pub heartbeat: Option<usize>,
 }
 
 /// The program each node runs.
@@ -98,6 +101,7 @@ impl Spec {
             director_conf: None,
             program: Program::Node,
             ipvs_memory: true,
+            heartbeat: None,
         }
     }
 
@@ -138,6 +142,10 @@ pub struct Pair {
 impl Drop for Pair {
     fn drop(&mut self) {
         for c in self.nodes.iter_mut().flatten() {
+            if let Ok(init) = crate::hbnode::init_pid(c.id()) {
+                // A Heartbeat node: its PID namespace ends with its PID 1.
+                let _ = run("kill", &["-KILL", &init.to_string()]);
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -206,6 +214,9 @@ impl Pair {
             std::fs::write(etc.join("haresources"), &spec.haresources)?;
             if let Some(text) = &spec.director_conf {
                 std::fs::write(etc.join("director.conf"), text)?;
+            }
+            if spec.heartbeat == Some(i) {
+                crate::hbnode::prepare(&dir.join(name))?;
             }
             if let Program::Director(_) = spec.program {
                 std::fs::create_dir_all(dir.join(name).join("run"))?;
@@ -298,6 +309,19 @@ impl Pair {
             .create(true)
             .append(true)
             .open(d.join("log"))?;
+        if self.spec.heartbeat == Some(i) {
+            let name = NODES.get(i).map_or("?", |n| n.0);
+            let child = crate::hbnode::command(&self.lab.ns(host), name, &d)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("starting heartbeat")?;
+            if let Some(slot) = self.nodes.get_mut(i) {
+                *slot = Some(child);
+            }
+            return Ok(());
+        }
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.lab.ns(host)]);
         let bin = match &self.spec.program {
@@ -341,6 +365,10 @@ impl Pair {
     /// SIGKILL node `i`.
     pub fn kill(&mut self, i: usize) -> Result<()> {
         if let Some(mut c) = self.nodes.get_mut(i).and_then(Option::take) {
+            if let Ok(init) = crate::hbnode::init_pid(c.id()) {
+                // A Heartbeat node: PID 1 of its namespace takes every process with it.
+                let _ = run("kill", &["-KILL", &init.to_string()]);
+            }
             c.kill()?;
             c.wait()?;
         }
@@ -371,7 +399,13 @@ impl Pair {
         let Some(mut c) = self.nodes.get_mut(i).and_then(Option::take) else {
             bail!("node {i} is not running");
         };
-        run("kill", &["-TERM", &c.id().to_string()])?;
+        if self.spec.heartbeat == Some(i) {
+            // `heartbeat -k`: the graceful stop of the init script and systemd unit.
+            let init = crate::hbnode::init_pid(c.id())?;
+            crate::hbnode::enter(init, &[crate::hbnode::HEARTBEAT, "-k"])?;
+        } else {
+            run("kill", &["-TERM", &c.id().to_string()])?;
+        }
         let start = Instant::now();
         loop {
             if let Some(st) = c.try_wait()? {
@@ -447,9 +481,36 @@ impl Pair {
         }
     }
 
-    /// Node `i`'s log.
+    /// Node `i`'s log (a Heartbeat node's `logfile`, `/var/lib/heartbeat/ha-log`, after it).
     pub fn log(&self, i: usize) -> String {
-        std::fs::read_to_string(self.node_dir(i).join("log")).unwrap_or_default()
+        let mut log = std::fs::read_to_string(self.node_dir(i).join("log")).unwrap_or_default();
+        if self.spec.heartbeat == Some(i) {
+            // Heartbeat dumps refused messages with their binary fields: not always UTF-8.
+            let bytes = std::fs::read(self.node_dir(i).join("varlib").join("ha-log"));
+            log.push_str(&String::from_utf8_lossy(&bytes.unwrap_or_default()));
+        }
+        log
+    }
+
+    /// Both nodes' status and the last `n` lines of their logs, for failure messages.
+    pub fn logs(&self, n: usize) -> String {
+        format!(
+            "--- ha01\n{}\n{}\n--- ha02\n{}\n{}",
+            self.status(0),
+            tail(&self.log(0), n),
+            self.status(1),
+            tail(&self.log(1), n)
+        )
+    }
+
+    /// Runs a program inside Heartbeat node `i` (`/usr/share/heartbeat/hb_standby`, ...).
+    pub fn heartbeat_command(&self, i: usize, args: &[&str]) -> Result<String> {
+        let c = self
+            .nodes
+            .get(i)
+            .and_then(Option::as_ref)
+            .context("node not running")?;
+        crate::hbnode::enter(crate::hbnode::init_pid(c.id())?, args)
     }
 
     /// How many packets node `i` refused for `reason` (from its status file).
@@ -671,7 +732,7 @@ pub fn stamped(line: &str) -> Option<(std::time::SystemTime, &str)> {
     ))
 }
 
-fn set_mode(p: &Path, mode: u32) -> Result<()> {
+pub(crate) fn set_mode(p: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))?;
     Ok(())

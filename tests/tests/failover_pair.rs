@@ -13,7 +13,7 @@ use anyhow::{ensure, Context, Result};
 use failover::config::authkeys::{AuthKeys, AuthMethod};
 use failover::packet::{emit, parse, GroupState, GroupStatus, Kind, Message, Payload, Phase};
 use tests::netns::wait_for;
-use tests::pair::{tail, Pair, Spec, Timing, CLIENT, NODES, VIP};
+use tests::pair::{Pair, Spec, Timing, CLIENT, NODES, VIP};
 
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -61,13 +61,7 @@ fn client_reaches(p: &Pair, i: usize, limit: Duration) -> Result<()> {
 }
 
 fn logs(p: &Pair) -> String {
-    format!(
-        "--- ha01\n{}\n{}\n--- ha02\n{}\n{}",
-        p.status(0),
-        tail(&p.log(0), 40),
-        p.status(1),
-        tail(&p.log(1), 40)
-    )
+    p.logs(40)
 }
 
 /// kill -9 of the holder: the other node answers for the VIP, fast; then the preferred node

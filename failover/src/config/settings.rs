@@ -6,6 +6,9 @@
 //! Every key is documented in `docs/director-conf.md`.
 //!
 //! ```toml
+//! [peer]
+//! protocol = "heartbeat"
+//!
 //! [monitor]
 //! enabled = true
 //! interval = "10s"
@@ -41,8 +44,27 @@ pub struct Settings {
     pub monitor: Monitor,
     /// `[sync]`: the IPVS connection sync of a pair with an ldirectord resource.
     pub sync: Sync,
+    /// `[peer]`: what the other node speaks.
+    pub peer: Peer,
     /// `[announce]`: scale-out, the VIPs announced to the routers through BIRD.
     pub announce: Announce,
+}
+
+/// `[peer]`: the protocol of the other node's heartbeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Peer {
+    pub protocol: Protocol,
+}
+
+/// `protocol = "director" | "heartbeat"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// director's own (`docs/protocol.md`): between two director nodes (the default).
+    #[default]
+    Director,
+    /// Heartbeat 3.0.6's, so the other node may still run Heartbeat (rolling migration).
+    Heartbeat,
 }
 
 /// `[announce]`: a director without ha.cf, one of several active behind the routers' ECMP,
@@ -135,6 +157,7 @@ impl Default for Monitor {
 struct RawSettings {
     monitor: Option<RawMonitor>,
     sync: Option<RawSync>,
+    peer: Option<RawPeer>,
     announce: Option<RawAnnounce>,
 }
 
@@ -154,6 +177,12 @@ struct RawSync {
     enabled: Option<bool>,
     interface: Option<Spanned<String>>,
     catch_up_timeout: Option<Spanned<Span>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    protocol: Option<Protocol>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -238,6 +267,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
         }
     };
     let mut settings = Settings::default();
+    if let Some(p) = raw.peer {
+        settings.peer.protocol = p.protocol.unwrap_or_default();
+    }
     if let Some(m) = raw.monitor {
         let d = Monitor::default();
         let line =
@@ -440,6 +472,20 @@ mod tests {
                 restarts: 5,
                 window: Duration::from_secs(3600),
             }
+        );
+    }
+
+    #[test]
+    fn the_peer_protocol_is_read() {
+        assert_eq!(Settings::default().peer.protocol, Protocol::Director);
+        let s = parsed("[peer]\nprotocol = \"heartbeat\"\n").unwrap();
+        assert_eq!(s.peer.protocol, Protocol::Heartbeat);
+        let s = parsed("[peer]\nprotocol = \"director\"\n").unwrap();
+        assert_eq!(s.peer.protocol, Protocol::Director);
+        let e = parsed("[peer]\nprotocol = \"keepalived\"\n").unwrap_err();
+        assert!(
+            e.starts_with("director.conf:2: unknown variant `keepalived`"),
+            "{e}"
         );
     }
 
