@@ -47,7 +47,7 @@ use crate::config::{cluster, nodeinfo, ConfigError, Diagnostic};
 use crate::fsm::{Action, Event, FenceAction, Fsm, FsmConfig, Level, NodePhase, PeerLife};
 use crate::packet::{Encoder, GroupState, Phase, Receiver, Rejection};
 use crate::peer::{Medium, PeerError, Received, Transport};
-use crate::resources::{NativeResource, Resource, Resources, ScriptEnv};
+use crate::resources::{NativeResource, Resource, Resources, ScriptEnv, Takeover};
 use crate::vip::{Announce, NetlinkVip, Vip};
 use crate::watchdog::Watchdog;
 
@@ -1195,6 +1195,9 @@ pub(crate) async fn run<L: Link, V: Vip>(
             let actions = parts.fsm.step(ev, now);
             let exit = carry_out(&mut parts, &link, &resources, &worker, &tx, actions).await;
             let after = parts.fsm.status();
+            if joined(&before, &after) {
+                resources.peer_joined();
+            }
             parts.clients.join(after.phase, &worker);
             for g in regained(&before, &after) {
                 reannounce(&parts, g, &resources, &worker);
@@ -1265,6 +1268,12 @@ pub(crate) fn regained(before: &crate::fsm::Status, after: &crate::fsm::Status) 
         })
         .map(|(g, _)| g)
         .collect()
+}
+
+/// Whether the peer has just become alive (it was dead, gone or not heard yet).
+pub(crate) fn joined(before: &crate::fsm::Status, after: &crate::fsm::Status) -> bool {
+    let alive = |s: &crate::fsm::Status| matches!(s.peer, Some((_, PeerLife::Alive)));
+    !alive(before) && alive(after)
 }
 
 /// Announces a group's addresses again (gratuitous ARP / unsolicited NA), so neighbours that
@@ -1445,8 +1454,11 @@ async fn carry_out<L: Link, V: Vip>(
             Action::Acquire(g) => {
                 let group = parts.groups.get(g).cloned().unwrap_or_default();
                 let (r, tx) = (resources.clone(), tx.clone());
+                let takeover = Takeover {
+                    from_live_peer: parts.fsm.peer_life() == Some(PeerLife::Alive),
+                };
                 worker.spawn(async move {
-                    let ok = match r.acquire_group(&group).await {
+                    let ok = match r.acquire_group(&group, takeover).await {
                         Ok(()) => true,
                         Err(e) => {
                             tracing::error!(error = %e, "{e}");
@@ -2304,6 +2316,26 @@ mod tests {
         assert!(!b.vip.holds());
         // Once ha02 gave it up, ha01 announced it again (clients followed ha02's ARP).
         assert_eq!(a.vip.adds.load(Ordering::SeqCst), adds + 1);
+    }
+
+    #[test]
+    fn joined_only_when_the_peer_becomes_alive() {
+        use crate::fsm::Status;
+        let st = |life: Option<PeerLife>| Status {
+            phase: NodePhase::Running,
+            standby: false,
+            ping_reachable: 0,
+            groups: vec![],
+            peer: life.map(|l| ("ha02".to_string(), l)),
+            peer_report: None,
+        };
+        use PeerLife::*;
+        assert!(joined(&st(Some(Unknown)), &st(Some(Alive))));
+        assert!(joined(&st(Some(Dead)), &st(Some(Alive))));
+        assert!(joined(&st(None), &st(Some(Alive))));
+        assert!(!joined(&st(Some(Alive)), &st(Some(Alive))));
+        assert!(!joined(&st(Some(Alive)), &st(Some(Dead))));
+        assert!(!joined(&st(Some(Dead)), &st(Some(Dead))));
     }
 
     #[test]

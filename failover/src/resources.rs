@@ -433,6 +433,30 @@ pub trait NativeResource: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
         self.run(args, Op::Status)
     }
+
+    /// Called before a group holding this resource is taken over, before any of its
+    /// resources starts (its addresses included): what must be true before the group may run
+    /// here. The director's ldirectord waits there, bounded, for the connection table the peer
+    /// handed over. By default nothing.
+    fn prepare<'a>(
+        &'a self,
+        args: &'a [String],
+        takeover: Takeover,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        let _ = (args, takeover);
+        Box::pin(std::future::ready(()))
+    }
+
+    /// The peer has just been heard again after it was dead or unknown (it started, or came
+    /// back). By default nothing.
+    fn peer_joined(&self) {}
+}
+
+/// How a group is being taken over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Takeover {
+    /// The peer is alive: it gave the group up (failback, standby, takeover) rather than died.
+    pub from_live_peer: bool,
 }
 
 /// Carries out resource and group operations.
@@ -506,6 +530,13 @@ impl<V: Vip> Resources<V> {
         }
     }
 
+    /// Tells every native resource that the peer joined ([`NativeResource::peer_joined`]).
+    pub fn peer_joined(&self) {
+        for native in self.natives.values() {
+            native.peer_joined();
+        }
+    }
+
     /// Whether ResourceManager would consider `res` running (errors count as stopped).
     pub async fn is_running(&self, res: &Resource) -> bool {
         self.run(res, Op::Status).await.unwrap_or(false)
@@ -549,10 +580,21 @@ impl<V: Vip> Resources<V> {
         Ok(())
     }
 
-    /// `takegroup`: left to right, skip what already runs, start the rest. On the first
-    /// failure what was started (and the failed resource) is released again, right to left,
-    /// and the error returned.
-    pub async fn acquire_group(&self, group: &[Resource]) -> Result<(), ResourceError> {
+    /// `takegroup`: first each native resource's [`NativeResource::prepare`], then left to
+    /// right, skip what already runs, start the rest. On the first failure what was started
+    /// (and the failed resource) is released again, right to left, and the error returned.
+    pub async fn acquire_group(
+        &self,
+        group: &[Resource],
+        takeover: Takeover,
+    ) -> Result<(), ResourceError> {
+        for res in group {
+            if let Resource::Named { name, args } = res {
+                if let Some(native) = self.natives.get(name) {
+                    native.prepare(args, takeover).await;
+                }
+            }
+        }
         for (i, res) in group.iter().enumerate() {
             if self.is_running(res).await {
                 tracing::info!(resource = %res.display(), "Resource is already running: {}", res.display());
@@ -663,6 +705,85 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::sync::Mutex;
+
+    const LIVE: Takeover = Takeover {
+        from_live_peer: true,
+    };
+
+    /// Records what is asked of it, and what the VIP looked like when `prepare` ran.
+    struct Gate {
+        vip: Arc<FakeVip>,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl NativeResource for Gate {
+        fn run<'a>(
+            &'a self,
+            args: &'a [String],
+            op: Op,
+        ) -> Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>> {
+            if let Ok(mut c) = self.calls.lock() {
+                c.push(format!("{} {}", op.as_str(), args.join(",")));
+            }
+            Box::pin(std::future::ready(Ok(op != Op::Status)))
+        }
+
+        fn prepare<'a>(
+            &'a self,
+            args: &'a [String],
+            takeover: Takeover,
+        ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+            let vips = self.vip.up.lock().map(|u| u.len()).unwrap_or(99);
+            if let Ok(mut c) = self.calls.lock() {
+                c.push(format!(
+                    "prepare {} live={} vips={vips}",
+                    args.join(","),
+                    takeover.from_live_peer
+                ));
+            }
+            Box::pin(std::future::ready(()))
+        }
+
+        fn peer_joined(&self) {
+            if let Ok(mut c) = self.calls.lock() {
+                c.push("joined".into());
+            }
+        }
+    }
+
+    /// `prepare` runs before any resource of the group starts, its address included, even
+    /// when the native resource is written after the address.
+    #[tokio::test]
+    async fn natives_are_prepared_before_the_group_starts() {
+        let dir = scratch("prepare");
+        let vip = Arc::new(FakeVip::default());
+        let gate = Arc::new(Gate {
+            vip: vip.clone(),
+            calls: Mutex::new(Vec::new()),
+        });
+        let mut res = Resources::new(vip.clone(), ScriptEnv::new(&dir, "ha01"));
+        res.register_native("ldirectord", gate.clone());
+        let group: Vec<Resource> = ["IPaddr::192.0.2.100/24", "ldirectord::www.cf"]
+            .iter()
+            .map(|t| Resource::parse(t).unwrap())
+            .collect();
+        let dead = Takeover {
+            from_live_peer: false,
+        };
+        res.acquire_group(&group, dead).await.unwrap();
+        res.peer_joined();
+        assert_eq!(
+            *gate.calls.lock().unwrap(),
+            vec![
+                "prepare www.cf live=false vips=0",
+                "status www.cf",
+                "start www.cf",
+                "joined"
+            ]
+        );
+        assert_eq!(vip.up.lock().unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn status_rules() {
@@ -777,14 +898,14 @@ mod tests {
             .iter()
             .map(|t| Resource::parse(t).unwrap())
             .collect();
-        res.acquire_group(&group).await.unwrap();
+        res.acquire_group(&group, LIVE).await.unwrap();
         assert_eq!(vip.up.lock().unwrap().len(), 1);
         assert_eq!(
             log(&dir),
             "a status ha01\na start ha01\nb status ha01\nb start ha01\n"
         );
         // Already running: only status is asked.
-        res.acquire_group(&group).await.unwrap();
+        res.acquire_group(&group, LIVE).await.unwrap();
         assert_eq!(log(&dir).lines().count(), 6);
         std::fs::remove_file(dir.join("log")).unwrap();
         res.release_group(&group).await.unwrap();
@@ -796,7 +917,7 @@ mod tests {
             .iter()
             .map(|t| Resource::parse(t).unwrap())
             .collect();
-        assert!(res.acquire_group(&group).await.is_err());
+        assert!(res.acquire_group(&group, LIVE).await.is_err());
         assert!(
             vip.up.lock().unwrap().is_empty(),
             "VIP left behind after failed start"

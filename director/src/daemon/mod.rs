@@ -10,6 +10,7 @@
 //! - `reconcile`: keeps the kernel table equal to the engine's desired table
 //! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
+//! - `catchup`: a takeover from a live peer waits, bounded, for the connections it handed over
 //! - `pair`: pair mode (ha.cf): the files haresources names, the native ldirectord resource
 //!   (connection-sync role), failover status
 //!
@@ -19,6 +20,7 @@
 //! sd_notify.
 
 pub mod alert;
+pub mod catchup;
 pub mod execute;
 pub mod lane;
 pub mod ldirectord;
@@ -310,7 +312,7 @@ async fn run_async(opts: Options) -> i32 {
             if let Some(kernel) = &kernel {
                 let native = pair::LdirectordResource::new(
                     Arc::clone(kernel),
-                    pair::sync_interface(&cfg.hacf),
+                    pair::SyncPlan::new(&cfg.settings.sync, &cfg.hacf),
                 );
                 // Each ldirectord::NAME resource's monitor watches its file's checks.
                 for name in pair::ldirectord_names(&cfg.haresources) {

@@ -4,9 +4,11 @@
 //! The ldirectord files named in haresources run on **both** nodes from the start: their
 //! health checks and IPVS tables are warm on the standby too (an IPVS service without its
 //! VIP receives no traffic), so a takeover only moves addresses. The `ldirectord` resource
-//! itself marks which node is active for that file and moves the IPVS connection-sync
-//! daemon: master where the resource runs, backup elsewhere, so established connections
-//! survive a failover.
+//! itself marks which node is active for that file. Both nodes run both IPVS sync daemons
+//! (master and backup); the node holding the group hands its whole table over when the peer
+//! joins and when it gives the group up, and a node taking the group from a live peer waits,
+//! bounded, until its kernel holds what was handed over ([`super::catchup`]): established
+//! connections survive a failover and the failback. See docs/protocol.md.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -18,7 +20,7 @@ use failover::config::authkeys::AuthKeys;
 use failover::config::hacf::{HaCf, Medium};
 use failover::config::haresources::{Haresources, ResourceKind};
 use failover::node::NodeStatus;
-use failover::resources::{NativeResource, Op};
+use failover::resources::{NativeResource, Op, Takeover};
 
 use crate::config::{locate, DEFAULT_NAME};
 use crate::ipvs::{IpvsError, SyncDaemon, SyncState};
@@ -26,6 +28,7 @@ use crate::status::{FailoverStatus, LinkStatus, PeerStatus, ResourceStatus, Tran
 
 use tokio::sync::watch;
 
+use super::catchup::{kernel_conns, Catchup, Outcome};
 use super::lvs::{Kernel, Progress};
 
 /// The Heartbeat files a running pair node was started with: what a reload compares with.
@@ -150,26 +153,65 @@ pub fn sync_interface(hacf: &HaCf) -> Option<String> {
     })
 }
 
+/// How the pair syncs connections: from `director.conf` `[sync]` and ha.cf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncPlan {
+    /// The interface of the sync daemons and the hand-over; `None`: no sync at all.
+    pub iface: Option<String>,
+    /// The longest a takeover from a live peer waits for its hand-over.
+    pub catch_up: std::time::Duration,
+}
+
+impl SyncPlan {
+    /// `[sync]` as set, the interface defaulting to the first heartbeat medium's.
+    pub fn new(settings: &failover::config::settings::Sync, hacf: &HaCf) -> SyncPlan {
+        SyncPlan {
+            iface: if settings.enabled {
+                settings.interface.clone().or_else(|| sync_interface(hacf))
+            } else {
+                None
+            },
+            catch_up: settings.catch_up_timeout,
+        }
+    }
+}
+
 /// The native `ldirectord::NAME` resource.
 pub struct LdirectordResource {
     kernel: Kernel,
-    sync_iface: Option<String>,
+    sync: SyncPlan,
+    /// The hand-overs received (`None`: no sync, or no listener could be opened).
+    catchup: Option<Arc<Catchup>>,
     active: Mutex<BTreeSet<String>>,
     /// Each file's health-check loop ([`super::lvs::Lvs::progress`]), by resource name.
     progress: Mutex<HashMap<String, watch::Receiver<Progress>>>,
 }
 
 impl LdirectordResource {
-    /// Starts this node as a sync backup (when there is an interface to sync on).
-    pub fn new(kernel: Kernel, sync_iface: Option<String>) -> Arc<LdirectordResource> {
-        let r = Arc::new(LdirectordResource {
+    /// Starts both IPVS sync daemons, master and backup (when there is an interface to sync
+    /// on), and listens for the peer's hand-overs beside the backup daemon. Must run inside
+    /// the tokio runtime.
+    pub fn new(kernel: Kernel, sync: SyncPlan) -> Arc<LdirectordResource> {
+        let catchup = sync.iface.as_deref().and_then(|iface| {
+            start_daemons(&kernel, iface);
+            let c = Arc::new(Catchup::default());
+            match c.listen(iface) {
+                Ok(()) => Some(c),
+                Err(e) => {
+                    tracing::warn!(
+                        "IPVS connection sync: cannot listen for the peer's hand-over on {iface}: {e}; takeovers will not wait for it"
+                    );
+                    None
+                }
+            }
+        });
+        Arc::new(LdirectordResource {
             kernel,
-            sync_iface,
+            sync,
+            catchup,
             active: Mutex::new(BTreeSet::new()),
             progress: Mutex::new(HashMap::new()),
-        });
-        r.set_sync(SyncState::Backup);
-        r
+        })
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
@@ -206,31 +248,21 @@ impl LdirectordResource {
             _ => Ok(true),
         }
     }
+}
 
-    /// Make this node the sync master or backup (stopping the other role). Failures are
-    /// logged: connection sync is an optimisation, never a reason to refuse the resource.
-    fn set_sync(&self, state: SyncState) {
-        let Some(iface) = &self.sync_iface else {
-            return;
-        };
-        let other = match state {
-            SyncState::Master => SyncState::Backup,
-            SyncState::Backup => SyncState::Master,
-        };
-        let mut ipvs = match self.kernel.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        match ipvs.stop_daemon(other) {
-            Ok(())
-            | Err(IpvsError::Kernel {
-                errno: libc::ESRCH, ..
-            }) => {}
-            Err(e) => tracing::warn!("cannot stop the IPVS {other:?} sync daemon: {e}"),
-        }
+/// Starts the kernel's master and backup sync daemons on `iface` (both run on both nodes:
+/// the master sends what passes this node, the backup takes what passes the peer, and nothing
+/// moves at a failover). One already running is left as it is (a restart adopts them).
+/// Failures are logged: connection sync is never a reason to refuse the resource.
+fn start_daemons(kernel: &Kernel, iface: &str) {
+    let mut ipvs = match kernel.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    for state in [SyncState::Master, SyncState::Backup] {
         let daemon = SyncDaemon {
             state,
-            mcast_ifn: iface.clone(),
+            mcast_ifn: iface.to_string(),
             sync_id: 0,
             sync_maxlen: None,
             mcast_group: None,
@@ -238,61 +270,95 @@ impl LdirectordResource {
             mcast_ttl: None,
         };
         match ipvs.start_daemon(&daemon) {
-            Ok(()) => tracing::info!("IPVS connection sync: {state:?} on {iface}"),
+            Ok(()) => tracing::info!("IPVS connection sync: {state:?} daemon on {iface}"),
             Err(IpvsError::Kernel {
                 errno: libc::EEXIST,
                 ..
-            }) => {}
+            }) => tracing::info!("IPVS connection sync: {state:?} daemon already running"),
             Err(e) => tracing::warn!("cannot start the IPVS {state:?} sync daemon on {iface}: {e}"),
         }
     }
 }
 
-impl LdirectordResource {
-    /// Sends the whole connection table to the peer's backup sync daemon in the kernel's own
-    /// format ([`crate::ipvs::sync`]) as this node gives the group up. The peer acquires only
-    /// after this node has released everything (release, then acquire), so it takes the VIP
-    /// knowing every connection, idle long-lived ones included, which the kernel's daemons
-    /// sync only when they see traffic. Failures are logged: never a reason to hold the group.
-    fn hand_over_connections(&self) {
-        use crate::ipvs::sync;
-        let Some(iface) = &self.sync_iface else {
+/// Sends the whole connection table to the peer's backup sync daemon in the kernel's own
+/// format, as a hand-over ([`crate::ipvs::sync::handover`]): when this node gives the group
+/// up (the peer acquires only after this node has released everything, and waits until its
+/// kernel holds what was sent, [`Catchup`]), and when the peer joins (so that it holds
+/// every connection, idle long-lived ones included, which the kernel's daemons sync only when
+/// they see traffic). Failures are logged: never a reason to hold the group.
+fn hand_over(kernel: &Kernel, iface: &str, why: &str) {
+    use crate::ipvs::sync;
+    let text = match std::fs::read_to_string("/proc/net/ip_vs_conn") {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!("IPVS connection sync: cannot read /proc/net/ip_vs_conn: {e}");
             return;
+        }
+    };
+    let table = {
+        let mut ipvs = match kernel.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
         };
-        let text = match std::fs::read_to_string("/proc/net/ip_vs_conn") {
-            Ok(t) => t,
+        match ipvs.dump() {
+            Ok(s) => s.table(),
             Err(e) => {
-                tracing::warn!("IPVS connection sync: cannot read /proc/net/ip_vs_conn: {e}");
+                tracing::warn!("IPVS connection sync: cannot read the table: {e}");
                 return;
             }
-        };
-        let table = {
-            let mut ipvs = match self.kernel.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            match ipvs.dump() {
-                Ok(s) => s.table(),
-                Err(e) => {
-                    tracing::warn!("IPVS connection sync: cannot read the table: {e}");
-                    return;
-                }
-            }
-        };
-        let parsed = sync::parse_conns(&text);
-        let messages = sync::encode(&parsed.conns, &table, 0, sync::DEFAULT_MAXLEN);
-        let group = std::net::SocketAddr::new(sync::DEFAULT_GROUP.into(), sync::DEFAULT_PORT);
-        match sync::send(&messages, iface, group) {
-            Ok(n) => tracing::info!(
-                "IPVS connection sync: handed {} connections over to the peer on {iface} ({n} messages)",
-                parsed.conns.len()
-            ),
-            Err(e) => tracing::warn!("IPVS connection sync: cannot send on {iface}: {e}"),
         }
+    };
+    let parsed = sync::parse_conns(&text);
+    let messages = sync::handover(&parsed.conns, &table, sync::DEFAULT_MAXLEN);
+    let group = std::net::SocketAddr::new(sync::DEFAULT_GROUP.into(), sync::DEFAULT_PORT);
+    match sync::send(&messages, iface, group) {
+        Ok(n) => tracing::info!(
+            "IPVS connection sync: handed {} connections over to the peer on {iface} ({why}; {n} messages)",
+            parsed.conns.len()
+        ),
+        Err(e) => tracing::warn!("IPVS connection sync: cannot send on {iface}: {e}"),
     }
 }
 
 impl NativeResource for LdirectordResource {
+    /// A takeover from a live peer waits, at most `[sync] catch_up_timeout`, until this
+    /// kernel holds every connection the peer handed over as it released the group.
+    fn prepare<'a>(
+        &'a self,
+        _args: &'a [String],
+        takeover: Takeover,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(catchup) = &self.catchup else {
+                return;
+            };
+            if !takeover.from_live_peer
+                || self.sync.catch_up.is_zero()
+                || !self.active().is_empty()
+            {
+                return;
+            }
+            let outcome = catchup.wait(self.sync.catch_up, kernel_conns).await;
+            match outcome {
+                Outcome::CaughtUp { .. } => tracing::info!("{outcome}"),
+                _ => tracing::warn!("{outcome}"),
+            }
+        })
+    }
+
+    /// The peer (re)joined: if this node holds the group, hand the table over now, so the
+    /// peer holds every connection before it might have to take over.
+    fn peer_joined(&self) {
+        let Some(iface) = self.sync.iface.clone() else {
+            return;
+        };
+        if self.active().is_empty() {
+            return;
+        }
+        let kernel = Arc::clone(&self.kernel);
+        tokio::task::spawn_blocking(move || hand_over(&kernel, &iface, "the peer joined"));
+    }
+
     fn monitor<'a>(
         &'a self,
         args: &'a [String],
@@ -319,15 +385,7 @@ impl NativeResource for LdirectordResource {
             match op {
                 Op::Status => Ok(self.active().contains(&name)),
                 Op::Start => {
-                    let first = {
-                        let mut a = self.active();
-                        let was_empty = a.is_empty();
-                        a.insert(name.clone());
-                        was_empty
-                    };
-                    if first {
-                        self.set_sync(SyncState::Master);
-                    }
+                    self.active().insert(name.clone());
                     tracing::info!("ldirectord::{name}: this director is active");
                     Ok(true)
                 }
@@ -337,9 +395,8 @@ impl NativeResource for LdirectordResource {
                         a.remove(&name);
                         a.is_empty()
                     };
-                    if last {
-                        self.hand_over_connections();
-                        self.set_sync(SyncState::Backup);
+                    if let (true, Some(iface)) = (last, &self.sync.iface) {
+                        hand_over(&self.kernel, iface, "giving the group up");
                     }
                     tracing::info!("ldirectord::{name}: this director is standby");
                     Ok(true)
@@ -618,7 +675,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_stalled_health_check_loop_fails_the_monitor() {
         use tokio::time::{advance, Instant};
-        let r = LdirectordResource::new(super::super::lvs::kernel(MemoryIpvs::new()), None);
+        let r = LdirectordResource::new(
+            super::super::lvs::kernel(MemoryIpvs::new()),
+            SyncPlan {
+                iface: None,
+                catch_up: Duration::from_secs(2),
+            },
+        );
         let www = vec!["www".to_string()];
         let start = Progress {
             at: Instant::now(),
@@ -658,27 +721,56 @@ mod tests {
         assert_eq!(r.monitor(&www).await, Ok(true));
     }
 
+    /// Both daemons run from the start on both nodes and do not move with the group; a
+    /// restart finds them running and keeps them.
     #[tokio::test]
-    async fn the_resource_moves_the_sync_daemon_and_reports_its_state() {
+    async fn both_sync_daemons_run_from_the_start_and_stay() {
         let kernel = super::super::lvs::kernel(MemoryIpvs::new());
-        let r = LdirectordResource::new(kernel.clone(), Some("eth1".into()));
-        let roles = |k: &Kernel| -> Vec<SyncState> {
+        let plan = SyncPlan {
+            iface: Some("lo".into()),
+            catch_up: Duration::from_secs(2),
+        };
+        let r = LdirectordResource::new(kernel.clone(), plan.clone());
+        let roles = |k: &Kernel| -> Vec<(SyncState, String)> {
             k.lock()
                 .unwrap()
                 .daemons()
                 .unwrap()
                 .iter()
-                .map(|d| d.state)
+                .map(|d| (d.state, d.mcast_ifn.clone()))
                 .collect()
         };
-        assert_eq!(roles(&kernel), vec![SyncState::Backup]);
+        let both = vec![
+            (SyncState::Master, "lo".to_string()),
+            (SyncState::Backup, "lo".to_string()),
+        ];
+        assert_eq!(roles(&kernel), both);
         let www = vec!["www".to_string()];
         assert!(!r.run(&www, Op::Status).await.unwrap());
         assert!(r.run(&www, Op::Start).await.unwrap());
         assert!(r.run(&www, Op::Status).await.unwrap());
-        assert_eq!(roles(&kernel), vec![SyncState::Master]);
+        assert_eq!(roles(&kernel), both);
         assert!(r.run(&www, Op::Stop).await.unwrap());
         assert!(!r.run(&www, Op::Status).await.unwrap());
-        assert_eq!(roles(&kernel), vec![SyncState::Backup]);
+        assert_eq!(roles(&kernel), both);
+        let _again = LdirectordResource::new(kernel.clone(), plan);
+        assert_eq!(roles(&kernel), both);
+    }
+
+    #[test]
+    fn the_sync_plan_follows_director_conf_then_ha_cf() {
+        use failover::config::settings::Sync;
+        let hacf = failover::config::hacf::parse(
+            std::path::Path::new("ha.cf"),
+            "ucast eth2 192.0.2.12\nnode a b\n",
+        )
+        .unwrap()
+        .value;
+        let mut s = Sync::default();
+        assert_eq!(SyncPlan::new(&s, &hacf).iface.as_deref(), Some("eth2"));
+        s.interface = Some("eth1".into());
+        assert_eq!(SyncPlan::new(&s, &hacf).iface.as_deref(), Some("eth1"));
+        s.enabled = false;
+        assert_eq!(SyncPlan::new(&s, &hacf).iface, None);
     }
 }

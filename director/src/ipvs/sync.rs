@@ -11,7 +11,21 @@
 //!   counted, never guessed at);
 //! - [`encode`]: [`Conn`]s + the IPVS table (forwarding method, firewall marks) -> datagrams
 //!   of at most `maxlen` bytes (pure);
+//! - [`handover`]: the same, stamped as a hand-over ([`HANDOVER_SYNC_ID`]) and closed by an
+//!   empty message, so the receiving *director* (not only its kernel) sees where it ends;
+//! - [`decode`]: one datagram -> its sync id and [`Conn`]s (pure; what the receiving director
+//!   reads to check that its kernel took every connection);
+//! - [`Assembler`]: datagrams from the wire -> complete [`Handover`]s, bounded (pure);
 //! - [`send`]: the datagrams to the sync group on an interface (I/O).
+//!
+//! # The hand-over mark
+//! The kernel's master daemon sends with its own sync id (0 here) and never an empty message.
+//! A hand-over is sent with sync id [`HANDOVER_SYNC_ID`] and ends with an empty message of
+//! that id. A backup daemon whose own sync id is 0 (director's) takes every id, and an empty
+//! message adds nothing (`ip_vs_process_message` loops over zero connections), so the kernel
+//! reads a hand-over as ordinary sync messages while the director listening beside it on the
+//! same group (the kernel's receiving socket allows that: `sk_reuse`) knows which connections
+//! were handed over and when the last one was sent.
 //!
 //! Not sent: persistence templates (their client port is 0: the kernel's daemon syncs them as
 //! traffic flows) and SCTP connections. The connection timeout is sent as 0, so the receiving
@@ -36,6 +50,12 @@ const CONN_V6: usize = 72;
 const PROTO_VERSION: u8 = 1;
 const STYPE_F_INET6: u8 = 1;
 const F_INACTIVE: u32 = 0x0100;
+
+/// The sync id that marks a hand-over (see the module documentation).
+pub const HANDOVER_SYNC_ID: u8 = 0xd1;
+/// The most connections one hand-over may announce to the receiving director (what it
+/// remembers of a larger one is cut there, and the check covers the part kept).
+pub const HANDOVER_MAX_CONNS: usize = 1 << 20;
 
 /// One connection of the table, as `/proc/net/ip_vs_conn` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -238,6 +258,192 @@ pub fn encode(conns: &[Conn], table: &Table, syncid: u8, maxlen: usize) -> Vec<V
     out
 }
 
+/// A hand-over: the messages of [`encode`] with [`HANDOVER_SYNC_ID`], then the empty message
+/// that ends it (sent even when there is no connection: the receiver then knows there is
+/// nothing to wait for).
+pub fn handover(conns: &[Conn], table: &Table, maxlen: usize) -> Vec<Vec<u8>> {
+    let mut out = encode(conns, table, HANDOVER_SYNC_ID, maxlen);
+    out.push(finish(
+        vec![0, HANDOVER_SYNC_ID, 0, 0, 0, PROTO_VERSION, 0, 0],
+        0,
+    ));
+    out
+}
+
+/// Why a datagram is not a version 1 sync message this module reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Shorter than its header or than it says.
+    Truncated,
+    /// The header's size is not the datagram's.
+    Size,
+    /// Version 0, or a reserved field set: the kernel would not read it as version 1 either.
+    Version,
+    /// A connection with an unknown layout or version.
+    Conn,
+}
+
+/// One decoded sync message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub syncid: u8,
+    pub conns: Vec<Conn>,
+}
+
+/// Reads one sync datagram (protocol version 1) as the kernel's backup daemon does:
+/// `ip_vs_process_message` and `ip_vs_proc_sync_conn`. Options after a connection (sequence
+/// data, persistence engine data) are skipped over by its size.
+pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+    let header = bytes.get(..HEADER).ok_or(DecodeError::Truncated)?;
+    let size = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    if size != bytes.len() {
+        return Err(DecodeError::Size);
+    }
+    if header[0] != 0 || header[5] != PROTO_VERSION || header[6] != 0 || header[7] != 0 {
+        return Err(DecodeError::Version);
+    }
+    let count = usize::from(header[4]);
+    let mut conns = Vec::with_capacity(count);
+    let mut at = HEADER;
+    for _ in 0..count {
+        let head = bytes.get(at..at + 4).ok_or(DecodeError::Truncated)?;
+        let ver_size = u16::from_be_bytes([head[2], head[3]]);
+        let len = usize::from(ver_size & 0x0fff);
+        if ver_size >> 12 != 0 {
+            return Err(DecodeError::Conn);
+        }
+        let body = bytes.get(at..at + len).ok_or(DecodeError::Truncated)?;
+        conns.push(conn(body)?);
+        at += len;
+    }
+    Ok(Message {
+        syncid: header[1],
+        conns,
+    })
+}
+
+fn conn(b: &[u8]) -> Result<Conn, DecodeError> {
+    let v6 = match b.first() {
+        Some(0) => false,
+        Some(&STYPE_F_INET6) => true,
+        _ => return Err(DecodeError::Conn),
+    };
+    let need = if v6 { CONN_V6 } else { CONN_V4 };
+    if b.len() < need {
+        return Err(DecodeError::Conn);
+    }
+    let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    let protocol = match b[1] {
+        6 => Protocol::Tcp,
+        17 => Protocol::Udp,
+        _ => return Err(DecodeError::Conn),
+    };
+    let ips: Vec<IpAddr> = if v6 {
+        (0..3)
+            .map(|k| {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(&b[24 + 16 * k..40 + 16 * k]);
+                IpAddr::V6(Ipv6Addr::from(o))
+            })
+            .collect()
+    } else {
+        (0..3)
+            .map(|k| IpAddr::V4(Ipv4Addr::new(b[24 + 4 * k], b[25 + 4 * k], b[26 + 4 * k], b[27 + 4 * k])))
+            .collect()
+    };
+    Ok(Conn {
+        protocol,
+        state: u16_at(8),
+        client: SocketAddr::new(ips[0], u16_at(10)),
+        virt: SocketAddr::new(ips[1], u16_at(12)),
+        dest: SocketAddr::new(ips[2], u16_at(14)),
+    })
+}
+
+/// A connection's identity in a table: protocol, client and virtual address (the real
+/// server and state may differ between two tables without the connection being another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey {
+    pub protocol: u16,
+    pub client: SocketAddr,
+    pub virt: SocketAddr,
+}
+
+impl Conn {
+    /// Its identity.
+    pub fn key(&self) -> ConnKey {
+        ConnKey {
+            protocol: self.protocol.number(),
+            client: self.client,
+            virt: self.virt,
+        }
+    }
+}
+
+/// A complete hand-over as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handover<T> {
+    /// When its end arrived.
+    pub at: T,
+    /// Who sent it.
+    pub from: IpAddr,
+    /// The connections handed over (at most [`HANDOVER_MAX_CONNS`]).
+    pub conns: Vec<ConnKey>,
+    /// Whether some were cut at [`HANDOVER_MAX_CONNS`].
+    pub cut: bool,
+}
+
+/// Gathers hand-over datagrams, by sender, into complete [`Handover`]s. Pure: the time of
+/// arrival is given. Other sync messages (the kernel's own) are ignored; a sender may have one
+/// hand-over under way, and a datagram that cannot be read is dropped as the kernel drops it.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    pending: HashMap<IpAddr, (Vec<ConnKey>, bool)>,
+}
+
+/// At most this many senders with a hand-over under way (more: the oldest is forgotten).
+const MAX_SENDERS: usize = 16;
+
+impl Assembler {
+    /// Takes one datagram from `from`; returns the hand-over it completes, if it does.
+    pub fn feed<T>(&mut self, from: IpAddr, bytes: &[u8], now: T) -> Option<Handover<T>> {
+        let msg = decode(bytes).ok()?;
+        if msg.syncid != HANDOVER_SYNC_ID {
+            return None;
+        }
+        if msg.conns.is_empty() {
+            let (conns, cut) = self.pending.remove(&from).unwrap_or_default();
+            return Some(Handover {
+                at: now,
+                from,
+                conns,
+                cut,
+            });
+        }
+        if !self.pending.contains_key(&from) && self.pending.len() >= MAX_SENDERS {
+            if let Some(k) = self.pending.keys().next().copied() {
+                self.pending.remove(&k);
+            }
+        }
+        let (conns, cut) = self.pending.entry(from).or_default();
+        for c in &msg.conns {
+            if conns.len() >= HANDOVER_MAX_CONNS {
+                *cut = true;
+                break;
+            }
+            conns.push(c.key());
+        }
+        None
+    }
+}
+
+/// The connections of `handed` that `table` (the receiving kernel's, from
+/// [`parse_conns`]) does not hold.
+pub fn missing(handed: &[ConnKey], table: &[Conn]) -> usize {
+    let have: std::collections::HashSet<ConnKey> = table.iter().map(Conn::key).collect();
+    handed.iter().filter(|k| !have.contains(k)).count()
+}
+
 fn finish(mut msg: Vec<u8>, count: u8) -> Vec<u8> {
     let size = u16::try_from(msg.len()).unwrap_or(u16::MAX).to_be_bytes();
     if let Some(s) = msg.get_mut(2..4) {
@@ -411,7 +617,100 @@ garbage
         );
     }
 
+    #[test]
+    fn decode_reads_what_encode_wrote() {
+        let conns = parse_conns(PROC).conns;
+        let msgs = encode(&conns, &table(), 9, DEFAULT_MAXLEN);
+        assert_eq!(msgs.len(), 1);
+        let m = decode(&msgs[0]).unwrap();
+        assert_eq!(m.syncid, 9);
+        assert_eq!(m.conns, conns);
+    }
+
+    #[test]
+    fn decode_refuses_what_the_kernel_would_not_read() {
+        let conns = parse_conns(PROC).conns;
+        let good = encode(&conns[..1], &table(), 0, DEFAULT_MAXLEN).remove(0);
+        assert_eq!(decode(&good[..5]), Err(DecodeError::Truncated));
+        assert_eq!(decode(&good[..good.len() - 1]), Err(DecodeError::Size));
+        let mut v0 = good.clone();
+        v0[5] = 0;
+        assert_eq!(decode(&v0), Err(DecodeError::Version));
+        let mut spare = good.clone();
+        spare[7] = 1;
+        assert_eq!(decode(&spare), Err(DecodeError::Version));
+        let mut more = good.clone();
+        more[4] = 2;
+        assert_eq!(decode(&more), Err(DecodeError::Truncated));
+        let mut ver = good.clone();
+        ver[10] |= 0x10;
+        assert_eq!(decode(&ver), Err(DecodeError::Conn));
+    }
+
+    #[test]
+    fn a_handover_is_marked_and_ends_with_an_empty_message() {
+        let conns = parse_conns(PROC).conns;
+        let msgs = handover(&conns, &table(), DEFAULT_MAXLEN);
+        assert_eq!(msgs.len(), 2);
+        assert!(msgs.iter().all(|m| m[1] == HANDOVER_SYNC_ID));
+        assert_eq!(msgs[1], vec![0, HANDOVER_SYNC_ID, 0, 8, 0, 1, 0, 0]);
+        assert_eq!(decode(&msgs[1]).unwrap().conns, vec![]);
+        // Nothing to hand over: the end alone.
+        assert_eq!(handover(&[], &table(), DEFAULT_MAXLEN).len(), 1);
+    }
+
+    #[test]
+    fn the_assembler_gathers_a_handover_per_sender_and_ignores_the_kernels_messages() {
+        let one = parse_conns(PROC).conns[0].clone();
+        let conns: Vec<Conn> = (0..100u16)
+            .map(|i| Conn {
+                client: SocketAddr::new(one.client.ip(), 2000 + i),
+                ..one.clone()
+            })
+            .collect();
+        let a: IpAddr = "192.0.2.11".parse().unwrap();
+        let b: IpAddr = "192.0.2.12".parse().unwrap();
+        let mut asm = Assembler::default();
+        let from_a = handover(&conns, &table(), 400);
+        assert!(from_a.len() > 3);
+        let kernel = encode(&conns[..5], &table(), 0, DEFAULT_MAXLEN);
+        let mut done = Vec::new();
+        for (i, m) in from_a.iter().enumerate() {
+            // Interleaved: the kernel's own messages and another sender's hand-over.
+            assert_eq!(asm.feed(a, &kernel[0], i), None);
+            assert_eq!(asm.feed(b, &[1, 2, 3], i), None);
+            done.extend(asm.feed(a, m, i));
+        }
+        assert_eq!(done.len(), 1);
+        let h = &done[0];
+        assert_eq!((h.at, h.from, h.cut), (from_a.len() - 1, a, false));
+        assert_eq!(h.conns, conns.iter().map(Conn::key).collect::<Vec<_>>());
+        // A second, empty hand-over from b.
+        let end = handover(&[], &table(), DEFAULT_MAXLEN);
+        assert_eq!(asm.feed(b, &end[0], 7).map(|h| h.conns.len()), Some(0));
+    }
+
+    #[test]
+    fn missing_counts_what_the_table_lacks_whatever_its_state_or_server() {
+        let conns = parse_conns(PROC).conns;
+        let keys: Vec<ConnKey> = conns.iter().map(Conn::key).collect();
+        assert_eq!(missing(&keys, &conns), 0);
+        let mut moved = conns.clone();
+        moved[0].dest = "192.0.2.22:80".parse().unwrap();
+        moved[0].state = 5;
+        assert_eq!(missing(&keys, &moved), 0);
+        assert_eq!(missing(&keys, &conns[1..]), 1);
+        assert_eq!(missing(&keys, &[]), keys.len());
+    }
+
     proptest::proptest! {
+        #[test]
+        fn any_datagram_is_decoded_or_refused_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = decode(&bytes);
+            let mut asm = Assembler::default();
+            let _ = asm.feed("192.0.2.1".parse::<IpAddr>().unwrap(), &bytes, 0u8);
+        }
+
         #[test]
         fn any_proc_text_is_read_without_panic(text in "\\PC{0,400}") {
             let _ = parse_conns(&text);

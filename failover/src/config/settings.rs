@@ -11,6 +11,11 @@
 //! interval = "10s"
 //! restarts = 3
 //! window = "10min"
+//!
+//! [sync]
+//! enabled = true
+//! interface = "eth1"
+//! catch_up_timeout = "2s"
 //! ```
 //!
 //! Durations are strings with a unit: `ms`, `s`, `min`, `h` (`"500ms"`, `"2s"`, `"10min"`).
@@ -34,7 +39,37 @@ pub const FILE_NAME: &str = "director.conf";
 pub struct Settings {
     /// `[monitor]`: resources of held groups watched and restarted in place.
     pub monitor: Monitor,
+    /// `[sync]`: the IPVS connection sync of a pair with an ldirectord resource.
+    pub sync: Sync,
 }
+
+/// `[sync]`: both nodes run the kernel's sync daemons (master and backup) on `interface`; the
+/// active node hands its whole connection table to the peer when the peer joins and when it
+/// gives the group up; a node taking a group from a live peer first waits, at most
+/// `catch_up_timeout`, until its kernel holds every connection handed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sync {
+    /// Whether director runs the sync daemons and the hand-over at all (default: yes).
+    pub enabled: bool,
+    /// The interface the sync messages use (default: the first heartbeat medium's).
+    pub interface: Option<String>,
+    /// The longest a takeover from a live peer waits for the hand-over (default: 2 s; 0: it
+    /// does not wait).
+    pub catch_up_timeout: Duration,
+}
+
+impl Default for Sync {
+    fn default() -> Self {
+        Sync {
+            enabled: true,
+            interface: None,
+            catch_up_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The longest `catch_up_timeout` accepted: the peer's group is down for that long at most.
+pub const MAX_CATCH_UP: Duration = Duration::from_secs(60);
 
 /// `[monitor]`: the active node runs each held resource's `status` every `interval`; a failed
 /// resource is restarted in place up to `restarts` times within `window`, then the group
@@ -68,6 +103,15 @@ impl Default for Monitor {
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     monitor: Option<RawMonitor>,
+    sync: Option<RawSync>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSync {
+    enabled: Option<bool>,
+    interface: Option<Spanned<String>>,
+    catch_up_timeout: Option<Spanned<Span>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,7 +234,53 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
             window,
         };
     }
+    if let Some(raw) = raw.sync {
+        settings.sync = sync_section(raw, text, &mut c);
+    }
     c.finish(settings)
+}
+
+fn sync_section(raw: RawSync, text: &str, c: &mut Collector) -> Sync {
+    let d = Sync::default();
+    let catch_up = raw
+        .catch_up_timeout
+        .as_ref()
+        .map_or(d.catch_up_timeout, |v| v.get_ref().0);
+    if catch_up > MAX_CATCH_UP {
+        let at = raw
+            .catch_up_timeout
+            .as_ref()
+            .map_or(0, |v| line_of(text, v.span().start));
+        c.error(
+            at,
+            format!(
+                "sync: catch_up_timeout {} is too long: at most {} (the group is down while \
+                 it waits)",
+                words(catch_up),
+                words(MAX_CATCH_UP)
+            ),
+        );
+    }
+    if let Some(iface) = &raw.interface {
+        let name = iface.get_ref();
+        // IFNAMSIZ is 16 with the terminating NUL; no '/', no white space (dev_valid_name).
+        let valid = !name.is_empty()
+            && name.len() < 16
+            && name != "."
+            && name != ".."
+            && !name.chars().any(|ch| ch == '/' || ch == ':' || ch.is_whitespace());
+        if !valid {
+            c.error(
+                line_of(text, iface.span().start),
+                format!("sync: interface \"{name}\" is not a valid interface name"),
+            );
+        }
+    }
+    Sync {
+        enabled: raw.enabled.unwrap_or(d.enabled),
+        interface: raw.interface.map(Spanned::into_inner),
+        catch_up_timeout: catch_up,
+    }
 }
 
 /// A duration in the file's own words (`10min`, `2s`, `500ms`).
@@ -301,6 +391,37 @@ mod tests {
             e.starts_with("director.conf:2: monitor: window 10min"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_sync_section_is_read_and_checked() {
+        assert_eq!(Settings::default().sync.catch_up_timeout, Duration::from_secs(2));
+        let s = parsed(
+            "[sync]\nenabled = false\ninterface = \"eth1\"\ncatch_up_timeout = \"500ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.sync,
+            Sync {
+                enabled: false,
+                interface: Some("eth1".into()),
+                catch_up_timeout: Duration::from_millis(500),
+            }
+        );
+        assert_eq!(
+            parsed("[sync]\ncatch_up_timeout = \"0s\"\n").unwrap().sync.catch_up_timeout,
+            Duration::ZERO
+        );
+        let e = parsed("[sync]\ninterface = \"eth 1\"\n\ncatch_up_timeout = \"2min\"\n")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "director.conf:2: sync: interface \"eth 1\" is not a valid interface name\n\
+             director.conf:4: sync: catch_up_timeout 2min is too long: at most 1min (the \
+             group is down while it waits)"
+        );
+        let e = parsed("[sync]\nsyncid = 3\n").unwrap_err();
+        assert!(e.starts_with("director.conf:2: unknown field `syncid`"), "{e}");
     }
 
     proptest::proptest! {

@@ -13,9 +13,8 @@
 #
 # Proves: both directors program the virtual service with both reals (warm standby); the
 # client is answered by both reals through the VIP; `director status` on dir1 says active
-# with the peer up; the IPVS sync daemon is master on the active node and backup on the
-# other; kill -9 of dir1's director plus its link down -> dir2 takes the VIP and the client
-# is answered again (the gap is measured); dir1 back -> failback, sync roles follow; a
+# with the peer up; both directors run the IPVS master and backup sync daemons; kill -9 of dir1's director plus its link down -> dir2 takes the VIP and the client
+# is answered again (the gap is measured); dir1 back -> failback after dir1's kernel caught up with the table dir2 handed over; a
 # stopped real leaves both tables; with every real stopped, the fallback 127.0.0.1:80 is in
 # both tables and the active director's own web server answers the client; the reals come
 # back to both tables and the fallback leaves.
@@ -190,9 +189,11 @@ fallback_only() { # fallback_only DIR: DIR's table holds the fallback and no rea
 both_reals() { # both_reals DIR: rs1 and rs2 in DIR's table
     has_real "$1" 192.0.2.21 && has_real "$1" 192.0.2.22
 }
-sync_roles() { # sync_roles MASTER BACKUP
-    daemons "$1" | grep -q '^master sync daemon (mcast=eth0' && ! daemons "$1" | grep -q '^backup' &&
-        daemons "$2" | grep -q '^backup sync daemon (mcast=eth0' && ! daemons "$2" | grep -q '^master'
+sync_both() { # sync_both DIR...: each DIR runs the master and the backup sync daemon on eth0
+    for d in "$@"; do
+        daemons "$d" | grep -q '^master sync daemon (mcast=eth0' &&
+            daemons "$d" | grep -q '^backup sync daemon (mcast=eth0' || return 1
+    done
 }
 # requests N PATTERN: N requests from the client to the VIP, each must be answered and
 # match PATTERN; prints each answer and a count per real server.
@@ -234,9 +235,9 @@ grep -q '^peer dir2: up' /tmp/status1.txt || fail "dir1 status does not show the
 log "director status on dir1: active, peer dir2 up"
 echo "--- dir2: director status"
 status dir2
-wait_until "sync_roles dir1 dir2" 10 > /dev/null
+wait_until "sync_both dir1 dir2" 10 > /dev/null
 for d in dir1 dir2; do echo "$d: $(daemons "$d" | tr '\n' ' ')"; done
-log "sync daemons: master on dir1, backup on dir2"
+log "sync daemons: master and backup on both directors"
 
 out=$(requests "$REQUESTS" "Test Page from rs[12]") || { echo "$out"; exit 1; }
 echo "$out"
@@ -289,9 +290,9 @@ ESC=$(printf '\033')
 grep -E "is dead|Taking over|ldirectord::www.cf|takeover complete" /tmp/dir2.log | sed "s/${ESC}\[[0-9;]*m//g" | tail -5
 log "failover: dir2 took the VIP $(ms "$took_vip") after the kill, the client was answered again after $(ms "$gap") (deadtime $DEADTIME); requests sent meanwhile waited for a TCP retransmission (slowest $(ms "$worst"))"
 [ "$gap" -le "$GAP_LIMIT_CS" ] || fail "the client waited longer than $(ms "$GAP_LIMIT_CS")"
-wait_until "daemons dir2 | grep -q '^master sync daemon'" 10 > /dev/null
+sync_both dir2 || fail "dir2 lost a sync daemon"
 echo "dir2: $(daemons dir2 | tr '\n' ' ')"
-log "sync daemon master moved to dir2"
+log "sync daemons: nothing to move, dir2 still runs both"
 out=$(requests 4 "Test Page from rs[12]") || { echo "$out"; exit 1; }
 echo "$out"
 echo "--- dir2: director status"
@@ -338,9 +339,11 @@ while [ $j -lt $IDLE ]; do
 done
 log "idle connections opened through dir2 and used after the failback: $ok of $IDLE answered"
 [ "$ok" -eq "$IDLE" ] || { dump; fail "the failback broke $((IDLE - ok)) idle connections"; }
-wait_until "sync_roles dir1 dir2" 10 > /dev/null
+wait_until "sync_both dir1 dir2" 10 > /dev/null
 for d in dir1 dir2; do echo "$d: $(daemons "$d" | tr '\n' ' ')"; done
-log "sync daemons follow: master on dir1, backup on dir2"
+grep -E "handed .* connections over|caught up with|catch_up_timeout" /tmp/dir1.log /tmp/dir2.log | sed "s/${ESC}\[[0-9;]*m//g" | tail -4
+grep -q "caught up with the" /tmp/dir1.log || fail "dir1 took the group back without the catch-up"
+log "failback after the catch-up: dir1's kernel held every connection dir2 handed over"
 wait_until "both_reals dir1 && both_reals dir2" 20 > /dev/null
 out=$(requests 4 "Test Page from rs[12]") || { echo "$out"; exit 1; }
 echo "$out"
