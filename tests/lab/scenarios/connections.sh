@@ -33,7 +33,7 @@
 # (DEADTIME_MS + 1000), IDLE_S (seconds the idle connections are quiet before the return, 10),
 # SETTLE_S (seconds of traffic after each transition, 4), PRE_S (seconds from the start of a
 # phase to its transition, 3), ACTIVE (30), IDLE (10), NEW (10 a
-# second), KEEPALIVED (/usr/sbin/keepalived; --add it for SYSTEM=keepalived).
+# second), CATCH_UP (director.conf [sync] catch_up_timeout, 2s), KEEPALIVED (/usr/sbin/keepalived; --add it for SYSTEM=keepalived).
 # Output: per phase `== SYSTEM MODE: phase NAME: broken B (...), held H of N, new OK ok F
 # failed (slowest MS ms), longest wait MS ms`, the client's table per mode, then PASS or FAIL.
 . /lab/lib.sh
@@ -50,6 +50,7 @@ STALL_MS=${STALL_MS:-$((DEADTIME_MS + 1000))}
 IDLE_S=${IDLE_S:-10}
 SETTLE_S=${SETTLE_S:-4}
 PRE_S=${PRE_S:-3}
+CATCH_UP=${CATCH_UP:-2s}
 ACTIVE=${ACTIVE:-30}
 IDLE=${IDLE:-10}
 NEW=${NEW:-10}
@@ -213,6 +214,13 @@ EOF
         else
             echo "dir1 ldirectord::conns.cf IPaddr::$VIP/24/eth0" > "$etc/haresources"
         fi
+        # director's own settings (docs/director-conf.md): the connection sync, spelled out
+        cat > "$etc/director.conf" << EOF
+[sync]
+enabled = true
+interface = "eth0"
+catch_up_timeout = "$CATCH_UP"
+EOF
         cat > "$etc/conns.cf" << EOF
 checktimeout=2
 checkinterval=1
@@ -400,16 +408,18 @@ run_mode() {
     if [ "$SYSTEM" = director ]; then
         next_phase restart
         wait_until "settled dir2" 10 > /dev/null
-        log "$SYSTEM $CUR: the director on dir2 (active) is SIGKILLed and started again"
+        log "$SYSTEM $CUR: the director on dir2 (active) is SIGKILLed and started again (at $(($(now_cs) + 100)) cs)"
         : > /tmp/restart-samples
         (
+            # every 100 ms for SETTLE_S + 4 s (at most 200 samples): "VIP-on-dir2 [dir1] reals"
             i=0
-            while [ $i -lt $(((SETTLE_S + 4) * 10)) ]; do
+            end=$(($(now_cs) + (SETTLE_S + 4) * 100))
+            while [ $i -lt 200 ] && [ "$(now_cs)" -lt "$end" ]; do
                 i=$((i + 1))
                 v=no
                 holds_vip dir2 && v=yes
                 holds_vip dir1 && v="$v dir1"
-                echo "$v $(reals_in dir2)" >> /tmp/restart-samples
+                echo "$(now_cs) $v $(reals_in dir2)" >> /tmp/restart-samples
                 sleep 0.1
             done
         ) &
@@ -420,8 +430,10 @@ run_mode() {
         took=$(wait_until "status dir2 | grep -q '^role: active'" 15) || exit 1
         log "$SYSTEM $CUR: dir2's director reports active $((took * 10)) ms after its start"
         wait "$SAMPLER"
-        lost_vip=$(grep -vc '^yes [0-9]*$' /tmp/restart-samples)
+        lost_vip=$(grep -vc '^[0-9]* yes [0-9]*$' /tmp/restart-samples)
         lost_real=$(grep -vc ' 2$' /tmp/restart-samples)
+        grep -v '^[0-9]* yes 2$' /tmp/restart-samples | sed 's/^/sample (centiseconds since boot, VIP, reals): /' | head -10
+        grep -hE "dead|Taking over|[Tt]akeover|acquir|releas" /tmp/dir1.log | tail -5
         deleted=$(grep -c 'Deleted \|flush' /tmp/dir2.log.restart)
         log "$SYSTEM $CUR: restart in place: $(wc -l < /tmp/restart-samples) samples every 100 ms, VIP not on dir2 alone in $lost_vip, a real missing in $lost_real; $deleted deletions or flushes logged"
         echo "$SYSTEM $CUR restart-table vip-lost $lost_vip real-missing $lost_real deleted $deleted" >> "$RESULTS"
