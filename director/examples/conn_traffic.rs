@@ -82,7 +82,9 @@ fn server(name: &str, addr: &str) -> Result<ExitCode, String> {
 /// Answers every line on `stream` with `answer` until the peer closes it.
 fn echo(stream: TcpStream, answer: &[u8]) {
     let _ = stream.set_nodelay(true);
-    let Ok(mut out) = stream.try_clone() else { return };
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
     let mut lines = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
@@ -112,7 +114,9 @@ struct Options {
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
-    let vip = args[0].parse().map_err(|e| format!("VIP:PORT {}: {e}", args[0]))?;
+    let vip = args[0]
+        .parse()
+        .map_err(|e| format!("VIP:PORT {}: {e}", args[0]))?;
     let mut o = Options {
         vip,
         control: args[1].clone(),
@@ -221,7 +225,9 @@ fn exchange(
             *waited = sent.elapsed();
             return Err(Break::Stalled);
         }
-        let _ = reader.get_ref().set_read_timeout(Some(left.min(Duration::from_millis(200))));
+        let _ = reader
+            .get_ref()
+            .set_read_timeout(Some(left.min(Duration::from_millis(200))));
         match reader.read_until(b'\n', &mut line) {
             Ok(0) => return Err(Break::Eof),
             Ok(_) if line.ends_with(b"\n") => {
@@ -273,7 +279,10 @@ fn reopen(vip: SocketAddr, stall: Duration, id: usize, tally: &Tally) -> Option<
 
 fn broke(tally: &Tally, id: usize, why: Break, detail: &str) {
     let phase = tally.phase();
-    eprintln!("{} conn {id} broken in phase {phase}: {why:?} {detail}", tally.elapsed());
+    eprintln!(
+        "{} conn {id} broken in phase {phase}: {why:?} {detail}",
+        tally.elapsed()
+    );
     tally.with(|c| c.add_break(why));
 }
 
@@ -287,8 +296,14 @@ fn active(id: usize, mut conn: Conn, o: Arc<Options>, tally: Arc<Tally>, stop: A
         tally.with(|c| c.longest_wait = c.longest_wait.max(waited));
         let why = match result {
             Ok(server) if server == conn.2 => None,
-            Ok(server) => Some((Break::OtherServer, format!("{server} answered, first {}", conn.2))),
-            Err(b) => Some((b, format!("(first answered by {}, waited {waited:?})", conn.2))),
+            Ok(server) => Some((
+                Break::OtherServer,
+                format!("{server} answered, first {}", conn.2),
+            )),
+            Err(b) => Some((
+                b,
+                format!("(first answered by {}, waited {waited:?})", conn.2),
+            )),
         };
         if let Some((why, detail)) = why {
             broke(&tally, id, why, &detail);
@@ -305,7 +320,13 @@ fn active(id: usize, mut conn: Conn, o: Arc<Options>, tally: Arc<Tally>, stop: A
 }
 
 /// An idle connection: sends a line only when asked, answers whether it held.
-fn idle(id: usize, mut conn: Conn, o: Arc<Options>, tally: Arc<Tally>, pokes: mpsc::Receiver<mpsc::Sender<bool>>) {
+fn idle(
+    id: usize,
+    mut conn: Conn,
+    o: Arc<Options>,
+    tally: Arc<Tally>,
+    pokes: mpsc::Receiver<mpsc::Sender<bool>>,
+) {
     for reply in pokes {
         let mut waited = Duration::ZERO;
         let result = exchange(&mut conn.0, &mut conn.1, o.stall, &mut waited);
@@ -313,7 +334,10 @@ fn idle(id: usize, mut conn: Conn, o: Arc<Options>, tally: Arc<Tally>, pokes: mp
         let why = match result {
             Ok(server) if server == conn.2 => None,
             Ok(server) => Some(format!("{server} answered, first {}", conn.2)),
-            Err(b) => Some(format!("{b:?} (first answered by {}, waited {waited:?})", conn.2)),
+            Err(b) => Some(format!(
+                "{b:?} (first answered by {}, waited {waited:?})",
+                conn.2
+            )),
         };
         let held = why.is_none();
         if let Some(detail) = why {
@@ -334,11 +358,16 @@ fn idle(id: usize, mut conn: Conn, o: Arc<Options>, tally: Arc<Tally>, pokes: mp
 fn new_connection(vip: SocketAddr, timeout: Duration, tally: &Tally) {
     let started = Instant::now();
     let result = (|| -> Result<String, String> {
-        let stream = TcpStream::connect_timeout(&vip, timeout).map_err(|e| format!("connect: {e}"))?;
+        let stream =
+            TcpStream::connect_timeout(&vip, timeout).map_err(|e| format!("connect: {e}"))?;
         let mut w = stream.try_clone().map_err(|e| e.to_string())?;
         w.write_all(b"new\n").map_err(|e| format!("send: {e}"))?;
-        let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
-        stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+        let left = timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1));
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| e.to_string())?;
         let mut answer = String::new();
         BufReader::new(stream.take(256))
             .read_line(&mut answer)
@@ -356,7 +385,11 @@ fn new_connection(vip: SocketAddr, timeout: Duration, tally: &Tally) {
             c.slowest_new = c.slowest_new.max(took);
         }),
         Err(e) => {
-            eprintln!("{} new connection failed in phase {} after {took:?}: {e}", tally.elapsed(), tally.phase());
+            eprintln!(
+                "{} new connection failed in phase {} after {took:?}: {e}",
+                tally.elapsed(),
+                tally.phase()
+            );
             tally.with(|c| {
                 c.new_failed += 1;
                 c.slowest_new = c.slowest_new.max(took);
@@ -516,7 +549,18 @@ fn client(args: &[String]) -> Result<ExitCode, String> {
     let phases = tally.phases.lock().unwrap_or_else(|e| e.into_inner());
     println!(
         "{:<16} {:>6} {:>6} {:>4} {:>8} {:>7} {:>11} {:>6} {:>6} {:>10} {:>12} {:>8}",
-        "phase", "broken", "reset", "eof", "other-rs", "stalled", "idle-failed", "new", "failed", "slowest-ms", "longest-wait", "held"
+        "phase",
+        "broken",
+        "reset",
+        "eof",
+        "other-rs",
+        "stalled",
+        "idle-failed",
+        "new",
+        "failed",
+        "slowest-ms",
+        "longest-wait",
+        "held"
     );
     let mut bad = false;
     for ((name, c), held) in phases.iter().zip(&held_by_phase) {
@@ -537,5 +581,9 @@ fn client(args: &[String]) -> Result<ExitCode, String> {
             format!("{held}/{total}")
         );
     }
-    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
