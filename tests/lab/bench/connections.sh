@@ -26,7 +26,7 @@ ALL=/tmp/bench-conns
 : > "$ALL"
 for s in $SYSTEMS; do
     log "bench: $s"
-    SYSTEM=$s sh /lab/scenarios/connections.sh
+    SYSTEM=$s KEEP_GOING=yes sh /lab/scenarios/connections.sh
     echo "== bench: connections.sh for $s exited $?"
     cat /tmp/conns-results >> "$ALL"
 done
@@ -68,4 +68,4 @@ awk -v systems="$SYSTEMS" '
                 printf "\n"
             }
     }' "$ALL"
-grep restart-table "$ALL"
+grep -e restart-table -e unsettled "$ALL"

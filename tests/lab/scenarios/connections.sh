@@ -33,7 +33,9 @@
 # (DEADTIME_MS + 1000), IDLE_S (seconds the idle connections are quiet before the return, 10),
 # SETTLE_S (seconds of traffic after each transition, 4), PRE_S (seconds from the start of a
 # phase to its transition, 3), ACTIVE (30), IDLE (10), NEW (10 a
-# second), CATCH_UP (director.conf [sync] catch_up_timeout, 2s), KEEPALIVED (/usr/sbin/keepalived; --add it for SYSTEM=keepalived).
+# second), CATCH_UP (director.conf [sync] catch_up_timeout, 2s), KEEPALIVED
+# (/usr/sbin/keepalived; --add it for SYSTEM=keepalived), KEEP_GOING (yes: a failback that
+# does not settle within 40 s is noted and the phases go on; the benchmark sets it).
 # Output: per phase `== SYSTEM MODE: phase NAME: broken B (...), held H of N, new OK ok F
 # failed (slowest MS ms), longest wait MS ms`, the client's table per mode, then PASS or FAIL.
 . /lab/lib.sh
@@ -55,6 +57,7 @@ ACTIVE=${ACTIVE:-30}
 IDLE=${IDLE:-10}
 NEW=${NEW:-10}
 KEEPALIVED=${KEEPALIVED:-/usr/sbin/keepalived}
+KEEP_GOING=${KEEP_GOING:-no}
 DIRECTOR=/usr/sbin/director
 VIP=192.0.2.100
 GW=198.51.100.1
@@ -133,8 +136,8 @@ dump() {
         echo "--- $d: sync daemons"
         in_ns "$d" "$ORACLE" -L --daemon 2> /dev/null
         echo "--- $d: connections: $(in_ns "$d" "$ORACLE" -Lnc 2> /dev/null | grep -c ESTABLISHED) established"
-        echo "--- $d: log (last 15 lines)"
-        tail -15 "/tmp/$d.log" 2> /dev/null
+        echo "--- $d: log (last 25 lines but gratuitous ARPs)"
+        grep -v 'gratuitous ARP' "/tmp/$d.log" 2> /dev/null | tail -25
     done
 }
 # wait_until COND SECS: poll every 0.1 s until COND holds; prints the centiseconds taken;
@@ -238,6 +241,8 @@ EOF
 global_defs {
     router_id $d
     vrrp_version 3
+    # the VRRP process at a realtime priority, as director's heartbeat thread (SCHED_RR)
+    vrrp_rt_priority 50
     lvs_sync_daemon eth0 VI_1
 }
 vrrp_instance VI_1 {
@@ -384,8 +389,13 @@ run_mode() {
     mv /tmp/dir1.log /tmp/dir1.log.before
     : > /tmp/dir1.log
     start_node dir1
-    took=$(wait_until "settled dir1" 40) || exit 1
-    log "$SYSTEM $CUR: dir1 active with the VIP again $((took * 10)) ms after it started"
+    if took=$(wait_until "settled dir1" 40); then
+        log "$SYSTEM $CUR: dir1 active with the VIP again $((took * 10)) ms after it started"
+    else
+        [ "$KEEP_GOING" = yes ] || exit 1
+        log "$SYSTEM $CUR: the pair did not settle with dir1 active within 40 s after it started (KEEP_GOING: the phases go on)"
+        echo "$SYSTEM $CUR unsettled failback" >> "$RESULTS"
+    fi
     grep -h "handed \|connections" /tmp/dir2.log /tmp/dir1.log 2> /dev/null | sed "s/$(printf '\033')\[[0-9;]*m//g" | tail -4
     sync_state
     sleep "$SETTLE_S"
@@ -411,10 +421,11 @@ run_mode() {
         log "$SYSTEM $CUR: the director on dir2 (active) is SIGKILLed and started again (at $(($(now_cs) + 100)) cs)"
         : > /tmp/restart-samples
         (
-            # every 100 ms for SETTLE_S + 4 s (at most 200 samples): "VIP-on-dir2 [dir1] reals"
+            # every 100 ms for SETTLE_S + 4 s (at least 10 samples, at most 200):
+            # "centiseconds VIP-on-dir2 [dir1] reals"
             i=0
             end=$(($(now_cs) + (SETTLE_S + 4) * 100))
-            while [ $i -lt 200 ] && [ "$(now_cs)" -lt "$end" ]; do
+            while [ $i -lt 10 ] || { [ $i -lt 200 ] && [ "$(now_cs)" -lt "$end" ]; }; do
                 i=$((i + 1))
                 v=no
                 holds_vip dir2 && v=yes
@@ -457,6 +468,7 @@ for m in $MODES; do run_mode "$m"; done
 echo "--- results"
 cat "$RESULTS"
 bad=$(awk '$3 == "phase" && ($6 != 0 || $0 !~ / ok 0 failed /) { p = $4; sub(/:$/, "", p); print $1, $2, p }
-    $3 == "restart-table" && ($5 != 0 || $7 != 0 || $9 != 0) { print $1, $2, "restart-table" }' "$RESULTS" | tr '\n' ' ')
+    $3 == "restart-table" && ($5 != 0 || $7 != 0 || $9 != 0) { print $1, $2, "restart-table" }
+    $3 == "unsettled" { print $1, $2, "unsettled-failback" }' "$RESULTS" | tr '\n' ' ')
 [ -z "$bad" ] || fail "connections broken or refused in: $bad"
 echo PASS
