@@ -12,10 +12,10 @@
 #       tests/lab/bench/connections.sh
 #
 # keepalived: priority 150 on dir1 and 100 on dir2, preemption on, VRRPv3 advert_int
-# ADVERT_INT (default 0.1 s: master down after about 0.34 s), unicast over eth0; TCP_CHECK
+# ADVERT_INT (default 0.3 s: master down after about 1 s), unicast over eth0; TCP_CHECK
 # every second; `lvs_sync_daemon eth0 VI_1`. Its phases: crash (SIGKILL of its three
 # processes, links and namespace gone), the return as after a reboot (preempts), graceful
-# stop (SIGTERM). director: the same with ha.cf keepalive 100 ms / deadtime 500 ms, the
+# stop (SIGTERM). director: the same with ha.cf keepalive 200 ms / deadtime 1 s, the
 # graceful phase being `director standby`, plus the restart in place.
 # Variables: as scenarios/connections.sh (MODE, ADVERT_INT, DEADTIME_MS, IDLE_S, ...);
 # SYSTEMS (default "keepalived director").

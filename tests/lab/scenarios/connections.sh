@@ -28,8 +28,9 @@
 #                                                198.51.100.1: a second VIP of the group)
 #
 # Variables: SYSTEM (director | keepalived, default director), MODE (dr | nat | both, default
-# both), TRAFFIC (path of conn_traffic in the VM; --add it), KEEPALIVE_MS (100), DEADTIME_MS
-# (500), WARNTIME_MS (300), INITDEAD_MS (2000), ADVERT_INT (keepalived, 0.1), STALL_MS
+# both), TRAFFIC (path of conn_traffic in the VM; --add it), KEEPALIVE_MS (200), DEADTIME_MS
+# (1000), WARNTIME_MS (600), INITDEAD_MS (2000), ADVERT_INT (keepalived's VRRPv3 advert_int,
+# 0.3: master down after about 1 s, as the deadtime), STALL_MS
 # (DEADTIME_MS + 1000), IDLE_S (seconds the idle connections are quiet before the return, 10),
 # SETTLE_S (seconds of traffic after each transition, 4), PRE_S (seconds from the start of a
 # phase to its transition, 3), ACTIVE (30), IDLE (10), NEW (10 a
@@ -43,11 +44,11 @@ trap 'stop_all; lab_cleanup' EXIT
 
 SYSTEM=${SYSTEM:-director}
 MODE=${MODE:-both}
-KEEPALIVE_MS=${KEEPALIVE_MS:-100}
-DEADTIME_MS=${DEADTIME_MS:-500}
-WARNTIME_MS=${WARNTIME_MS:-300}
+KEEPALIVE_MS=${KEEPALIVE_MS:-200}
+DEADTIME_MS=${DEADTIME_MS:-1000}
+WARNTIME_MS=${WARNTIME_MS:-600}
 INITDEAD_MS=${INITDEAD_MS:-2000}
-ADVERT_INT=${ADVERT_INT:-0.1}
+ADVERT_INT=${ADVERT_INT:-0.3}
 STALL_MS=${STALL_MS:-$((DEADTIME_MS + 1000))}
 IDLE_S=${IDLE_S:-10}
 SETTLE_S=${SETTLE_S:-4}
@@ -241,8 +242,6 @@ EOF
 global_defs {
     router_id $d
     vrrp_version 3
-    # the VRRP process at a realtime priority, as director's heartbeat thread (SCHED_RR)
-    vrrp_rt_priority 50
     lvs_sync_daemon eth0 VI_1
 }
 vrrp_instance VI_1 {
@@ -345,7 +344,8 @@ run_mode() {
     took=$(wait_until "settled dir1" 40) || exit 1
     wait_until "[ \$(reals_in dir1) -eq 2 ] && [ \$(reals_in dir2) -eq 2 ]" 20 > /dev/null
     log "$SYSTEM $CUR: dir1 active with the VIP, both tables hold both real servers ($((took * 10)) ms)"
-    [ "$SYSTEM" = keepalived ] && wait_until "in_ns dir2 $ORACLE -L --daemon | grep -q '^backup'" 10 > /dev/null
+    # the sync master runs on dir1 and a backup on dir2 (director runs both on both nodes)
+    wait_until "in_ns dir1 $ORACLE -L --daemon | grep -q '^master' && in_ns dir2 $ORACLE -L --daemon | grep -q '^backup'" 20 > /dev/null
     echo "dir1: $(in_ns dir1 "$ORACLE" -L --daemon | tr '\n' ' ')"
     echo "dir2: $(in_ns dir2 "$ORACLE" -L --daemon | tr '\n' ' ')"
 
