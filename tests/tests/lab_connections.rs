@@ -31,7 +31,7 @@ fn no_connection_breaks_in_crash_failback_standby_and_restart_in_dr_and_nat() {
         }
         assert!(
             out.contains(&format!(
-                "director {mode} restart-table vip-lost 0 real-missing 0 deleted 0"
+                "director {mode} restart-table vip-lost 0 real-missing 0 deleted 0 peer-takeovers 0"
             )),
             "{out}"
         );
