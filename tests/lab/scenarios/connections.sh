@@ -441,6 +441,8 @@ run_mode() {
         start_node dir2 .restart
         took=$(wait_until "status dir2 | grep -q '^role: active'" 15) || exit 1
         log "$SYSTEM $CUR: dir2's director reports active $((took * 10)) ms after its start"
+        echo "--- dir2: the restarted director's first log lines"
+        head -6 /tmp/dir2.log.restart | sed "s/$(printf '\033')\[[0-9;]*m//g"
         wait "$SAMPLER"
         lost_vip=$(grep -vc '^[0-9]* yes [0-9]*$' /tmp/restart-samples)
         lost_real=$(grep -vc ' 2$' /tmp/restart-samples)
