@@ -103,12 +103,15 @@ stop_node() {
     else
         kill "-$2" "$p" 2> /dev/null
     fi
+    # (`kill -0` also succeeds on a zombie: look at the process state instead, or a killed
+    # process would seem to run until the 10 s bound)
     i=0
-    while kill -0 "$p" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    while running "$p" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
     kill -9 "$p" 2> /dev/null
     wait "$p" 2> /dev/null
     set_pid "$1" ""
 }
+running() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2> /dev/null; }
 
 stop_all() {
     [ -n "$CLIENT" ] && kill "$CLIENT" 2> /dev/null && wait "$CLIENT" 2> /dev/null
@@ -354,7 +357,7 @@ run_mode() {
     "$IP" netns exec client "$TRAFFIC" client "$VIP:80" "$CTL" --active "$ACTIVE" --idle "$IDLE" \
         --new-per-sec "$NEW" --stall-ms "$STALL_MS" > /tmp/client.out 2> /tmp/client.err &
     CLIENT=$!
-    wait_until "grep -q '^ready:' /tmp/client.out || ! kill -0 $CLIENT" 60 > /dev/null
+    wait_until "grep -q '^ready:' /tmp/client.out || ! running $CLIENT" 60 > /dev/null
     grep -q '^ready:' /tmp/client.out || { cat /tmp/client.err; fail "the client could not open its connections"; }
     log "$SYSTEM $CUR: client $(cat /tmp/client.out)"
     sleep 2
@@ -437,8 +440,10 @@ run_mode() {
         SAMPLER=$!
         sleep 1
         before=$(wc -l < /tmp/dir1.log)
+        t_kill=$(now_cs)
         stop_node dir2 KILL
         start_node dir2 .restart
+        echo "dir2's director started again $((($(now_cs) - t_kill) * 10)) ms after the SIGKILL"
         took=$(wait_until "status dir2 | grep -q '^role: active'" 15) || exit 1
         log "$SYSTEM $CUR: dir2's director reports active $((took * 10)) ms after its start"
         echo "--- dir2: the restarted director's first log lines"
