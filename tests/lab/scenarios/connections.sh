@@ -443,7 +443,7 @@ run_mode() {
         t_kill=$(now_cs)
         stop_node dir2 KILL
         start_node dir2 .restart
-        echo "dir2's director started again $((($(now_cs) - t_kill) * 10)) ms after the SIGKILL"
+        echo "dir2's director started again $((($(now_cs) - t_kill) * 10)) ms after the SIGKILL (now $(date -u +%H:%M:%S), to compare with its log)"
         took=$(wait_until "status dir2 | grep -q '^role: active'" 15) || exit 1
         log "$SYSTEM $CUR: dir2's director reports active $((took * 10)) ms after its start"
         echo "--- dir2: the restarted director's first log lines"
