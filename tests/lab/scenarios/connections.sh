@@ -440,6 +440,7 @@ run_mode() {
         SAMPLER=$!
         sleep 1
         before=$(wc -l < /tmp/dir1.log)
+        : > /tmp/dir2.log.restart
         t_kill=$(now_cs)
         stop_node dir2 KILL
         start_node dir2 .restart
