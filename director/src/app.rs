@@ -136,21 +136,21 @@ pub fn check(
                 for w in &warnings {
                     eprintln!("{w}");
                 }
-                let mut ids = crate::daemon::mapping::CheckIds::default();
-                let mapped = crate::daemon::mapping::map(&config, &file, &mut ids);
+                let mut ids = crate::lvs::mapping::CheckIds::default();
+                let mapped = crate::lvs::mapping::map(&config, &file, &mut ids);
                 for w in &mapped.warnings {
                     eprintln!("{w}");
                 }
                 let never = mapped.never_up();
                 let up = |id| {
                     if never.contains(&id) {
-                        crate::engine::Health::Down
+                        crate::lvs::engine::Health::Down
                     } else {
-                        crate::engine::Health::Up
+                        crate::lvs::engine::Health::Up
                     }
                 };
                 let empty = crate::ipvs::Table::default();
-                let table = crate::engine::desired(
+                let table = crate::lvs::engine::desired(
                     &mapped.virtuals,
                     &up,
                     &|_| true,

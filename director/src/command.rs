@@ -100,6 +100,9 @@ pub enum Command {
         #[arg(long, default_value = "/run/director")]
         run_dir: PathBuf,
     },
+    /// Convert another tool's configuration into the files director runs.
+    #[command(subcommand)]
+    Import(Import),
     /// Print a shell completion script for director (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -116,6 +119,28 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true,
               value_parser = clap::value_parser!(std::ffi::OsString))]
         args: Vec<std::ffi::OsString>,
+    },
+}
+
+/// `director import ...`.
+#[derive(Subcommand)]
+pub enum Import {
+    /// keepalived.conf (with its includes) -> ha.cf, authkeys, haresources, ldirectord files.
+    /// Everything without an equivalent is printed as `FILE:LINE: not carried over: ...`.
+    /// Exit status: 0 complete; 3 written, but something was not carried over; 1 nothing
+    /// written (an error in the file, or an output file that already exists).
+    Keepalived {
+        /// The keepalived.conf to read.
+        file: PathBuf,
+        /// The directory to write into (created if missing; existing files are not replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// This node's name, as ha.cf lists it (default: uname -n).
+        #[arg(long, value_name = "NAME")]
+        node: Option<String>,
+        /// The other node's name (uname -n there); needed when the file has a vrrp_instance.
+        #[arg(long, value_name = "NAME")]
+        peer: Option<String>,
     },
 }
 

@@ -3,22 +3,26 @@
 //! - `control`: the root-only control socket (status, standby, takeover, reload)
 //! - `metrics`: Prometheus text exposition on GET /metrics
 //! - `status`: what `director status` shows (serde + human rendering)
-//! - `daemon`: the glue (reconciler, checks, failover, control socket, signals)
-//! - `engine`: configured virtuals + health + kernel table -> desired table (pure)
+//! - `daemon`: the I/O loops (checks, kernel table, failover, control socket, signals)
+//! - `lvs`: the ldirectord behaviour of one file (pure core: `Core::step`, desired table)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
 //! - `command`: director's own command line (clap), its manual pages and completions
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
 //! - `logging`: ldirectord's `logfile=` targets (file, syslog) as a tracing layer
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
+//! - `announce`: scale-out, the VIPs announced through BIRD (what to announce, BIRD's socket)
+//! - `import`: `director import keepalived`: keepalived.conf -> director's files
 
+pub mod announce;
 pub mod app;
 pub mod cli;
 pub mod command;
 pub mod config;
 pub mod control;
 pub mod daemon;
-pub mod engine;
+pub mod import;
 pub mod ipvs;
 pub mod logging;
+pub mod lvs;
 pub mod metrics;
 pub mod status;

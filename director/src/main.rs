@@ -74,6 +74,14 @@ fn main() -> ExitCode {
         Command::Standby { run_dir } => control_command(&run_dir, Request::Standby, false),
         Command::Takeover { run_dir } => control_command(&run_dir, Request::Takeover, false),
         Command::Reload { run_dir } => control_command(&run_dir, Request::Reload, false),
+        Command::Import(director::command::Import::Keepalived {
+            file,
+            out,
+            node,
+            peer,
+        }) => exit(director::import::fs::keepalived_command(
+            &file, &out, node, peer,
+        )),
         Command::Completions { shell } => {
             director::command::write_completions(shell, &mut std::io::stdout());
             ExitCode::SUCCESS

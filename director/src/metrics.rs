@@ -41,6 +41,17 @@ struct RealLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VipLabels {
+    vip: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BirdLabels {
+    name: String,
+    proto: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RoleLabels {
     role: String,
 }
@@ -173,6 +184,36 @@ pub fn render(status: &Status, counters: &Counters) -> String {
         );
     }
 
+    if let Some(a) = &status.announce {
+        let announced = Family::<VipLabels, Gauge>::default();
+        for vip in a.wanted.iter().chain(&a.announced) {
+            announced
+                .get_or_create(&VipLabels { vip: vip.clone() })
+                .set(i64::from(a.announced.contains(vip)));
+        }
+        registry.register(
+            "director_vip_announced",
+            "The VIP is announced to the routers through BIRD (1), or should be and is not (0)",
+            announced,
+        );
+        let proto_up = Family::<BirdLabels, Gauge>::default();
+        for p in &a.protocols {
+            proto_up
+                .get_or_create(&BirdLabels {
+                    name: p.name.clone(),
+                    proto: p.proto.clone(),
+                })
+                .set(i64::from(
+                    p.state == "up" && (p.proto != "BGP" || p.info.starts_with("Established")),
+                ));
+        }
+        registry.register(
+            "director_bird_protocol_up",
+            "A BIRD protocol is up (a BGP session: established)",
+            proto_up,
+        );
+    }
+
     let real_up = Family::<RealLabels, Gauge>::default();
     let real_weight = Family::<RealLabels, Gauge>::default();
     let fallback = Family::<VirtualLabels, Gauge>::default();
@@ -297,6 +338,25 @@ mod tests {
                     reason: Some("timed out".into()),
                 }],
             }],
+            announce: Some(crate::status::AnnounceStatus {
+                announced: vec!["192.0.2.132".into()],
+                wanted: vec!["192.0.2.132".into(), "192.0.2.133".into()],
+                protocols: vec![
+                    crate::status::BirdProtocolStatus {
+                        name: "router1".into(),
+                        proto: "BGP".into(),
+                        state: "up".into(),
+                        info: "Established".into(),
+                    },
+                    crate::status::BirdProtocolStatus {
+                        name: "router2".into(),
+                        proto: "BGP".into(),
+                        state: "start".into(),
+                        info: "Active Socket: Connection refused".into(),
+                    },
+                ],
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let c = Counters {
@@ -313,6 +373,10 @@ mod tests {
             "director_peer_up 1",
             "director_real_up{virtual_service=\"tcp:192.0.2.132:80\",real=\"198.51.100.1:80\"} 0",
             "director_fallback_active{virtual_service=\"tcp:192.0.2.132:80\"} 1",
+            "director_vip_announced{vip=\"192.0.2.132\"} 1",
+            "director_vip_announced{vip=\"192.0.2.133\"} 0",
+            "director_bird_protocol_up{name=\"router1\",proto=\"BGP\"} 1",
+            "director_bird_protocol_up{name=\"router2\",proto=\"BGP\"} 0",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -21,6 +21,36 @@ pub struct Status {
     pub last_reload_error: Option<String>,
     pub failover: Option<FailoverStatus>,
     pub virtuals: Vec<VirtualStatus>,
+    /// Scale-out: what this director announces through BIRD (`[announce]` on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce: Option<AnnounceStatus>,
+}
+
+/// The VIPs announced through BIRD, and BIRD's protocols.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnnounceStatus {
+    /// The static-route file director writes.
+    pub file: String,
+    /// What BIRD has now (the last file it accepted).
+    pub announced: Vec<String>,
+    /// What this director can serve now (differs from `announced` while BIRD refuses).
+    pub wanted: Vec<String>,
+    /// Operator standby: nothing announced.
+    pub standby: bool,
+    /// The last failure to publish, while it lasts.
+    pub error: Option<String>,
+    /// BIRD's protocols (`show protocols`, every 5 s): BGP sessions, BFD, the static ones.
+    pub protocols: Vec<BirdProtocolStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BirdProtocolStatus {
+    pub name: String,
+    pub proto: String,
+    /// `up`, `down`, `start`, ...
+    pub state: String,
+    /// BGP: the session state (`Established`, ...) and its last error.
+    pub info: String,
 }
 
 /// The failover side.
@@ -178,6 +208,30 @@ impl Status {
                 }
             }
         }
+        if let Some(a) = &self.announce {
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            let _ = writeln!(
+                s,
+                "announced through BIRD: {}{}",
+                list(&a.announced),
+                if a.standby { " (operator standby)" } else { "" }
+            );
+            if a.wanted != a.announced {
+                let _ = writeln!(s, "  to announce: {}", list(&a.wanted));
+            }
+            if let Some(e) = &a.error {
+                let _ = writeln!(s, "  BIRD: {e}");
+            }
+            for p in &a.protocols {
+                let _ = writeln!(s, "  bird {} {}: {} {}", p.proto, p.name, p.state, p.info);
+            }
+        }
         for v in &self.virtuals {
             let _ = writeln!(
                 s,
@@ -271,6 +325,19 @@ mod tests {
                     reason: None,
                 }],
             }],
+            announce: Some(AnnounceStatus {
+                file: "/etc/bird/director-vips.conf".into(),
+                announced: vec!["192.0.2.132".into()],
+                wanted: vec![],
+                standby: false,
+                error: Some("BIRD refused \"configure\": 8002 x".into()),
+                protocols: vec![BirdProtocolStatus {
+                    name: "router1".into(),
+                    proto: "BGP".into(),
+                    state: "up".into(),
+                    info: "Established".into(),
+                }],
+            }),
         };
         let text = st.render();
         for want in [
@@ -285,6 +352,8 @@ mod tests {
             "refused packets: bad_auth 3, replay 1",
             "virtual tcp:192.0.2.132:80 (rr)",
             "real 198.51.100.1:80",
+            "announced through BIRD: 192.0.2.132\n  to announce: nothing\n  BIRD: BIRD refused",
+            "  bird BGP router1: up Established",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -556,6 +556,9 @@ pub struct NodeStatus {
     /// Refused packets by reason (`bad_auth`, `unknown_key`, `replay`, `old_generation`,
     /// `unknown_node`, `malformed`, ...).
     pub rejected: BTreeMap<&'static str, u64>,
+    /// When the node's loop last turned (it turns at every event, and at least every
+    /// keepalive): what systemd's watchdog watches.
+    pub updated: std::time::Instant,
 }
 
 impl NodeStatus {
@@ -1633,6 +1636,7 @@ fn life_name(l: PeerLife) -> &'static str {
 
 fn initial_status(cfg: &NodeConfig, generation: u64) -> NodeStatus {
     NodeStatus {
+        updated: std::time::Instant::now(),
         node: cfg.node_name.clone(),
         phase: "created",
         standby: false,
@@ -1694,6 +1698,7 @@ fn publish(parts: &LoopParts, book: &Book) {
     let s = parts.fsm.status();
     let cfg = parts.fsm.config();
     let status = NodeStatus {
+        updated: std::time::Instant::now(),
         node: cfg.local.clone(),
         phase: phase_name(s.phase),
         standby: s.standby,

@@ -1,6 +1,7 @@
 //! Response + expectation -> outcome. Pure: the probes do the I/O and call these.
 
-use crate::probe::{HttpMethod, Negotiate, ProbeError};
+use crate::error::ProbeError;
+use crate::negotiate::{HttpMethod, Negotiate};
 
 /// The result of one check, with the words ldirectord would log or write to its monitor file.
 #[derive(Debug, Clone, PartialEq, Eq)]

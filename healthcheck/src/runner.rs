@@ -672,5 +672,8 @@ async fn attempt_once(
     }
 }
 
+mod standard;
+pub use standard::{standard, unsupported};
+
 #[cfg(test)]
 mod tests;

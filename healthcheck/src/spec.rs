@@ -11,8 +11,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::probe::transport::Transport;
-use crate::probe::Negotiate;
+use crate::negotiate::Negotiate;
+use crate::negotiate::Transport;
 
 /// ldirectord's `checkinterval` default.
 pub const DEFAULT_CHECKINTERVAL: Duration = Duration::from_secs(10);
@@ -181,7 +181,7 @@ impl FromStr for Service {
 }
 
 /// `protocol=` of the virtual service the real belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
     Tcp,
     Udp,

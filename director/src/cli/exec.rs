@@ -9,8 +9,8 @@ use super::names::Resolver;
 use super::render;
 use super::restore::ConfigStream;
 use crate::ipvs::{
-    Change, Dest, DestKey, Family, Forward, Ipvs, IpvsError, Op, Protocol, Service, ServiceKey,
-    SyncDaemon, SyncState, Timeouts, TunnelType,
+    Change, Dest, DestKey, Family, Forward, Ipvs, IpvsCmd, IpvsError, Protocol, Service,
+    ServiceKey, SyncDaemon, SyncState, Timeouts, TunnelType,
 };
 
 /// Where the command reads and writes. Everything is a parameter so `run` is testable.
@@ -39,18 +39,18 @@ enum Func {
     Other,
 }
 
-fn func_of(op: Op) -> Func {
+fn func_of(op: IpvsCmd) -> Func {
     match op {
-        Op::NewService => Func::AddService,
-        Op::SetService => Func::UpdateService,
-        Op::DelService => Func::DelService,
-        Op::Zero => Func::ZeroService,
-        Op::NewDest => Func::AddDest,
-        Op::SetDest => Func::UpdateDest,
-        Op::DelDest => Func::DelDest,
-        Op::NewDaemon => Func::StartDaemon,
-        Op::DelDaemon => Func::StopDaemon,
-        Op::GetService | Op::GetDest => Func::GetServices,
+        IpvsCmd::NewService => Func::AddService,
+        IpvsCmd::SetService => Func::UpdateService,
+        IpvsCmd::DelService => Func::DelService,
+        IpvsCmd::Zero => Func::ZeroService,
+        IpvsCmd::NewDest => Func::AddDest,
+        IpvsCmd::SetDest => Func::UpdateDest,
+        IpvsCmd::DelDest => Func::DelDest,
+        IpvsCmd::NewDaemon => Func::StartDaemon,
+        IpvsCmd::DelDaemon => Func::StopDaemon,
+        IpvsCmd::GetService | IpvsCmd::GetDest => Func::GetServices,
         _ => Func::Other,
     }
 }

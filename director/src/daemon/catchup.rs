@@ -94,7 +94,11 @@ impl Catchup {
             "IPVS connection sync: {} handed {} connections over{}",
             h.from,
             h.conns.len(),
-            if h.cut { " (more than this node checks)" } else { "" }
+            if h.cut {
+                " (more than this node checks)"
+            } else {
+                ""
+            }
         );
         self.latest.send_replace(Some(Arc::new(h)));
     }
@@ -253,7 +257,9 @@ mod tests {
         };
         let out = c.wait(LIMIT, table).await;
         match out {
-            Outcome::CaughtUp { conns: 3, waited, .. } => {
+            Outcome::CaughtUp {
+                conns: 3, waited, ..
+            } => {
                 assert!(waited >= Duration::from_millis(160), "{waited:?}");
                 assert!(waited < Duration::from_millis(200), "{waited:?}");
             }

@@ -25,8 +25,8 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::execute;
 use crate::config::ldirectord::VirtualAddress;
+use crate::lvs::execute;
 
 /// How long a command gets between SIGTERM and SIGKILL once it overran its bound.
 pub const TERM_GRACE: Duration = Duration::from_secs(1);

@@ -1,36 +1,39 @@
 //! One ldirectord configuration file at work: its health checks, its part of the IPVS table,
 //! its reloads and its stop. This is what `director run` (single mode), the `ldirectord`
-//! command line and (later) Heartbeat's `ldirectord::NAME` resources drive:
+//! command line and Heartbeat's `ldirectord::NAME` resources drive:
 //! `Lvs::start(file, kernel, prober)`, then `reload`, `status`, `stop`.
 //!
-//! Inside, one task owns everything (the reconciler, the health-check runner, the parsed
-//! file); the kernel is reached on tokio's blocking pool through a shared `Kernel` handle, so
-//! several files may program one table (each leaves the services of the others alone).
+//! The decisions are `crate::lvs::Core`'s; this is its loop. One task owns the core, the
+//! health-check runner and the file; it selects on health events, check results, the
+//! checkinterval tick, the file watch and commands, calls `Core::step` and carries out the
+//! effects. The kernel is reached on tokio's blocking pool through a shared `Kernel` handle,
+//! so several files may program one table (each leaves the services of the others alone).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use healthcheck::probe::ProbeError;
-use healthcheck::runner::{CheckResult, Event, ProbeFuture, Prober, Runner, RunnerConfig};
-use healthcheck::spec::{host_string, Attempt, CheckSpec};
-use healthcheck::tracker::Transition;
+use healthcheck::runner::{
+    CheckResult, Event as HealthEvent, ProbeFuture, Prober, Runner, RunnerConfig,
+};
+use healthcheck::spec::{Attempt, CheckSpec};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Level;
 
-use super::alert::{self, Alerts, DaemonStatus};
-use super::execute;
 use super::lane::{self, Lane, Lanes, Task};
 use super::mail::{self, MailOptions};
-use super::mapping::{self, CheckIds, Mapped, RealKey};
-use super::monitor::{self, Monitor};
-use super::reconcile::{Outcome, Reconciler};
-use crate::config::ldirectord::{self, service_key, Config, VirtualAddress};
-use crate::config::{Diagnostics, Resolver, SystemResolver};
-use crate::engine::{self, CheckId, Health};
-use crate::ipvs::{Ipvs, ServiceKey};
-use crate::status::{RealStatus, VirtualStatus};
+use crate::config::ldirectord;
+use crate::config::{Diagnostic, Diagnostics, Resolver, SystemResolver};
+use crate::ipvs::{Change, Ipvs, IpvsError, Table};
+use crate::lvs::maintenance::maintenance_names;
+use crate::lvs::mapping::RealKey;
+use crate::lvs::{Core, CoreOptions, Effect, Event, Loaded};
+
+pub use crate::lvs::{stall_after, LvsStatus, Progress, ReloadCause};
 
 /// The IPVS table, shared by every `Lvs` of the process. Operations run on the blocking pool.
 pub type Kernel = Arc<Mutex<Box<dyn Ipvs + Send>>>;
@@ -43,33 +46,6 @@ pub fn kernel(ipvs: impl Ipvs + Send + 'static) -> Kernel {
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock only means a panic elsewhere while holding it; the data is plain.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Why a reload happens (it decides the log line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReloadCause {
-    /// SIGHUP.
-    Signal,
-    /// `director reload`.
-    Request,
-    /// autoreload saw the file change.
-    FileChanged,
-}
-
-/// What one file's daemon shows.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LvsStatus {
-    pub file: String,
-    pub virtuals: Vec<VirtualStatus>,
-    pub reloads: u64,
-    pub reload_failures: u64,
-    pub last_reload_error: Option<String>,
-    pub ipvs_changes: u64,
-    pub ipvs_errors: u64,
-    pub check_failures: u64,
-    /// Recent check start lags in seconds (due -> started): (quantile, value).
-    pub check_lag: Vec<(f64, f64)>,
-    pub checks: u64,
 }
 
 /// Settings of an `Lvs` beyond its file.
@@ -114,53 +90,6 @@ impl LvsOptions {
     }
 }
 
-/// The health-check loop's sign of life, read by the `ldirectord::NAME` resource's monitor:
-/// when the loop last made progress, and how long without progress means it has stalled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// The last round (a checkinterval tick of the loop) at which checks had started since
-    /// the round before, or there were none to run.
-    pub at: tokio::time::Instant,
-    /// Three of the longest check periods (checkinterval plus the longest timeout).
-    pub stall_after: Duration,
-    /// Checks started so far, as of the last round.
-    pub started: u64,
-}
-
-impl Progress {
-    /// The next round at `now`: `started` checks started so far, `checks` configured.
-    pub fn round(self, now: tokio::time::Instant, started: u64, checks: usize) -> Progress {
-        let moving = checks == 0 || started != self.started;
-        Progress {
-            at: if moving { now } else { self.at },
-            started,
-            ..self
-        }
-    }
-
-    /// Whether the loop has made no progress for `stall_after` at `now`.
-    pub fn stalled(&self, now: tokio::time::Instant) -> bool {
-        now.saturating_duration_since(self.at) >= self.stall_after
-    }
-}
-
-/// How long without a check started means the loop has stalled: three of the longest check
-/// periods of `config` (its checkinterval plus its longest timeout), at least 3 s.
-pub fn stall_after(config: &Config) -> Duration {
-    let period = |t: &ldirectord::Timing| {
-        u64::from(t.checkinterval) + u64::from(t.checktimeout.max(t.negotiatetimeout))
-    };
-    let longest = config
-        .virtuals
-        .iter()
-        .map(|v| period(&v.timing))
-        .chain(std::iter::once(u64::from(config.globals.checkinterval)))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    Duration::from_secs(longest.saturating_mul(3))
-}
-
 enum Command {
     Reload {
         cause: ReloadCause,
@@ -194,35 +123,6 @@ struct Maintenance {
 
 /// Bound of the reverse lookup of a real before a check with a maintenance directory.
 pub const REVERSE_DNS_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The file names that put `real` in maintenance, in ldirectord's order; `fqdn` is its
-/// reverse-DNS name, and its first label (if the name matches `^[a-z][a-z0-9-]+\.`) the
-/// short name.
-pub fn maintenance_names(real: std::net::SocketAddr, fqdn: Option<&str>) -> Vec<String> {
-    let port = real.port();
-    let host = host_string(real.ip());
-    let mut names = vec![format!("{host}:{port}"), host];
-    if let Some(fqdn) = fqdn.filter(|f| !f.is_empty()) {
-        names.push(format!("{fqdn}:{port}"));
-        names.push(fqdn.to_string());
-        if let Some(short) = short_name(fqdn) {
-            names.push(format!("{short}:{port}"));
-            names.push(short.to_string());
-        }
-    }
-    names
-}
-
-/// ldirectord's `/^([a-z][a-z0-9\-]+)\./` on the reverse name.
-fn short_name(fqdn: &str) -> Option<&str> {
-    let (first, _) = fqdn.split_once('.')?;
-    let mut chars = first.chars();
-    let lead = chars.next()?;
-    let ok = lead.is_ascii_lowercase()
-        && first.len() >= 2
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    ok.then_some(first)
-}
 
 /// Whether `dir` puts `real` in maintenance. The directory is read off the loop; the reverse
 /// lookup happens only when it holds a file the address names do not match.
@@ -280,13 +180,14 @@ impl Prober for Maintenance {
     }
 }
 
-/// Reads the file; `logs_here`: this file's `logfile=` is where the process logs, so it is
-/// test-opened as ldirectord does ([`ldirectord::open_logfile`]).
+/// Reads the file and the `execute=` names it may start; `logs_here`: this file's `logfile=`
+/// is where the process logs, so it is test-opened as ldirectord does
+/// ([`ldirectord::open_logfile`]).
 async fn load(
     path: &Path,
     resolver: Arc<dyn Resolver + Send + Sync>,
     logs_here: bool,
-) -> Result<(Config, Vec<crate::config::Diagnostic>), Diagnostics> {
+) -> Result<Box<Loaded>, Diagnostics> {
     let p = path.to_path_buf();
     let file = path.display().to_string();
     let shown = file.clone();
@@ -299,11 +200,16 @@ async fn load(
                 return Err(Diagnostics(all));
             }
         }
-        Ok((config, warnings))
+        let children = children(&p, &config.globals.execute);
+        Ok(Box::new(Loaded {
+            config,
+            warnings,
+            children,
+        }))
     })
     .await
     .unwrap_or_else(|e| {
-        Err(Diagnostics(vec![crate::config::Diagnostic::error(
+        Err(Diagnostics(vec![Diagnostic::error(
             &file,
             None,
             format!("reading the file failed: {e}"),
@@ -311,31 +217,78 @@ async fn load(
     })
 }
 
+/// The `execute=` names of a configuration, without one naming this very file (that would
+/// start this configuration again, and again). Blocking (it resolves paths).
+fn children(path: &Path, names: &[String]) -> Vec<String> {
+    let me = std::fs::canonicalize(path).ok();
+    let etc = super::ldirectord::Paths::default().config_dir;
+    names
+        .iter()
+        .filter(|n| {
+            let found =
+                crate::config::locate(n, &etc).and_then(|l| std::fs::canonicalize(l.path).ok());
+            let itself = found.is_some() && found == me;
+            if itself {
+                tracing::warn!("execute={n} names this configuration itself: ignored");
+            }
+            !itself
+        })
+        .cloned()
+        .collect()
+}
+
+async fn mtime(path: &Path) -> Option<SystemTime> {
+    tokio::fs::metadata(path)
+        .await
+        .and_then(|m| m.modified())
+        .ok()
+}
+
+/// A task on the blocking pool that did not finish (it panicked), as the table error it is.
+fn lost(e: tokio::task::JoinError) -> IpvsError {
+    IpvsError::Io(std::io::Error::other(format!("IPVS update failed: {e}")))
+}
+
+/// A log line of the core, from this module (ldirectord's target).
+fn emit(level: Level, text: &str, reason: Option<&str>) {
+    macro_rules! at {
+        ($m:ident) => {
+            match reason {
+                Some(r) => tracing::$m!(reason = %r, "{text}"),
+                None => tracing::$m!("{text}"),
+            }
+        };
+    }
+    if level == Level::ERROR {
+        at!(error)
+    } else if level == Level::WARN {
+        at!(warn)
+    } else if level == Level::INFO {
+        at!(info)
+    } else if level == Level::DEBUG {
+        at!(debug)
+    } else {
+        at!(trace)
+    }
+}
+
 impl Lvs {
-    /// Read and map `path`, start its checks and reconcile the table once (the kernel table
-    /// is adopted as found: a real is added when its first check passes, a real already in
-    /// the table stays until its first check fails). A file with errors is refused.
+    /// Read `path`, start its checks and reconcile the table once (the kernel table is
+    /// adopted as found: a real is added when its first check passes, a real already in the
+    /// table stays until its first check fails). A file with errors is refused.
     pub async fn start(
         path: &Path,
         kernel: Kernel,
         options: LvsOptions,
     ) -> Result<Lvs, Diagnostics> {
-        let (config, warnings) = load(
+        let loaded = load(
             path,
             Arc::clone(&options.resolver),
             options.log_cfgname.is_some(),
         )
         .await?;
         let file = path.display().to_string();
-        for w in &warnings {
-            tracing::warn!("{w}");
-        }
-        let mut ids = CheckIds::default();
-        let mapped = mapping::map(&config, &file, &mut ids);
-        for w in &mapped.warnings {
-            tracing::warn!("{w}");
-        }
-        let maintenance = Arc::new(Mutex::new(config.globals.maintenancedir.clone()));
+        let maintenance = Arc::new(Mutex::new(loaded.config.globals.maintenancedir.clone()));
         let prober: Arc<dyn Prober> = Arc::new(Maintenance {
             inner: Arc::clone(&options.prober),
             dir: Arc::clone(&maintenance),
@@ -345,61 +298,47 @@ impl Lvs {
             Some(h) => Runner::on(h.clone(), prober, options.runner),
             None => Runner::new(prober, options.runner),
         };
-        let (monitor_tx, monitor_task) = monitor::writer();
+        let (monitor_tx, monitor_task) = super::monitor::writer();
         let (mail_tx, mail_task) = mail::sender(options.mail.clone(), 64);
+        let seen = tokio::fs::read(path).await.ok();
+        let mtime = mtime(path).await;
+        let (core, effects) = Core::start(
+            CoreOptions {
+                file: file.clone(),
+                mail_host: options.mail.host.clone(),
+                pid: std::process::id(),
+                logs_here: options.log_cfgname.is_some(),
+            },
+            *loaded,
+            Instant::now(),
+        );
         let (status_tx, status_rx) = watch::channel(LvsStatus {
-            file: file.clone(),
+            file,
             ..Default::default()
         });
-        let (progress_tx, progress_rx) = watch::channel(Progress {
-            at: tokio::time::Instant::now(),
-            stall_after: stall_after(&config),
-            started: 0,
-        });
-        let seen = std::fs::read(path).ok();
-        let mtime = mtime(path);
+        let (progress_tx, progress_rx) = watch::channel(core.progress());
         let lanes = Lanes::new(options.command_bounds);
         let mut actor = Actor {
             path: path.to_path_buf(),
-            file,
             options,
-            config,
-            mapped: Mapped {
-                virtuals: Vec::new(),
-                extras: Vec::new(),
-                warnings: Vec::new(),
-            },
-            ids,
-            check_of: HashMap::new(),
-            reconciler: Arc::new(Mutex::new(Reconciler::new(Vec::new()))),
+            core,
             kernel,
             runner,
             events,
             results: None,
-            monitors: HashMap::new(),
             monitor_tx,
             monitor_task: Some(monitor_task),
-            alerts: Alerts::default(),
-            alert_settings: HashMap::new(),
-            daemon_status: DaemonStatus::Starting,
             mail_tx,
             mail_task: Some(mail_task),
-            reasons: HashMap::new(),
-            fallback_edge: HashMap::new(),
             seen,
             mtime,
             maintenance,
             lanes,
-            status: LvsStatus::default(),
             status_tx,
             progress_tx,
-            repair_due: tokio::time::Instant::now(),
+            reply: None,
         };
-        actor.install(mapped);
-        actor.reconcile().await;
-        // ldirectord starts its `execute=` children once its own table is programmed.
-        let children = actor.children(&actor.config.globals.execute.clone());
-        actor.queue_children(execute::start(&children));
+        actor.carry_out(effects).await;
         let (tx, rx) = mpsc::channel(8);
         let path = actor.path.clone();
         let task = tokio::spawn(actor.run(rx));
@@ -455,182 +394,50 @@ impl Lvs {
     }
 }
 
-/// How many removed services a reload warning names before it only counts the rest.
-const NAMED_REMOVALS: usize = 10;
-
-/// A reload from `old` to a `new` configuration without any virtual service removes every
-/// service of `old` (as ldirectord does): the warning that says so, naming what goes, or
-/// `None` when the reload keeps at least one service or there was none. An empty or truncated
-/// file is the usual cause, so this must not pass silently.
-fn reload_removes_all(old: &Config, new: &Config, file: &str) -> Option<String> {
-    if !new.virtuals.is_empty() || old.virtuals.is_empty() {
-        return None;
-    }
-    let mut names: Vec<String> = old
-        .virtuals
-        .iter()
-        .take(NAMED_REMOVALS)
-        .map(|v| v.address.to_string())
-        .collect();
-    let more = old.virtuals.len().saturating_sub(NAMED_REMOVALS);
-    if more > 0 {
-        names.push(format!("and {more} more"));
-    }
-    Some(format!(
-        "{file}: warning: the reloaded file has no virtual service: removing all {} virtual \
-         services of the running configuration ({})",
-        old.virtuals.len(),
-        names.join(", ")
-    ))
-}
-
-fn mtime(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Edge {
-    Start,
-    Stop,
-}
-
 struct Actor {
     path: PathBuf,
-    file: String,
     options: LvsOptions,
-    config: Config,
-    mapped: Mapped,
-    ids: CheckIds,
-    check_of: HashMap<RealKey, CheckId>,
-    reconciler: Arc<Mutex<Reconciler>>,
+    core: Core,
     kernel: Kernel,
     runner: Runner<RealKey>,
-    events: mpsc::UnboundedReceiver<Event<RealKey>>,
+    events: mpsc::UnboundedReceiver<HealthEvent<RealKey>>,
     /// Every check result (monitorfile lines).
     /// Only while some virtual has a monitorfile (the runner sends nothing otherwise).
     results: Option<mpsc::UnboundedReceiver<CheckResult<RealKey>>>,
-    /// The monitorfile of each real that has one.
-    monitors: HashMap<RealKey, Monitor>,
     monitor_tx: mpsc::UnboundedSender<(PathBuf, String)>,
     monitor_task: Option<JoinHandle<()>>,
-    /// E-mail alert reminders, each virtual's alert settings, the daemon's state for them.
-    alerts: Alerts,
-    alert_settings: HashMap<ServiceKey, alert::Settings>,
-    daemon_status: DaemonStatus,
-    mail_tx: mpsc::Sender<alert::Mail>,
+    mail_tx: mpsc::Sender<crate::lvs::alert::Mail>,
     mail_task: Option<JoinHandle<()>>,
-    /// Why each real's last check failed.
-    reasons: HashMap<RealKey, String>,
-    /// The last fallbackcommand run per virtual.
-    fallback_edge: HashMap<VirtualAddress, Edge>,
     /// The file's content and mtime as last read (autoreload).
     seen: Option<Vec<u8>>,
     mtime: Option<SystemTime>,
     maintenance: Arc<Mutex<Option<PathBuf>>>,
     /// fallbackcommand / callback lines and execute= children, each kind in its own lanes.
     lanes: Lanes,
-    status: LvsStatus,
     status_tx: watch::Sender<LvsStatus>,
     progress_tx: watch::Sender<Progress>,
-    /// The next checkinterval tick that repairs hand edits (dumps the kernel table) must come
-    /// at or after this ([`next_repair`]).
-    repair_due: tokio::time::Instant,
-}
-
-/// How much of the daemon's time the repair of hand edits may take: a pass that dumped the
-/// table in `d` is followed by the next one no sooner than `d * REPAIR_SPACING`.
-const REPAIR_SPACING: u32 = 50;
-
-/// When the next repair pass may run, given when the last one started and how long it took.
-/// A small table is repaired at every checkinterval; a big one (IPVS has no all-destinations
-/// dump: one dump per service) less often, so that repair never takes more than
-/// 1/[`REPAIR_SPACING`] of the time.
-fn next_repair(started: tokio::time::Instant, took: Duration) -> tokio::time::Instant {
-    started + took.saturating_mul(REPAIR_SPACING)
+    /// The reload in progress waits for its answer here.
+    reply: Option<oneshot::Sender<Result<(), String>>>,
 }
 
 impl Actor {
-    fn checkinterval(&self) -> Duration {
-        Duration::from_secs(u64::from(self.config.globals.checkinterval.max(1)))
-    }
-
-    /// Make `mapped` the running configuration (start and reload).
-    fn install(&mut self, mapped: Mapped) {
-        {
-            let mut rec = lock(&self.reconciler);
-            rec.set_virtuals(mapped.virtuals.clone());
-            for id in mapped.never_up() {
-                rec.set_health(id, Health::Down);
-            }
-        }
-        for rejected in self.runner.update(mapped.checks()) {
-            tracing::error!("{rejected}");
-        }
-        self.check_of = mapped.check_of();
-        self.monitors = mapped
-            .extras
-            .iter()
-            .flat_map(|x| x.reals.iter())
-            .filter_map(|r| r.monitor.clone().map(|m| (r.key, m)))
-            .collect();
-        match (self.monitors.is_empty(), self.results.is_some()) {
-            (false, false) => self.results = Some(self.runner.results()),
-            (true, true) => {
-                self.runner.stop_results();
-                self.results = None;
-            }
-            _ => {}
-        }
-        self.reasons.retain(|k, _| self.check_of.contains_key(k));
-        let addresses: BTreeSet<VirtualAddress> = mapped.extras.iter().map(|x| x.address).collect();
-        self.fallback_edge.retain(|a, _| addresses.contains(a));
-        for x in &mapped.extras {
-            for r in &x.reals {
-                if let Some(mapping::NoCheck::Invalid(why)) = &r.no_check {
-                    self.reasons.insert(r.key, why.clone());
-                }
-            }
-        }
-        *lock(&self.maintenance) = self.config.globals.maintenancedir.clone();
-        self.alert_settings = self
-            .config
-            .virtuals
-            .iter()
-            .map(|vs| {
-                let key = service_key(&vs.address);
-                let settings = alert::Settings {
-                    name: engine::virtual_name(&key),
-                    alert: vs.alert.clone(),
-                    servicename: vs.servicename.clone(),
-                    comment: vs.comment.clone(),
-                };
-                (key, settings)
-            })
-            .collect();
-        let settings: Vec<alert::Settings> = self.alert_settings.values().cloned().collect();
-        self.alerts.reconfigure(&settings);
-        self.mapped = mapped;
-    }
-
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let mut repair = tokio::time::interval(self.checkinterval());
+        let mut repair = tokio::time::interval(self.core.checkinterval());
         repair.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         repair.tick().await;
         let mut watch = tokio::time::interval(self.options.watch_interval);
         watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         watch.tick().await;
         loop {
+            let before = self.core.checkinterval();
             tokio::select! {
                 ev = self.events.recv() => {
                     let Some(ev) = ev else { continue };
-                    self.observe(ev);
+                    let mut batch = vec![ev];
                     while let Ok(ev) = self.events.try_recv() {
-                        self.observe(ev);
+                        batch.push(ev);
                     }
-                    self.reconcile_with(true).await;
-                    if self.daemon_status != DaemonStatus::Running && self.all_checked() {
-                        self.daemon_status = DaemonStatus::Running;
-                    }
+                    self.step(Event::Health(batch)).await;
                 }
                 res = async {
                     match self.results.as_mut() {
@@ -638,39 +445,21 @@ impl Actor {
                         None => std::future::pending().await,
                     }
                 } => {
-                    if let Some(res) = res {
-                        self.monitor(&res);
+                    if let Some(result) = res {
+                        let ctime = crate::logging::ctime();
+                        self.step(Event::Checked { result, ctime }).await;
                     }
                 }
                 _ = repair.tick() => {
-                    // ldirectord: a pass, then the reminders; its first pass belongs to
-                    // "starting" (or "reloading"), bounded here by one checkinterval.
-                    let started = tokio::time::Instant::now();
-                    if started >= self.repair_due {
-                        self.reconcile().await;
-                        self.repair_due = next_repair(started, started.elapsed());
-                    }
-                    self.daemon_status = DaemonStatus::Running;
-                    self.resend_alerts();
-                    self.note_progress(started);
+                    let started = self.runner.started();
+                    let checks = self.runner.checks();
+                    self.step(Event::Tick { started, checks }).await;
                 }
-                _ = watch.tick() => {
-                    let before = self.checkinterval();
-                    self.watch_file().await;
-                    if self.checkinterval() != before {
-                        repair = tokio::time::interval(self.checkinterval());
-                        repair.tick().await;
-                    }
-                }
+                _ = watch.tick() => self.watch_file().await,
                 cmd = commands.recv() => match cmd {
                     Some(Command::Reload { cause, reply }) => {
-                        let before = self.checkinterval();
-                        let r = self.reload(cause).await;
-                        let _ = reply.send(r);
-                        if self.checkinterval() != before {
-                            repair = tokio::time::interval(self.checkinterval());
-                            repair.tick().await;
-                        }
+                        self.reply = Some(reply);
+                        self.step(Event::Reload(cause)).await;
                     }
                     Some(Command::Stop { reply }) => {
                         self.stop().await;
@@ -681,382 +470,153 @@ impl Actor {
                     None => return,
                 },
             }
+            if self.core.checkinterval() != before {
+                repair = tokio::time::interval(self.core.checkinterval());
+                repair.tick().await;
+            }
         }
     }
 
-    fn observe(&mut self, ev: Event<RealKey>) {
-        let Some(&check) = self.check_of.get(&ev.key) else {
-            return;
-        };
-        let health = match ev.transition {
-            Transition::Up => {
-                self.reasons.remove(&ev.key);
-                Health::Up
-            }
-            Transition::Down => {
-                self.status.check_failures += 1;
-                tracing::info!(reason = %ev.reason, "real server {} is down", ev.key);
-                self.reasons.insert(ev.key, ev.reason.clone());
-                Health::Down
-            }
-        };
-        lock(&self.reconciler).set_health(check, health);
+    async fn step(&mut self, event: Event) {
+        let effects = self.core.step(event, Instant::now());
+        self.carry_out(effects).await;
     }
 
-    /// The `execute=` names of a configuration, without one naming this very file (that
-    /// would start this configuration again, and again).
-    fn children(&self, names: &[String]) -> Vec<String> {
-        let me = std::fs::canonicalize(&self.path).ok();
-        let etc = super::ldirectord::Paths::default().config_dir;
-        names
-            .iter()
-            .filter(|n| {
-                let found =
-                    crate::config::locate(n, &etc).and_then(|l| std::fs::canonicalize(l.path).ok());
-                let itself = found.is_some() && found == me;
-                if itself {
-                    tracing::warn!("execute={n} names this configuration itself: ignored");
+    /// Carry out `effects` in order; the answer to a question (dump, apply, load) goes back to
+    /// the core at once and its effects come before the rest.
+    async fn carry_out(&mut self, effects: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            let answer = match effect {
+                Effect::Dump => Some(Event::Dumped(self.dump().await)),
+                Effect::Apply(changes) => Some(Event::Applied(self.apply(changes).await)),
+                Effect::Load(cause) => {
+                    self.seen = tokio::fs::read(&self.path).await.ok();
+                    self.mtime = mtime(&self.path).await;
+                    let result = load(
+                        &self.path,
+                        Arc::clone(&self.options.resolver),
+                        self.options.log_cfgname.is_some(),
+                    )
+                    .await;
+                    Some(Event::Loaded { cause, result })
                 }
-                !itself
-            })
-            .cloned()
-            .collect()
-    }
-
-    fn queue_children(&mut self, jobs: Vec<execute::Job>) {
-        for job in jobs {
-            let program = self.options.ldirectord.clone();
-            self.lanes
-                .send(Lane::Execute, Task::Ldirectord { program, job });
-        }
-    }
-
-    fn send(&self, mail: alert::Mail) {
-        tracing::info!("emailalert: {}", mail.log_subject);
-        mail::queue(&self.mail_tx, mail);
-    }
-
-    /// "Inaccessible real server" reminders that are due.
-    fn resend_alerts(&mut self) {
-        let mails = self.alerts.resend(
-            tokio::time::Instant::now(),
-            self.daemon_status,
-            &self.options.mail.host,
-        );
-        for m in mails {
-            self.send(m);
-        }
-    }
-
-    /// A round of the loop: whether checks have started since the last one.
-    fn note_progress(&self, now: tokio::time::Instant) {
-        let started = self.runner.started();
-        let checks = self.runner.checks();
-        let stall = stall_after(&self.config);
-        self.progress_tx.send_modify(|p| {
-            *p = Progress {
-                stall_after: stall,
-                ..p.round(now, started, checks)
+                Effect::Log {
+                    level,
+                    text,
+                    reason,
+                } => {
+                    emit(level, &text, reason.as_deref());
+                    None
+                }
+                Effect::Mail(m) => {
+                    mail::queue(&self.mail_tx, m);
+                    None
+                }
+                Effect::Fallback { address, line } => {
+                    self.lanes.send(Lane::Fallback(address), Task::Shell(line));
+                    None
+                }
+                Effect::Callback(line) => {
+                    self.lanes.send(Lane::Callback, Task::Shell(line));
+                    None
+                }
+                Effect::Execute(job) => {
+                    let program = self.options.ldirectord.clone();
+                    self.lanes
+                        .send(Lane::Execute, Task::Ldirectord { program, job });
+                    None
+                }
+                Effect::Monitor { path, line } => {
+                    let _ = self.monitor_tx.send((path, line));
+                    None
+                }
+                Effect::Checks(checks) => {
+                    for rejected in self.runner.update(checks) {
+                        tracing::error!("{rejected}");
+                    }
+                    None
+                }
+                Effect::Results(want) => {
+                    if want && self.results.is_none() {
+                        self.results = Some(self.runner.results());
+                    } else if !want && self.results.is_some() {
+                        self.runner.stop_results();
+                        self.results = None;
+                    }
+                    None
+                }
+                Effect::MaintenanceDir(dir) => {
+                    *lock(&self.maintenance) = dir;
+                    None
+                }
+                Effect::LogTarget(globals) => {
+                    if let Some(name) = &self.options.log_cfgname {
+                        super::set_log_target(&globals, name);
+                    }
+                    None
+                }
+                Effect::Publish(mut status) => {
+                    let lag = self.runner.lag();
+                    status.checks = lag.count;
+                    status.check_lag = [0.5, 0.9, 0.99]
+                        .iter()
+                        .filter_map(|q| lag.quantile(*q).map(|d| (*q, d.as_secs_f64())))
+                        .collect();
+                    let _ = self.status_tx.send(status);
+                    None
+                }
+                Effect::Progress(p) => {
+                    self.progress_tx.send_replace(p);
+                    None
+                }
+                Effect::Reloaded(result) => {
+                    if let Some(reply) = self.reply.take() {
+                        let _ = reply.send(result);
+                    }
+                    None
+                }
             };
-        });
-    }
-
-    /// Whether every real with a check has had a verdict.
-    fn all_checked(&self) -> bool {
-        let rec = lock(&self.reconciler);
-        self.mapped
-            .extras
-            .iter()
-            .flat_map(|x| x.reals.iter())
-            .all(|r| rec.health(r.check) != Health::Unknown)
-    }
-
-    /// Write a check result to the monitorfile of every virtual of the real that has one.
-    fn monitor(&self, res: &CheckResult<RealKey>) {
-        if self.monitors.is_empty() {
-            return;
-        }
-        let ctime = crate::logging::ctime();
-        let pid = std::process::id();
-        for key in &res.keys {
-            if let Some(m) = self.monitors.get(key) {
-                let line = monitor::line(
-                    &ctime,
-                    pid,
-                    &m.id,
-                    res.outcome.is_success(),
-                    res.outcome.message(),
-                );
-                let _ = self.monitor_tx.send((m.path.clone(), line));
+            if let Some(event) = answer {
+                let more = self.core.step(event, Instant::now());
+                for e in more.into_iter().rev() {
+                    queue.push_front(e);
+                }
             }
         }
     }
 
-    /// A full pass: dump the kernel table, apply the difference (start, reload, repair).
-    async fn reconcile(&mut self) {
-        self.reconcile_with(false).await;
-    }
-
-    /// `cached`: plan against the table as last seen (health events); else dump first.
-    async fn reconcile_with(&mut self, cached: bool) {
-        let rec = Arc::clone(&self.reconciler);
+    async fn dump(&self) -> Result<Table, IpvsError> {
         let kernel = Arc::clone(&self.kernel);
-        let result = tokio::task::spawn_blocking(move || {
-            let mut k = lock(&kernel);
-            let mut r = lock(&rec);
-            if cached {
-                r.reconcile_cached(&mut **k)
-            } else {
-                r.reconcile(&mut **k)
-            }
-        })
-        .await;
-        match result {
-            Ok(Ok(outcome)) => self.report(&outcome),
-            Ok(Err(e)) => {
-                self.status.ipvs_errors += 1;
-                tracing::error!("cannot read the IPVS table: {e}");
-            }
-            Err(e) => {
-                self.status.ipvs_errors += 1;
-                tracing::error!("IPVS update failed: {e}");
-            }
-        }
-        self.fallback_commands();
-        self.publish();
+        tokio::task::spawn_blocking(move || lock(&kernel).dump().map(|s| s.table()))
+            .await
+            .unwrap_or_else(|e| Err(lost(e)))
     }
 
-    fn report(&mut self, outcome: &Outcome) {
-        for line in &outcome.applied {
-            tracing::info!("{line}");
-        }
-        let now = tokio::time::Instant::now();
-        for a in &outcome.alerts {
-            let Some(settings) = self.alert_settings.get(&a.service) else {
-                continue;
-            };
-            if let Some(mail) = self.alerts.event(
-                settings,
-                &a.real,
-                &a.subject,
-                a.down,
-                now,
-                self.daemon_status,
-                &self.options.mail.host,
-            ) {
-                self.send(mail);
-            }
-        }
-        self.status.ipvs_changes += outcome.applied.len() as u64;
-        if let Some(e) = &outcome.error {
-            self.status.ipvs_errors += 1;
-            tracing::error!("IPVS refused a change: {e}");
-        }
+    async fn apply(&self, changes: Vec<Change>) -> Result<(), IpvsError> {
+        let kernel = Arc::clone(&self.kernel);
+        tokio::task::spawn_blocking(move || lock(&kernel).apply(&changes))
+            .await
+            .unwrap_or_else(|e| Err(lost(e)))
     }
 
-    /// Run `fallbackcommand start|stop` when a virtual loses its last real server or gets one
-    /// back (edge-triggered, as ldirectord).
-    fn fallback_commands(&mut self) {
-        let rec = lock(&self.reconciler);
-        let mut runs: Vec<(VirtualAddress, String)> = Vec::new();
-        for x in &self.mapped.extras {
-            let Some(cmd) = &x.fallbackcommand else {
-                continue;
-            };
-            let healths: Vec<Health> = x.reals.iter().map(|r| rec.health(r.check)).collect();
-            let want = if healths.contains(&Health::Up) {
-                Edge::Stop
-            } else if healths.iter().all(|h| *h == Health::Down) {
-                Edge::Start
-            } else {
-                continue;
-            };
-            if self.fallback_edge.get(&x.address) == Some(&want) {
-                continue;
-            }
-            self.fallback_edge.insert(x.address, want);
-            let word = if want == Edge::Start { "start" } else { "stop" };
-            runs.push((
-                x.address,
-                format!("{cmd} {word} {}", mapping::fallbackcommand_args(&x.address)),
-            ));
-        }
-        drop(rec);
-        for (address, line) in runs {
-            self.lanes.send(Lane::Fallback(address), Task::Shell(line));
-        }
-    }
-
-    fn publish(&mut self) {
-        let rec = lock(&self.reconciler);
-        let table = rec.table();
-        let mut virtuals = Vec::new();
-        for (spec, x) in self.mapped.virtuals.iter().zip(&self.mapped.extras) {
-            let key = spec.service.key;
-            let dests = table.services.get(&key).map(|c| &c.dests);
-            let fallback_active = spec.fallback.as_ref().is_some_and(|f| {
-                dests.is_some_and(|d| d.contains_key(&engine::kernel_dest(&key, f).key()))
-            });
-            let reals = x
-                .reals
-                .iter()
-                .zip(&spec.reals)
-                .map(|(r, rs)| {
-                    let health = match rec.health(r.check) {
-                        Health::Up => "up",
-                        Health::Down => "down",
-                        Health::Unknown => "unknown",
-                    };
-                    let weight = dests
-                        .and_then(|d| d.get(&engine::kernel_dest(&key, &rs.dest).key()))
-                        .map(|d| d.weight);
-                    RealStatus {
-                        address: mapping::real_name(r.key.real.ip(), r.key.real.port()),
-                        health: health.to_string(),
-                        weight,
-                        reason: self.reasons.get(&r.key).cloned(),
-                    }
-                })
-                .collect();
-            virtuals.push(VirtualStatus {
-                name: x.address.to_string(),
-                scheduler: x.scheduler.clone(),
-                fallback_active,
-                reals,
-            });
-        }
-        drop(rec);
-        let lag = self.runner.lag();
-        self.status.file = self.file.clone();
-        self.status.virtuals = virtuals;
-        self.status.checks = lag.count;
-        self.status.check_lag = [0.5, 0.9, 0.99]
-            .iter()
-            .filter_map(|q| lag.quantile(*q).map(|d| (*q, d.as_secs_f64())))
-            .collect();
-        let _ = self.status_tx.send(self.status.clone());
-    }
-
-    async fn reload(&mut self, cause: ReloadCause) -> Result<(), String> {
-        match cause {
-            ReloadCause::Signal => {
-                tracing::info!("Reloading Linux Director Daemon config on signal")
-            }
-            ReloadCause::Request => {
-                tracing::info!("Reloading Linux Director Daemon config on request")
-            }
-            ReloadCause::FileChanged => {}
-        }
-        self.seen = std::fs::read(&self.path).ok();
-        self.mtime = mtime(&self.path);
-        match load(
-            &self.path,
-            Arc::clone(&self.options.resolver),
-            self.options.log_cfgname.is_some(),
-        )
-        .await
-        {
-            Err(diags) => {
-                for d in diags.iter() {
-                    tracing::error!("{d}");
-                }
-                tracing::error!(
-                    "configuration {} not reloaded: it has errors; the running configuration is kept",
-                    self.file
-                );
-                let text = diags.to_string();
-                self.status.reload_failures += 1;
-                self.status.last_reload_error = Some(text.clone());
-                self.publish();
-                Err(text)
-            }
-            Ok((config, warnings)) => {
-                for w in &warnings {
-                    tracing::warn!("{w}");
-                }
-                let mapped = mapping::map(&config, &self.file, &mut self.ids);
-                for w in &mapped.warnings {
-                    tracing::warn!("{w}");
-                }
-                if let Some(w) = reload_removes_all(&self.config, &config, &self.file) {
-                    tracing::warn!("{w}");
-                }
-                self.daemon_status = DaemonStatus::Reloading;
-                if let Some(name) = &self.options.log_cfgname {
-                    if config.globals.logfile != self.config.globals.logfile
-                        || config.globals.supervised != self.config.globals.supervised
-                    {
-                        super::set_log_target(&config.globals, name);
-                    }
-                }
-                let old = self.children(&self.config.globals.execute.clone());
-                let new = self.children(&config.globals.execute);
-                self.queue_children(execute::plan(&old, &new));
-                self.config = config;
-                self.install(mapped);
-                self.status.reloads += 1;
-                self.status.last_reload_error = None;
-                self.reconcile().await;
-                if self.all_checked() {
-                    self.daemon_status = DaemonStatus::Running;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// autoreload and callback: look at the file; when its content changed, say so, reload
-    /// if autoreload=yes, and run the callback.
+    /// autoreload and callback: look at the file; when its content changed, tell the core.
     async fn watch_file(&mut self) {
-        let now = mtime(&self.path);
+        let now = mtime(&self.path).await;
         if now == self.mtime {
             return;
         }
         self.mtime = now;
-        let content = std::fs::read(&self.path).ok();
+        let content = tokio::fs::read(&self.path).await.ok();
         if content == self.seen {
             return;
         }
-        tracing::info!("Configuration file '{}' has changed on disk", self.file);
-        let callback = self.config.globals.callback.clone();
-        if self.config.globals.autoreload {
-            tracing::info!(" - reread new configuration");
-            let _ = self.reload(ReloadCause::FileChanged).await;
-        } else {
-            tracing::info!(" - ignore new configuration");
-            self.seen = content;
-        }
-        if let Some(cb) = callback {
-            self.lanes
-                .send(Lane::Callback, Task::Shell(format!("{cb} {}", self.file)));
-        }
+        self.seen = content;
+        self.step(Event::FileChanged).await;
     }
 
     async fn stop(&mut self) {
-        self.daemon_status = DaemonStatus::Stopping;
-        let children = self.children(&self.config.globals.execute.clone());
-        self.queue_children(execute::stop(&children));
-        self.runner.update(Vec::new());
-        let purge: BTreeSet<ServiceKey> = self
-            .mapped
-            .extras
-            .iter()
-            .filter(|x| x.cleanstop)
-            .map(|x| service_key(&x.address))
-            .collect();
-        let rec = Arc::clone(&self.reconciler);
-        let kernel = Arc::clone(&self.kernel);
-        let result = tokio::task::spawn_blocking(move || {
-            let mut k = lock(&kernel);
-            let r = lock(&rec).stop(&mut **k, &purge);
-            r
-        })
-        .await;
-        match result {
-            Ok(Ok(outcome)) => self.report(&outcome),
-            Ok(Err(e)) => tracing::error!("cannot read the IPVS table at stop: {e}"),
-            Err(e) => tracing::error!("IPVS update failed at stop: {e}"),
-        }
+        self.step(Event::Stop).await;
         // Let the monitorfile lines and the fallbackcommand / callback lines already asked for
         // finish (bounded).
         let (closed, _) = mpsc::unbounded_channel();
@@ -1080,89 +640,6 @@ mod tests {
 
     fn sa(s: &str) -> std::net::SocketAddr {
         s.parse().unwrap()
-    }
-
-    fn parsed(text: &str) -> Config {
-        let resolver = StaticResolver::new(Services::default());
-        crate::config::ldirectord::parse(text, "www.cf", &resolver)
-            .unwrap()
-            .0
-    }
-
-    /// A loop has stalled after three of its longest check periods without a check started.
-    #[test]
-    fn stall_limit_follows_the_slowest_check() {
-        let c = parsed(
-            "checkinterval=1\nchecktimeout=1\nvirtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tchecktype=ping\n",
-        );
-        assert_eq!(stall_after(&c), Duration::from_secs(6));
-        let c = parsed(
-            "checkinterval=10\nvirtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tnegotiatetimeout=20\n",
-        );
-        assert_eq!(stall_after(&c), Duration::from_secs(90));
-        let c = parsed("checkinterval=4\n");
-        assert_eq!(stall_after(&c), Duration::from_secs(12));
-    }
-
-    #[test]
-    fn a_reload_to_no_virtual_service_says_what_it_removes() {
-        let two = parsed("virtual=192.0.2.1:80\n    real=192.0.2.2 gate\nvirtual=7\n");
-        let none = parsed("");
-        assert_eq!(
-            reload_removes_all(&two, &none, "www.cf").as_deref(),
-            Some(
-                "www.cf: warning: the reloaded file has no virtual service: removing all 2 \
-                 virtual services of the running configuration (tcp:192.0.2.1:80, fwm:7)"
-            )
-        );
-        assert_eq!(reload_removes_all(&none, &none, "www.cf"), None);
-        assert_eq!(reload_removes_all(&none, &two, "www.cf"), None);
-        assert_eq!(reload_removes_all(&two, &two, "www.cf"), None);
-        let many: String = (1..=12)
-            .map(|i| format!("virtual=192.0.2.{i}:80\n    scheduler=rr\n"))
-            .collect();
-        let w = reload_removes_all(&parsed(&many), &none, "www.cf").unwrap_or_default();
-        assert!(
-            w.contains("all 12 virtual services") && w.ends_with("tcp:192.0.2.10:80, and 2 more)"),
-            "{w}"
-        );
-    }
-
-    #[test]
-    fn maintenance_names_in_ldirectords_order() {
-        assert_eq!(
-            maintenance_names(sa("192.0.2.1:80"), Some("web1.example.com")),
-            [
-                "192.0.2.1:80",
-                "192.0.2.1",
-                "web1.example.com:80",
-                "web1.example.com",
-                "web1:80",
-                "web1"
-            ]
-        );
-        assert_eq!(
-            maintenance_names(sa("[2001:db8::1]:443"), None),
-            ["[2001:db8::1]:443", "[2001:db8::1]"]
-        );
-        // no short name unless the first label matches ^[a-z][a-z0-9-]+ and a dot follows
-        for fqdn in [
-            "Web1.example.com",
-            "w.example.com",
-            "1web.example.com",
-            "web1",
-            "we_b.x",
-        ] {
-            assert_eq!(
-                maintenance_names(sa("192.0.2.1:80"), Some(fqdn)).len(),
-                4,
-                "{fqdn}"
-            );
-        }
-        assert_eq!(
-            maintenance_names(sa("192.0.2.1:80"), Some("db-2.lan"))[4..],
-            ["db-2:80", "db-2"]
-        );
     }
 
     #[tokio::test]

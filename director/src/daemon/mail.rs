@@ -14,7 +14,7 @@ use lettre::{
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::alert::Mail;
+use crate::lvs::alert::Mail;
 
 /// How mails leave the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,7 +253,8 @@ mod tests {
                 m.envelope().from().map(ToString::to_string),
                 Some("root@lb1.example.com".to_string())
             );
-            let text = String::from_utf8(m.formatted()).unwrap();
+            // A long header is folded (RFC 5322 2.2.3): read it unfolded.
+            let text = String::from_utf8(m.formatted()).unwrap().replace("\r\n ", " ");
             let from_header = format!("From: {}\r\n", from.unwrap_or_else(|| "root@lb1.example.com".into()));
             prop_assert!(text.contains(&from_header), "{}", text);
             let subject_header = format!("Subject: {subject}\r\n");

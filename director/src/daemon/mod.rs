@@ -1,15 +1,15 @@
-//! The daemon: glue between the configuration, the health checks, the IPVS table, failover,
-//! the control socket, signals and metrics.
+//! The daemon: the I/O loops around the pure cores (`crate::lvs`, `failover::fsm`): the
+//! configuration files, the health checks, the IPVS table, failover, the control socket,
+//! signals and metrics.
 //!
-//! - `alert`: e-mail alerts, which change is mailed and the reminders (pure)
-//! - `execute`: ldirectord's `execute=` children (which `ldirectord NAME CMD` to run, pure)
-//! - `mail`: sends them (lettre: SMTP relay or sendmail), off the loop and bounded
+//! - `mail`: sends alert mails (lettre: SMTP relay or sendmail), off the loop and bounded
 //! - `lane`: runs fallbackcommand, callback and execute= commands, each kind apart, bounded
-//! - `mapping`: a parsed ldirectord file -> engine specs + health checks (pure)
-//! - `monitor`: ldirectord's `monitorfile` lines (pure formatting, a writer task)
-//! - `reconcile`: keeps the kernel table equal to the engine's desired table
-//! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`)
+//! - `monitor`: appends `monitorfile` lines, off the loop
+//! - `sdwatchdog`: systemd's service watchdog, notified while the loops that matter turn
+//! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`): the loop
+//!   that drives `lvs::Core`
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
+//! - `announcer`: scale-out, keeps BIRD announcing the VIPs this director can serve
 //! - `catchup`: a takeover from a live peer waits, bounded, for the connections it handed over
 //! - `pair`: pair mode (ha.cf): the files haresources names, the native ldirectord resource
 //!   (connection-sync role), failover status
@@ -19,17 +19,15 @@
 //! director (the ldirectord files of the directory); the control socket, metrics, signals,
 //! sd_notify.
 
-pub mod alert;
+pub mod announcer;
 pub mod catchup;
-pub mod execute;
 pub mod lane;
 pub mod ldirectord;
 pub mod lvs;
 pub mod mail;
-pub mod mapping;
 pub mod monitor;
 pub mod pair;
-pub mod reconcile;
+pub mod sdwatchdog;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -141,83 +139,9 @@ pub fn open_kernel(backend: Backend) -> Result<Kernel, String> {
     }
 }
 
-/// The standard probes: http, https and http_proxy (`Dispatch::new`) and every other
-/// negotiate service ldirectord has; dns, sip and simpletcp over the transport the virtual
-/// service's `protocol` gives (`CheckSpec::transport`).
-pub fn dispatch() -> healthcheck::runner::Dispatch {
-    use healthcheck::probe;
-    use healthcheck::spec::Service as S;
-    let mut d = healthcheck::runner::Dispatch::new();
-    d.register_over(S::Dns, |a, n, t| async move {
-        probe::dns::probe_over(a, &n, t).await
-    });
-    d.register(S::Ftp, |a, n| async move { probe::ftp::probe(a, &n).await });
-    d.register(
-        S::Imap,
-        |a, n| async move { probe::imap::probe(a, &n).await },
-    );
-    d.register(
-        S::Imaps,
-        |a, n| async move { probe::imaps::probe(a, &n).await },
-    );
-    d.register(
-        S::Ldap,
-        |a, n| async move { probe::ldap::probe(a, &n).await },
-    );
-    d.register(
-        S::Ldaps,
-        |a, n| async move { probe::ldaps::probe(a, &n).await },
-    );
-    d.register(
-        S::Mysql,
-        |a, n| async move { probe::mysql::probe(a, &n).await },
-    );
-    d.register(
-        S::Nntp,
-        |a, n| async move { probe::nntp::probe(a, &n).await },
-    );
-    d.register(S::Oracle, |a, n| async move {
-        probe::oracle::probe(a, &n).await
-    });
-    d.register(
-        S::Pgsql,
-        |a, n| async move { probe::pgsql::probe(a, &n).await },
-    );
-    d.register(S::Pop, |a, n| async move { probe::pop::probe(a, &n).await });
-    d.register(
-        S::Pops,
-        |a, n| async move { probe::pops::probe(a, &n).await },
-    );
-    d.register(S::Radius, |a, n| async move {
-        probe::radius::probe(a, &n).await
-    });
-    d.register_over(S::Simpletcp, |a, n, t| async move {
-        probe::simpletcp::probe_over(a, &n, t).await
-    });
-    d.register_over(S::Sip, |a, n, t| async move {
-        probe::sip::probe_over(a, &n, t).await
-    });
-    d.register(
-        S::Smtp,
-        |a, n| async move { probe::smtp::probe(a, &n).await },
-    );
-    d.register(S::Submission, |a, n| async move {
-        probe::submission::probe(a, &n).await
-    });
-    d
-}
-
-/// The services with no probe in this build (a real of such a service never comes up).
-pub fn unsupported_services() -> Vec<healthcheck::spec::Service> {
-    let d = dispatch();
-    healthcheck::spec::Service::all()
-        .filter(|s| !d.supports(*s))
-        .collect()
-}
-
 /// The standard probes (every service this build can check), run on the check thread.
 pub fn lvs_options() -> LvsOptions {
-    let mut options = LvsOptions::new(Arc::new(dispatch()));
+    let mut options = LvsOptions::new(Arc::new(healthcheck::runner::standard()));
     match healthcheck::runner::check_thread() {
         Ok(handle) => options.checks_on = Some(handle),
         Err(e) => tracing::warn!("cannot start the check thread, checks share the daemon's: {e}"),
@@ -229,6 +153,7 @@ async fn run_async(opts: Options) -> i32 {
     let pair_mode = opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file();
     let mut node_config = None;
     let mut pair_files = None;
+    let mut announce_settings = None;
     let files = if pair_mode {
         match failover::node::NodeConfig::load_with(
             &opts.config_dir,
@@ -257,13 +182,18 @@ async fn run_async(opts: Options) -> i32 {
             }
         }
     } else {
-        // A single director has no use for [monitor] yet, but a broken file is refused here
+        // A single director uses [announce] (scale-out); the rest of the file is checked here
         // as in a pair, so that it is never found broken only at the next change of mode.
-        if let Err(e) = failover::node::load_settings(&opts.config_dir) {
-            for line in e.to_string().lines() {
-                tracing::error!("{line}");
+        match failover::node::load_settings(&opts.config_dir) {
+            Ok(settings) => {
+                announce_settings = settings.announce.enabled.then_some(settings.announce);
             }
-            return 2;
+            Err(e) => {
+                for line in e.to_string().lines() {
+                    tracing::error!("{line}");
+                }
+                return 2;
+            }
         }
         files(&opts)
     };
@@ -310,10 +240,12 @@ async fn run_async(opts: Options) -> i32 {
     let node = match node_config {
         Some(mut cfg) => {
             if let Some(kernel) = &kernel {
-                let native = pair::LdirectordResource::new(
-                    Arc::clone(kernel),
-                    pair::SyncPlan::new(&cfg.settings.sync, &cfg.hacf),
-                );
+                let mut sync = pair::SyncPlan::new(&cfg.settings.sync, &cfg.hacf);
+                if opts.backend == Backend::Memory {
+                    // No kernel: no sync daemons, nothing to hand over or wait for.
+                    sync.iface = None;
+                }
+                let native = pair::LdirectordResource::new(Arc::clone(kernel), sync);
                 // Each ldirectord::NAME resource's monitor watches its file's checks.
                 for name in pair::ldirectord_names(&cfg.haresources) {
                     let path = locate(&name, &opts.config_dir).map(|l| l.path);
@@ -365,19 +297,30 @@ async fn run_async(opts: Options) -> i32 {
     }));
     let started = Instant::now();
     let config_dir = opts.config_dir.display().to_string();
+    // Scale-out: announced once the table is programmed, withdrawn before it is cleared.
+    let announcer = announce_settings.map(|a| {
+        tracing::info!(
+            "announce: the VIPs this director can serve go to BIRD through {} ({})",
+            a.file.display(),
+            a.socket.display()
+        );
+        announcer::Announcer::start(a, set.watches())
+    });
     let metrics_task = match &opts.metrics {
         Some(addr) => match addr.parse::<std::net::SocketAddr>() {
             Ok(addr) => {
                 let watches = set.watches();
                 let config_dir = config_dir.clone();
                 let node = node.clone();
+                let announced = announcer.as_ref().map(announcer::Announcer::watch);
                 Some(tokio::spawn(async move {
                     let source = move || {
                         let statuses: Vec<LvsStatus> =
                             watches.iter().map(|w| w.borrow().clone()).collect();
                         let node_status = node.as_ref().map(failover::node::NodeHandle::status);
-                        let (status, counters) =
+                        let (mut status, counters) =
                             build_status(&statuses, node_status.as_ref(), started, &config_dir);
+                        status.announce = announced.as_ref().map(|a| a.borrow().clone());
                         metrics::render(&status, &counters)
                     };
                     if let Err(e) = metrics::serve(addr, source).await {
@@ -398,6 +341,7 @@ async fn run_async(opts: Options) -> i32 {
         &mut set,
         node.as_ref(),
         pair_files.as_mut(),
+        announcer.as_ref(),
         &mut req_rx,
         started,
         &config_dir,
@@ -431,6 +375,9 @@ async fn run_async(opts: Options) -> i32 {
             }
         }
     }
+    if let Some(a) = announcer {
+        a.stop().await;
+    }
     set.stop().await;
     let _ = std::fs::remove_file(control::socket_path(&opts.run_dir));
     code
@@ -459,6 +406,14 @@ impl LvsSet {
         } else {
             Err(errors.join("\n"))
         }
+    }
+
+    /// Each file's health-check progress, by file name.
+    pub fn progress(&self) -> Vec<(String, lvs::Progress)> {
+        self.all
+            .iter()
+            .map(|l| (l.path().display().to_string(), *l.progress().borrow()))
+            .collect()
     }
 
     pub fn statuses(&self) -> Vec<LvsStatus> {
@@ -555,6 +510,7 @@ async fn wait_loop(
     set: &mut LvsSet,
     node: Option<&failover::node::NodeHandle>,
     mut pair: Option<&mut pair::PairFiles>,
+    announcer: Option<&announcer::Announcer>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
     config_dir: &str,
@@ -573,8 +529,27 @@ async fn wait_loop(
         }
     };
     let mut node_watch = tokio::time::interval(std::time::Duration::from_millis(200));
+    // systemd's watchdog: the failover node's loop turns at least every keepalive.
+    let sd_every = sdwatchdog::interval();
+    let mut sd_tick =
+        tokio::time::interval(sd_every.unwrap_or(std::time::Duration::from_secs(3600)));
+    let node_limit = pair
+        .as_deref()
+        .map_or(std::time::Duration::from_secs(10), |p| {
+            (p.hacf.keepalive * 3).max(std::time::Duration::from_secs(2))
+        });
+    let mut sd_last = None;
     loop {
         tokio::select! {
+            _ = sd_tick.tick(), if sd_every.is_some() => {
+                let checks = set.progress();
+                let live = sdwatchdog::Liveness {
+                    node: node.map(|n| (n.status().updated, node_limit)),
+                    checks: &checks,
+                };
+                let verdict = sdwatchdog::verdict(&live, std::time::Instant::now(), Instant::now());
+                sdwatchdog::round(verdict, &mut sd_last);
+            }
             _ = node_watch.tick(), if node.is_some() => {
                 if node.is_some_and(failover::node::NodeHandle::is_finished) {
                     tracing::error!("the failover node ended: stopping");
@@ -592,8 +567,9 @@ async fn wait_loop(
                 let response = match req {
                     Request::Status => {
                         let node_status = node.map(failover::node::NodeHandle::status);
-                        let (status, _) =
+                        let (mut status, _) =
                             build_status(&set.statuses(), node_status.as_ref(), started, config_dir);
+                        status.announce = announcer.map(announcer::Announcer::status);
                         Response::Status { status: Box::new(status) }
                     }
                     Request::Reload => match reload_all(set, node, pair.as_deref_mut(), ReloadCause::Request).await {
@@ -601,6 +577,19 @@ async fn wait_loop(
                         Err(message) => Response::Error { message },
                     },
                     Request::Standby | Request::Takeover => match node {
+                        None if announcer.is_some() => {
+                            let on = req == Request::Standby;
+                            if let Some(a) = announcer {
+                                a.set_standby(on);
+                            }
+                            Response::Ok {
+                                message: if on {
+                                    "standby: withdrawing every VIP from BIRD".into()
+                                } else {
+                                    "takeover: announcing again the VIPs this director can serve".into()
+                                },
+                            }
+                        }
                         Some(n) => {
                             if req == Request::Standby {
                                 n.standby();
@@ -656,6 +645,7 @@ pub fn build_status(
         last_reload_error: (!errors.is_empty()).then(|| errors.join("\n")),
         failover: node_status.map(|n| pair::failover_status(n, wall_start)),
         virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
+        announce: None,
     };
     let counters = Counters {
         reloads: status.reloads,
@@ -712,107 +702,4 @@ pub fn set_log_target(globals: &crate::config::ldirectord::Globals, cfgname: &st
         cfgname: cfgname.to_string(),
         supervised: globals.supervised,
     }));
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_negotiate_service_has_a_probe() {
-        let missing: Vec<String> = super::unsupported_services()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(missing, Vec::<String>::new());
-    }
-
-    use std::net::SocketAddr;
-    use std::sync::Arc;
-
-    use healthcheck::probe::Receive;
-    use healthcheck::runner::Prober;
-    use healthcheck::spec::{Attempt, CheckSpec, Protocol, Service, VirtualId};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A TCP-only server (nothing listens on its port over UDP) that answers one client with
-    /// `answer(request)`; the request is read by `read`.
-    async fn tcp_only(
-        read: fn(&[u8]) -> Option<usize>,
-        answer: fn(&[u8]) -> Vec<u8>,
-    ) -> SocketAddr {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while read(&req).is_none() {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = s.write_all(&answer(&req)).await;
-            let _ = s.shutdown().await;
-        });
-        addr
-    }
-
-    /// A DNS query over TCP is complete once its two-byte length is in.
-    fn dns_framed(req: &[u8]) -> Option<usize> {
-        let len = usize::from(u16::from_be_bytes([*req.first()?, *req.get(1)?]));
-        (req.len() >= 2 + len).then_some(len)
-    }
-
-    /// The query turned into an answer with one A record, 192.0.2.7 (name by pointer).
-    fn dns_a_answer(req: &[u8]) -> Vec<u8> {
-        let mut msg = req[2..].to_vec();
-        msg[2] |= 0x80; // QR: response
-        msg[3] = 0x80; // RA, NOERROR
-        msg[6..8].copy_from_slice(&1u16.to_be_bytes()); // ANCOUNT
-        msg.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7]);
-        let mut out = u16::try_from(msg.len()).unwrap().to_be_bytes().to_vec();
-        out.extend_from_slice(&msg);
-        out
-    }
-
-    fn sip_head(req: &[u8]) -> Option<usize> {
-        req.windows(4).position(|w| w == b"\r\n\r\n")
-    }
-
-    fn sip_ok(_: &[u8]) -> Vec<u8> {
-        b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec()
-    }
-
-    fn spec(real: SocketAddr, service: Service, protocol: Protocol) -> Arc<CheckSpec> {
-        let mut spec = CheckSpec::new(real, VirtualId::Addr("192.0.2.1:5060".parse().unwrap()));
-        spec.service = service;
-        spec.protocol = protocol;
-        spec.checkport = real.port();
-        let n = Arc::make_mut(&mut spec.negotiate);
-        n.request = Some("/www.example.com".into());
-        n.receive = Some(Receive::compile(r"^192\.0\.2\.7$").unwrap());
-        n.login = Some("check@example.com".into());
-        Arc::new(spec)
-    }
-
-    /// Item 9 of the hardening issue: dns and sip checks of a `protocol=tcp` virtual service
-    /// went over UDP. Against servers that only speak TCP they are now up.
-    #[tokio::test]
-    async fn dns_and_sip_use_tcp_when_the_virtual_service_is_tcp() {
-        let d = super::dispatch();
-        let deadline = std::time::Duration::from_secs(3);
-        for (service, read, answer) in [
-            (
-                Service::Dns,
-                dns_framed as fn(&[u8]) -> Option<usize>,
-                dns_a_answer as fn(&[u8]) -> Vec<u8>,
-            ),
-            (Service::Sip, sip_head, sip_ok),
-        ] {
-            let addr = tcp_only(read, answer).await;
-            let check = d.probe(spec(addr, service, Protocol::Tcp), Attempt::Negotiate);
-            let res = tokio::time::timeout(deadline, check).await;
-            assert!(matches!(res, Ok(Ok(()))), "{service} over tcp: {res:?}");
-        }
-    }
 }

@@ -332,9 +332,7 @@ impl NativeResource for LdirectordResource {
             let Some(catchup) = &self.catchup else {
                 return;
             };
-            if !takeover.from_live_peer
-                || self.sync.catch_up.is_zero()
-                || !self.active().is_empty()
+            if !takeover.from_live_peer || self.sync.catch_up.is_zero() || !self.active().is_empty()
             {
                 return;
             }
@@ -614,6 +612,7 @@ mod tests {
         use failover::node::{GroupInfo, LinkStatus as Link, PeerStatus as Peer};
         let now = std::time::SystemTime::now();
         let node = NodeStatus {
+            updated: std::time::Instant::now(),
             node: "ha01".into(),
             phase: "running",
             standby: false,

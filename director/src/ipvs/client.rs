@@ -30,8 +30,8 @@ use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 use super::msg::{parse_family_id, IpvsMessage, IPVS_GENL_NAME};
 use super::plan::{describe, op_of, service_words};
 use super::{
-    Change, Info, Ipvs, IpvsError, Op, ServiceEntry, ServiceKey, Snapshot, SyncDaemon, SyncState,
-    Timeouts,
+    Change, Info, Ipvs, IpvsCmd, IpvsError, ServiceEntry, ServiceKey, Snapshot, SyncDaemon,
+    SyncState, Timeouts,
 };
 
 /// Requests per `sendmsg` datagram in [`Client::apply`]. Every error the kernel queues costs
@@ -281,7 +281,7 @@ impl Client {
     fn doit(
         &mut self,
         request: IpvsMessage,
-        op: Op,
+        op: IpvsCmd,
         what: impl Fn() -> String,
     ) -> Result<Option<IpvsMessage>, IpvsError> {
         let seq = self
@@ -328,7 +328,7 @@ impl Client {
     fn dump(
         &mut self,
         request: IpvsMessage,
-        op: Op,
+        op: IpvsCmd,
         what: impl Fn() -> String,
     ) -> Result<Vec<IpvsMessage>, IpvsError> {
         let seq = self
@@ -374,7 +374,7 @@ impl Client {
     fn dests_of(&mut self, entry: &mut ServiceEntry) -> Result<(), IpvsError> {
         let key = entry.service.key;
         let family = key.family();
-        let replies = self.dump(IpvsMessage::get_dests(&key), Op::GetDest, || {
+        let replies = self.dump(IpvsMessage::get_dests(&key), IpvsCmd::GetDest, || {
             format!("list real servers of {}", service_words(&key))
         })?;
         entry.dests = replies
@@ -429,7 +429,7 @@ fn decode(e: DecodeError) -> IpvsError {
 
 impl Ipvs for Client {
     fn info(&mut self) -> Result<Info, IpvsError> {
-        let reply = self.doit(IpvsMessage::get_info(), Op::GetInfo, || {
+        let reply = self.doit(IpvsMessage::get_info(), IpvsCmd::GetInfo, || {
             "get IPVS version".into()
         })?;
         reply
@@ -439,9 +439,12 @@ impl Ipvs for Client {
     }
 
     fn dump(&mut self) -> Result<Snapshot, IpvsError> {
-        let replies = Client::dump(self, IpvsMessage::get_services(), Op::GetService, || {
-            "list virtual services".into()
-        })?;
+        let replies = Client::dump(
+            self,
+            IpvsMessage::get_services(),
+            IpvsCmd::GetService,
+            || "list virtual services".into(),
+        )?;
         let mut services = replies
             .iter()
             .map(|m| m.service_entry().map_err(decode))
@@ -453,7 +456,7 @@ impl Ipvs for Client {
     }
 
     fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError> {
-        let reply = self.doit(IpvsMessage::get_service(key), Op::GetService, || {
+        let reply = self.doit(IpvsMessage::get_service(key), IpvsCmd::GetService, || {
             format!("get virtual service {}", service_words(key))
         })?;
         let mut entry = reply
@@ -499,7 +502,7 @@ impl Ipvs for Client {
     }
 
     fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), IpvsError> {
-        self.doit(IpvsMessage::zero(key), Op::Zero, || match key {
+        self.doit(IpvsMessage::zero(key), IpvsCmd::Zero, || match key {
             Some(key) => format!("zero counters of {}", service_words(key)),
             None => "zero all counters".into(),
         })?;
@@ -507,14 +510,14 @@ impl Ipvs for Client {
     }
 
     fn flush(&mut self) -> Result<(), IpvsError> {
-        self.doit(IpvsMessage::flush(), Op::Flush, || {
+        self.doit(IpvsMessage::flush(), IpvsCmd::Flush, || {
             "delete all virtual services".into()
         })?;
         Ok(())
     }
 
     fn timeouts(&mut self) -> Result<Timeouts, IpvsError> {
-        let reply = self.doit(IpvsMessage::get_config(), Op::GetConfig, || {
+        let reply = self.doit(IpvsMessage::get_config(), IpvsCmd::GetConfig, || {
             "get timeouts".into()
         })?;
         Ok(reply
@@ -523,24 +526,28 @@ impl Ipvs for Client {
     }
 
     fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), IpvsError> {
-        self.doit(IpvsMessage::set_config(timeouts), Op::SetConfig, || {
-            format!(
-                "set timeouts tcp {} tcpfin {} udp {}",
-                timeouts.tcp, timeouts.tcp_fin, timeouts.udp
-            )
-        })?;
+        self.doit(
+            IpvsMessage::set_config(timeouts),
+            IpvsCmd::SetConfig,
+            || {
+                format!(
+                    "set timeouts tcp {} tcpfin {} udp {}",
+                    timeouts.tcp, timeouts.tcp_fin, timeouts.udp
+                )
+            },
+        )?;
         Ok(())
     }
 
     fn daemons(&mut self) -> Result<Vec<SyncDaemon>, IpvsError> {
-        let replies = Client::dump(self, IpvsMessage::get_daemons(), Op::GetDaemon, || {
+        let replies = Client::dump(self, IpvsMessage::get_daemons(), IpvsCmd::GetDaemon, || {
             "list sync daemons".into()
         })?;
         replies.iter().map(|m| m.daemon().map_err(decode)).collect()
     }
 
     fn start_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), IpvsError> {
-        self.doit(IpvsMessage::new_daemon(daemon), Op::NewDaemon, || {
+        self.doit(IpvsMessage::new_daemon(daemon), IpvsCmd::NewDaemon, || {
             format!(
                 "start {} sync daemon on {} (syncid {})",
                 state_words(daemon.state),
@@ -552,7 +559,7 @@ impl Ipvs for Client {
     }
 
     fn stop_daemon(&mut self, state: SyncState) -> Result<(), IpvsError> {
-        self.doit(IpvsMessage::del_daemon(state), Op::DelDaemon, || {
+        self.doit(IpvsMessage::del_daemon(state), IpvsCmd::DelDaemon, || {
             format!("stop {} sync daemon", state_words(state))
         })?;
         Ok(())

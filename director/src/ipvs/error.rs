@@ -2,26 +2,9 @@
 
 use std::io;
 
-/// What a request was doing when the kernel refused it (ipvsadm words its messages by this).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    NewService,
-    SetService,
-    DelService,
-    GetService,
-    NewDest,
-    SetDest,
-    DelDest,
-    GetDest,
-    NewDaemon,
-    DelDaemon,
-    GetDaemon,
-    SetConfig,
-    GetConfig,
-    GetInfo,
-    Zero,
-    Flush,
-}
+/// What a request was doing when the kernel refused it (ipvsadm words its messages by it):
+/// the generic netlink command itself.
+pub use super::msg::IpvsCmd;
 
 /// An error from the IPVS layer.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +15,7 @@ pub enum IpvsError {
     /// The kernel answered a request with a negative errno.
     #[error("{}", kernel_message(*op, *errno, what))]
     Kernel {
-        op: Op,
+        op: IpvsCmd,
         /// Positive errno value (`libc::EEXIST`, ...).
         errno: i32,
         /// The change that failed, in words (`add real server 198.51.100.1:80 to TCP 192.0.2.10:80`).
@@ -47,14 +30,14 @@ pub enum IpvsError {
 }
 
 /// The words for an errno returned by an IPVS operation.
-pub fn errno_text(op: Op, errno: i32) -> &'static str {
+pub fn errno_text(op: IpvsCmd, errno: i32) -> &'static str {
     match (errno, op) {
-        (libc::EEXIST, Op::NewService) => "service already exists",
-        (libc::EEXIST, Op::NewDest) => "destination already exists",
-        (libc::EEXIST, Op::NewDaemon) => "sync daemon is already running",
-        (libc::ESRCH, Op::DelDaemon) => "no sync daemon is running",
+        (libc::EEXIST, IpvsCmd::NewService) => "service already exists",
+        (libc::EEXIST, IpvsCmd::NewDest) => "destination already exists",
+        (libc::EEXIST, IpvsCmd::NewDaemon) => "sync daemon is already running",
+        (libc::ESRCH, IpvsCmd::DelDaemon) => "no sync daemon is running",
         (libc::ESRCH, _) => "no such service",
-        (libc::ENOENT, Op::NewService | Op::SetService) => {
+        (libc::ENOENT, IpvsCmd::NewService | IpvsCmd::SetService) => {
             "scheduler or persistence engine not found"
         }
         (libc::ENOENT, _) => "no such destination",
@@ -73,7 +56,7 @@ pub fn errno_text(op: Op, errno: i32) -> &'static str {
 
 /// The message of a refused change: what it was, then why, in words; an errno without
 /// words of its own gets the system's text and number.
-fn kernel_message(op: Op, errno: i32, what: &str) -> String {
+fn kernel_message(op: IpvsCmd, errno: i32, what: &str) -> String {
     let why = match errno_text(op, errno) {
         "unexpected kernel error" => format!(
             "unexpected kernel error: {} (errno {errno})",
@@ -95,7 +78,7 @@ mod tests {
     #[test]
     fn a_refused_change_is_named_with_the_reason() {
         let e = IpvsError::Kernel {
-            op: Op::NewDest,
+            op: IpvsCmd::NewDest,
             errno: libc::EEXIST,
             what: "add real server 198.51.100.1:80 to TCP 192.0.2.10:80".into(),
         };
@@ -104,7 +87,7 @@ mod tests {
             "add real server 198.51.100.1:80 to TCP 192.0.2.10:80: destination already exists"
         );
         let e = IpvsError::Kernel {
-            op: Op::NewService,
+            op: IpvsCmd::NewService,
             errno: libc::ENOENT,
             what: String::new(),
         };
@@ -113,7 +96,7 @@ mod tests {
             "NewService failed: scheduler or persistence engine not found"
         );
         let e = IpvsError::Kernel {
-            op: Op::SetDest,
+            op: IpvsCmd::SetDest,
             errno: libc::EBUSY,
             what: "edit real server 198.51.100.1:80".into(),
         };
@@ -139,23 +122,29 @@ mod tests {
             libc::EINVAL,
         ] {
             for op in [
-                Op::NewService,
-                Op::SetService,
-                Op::DelService,
-                Op::NewDest,
-                Op::SetDest,
-                Op::DelDest,
-                Op::NewDaemon,
-                Op::DelDaemon,
+                IpvsCmd::NewService,
+                IpvsCmd::SetService,
+                IpvsCmd::DelService,
+                IpvsCmd::NewDest,
+                IpvsCmd::SetDest,
+                IpvsCmd::DelDest,
+                IpvsCmd::NewDaemon,
+                IpvsCmd::DelDaemon,
             ] {
                 assert_ne!(errno_text(op, errno), "", "{op:?} {errno}");
             }
         }
         assert_eq!(
-            errno_text(Op::DelDaemon, libc::ESRCH),
+            errno_text(IpvsCmd::DelDaemon, libc::ESRCH),
             "no sync daemon is running"
         );
-        assert_eq!(errno_text(Op::DelService, libc::ESRCH), "no such service");
-        assert_eq!(errno_text(Op::DelDest, libc::ENOENT), "no such destination");
+        assert_eq!(
+            errno_text(IpvsCmd::DelService, libc::ESRCH),
+            "no such service"
+        );
+        assert_eq!(
+            errno_text(IpvsCmd::DelDest, libc::ENOENT),
+            "no such destination"
+        );
     }
 }

@@ -11,7 +11,7 @@
 
 use std::net::IpAddr;
 
-use super::error::{IpvsError, Op};
+use super::error::{IpvsCmd, IpvsError};
 use super::model::*;
 use super::Ipvs;
 
@@ -36,7 +36,7 @@ impl Default for MemoryIpvs {
     }
 }
 
-fn err(op: Op, errno: i32, what: impl Into<String>) -> IpvsError {
+fn err(op: IpvsCmd, errno: i32, what: impl Into<String>) -> IpvsError {
     IpvsError::Kernel {
         op,
         errno,
@@ -76,7 +76,7 @@ impl MemoryIpvs {
         self.services.iter().position(|s| s.service.key == *key)
     }
 
-    fn check_service(op: Op, s: &Service) -> Result<(), IpvsError> {
+    fn check_service(op: IpvsCmd, s: &Service) -> Result<(), IpvsError> {
         if !SCHEDULERS.contains(&s.scheduler.as_str()) {
             return Err(err(op, libc::ENOENT, format!("scheduler {}", s.scheduler)));
         }
@@ -91,7 +91,7 @@ impl MemoryIpvs {
         Ok(())
     }
 
-    fn check_dest(op: Op, svc: &Service, d: &Dest) -> Result<(), IpvsError> {
+    fn check_dest(op: IpvsCmd, svc: &Service, d: &Dest) -> Result<(), IpvsError> {
         if !unicast(&d.addr) {
             return Err(err(op, libc::EINVAL, "destination address not unicast"));
         }
@@ -111,9 +111,9 @@ impl MemoryIpvs {
         match c {
             Change::AddService(s) => {
                 if self.find(&s.key).is_some() {
-                    return Err(err(Op::NewService, libc::EEXIST, "service exists"));
+                    return Err(err(IpvsCmd::NewService, libc::EEXIST, "service exists"));
                 }
-                Self::check_service(Op::NewService, s)?;
+                Self::check_service(IpvsCmd::NewService, s)?;
                 self.services.push(ServiceEntry {
                     service: s.clone(),
                     stats: Stats::default(),
@@ -124,24 +124,24 @@ impl MemoryIpvs {
             Change::EditService(s) => {
                 let i = self
                     .find(&s.key)
-                    .ok_or_else(|| err(Op::SetService, libc::ESRCH, "no service"))?;
-                Self::check_service(Op::SetService, s)?;
+                    .ok_or_else(|| err(IpvsCmd::SetService, libc::ESRCH, "no service"))?;
+                Self::check_service(IpvsCmd::SetService, s)?;
                 self.services[i].service = s.clone();
             }
             Change::DelService(k) => {
                 let i = self
                     .find(k)
-                    .ok_or_else(|| err(Op::DelService, libc::ESRCH, "no service"))?;
+                    .ok_or_else(|| err(IpvsCmd::DelService, libc::ESRCH, "no service"))?;
                 self.services.remove(i);
             }
             Change::AddDest(k, d) => {
                 let i = self
                     .find(k)
-                    .ok_or_else(|| err(Op::NewDest, libc::ESRCH, "no service"))?;
+                    .ok_or_else(|| err(IpvsCmd::NewDest, libc::ESRCH, "no service"))?;
                 let se = &mut self.services[i];
-                Self::check_dest(Op::NewDest, &se.service, d)?;
+                Self::check_dest(IpvsCmd::NewDest, &se.service, d)?;
                 if se.dests.iter().any(|e| e.dest.key() == d.key()) {
-                    return Err(err(Op::NewDest, libc::EEXIST, "dest exists"));
+                    return Err(err(IpvsCmd::NewDest, libc::EEXIST, "dest exists"));
                 }
                 se.dests.insert(
                     0,
@@ -158,26 +158,26 @@ impl MemoryIpvs {
             Change::EditDest(k, d) => {
                 let i = self
                     .find(k)
-                    .ok_or_else(|| err(Op::SetDest, libc::ESRCH, "no service"))?;
+                    .ok_or_else(|| err(IpvsCmd::SetDest, libc::ESRCH, "no service"))?;
                 let se = &mut self.services[i];
-                Self::check_dest(Op::SetDest, &se.service, d)?;
+                Self::check_dest(IpvsCmd::SetDest, &se.service, d)?;
                 let e = se
                     .dests
                     .iter_mut()
                     .find(|e| e.dest.key() == d.key())
-                    .ok_or_else(|| err(Op::SetDest, libc::ENOENT, "no dest"))?;
+                    .ok_or_else(|| err(IpvsCmd::SetDest, libc::ENOENT, "no dest"))?;
                 e.dest = d.clone();
             }
             Change::DelDest(k, dk) => {
                 let i = self
                     .find(k)
-                    .ok_or_else(|| err(Op::DelDest, libc::ESRCH, "no service"))?;
+                    .ok_or_else(|| err(IpvsCmd::DelDest, libc::ESRCH, "no service"))?;
                 let se = &mut self.services[i];
                 let j = se
                     .dests
                     .iter()
                     .position(|e| e.dest.key() == *dk)
-                    .ok_or_else(|| err(Op::DelDest, libc::ENOENT, "no dest"))?;
+                    .ok_or_else(|| err(IpvsCmd::DelDest, libc::ENOENT, "no dest"))?;
                 se.dests.remove(j);
             }
         }
@@ -199,7 +199,7 @@ impl Ipvs for MemoryIpvs {
     fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, IpvsError> {
         self.find(key)
             .and_then(|i| self.services.get(i).cloned())
-            .ok_or_else(|| err(Op::GetService, libc::ESRCH, "no service"))
+            .ok_or_else(|| err(IpvsCmd::GetService, libc::ESRCH, "no service"))
     }
 
     fn apply(&mut self, changes: &[Change]) -> Result<(), IpvsError> {
@@ -223,7 +223,7 @@ impl Ipvs for MemoryIpvs {
             Some(k) => {
                 let i = self
                     .find(k)
-                    .ok_or_else(|| err(Op::Zero, libc::ESRCH, "no service"))?;
+                    .ok_or_else(|| err(IpvsCmd::Zero, libc::ESRCH, "no service"))?;
                 clear(&mut self.services[i]);
             }
         }
@@ -244,7 +244,7 @@ impl Ipvs for MemoryIpvs {
             .iter()
             .any(|v| *v > i32::MAX as u32 / 1000)
         {
-            return Err(err(Op::SetConfig, libc::EINVAL, "timeout too large"));
+            return Err(err(IpvsCmd::SetConfig, libc::EINVAL, "timeout too large"));
         }
         if t.tcp != 0 {
             self.timeouts.tcp = t.tcp;
@@ -266,10 +266,10 @@ impl Ipvs for MemoryIpvs {
 
     fn start_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), IpvsError> {
         if self.daemons.iter().any(|d| d.state == daemon.state) {
-            return Err(err(Op::NewDaemon, libc::EEXIST, "daemon running"));
+            return Err(err(IpvsCmd::NewDaemon, libc::EEXIST, "daemon running"));
         }
         if !self.interfaces.is_empty() && !self.interfaces.contains(&daemon.mcast_ifn) {
-            return Err(err(Op::NewDaemon, libc::ENODEV, "no such interface"));
+            return Err(err(IpvsCmd::NewDaemon, libc::ENODEV, "no such interface"));
         }
         let mut d = daemon.clone();
         d.sync_maxlen = Some(d.sync_maxlen.unwrap_or(1472));
@@ -287,7 +287,7 @@ impl Ipvs for MemoryIpvs {
             .daemons
             .iter()
             .position(|d| d.state == state)
-            .ok_or_else(|| err(Op::DelDaemon, libc::ESRCH, "no daemon"))?;
+            .ok_or_else(|| err(IpvsCmd::DelDaemon, libc::ESRCH, "no daemon"))?;
         self.daemons.remove(i);
         Ok(())
     }

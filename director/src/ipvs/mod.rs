@@ -17,7 +17,7 @@ pub mod msg;
 pub mod plan;
 pub mod sync;
 
-pub use error::{IpvsError, Op};
+pub use error::{IpvsCmd, IpvsError};
 pub use model::*;
 
 /// Everything director asks of the kernel's IPVS table. `client::Client` is the real kernel;

@@ -11,7 +11,7 @@
 //! when real servers are swapped the new ones are in place before the old ones go, so a
 //! service is never left empty in between.
 
-use crate::ipvs::error::{IpvsError, Op};
+use crate::ipvs::error::{IpvsCmd, IpvsError};
 use crate::ipvs::model::{Change, DestKey, Family, Protocol, ServiceConfig, ServiceKey, Table};
 
 /// The changes that turn `actual` into `desired`, in the order they must be applied.
@@ -141,14 +141,14 @@ pub fn apply_to(table: &mut Table, change: &Change) -> Result<(), IpvsError> {
 }
 
 /// The operation a change performs (what ipvsadm words its errors by).
-pub fn op_of(change: &Change) -> Op {
+pub fn op_of(change: &Change) -> IpvsCmd {
     match change {
-        Change::AddService(_) => Op::NewService,
-        Change::EditService(_) => Op::SetService,
-        Change::DelService(_) => Op::DelService,
-        Change::AddDest(..) => Op::NewDest,
-        Change::EditDest(..) => Op::SetDest,
-        Change::DelDest(..) => Op::DelDest,
+        Change::AddService(_) => IpvsCmd::NewService,
+        Change::EditService(_) => IpvsCmd::SetService,
+        Change::DelService(_) => IpvsCmd::DelService,
+        Change::AddDest(..) => IpvsCmd::NewDest,
+        Change::EditDest(..) => IpvsCmd::SetDest,
+        Change::DelDest(..) => IpvsCmd::DelDest,
     }
 }
 
@@ -327,7 +327,7 @@ mod tests {
         let err = apply_to(&mut t, &Change::DelDest(key(1), dest(1).key())).expect_err("no rs");
         match err {
             IpvsError::Kernel { op, errno, what } => {
-                assert_eq!((op, errno), (Op::DelDest, libc::ENOENT));
+                assert_eq!((op, errno), (IpvsCmd::DelDest, libc::ENOENT));
                 assert_eq!(
                     what,
                     "delete real server 198.51.100.1:80 from TCP 192.0.2.1:80"

@@ -348,7 +348,14 @@ fn conn(b: &[u8]) -> Result<Conn, DecodeError> {
             .collect()
     } else {
         (0..3)
-            .map(|k| IpAddr::V4(Ipv4Addr::new(b[24 + 4 * k], b[25 + 4 * k], b[26 + 4 * k], b[27 + 4 * k])))
+            .map(|k| {
+                IpAddr::V4(Ipv4Addr::new(
+                    b[24 + 4 * k],
+                    b[25 + 4 * k],
+                    b[26 + 4 * k],
+                    b[27 + 4 * k],
+                ))
+            })
             .collect()
     };
     Ok(Conn {

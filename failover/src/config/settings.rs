@@ -41,6 +41,37 @@ pub struct Settings {
     pub monitor: Monitor,
     /// `[sync]`: the IPVS connection sync of a pair with an ldirectord resource.
     pub sync: Sync,
+    /// `[announce]`: scale-out, the VIPs announced to the routers through BIRD.
+    pub announce: Announce,
+}
+
+/// `[announce]`: a director without ha.cf, one of several active behind the routers' ECMP,
+/// writes the VIPs it can serve into `file` (static routes BIRD's configuration includes) and
+/// reloads BIRD over its control socket `socket`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announce {
+    /// Whether VIPs are announced at all (default: no).
+    pub enabled: bool,
+    /// The file director writes (default `/etc/bird/director-vips.conf`).
+    pub file: std::path::PathBuf,
+    /// BIRD's control socket (default `/run/bird/bird.ctl`, Debian's bird2).
+    pub socket: std::path::PathBuf,
+    /// The static protocols' name; `4` and `6` are appended (default `director_vips`).
+    pub protocol: String,
+    /// The longest one exchange with BIRD may take (default 2 s).
+    pub timeout: Duration,
+}
+
+impl Default for Announce {
+    fn default() -> Self {
+        Announce {
+            enabled: false,
+            file: "/etc/bird/director-vips.conf".into(),
+            socket: "/run/bird/bird.ctl".into(),
+            protocol: "director_vips".into(),
+            timeout: Duration::from_secs(2),
+        }
+    }
 }
 
 /// `[sync]`: both nodes run the kernel's sync daemons (master and backup) on `interface`; the
@@ -104,6 +135,17 @@ impl Default for Monitor {
 struct RawSettings {
     monitor: Option<RawMonitor>,
     sync: Option<RawSync>,
+    announce: Option<RawAnnounce>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnnounce {
+    enabled: Option<bool>,
+    file: Option<Spanned<String>>,
+    socket: Option<Spanned<String>>,
+    protocol: Option<Spanned<String>>,
+    timeout: Option<Spanned<Span>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,7 +279,70 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
     if let Some(raw) = raw.sync {
         settings.sync = sync_section(raw, text, &mut c);
     }
+    if let Some(raw) = raw.announce {
+        settings.announce = announce_section(raw, text, &mut c);
+    }
     c.finish(settings)
+}
+
+fn announce_section(raw: RawAnnounce, text: &str, c: &mut Collector) -> Announce {
+    let d = Announce::default();
+    let at = |v: &Spanned<String>| line_of(text, v.span().start);
+    for (key, v) in [("file", &raw.file), ("socket", &raw.socket)] {
+        if let Some(v) = v {
+            if !v.get_ref().starts_with('/') {
+                c.error(
+                    at(v),
+                    format!(
+                        "announce: {key} \"{}\" is not an absolute path",
+                        v.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(p) = &raw.protocol {
+        // A BIRD symbol: a letter or '_', then letters, digits, '_' (with 4 or 6 appended).
+        let name = p.get_ref();
+        let valid = name.len() <= 60
+            && name
+                .chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !valid {
+            c.error(
+                at(p),
+                format!(
+                    "announce: protocol \"{name}\" is not a BIRD name (letters, digits and _, \
+                     starting with a letter)"
+                ),
+            );
+        }
+    }
+    let timeout = raw.timeout.as_ref().map_or(d.timeout, |v| v.get_ref().0);
+    if timeout < Duration::from_millis(100) || timeout > Duration::from_secs(60) {
+        let line = raw
+            .timeout
+            .as_ref()
+            .map_or(0, |v| line_of(text, v.span().start));
+        c.error(
+            line,
+            format!(
+                "announce: timeout {} is out of range (100ms to 1min)",
+                words(timeout)
+            ),
+        );
+    }
+    Announce {
+        enabled: raw.enabled.unwrap_or(d.enabled),
+        file: raw.file.map_or(d.file, |v| v.into_inner().into()),
+        socket: raw.socket.map_or(d.socket, |v| v.into_inner().into()),
+        protocol: raw.protocol.map_or(d.protocol, Spanned::into_inner),
+        timeout,
+    }
 }
 
 fn sync_section(raw: RawSync, text: &str, c: &mut Collector) -> Sync {
@@ -268,7 +373,9 @@ fn sync_section(raw: RawSync, text: &str, c: &mut Collector) -> Sync {
             && name.len() < 16
             && name != "."
             && name != ".."
-            && !name.chars().any(|ch| ch == '/' || ch == ':' || ch.is_whitespace());
+            && !name
+                .chars()
+                .any(|ch| ch == '/' || ch == ':' || ch.is_whitespace());
         if !valid {
             c.error(
                 line_of(text, iface.span().start),
@@ -395,11 +502,13 @@ mod tests {
 
     #[test]
     fn the_sync_section_is_read_and_checked() {
-        assert_eq!(Settings::default().sync.catch_up_timeout, Duration::from_secs(2));
-        let s = parsed(
-            "[sync]\nenabled = false\ninterface = \"eth1\"\ncatch_up_timeout = \"500ms\"\n",
-        )
-        .unwrap();
+        assert_eq!(
+            Settings::default().sync.catch_up_timeout,
+            Duration::from_secs(2)
+        );
+        let s =
+            parsed("[sync]\nenabled = false\ninterface = \"eth1\"\ncatch_up_timeout = \"500ms\"\n")
+                .unwrap();
         assert_eq!(
             s.sync,
             Sync {
@@ -409,11 +518,14 @@ mod tests {
             }
         );
         assert_eq!(
-            parsed("[sync]\ncatch_up_timeout = \"0s\"\n").unwrap().sync.catch_up_timeout,
+            parsed("[sync]\ncatch_up_timeout = \"0s\"\n")
+                .unwrap()
+                .sync
+                .catch_up_timeout,
             Duration::ZERO
         );
-        let e = parsed("[sync]\ninterface = \"eth 1\"\n\ncatch_up_timeout = \"2min\"\n")
-            .unwrap_err();
+        let e =
+            parsed("[sync]\ninterface = \"eth 1\"\n\ncatch_up_timeout = \"2min\"\n").unwrap_err();
         assert_eq!(
             e,
             "director.conf:2: sync: interface \"eth 1\" is not a valid interface name\n\
@@ -421,7 +533,42 @@ mod tests {
              group is down while it waits)"
         );
         let e = parsed("[sync]\nsyncid = 3\n").unwrap_err();
-        assert!(e.starts_with("director.conf:2: unknown field `syncid`"), "{e}");
+        assert!(
+            e.starts_with("director.conf:2: unknown field `syncid`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_announce_section_is_read_and_checked() {
+        let d = Settings::default().announce;
+        assert!(!d.enabled);
+        assert_eq!(d.socket, std::path::PathBuf::from("/run/bird/bird.ctl"));
+        let s = parsed(
+            "[announce]\nenabled = true\nfile = \"/etc/bird/vips.conf\"\nsocket = \"/run/b.ctl\"\n\
+             protocol = \"lb_vips\"\ntimeout = \"5s\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.announce,
+            Announce {
+                enabled: true,
+                file: "/etc/bird/vips.conf".into(),
+                socket: "/run/b.ctl".into(),
+                protocol: "lb_vips".into(),
+                timeout: Duration::from_secs(5),
+            }
+        );
+        let e =
+            parsed("[announce]\nfile = \"vips.conf\"\nprotocol = \"4vips\"\ntimeout = \"10ms\"\n")
+                .unwrap_err();
+        assert_eq!(
+            e,
+            "director.conf:2: announce: file \"vips.conf\" is not an absolute path\n\
+             director.conf:3: announce: protocol \"4vips\" is not a BIRD name (letters, digits \
+             and _, starting with a letter)\n\
+             director.conf:4: announce: timeout 10ms is out of range (100ms to 1min)"
+        );
     }
 
     proptest::proptest! {

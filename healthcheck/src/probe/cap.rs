@@ -21,52 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// page or one-row answer needs.
 pub const MAX_ANSWER: u64 = 1024 * 1024;
 
-/// A server sent more than a check reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("response larger than {}", size(*limit))]
-pub struct TooLarge {
-    /// The bound that was passed, in bytes.
-    pub limit: u64,
-}
-
-impl TooLarge {
-    /// As an i/o error (kind `InvalidData`), for a stream's reader.
-    pub fn into_io(self) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, self)
-    }
-
-    /// The `TooLarge` an error carries, itself or anywhere in its chain of sources (an i/o
-    /// error inside a library's error, for instance).
-    pub fn find(err: &(dyn std::error::Error + 'static)) -> Option<TooLarge> {
-        let mut next = Some(err);
-        while let Some(e) = next {
-            if let Some(t) = e.downcast_ref::<TooLarge>() {
-                return Some(*t);
-            }
-            // An i/o error's `source` skips the error it wraps: look at that one itself.
-            next = match e.downcast_ref::<io::Error>() {
-                Some(io) => io
-                    .get_ref()
-                    .map(|inner| inner as &(dyn std::error::Error + 'static)),
-                None => e.source(),
-            };
-        }
-        None
-    }
-}
-
-/// `1 MiB`, `256 KiB`, `1000 bytes`.
-fn size(bytes: u64) -> String {
-    const KIB: u64 = 1024;
-    const MIB: u64 = 1024 * KIB;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
-        format!("{} KiB", bytes / KIB)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
+pub use crate::error::TooLarge;
 
 /// Appends `chunk` to `body` unless that makes it longer than `limit`; then nothing is added.
 pub fn push_capped(body: &mut Vec<u8>, chunk: &[u8], limit: usize) -> Result<(), TooLarge> {

@@ -2,7 +2,7 @@
 //! parser quirks accepted (and warned about) instead of rejected.
 //!
 //! - `model`: the typed result (`Config`, `Globals`, `VirtualService`, `Real`, ...)
-//! - `parser`: `parse(text, file, resolver)`, the pure line machine
+//! - `parser`: `parse(text, file, resolver)`, the pure line machine: one method per directive
 //! - `table`: `desired_table(&Config)`, the IPVS table with every real server up
 //! - `text`: value rules (first digit run, inet_aton, comments, indentation)
 

@@ -72,18 +72,10 @@ pub struct Globals {
     pub tlsverify: Option<TlsVerify>,
 }
 
-/// `tlsverify=` (a director directive; ldirectord has none): how the certificate of a TLS
-/// check (https, pops, imaps, ldaps, ...) is checked. Unset, https verifies the chain and the
-/// other TLS checks verify nothing, as ldirectord does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsVerify {
-    /// `chain`: the chain must lead to a CA of the system store; the name is not checked.
-    Chain,
-    /// `yes`: chain and name (the virtualhost, else the real's address).
-    Full,
-    /// `no`: any certificate (self-signed real servers).
-    None,
-}
+/// `tlsverify=`: how the certificate of a TLS check is checked (healthcheck's type: `chain`,
+/// `yes` = full, `no` = none). Unset, https verifies the chain and the other TLS checks verify
+/// nothing, as ldirectord does.
+pub use healthcheck::negotiate::TlsVerify;
 
 impl Default for Globals {
     fn default() -> Self {
@@ -266,12 +258,12 @@ impl std::fmt::Display for VirtualAddress {
                 protocol,
                 addr: IpAddr::V6(a),
                 port,
-            } => write!(f, "{}:[{a}]:{port}", protocol.as_str()),
+            } => write!(f, "{}:[{a}]:{port}", protocol.name()),
             VirtualAddress::Addr {
                 protocol,
                 addr,
                 port,
-            } => write!(f, "{}:{addr}:{port}", protocol.as_str()),
+            } => write!(f, "{}:{addr}:{port}", protocol.name()),
             VirtualAddress::Fwmark {
                 family: Family::V4,
                 mark,
@@ -284,161 +276,11 @@ impl std::fmt::Display for VirtualAddress {
     }
 }
 
-/// `protocol=` of a virtual service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    /// Firewall-mark services.
-    Fwm,
-}
+/// `protocol=` of a virtual service: healthcheck's type (`tcp`, `udp`, `fwm`).
+pub use healthcheck::spec::Protocol;
 
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Fwm => "fwm",
-        }
-    }
-}
-
-/// `service=`: which negotiate check runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Service {
-    Dns,
-    Ftp,
-    Http,
-    Https,
-    HttpProxy,
-    Imap,
-    Imaps,
-    Ldap,
-    Ldaps,
-    Mysql,
-    Nntp,
-    /// No check: the real server is always up.
-    None,
-    Oracle,
-    Pgsql,
-    Pop,
-    Pops,
-    Radius,
-    SimpleTcp,
-    Sip,
-    Smtp,
-    Submission,
-}
-
-impl Service {
-    /// Every service, in ldirectord's spelling.
-    pub const ALL: [Service; 21] = [
-        Service::Dns,
-        Service::Ftp,
-        Service::Http,
-        Service::Https,
-        Service::HttpProxy,
-        Service::Imap,
-        Service::Imaps,
-        Service::Ldap,
-        Service::Ldaps,
-        Service::Mysql,
-        Service::Nntp,
-        Service::None,
-        Service::Oracle,
-        Service::Pgsql,
-        Service::Pop,
-        Service::Pops,
-        Service::Radius,
-        Service::SimpleTcp,
-        Service::Sip,
-        Service::Smtp,
-        Service::Submission,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Dns => "dns",
-            Service::Ftp => "ftp",
-            Service::Http => "http",
-            Service::Https => "https",
-            Service::HttpProxy => "http_proxy",
-            Service::Imap => "imap",
-            Service::Imaps => "imaps",
-            Service::Ldap => "ldap",
-            Service::Ldaps => "ldaps",
-            Service::Mysql => "mysql",
-            Service::Nntp => "nntp",
-            Service::None => "none",
-            Service::Oracle => "oracle",
-            Service::Pgsql => "pgsql",
-            Service::Pop => "pop",
-            Service::Pops => "pops",
-            Service::Radius => "radius",
-            Service::SimpleTcp => "simpletcp",
-            Service::Sip => "sip",
-            Service::Smtp => "smtp",
-            Service::Submission => "submission",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Service> {
-        Service::ALL.iter().copied().find(|s| s.as_str() == name)
-    }
-
-    /// ldirectord's `ld_port_to_service`: the default service of a virtual port.
-    pub fn from_port(port: u16) -> Service {
-        match port {
-            21 => Service::Ftp,
-            25 => Service::Smtp,
-            53 => Service::Dns,
-            80 => Service::Http,
-            110 => Service::Pop,
-            119 => Service::Nntp,
-            143 => Service::Imap,
-            389 => Service::Ldap,
-            443 => Service::Https,
-            587 => Service::Submission,
-            636 => Service::Ldaps,
-            993 => Service::Imaps,
-            995 => Service::Pops,
-            1521 => Service::Oracle,
-            1812 => Service::Radius,
-            3128 => Service::HttpProxy,
-            3306 => Service::Mysql,
-            5060 => Service::Sip,
-            5432 => Service::Pgsql,
-            _ => Service::None,
-        }
-    }
-
-    /// ldirectord's `ld_service_to_port`: the well-known port of a service (`None` for
-    /// `none` and `simpletcp`).
-    pub fn default_port(self) -> Option<u16> {
-        match self {
-            Service::Ftp => Some(21),
-            Service::Smtp => Some(25),
-            Service::Dns => Some(53),
-            Service::Http => Some(80),
-            Service::Pop => Some(110),
-            Service::Nntp => Some(119),
-            Service::Imap => Some(143),
-            Service::Ldap => Some(389),
-            Service::Https => Some(443),
-            Service::Submission => Some(587),
-            Service::Ldaps => Some(636),
-            Service::Imaps => Some(993),
-            Service::Pops => Some(995),
-            Service::Oracle => Some(1521),
-            Service::Radius => Some(1812),
-            Service::HttpProxy => Some(3128),
-            Service::Mysql => Some(3306),
-            Service::Sip => Some(5060),
-            Service::Pgsql => Some(5432),
-            Service::None | Service::SimpleTcp => None,
-        }
-    }
-}
+/// `service=`: which negotiate check runs (healthcheck's type).
+pub use healthcheck::spec::Service;
 
 /// `checktype=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -472,13 +314,8 @@ impl CheckType {
     }
 }
 
-/// `httpmethod=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum HttpMethod {
-    #[default]
-    Get,
-    Head,
-}
+/// `httpmethod=` (healthcheck's type).
+pub use healthcheck::negotiate::HttpMethod;
 
 /// `netmask=`: persistence granularity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -617,7 +454,7 @@ impl VirtualService {
         if real.port > 0 {
             return Some(real.port);
         }
-        self.service.default_port()
+        self.service.well_known_port()
     }
 
     /// The request and receive a real's check uses (its own override, else the virtual's).

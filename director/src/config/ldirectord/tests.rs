@@ -713,14 +713,14 @@ fn service_defaults_from_port() {
     for (port, service) in ports {
         let c = ok_clean(&format!("virtual=192.0.2.1:{port}\n"));
         assert_eq!(vs(&c).service, service, "port {port}");
-        if let Some(p) = service.default_port() {
+        if let Some(p) = service.well_known_port() {
             assert_eq!(p, port);
         }
     }
-    for s in Service::ALL {
+    for s in Service::all() {
         let c = ok_clean(&format!(
             "virtual=192.0.2.1:9999\n    service={}\n",
-            s.as_str()
+            s.name()
         ));
         assert_eq!(vs(&c).service, s);
     }

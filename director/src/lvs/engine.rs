@@ -29,14 +29,9 @@ use crate::ipvs::{
 /// has one id).
 pub type CheckId = usize;
 
-/// What the checks say of a real server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
-    /// No verdict yet (just started or just configured).
-    Unknown,
-    Up,
-    Down,
-}
+/// What the checks say of a real server (healthcheck's tracker's word: `Unknown` before the
+/// first verdict).
+pub use healthcheck::tracker::Health;
 
 /// A configured real server of a virtual service.
 #[derive(Debug, Clone, PartialEq, Eq)]

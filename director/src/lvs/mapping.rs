@@ -12,16 +12,15 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use healthcheck::probe::{HttpMethod as HcMethod, Negotiate, Receive, TlsVerify};
+use healthcheck::negotiate::{Negotiate, Receive, TlsVerify};
 use healthcheck::spec::{self as hc, host_string, CheckSpec, VirtualId};
 
+use super::engine::{CheckId, RealSpec, VirtualSpec};
 use super::monitor::Monitor;
 use crate::config::ldirectord::{
-    self as ld, service_config, CheckType, Config, HttpMethod, Method, VirtualAddress,
-    VirtualService,
+    self as ld, service_config, CheckType, Config, Method, VirtualAddress, VirtualService,
 };
 use crate::config::Diagnostic;
-use crate::engine::{CheckId, RealSpec, VirtualSpec};
 use crate::ipvs::{Dest, Forward};
 
 /// One real server of one virtual service: the health-check runner's key, shown in logs as
@@ -231,11 +230,9 @@ fn non_empty(s: &str) -> Option<String> {
 
 /// How a TLS check treats certificates: `tlsverify=`, else ldirectord's way (its HTTPS check
 /// verifies the chain but not the name; its other TLS checks verify nothing).
-fn tls_verify(set: Option<ld::TlsVerify>, service: hc::Service) -> TlsVerify {
+fn tls_verify(set: Option<TlsVerify>, service: hc::Service) -> TlsVerify {
     match set {
-        Some(ld::TlsVerify::Chain) => TlsVerify::Chain,
-        Some(ld::TlsVerify::Full) => TlsVerify::Full,
-        Some(ld::TlsVerify::None) => TlsVerify::None,
+        Some(t) => t,
         None if service == hc::Service::Https => TlsVerify::Chain,
         None => TlsVerify::None,
     }
@@ -262,16 +259,8 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         CheckType::Off => return Ok(None),
         CheckType::Combined(n) => hc::CheckType::Combined(n),
     };
-    spec.service = vs
-        .service
-        .as_str()
-        .parse()
-        .map_err(|e: hc::UnknownService| e.to_string())?;
-    spec.protocol = match vs.address.protocol() {
-        ld::Protocol::Tcp => hc::Protocol::Tcp,
-        ld::Protocol::Udp => hc::Protocol::Udp,
-        ld::Protocol::Fwm => hc::Protocol::Fwm,
-    };
+    spec.service = vs.service;
+    spec.protocol = vs.address.protocol();
     spec.checkport = vs.checkport_for(real).unwrap_or(0);
     let (request, receive) = vs.request_for(real);
     let receive = match receive {
@@ -284,10 +273,7 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         request: non_empty(request),
         receive,
         virtualhost: vs.virtualhost.clone(),
-        http_method: match vs.httpmethod {
-            HttpMethod::Get => HcMethod::Get,
-            HttpMethod::Head => HcMethod::Head,
-        },
+        http_method: vs.httpmethod,
         login: non_empty(&vs.login),
         passwd: non_empty(&vs.passwd),
         database: non_empty(&vs.database),
@@ -318,7 +304,7 @@ pub fn fallbackcommand_args(address: &VirtualAddress) -> String {
             protocol,
             addr,
             port,
-        } => format!("{}:{port} {}", host_string(*addr), protocol.as_str()),
+        } => format!("{}:{port} {}", host_string(*addr), protocol.name()),
         VirtualAddress::Fwmark { .. } => ":0 fwm".to_string(),
     }
 }

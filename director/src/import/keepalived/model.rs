@@ -1,0 +1,165 @@
+//! What the generated files say, before it is written as text.
+
+use std::net::IpAddr;
+
+use super::parse::Loc;
+
+/// Everything an import produces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Model {
+    /// The failover pair (`ha.cf`, `authkeys`, `haresources`); `None` without vrrp_instance.
+    pub pair: Option<Pair>,
+    /// The ldirectord files, in order.
+    pub ldirectord: Vec<LdFile>,
+}
+
+/// The pair: both nodes, timing, media, signing, resource groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    pub node: String,
+    pub peer: String,
+    /// `keepalive`, milliseconds.
+    pub keepalive_ms: u64,
+    /// `deadtime`, milliseconds.
+    pub deadtime_ms: u64,
+    pub media: Vec<Medium>,
+    pub auto_failback: bool,
+    /// `None`: crc (keepalived without authentication).
+    pub key: Option<String>,
+    pub groups: Vec<Group>,
+    /// Where each ha.cf line comes from (comment lines in the file).
+    pub sources: Vec<String>,
+}
+
+/// A heartbeat medium.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Medium {
+    Bcast(String),
+    Ucast(String, IpAddr),
+}
+
+/// One haresources line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The vrrp_instance (or vrrp_sync_group) it comes from.
+    pub name: String,
+    pub loc: Loc,
+    /// True: this node is the preferred node; false: the peer.
+    pub local_preferred: bool,
+    /// Resources as written in haresources (`IPaddr2::...`, `IPv6addr::...`).
+    pub resources: Vec<String>,
+    /// The VIPs of the group (for placing virtual servers).
+    pub addresses: Vec<IpAddr>,
+    /// keepalived's notify scripts, run by a generated resource script at the end of the line.
+    pub notify: Notify,
+}
+
+/// The notify scripts of a group: what runs when it is acquired (keepalived's MASTER) and
+/// released (BACKUP). Each command is its words, as keepalived splits them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notify {
+    pub start: Vec<Vec<String>>,
+    pub stop: Vec<Vec<String>>,
+    /// `FILE:LINE` of each script, for the generated file's comment.
+    pub origins: Vec<String>,
+}
+
+impl Notify {
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty() && self.stop.is_empty()
+    }
+
+    pub fn extend(&mut self, other: &Notify) {
+        self.start.extend(other.start.iter().cloned());
+        self.stop.extend(other.stop.iter().cloned());
+        self.origins.extend(other.origins.iter().cloned());
+    }
+}
+
+/// One ldirectord file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdFile {
+    pub name: String,
+    /// The group whose haresources line runs it (index into `Pair::groups`).
+    pub group: Option<usize>,
+    pub checkinterval: u32,
+    /// Per-virtual check intervals need `fork=yes` in ldirectord.
+    pub fork: bool,
+    pub virtuals: Vec<Virtual>,
+}
+
+/// How a virtual service is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VAddr {
+    Ip(IpAddr, u16),
+    Fwmark { mark: u32, v6: bool },
+}
+
+/// Forwarding method (ldirectord's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Gate,
+    Masq,
+    Ipip,
+}
+
+impl Method {
+    pub fn word(self) -> &'static str {
+        match self {
+            Method::Gate => "gate",
+            Method::Masq => "masq",
+            Method::Ipip => "ipip",
+        }
+    }
+}
+
+/// The one check of a virtual service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// No checker: every real server is up (`checktype=on`).
+    On,
+    Connect,
+    Ping,
+    /// `checktype=negotiate` with a service and its request/receive.
+    Negotiate {
+        service: &'static str,
+        request: Option<String>,
+        receive: Option<String>,
+        virtualhost: Option<String>,
+    },
+    External(String),
+}
+
+/// One `virtual=` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Virtual {
+    /// The virtual_server line.
+    pub origin: String,
+    pub addr: VAddr,
+    pub udp: bool,
+    pub scheduler: String,
+    pub schedflags: Vec<String>,
+    pub persistent: Option<u32>,
+    pub netmask: Option<String>,
+    pub ops: bool,
+    pub quiescent: bool,
+    pub fallback: Option<(IpAddr, Option<u16>, Method)>,
+    pub check: Check,
+    pub checkport: Option<u16>,
+    /// Seconds.
+    pub timeout: u32,
+    pub failurecount: u32,
+    pub checkinterval: u32,
+    pub reals: Vec<Real>,
+}
+
+/// One `real=` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Real {
+    pub addr: IpAddr,
+    pub port: u16,
+    pub method: Method,
+    pub weight: u32,
+    pub lower: u32,
+    pub upper: u32,
+}

@@ -1,0 +1,568 @@
+//! Importer unit tests (the corpus is tested end to end in `director/tests/import_keepalived.rs`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn options() -> Options {
+    Options {
+        node: "ha1".into(),
+        peer: Some("ha2".into()),
+    }
+}
+
+fn run(text: &str) -> Import {
+    import_text("keepalived.conf", text, &options())
+}
+
+fn file<'a>(i: &'a Import, name: &str) -> &'a str {
+    &i.files
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", i.files))
+        .text
+}
+
+fn notes(i: &Import) -> Vec<String> {
+    i.notes.iter().map(ToString::to_string).collect()
+}
+
+/// The lines of `text` that are not comments.
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#')).collect()
+}
+
+/// Files in memory; globs matched with the importer's own matcher.
+struct MapSource(BTreeMap<PathBuf, String>);
+
+impl Source for MapSource {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+    }
+
+    fn glob(&self, pattern: &Path) -> std::io::Result<Vec<PathBuf>> {
+        // `a/../b` as the filesystem reads it.
+        let mut want: Vec<String> = Vec::new();
+        for c in glob::components(pattern) {
+            if c == ".." {
+                want.pop();
+            } else {
+                want.push(c);
+            }
+        }
+        Ok(self
+            .0
+            .keys()
+            .filter(|p| {
+                let have = glob::components(p);
+                have.len() == want.len() && want.iter().zip(&have).all(|(w, h)| glob::matches(w, h))
+            })
+            .cloned()
+            .collect())
+    }
+}
+
+const PAIR: &str = "\
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass s3cret
+    }
+    virtual_ipaddress {
+        192.0.2.10
+        192.0.2.11/24 dev eth1
+        2001:db8::10/64
+    }
+}
+";
+
+#[test]
+fn a_master_instance_becomes_a_group_preferring_this_node() {
+    let i = run(PAIR);
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert_eq!(
+        lines(file(&i, "haresources")),
+        ["ha1 IPaddr2::192.0.2.10/32/eth0 IPaddr2::192.0.2.11/24/eth1 IPv6addr::2001:db8::10/64/eth0"]
+    );
+    // 4 × advert_int: keepalived's master-down interval is 3414 ms at priority 150, 3609 ms at
+    // 100, always below 4 s.
+    assert_eq!(
+        lines(file(&i, "ha.cf")),
+        [
+            "keepalive 1",
+            "deadtime 4",
+            "udpport 694",
+            "bcast eth0",
+            "auto_failback on",
+            "node ha1",
+            "node ha2"
+        ]
+    );
+    assert_eq!(lines(file(&i, "authkeys")), ["auth 1", "1 sha1 s3cret"]);
+    let keys = i.files.iter().find(|f| f.name == "authkeys").unwrap();
+    assert_eq!(keys.mode, 0o600);
+}
+
+#[test]
+fn backup_nopreempt_and_unicast() {
+    let text = PAIR
+        .replace(
+            "state MASTER",
+            "state BACKUP\n    nopreempt\n    unicast_peer {\n        192.0.2.2\n    }",
+        )
+        .replace("advert_int 1", "advert_int 0.5");
+    let i = run(&text);
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert!(file(&i, "haresources").contains("\nha2 IPaddr2::192.0.2.10/32/eth0"));
+    let hacf = lines(file(&i, "ha.cf"));
+    assert!(hacf.contains(&"keepalive 500ms"), "{hacf:?}");
+    assert!(hacf.contains(&"ucast eth0 192.0.2.2"), "{hacf:?}");
+    assert!(hacf.contains(&"auto_failback off"), "{hacf:?}");
+    assert!(!hacf.iter().any(|l| l.starts_with("bcast")), "{hacf:?}");
+}
+
+#[test]
+fn a_pair_needs_the_peer_name() {
+    let i = import_text(
+        "k.conf",
+        PAIR,
+        &Options {
+            node: "ha1".into(),
+            peer: None,
+        },
+    );
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert!(i.files.is_empty());
+    assert!(notes(&i)
+        .iter()
+        .any(|n| n.starts_with("k.conf:1: ") && n.contains("--peer")));
+}
+
+const VS: &str = "\
+virtual_server 192.0.2.10 80 {
+    delay_loop 6
+    lb_algo wrr
+    lb_kind DR
+    persistence_timeout
+    protocol TCP
+    sorry_server 192.0.2.99 8080
+    inhibit_on_failure
+    real_server 192.0.2.21 80 {
+        weight 3
+        TCP_CHECK {
+            connect_port 8080
+            connect_timeout 3
+            retry 2
+        }
+    }
+    real_server 192.0.2.22 80 {
+        weight 0
+        lvs_method NAT
+        TCP_CHECK {
+            connect_port 8080
+            connect_timeout 3
+            retry 2
+        }
+    }
+}
+";
+
+#[test]
+fn a_virtual_server_becomes_a_virtual_block() {
+    let i = run(VS);
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert!(i.files.iter().all(|f| f.name == "ldirectord.cf"));
+    assert_eq!(
+        lines(file(&i, "ldirectord.cf")),
+        [
+            "checkinterval=6",
+            "",
+            "virtual=192.0.2.10:80",
+            "\treal=192.0.2.21:80 gate 3",
+            "\treal=192.0.2.22:80 masq 0",
+            "\tscheduler=wrr",
+            "\tprotocol=tcp",
+            "\tpersistent=360",
+            "\tfallback=192.0.2.99:8080 gate",
+            "\tquiescent=yes",
+            "\tchecktype=connect",
+            "\tcheckport=8080",
+            "\tchecktimeout=3",
+            "\tnegotiatetimeout=3",
+            "\tfailurecount=3",
+        ]
+    );
+}
+
+#[test]
+fn a_virtual_server_without_real_servers_is_left_out_as_keepalived_does() {
+    let i = run("virtual_server 192.0.2.1 80 {\n  lb_algo rr\n}\n");
+    assert_eq!(i.exit_code(), EXIT_COMPLETE);
+    assert!(i.files.is_empty(), "{:?}", i.files);
+    assert_eq!(
+        notes(&i),
+        ["keepalived.conf:1: note: virtual_server 192.0.2.1 80 has no real_server: keepalived ignores it, and so does the import"]
+    );
+}
+
+#[test]
+fn generated_ldirectord_files_load_with_directors_parser() {
+    let i = run(VS);
+    let resolver = crate::config::StaticResolver::new(crate::config::Services::parse(""));
+    let (config, _) =
+        crate::config::ldirectord::parse(file(&i, "ldirectord.cf"), "x.cf", &resolver)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    let v = &config.virtuals[0];
+    assert!(v.quiescent);
+    assert_eq!(v.timing.failurecount, 3);
+    assert_eq!(v.persistent, Some(360));
+    assert_eq!(v.reals.len(), 2);
+}
+
+#[test]
+fn groups_expand_to_one_virtual_per_member() {
+    let text = "\
+virtual_server_group WEB {
+    192.0.2.1-3 80
+    198.51.100.8/31 443
+    fwmark 7
+}
+virtual_server group WEB {
+    lb_algo rr
+    real_server 10.0.0.1 80 {
+    }
+}
+";
+    let i = run(text);
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    let virtuals: Vec<&str> = file(&i, "ldirectord.cf")
+        .lines()
+        .filter(|l| l.starts_with("virtual"))
+        .collect();
+    assert_eq!(
+        virtuals,
+        [
+            "virtual=192.0.2.1:80",
+            "virtual=192.0.2.2:80",
+            "virtual=192.0.2.3:80",
+            "virtual=198.51.100.8:443",
+            "virtual=198.51.100.9:443",
+            "virtual=7"
+        ]
+    );
+    // No checker: always up, as in keepalived.
+    assert!(file(&i, "ldirectord.cf").contains("\tchecktype=on\n"));
+}
+
+#[test]
+fn what_has_no_equivalent_is_reported_at_its_line() {
+    let text = "\
+global_defs {
+    router_id LB1
+    enable_script_security
+}
+virtual_server 192.0.2.10 80 {
+    lb_algo rr
+    quorum 2
+    real_server 192.0.2.21 80 {
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200
+                digest 9b3a0c85a887a256d6939da88aabd8cd
+            }
+            url {
+                path /other
+            }
+        }
+        TCP_CHECK {
+        }
+        notify_down /bin/alert
+    }
+}
+";
+    let i = run(text);
+    assert_eq!(i.exit_code(), EXIT_INCOMPLETE);
+    let n = notes(&i);
+    let has = |prefix: &str| n.iter().any(|l| l.starts_with(prefix));
+    assert!(has("keepalived.conf:2: note: router_id"), "{n:#?}");
+    assert!(
+        has("keepalived.conf:3: not carried over: enable_script_security in global_defs"),
+        "{n:#?}"
+    );
+    assert!(
+        has("keepalived.conf:7: not carried over: quorum 2"),
+        "{n:#?}"
+    );
+    assert!(
+        has("keepalived.conf:12: not carried over: status_code 200"),
+        "{n:#?}"
+    );
+    assert!(
+        has("keepalived.conf:13: not carried over: digest"),
+        "{n:#?}"
+    );
+    assert!(
+        has("keepalived.conf:15: not carried over: a second url"),
+        "{n:#?}"
+    );
+    assert!(
+        has("keepalived.conf:19: not carried over: virtual_server 192.0.2.10 80: a second checker"),
+        "{n:#?}"
+    );
+    assert!(
+        has("keepalived.conf:21: not carried over: notify_down /bin/alert"),
+        "{n:#?}"
+    );
+    // The first checker is carried: the request path, retry 1 -> 2 failures.
+    let ld = file(&i, "ldirectord.cf");
+    assert!(
+        ld.contains("\tservice=http\n\trequest=\"/health\"\n"),
+        "{ld}"
+    );
+    assert!(ld.contains("\tfailurecount=2\n"), "{ld}");
+    assert!(
+        ld.contains("\tmasq 1") || ld.contains("real=192.0.2.21:80 masq 1"),
+        "{ld}"
+    );
+}
+
+#[test]
+fn syntax_errors_are_all_reported_and_nothing_is_written() {
+    let text =
+        "virtual_server 192.0.2.1 80 {\n  real_server 10.0.0.1 80 {\n    weight x\n  }\n\"open\n";
+    let i = run(text);
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert!(i.files.is_empty());
+    let n = notes(&i);
+    assert!(
+        n.contains(&"keepalived.conf:3: weight: invalid number x".to_string()),
+        "{n:#?}"
+    );
+    assert!(
+        n.contains(&"keepalived.conf:5: unterminated quoted string".to_string()),
+        "{n:#?}"
+    );
+    assert!(
+        n.contains(&"keepalived.conf:1: block opened here is never closed".to_string()),
+        "{n:#?}"
+    );
+}
+
+#[test]
+fn braces_may_touch_words_or_stand_on_their_own_line() {
+    let mut notes = Vec::new();
+    let t = parse::parse_text(
+        "k",
+        "a 1{b \"x y\"}\nc\n{\n  d ! comment\n}# c\ne",
+        &mut notes,
+    );
+    assert!(notes.is_empty(), "{notes:?}");
+    let shape: Vec<(String, Vec<String>)> = t
+        .stmts
+        .iter()
+        .map(|s| {
+            (
+                s.words.join(" "),
+                s.children().iter().map(|c| c.words.join(" ")).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("a 1".to_string(), vec!["b x y".to_string()]),
+            ("c".to_string(), vec!["d".to_string()]),
+            ("e".to_string(), vec![]),
+        ]
+    );
+}
+
+#[test]
+fn includes_follow_globs_relative_to_the_including_file() {
+    let mut files = BTreeMap::new();
+    files.insert(
+        PathBuf::from("/etc/keepalived/keepalived.conf"),
+        "include conf.d/*.conf\ninclude /nowhere/*.conf\n".to_string(),
+    );
+    files.insert(
+        PathBuf::from("/etc/keepalived/conf.d/b.conf"),
+        "virtual_server 192.0.2.2 80 {\n lb_algo rr\n real_server 10.0.0.1 80 {\n }\n}\n"
+            .to_string(),
+    );
+    files.insert(
+        PathBuf::from("/etc/keepalived/conf.d/a.conf"),
+        "virtual_server 192.0.2.1 80 {\n lb_algo rr\n include ../extra\n real_server 10.0.0.1 80 {\n }\n}\n"
+            .to_string(),
+    );
+    files.insert(
+        PathBuf::from("/etc/keepalived/extra"),
+        "protocol UDP\nbogus 1\n".to_string(),
+    );
+    files.insert(
+        PathBuf::from("/etc/keepalived/conf.d/a.conf.bak"),
+        "garbage {".to_string(),
+    );
+    let i = import(
+        Path::new("/etc/keepalived/keepalived.conf"),
+        &MapSource(files),
+        &options(),
+    );
+    let n = notes(&i);
+    assert_eq!(
+        n,
+        [
+            "/etc/keepalived/keepalived.conf:2: not carried over: include /nowhere/*.conf: no file matches (keepalived skips it too)",
+            "/etc/keepalived/extra:2: not carried over: bogus 1 in virtual_server 192.0.2.1 80",
+        ]
+    );
+    let ld = file(&i, "ldirectord.cf");
+    let a = ld.find("virtual=192.0.2.1:80").unwrap();
+    let b = ld.find("virtual=192.0.2.2:80").unwrap();
+    assert!(a < b, "sorted glob order: {ld}");
+    assert!(ld[a..b].contains("protocol=udp"), "{ld}");
+}
+
+#[test]
+fn an_include_cycle_is_an_error() {
+    let mut files = BTreeMap::new();
+    files.insert(PathBuf::from("/k/a"), "include b\n".to_string());
+    files.insert(PathBuf::from("/k/b"), "include a\n".to_string());
+    let i = import(Path::new("/k/a"), &MapSource(files), &options());
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert_eq!(notes(&i), ["/k/b:1: include a: /k/a includes itself"]);
+}
+
+#[test]
+fn ranges() {
+    use convert::range;
+    let v = |s: &str| {
+        range(s)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        v("10.0.0.254-10.0.1.1"),
+        ["10.0.0.254", "10.0.0.255", "10.0.1.0", "10.0.1.1"]
+    );
+    assert_eq!(v("2001:db8::fe-ff"), ["2001:db8::fe", "2001:db8::ff"]);
+    assert_eq!(
+        v("10.0.0.5/30"),
+        ["10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7"]
+    );
+    assert!(range("10.0.0.5-1").is_err());
+    // Far too large ranges stop at the limit, for the caller to refuse.
+    assert_eq!(
+        range("10.0.0.0/8").unwrap().len(),
+        convert::MAX_RANGE as usize + 1
+    );
+}
+
+/// keepalived-like text: known keywords, braces, addresses and junk.
+fn soup() -> impl Strategy<Value = String> {
+    let word = prop_oneof![
+        prop::sample::select(vec![
+            "vrrp_instance",
+            "virtual_server",
+            "virtual_server_group",
+            "real_server",
+            "group",
+            "fwmark",
+            "HTTP_GET",
+            "SSL_GET",
+            "TCP_CHECK",
+            "MISC_CHECK",
+            "DNS_CHECK",
+            "url",
+            "path",
+            "status_code",
+            "state",
+            "MASTER",
+            "BACKUP",
+            "interface",
+            "eth0",
+            "priority",
+            "advert_int",
+            "virtual_ipaddress",
+            "authentication",
+            "auth_pass",
+            "lb_kind",
+            "DR",
+            "NAT",
+            "TUN",
+            "lb_algo",
+            "rr",
+            "persistence_timeout",
+            "sorry_server",
+            "weight",
+            "include",
+            "{",
+            "}",
+            "\n",
+            "\"",
+            "!",
+            "192.0.2.1",
+            "192.0.2.1-3",
+            "2001:db8::1",
+            "80",
+            "0",
+            "65536",
+            "1.5",
+            "-1",
+            "unicast_peer",
+            "nopreempt",
+            "misc_path",
+        ])
+        .prop_map(str::to_string),
+        "[ -~]{0,6}",
+    ];
+    prop::collection::vec(word, 0..60).prop_map(|w| w.join(" "))
+}
+
+proptest! {
+    #[test]
+    fn any_text_imports_or_reports(text in soup()) {
+        let i = run(&text);
+        // Errors: nothing written; otherwise the files load with director's own parsers.
+        if i.failed() {
+            prop_assert!(i.files.is_empty());
+        }
+        for n in &i.notes {
+            prop_assert!(n.to_string().starts_with("keepalived.conf"));
+        }
+        let resolver = crate::config::StaticResolver::new(crate::config::Services::parse(""));
+        for f in &i.files {
+            match f.name.as_str() {
+                "ha.cf" => {
+                    failover::config::hacf::parse(Path::new("ha.cf"), &f.text)
+                        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", f.text)))?;
+                }
+                "haresources" => {
+                    failover::config::haresources::parse(Path::new("haresources"), &f.text)
+                        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", f.text)))?;
+                }
+                "authkeys" => {
+                    failover::config::authkeys::parse(Path::new("authkeys"), &f.text)
+                        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", f.text)))?;
+                }
+                name => {
+                    crate::config::ldirectord::parse(&f.text, name, &resolver)
+                        .map_err(|e| TestCaseError::fail(format!("{e:?}\n{}", f.text)))?;
+                }
+            }
+        }
+    }
+}

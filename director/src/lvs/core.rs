@@ -1,0 +1,794 @@
+//! One ldirectord configuration file at work, the decisions (pure): `Core::step(event, now)
+//! -> Vec<Effect>`, as failover's `Fsm::step`. `daemon::lvs` is the loop that feeds it
+//! health transitions, table dumps, apply results, ticks, reloads and stop, and carries out
+//! what it returns: dump or program the kernel table, log, mail, run the fallbackcommand /
+//! callback / `execute=` commands, write monitorfile lines, publish the status.
+//!
+//! A pass over the kernel table is a conversation: [`Effect::Dump`] is answered with
+//! [`Event::Dumped`], [`Effect::Apply`] with [`Event::Applied`], [`Effect::Load`] with
+//! [`Event::Loaded`]; the loop carries out the effects of an answer before the ones that
+//! followed the question, so a reload's table changes come before its callback. One pass at a
+//! time: the loop feeds no other event while a question is open.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use healthcheck::runner::{CheckResult, Event as HealthEvent};
+use healthcheck::spec::CheckSpec;
+use healthcheck::tracker::Transition;
+use tokio::time::Instant;
+use tracing::Level;
+
+use super::alert::{self, Alerts, DaemonStatus, Mail};
+use super::engine::{self, CheckId, Health};
+use super::execute::{self, Job};
+use super::mapping::{self, CheckIds, Mapped, RealKey};
+use super::monitor::{self, Monitor};
+use super::reconcile::{Next, Outcome, Pass, Reconciler};
+use super::status::{stall_after, LvsStatus, Progress};
+use crate::config::ldirectord::{service_key, Config, Globals, VirtualAddress};
+use crate::config::{Diagnostic, Diagnostics};
+use crate::ipvs::{Change, IpvsError, ServiceKey, Table};
+use crate::status::{RealStatus, VirtualStatus};
+
+/// Why a reload happens (it decides the log line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadCause {
+    /// SIGHUP.
+    Signal,
+    /// `director reload`.
+    Request,
+    /// autoreload saw the file change.
+    FileChanged,
+}
+
+/// A file as read by the loop.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// Problems that did not stop it from loading.
+    pub warnings: Vec<Diagnostic>,
+    /// Its `execute=` names, without one naming this very file.
+    pub children: Vec<String>,
+}
+
+/// What happens to a `Core`.
+#[derive(Debug)]
+pub enum Event {
+    /// Health transitions from the checks, in order.
+    Health(Vec<HealthEvent<RealKey>>),
+    /// A check result (monitorfile lines); `ctime` is the wall clock in ctime(3) form.
+    Checked {
+        result: CheckResult<RealKey>,
+        ctime: String,
+    },
+    /// The answer to [`Effect::Dump`].
+    Dumped(Result<Table, IpvsError>),
+    /// The answer to [`Effect::Apply`].
+    Applied(Result<(), IpvsError>),
+    /// A checkinterval tick: repair hand edits, send reminders. `started` checks have started
+    /// so far out of `checks` configured.
+    Tick { started: u64, checks: usize },
+    /// A reload is asked for.
+    Reload(ReloadCause),
+    /// The answer to [`Effect::Load`].
+    Loaded {
+        cause: ReloadCause,
+        result: Result<Box<Loaded>, Diagnostics>,
+    },
+    /// The file's content changed on disk (autoreload / callback).
+    FileChanged,
+    /// Stop: remove the services whose cleanstop is yes.
+    Stop,
+}
+
+/// What the loop carries out.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Dump the kernel table; answer with [`Event::Dumped`].
+    Dump,
+    /// Apply these changes in order; answer with [`Event::Applied`].
+    Apply(Vec<Change>),
+    /// Read the file again; answer with [`Event::Loaded`].
+    Load(ReloadCause),
+    /// Log a line (`reason`: why a real server went down, as a field).
+    Log {
+        level: Level,
+        text: String,
+        reason: Option<String>,
+    },
+    /// Send an alert mail.
+    Mail(Mail),
+    /// Run `fallbackcommand` of this virtual (its own lane).
+    Fallback {
+        address: VirtualAddress,
+        line: String,
+    },
+    /// Run the `callback` command.
+    Callback(String),
+    /// Run `ldirectord NAME COMMAND` for an `execute=` child.
+    Execute(Job),
+    /// Append a line to a monitorfile.
+    Monitor { path: PathBuf, line: String },
+    /// The health checks to run from now on.
+    Checks(Vec<(RealKey, CheckSpec)>),
+    /// Whether every check result is wanted ([`Event::Checked`]: some virtual has a
+    /// monitorfile).
+    Results(bool),
+    /// The `maintenancedir` from now on.
+    MaintenanceDir(Option<PathBuf>),
+    /// The file's `logfile=` / `supervised=` changed: where the process logs from now on.
+    LogTarget(Box<Globals>),
+    /// The status changed (the loop adds the check lag numbers).
+    Publish(LvsStatus),
+    /// The loop's sign of life.
+    Progress(Progress),
+    /// The reload asked for with [`Event::Reload`] is over.
+    Reloaded(Result<(), String>),
+}
+
+fn log(level: Level, text: impl Into<String>) -> Effect {
+    Effect::Log {
+        level,
+        text: text.into(),
+        reason: None,
+    }
+}
+
+/// Settings of a `Core` beyond its file.
+#[derive(Debug, Clone)]
+pub struct CoreOptions {
+    /// The file as named in log lines.
+    pub file: String,
+    /// The host name alert mails carry.
+    pub mail_host: String,
+    /// The process id monitorfile lines carry.
+    pub pid: u32,
+    /// This file's `logfile=` / `supervised=` is where the process logs.
+    pub logs_here: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Start,
+    Stop,
+}
+
+/// What follows the pass in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    Start,
+    Health,
+    Repair {
+        started: Instant,
+        count: u64,
+        checks: usize,
+    },
+    Reload,
+    Stop,
+}
+
+/// How much of the daemon's time the repair of hand edits may take: a pass that dumped the
+/// table in `d` is followed by the next one no sooner than `d * REPAIR_SPACING`.
+const REPAIR_SPACING: u32 = 50;
+
+/// When the next repair pass may run, given when the last one started and how long it took.
+/// A small table is repaired at every checkinterval; a big one (IPVS has no all-destinations
+/// dump: one dump per service) less often, so that repair never takes more than
+/// 1/[`REPAIR_SPACING`] of the time.
+fn next_repair(started: Instant, took: Duration) -> Instant {
+    started + took.saturating_mul(REPAIR_SPACING)
+}
+
+/// How many removed services a reload warning names before it only counts the rest.
+const NAMED_REMOVALS: usize = 10;
+
+/// A reload from `old` to a `new` configuration without any virtual service removes every
+/// service of `old` (as ldirectord does): the warning that says so, naming what goes, or
+/// `None` when the reload keeps at least one service or there was none. An empty or truncated
+/// file is the usual cause, so this must not pass silently.
+fn reload_removes_all(old: &Config, new: &Config, file: &str) -> Option<String> {
+    if !new.virtuals.is_empty() || old.virtuals.is_empty() {
+        return None;
+    }
+    let mut names: Vec<String> = old
+        .virtuals
+        .iter()
+        .take(NAMED_REMOVALS)
+        .map(|v| v.address.to_string())
+        .collect();
+    let more = old.virtuals.len().saturating_sub(NAMED_REMOVALS);
+    if more > 0 {
+        names.push(format!("and {more} more"));
+    }
+    Some(format!(
+        "{file}: warning: the reloaded file has no virtual service: removing all {} virtual \
+         services of the running configuration ({})",
+        old.virtuals.len(),
+        names.join(", ")
+    ))
+}
+
+/// One file's ldirectord behaviour.
+#[derive(Debug)]
+pub struct Core {
+    options: CoreOptions,
+    config: Config,
+    children: Vec<String>,
+    mapped: Mapped,
+    ids: CheckIds,
+    check_of: HashMap<RealKey, CheckId>,
+    reconciler: Reconciler,
+    /// The monitorfile of each real that has one.
+    monitors: HashMap<RealKey, Monitor>,
+    results: bool,
+    /// E-mail alert reminders, each virtual's alert settings, the daemon's state for them.
+    alerts: Alerts,
+    alert_settings: HashMap<ServiceKey, alert::Settings>,
+    daemon_status: DaemonStatus,
+    /// Why each real's last check failed.
+    reasons: HashMap<RealKey, String>,
+    /// The last fallbackcommand run per virtual.
+    fallback_edge: HashMap<VirtualAddress, Edge>,
+    status: LvsStatus,
+    progress: Progress,
+    /// The next checkinterval tick that repairs hand edits (dumps the kernel table) must come
+    /// at or after this ([`next_repair`]).
+    repair_due: Instant,
+    /// What follows the pass in flight.
+    then: Option<Then>,
+}
+
+impl Core {
+    /// Start with `loaded`: map it, start its checks and reconcile the table once (the kernel
+    /// table is adopted as found: a real is added when its first check passes, a real already
+    /// in the table stays until its first check fails); the `execute=` children start once the
+    /// table is programmed.
+    pub fn start(options: CoreOptions, loaded: Loaded, now: Instant) -> (Core, Vec<Effect>) {
+        let mut core = Core {
+            status: LvsStatus {
+                file: options.file.clone(),
+                ..Default::default()
+            },
+            options,
+            progress: Progress {
+                at: now,
+                stall_after: stall_after(&loaded.config),
+                started: 0,
+            },
+            config: Config::default(),
+            children: Vec::new(),
+            mapped: Mapped {
+                virtuals: Vec::new(),
+                extras: Vec::new(),
+                warnings: Vec::new(),
+            },
+            ids: CheckIds::default(),
+            check_of: HashMap::new(),
+            reconciler: Reconciler::default(),
+            monitors: HashMap::new(),
+            results: false,
+            alerts: Alerts::default(),
+            alert_settings: HashMap::new(),
+            daemon_status: DaemonStatus::Starting,
+            reasons: HashMap::new(),
+            fallback_edge: HashMap::new(),
+            repair_due: now,
+            then: None,
+        };
+        let mut out: Vec<Effect> = loaded
+            .warnings
+            .iter()
+            .map(|w| log(Level::WARN, w.to_string()))
+            .collect();
+        let mapped = mapping::map(&loaded.config, &core.options.file, &mut core.ids);
+        out.extend(
+            mapped
+                .warnings
+                .iter()
+                .map(|w| log(Level::WARN, w.to_string())),
+        );
+        core.config = loaded.config;
+        core.children = loaded.children;
+        core.install(mapped, &mut out);
+        core.begin(Pass::Full, Then::Start, now, &mut out);
+        (core, out)
+    }
+
+    /// The configured checkinterval (the loop's tick).
+    pub fn checkinterval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.config.globals.checkinterval.max(1)))
+    }
+
+    /// The running configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The loop's sign of life as of the last tick.
+    pub fn progress(&self) -> Progress {
+        self.progress
+    }
+
+    /// The daemon's state as alert mails say it.
+    pub fn daemon_status(&self) -> DaemonStatus {
+        self.daemon_status
+    }
+
+    /// The health of a real server of a virtual, as the core holds it.
+    pub fn health(&self, key: &RealKey) -> Health {
+        self.check_of
+            .get(key)
+            .map_or(Health::Unknown, |id| self.reconciler.health(*id))
+    }
+
+    /// The table as last seen.
+    pub fn table(&self) -> &Table {
+        self.reconciler.table()
+    }
+
+    /// The table the configuration and the checks ask for, given the table as last seen.
+    pub fn planned(&self) -> Vec<Change> {
+        self.reconciler.plan_against(self.reconciler.table())
+    }
+
+    /// Whether a pass waits for a dump or apply result.
+    pub fn busy(&self) -> bool {
+        self.then.is_some()
+    }
+
+    /// One event at `now`: the effects to carry out, in order.
+    pub fn step(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match event {
+            Event::Health(events) => {
+                for ev in events {
+                    self.observe(ev, &mut out);
+                }
+                self.begin(Pass::Cached, Then::Health, now, &mut out);
+            }
+            Event::Checked { result, ctime } => self.monitor(&result, &ctime, &mut out),
+            Event::Dumped(dump) => {
+                if let Some(next) = self.reconciler.dumped(dump) {
+                    self.next(next, now, &mut out);
+                }
+            }
+            Event::Applied(result) => {
+                if let Some(next) = self.reconciler.applied(result) {
+                    self.next(next, now, &mut out);
+                }
+            }
+            Event::Tick { started, checks } => {
+                // ldirectord: a pass, then the reminders; its first pass belongs to
+                // "starting" (or "reloading"), bounded here by one checkinterval.
+                let then = Then::Repair {
+                    started: now,
+                    count: started,
+                    checks,
+                };
+                if now >= self.repair_due {
+                    self.begin(Pass::Full, then, now, &mut out);
+                } else {
+                    self.after(then, now, &mut out);
+                }
+            }
+            Event::Reload(cause) => {
+                match cause {
+                    ReloadCause::Signal => out.push(log(
+                        Level::INFO,
+                        "Reloading Linux Director Daemon config on signal",
+                    )),
+                    ReloadCause::Request => out.push(log(
+                        Level::INFO,
+                        "Reloading Linux Director Daemon config on request",
+                    )),
+                    ReloadCause::FileChanged => {}
+                }
+                out.push(Effect::Load(cause));
+            }
+            Event::Loaded { result, .. } => self.reload(result, now, &mut out),
+            Event::FileChanged => {
+                out.push(log(
+                    Level::INFO,
+                    format!(
+                        "Configuration file '{}' has changed on disk",
+                        self.options.file
+                    ),
+                ));
+                if self.config.globals.autoreload {
+                    out.push(log(Level::INFO, " - reread new configuration"));
+                    out.push(Effect::Load(ReloadCause::FileChanged));
+                } else {
+                    out.push(log(Level::INFO, " - ignore new configuration"));
+                }
+                if let Some(cb) = &self.config.globals.callback {
+                    out.push(Effect::Callback(format!("{cb} {}", self.options.file)));
+                }
+            }
+            Event::Stop => {
+                self.daemon_status = DaemonStatus::Stopping;
+                out.extend(
+                    execute::stop(&self.children)
+                        .into_iter()
+                        .map(Effect::Execute),
+                );
+                out.push(Effect::Checks(Vec::new()));
+                let purge: BTreeSet<ServiceKey> = self
+                    .mapped
+                    .extras
+                    .iter()
+                    .filter(|x| x.cleanstop)
+                    .map(|x| service_key(&x.address))
+                    .collect();
+                self.begin(Pass::Stop(purge), Then::Stop, now, &mut out);
+            }
+        }
+        out
+    }
+
+    fn begin(&mut self, pass: Pass, then: Then, now: Instant, out: &mut Vec<Effect>) {
+        self.then = Some(then);
+        let next = self.reconciler.begin(pass);
+        self.next(next, now, out);
+    }
+
+    fn next(&mut self, next: Next, now: Instant, out: &mut Vec<Effect>) {
+        match next {
+            Next::Dump { stale } => {
+                if let Some(why) = stale {
+                    out.push(log(Level::DEBUG, why));
+                }
+                out.push(Effect::Dump);
+            }
+            Next::Apply(changes) => out.push(Effect::Apply(changes)),
+            Next::Done(result) => {
+                let then = self.then.take().unwrap_or(Then::Health);
+                if then == Then::Stop {
+                    match result {
+                        Ok(outcome) => self.report(&outcome, now, out),
+                        Err(e) => out.push(log(
+                            Level::ERROR,
+                            format!("cannot read the IPVS table at stop: {e}"),
+                        )),
+                    }
+                    return;
+                }
+                match result {
+                    Ok(outcome) => self.report(&outcome, now, out),
+                    Err(e) => {
+                        self.status.ipvs_errors += 1;
+                        out.push(log(
+                            Level::ERROR,
+                            format!("cannot read the IPVS table: {e}"),
+                        ));
+                    }
+                }
+                self.fallback_commands(out);
+                out.push(self.publish());
+                self.after(then, now, out);
+            }
+        }
+    }
+
+    /// What follows a pass (or a tick without one).
+    fn after(&mut self, then: Then, now: Instant, out: &mut Vec<Effect>) {
+        match then {
+            Then::Start => {
+                out.extend(
+                    execute::start(&self.children)
+                        .into_iter()
+                        .map(Effect::Execute),
+                );
+            }
+            Then::Health => {
+                if self.daemon_status != DaemonStatus::Running && self.all_checked() {
+                    self.daemon_status = DaemonStatus::Running;
+                }
+            }
+            Then::Repair {
+                started,
+                count,
+                checks,
+            } => {
+                if self.repair_due <= started {
+                    self.repair_due = next_repair(started, now.saturating_duration_since(started));
+                }
+                self.daemon_status = DaemonStatus::Running;
+                let mails = self
+                    .alerts
+                    .resend(now, self.daemon_status, &self.options.mail_host);
+                for m in mails {
+                    self.send(m, out);
+                }
+                self.progress = Progress {
+                    stall_after: stall_after(&self.config),
+                    ..self.progress.round(started, count, checks)
+                };
+                out.push(Effect::Progress(self.progress));
+            }
+            Then::Reload => {
+                if self.all_checked() {
+                    self.daemon_status = DaemonStatus::Running;
+                }
+                out.push(Effect::Reloaded(Ok(())));
+            }
+            Then::Stop => {}
+        }
+    }
+
+    /// Make `mapped` the running configuration (start and reload).
+    fn install(&mut self, mapped: Mapped, out: &mut Vec<Effect>) {
+        self.reconciler.set_virtuals(mapped.virtuals.clone());
+        for id in mapped.never_up() {
+            self.reconciler.set_health(id, Health::Down);
+        }
+        out.push(Effect::MaintenanceDir(
+            self.config.globals.maintenancedir.clone(),
+        ));
+        out.push(Effect::Checks(mapped.checks()));
+        self.check_of = mapped.check_of();
+        self.monitors = mapped
+            .extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .filter_map(|r| r.monitor.clone().map(|m| (r.key, m)))
+            .collect();
+        let want = !self.monitors.is_empty();
+        if want != self.results {
+            self.results = want;
+            out.push(Effect::Results(want));
+        }
+        self.reasons.retain(|k, _| self.check_of.contains_key(k));
+        let addresses: BTreeSet<VirtualAddress> = mapped.extras.iter().map(|x| x.address).collect();
+        self.fallback_edge.retain(|a, _| addresses.contains(a));
+        for x in &mapped.extras {
+            for r in &x.reals {
+                if let Some(mapping::NoCheck::Invalid(why)) = &r.no_check {
+                    self.reasons.insert(r.key, why.clone());
+                }
+            }
+        }
+        self.alert_settings = self
+            .config
+            .virtuals
+            .iter()
+            .map(|vs| {
+                let key = service_key(&vs.address);
+                let settings = alert::Settings {
+                    name: engine::virtual_name(&key),
+                    alert: vs.alert.clone(),
+                    servicename: vs.servicename.clone(),
+                    comment: vs.comment.clone(),
+                };
+                (key, settings)
+            })
+            .collect();
+        let settings: Vec<alert::Settings> = self.alert_settings.values().cloned().collect();
+        self.alerts.reconfigure(&settings);
+        self.mapped = mapped;
+    }
+
+    fn reload(
+        &mut self,
+        result: Result<Box<Loaded>, Diagnostics>,
+        now: Instant,
+        out: &mut Vec<Effect>,
+    ) {
+        let loaded = match result {
+            Err(diags) => {
+                out.extend(diags.iter().map(|d| log(Level::ERROR, d.to_string())));
+                out.push(log(
+                    Level::ERROR,
+                    format!(
+                        "configuration {} not reloaded: it has errors; the running configuration is kept",
+                        self.options.file
+                    ),
+                ));
+                let text = diags.to_string();
+                self.status.reload_failures += 1;
+                self.status.last_reload_error = Some(text.clone());
+                out.push(self.publish());
+                out.push(Effect::Reloaded(Err(text)));
+                return;
+            }
+            Ok(loaded) => loaded,
+        };
+        out.extend(
+            loaded
+                .warnings
+                .iter()
+                .map(|w| log(Level::WARN, w.to_string())),
+        );
+        let mapped = mapping::map(&loaded.config, &self.options.file, &mut self.ids);
+        out.extend(
+            mapped
+                .warnings
+                .iter()
+                .map(|w| log(Level::WARN, w.to_string())),
+        );
+        if let Some(w) = reload_removes_all(&self.config, &loaded.config, &self.options.file) {
+            out.push(log(Level::WARN, w));
+        }
+        self.daemon_status = DaemonStatus::Reloading;
+        let globals = &loaded.config.globals;
+        if self.options.logs_here
+            && (globals.logfile != self.config.globals.logfile
+                || globals.supervised != self.config.globals.supervised)
+        {
+            out.push(Effect::LogTarget(Box::new(globals.clone())));
+        }
+        out.extend(
+            execute::plan(&self.children, &loaded.children)
+                .into_iter()
+                .map(Effect::Execute),
+        );
+        self.config = loaded.config;
+        self.children = loaded.children;
+        self.install(mapped, out);
+        self.status.reloads += 1;
+        self.status.last_reload_error = None;
+        self.begin(Pass::Full, Then::Reload, now, out);
+    }
+
+    fn observe(&mut self, ev: HealthEvent<RealKey>, out: &mut Vec<Effect>) {
+        let Some(&check) = self.check_of.get(&ev.key) else {
+            return;
+        };
+        let health = match ev.transition {
+            Transition::Up => {
+                self.reasons.remove(&ev.key);
+                Health::Up
+            }
+            Transition::Down => {
+                self.status.check_failures += 1;
+                out.push(Effect::Log {
+                    level: Level::INFO,
+                    text: format!("real server {} is down", ev.key),
+                    reason: Some(ev.reason.clone()),
+                });
+                self.reasons.insert(ev.key, ev.reason);
+                Health::Down
+            }
+        };
+        self.reconciler.set_health(check, health);
+    }
+
+    /// Whether every real with a check has had a verdict.
+    fn all_checked(&self) -> bool {
+        self.mapped
+            .extras
+            .iter()
+            .flat_map(|x| x.reals.iter())
+            .all(|r| self.reconciler.health(r.check) != Health::Unknown)
+    }
+
+    /// A check result goes to the monitorfile of every virtual of the real that has one.
+    fn monitor(&self, res: &CheckResult<RealKey>, ctime: &str, out: &mut Vec<Effect>) {
+        for key in &res.keys {
+            if let Some(m) = self.monitors.get(key) {
+                let line = monitor::line(
+                    ctime,
+                    self.options.pid,
+                    &m.id,
+                    res.outcome.is_success(),
+                    res.outcome.message(),
+                );
+                out.push(Effect::Monitor {
+                    path: m.path.clone(),
+                    line,
+                });
+            }
+        }
+    }
+
+    fn send(&self, mail: Mail, out: &mut Vec<Effect>) {
+        out.push(log(
+            Level::INFO,
+            format!("emailalert: {}", mail.log_subject),
+        ));
+        out.push(Effect::Mail(mail));
+    }
+
+    fn report(&mut self, outcome: &Outcome, now: Instant, out: &mut Vec<Effect>) {
+        out.extend(outcome.applied.iter().map(|l| log(Level::INFO, l.clone())));
+        for a in &outcome.alerts {
+            let Some(settings) = self.alert_settings.get(&a.service) else {
+                continue;
+            };
+            if let Some(mail) = self.alerts.event(
+                settings,
+                &a.real,
+                &a.subject,
+                a.down,
+                now,
+                self.daemon_status,
+                &self.options.mail_host,
+            ) {
+                self.send(mail, out);
+            }
+        }
+        self.status.ipvs_changes += outcome.applied.len() as u64;
+        if let Some(e) = &outcome.error {
+            self.status.ipvs_errors += 1;
+            out.push(log(Level::ERROR, format!("IPVS refused a change: {e}")));
+        }
+    }
+
+    /// Run `fallbackcommand start|stop` when a virtual loses its last real server or gets one
+    /// back (edge-triggered, as ldirectord).
+    fn fallback_commands(&mut self, out: &mut Vec<Effect>) {
+        for x in &self.mapped.extras {
+            let Some(cmd) = &x.fallbackcommand else {
+                continue;
+            };
+            let healths: Vec<Health> = x
+                .reals
+                .iter()
+                .map(|r| self.reconciler.health(r.check))
+                .collect();
+            let want = if healths.contains(&Health::Up) {
+                Edge::Stop
+            } else if healths.iter().all(|h| *h == Health::Down) {
+                Edge::Start
+            } else {
+                continue;
+            };
+            if self.fallback_edge.get(&x.address) == Some(&want) {
+                continue;
+            }
+            self.fallback_edge.insert(x.address, want);
+            let word = if want == Edge::Start { "start" } else { "stop" };
+            out.push(Effect::Fallback {
+                address: x.address,
+                line: format!("{cmd} {word} {}", mapping::fallbackcommand_args(&x.address)),
+            });
+        }
+    }
+
+    /// The status as it stands.
+    fn publish(&mut self) -> Effect {
+        let table = self.reconciler.table();
+        let mut virtuals = Vec::new();
+        for (spec, x) in self.mapped.virtuals.iter().zip(&self.mapped.extras) {
+            let key = spec.service.key;
+            let dests = table.services.get(&key).map(|c| &c.dests);
+            let fallback_active = spec.fallback.as_ref().is_some_and(|f| {
+                dests.is_some_and(|d| d.contains_key(&engine::kernel_dest(&key, f).key()))
+            });
+            let reals = x
+                .reals
+                .iter()
+                .zip(&spec.reals)
+                .map(|(r, rs)| {
+                    let health = match self.reconciler.health(r.check) {
+                        Health::Up => "up",
+                        Health::Down => "down",
+                        Health::Unknown => "unknown",
+                    };
+                    let weight = dests
+                        .and_then(|d| d.get(&engine::kernel_dest(&key, &rs.dest).key()))
+                        .map(|d| d.weight);
+                    RealStatus {
+                        address: mapping::real_name(r.key.real.ip(), r.key.real.port()),
+                        health: health.to_string(),
+                        weight,
+                        reason: self.reasons.get(&r.key).cloned(),
+                    }
+                })
+                .collect();
+            virtuals.push(VirtualStatus {
+                name: x.address.to_string(),
+                scheduler: x.scheduler.clone(),
+                fallback_active,
+                reals,
+            });
+        }
+        self.status.file = self.options.file.clone();
+        self.status.virtuals = virtuals;
+        Effect::Publish(self.status.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

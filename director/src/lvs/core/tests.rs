@@ -1,0 +1,489 @@
+//! The core driven directly: an in-memory table answers its questions, time is tokio's
+//! paused clock or a fixed instant.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::{Services, StaticResolver};
+use crate::ipvs::memory::MemoryIpvs;
+use crate::ipvs::Ipvs;
+
+fn parsed(text: &str) -> Config {
+    let resolver = StaticResolver::new(Services::default()).with_hostname("director1");
+    crate::config::ldirectord::parse(text, "www.cf", &resolver)
+        .unwrap()
+        .0
+}
+
+fn loaded(text: &str) -> Loaded {
+    Loaded {
+        config: parsed(text),
+        warnings: Vec::new(),
+        children: Vec::new(),
+    }
+}
+
+fn options() -> CoreOptions {
+    CoreOptions {
+        file: "www.cf".into(),
+        mail_host: "director1".into(),
+        pid: 42,
+        logs_here: false,
+    }
+}
+
+/// A core with an in-memory kernel; every effect carried out is kept.
+struct Harness {
+    core: Core,
+    ipvs: MemoryIpvs,
+    text: String,
+    done: Vec<Effect>,
+}
+
+impl Harness {
+    fn start(text: &str, now: Instant) -> Harness {
+        let (core, effects) = Core::start(options(), loaded(text), now);
+        let mut h = Harness {
+            core,
+            ipvs: MemoryIpvs::new(),
+            text: text.to_string(),
+            done: Vec::new(),
+        };
+        h.carry_out(effects, now);
+        h
+    }
+
+    /// One event; the effects it led to (answers included).
+    fn step(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        let from = self.done.len();
+        let effects = self.core.step(event, now);
+        self.carry_out(effects, now);
+        self.done[from..].to_vec()
+    }
+
+    fn carry_out(&mut self, effects: Vec<Effect>, now: Instant) {
+        let mut queue: VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            let answer = match &effect {
+                Effect::Dump => Some(Event::Dumped(self.ipvs.dump().map(|s| s.table()))),
+                Effect::Apply(changes) => Some(Event::Applied(self.ipvs.apply(changes))),
+                Effect::Load(cause) => Some(Event::Loaded {
+                    cause: *cause,
+                    result: Ok(Box::new(loaded(&self.text))),
+                }),
+                _ => None,
+            };
+            self.done.push(effect);
+            if let Some(event) = answer {
+                assert!(self.core.busy() || matches!(event, Event::Loaded { .. }));
+                for e in self.core.step(event, now).into_iter().rev() {
+                    queue.push_front(e);
+                }
+            }
+        }
+        assert!(!self.core.busy(), "every question was answered");
+    }
+
+    fn kernel(&mut self) -> Table {
+        self.ipvs.dump().unwrap().table()
+    }
+}
+
+fn key(core: &Core, virtual_index: usize, real_index: usize) -> RealKey {
+    let vs = &core.config().virtuals[virtual_index];
+    let r = &vs.reals[real_index];
+    RealKey {
+        virtual_address: vs.address,
+        real: SocketAddr::new(r.addr, r.port),
+    }
+}
+
+fn health(key: RealKey, up: bool, at: Instant) -> HealthEvent<RealKey> {
+    HealthEvent {
+        key,
+        transition: if up { Transition::Up } else { Transition::Down },
+        reason: if up {
+            "Success".into()
+        } else {
+            "refused".into()
+        },
+        at,
+    }
+}
+
+fn dumps(effects: &[Effect]) -> usize {
+    effects.iter().filter(|e| matches!(e, Effect::Dump)).count()
+}
+
+/// The checks an effect list hands to the runner, by identity.
+fn checks(effects: &[Effect]) -> Vec<Vec<(RealKey, String)>> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Checks(c) => Some(c.iter().map(|(k, s)| (*k, s.identity())).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn logged(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Log { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+const WWW: &str = "\
+checkinterval=2
+quiescent=no
+virtual=192.0.2.132:80
+\treal=198.51.100.1:80 gate
+\treal=198.51.100.2:80 gate 3
+\tfallback=127.0.0.1:80 gate
+\tfallbackcommand=/bin/fb
+\tservice=http
+\tscheduler=rr
+";
+
+#[test]
+fn a_reload_to_no_virtual_service_says_what_it_removes() {
+    let two = parsed("virtual=192.0.2.1:80\n    real=192.0.2.2 gate\nvirtual=7\n");
+    let none = parsed("");
+    assert_eq!(
+        reload_removes_all(&two, &none, "www.cf").as_deref(),
+        Some(
+            "www.cf: warning: the reloaded file has no virtual service: removing all 2 \
+             virtual services of the running configuration (tcp:192.0.2.1:80, fwm:7)"
+        )
+    );
+    assert_eq!(reload_removes_all(&none, &none, "www.cf"), None);
+    assert_eq!(reload_removes_all(&none, &two, "www.cf"), None);
+    assert_eq!(reload_removes_all(&two, &two, "www.cf"), None);
+    let many: String = (1..=12)
+        .map(|i| format!("virtual=192.0.2.{i}:80\n    scheduler=rr\n"))
+        .collect();
+    let w = reload_removes_all(&parsed(&many), &none, "www.cf").unwrap_or_default();
+    assert!(
+        w.contains("all 12 virtual services") && w.ends_with("tcp:192.0.2.10:80, and 2 more)"),
+        "{w}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_programs_the_service_and_health_brings_reals_and_fallback() {
+    let t0 = Instant::now();
+    let mut h = Harness::start(WWW, t0);
+    assert_eq!(h.core.daemon_status(), DaemonStatus::Starting);
+    let table = h.kernel();
+    assert_eq!(
+        table.services.len(),
+        1,
+        "the service, no real before a check"
+    );
+    assert!(table.services.values().all(|c| c.dests.is_empty()));
+    let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
+
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let out = h.step(
+        Event::Health(vec![health(a, true, Instant::now())]),
+        Instant::now(),
+    );
+    assert_eq!(
+        logged(&out),
+        ["Added real server: 198.51.100.1:80 (192.0.2.132:80) (Weight set to 1)"]
+    );
+    assert!(out.iter().any(
+        |e| matches!(e, Effect::Fallback { line, .. } if line == "/bin/fb stop 192.0.2.132:80 tcp")
+    ));
+    assert_eq!(
+        h.core.daemon_status(),
+        DaemonStatus::Starting,
+        "b is unchecked"
+    );
+
+    let both_down = vec![
+        health(a, false, Instant::now()),
+        health(b, false, Instant::now()),
+    ];
+    let out = h.step(Event::Health(both_down), Instant::now());
+    assert_eq!(
+        logged(&out),
+        [
+            "real server 198.51.100.1:80 (tcp:192.0.2.132:80) is down",
+            "real server 198.51.100.2:80 (tcp:192.0.2.132:80) is down",
+            // plan.rs: the fallback comes in before the last real goes
+            "Added fallback server: 127.0.0.1:80 (192.0.2.132:80) (Weight set to 1)",
+            "Deleted real server: 198.51.100.1:80 (192.0.2.132:80)",
+        ]
+    );
+    assert!(out.iter().any(
+        |e| matches!(e, Effect::Fallback { line, .. } if line == "/bin/fb start 192.0.2.132:80 tcp")
+    ));
+    assert_eq!(h.core.daemon_status(), DaemonStatus::Running);
+    assert_eq!(h.kernel(), *h.core.table());
+    let Some(Effect::Publish(status)) = out.iter().rev().find(|e| matches!(e, Effect::Publish(_)))
+    else {
+        panic!("no status published: {out:?}");
+    };
+    assert!(status.virtuals[0].fallback_active);
+    assert_eq!(status.check_failures, 2);
+    assert_eq!(
+        status.virtuals[0].reals[0].reason.as_deref(),
+        Some("refused")
+    );
+}
+
+/// A slow dump spaces the repair passes out: after a pass that took `d`, the next tick that
+/// dumps comes no sooner than `50 d` later (time from tokio's paused clock).
+#[tokio::test(start_paused = true)]
+async fn repair_passes_are_spaced_by_how_long_the_dump_took() {
+    let mut h = Harness::start(WWW, Instant::now());
+    let tick = |h: &mut Harness| {
+        h.core.step(
+            Event::Tick {
+                started: 1,
+                checks: 2,
+            },
+            Instant::now(),
+        )
+    };
+    // the tick asks for a dump; the kernel answers 100 ms later
+    let effects = tick(&mut h);
+    assert_eq!(dumps(&effects), 1, "{effects:?}");
+    tokio::time::advance(Duration::from_millis(100)).await;
+    let table = h.kernel();
+    let effects = h.core.step(Event::Dumped(Ok(table)), Instant::now());
+    h.carry_out(effects, Instant::now());
+    // 2 s later (a checkinterval): 5 s have not passed, no dump
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let effects = tick(&mut h);
+    assert_eq!(dumps(&effects), 0, "{effects:?}");
+    assert!(effects.iter().any(|e| matches!(e, Effect::Progress(_))));
+    // 5 s after the slow pass started: the next one dumps
+    tokio::time::advance(Duration::from_secs(3)).await;
+    let effects = tick(&mut h);
+    assert_eq!(dumps(&effects), 1, "{effects:?}");
+}
+
+/// An alert mail when a real goes, reminders every emailalertfreq seconds while it stays
+/// out, nothing once it is back.
+#[tokio::test(start_paused = true)]
+async fn alert_reminders_follow_the_paused_clock() {
+    let text = "checkinterval=1\nemailalert=ops@example.com\nemailalertfreq=10\n\
+                virtual=192.0.2.132:80\n\treal=198.51.100.1:80 gate\n\tservice=http\n";
+    let mut h = Harness::start(text, Instant::now());
+    let a = key(&h.core, 0, 0);
+    h.step(
+        Event::Health(vec![health(a, true, Instant::now())]),
+        Instant::now(),
+    );
+    let out = h.step(
+        Event::Health(vec![health(a, false, Instant::now())]),
+        Instant::now(),
+    );
+    let mails = |out: &[Effect]| -> Vec<String> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::Mail(m) => Some(m.subject.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        mails(&out),
+        ["Deleted real server: 198.51.100.1:80 (192.0.2.132:80)"]
+    );
+    let tick = Event::Tick {
+        started: 2,
+        checks: 1,
+    };
+    tokio::time::advance(Duration::from_secs(9)).await;
+    let out = h.step(tick, Instant::now());
+    assert!(mails(&out).is_empty(), "{out:?}");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let tick = Event::Tick {
+        started: 3,
+        checks: 1,
+    };
+    let out = h.step(tick, Instant::now());
+    assert_eq!(
+        mails(&out),
+        ["Inaccessible real server: 198.51.100.1:80 (192.0.2.132:80)"]
+    );
+    h.step(
+        Event::Health(vec![health(a, true, Instant::now())]),
+        Instant::now(),
+    );
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let tick = Event::Tick {
+        started: 4,
+        checks: 1,
+    };
+    let out = h.step(tick, Instant::now());
+    assert!(mails(&out).is_empty(), "{out:?}");
+}
+
+#[test]
+fn stop_purges_cleanstop_services_and_stops_the_checks() {
+    let now = Instant::now();
+    let text = "virtual=192.0.2.132:80\n\treal=198.51.100.1:80 gate\n\tservice=http\n\
+                virtual=192.0.2.133:80\n\treal=198.51.100.3:80 gate\n\tcleanstop=no\n";
+    let mut h = Harness::start(text, now);
+    let a = key(&h.core, 0, 0);
+    h.step(Event::Health(vec![health(a, true, now)]), now);
+    let out = h.step(Event::Stop, now);
+    assert_eq!(checks(&out), [vec![]]);
+    assert_eq!(
+        logged(&out),
+        [
+            "Purged real server (stop): 198.51.100.1:80 (192.0.2.132:80)",
+            "Purged virtual server (stop): 192.0.2.132:80"
+        ]
+    );
+    assert_eq!(h.kernel().services.len(), 1, "cleanstop=no stays");
+}
+
+#[test]
+fn a_refused_cached_change_is_redone_from_a_dump() {
+    let now = Instant::now();
+    let mut h = Harness::start(WWW, now);
+    let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
+    h.step(
+        Event::Health(vec![health(a, true, now), health(b, true, now)]),
+        now,
+    );
+    // someone deletes real a by hand; then its check fails
+    let service = *h.kernel().services.keys().next().unwrap();
+    let dk = crate::ipvs::DestKey {
+        addr: "198.51.100.1".parse().unwrap(),
+        port: 80,
+    };
+    h.ipvs.apply(&[Change::DelDest(service, dk)]).unwrap();
+    let out = h.step(Event::Health(vec![health(a, false, now)]), now);
+    assert_eq!(dumps(&out), 1, "{out:?}");
+    assert!(logged(&out)
+        .iter()
+        .any(|l| l.starts_with("cached IPVS table was stale")));
+    assert_eq!(h.kernel(), *h.core.table());
+}
+
+/// The effects a reload of an unchanged file may have: none on the table or the outside.
+fn harmless(e: &Effect) -> bool {
+    match e {
+        Effect::Log { level, .. } => *level == Level::INFO,
+        Effect::Load(_)
+        | Effect::Dump
+        | Effect::Checks(_)
+        | Effect::MaintenanceDir(_)
+        | Effect::Publish(_)
+        | Effect::Reloaded(Ok(())) => true,
+        _ => false,
+    }
+}
+
+/// A configuration drawn from a few switches.
+fn config_text(quiescent: bool, fallback: bool, reals: usize, weights: &[u32]) -> String {
+    let mut t = format!(
+        "checkinterval=1\nquiescent={}\nvirtual=192.0.2.132:80\n\tservice=http\n",
+        if quiescent { "yes" } else { "no" }
+    );
+    for i in 0..reals {
+        t.push_str(&format!(
+            "\treal=198.51.100.{}:80 masq {}\n",
+            i + 1,
+            weights[i % weights.len()]
+        ));
+    }
+    if fallback {
+        t.push_str("\tfallback=127.0.0.1:80 masq\n");
+    }
+    t.push_str(
+        "virtual=192.0.2.133:80\n\treal=198.51.100.1:80 masq\n\treal=198.51.100.9:80 masq\n",
+    );
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any sequence of health transitions (in batches, with repair ticks between) leaves the
+    /// kernel table the core says: the table it last saw, with nothing left to plan; an up
+    /// real is in at its weight, a down one out (or at weight 0 when quiescent).
+    #[test]
+    fn any_health_sequence_leaves_the_table_the_core_says(
+        quiescent in any::<bool>(),
+        fallback in any::<bool>(),
+        reals in 1usize..5,
+        weights in proptest::collection::vec(1u32..5, 1..4),
+        batches in proptest::collection::vec(
+            proptest::collection::vec((0usize..6, any::<bool>()), 0..4), 1..12),
+        ticks in proptest::collection::vec(any::<bool>(), 12),
+    ) {
+        let now = Instant::now();
+        let text = config_text(quiescent, fallback, reals, &weights);
+        let mut h = Harness::start(&text, now);
+        let keys: Vec<RealKey> = (0..2)
+            .flat_map(|v| (0..h.core.config().virtuals[v].reals.len()).map(move |r| (v, r)))
+            .map(|(v, r)| key(&h.core, v, r))
+            .collect();
+        for (batch, tick) in batches.iter().zip(&ticks) {
+            let events = batch
+                .iter()
+                .map(|(i, up)| health(keys[i % keys.len()], *up, now))
+                .collect();
+            h.step(Event::Health(events), now);
+            if *tick {
+                h.step(Event::Tick { started: 0, checks: keys.len() }, now);
+            }
+            let kernel = h.kernel();
+            prop_assert_eq!(&kernel, h.core.table());
+            prop_assert!(h.core.planned().is_empty());
+            for (vi, vs) in h.core.config().virtuals.iter().enumerate() {
+                let service = &kernel.services[&service_key(&vs.address)];
+                for (ri, r) in vs.reals.iter().enumerate() {
+                    let dest = service.dests.values().find(|d| d.addr == r.addr);
+                    match h.core.health(&key(&h.core, vi, ri)) {
+                        Health::Up => prop_assert_eq!(dest.map(|d| d.weight), Some(r.weight)),
+                        Health::Down if !vs.quiescent => prop_assert!(dest.is_none()),
+                        Health::Down => prop_assert!(dest.is_none_or(|d| d.weight == 0)),
+                        Health::Unknown => prop_assert!(dest.is_none()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// A reload with the same file changes nothing: no table change, no command, no mail.
+    #[test]
+    fn reload_with_the_same_file_yields_no_effects(
+        quiescent in any::<bool>(),
+        fallback in any::<bool>(),
+        reals in 1usize..5,
+        weights in proptest::collection::vec(1u32..5, 1..4),
+        ups in proptest::collection::vec(any::<bool>(), 6),
+    ) {
+        let now = Instant::now();
+        let text = config_text(quiescent, fallback, reals, &weights);
+        let mut h = Harness::start(&text, now);
+        let keys: Vec<RealKey> = (0..2)
+            .flat_map(|v| (0..h.core.config().virtuals[v].reals.len()).map(move |r| (v, r)))
+            .map(|(v, r)| key(&h.core, v, r))
+            .collect();
+        let events = keys.iter().zip(&ups).map(|(k, up)| health(*k, *up, now)).collect();
+        h.step(Event::Health(events), now);
+        let before = h.kernel();
+        let checks_before: Vec<(RealKey, String)> =
+            h.core.mapped.checks().iter().map(|(k, s)| (*k, s.identity())).collect();
+        let out = h.step(Event::Reload(ReloadCause::Request), now);
+        let odd: Vec<&Effect> = out.iter().filter(|e| !harmless(e)).collect();
+        prop_assert!(odd.is_empty(), "{:?}", odd);
+        prop_assert_eq!(checks(&out), vec![checks_before]);
+        prop_assert_eq!(h.kernel(), before);
+    }
+}
