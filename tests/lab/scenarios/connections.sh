@@ -36,7 +36,9 @@
 # phase to its transition, 3), ACTIVE (30), IDLE (10), NEW (10 a
 # second), CATCH_UP (director.conf [sync] catch_up_timeout, 2s), KEEPALIVED
 # (/usr/sbin/keepalived; --add it for SYSTEM=keepalived), KEEP_GOING (yes: a failback that
-# does not settle within 40 s is noted and the phases go on; the benchmark sets it).
+# does not settle within 40 s is noted and the phases go on; the benchmark sets it),
+# CRASH_NEW_LOSS (new connections allowed to fail at the crash, default 0), RESTART_COUNTS
+# (no: the restart in place is reported but not counted, default yes).
 # Output: per phase `== SYSTEM MODE: phase NAME: broken B (...), held H of N, new OK ok F
 # failed (slowest MS ms), longest wait MS ms`, the client's table per mode, then PASS or FAIL.
 . /lab/lib.sh
@@ -478,8 +480,21 @@ for m in $MODES; do run_mode "$m"; done
 
 echo "--- results"
 cat "$RESULTS"
-bad=$(awk '$3 == "phase" && ($6 != 0 || $0 !~ / ok 0 failed /) { p = $4; sub(/:$/, "", p); print $1, $2, p }
-    $3 == "restart-table" && ($5 != 0 || $7 != 0 || $9 != 0 || $11 != 0) { print $1, $2, "restart-table" }
+# CRASH_NEW_LOSS: new connections allowed to fail in the crash phase (default 0): one opened
+# in the last moments before the crash may be unknown to the peer, its sync message still in
+# the dead master's batch (the kernel flushes a partly filled batch after 2 s; docs/protocol.md,
+# "What a client can still lose"). Long-lived connections are never allowed to break.
+# RESTART_COUNTS=no: the restart in place is run and reported but does not decide the verdict.
+[ "${RESTART_COUNTS:-yes}" = yes ] || log "restart in place: reported above, not counted (RESTART_COUNTS=$RESTART_COUNTS)"
+bad=$(awk -v crash_new="${CRASH_NEW_LOSS:-0}" -v restart="${RESTART_COUNTS:-yes}" '
+    $3 == "phase" {
+        p = $4; sub(/:$/, "", p); f = -1
+        for (i = 1; i < NF; i++) if (f < 0 && $(i + 1) == "failed") f = $i
+        if (p == "restart" && restart != "yes") next
+        allowed = (p == "crash") ? crash_new : 0
+        if ($6 != 0 || f < 0 || f > allowed) print $1, $2, p
+    }
+    $3 == "restart-table" && restart == "yes" && ($5 != 0 || $7 != 0 || $9 != 0 || $11 != 0) { print $1, $2, "restart-table" }
     $3 == "unsettled" { print $1, $2, "unsettled-failback" }' "$RESULTS" | tr '\n' ' ')
 [ -z "$bad" ] || fail "connections broken or refused in: $bad"
 echo PASS
