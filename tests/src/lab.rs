@@ -56,6 +56,18 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace.join("target"))
 }
 
+/// A director example built for the VM (`tests/run-all` builds them before the lab tests:
+/// `cargo build --release -p director --examples`); panics when it is missing.
+pub fn release_example(name: &str) -> PathBuf {
+    let path = target_dir().join("release/examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo build --release -p director --examples",
+        path.display()
+    );
+    path
+}
+
 /// Which director binary goes into the VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Bin {

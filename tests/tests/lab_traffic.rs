@@ -2,7 +2,7 @@
 //! `--features lab`). The scenario is `tests/lab/scenarios/http-traffic.sh`;
 //! `IPVSADM` chooses the tool that programs the table.
 
-use tests::lab::LabRun;
+use tests::lab::{release_example, LabRun};
 
 /// The real ipvsadm 1.31: the oracle.
 const REAL_IPVSADM: &str = "/usr/sbin/ipvsadm";
@@ -95,15 +95,4 @@ fn a_pushed_connection_table_survives_the_vip_moving() {
         out.contains("pushed connections answered 10 of 10; control connections answered 0 of 5"),
         "{out}"
     );
-}
-
-/// A director example built for the VM (`tests/run-all` builds them before the lab tests).
-fn release_example(name: &str) -> std::path::PathBuf {
-    let path = tests::lab::target_dir().join("release/examples").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: cargo build --release -p director --examples",
-        path.display()
-    );
-    path
 }
