@@ -32,6 +32,7 @@
 //! (10000). At `end` a table of every phase is printed; the exit status is 1 if anything
 //! broke or failed, else 0. Every break and failure is also logged on stderr with its time.
 //! Only std: it runs inside the lab VM's namespaces.
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

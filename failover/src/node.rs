@@ -572,7 +572,7 @@ pub struct NodeStatus {
     pub rejected: BTreeMap<&'static str, u64>,
     /// When the node's loop last turned (it turns at every event, and at least every
     /// keepalive): what systemd's watchdog watches.
-    pub updated: std::time::Instant,
+    pub updated: tokio::time::Instant,
 }
 
 impl NodeStatus {
@@ -1867,7 +1867,7 @@ fn life_name(l: PeerLife) -> &'static str {
 
 fn initial_status(cfg: &NodeConfig, generation: u64) -> NodeStatus {
     NodeStatus {
-        updated: std::time::Instant::now(),
+        updated: tokio::time::Instant::now(),
         node: cfg.node_name.clone(),
         phase: "created",
         standby: false,
@@ -1929,7 +1929,7 @@ fn publish(parts: &LoopParts, book: &Book) {
     let s = parts.fsm.status();
     let cfg = parts.fsm.config();
     let status = NodeStatus {
-        updated: std::time::Instant::now(),
+        updated: tokio::time::Instant::now(),
         node: cfg.local.clone(),
         phase: phase_name(s.phase),
         standby: s.standby,

@@ -290,6 +290,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::disallowed_types)] // times a real ping on the wall clock
     async fn v6_loopback_answers_and_a_silent_address_does_not() {
         let Some(mut p) = pinger() else { return };
         if let Err(e) = &p.v6 {

@@ -931,6 +931,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::disallowed_types)] // times a real script on the wall clock
     async fn missing_script_and_timeout() {
         let dir = scratch("timeout");
         script(&dir, "slow", 0);

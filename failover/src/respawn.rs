@@ -610,6 +610,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::disallowed_types)] // times a real process on the wall clock
     async fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
         let f = Fixture::new();
         let pids = f.path("pids");

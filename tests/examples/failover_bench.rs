@@ -16,6 +16,7 @@
 //! on the bridge pings the VIP every 10 ms, so "answering" is what a client sees.
 //!
 //! Prints one JSON object per measurement and a summary (median / max) at the end.
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 
 use std::time::{Duration, Instant};
 

@@ -11,6 +11,7 @@
 //! 4. runs `heartbeat -f` and lives as long as a heartbeat process does.
 //!
 //! A crash kills PID 1 (the kernel then kills every process of the namespace at once).
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 
 use std::path::Path;
 use std::process::Command;

@@ -3,6 +3,7 @@
 //! whose `eth0` is a veth into the bridge. Only TEST-NET-1 (192.0.2.0/24) addresses.
 //!
 //! Every namespace is deleted when the [`Lab`] is dropped, also when a test panics.
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 
 use std::fs::File;
 use std::process::Command;

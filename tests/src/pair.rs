@@ -5,6 +5,7 @@
 //!
 //! Dropping a [`Pair`] kills every node and monitor it started and removes the namespaces,
 //! also when a test panics.
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,8 @@
 //! the VIPs it can serve: a VIP whose last real server fails is withdrawn within a check
 //! interval, `director standby` withdraws all, `director takeover` announces again, a stop
 //! withdraws before the daemon exits.
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
+#![allow(clippy::unwrap_used)] // a test: a failure is a panic with its message
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;

@@ -3,6 +3,7 @@
 //! and a client. The IPVS side uses the in-memory table (`--ipvs memory`: this kernel has no
 //! IPVS; the lab VM tests the kernel side), everything else is real: heartbeats over UDP,
 //! the VIP on eth0 with gratuitous ARP, the control socket, `director status --json`.
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 #![cfg(feature = "netns")]
 
 use std::path::PathBuf;

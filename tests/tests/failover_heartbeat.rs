@@ -6,6 +6,7 @@
 //!
 //! `cargo test -p tests --features netns --test failover_heartbeat -- --test-threads=1`
 //! (skipped, with a message, when the heartbeat package is not installed).
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 #![cfg(feature = "netns")]
 
 use std::time::{Duration, Instant};

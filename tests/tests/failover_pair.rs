@@ -4,6 +4,7 @@
 //! the node that should own it.
 //!
 //! `cargo test -p tests --features netns --test failover_pair -- --test-threads=1`
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 #![cfg(feature = "netns")]
 
 use std::net::UdpSocket;

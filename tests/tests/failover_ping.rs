@@ -1,4 +1,5 @@
 //! Ping-node reachability between namespaces.
+#![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 #![cfg(feature = "netns")]
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,5 @@
 //! The lab VM harness itself (needs qemu; `--features lab`).
+#![allow(clippy::disallowed_types)] // the VM, timed on the wall clock
 
 use std::time::Duration;
 use tests::lab::{default_director_bin, LabRun, Status};

@@ -547,7 +547,7 @@ async fn wait_loop(
                     node: node.map(|n| (n.status().updated, node_limit)),
                     checks: &checks,
                 };
-                let verdict = sdwatchdog::verdict(&live, std::time::Instant::now(), Instant::now());
+                let verdict = sdwatchdog::verdict(&live, Instant::now());
                 sdwatchdog::round(verdict, &mut sd_last);
             }
             _ = node_watch.tick(), if node.is_some() => {

@@ -612,7 +612,7 @@ mod tests {
         use failover::node::{GroupInfo, LinkStatus as Link, PeerStatus as Peer};
         let now = std::time::SystemTime::now();
         let node = NodeStatus {
-            updated: std::time::Instant::now(),
+            updated: tokio::time::Instant::now(),
             node: "ha01".into(),
             phase: "running",
             standby: false,

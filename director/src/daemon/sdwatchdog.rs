@@ -21,18 +21,14 @@ pub fn interval() -> Option<Duration> {
 /// What the loops say at a notification round.
 pub struct Liveness<'a> {
     /// The failover node's last turn and how old it may be (`None`: no node).
-    pub node: Option<(std::time::Instant, Duration)>,
+    pub node: Option<(tokio::time::Instant, Duration)>,
     /// Each ldirectord file's health-check progress, by file.
     pub checks: &'a [(String, Progress)],
 }
 
-/// `Ok` when every loop turns at `now` (the node's clock, and tokio's for the checks); else
-/// why not, in words for the log.
-pub fn verdict(
-    live: &Liveness<'_>,
-    now: std::time::Instant,
-    now_checks: tokio::time::Instant,
-) -> Result<(), String> {
+/// `Ok` when every loop turns at `now`; else why not, in words for the log.
+pub fn verdict(live: &Liveness<'_>, now: tokio::time::Instant) -> Result<(), String> {
+    let now_checks = now;
     if let Some((updated, limit)) = live.node {
         let idle = now.saturating_duration_since(updated);
         if idle > limit {
@@ -87,21 +83,21 @@ mod tests {
 
     #[test]
     fn every_loop_must_turn() {
-        let now = std::time::Instant::now();
-        let now_t = tokio::time::Instant::now();
+        let now = tokio::time::Instant::now();
+        let now_t = now;
         let limit = Duration::from_secs(2);
         let fresh = [("www.cf".to_string(), progress(now_t))];
         let live = Liveness {
             node: Some((now - Duration::from_millis(500), limit)),
             checks: &fresh,
         };
-        assert_eq!(verdict(&live, now, now_t), Ok(()));
+        assert_eq!(verdict(&live, now), Ok(()));
         // The node's loop hung.
         let live = Liveness {
             node: Some((now - Duration::from_secs(3), limit)),
             checks: &fresh,
         };
-        let e = verdict(&live, now, now_t).unwrap_err();
+        let e = verdict(&live, now).unwrap_err();
         assert!(
             e.starts_with("the failover node's loop has not turned for 3000 ms"),
             "{e}"
@@ -118,7 +114,7 @@ mod tests {
             node: None,
             checks: &stalled,
         };
-        let e = verdict(&live, now, now_t).unwrap_err();
+        let e = verdict(&live, now).unwrap_err();
         assert_eq!(
             e,
             "the health checks of mail.cf have stalled: none started for 4s"
@@ -127,6 +123,6 @@ mod tests {
             node: None,
             checks: &[],
         };
-        assert_eq!(verdict(&live, now, now_t), Ok(()));
+        assert_eq!(verdict(&live, now), Ok(()));
     }
 }
