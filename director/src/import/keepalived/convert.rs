@@ -454,6 +454,13 @@ fn vip(cx: &mut Ctx<'_>, s: &Stmt, iface: Option<&str>, context: &str, i: &mut I
         },
         IpAddr::V6(v6) => format!("IPv6addr::{v6}/{prefix}/{dev}"),
     };
+    if i.addresses.contains(&ip) {
+        cx.note(
+            s.loc,
+            format!("{ip} is listed twice in {context}: one address, one resource"),
+        );
+        return;
+    }
     i.resources.push(resource);
     i.addresses.push(ip);
 }
