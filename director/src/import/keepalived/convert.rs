@@ -120,9 +120,13 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
     let mut sync_groups = Vec::new();
     let mut vs_groups: BTreeMap<String, (Loc, Vec<Stmt>)> = BTreeMap::new();
     let mut servers = Vec::new();
+    let mut mail = Mail::default();
+    for s in tree.stmts.iter().filter(|s| s.key() == "global_defs") {
+        global_defs(&mut cx, s, &mut mail);
+    }
     for s in &tree.stmts {
         match s.key() {
-            "global_defs" => global_defs(&mut cx, s),
+            "global_defs" => {}
             "vrrp_instance" => instances.push(s),
             "vrrp_sync_group" => sync_groups.push(s),
             "virtual_server_group" => match s.args() {
@@ -150,7 +154,7 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
     };
     let mut virtuals: Vec<(Loc, Vec<Virtual>)> = Vec::new();
     for s in servers {
-        let vs = virtual_server(&mut cx, s, &vs_groups);
+        let vs = virtual_server(&mut cx, s, &vs_groups, &mail);
         virtuals.push((s.loc, vs));
     }
     for (name, (loc, _)) in &vs_groups {
@@ -164,17 +168,105 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
             );
         }
     }
-    let ldirectord = place(&mut cx, pair.as_ref(), virtuals);
+    let alerting = virtuals.iter().any(|(_, vs)| vs.iter().any(|v| v.alert));
+    let mut ldirectord = place(&mut cx, pair.as_ref(), virtuals);
+    mail_settings(&mut cx, &mail, alerting, &mut ldirectord);
     Model { pair, ldirectord }
 }
 
-fn global_defs(cx: &mut Ctx<'_>, s: &Stmt) {
+/// global_defs' mail settings (keepalived mails only where `smtp_alert` is on).
+#[derive(Default)]
+struct Mail {
+    to: Vec<String>,
+    from: Option<String>,
+    server: Option<String>,
+    /// A port of smtp_server other than 25.
+    port: Option<(Loc, String)>,
+    /// `smtp_alert`, `smtp_alert_checker` of global_defs.
+    alert: Option<bool>,
+    checker_alert: Option<bool>,
+    /// Every mail statement, for a note when no mail is sent.
+    stmts: Vec<(Loc, String)>,
+}
+
+/// `smtp_alert` / `smtp_alert_checker`: bare means on.
+fn flag(c: &Stmt) -> bool {
+    !matches!(c.args(), [v] if matches!(v.as_str(), "false" | "no" | "off" | "0"))
+}
+
+/// Puts the mail settings into the ldirectord files (`emailalert` per alerting virtual,
+/// `emailalertfrom`, `smtp`), or says why they are unused.
+fn mail_settings(cx: &mut Ctx<'_>, mail: &Mail, alerting: bool, files: &mut [LdFile]) {
+    if !alerting || mail.to.is_empty() {
+        let why = if alerting {
+            "no notification_email: keepalived sends no mail either"
+        } else {
+            "no virtual_server has smtp_alert on: keepalived sends no checker mail either"
+        };
+        for (loc, what) in &mail.stmts {
+            cx.note(*loc, format!("{what}: {why}"));
+        }
+        for f in files.iter_mut() {
+            for v in &mut f.virtuals {
+                v.alert = false;
+            }
+        }
+        return;
+    }
+    if let Some((loc, port)) = &mail.port {
+        cx.not_carried(
+            *loc,
+            format!("port {port} of smtp_server: ldirectord's smtp= is a host (port 25)"),
+        );
+    }
+    for f in files.iter_mut() {
+        if f.virtuals.iter().any(|v| v.alert) {
+            f.emailalert = mail.to.clone();
+            f.emailalertfrom = mail.from.clone();
+            f.smtp = mail.server.clone();
+        }
+    }
+}
+
+fn global_defs(cx: &mut Ctx<'_>, s: &Stmt, mail: &mut Mail) {
     for c in s.children() {
+        let what = c.words.join(" ");
         match c.key() {
             "router_id" => cx.note(
                 c.loc,
                 "router_id is not needed: Heartbeat names nodes by uname -n (ha.cf's node lines)",
             ),
+            "notification_email" => {
+                mail.to
+                    .extend(c.children().iter().map(|m| m.key().to_string()));
+                mail.stmts.push((c.loc, "notification_email".into()));
+            }
+            "notification_email_from" => {
+                mail.from = cx.one(c).map(str::to_string);
+                mail.stmts.push((c.loc, what));
+            }
+            "smtp_server" => {
+                match c.args() {
+                    [host] => mail.server = Some(host.clone()),
+                    [host, port] => {
+                        mail.server = Some(host.clone());
+                        if port != "25" {
+                            mail.port = Some((c.loc, port.clone()));
+                        }
+                    }
+                    _ => cx.error(c.loc, "smtp_server takes a host and a port"),
+                }
+                mail.stmts.push((c.loc, what));
+            }
+            "smtp_connect_timeout" | "smtp_helo_name" => mail.stmts.push((c.loc, what)),
+            "smtp_alert" => {
+                mail.alert = Some(flag(c));
+                mail.stmts.push((c.loc, what));
+            }
+            "smtp_alert_checker" => {
+                mail.checker_alert = Some(flag(c));
+                mail.stmts.push((c.loc, what));
+            }
             _ => cx.unsupported(c, "global_defs", ""),
         }
     }
@@ -731,6 +823,7 @@ fn virtual_server(
     cx: &mut Ctx<'_>,
     s: &Stmt,
     groups: &BTreeMap<String, (Loc, Vec<Stmt>)>,
+    mail: &Mail,
 ) -> Vec<Virtual> {
     let origin = format!("{}:{}", cx.file(s.loc), s.loc.line);
     let context = s.words.join(" ");
@@ -751,6 +844,7 @@ fn virtual_server(
     };
     let mut reals = Vec::new();
     let mut sctp = false;
+    let mut alert = None;
     for c in s.children() {
         match c.key() {
             "lb_algo" | "lvs_sched" => set.scheduler = cx.one(c).map(str::to_string),
@@ -800,6 +894,14 @@ fn virtual_server(
                 Some(f) => cx.error(c.loc, format!("ip_family must be inet or inet6, not {f}")),
                 None => {}
             },
+            "smtp_alert" => {
+                alert = Some(flag(c));
+                cx.note(
+                    c.loc,
+                    "smtp_alert: ldirectord mails each real server added, removed or quiesced \
+                     (keepalived: each checker's failure and recovery, and quorum changes)",
+                );
+            }
             "ha_suspend" => cx.note(
                 c.loc,
                 "ha_suspend: the ldirectord resource runs only on the node that holds its group, \
@@ -894,6 +996,7 @@ fn virtual_server(
             timeout,
             failurecount,
             checkinterval: interval,
+            alert: alert.or(mail.checker_alert).or(mail.alert).unwrap_or(false),
             reals: reals.iter().map(|r| r.real.clone()).collect(),
         })
         .collect()
@@ -1469,6 +1572,9 @@ fn place(cx: &mut Ctx<'_>, pair: Option<&Pair>, virtuals: Vec<(Loc, Vec<Virtual>
                     group,
                     checkinterval: v.checkinterval,
                     fork: false,
+                    emailalert: Vec::new(),
+                    emailalertfrom: None,
+                    smtp: None,
                     virtuals: Vec::new(),
                 });
                 files.len() - 1

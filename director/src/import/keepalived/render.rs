@@ -115,6 +115,12 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
         t.push_str("# Virtual services check at different intervals: ldirectord needs fork=yes.\n");
         t.push_str("fork=yes\n");
     }
+    if let Some(from) = &f.emailalertfrom {
+        let _ = writeln!(t, "emailalertfrom={from}");
+    }
+    if let Some(smtp) = &f.smtp {
+        let _ = writeln!(t, "smtp={smtp}");
+    }
     for v in &f.virtuals {
         t.push('\n');
         let _ = writeln!(t, "# {}", v.origin);
@@ -167,6 +173,9 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
             let _ = writeln!(t, "\tfallback{suffix}={addr} {}", method.word());
         }
         let _ = writeln!(t, "\tquiescent={}", if v.quiescent { "yes" } else { "no" });
+        if v.alert && !f.emailalert.is_empty() {
+            let _ = writeln!(t, "\temailalert={}", f.emailalert.join(","));
+        }
         match &v.check {
             Check::On => t.push_str("\tchecktype=on\n"),
             Check::Connect => t.push_str("\tchecktype=connect\n"),

@@ -231,6 +231,49 @@ fn generated_ldirectord_files_load_with_directors_parser() {
 }
 
 #[test]
+fn mail_goes_where_smtp_alert_is_on() {
+    let mail = "\
+global_defs {
+    notification_email {
+        ops@example.com
+        noc@example.com
+    }
+    notification_email_from lb@example.com
+    smtp_server 192.0.2.25
+}
+";
+    // No smtp_alert: keepalived sends nothing, nor will director.
+    let i = run(&format!("{mail}{VS}"));
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert!(!file(&i, "ldirectord.cf").contains("email"));
+    assert!(notes(&i).iter().any(|n| n.starts_with(
+        "keepalived.conf:2: note: notification_email: no virtual_server has smtp_alert on"
+    )));
+    // smtp_alert on the virtual server: its block mails the recipients.
+    let i = run(&format!(
+        "{mail}{}",
+        VS.replace("    delay_loop 6\n", "    delay_loop 6\n    smtp_alert\n")
+    ));
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    let ld = file(&i, "ldirectord.cf");
+    assert!(
+        ld.contains("\nemailalertfrom=lb@example.com\nsmtp=192.0.2.25\n"),
+        "{ld}"
+    );
+    assert!(
+        ld.contains("\temailalert=ops@example.com,noc@example.com\n"),
+        "{ld}"
+    );
+    let resolver = crate::config::StaticResolver::new(crate::config::Services::parse(""));
+    let (config, _) = crate::config::ldirectord::parse(ld, "x.cf", &resolver).unwrap();
+    assert_eq!(
+        config.virtuals[0].alert.to,
+        ["ops@example.com", "noc@example.com"]
+    );
+    assert_eq!(config.globals.smtp.as_deref(), Some("192.0.2.25"));
+}
+
+#[test]
 fn groups_expand_to_one_virtual_per_member() {
     let text = "\
 virtual_server_group WEB {
