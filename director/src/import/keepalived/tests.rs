@@ -147,6 +147,15 @@ fn a_pair_needs_the_peer_name() {
     assert!(notes(&i)
         .iter()
         .any(|n| n.starts_with("k.conf:1: ") && n.contains("--peer")));
+    let same = import_text(
+        "k.conf",
+        PAIR,
+        &Options {
+            node: "ha1".into(),
+            peer: Some("ha1".into()),
+        },
+    );
+    assert_eq!(same.exit_code(), EXIT_ERROR);
 }
 
 const VS: &str = "\

@@ -308,6 +308,13 @@ pub(super) fn pair(
         );
         return None;
     };
+    if peer == options.node {
+        cx.error(
+            stmts[0].loc,
+            format!("vrrp_instance: the peer's name is this node's ({peer}): --peer names the other node"),
+        );
+        return None;
+    }
     let mut sources = Vec::new();
     let first = &instances[0];
     // Timing: the fastest instance sets the pace.
