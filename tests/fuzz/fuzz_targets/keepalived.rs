@@ -1,6 +1,7 @@
 //! A keepalived.conf -> `director import keepalived`'s files, or every error: never panics;
 //! an input with an error writes nothing, and every file written loads with director's own
-//! parsers (Heartbeat's ha.cf, haresources, authkeys; ldirectord's files).
+//! parsers (Heartbeat's ha.cf, haresources, authkeys; ldirectord's files; resource scripts
+//! are shell scripts).
 #![no_main]
 
 use std::path::Path;
@@ -28,6 +29,8 @@ fuzz_target!(|data: &[u8]| {
                 failover::config::haresources::parse(Path::new("haresources"), &f.text).is_ok()
             }
             "authkeys" => failover::config::authkeys::parse(Path::new("authkeys"), &f.text).is_ok(),
+            // Resource scripts (notify): a shell script; its commands are quoted words.
+            name if name.starts_with("resource.d/") => f.text.starts_with("#!/bin/sh\n"),
             name => ldirectord::parse(&f.text, name, &resolver).is_ok(),
         };
         assert!(ok, "{} does not load:\n{}", f.name, f.text);

@@ -541,6 +541,9 @@ fn soup() -> impl Strategy<Value = String> {
             "url",
             "path",
             "status_code",
+            "notify_master",
+            "notify",
+            "vrrp_sync_group",
             "state",
             "MASTER",
             "BACKUP",
@@ -609,6 +612,9 @@ proptest! {
                 "authkeys" => {
                     failover::config::authkeys::parse(Path::new("authkeys"), &f.text)
                         .map_err(|e| TestCaseError::fail(format!("{e}\n{}", f.text)))?;
+                }
+                name if name.starts_with("resource.d/") => {
+                    prop_assert!(f.text.starts_with("#!/bin/sh\n"));
                 }
                 name => {
                     crate::config::ldirectord::parse(&f.text, name, &resolver)
