@@ -91,19 +91,20 @@ fn haresources(p: &Pair, files: &[LdFile], header: &str) -> String {
     let mut t = header.to_string();
     for (k, g) in p.groups.iter().enumerate() {
         let node = if g.local_preferred { &p.node } else { &p.peer };
-        let _ = writeln!(t, "# {}", g.name);
-        let mut line = node.clone();
-        for r in &g.resources {
-            line.push(' ');
-            line.push_str(r);
-        }
+        let mut tokens: Vec<String> = g.resources.clone();
         for f in files.iter().filter(|f| f.group == Some(k)) {
-            let _ = write!(line, " ldirectord::{}", f.name);
+            tokens.push(format!("ldirectord::{}", f.name));
         }
         if !g.notify.is_empty() {
-            let _ = write!(line, " {}", notify_name(g));
+            tokens.push(notify_name(g));
         }
-        let _ = writeln!(t, "{line}");
+        if tokens.is_empty() {
+            // Heartbeat refuses a line with a node and no resource.
+            let _ = writeln!(t, "# {}: nothing to hold, left out", g.name);
+            continue;
+        }
+        let _ = writeln!(t, "# {}", g.name);
+        let _ = writeln!(t, "{node} {}", tokens.join(" "));
     }
     t
 }

@@ -133,6 +133,18 @@ fn backup_nopreempt_and_unicast() {
 }
 
 #[test]
+fn an_instance_without_addresses_is_left_out_of_haresources() {
+    let i = run(&format!(
+        "{PAIR}vrrp_instance VI_2 {{\n    interface eth0\n}}\n"
+    ));
+    assert_eq!(i.exit_code(), EXIT_INCOMPLETE);
+    let har = file(&i, "haresources");
+    assert_eq!(lines(har).len(), 1, "{har}");
+    let want = "keepalived.conf:17: not carried over: VI_2: no virtual_ipaddress: an empty group";
+    assert!(notes(&i).contains(&want.to_string()), "{:?}", notes(&i));
+}
+
+#[test]
 fn a_pair_needs_the_peer_name() {
     let i = import_text(
         "k.conf",
