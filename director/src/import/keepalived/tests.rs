@@ -145,6 +145,16 @@ fn an_instance_without_addresses_is_left_out_of_haresources() {
 }
 
 #[test]
+fn interface_names_are_checked() {
+    let i = run(&PAIR.replace("interface eth0", "interface \"et h0\""));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert!(notes(&i)
+        .contains(&"keepalived.conf:3: interface: invalid interface name \"et h0\"".to_string()));
+    let i = run(&PAIR.replace("dev eth1", "dev a/b"));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+}
+
+#[test]
 fn a_pair_needs_the_peer_name() {
     let i = import_text(
         "k.conf",

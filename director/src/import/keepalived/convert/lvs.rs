@@ -112,7 +112,13 @@ pub(super) fn virtual_server(
     let mut alert = None;
     for c in s.children() {
         match c.key() {
-            "lb_algo" | "lvs_sched" => set.scheduler = cx.one(c).map(str::to_string),
+            "lb_algo" | "lvs_sched" => match cx.one(c) {
+                Some(v) if !v.is_empty() && v.chars().all(|c| c.is_ascii_lowercase()) => {
+                    set.scheduler = Some(v.to_string())
+                }
+                Some(v) => cx.error(c.loc, format!("{}: invalid scheduler {v:?}", c.key())),
+                None => {}
+            },
             "lb_kind" | "lvs_method" => {
                 if let Some(m) = method(cx, c) {
                     set.method = m;
@@ -125,7 +131,7 @@ pub(super) fn virtual_server(
                 [] => set.persistent = Some(360),
                 _ => set.persistent = cx.number(c),
             },
-            "persistence_granularity" => set.netmask = cx.one(c).map(str::to_string),
+            "persistence_granularity" => set.netmask = cx.word(c).map(str::to_string),
             "protocol" => match cx.one(c) {
                 Some("TCP") => set.udp = false,
                 Some("UDP") => set.udp = true,
@@ -152,7 +158,7 @@ pub(super) fn virtual_server(
             "inhibit_on_failure" => {
                 set.quiescent = !matches!(c.args(), [v] if v == "false" || v == "no" || v == "off")
             }
-            "virtualhost" => set.virtualhost = cx.one(c).map(str::to_string),
+            "virtualhost" => set.virtualhost = cx.word(c).map(str::to_string),
             "ip_family" => match cx.one(c) {
                 Some("inet6") => set.v6_fwmark = true,
                 Some("inet") => set.v6_fwmark = false,
@@ -573,7 +579,7 @@ impl CheckerDefaults {
                 }
             }
             "delay_loop" => self.delay_loop = cx.seconds(c).or(self.delay_loop),
-            "virtualhost" => self.virtualhost = cx.one(c).map(str::to_string),
+            "virtualhost" => self.virtualhost = cx.word(c).map(str::to_string),
             "warmup" => cx.note(c.loc, "warmup: director spreads the first checks itself"),
             _ => {}
         }
@@ -600,7 +606,7 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
             (_, "connect_port") => port_ = cx.one(c).and_then(|p| port(cx, c.loc, p)),
             ("HTTP_GET" | "SSL_GET", "url") => urls.push(c),
             ("DNS_CHECK", "type") => dns_type = cx.one(c).unwrap_or("SOA").to_string(),
-            ("DNS_CHECK", "name") => dns_name = cx.one(c).unwrap_or(".").to_string(),
+            ("DNS_CHECK", "name") => dns_name = cx.word(c).unwrap_or(".").to_string(),
             ("MISC_CHECK", "misc_path") => misc_path = Some((c.loc, c.args().to_vec())),
             ("MISC_CHECK", "misc_timeout") => misc_timeout = cx.seconds(c),
             ("SMTP_CHECK", "helo_name") => cx.not_carried(
@@ -631,7 +637,7 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
                 }
                 for c in u.children() {
                     match c.key() {
-                        "path" => request = cx.one(c).map(str::to_string),
+                        "path" => request = cx.word(c).map(str::to_string),
                         "status_code" => {
                             let codes = c.args().join(" ");
                             if codes != "200-299" {
@@ -652,7 +658,7 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
                                 c.args().join(" ")
                             ),
                         ),
-                        "virtualhost" => d.virtualhost = cx.one(c).map(str::to_string),
+                        "virtualhost" => d.virtualhost = cx.word(c).map(str::to_string),
                         _ => cx.unsupported(c, &format!("{kind} url"), ""),
                     }
                 }
@@ -700,7 +706,7 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
             }
         }
         "MISC_CHECK" => match misc_path {
-            Some((_, words)) if words.len() == 1 && !words[0].contains(char::is_whitespace) => {
+            Some((_, words)) if words.len() == 1 && super::plain(&words[0]) => {
                 cx.note(
                     s.loc,
                     "MISC_CHECK: ldirectord's external check appends the virtual and real \

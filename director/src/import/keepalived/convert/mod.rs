@@ -104,6 +104,22 @@ impl Ctx<'_> {
         }
     }
 
+    /// The one argument of `s` when it can stand in a generated file as one word: printable
+    /// ASCII, no blank, no `"` or `#` (ldirectord would read either as the end of the
+    /// value); otherwise an error.
+    fn word<'s>(&mut self, s: &'s Stmt) -> Option<&'s str> {
+        let v = self.one(s)?;
+        if plain(v) {
+            Some(v)
+        } else {
+            self.error(
+                s.loc,
+                format!("{}: {v:?} cannot be written to the generated files (blank, quote, # or an unprintable character)", s.key()),
+            );
+            None
+        }
+    }
+
     /// keepalived's time values: seconds, possibly with a fraction.
     fn seconds(&mut self, s: &Stmt) -> Option<f64> {
         let v = self.one(s)?;
@@ -115,6 +131,13 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Printable ASCII without blank, `"` or `#`: safe as one word in every generated file.
+fn plain(v: &str) -> bool {
+    !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '#')
 }
 
 /// Whole seconds for ldirectord, which takes no fraction (rounded up, at least 1).
@@ -250,12 +273,18 @@ fn global_defs(cx: &mut Ctx<'_>, s: &Stmt, mail: &mut Mail) {
                 mail.stmts.push((c.loc, "notification_email".into()));
             }
             "notification_email_from" => {
-                mail.from = cx.one(c).map(str::to_string);
+                mail.from = cx.word(c).map(str::to_string);
                 mail.stmts.push((c.loc, what));
             }
             "smtp_server" => {
                 match c.args() {
+                    [host] if !plain(host) => {
+                        cx.error(c.loc, format!("smtp_server: invalid host {host:?}"))
+                    }
                     [host] => mail.server = Some(host.clone()),
+                    [host, _] if !plain(host) => {
+                        cx.error(c.loc, format!("smtp_server: invalid host {host:?}"))
+                    }
                     [host, port] => {
                         mail.server = Some(host.clone());
                         if port != "25" {

@@ -114,7 +114,11 @@ fn instance(cx: &mut Ctx<'_>, s: &Stmt) -> Instance {
                 Some(v) => cx.error(c.loc, format!("state must be MASTER or BACKUP, not {v}")),
                 None => {}
             },
-            "interface" => i.iface = cx.one(c).map(str::to_string),
+            "interface" => match cx.one(c) {
+                Some(name) if iface_name(name) => i.iface = Some(name.to_string()),
+                Some(name) => cx.error(c.loc, format!("interface: invalid interface name {name:?}")),
+                None => {}
+            },
             "priority" => {
                 if let Some(p) = cx.number::<u32>(c) {
                     if (1..=255).contains(&p) {
@@ -147,7 +151,7 @@ fn instance(cx: &mut Ctx<'_>, s: &Stmt) -> Instance {
                 for a in c.children() {
                     match a.key() {
                         "auth_type" => kind = cx.one(a).map(str::to_string),
-                        "auth_pass" => i.key = cx.one(a).map(str::to_string),
+                        "auth_pass" => i.key = cx.word(a).map(str::to_string),
                         _ => cx.unsupported(a, &format!("{context} authentication"), ""),
                     }
                 }
@@ -243,7 +247,8 @@ fn vip(cx: &mut Ctx<'_>, s: &Stmt, iface: Option<&str>, context: &str, i: &mut I
     let mut args = s.args().iter();
     while let Some(a) = args.next() {
         match (a.as_str(), args.next()) {
-            ("dev", Some(d)) => dev = Some(d.clone()),
+            ("dev", Some(d)) if iface_name(d) => dev = Some(d.clone()),
+            ("dev", Some(d)) => cx.error(s.loc, format!("dev: invalid interface name {d:?}")),
             ("brd" | "broadcast", Some(b)) if ip.is_ipv4() => match b.parse::<Ipv4Addr>() {
                 Ok(b) => brd = Some(b),
                 Err(_) => cx.error(s.loc, format!("virtual_ipaddress: invalid broadcast {b}")),
@@ -491,4 +496,16 @@ pub(super) fn pair(
         groups,
         sources,
     })
+}
+
+/// A name Linux takes for an interface (`dev_valid_name`): 1 to 15 bytes, not `.` or `..`,
+/// no `/`, `:` or blank (and nothing unprintable, which ha.cf could not hold either).
+fn iface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '/' && c != ':')
 }
