@@ -145,6 +145,15 @@ fn an_instance_without_addresses_is_left_out_of_haresources() {
 }
 
 #[test]
+fn scheduler_flags_of_another_scheduler_keep_their_bit() {
+    let i = run(&VS.replace("lb_algo wrr", "lb_algo wlc\n    sh-port\n    mh-fallback"));
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert!(file(&i, "ldirectord.cf").contains("\tschedflags=flag-2,flag-1\n"));
+    let i = run(&VS.replace("lb_algo wrr", "lb_algo sh\n    sh-port"));
+    assert!(file(&i, "ldirectord.cf").contains("\tschedflags=sh-port\n"));
+}
+
+#[test]
 fn interface_names_are_checked() {
     let i = run(&PAIR.replace("interface eth0", "interface \"et h0\""));
     assert_eq!(i.exit_code(), EXIT_ERROR);

@@ -246,6 +246,22 @@ pub(super) fn virtual_server(
         );
         "wlc".to_string()
     });
+    // A flag named for another scheduler is written as its bit (`flag-1`, `flag-2`): the
+    // same bits keepalived gives the kernel, in a form ldirectord and ipvsadm take with any
+    // scheduler.
+    let flags: Vec<String> = set
+        .schedflags
+        .iter()
+        .map(|f| match f.split_once('-') {
+            Some((owner @ ("sh" | "mh"), kind)) if owner != scheduler => if kind == "fallback" {
+                "flag-1"
+            } else {
+                "flag-2"
+            }
+            .to_string(),
+            _ => f.clone(),
+        })
+        .collect();
     let fallback = set
         .sorry
         .map(|(ip, p)| (ip, p, set.sorry_method.unwrap_or(set.method)));
@@ -256,7 +272,7 @@ pub(super) fn virtual_server(
             addr,
             udp: set.udp,
             scheduler: scheduler.clone(),
-            schedflags: set.schedflags.clone(),
+            schedflags: flags.clone(),
             persistent: set.persistent,
             netmask: set.netmask.clone(),
             ops: set.ops,
