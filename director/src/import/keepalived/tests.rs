@@ -154,6 +154,20 @@ fn scheduler_flags_of_another_scheduler_keep_their_bit() {
 }
 
 #[test]
+fn families_follow_keepalived() {
+    // A firewall mark takes its real servers' family when ip_family is not written.
+    let i = run(
+        "virtual_server fwmark 6 {\n lb_algo rr\n lb_kind TUN\n real_server 2001:db8::1 {\n }\n}\n",
+    );
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert!(file(&i, "ldirectord.cf").contains("virtual6=6\n\treal6=[2001:db8::1] ipip 1\n"));
+    // An IPv4 address with an IPv6 real server: ldirectord cannot say it.
+    let i =
+        run("virtual_server 192.0.2.1 80 {\n lb_algo rr\n real_server 2001:db8::1 80 {\n }\n}\n");
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+}
+
+#[test]
 fn interface_names_are_checked() {
     let i = run(&PAIR.replace("interface eth0", "interface \"et h0\""));
     assert_eq!(i.exit_code(), EXIT_ERROR);

@@ -25,7 +25,8 @@ struct VsSettings {
     sorry: Option<(IpAddr, Option<u16>)>,
     sorry_method: Option<Method>,
     virtualhost: Option<String>,
-    v6_fwmark: bool,
+    /// `ip_family inet6` for firewall marks (`None`: not written).
+    v6_fwmark: Option<bool>,
 }
 
 /// A checker as read.
@@ -105,7 +106,7 @@ pub(super) fn virtual_server(
         sorry: None,
         sorry_method: None,
         virtualhost: None,
-        v6_fwmark: false,
+        v6_fwmark: None,
     };
     let mut reals = Vec::new();
     let mut sctp = false;
@@ -160,8 +161,8 @@ pub(super) fn virtual_server(
             }
             "virtualhost" => set.virtualhost = cx.word(c).map(str::to_string),
             "ip_family" => match cx.one(c) {
-                Some("inet6") => set.v6_fwmark = true,
-                Some("inet") => set.v6_fwmark = false,
+                Some("inet6") => set.v6_fwmark = Some(true),
+                Some("inet") => set.v6_fwmark = Some(false),
                 Some(f) => cx.error(c.loc, format!("ip_family must be inet or inet6, not {f}")),
                 None => {}
             },
@@ -222,9 +223,40 @@ pub(super) fn virtual_server(
     for r in &mut reals {
         r.real.method = r.own_method.unwrap_or(set.method);
     }
+    // keepalived: a firewall mark without ip_family takes its real servers' family when they
+    // all have the same.
+    if set.v6_fwmark.is_none() && reals.iter().all(|r| r.real.addr.is_ipv6()) {
+        set.v6_fwmark = Some(true);
+    }
     let addrs = vs_addresses(cx, s, groups, &set);
     if addrs.is_empty() {
         return Vec::new();
+    }
+    // ldirectord keeps a virtual service and its servers in one family.
+    let v6 = |a: &VAddr| match a {
+        VAddr::Ip(ip, _) => ip.is_ipv6(),
+        VAddr::Fwmark { v6, .. } => *v6,
+    };
+    let mut mixed = false;
+    for a in &addrs {
+        for r in reals.iter().filter(|r| r.real.addr.is_ipv6() != v6(a)) {
+            cx.error(
+                r.loc,
+                "real_server of another address family than its virtual server (ldirectord keeps \
+                 one family per virtual service)",
+            );
+            mixed = true;
+        }
+        if set.sorry.is_some_and(|(ip, _)| ip.is_ipv6() != v6(a)) {
+            cx.error(
+                s.loc,
+                "sorry_server of another address family than its virtual server",
+            );
+            mixed = true;
+        }
+        if mixed {
+            return Vec::new();
+        }
     }
     let (check, checkport, timeout, failurecount, interval) = check_of(cx, &context, &reals, &set);
     let mut quiescent = set.quiescent;
@@ -301,7 +333,7 @@ fn vs_addresses(
         [f, mark] if f == "fwmark" => match mark.parse::<u32>() {
             Ok(m) if m > 0 => vec![VAddr::Fwmark {
                 mark: m,
-                v6: set.v6_fwmark,
+                v6: set.v6_fwmark.unwrap_or(false),
             }],
             _ => {
                 cx.error(s.loc, format!("invalid fwmark {mark}"));
@@ -358,7 +390,7 @@ fn group_member(cx: &mut Ctx<'_>, m: &Stmt, set: &VsSettings) -> Vec<VAddr> {
                 Ok(mark) if mark > 0 => {
                     let v6 = match m.args().get(1).map(String::as_str) {
                         Some("inet6") => true,
-                        Some("inet") | None => set.v6_fwmark,
+                        Some("inet") | None => set.v6_fwmark.unwrap_or(false),
                         Some(f) => {
                             cx.error(
                                 m.loc,
