@@ -175,6 +175,9 @@ fn interface_names_are_checked() {
         .contains(&"keepalived.conf:3: interface: invalid interface name \"et h0\"".to_string()));
     let i = run(&PAIR.replace("dev eth1", "dev a/b"));
     assert_eq!(i.exit_code(), EXIT_ERROR);
+    // haresources would read a leading digit as a broadcast address.
+    let i = run(&PAIR.replace("dev eth1", "dev 0"));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
 }
 
 #[test]

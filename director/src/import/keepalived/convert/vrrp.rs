@@ -499,9 +499,11 @@ pub(super) fn pair(
 }
 
 /// A name Linux takes for an interface (`dev_valid_name`): 1 to 15 bytes, not `.` or `..`,
-/// no `/`, `:` or blank (and nothing unprintable, which ha.cf could not hold either).
+/// no `/`, `:` or blank (and nothing unprintable, which ha.cf could not hold either); and not
+/// starting with a digit, which haresources' `IPaddr2::IP/CIDR/FIELD` reads as a broadcast.
 fn iface_name(name: &str) -> bool {
     !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.len() < 16
         && name != "."
         && name != ".."
