@@ -168,6 +168,20 @@ fn families_follow_keepalived() {
 }
 
 #[test]
+fn a_virtual_server_defined_twice_is_an_error() {
+    let i = run(&format!("{VS}{VS}"));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert!(
+        notes(&i).contains(
+            &"keepalived.conf:27: virtual_server TCP 192.0.2.10 80 is already defined at line 1"
+                .to_string()
+        ),
+        "{:?}",
+        notes(&i)
+    );
+}
+
+#[test]
 fn interface_names_are_checked() {
     let i = run(&PAIR.replace("interface eth0", "interface \"et h0\""));
     assert_eq!(i.exit_code(), EXIT_ERROR);

@@ -199,6 +199,30 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
             );
         }
     }
+    // One IPVS service per address, protocol (or mark and family): ldirectord refuses a
+    // second block for the same one.
+    let mut seen: BTreeMap<String, Loc> = BTreeMap::new();
+    for (loc, vs) in &virtuals {
+        for v in vs {
+            let key = match v.addr {
+                VAddr::Ip(ip, port) => format!("{} {ip} {port}", if v.udp { "UDP" } else { "TCP" }),
+                VAddr::Fwmark { mark, v6 } => {
+                    format!("fwmark {mark}{}", if v6 { " inet6" } else { "" })
+                }
+            };
+            if let Some(first) = seen.get(&key) {
+                if first != loc {
+                    let line = first.line;
+                    cx.error(
+                        *loc,
+                        format!("virtual_server {key} is already defined at line {line}"),
+                    );
+                }
+            } else {
+                seen.insert(key, *loc);
+            }
+        }
+    }
     let alerting = virtuals.iter().any(|(_, vs)| vs.iter().any(|v| v.alert));
     let mut ldirectord = place(&mut cx, pair.as_ref(), virtuals);
     mail_settings(&mut cx, &mail, alerting, &mut ldirectord);
