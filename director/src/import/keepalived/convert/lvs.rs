@@ -114,7 +114,7 @@ pub(super) fn virtual_server(
     for c in s.children() {
         match c.key() {
             "lb_algo" | "lvs_sched" => match cx.one(c) {
-                Some(v) if !v.is_empty() && v.chars().all(|c| c.is_ascii_lowercase()) => {
+                Some(v) if crate::config::ldirectord::SCHEDULERS.contains(&v) => {
                     set.scheduler = Some(v.to_string())
                 }
                 Some(v) => cx.error(c.loc, format!("{}: invalid scheduler {v:?}", c.key())),
