@@ -182,6 +182,19 @@ fn a_virtual_server_defined_twice_is_an_error() {
 }
 
 #[test]
+fn a_vip_in_two_instances_is_an_error() {
+    let i = run(&format!("{PAIR}{}", PAIR.replace("VI_1", "VI_2")));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert!(
+        notes(&i)
+            .iter()
+            .any(|n| n.contains("192.0.2.10 is already a VIP of VI_1")),
+        "{:?}",
+        notes(&i)
+    );
+}
+
+#[test]
 fn interface_names_are_checked() {
     let i = run(&PAIR.replace("interface eth0", "interface \"et h0\""));
     assert_eq!(i.exit_code(), EXIT_ERROR);

@@ -460,6 +460,18 @@ pub(super) fn pair(
             notify: i.notify.clone(),
         });
     }
+    // haresources: a resource (a VIP) belongs to one group only.
+    let mut holder: BTreeMap<IpAddr, &str> = BTreeMap::new();
+    for g in &groups {
+        for a in &g.addresses {
+            if let Some(first) = holder.insert(*a, &g.name) {
+                cx.error(
+                    g.loc,
+                    format!("{}: {a} is already a VIP of {first} (haresources holds a resource in one group)", g.name),
+                );
+            }
+        }
+    }
     for g in &groups {
         let owner = if g.local_preferred {
             &options.node
