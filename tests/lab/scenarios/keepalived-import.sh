@@ -11,7 +11,17 @@
 # `director check --print-ipvs` prints the table the import programs with every real up.
 # The two are compared as sorted lines.
 #
-# Env: CORPUS_FILES (space-separated absolute paths), KEEPALIVED (default /usr/sbin/keepalived).
+# Then, for each file of $VRRP_FILES: keepalived runs its VRRP process only (`-P`) in a
+# namespace with dummy interfaces (eth0..eth3 and those the file names; the unicast_src_ip
+# on eth0) and no peer, so every instance becomes MASTER and adds its
+# VIPs (`track_*` blocks taken out, so none is held in FAULT, and `static_*` ones, which are
+# no VIPs, and `use_vmac`, which puts the VIP on a macvlan: both reported as not carried
+# over by the import); the addresses it added
+# (`ip -o addr`, `ADDR/PREFIX DEV`) must equal the IPaddr2 / IPv6addr resources of the
+# imported haresources.
+#
+# Env: CORPUS_FILES, VRRP_FILES (space-separated absolute paths), KEEPALIVED (default
+# /usr/sbin/keepalived).
 . /lab/lib.sh
 trap 'lab_cleanup' EXIT
 
@@ -102,4 +112,84 @@ for file in $CORPUS_FILES; do
     fi
 done
 log "keepalived and director agree on $matched of $n files"
+
+# Addresses on the namespace's interfaces, one `ADDR/PREFIX DEV` per line, sorted.
+addresses() {
+    "$IP" netns exec "$1" "$IP" -o addr show | awk '$3 == "inet" || $3 == "inet6" { print $4, $2 }' \
+        | grep -v ' lo$' | grep -v '^fe80:' | sort
+}
+
+vmatched=0
+vn=0
+for file in $VRRP_FILES; do
+    n=$((n + 1))
+    vn=$((vn + 1))
+    name=$(echo "$file" | sed 's|.*/keepalived/||')
+    work=/tmp/k$n
+    mkdir -p "$work"
+    awk '
+        skip > 0 { o = gsub(/[{]/, "{"); c = gsub(/[}]/, "}"); skip += o - c; next }
+        $1 ~ /^track_/ || $1 ~ /^static_/ {
+            o = gsub(/[{]/, "{"); c = gsub(/[}]/, "}"); skip = o - c; next
+        }
+        $1 == "use_vmac" { next }
+        { print }
+    ' "$file" > "$work/vrrp.conf"
+    ns=k$n
+    lab_ns "$ns"
+    # eth0..eth3 and every other interface the file names (`interface X`, `dev X`).
+    ifaces=$( (echo eth0 eth1 eth2 eth3 | tr ' ' '\n'
+        awk '{ for (i = 1; i < NF; i++) if ($i == "interface" || $i == "dev") print $(i + 1) }' \
+            "$work/vrrp.conf") | sort -u)
+    i=0
+    for dev in $ifaces; do
+        i=$((i + 1))
+        in_ns "$ns" "$IP" link add "$dev" type dummy || fail "dummy $dev"
+        in_ns "$ns" "$IP" addr add "203.0.113.$i/32" dev "$dev"
+        in_ns "$ns" "$IP" link set "$dev" multicast on up
+    done
+    # A unicast instance sends from its unicast_src_ip: the address must be there.
+    for a in $(awk '$1 == "unicast_src_ip" { print $2 }' "$file"); do
+        in_ns "$ns" "$IP" addr add "$a/32" dev eth0
+    done
+    addresses "$ns" > "$work/before"
+    "$IP" netns exec "$ns" "$KEEPALIVED" --dont-fork --log-console --vrrp \
+        --use-file "$work/vrrp.conf" --pid "$work/k.pid" --vrrp_pid "$work/v.pid" \
+        > "$work/keepalived.log" 2>&1 &
+    kpid=$!
+    prev=""
+    stable=0
+    for _ in $(seq 1 60); do
+        sleep 0.5
+        cur=$(addresses "$ns")
+        if [ "$cur" = "$prev" ] && [ "$cur" != "$(cat "$work/before")" ]; then
+            stable=$((stable + 1))
+            [ $stable -ge 8 ] && break
+        else
+            stable=0
+        fi
+        prev=$cur
+    done
+    addresses "$ns" | grep -vxF -f "$work/before" > "$work/keepalived.vips"
+    kill "$kpid" 2> /dev/null
+    wait "$kpid" 2> /dev/null
+    out="$work/out"
+    (cd "$(dirname "$file")" && "$DIRECTOR" import keepalived "$(basename "$file")" \
+        --out "$out" --node ha1 --peer ha2 > /dev/null 2> "$work/import.log")
+    tr ' ' '\n' < "$out/haresources" | grep -E '^(IPaddr2|IPv6addr)::' \
+        | sed -E 's/^[A-Za-z0-9]+::([^/]+)\/([0-9]+)\/([^/]+).*/\1\/\2 \3/' | sort -u \
+        > "$work/director.vips"
+    if [ -s "$work/director.vips" ] && cmp -s "$work/keepalived.vips" "$work/director.vips"; then
+        vmatched=$((vmatched + 1))
+        log "$name: VIPs match ($(wc -l < "$work/director.vips") addresses)"
+    else
+        cat "$work/keepalived.log"
+        echo "--- keepalived"
+        cat "$work/keepalived.vips"
+        echo "--- haresources"
+        cat "$work/director.vips"
+        fail "$name: VIPs differ"
+    fi
+done
+log "keepalived and haresources agree on the VIPs of $vmatched of $vn files"
 echo PASS

@@ -85,6 +85,12 @@ pub struct LdFile {
     pub checkinterval: u32,
     /// Per-virtual check intervals need `fork=yes` in ldirectord.
     pub fork: bool,
+    /// keepalived's notification_email: `emailalert=` of the virtuals that alert.
+    pub emailalert: Vec<String>,
+    /// `emailalertfrom=` (notification_email_from).
+    pub emailalertfrom: Option<String>,
+    /// `smtp=` (smtp_server).
+    pub smtp: Option<String>,
     pub virtuals: Vec<Virtual>,
 }
 
@@ -150,6 +156,8 @@ pub struct Virtual {
     pub timeout: u32,
     pub failurecount: u32,
     pub checkinterval: u32,
+    /// keepalived's smtp_alert for this virtual server (mail on real server changes).
+    pub alert: bool,
     pub reals: Vec<Real>,
 }
 

@@ -91,19 +91,20 @@ fn haresources(p: &Pair, files: &[LdFile], header: &str) -> String {
     let mut t = header.to_string();
     for (k, g) in p.groups.iter().enumerate() {
         let node = if g.local_preferred { &p.node } else { &p.peer };
-        let _ = writeln!(t, "# {}", g.name);
-        let mut line = node.clone();
-        for r in &g.resources {
-            line.push(' ');
-            line.push_str(r);
-        }
+        let mut tokens: Vec<String> = g.resources.clone();
         for f in files.iter().filter(|f| f.group == Some(k)) {
-            let _ = write!(line, " ldirectord::{}", f.name);
+            tokens.push(format!("ldirectord::{}", f.name));
         }
         if !g.notify.is_empty() {
-            let _ = write!(line, " {}", notify_name(g));
+            tokens.push(notify_name(g));
         }
-        let _ = writeln!(t, "{line}");
+        if tokens.is_empty() {
+            // Heartbeat refuses a line with a node and no resource.
+            let _ = writeln!(t, "# {}: nothing to hold, left out", g.name);
+            continue;
+        }
+        let _ = writeln!(t, "# {}", g.name);
+        let _ = writeln!(t, "{node} {}", tokens.join(" "));
     }
     t
 }
@@ -114,6 +115,12 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
     if f.fork {
         t.push_str("# Virtual services check at different intervals: ldirectord needs fork=yes.\n");
         t.push_str("fork=yes\n");
+    }
+    if let Some(from) = &f.emailalertfrom {
+        let _ = writeln!(t, "emailalertfrom={from}");
+    }
+    if let Some(smtp) = &f.smtp {
+        let _ = writeln!(t, "smtp={smtp}");
     }
     for v in &f.virtuals {
         t.push('\n');
@@ -167,6 +174,9 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
             let _ = writeln!(t, "\tfallback{suffix}={addr} {}", method.word());
         }
         let _ = writeln!(t, "\tquiescent={}", if v.quiescent { "yes" } else { "no" });
+        if v.alert && !f.emailalert.is_empty() {
+            let _ = writeln!(t, "\temailalert={}", f.emailalert.join(","));
+        }
         match &v.check {
             Check::On => t.push_str("\tchecktype=on\n"),
             Check::Connect => t.push_str("\tchecktype=connect\n"),

@@ -133,6 +133,81 @@ fn backup_nopreempt_and_unicast() {
 }
 
 #[test]
+fn an_instance_without_addresses_is_left_out_of_haresources() {
+    let i = run(&format!(
+        "{PAIR}vrrp_instance VI_2 {{\n    interface eth0\n}}\n"
+    ));
+    assert_eq!(i.exit_code(), EXIT_INCOMPLETE);
+    let har = file(&i, "haresources");
+    assert_eq!(lines(har).len(), 1, "{har}");
+    let want = "keepalived.conf:17: not carried over: VI_2: no virtual_ipaddress: an empty group";
+    assert!(notes(&i).contains(&want.to_string()), "{:?}", notes(&i));
+}
+
+#[test]
+fn scheduler_flags_of_another_scheduler_keep_their_bit() {
+    let i = run(&VS.replace("lb_algo wrr", "lb_algo wlc\n    sh-port\n    mh-fallback"));
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert!(file(&i, "ldirectord.cf").contains("\tschedflags=flag-2,flag-1\n"));
+    let i = run(&VS.replace("lb_algo wrr", "lb_algo sh\n    sh-port"));
+    assert!(file(&i, "ldirectord.cf").contains("\tschedflags=sh-port\n"));
+}
+
+#[test]
+fn families_follow_keepalived() {
+    // A firewall mark takes its real servers' family when ip_family is not written.
+    let i = run(
+        "virtual_server fwmark 6 {\n lb_algo rr\n lb_kind TUN\n real_server 2001:db8::1 {\n }\n}\n",
+    );
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert!(file(&i, "ldirectord.cf").contains("virtual6=6\n\treal6=[2001:db8::1] ipip 1\n"));
+    // An IPv4 address with an IPv6 real server: ldirectord cannot say it.
+    let i =
+        run("virtual_server 192.0.2.1 80 {\n lb_algo rr\n real_server 2001:db8::1 80 {\n }\n}\n");
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+}
+
+#[test]
+fn a_virtual_server_defined_twice_is_an_error() {
+    let i = run(&format!("{VS}{VS}"));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert!(
+        notes(&i).contains(
+            &"keepalived.conf:27: virtual_server TCP 192.0.2.10 80 is already defined at line 1"
+                .to_string()
+        ),
+        "{:?}",
+        notes(&i)
+    );
+}
+
+#[test]
+fn a_vip_in_two_instances_is_an_error() {
+    let i = run(&format!("{PAIR}{}", PAIR.replace("VI_1", "VI_2")));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert!(
+        notes(&i)
+            .iter()
+            .any(|n| n.contains("192.0.2.10 is already a VIP of VI_1")),
+        "{:?}",
+        notes(&i)
+    );
+}
+
+#[test]
+fn interface_names_are_checked() {
+    let i = run(&PAIR.replace("interface eth0", "interface \"et h0\""));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    assert!(notes(&i)
+        .contains(&"keepalived.conf:3: interface: invalid interface name \"et h0\"".to_string()));
+    let i = run(&PAIR.replace("dev eth1", "dev a/b"));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+    // haresources would read a leading digit as a broadcast address.
+    let i = run(&PAIR.replace("dev eth1", "dev 0"));
+    assert_eq!(i.exit_code(), EXIT_ERROR);
+}
+
+#[test]
 fn a_pair_needs_the_peer_name() {
     let i = import_text(
         "k.conf",
@@ -147,6 +222,15 @@ fn a_pair_needs_the_peer_name() {
     assert!(notes(&i)
         .iter()
         .any(|n| n.starts_with("k.conf:1: ") && n.contains("--peer")));
+    let same = import_text(
+        "k.conf",
+        PAIR,
+        &Options {
+            node: "ha1".into(),
+            peer: Some("ha1".into()),
+        },
+    );
+    assert_eq!(same.exit_code(), EXIT_ERROR);
 }
 
 const VS: &str = "\
@@ -228,6 +312,49 @@ fn generated_ldirectord_files_load_with_directors_parser() {
     assert_eq!(v.timing.failurecount, 3);
     assert_eq!(v.persistent, Some(360));
     assert_eq!(v.reals.len(), 2);
+}
+
+#[test]
+fn mail_goes_where_smtp_alert_is_on() {
+    let mail = "\
+global_defs {
+    notification_email {
+        ops@example.com
+        noc@example.com
+    }
+    notification_email_from lb@example.com
+    smtp_server 192.0.2.25
+}
+";
+    // No smtp_alert: keepalived sends nothing, nor will director.
+    let i = run(&format!("{mail}{VS}"));
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    assert!(!file(&i, "ldirectord.cf").contains("email"));
+    assert!(notes(&i).iter().any(|n| n.starts_with(
+        "keepalived.conf:2: note: notification_email: no virtual_server has smtp_alert on"
+    )));
+    // smtp_alert on the virtual server: its block mails the recipients.
+    let i = run(&format!(
+        "{mail}{}",
+        VS.replace("    delay_loop 6\n", "    delay_loop 6\n    smtp_alert\n")
+    ));
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    let ld = file(&i, "ldirectord.cf");
+    assert!(
+        ld.contains("\nemailalertfrom=lb@example.com\nsmtp=192.0.2.25\n"),
+        "{ld}"
+    );
+    assert!(
+        ld.contains("\temailalert=ops@example.com,noc@example.com\n"),
+        "{ld}"
+    );
+    let resolver = crate::config::StaticResolver::new(crate::config::Services::parse(""));
+    let (config, _) = crate::config::ldirectord::parse(ld, "x.cf", &resolver).unwrap();
+    assert_eq!(
+        config.virtuals[0].alert.to,
+        ["ops@example.com", "noc@example.com"]
+    );
+    assert_eq!(config.globals.smtp.as_deref(), Some("192.0.2.25"));
 }
 
 #[test]
@@ -489,6 +616,9 @@ fn soup() -> impl Strategy<Value = String> {
             "url",
             "path",
             "status_code",
+            "notify_master",
+            "notify",
+            "vrrp_sync_group",
             "state",
             "MASTER",
             "BACKUP",
@@ -557,6 +687,9 @@ proptest! {
                 "authkeys" => {
                     failover::config::authkeys::parse(Path::new("authkeys"), &f.text)
                         .map_err(|e| TestCaseError::fail(format!("{e}\n{}", f.text)))?;
+                }
+                name if name.starts_with("resource.d/") => {
+                    prop_assert!(f.text.starts_with("#!/bin/sh\n"));
                 }
                 name => {
                     crate::config::ldirectord::parse(&f.text, name, &resolver)

@@ -1,0 +1,38 @@
+//! A keepalived.conf -> `director import keepalived`'s files, or every error: never panics;
+//! an input with an error writes nothing, and every file written loads with director's own
+//! parsers (Heartbeat's ha.cf, haresources, authkeys; ldirectord's files; resource scripts
+//! are shell scripts).
+#![no_main]
+
+use std::path::Path;
+
+use director::config::{ldirectord, Services, StaticResolver};
+use director::import::keepalived::{import_text, Options};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let options = Options {
+        node: "ha1".into(),
+        peer: Some("ha2".into()),
+    };
+    let result = import_text("keepalived.conf", &text, &options);
+    if result.failed() {
+        assert!(result.files.is_empty());
+        return;
+    }
+    let resolver = StaticResolver::new(Services::parse(""));
+    for f in &result.files {
+        let ok = match f.name.as_str() {
+            "ha.cf" => failover::config::hacf::parse(Path::new("ha.cf"), &f.text).is_ok(),
+            "haresources" => {
+                failover::config::haresources::parse(Path::new("haresources"), &f.text).is_ok()
+            }
+            "authkeys" => failover::config::authkeys::parse(Path::new("authkeys"), &f.text).is_ok(),
+            // Resource scripts (notify): a shell script; its commands are quoted words.
+            name if name.starts_with("resource.d/") => f.text.starts_with("#!/bin/sh\n"),
+            name => ldirectord::parse(&f.text, name, &resolver).is_ok(),
+        };
+        assert!(ok, "{} does not load:\n{}", f.name, f.text);
+    }
+});
