@@ -5,6 +5,7 @@
 //! `director check --print-ipvs` of the imported files; for every file with a vrrp_instance,
 //! the addresses keepalived adds as master equal the IPaddr2 / IPv6addr resources of the
 //! imported haresources.
+#![allow(clippy::unwrap_used)] // a test: a failure is a panic with its message
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
