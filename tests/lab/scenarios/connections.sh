@@ -80,7 +80,6 @@ D1PID="" D2PID="" CLIENT=""
 RESULTS=/tmp/conns-results
 : > "$RESULTS"
 
-now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 other() { if [ "$1" = dir1 ]; then echo dir2; else echo dir1; fi; }
 node_addr() { if [ "$1" = dir1 ]; then echo 11; else echo 12; fi; }
 pid_of() { if [ "$1" = dir1 ]; then echo "$D1PID"; else echo "$D2PID"; fi; }
@@ -145,22 +144,6 @@ dump() {
         echo "--- $d: log (last 25 lines but gratuitous ARPs)"
         grep -v 'gratuitous ARP' "/tmp/$d.log" 2> /dev/null | tail -25
     done
-}
-# wait_until COND SECS: poll every 0.1 s until COND holds; prints the centiseconds taken;
-# fails with the state of both nodes after SECS.
-wait_until() {
-    t0=$(now_cs)
-    limit=$((t0 + $2 * 100))
-    while :; do
-        if eval "$1"; then
-            echo $(($(now_cs) - t0))
-            return 0
-        fi
-        [ "$(now_cs)" -ge "$limit" ] && break
-        sleep 0.1
-    done
-    dump >&2
-    fail "not within $2 s: $1" >&2
 }
 
 # --- the network of one mode ---

@@ -23,7 +23,6 @@ DIRECTOR=/usr/sbin/director
 DPID=""
 RS1PID="" RS2PID=""
 
-now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 
 stop_all() {
     [ -n "$DPID" ] && kill "$DPID" 2> /dev/null

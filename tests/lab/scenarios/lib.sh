@@ -141,3 +141,23 @@ stats_field() {
                 END { if (!found) print "missing" }'
     fi
 }
+
+# now_cs: centiseconds since boot (the VM's clock for measured gaps).
+now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+
+# wait_until COND SECS: poll (about 10 per second) until COND (evaluated) holds; prints the
+# centiseconds taken; after SECS runs the scenario's `dump` (when it has one) and fails.
+wait_until() {
+    t0=$(now_cs)
+    limit=$((t0 + $2 * 100))
+    while :; do
+        if eval "$1"; then
+            echo $(($(now_cs) - t0))
+            return 0
+        fi
+        [ "$(now_cs)" -ge "$limit" ] && break
+        sleep 0.1
+    done
+    command -v dump > /dev/null 2>&1 && dump >&2
+    fail "not within $2 s: $1" >&2
+}

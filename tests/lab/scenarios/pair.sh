@@ -36,7 +36,6 @@ CHECKTIMEOUT=2
 DIRECTOR=/usr/sbin/director
 D1PID="" D2PID="" RS1PID="" RS2PID=""
 
-now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 ms() { echo "$(($1 * 10)) ms"; }
 
 stop_all() {
@@ -160,22 +159,6 @@ dump() {
         echo "--- $d: log (last 25 lines)"
         tail -25 "/tmp/$d.log"
     done
-}
-# wait_until COND SECS: poll (about 10 per second) until COND (evaluated) holds; prints the
-# centiseconds taken; fails with the state of both directors after SECS.
-wait_until() {
-    t0=$(now_cs)
-    limit=$((t0 + $2 * 100))
-    while :; do
-        if eval "$1"; then
-            echo $(($(now_cs) - t0))
-            return 0
-        fi
-        [ "$(now_cs)" -ge "$limit" ] && break
-        sleep 0.1
-    done
-    dump >&2
-    fail "not within $2 s: $1" >&2
 }
 settled() { # settled OWNER: OWNER is active with the VIP, the other standby without it
     o=$(other "$1")

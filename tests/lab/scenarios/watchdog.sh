@@ -41,7 +41,6 @@ chmod 600 "$etc/authkeys"
 echo "dir1 IPaddr::192.0.2.100/24/eth0" > "$etc/haresources"
 
 triggers() { dmesg | grep -c "softdog: Triggered" || true; }
-now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 
 # start_node LOG: director run in dir1, in the background ($DPID), until the watchdog is armed.
 start_node() {
