@@ -699,3 +699,36 @@ proptest! {
         }
     }
 }
+
+/// Found by the fuzz target: a granularity ldirectord's `netmask` refuses was written as is.
+#[test]
+fn persistence_granularity_is_checked_for_the_family() {
+    let vs = |addr: &str, g: &str| {
+        format!(
+            "virtual_server {addr} 80 {{\n lb_algo rr\n lb_kind DR\n persistence_timeout 60\n \
+             persistence_granularity {g}\n real_server {addr} 80 {{\n TCP_CHECK {{\n }}\n }}\n}}\n"
+        )
+    };
+    let ok = run(&vs("192.0.2.10", "255.255.255.0"));
+    assert!(!ok.failed(), "{:?}", notes(&ok));
+    assert!(file(&ok, "ldirectord.cf").contains("\tnetmask=255.255.255.0\n"));
+    let ok6 = run(&vs("2001:db8::10", "64"));
+    assert!(!ok6.failed(), "{:?}", notes(&ok6));
+    assert!(file(&ok6, "ldirectord.cf").contains("\tnetmask=64\n"));
+    for (addr, g) in [
+        ("192.0.2.10", "2cation"),
+        ("192.0.2.10", "24"),
+        ("2001:db8::10", "255.255.255.0"),
+    ] {
+        let bad = run(&vs(addr, g));
+        assert!(bad.failed(), "{addr} {g}");
+        assert!(bad.files.is_empty());
+        assert!(
+            notes(&bad)
+                .iter()
+                .any(|n| n.contains("persistence_granularity")),
+            "{:?}",
+            notes(&bad)
+        );
+    }
+}

@@ -237,7 +237,7 @@ pub(super) fn virtual_server(
         VAddr::Ip(ip, _) => ip.is_ipv6(),
         VAddr::Fwmark { v6, .. } => *v6,
     };
-    let mut mixed = false;
+    let mut refused = false;
     for a in &addrs {
         for r in reals.iter().filter(|r| r.real.addr.is_ipv6() != v6(a)) {
             cx.error(
@@ -245,16 +245,39 @@ pub(super) fn virtual_server(
                 "real_server of another address family than its virtual server (ldirectord keeps \
                  one family per virtual service)",
             );
-            mixed = true;
+            refused = true;
         }
         if set.sorry.is_some_and(|(ip, _)| ip.is_ipv6() != v6(a)) {
             cx.error(
                 s.loc,
                 "sorry_server of another address family than its virtual server",
             );
-            mixed = true;
+            refused = true;
         }
-        if mixed {
+        // keepalived's persistence_granularity: a dotted netmask for IPv4, a prefix length
+        // for IPv6 (what ldirectord's `netmask` takes for each family).
+        if let Some(m) = &set.netmask {
+            let fits = if v6(a) {
+                m.parse::<u8>().is_ok_and(|n| (1..=128).contains(&n))
+            } else {
+                m.parse::<std::net::Ipv4Addr>().is_ok()
+            };
+            if !fits {
+                cx.error(
+                    s.loc,
+                    format!(
+                        "persistence_granularity {m}: {} is required",
+                        if v6(a) {
+                            "a prefix length between 1 and 128"
+                        } else {
+                            "a dotted netmask such as 255.255.255.0"
+                        }
+                    ),
+                );
+                refused = true;
+            }
+        }
+        if refused {
             return Vec::new();
         }
     }
