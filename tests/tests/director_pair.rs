@@ -464,3 +464,73 @@ fn the_seeds_httpd_pair_runs_without_ipvs() -> Result<()> {
     }
     Ok(())
 }
+
+/// `director run` SIGKILLed on the active node and started again at once (issue 10, item 4):
+/// the new process adopts the VIP as found and the peer never takes the group, so the VIP
+/// is never removed from ha01, never added on ha02, and the client is answered by ha01 all
+/// along. Timing as in the lab's connections scenario: deadtime 1 s.
+#[test]
+fn a_sigkilled_director_restarted_in_place_keeps_the_group() -> Result<()> {
+    use tests::pair::{Pair, Spec, Timing};
+    let timing = Timing {
+        keepalive: "200ms",
+        deadtime: "1000ms",
+        warntime: "600ms",
+        initdead: "2000ms",
+    };
+    let mut spec = Spec::director(timing, "on", tests::pair::director_bin()?);
+    spec.httpd = true;
+    spec.haresources = format!("ha01 IPaddr::{VIP}/24/eth0 ldirectord::www.cf httpd\n");
+    let mut p = Pair::new(spec)?;
+    p.start(0)?;
+    p.start(1)?;
+    p.wait_settled(0, Duration::from_secs(15))
+        .with_context(|| p.logs(40))?;
+    let before = p.log(1).len();
+    let t0 = Instant::now();
+    p.kill(0)?;
+    p.start(0)?;
+    p.wait_settled(0, Duration::from_secs(10))
+        .with_context(|| p.logs(40))?;
+    let settled = t0.elapsed();
+    // The client is answered by ha01 a while after the restart, and nothing moved meanwhile.
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, mac) = p.client_answer(Duration::from_secs(2))?;
+    ensure!(mac == p.mac(0)?, "the client reaches {mac}, not ha01");
+    let moved: Vec<String> = [(0, false), (1, true)]
+        .into_iter()
+        .filter_map(|(i, add)| {
+            p.first_event(i, add, t0).map(|_| {
+                format!(
+                    "{} {} the VIP",
+                    NODES[i].0,
+                    if add { "added" } else { "removed" }
+                )
+            })
+        })
+        .collect();
+    ensure!(
+        moved.is_empty(),
+        "{moved:?} after the restart\n{}",
+        p.logs(40)
+    );
+    let peer = p.log(1).get(before..).unwrap_or_default().to_string();
+    ensure!(
+        !peer.contains("Taking over") && !peer.contains("is dead"),
+        "ha02 declared ha01 dead or took the group over:\n{peer}"
+    );
+    let restarted = p.log(0);
+    ensure!(
+        restarted.contains("found running here: adopting it"),
+        "ha01 did not adopt its running group:\n{}",
+        tests::pair::tail(&restarted, 40)
+    );
+    // httpd was started once, by the first process, and never stopped.
+    let httpd = std::fs::read_to_string(p.node_dir(0).join("httpd.log")).unwrap_or_default();
+    ensure!(
+        httpd.matches("httpd start").count() == 1 && !httpd.contains("httpd stop"),
+        "ha01's httpd was started or stopped again:\n{httpd}"
+    );
+    eprintln!("restart in place: ha01 settled {settled:?} after the SIGKILL");
+    Ok(())
+}
