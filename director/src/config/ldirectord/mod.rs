@@ -8,6 +8,7 @@
 
 mod model;
 mod parser;
+pub(crate) use parser::MAX_PERSISTENT;
 mod table;
 mod text;
 

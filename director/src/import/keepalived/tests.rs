@@ -700,6 +700,24 @@ proptest! {
     }
 }
 
+/// Found by the fuzz target: `persistence_timeout 0` (keepalived refuses it too) was written
+/// as `persistent=0`, which ldirectord refuses.
+#[test]
+fn persistence_timeout_out_of_range_is_an_error() {
+    for t in ["0", "00", "2678401"] {
+        let i = run(&format!(
+            "virtual_server 192.0.2.10 80 {{\n lb_algo rr\n lb_kind DR\n persistence_timeout {t}\n \
+             real_server 192.0.2.11 80 {{\n TCP_CHECK {{\n }}\n }}\n}}\n"
+        ));
+        assert!(i.failed(), "{t}");
+        assert!(
+            notes(&i).iter().any(|n| n.contains("persistence_timeout")),
+            "{:?}",
+            notes(&i)
+        );
+    }
+}
+
 /// Found by the fuzz target: a granularity ldirectord's `netmask` refuses was written as is.
 #[test]
 fn persistence_granularity_is_checked_for_the_family() {

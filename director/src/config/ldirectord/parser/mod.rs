@@ -35,7 +35,7 @@ pub const SCHEDULERS: [&str; 14] = [
 pub const MAX_RANGE: u32 = 65536;
 
 /// Persistence timeouts ipvsadm accepts (`-p`): 1 s .. 31 days.
-const MAX_PERSISTENT: u32 = 86400 * 31;
+pub(crate) const MAX_PERSISTENT: u32 = 86400 * 31;
 /// Weights ipvsadm 1.31 accepts (`-w`).
 const MAX_WEIGHT: u32 = 65535;
 /// Connection thresholds ipvsadm accepts (`-x` / `-y`).

@@ -130,7 +130,19 @@ pub(super) fn virtual_server(
             "ops" => set.ops = true,
             "persistence_timeout" => match c.args() {
                 [] => set.persistent = Some(360),
-                _ => set.persistent = cx.number(c),
+                _ => {
+                    let max = crate::config::ldirectord::MAX_PERSISTENT;
+                    set.persistent = cx.number(c).filter(|n| {
+                        let fits = (1..=max).contains(n);
+                        if !fits {
+                            cx.error(
+                                c.loc,
+                                format!("persistence_timeout {n}: out of range 1..{max}"),
+                            );
+                        }
+                        fits
+                    });
+                }
             },
             "persistence_granularity" => set.netmask = cx.word(c).map(str::to_string),
             "protocol" => match cx.one(c) {
