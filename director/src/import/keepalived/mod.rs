@@ -170,10 +170,72 @@ fn finish(tree: parse::Tree, options: &Options, mut notes: Vec<Note>) -> Import 
             .unwrap_or(usize::MAX)
     };
     notes.sort_by_key(|n| (order(n), n.line));
-    let files = if notes.iter().any(|n| n.kind == Kind::Error) {
+    let mut files = if notes.iter().any(|n| n.kind == Kind::Error) {
         Vec::new()
     } else {
         render::render(&model, &tree)
     };
+    // The last word: every generated file must load with the parser that will read it. A
+    // file that does not is this importer's mistake; it is reported at the keepalived line
+    // the refused part came from, and nothing is written.
+    let refused = unloadable(&files, tree.files.first().map_or("", String::as_str));
+    if !refused.is_empty() {
+        notes.extend(refused);
+        files.clear();
+    }
     Import { files, notes }
+}
+
+/// Errors of the generated files as their own parsers see them, each placed at the
+/// `# FILE:LINE` origin comment above the refused line (the renderer writes one above every
+/// block), else at `input` as a whole.
+fn unloadable(files: &[OutFile], input: &str) -> Vec<Note> {
+    let resolver = crate::config::StaticResolver::new(crate::config::Services::parse(""));
+    let mut notes = Vec::new();
+    for f in files {
+        let path = Path::new(&f.name);
+        let errors: Vec<(Option<usize>, String)> = match f.name.as_str() {
+            "ha.cf" => failover::config::hacf::parse(path, &f.text)
+                .err()
+                .map(|e| vec![(None, e.to_string())])
+                .unwrap_or_default(),
+            "haresources" => failover::config::haresources::parse(path, &f.text)
+                .err()
+                .map(|e| vec![(None, e.to_string())])
+                .unwrap_or_default(),
+            "authkeys" => failover::config::authkeys::parse(path, &f.text)
+                .err()
+                .map(|e| vec![(None, e.to_string())])
+                .unwrap_or_default(),
+            name if name.ends_with(".cf") => {
+                match crate::config::ldirectord::parse(&f.text, name, &resolver) {
+                    Ok(_) => Vec::new(),
+                    Err(d) => d.errors().map(|e| (e.line, e.message.clone())).collect(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        for (line, message) in errors {
+            let origin = line.and_then(|l| {
+                let above: Vec<&str> = f.text.lines().take(l).collect();
+                above
+                    .into_iter()
+                    .rev()
+                    .find_map(|t| t.strip_prefix("# ")?.rsplit_once(':'))
+                    .and_then(|(file, n)| Some((file.to_string(), n.parse::<usize>().ok()?)))
+            });
+            let (file, at) = origin.unwrap_or_else(|| (input.to_string(), 0));
+            notes.push(Note::error(
+                &file,
+                at,
+                format!(
+                    "the generated {}{} would not load: {message} (an importer bug: please \
+                     report it with this file)",
+                    f.name,
+                    line.map(|l| format!(":{l}")).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    notes
 }

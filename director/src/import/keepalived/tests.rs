@@ -672,6 +672,7 @@ proptest! {
         }
         for n in &i.notes {
             prop_assert!(n.to_string().starts_with("keepalived.conf"));
+            prop_assert!(!n.message.contains("would not load"), "{}", n);
         }
         let resolver = crate::config::StaticResolver::new(crate::config::Services::parse(""));
         for f in &i.files {
@@ -749,4 +750,45 @@ fn persistence_granularity_is_checked_for_the_family() {
             notes(&bad)
         );
     }
+}
+
+/// The importer's last check: a generated file its parser refuses becomes an error at the
+/// keepalived line above the refused part.
+#[test]
+fn a_generated_file_that_would_not_load_is_an_error_at_its_origin() {
+    let f = OutFile {
+        name: "ldirectord.cf".into(),
+        text:
+            "checkinterval=5\n\n# sub/vs.conf:7\nvirtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\
+               \tpersistent=0\n"
+                .into(),
+        mode: 0o644,
+    };
+    let notes = super::unloadable(&[f.clone()], "keepalived.conf");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let n = notes[0].to_string();
+    assert!(
+        n.starts_with("sub/vs.conf:7: the generated ldirectord.cf:6 would not load: "),
+        "{n}"
+    );
+    assert!(n.contains("persistent timeout 0"), "{n}");
+    let ok = OutFile {
+        text: f.text.replace("persistent=0", "persistent=60"),
+        ..f
+    };
+    assert!(super::unloadable(&[ok], "keepalived.conf").is_empty());
+    let hacf = OutFile {
+        name: "ha.cf".into(),
+        text: "nonsense here\n".into(),
+        mode: 0o644,
+    };
+    let notes = super::unloadable(&[hacf], "keepalived.conf");
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0]
+            .to_string()
+            .starts_with("keepalived.conf: the generated ha.cf would not load"),
+        "{}",
+        notes[0]
+    );
 }
