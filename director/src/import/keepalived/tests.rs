@@ -181,6 +181,31 @@ fn a_virtual_server_defined_twice_is_an_error() {
     );
 }
 
+/// Found by the fuzz target: a group naming one service twice gave two ldirectord blocks.
+#[test]
+fn a_group_naming_a_service_twice_gives_one_service() {
+    let i = run(
+        "virtual_server_group G {\n 192.0.2.10 80\n 192.0.2.9-11 80\n fwmark 1\n fwmark 1\n}\n\
+         virtual_server group G {\n lb_algo rr\n lb_kind DR\n \
+         real_server 192.0.2.21 80 {\n TCP_CHECK {\n }\n }\n}\n",
+    );
+    assert!(!i.failed(), "{:?}", notes(&i));
+    let cf = file(&i, "ldirectord.cf");
+    assert_eq!(cf.matches("virtual=192.0.2.10:80\n").count(), 1, "{cf}");
+    assert_eq!(cf.matches("virtual=1\n").count(), 1, "{cf}");
+    let n = notes(&i);
+    assert!(
+        n.iter()
+            .any(|n| n.contains("TCP 192.0.2.10 80 is in the virtual_server_group more than once")),
+        "{n:?}"
+    );
+    assert!(
+        n.iter()
+            .any(|n| n.contains("fwmark 1 is in the virtual_server_group more than once")),
+        "{n:?}"
+    );
+}
+
 #[test]
 fn a_vip_in_two_instances_is_an_error() {
     let i = run(&format!("{PAIR}{}", PAIR.replace("VI_1", "VI_2")));

@@ -202,8 +202,9 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
     // One IPVS service per address, protocol (or mark and family): ldirectord refuses a
     // second block for the same one.
     let mut seen: BTreeMap<String, Loc> = BTreeMap::new();
-    for (loc, vs) in &virtuals {
-        for v in vs {
+    for (loc, vs) in &mut virtuals {
+        let mut keep = Vec::with_capacity(vs.len());
+        for v in vs.drain(..) {
             let key = match v.addr {
                 VAddr::Ip(ip, port) => format!("{} {ip} {port}", if v.udp { "UDP" } else { "TCP" }),
                 VAddr::Fwmark { mark, v6 } => {
@@ -217,11 +218,19 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
                         *loc,
                         format!("virtual_server {key} is already defined at line {line}"),
                     );
+                } else {
+                    // A group naming one service twice (or in two overlapping ranges).
+                    cx.note(
+                        *loc,
+                        format!("{key} is in the virtual_server_group more than once: one service"),
+                    );
                 }
             } else {
                 seen.insert(key, *loc);
+                keep.push(v);
             }
         }
+        *vs = keep;
     }
     let alerting = virtuals.iter().any(|(_, vs)| vs.iter().any(|v| v.alert));
     let mut ldirectord = place(&mut cx, pair.as_ref(), virtuals);
