@@ -245,20 +245,10 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         VirtualAddress::Fwmark { mark, .. } => VirtualId::Fwmark(mark),
     };
     let mut spec = CheckSpec::new(SocketAddr::new(real.addr, real.port), virtual_id);
-    spec.checktype = match vs.checktype {
-        CheckType::Connect => hc::CheckType::Connect,
-        CheckType::Negotiate => hc::CheckType::Negotiate,
-        CheckType::Ping => hc::CheckType::Ping,
-        CheckType::External => hc::CheckType::External {
-            cmd: vs.checkcommand.clone().into(),
-        },
-        CheckType::ExternalPerl => hc::CheckType::ExternalPerl {
-            cmd: vs.checkcommand.clone().into(),
-        },
-        CheckType::On => hc::CheckType::On,
-        CheckType::Off => return Ok(None),
-        CheckType::Combined(n) => hc::CheckType::Combined(n),
-    };
+    if vs.checktype == CheckType::Off {
+        return Ok(None);
+    }
+    spec.checktype = vs.checktype.clone();
     spec.service = vs.service;
     spec.protocol = vs.address.protocol();
     spec.checkport = vs.checkport_for(real).unwrap_or(0);

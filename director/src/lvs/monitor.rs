@@ -33,12 +33,12 @@ impl Monitor {
 /// `negotiate:<service>`, `combined:<service>`, `external:<command>`,
 /// `external-perl:<command>` or the checktype; the checkport only when set explicitly.
 pub fn real_id(vs: &VirtualService, real: &Real) -> String {
-    let check = match vs.checktype {
+    let check = match &vs.checktype {
         CheckType::Negotiate => format!("negotiate:{}", vs.service.name()),
         CheckType::Combined(_) => format!("combined:{}", vs.service.name()),
-        CheckType::External => format!("external:{}", vs.checkcommand),
-        CheckType::ExternalPerl => format!("external-perl:{}", vs.checkcommand),
-        other => other.as_str(),
+        CheckType::External { cmd } => format!("external:{}", cmd.display()),
+        CheckType::ExternalPerl { cmd } => format!("external-perl:{}", cmd.display()),
+        other => other.name().to_string(),
     };
     let (request, receive) = vs.request_for(real);
     format!(

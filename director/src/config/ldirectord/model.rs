@@ -282,37 +282,8 @@ pub use healthcheck::spec::Protocol;
 /// `service=`: which negotiate check runs (healthcheck's type).
 pub use healthcheck::spec::Service;
 
-/// `checktype=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CheckType {
-    Connect,
-    /// The default: the protocol check chosen by `service`.
-    Negotiate,
-    Ping,
-    External,
-    ExternalPerl,
-    /// No check; real servers are always up.
-    On,
-    /// No check; real servers are never brought up.
-    Off,
-    /// A number N: negotiate, then N passes of connect checks, then negotiate again.
-    Combined(u32),
-}
-
-impl CheckType {
-    pub fn as_str(self) -> String {
-        match self {
-            CheckType::Connect => "connect".into(),
-            CheckType::Negotiate => "negotiate".into(),
-            CheckType::Ping => "ping".into(),
-            CheckType::External => "external".into(),
-            CheckType::ExternalPerl => "external-perl".into(),
-            CheckType::On => "on".into(),
-            CheckType::Off => "off".into(),
-            CheckType::Combined(n) => n.to_string(),
-        }
-    }
-}
+/// `checktype=` (healthcheck's type; `external` and `external-perl` carry `checkcommand`).
+pub use healthcheck::spec::CheckType;
 
 /// `httpmethod=` (healthcheck's type).
 pub use healthcheck::negotiate::HttpMethod;
@@ -398,8 +369,6 @@ pub struct VirtualService {
     /// Default derived from the port (`Service::from_port`); `none` for firewall marks.
     pub service: Service,
     pub checktype: CheckType,
-    /// Default `/bin/true`.
-    pub checkcommand: String,
     /// Port the checks use, if set (else the real's port, else the service's well-known port).
     pub checkport: Option<u16>,
     pub timing: Timing,

@@ -599,8 +599,15 @@ virtual=192.0.2.1:8080
     );
     assert_eq!(v.fallbackcommand.as_deref(), Some("/usr/local/bin/fb"));
     assert_eq!(v.service, Service::Http);
+    // checkcommand is kept for an external check: with connect it is not used
     assert_eq!(v.checktype, CheckType::Connect);
-    assert_eq!(v.checkcommand, "/usr/local/bin/check --fast");
+    let (external, _) = ok(&text.replace("checktype=connect", "checktype=external"));
+    assert_eq!(
+        vs(&external).checktype,
+        CheckType::External {
+            cmd: "/usr/local/bin/check --fast".into()
+        }
+    );
     assert_eq!(v.checkport, Some(8081));
     assert_eq!(v.checkport_for(&v.reals[0]), Some(8081));
     assert_eq!(
@@ -665,7 +672,13 @@ virtual=192.0.2.1:3306
     let v = vs(&c);
     assert_eq!(v.service, Service::Mysql);
     assert_eq!(v.checktype, CheckType::Negotiate);
-    assert_eq!(v.checkcommand, "/bin/true");
+    let external = ok_clean("virtual=192.0.2.1:3306\n    checktype=external-perl\n");
+    assert_eq!(
+        vs(&external).checktype,
+        CheckType::ExternalPerl {
+            cmd: "/bin/true".into()
+        }
+    );
     assert_eq!(v.request, "/");
     assert_eq!(v.receive, "");
     assert_eq!(v.httpmethod, HttpMethod::Get);
@@ -749,8 +762,18 @@ fn checktypes() {
         ("connect", CheckType::Connect),
         ("negotiate", CheckType::Negotiate),
         ("ping", CheckType::Ping),
-        ("external", CheckType::External),
-        ("external-perl", CheckType::ExternalPerl),
+        (
+            "external",
+            CheckType::External {
+                cmd: "/bin/true".into(),
+            },
+        ),
+        (
+            "external-perl",
+            CheckType::ExternalPerl {
+                cmd: "/bin/true".into(),
+            },
+        ),
         ("on", CheckType::On),
         ("off", CheckType::Off),
         ("5", CheckType::Combined(5)),

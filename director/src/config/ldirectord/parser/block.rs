@@ -259,8 +259,13 @@ impl Parser<'_> {
                 "connect" => Some(CheckType::Connect),
                 "negotiate" => Some(CheckType::Negotiate),
                 "ping" => Some(CheckType::Ping),
-                "external" => Some(CheckType::External),
-                "external-perl" => Some(CheckType::ExternalPerl),
+                // the command is the block's checkcommand, filled in by `build`
+                "external" => Some(CheckType::External {
+                    cmd: Default::default(),
+                }),
+                "external-perl" => Some(CheckType::ExternalPerl {
+                    cmd: Default::default(),
+                }),
                 "on" => Some(CheckType::On),
                 "off" => Some(CheckType::Off),
                 _ => None,

@@ -345,8 +345,16 @@ impl Parser<'_> {
                 .fallbackcommand
                 .or_else(|| globals.fallbackcommand.clone()),
             service,
-            checktype: b.checktype,
-            checkcommand: b.checkcommand,
+            // checkcommand is what an external check runs, whichever line came first
+            checktype: match b.checktype {
+                CheckType::External { .. } => CheckType::External {
+                    cmd: b.checkcommand.into(),
+                },
+                CheckType::ExternalPerl { .. } => CheckType::ExternalPerl {
+                    cmd: b.checkcommand.into(),
+                },
+                other => other,
+            },
             checkport: b.checkport,
             timing: Timing {
                 checktimeout,
