@@ -42,7 +42,7 @@ fn no_connection_breaks_in_crash_failback_standby_and_restart_in_dr_and_nat() {
         }
         let restart = format!(
             "director {mode} restart-table vip-moves 0 real-reset 0 changed 0 deleted 0 \
-             peer-takeovers 0"
+             peer-takeovers 0 not-adopted 0"
         );
         assert!(out.contains(&restart), "{out}");
     }

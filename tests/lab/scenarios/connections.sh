@@ -425,10 +425,16 @@ run_mode() {
         stop_node dir2 KILL
         start_node dir2 .restart
         t_start=$(now_cs)
-        took=$(wait_until "grep -q 'found running here: adopting it' /tmp/dir2.log.restart" 15) || exit 1
-        log "$SYSTEM $CUR: started again $(((t_start - t_kill) * 10)) ms after the SIGKILL; adopted the group $((took * 10)) ms after its start"
+        # (not fatal: a restart slower than deadtime is reported and the phases go on)
+        not_adopted=0
+        if took=$(wait_until "grep -q 'found running here: adopting it' /tmp/dir2.log.restart" 15 2> /dev/null); then
+            log "$SYSTEM $CUR: started again $(((t_start - t_kill) * 10)) ms after the SIGKILL; adopted the group $((took * 10)) ms after its start"
+        else
+            not_adopted=1
+            log "$SYSTEM $CUR: started again $(((t_start - t_kill) * 10)) ms after the SIGKILL; did not adopt the group within 15 s"
+        fi
         sleep "$SETTLE_S"
-        status dir2 | grep -q '^role: active' || fail "dir2 does not report active after the restart"
+        status dir2 | grep -q '^role: active' || { not_adopted=1; log "$SYSTEM $CUR: dir2 does not report active after the restart"; }
         kill "$MON_dir1" "$MON_dir2" 2> /dev/null
         echo "--- dir2: the restarted director's first log lines"
         head -8 /tmp/dir2.log.restart | sed "s/$(printf '\033')\[[0-9;]*m//g"
@@ -447,8 +453,8 @@ run_mode() {
         # the peer must not have taken the group meanwhile (the restart outlasting deadtime)
         took_over=$(tail -n +$((before + 1)) /tmp/dir1.log | grep -c 'Taking over resource group')
         tail -n +$((before + 1)) /tmp/dir1.log | grep -E "dead|Taking over|acquir|releas" | tail -5
-        log "$SYSTEM $CUR: restart in place: VIP moves $vip_moves, real servers counting from 0 again $reset, table changed $changed, $deleted deletions or flushes logged, dir1 took the group over $took_over times"
-        echo "$SYSTEM $CUR restart-table vip-moves $vip_moves real-reset $reset changed $changed deleted $deleted peer-takeovers $took_over" >> "$RESULTS"
+        log "$SYSTEM $CUR: restart in place: VIP moves $vip_moves, real servers counting from 0 again $reset, table changed $changed, $deleted deletions or flushes logged, dir1 took the group over $took_over times, not adopted $not_adopted"
+        echo "$SYSTEM $CUR restart-table vip-moves $vip_moves real-reset $reset changed $changed deleted $deleted peer-takeovers $took_over not-adopted $not_adopted" >> "$RESULTS"
         cat /tmp/dir2.log.restart >> /tmp/dir2.log
     fi
 
@@ -482,7 +488,7 @@ bad=$(awk -v crash_new="${CRASH_NEW_LOSS:-0}" -v restart="${RESTART_COUNTS:-yes}
         allowed = (p == "crash") ? crash_new : 0
         if ($6 != 0 || f < 0 || f > allowed) print $1, $2, p
     }
-    $3 == "restart-table" && restart == "yes" && ($5 != 0 || $7 != 0 || $9 != 0 || $11 != 0 || $13 != 0) { print $1, $2, "restart-table" }
+    $3 == "restart-table" && restart == "yes" && ($5 != 0 || $7 != 0 || $9 != 0 || $11 != 0 || $13 != 0 || $15 != 0) { print $1, $2, "restart-table" }
     $3 == "unsettled" { print $1, $2, "unsettled-failback" }' "$RESULTS" | tr '\n' ' ')
 [ -z "$bad" ] || fail "connections broken or refused in: $bad"
 echo PASS
