@@ -193,7 +193,7 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
         // ldirectord test-opens its logfile while it reads the file, except with -d.
         if !inv.debug {
             ldirectord::open_logfile(&config, &path.display().to_string())
-                .map_err(|e| Diagnostics(vec![e]))?;
+                .map_err(|e| Diagnostics::new(vec![e]))?;
         }
         Ok((config, warnings))
     });
@@ -202,12 +202,10 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
         Err(diags) => {
             let pid = std::process::id();
             for d in diags.errors() {
+                let file = d.file.display();
                 match d.line {
-                    Some(n) => eprintln!(
-                        "Error [{pid}] reading file {} at line {n}: {}",
-                        d.file, d.message
-                    ),
-                    None => eprintln!("Error [{pid}] reading file {}: {}", d.file, d.message),
+                    0 => eprintln!("Error [{pid}] reading file {file}: {}", d.message),
+                    n => eprintln!("Error [{pid}] reading file {file} at line {n}: {}", d.message),
                 }
             }
             return 2;

@@ -197,7 +197,7 @@ async fn load(
             if let Err(e) = ldirectord::open_logfile(&config, &shown) {
                 let mut all = warnings;
                 all.push(e);
-                return Err(Diagnostics(all));
+                return Err(Diagnostics::new(all));
             }
         }
         let children = children(&p, &config.globals.execute);
@@ -209,9 +209,9 @@ async fn load(
     })
     .await
     .unwrap_or_else(|e| {
-        Err(Diagnostics(vec![Diagnostic::error(
-            &file,
-            None,
+        Err(Diagnostics::new(vec![Diagnostic::error(
+            std::path::Path::new(&file),
+            0,
             format!("reading the file failed: {e}"),
         )]))
     })

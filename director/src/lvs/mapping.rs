@@ -169,8 +169,8 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
                 Ok(None) => (None, Some(NoCheck::Off), format!("off|{key}")),
                 Err(why) => {
                     warnings.push(Diagnostic::warning(
-                        file,
-                        Some(r.line),
+                        std::path::Path::new(file),
+                        r.line,
                         format!("real server {key} will stay down: {why}"),
                     ));
                     (None, Some(NoCheck::Invalid(why)), format!("invalid|{key}"))

@@ -95,9 +95,21 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// Every diagnostic of a refused file (at least one an error).
+    pub fn new(diagnostics: Vec<Diagnostic>) -> Self {
+        ConfigError { diagnostics }
+    }
+
     /// The errors only.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.is_error())
+    }
+}
+
+impl std::ops::Deref for ConfigError {
+    type Target = Vec<Diagnostic>;
+    fn deref(&self) -> &Vec<Diagnostic> {
+        &self.diagnostics
     }
 }
 

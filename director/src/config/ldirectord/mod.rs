@@ -32,9 +32,9 @@ pub fn load(
 ) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostics(vec![Diagnostic::error(
-            &file,
-            None,
+        Diagnostics::new(vec![Diagnostic::error(
+            std::path::Path::new(&file),
+            0,
             format!("can not open file: {e}"),
         )])
     })?;
@@ -51,21 +51,21 @@ pub fn load(
     {
         if let Err(e) = open_for_append(&m.path) {
             errors.push(Diagnostic::error(
-                &file,
-                Some(m.line),
+                std::path::Path::new(&file),
+                m.line,
                 format!("unable to open monitorfile {}: {e}", m.path.display()),
             ));
         }
     }
     if !errors.is_empty() {
         diags.extend(errors);
-        return Err(Diagnostics(diags));
+        return Err(Diagnostics::new(diags));
     }
     if let Some(dir) = &config.globals.maintenancedir {
         if !dir.is_dir() {
             diags.push(Diagnostic::warning(
-                &file,
-                None,
+                std::path::Path::new(&file),
+                0,
                 format!("maintenance directory {} does not exist", dir.display()),
             ));
         }
@@ -88,8 +88,8 @@ pub fn open_logfile(config: &Config, file: &str) -> Result<(), Diagnostic> {
     }
     open_for_append(path).map_err(|e| {
         Diagnostic::error(
-            file,
-            Some(line),
+            std::path::Path::new(file),
+            line,
             format!("unable to open logfile: {}: {e}", path.display()),
         )
     })

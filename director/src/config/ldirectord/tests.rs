@@ -57,14 +57,14 @@ fn ok_clean(text: &str) -> Config {
 /// The warning about a file without any virtual service.
 fn no_virtual(d: &Diagnostic) -> bool {
     d.severity == Severity::Warning
-        && d.line.is_none()
+        && d.line == 0
         && d.message.starts_with("no virtual service in this file")
 }
 
 fn errors(text: &str) -> Vec<Diagnostic> {
     match parse(text, "t.cf", &resolver()) {
         Ok((c, w)) => panic!("expected errors, got {c:?} {w:?}"),
-        Err(e) => e.0.into_iter().filter(|d| d.is_error()).collect(),
+        Err(e) => e.diagnostics.into_iter().filter(|d| d.is_error()).collect(),
     }
 }
 
@@ -72,12 +72,12 @@ fn errors(text: &str) -> Vec<Diagnostic> {
 fn one_error(text: &str) -> (usize, String) {
     let e = errors(text);
     assert_eq!(e.len(), 1, "expected one error, got {e:#?}");
-    (e[0].line.unwrap_or(0), e[0].message.clone())
+    (e[0].line, e[0].message.clone())
 }
 
 fn warned(w: &[Diagnostic], line: usize, needle: &str) -> bool {
     w.iter().any(|d| {
-        d.severity == Severity::Warning && d.line == Some(line) && d.message.contains(needle)
+        d.severity == Severity::Warning && d.line == line && d.message.contains(needle)
     })
 }
 
@@ -333,7 +333,7 @@ fn global_value_rules() {
     assert_eq!(c.globals.checkinterval, 15);
     assert!(warned(&w, 1, "read as 3"));
     assert!(
-        !w.iter().any(|d| d.line == Some(2)),
+        !w.iter().any(|d| d.line == 2),
         "numbers ignore a trailing comment: {w:?}"
     );
     // logfile path, bare supervised, checkcount deprecation, emailalertstatus none.
@@ -531,7 +531,7 @@ virtual6=5
 virtual=5
 ",
     );
-    let lines: Vec<usize> = e.iter().filter_map(|d| d.line).collect();
+    let lines: Vec<usize> = e.iter().map(|d| d.line).filter(|l| *l > 0).collect();
     assert_eq!(lines, [3, 8], "{e:#?}");
     assert!(e[0]
         .message
@@ -905,12 +905,12 @@ virtual6=[2001:db8::2]:80
     real=192.0.2.9 gate
 ";
     let e = errors(text);
-    let lines: Vec<usize> = e.iter().filter_map(|d| d.line).collect();
+    let lines: Vec<usize> = e.iter().map(|d| d.line).filter(|l| *l > 0).collect();
     let expect: Vec<usize> = (3..=29).chain([31, 33, 34]).collect();
     assert_eq!(lines, expect, "{e:#?}");
     let msg = |line: usize| {
         e.iter()
-            .find(|d| d.line == Some(line))
+            .find(|d| d.line == line)
             .map(|d| d.message.clone())
             .unwrap_or_default()
     };
@@ -959,7 +959,7 @@ quiescent=perhaps
 virtual=192.0.2.1:80
 ";
     let e = errors(text);
-    let lines: Vec<usize> = e.iter().filter_map(|d| d.line).collect();
+    let lines: Vec<usize> = e.iter().map(|d| d.line).filter(|l| *l > 0).collect();
     assert_eq!(lines, [1, 3, 4, 5, 6], "{e:#?}");
 }
 
@@ -1192,7 +1192,7 @@ virtual=192.0.2.1:82
     fallback=127.0.0.1:8080
 ");
     assert_eq!(c.virtuals.len(), 4);
-    let about: Vec<(Option<usize>, &str)> = w
+    let about: Vec<(usize, &str)> = w
         .iter()
         .filter(|d| d.message.contains("is also the fallback server"))
         .map(|d| (d.line, d.message.as_str()))
@@ -1201,18 +1201,18 @@ virtual=192.0.2.1:82
         about,
         [
             (
-                Some(4),
+                4,
                 "real server 127.0.0.1:143 is also the fallback server of virtual service \
                  tcp:192.0.2.1:143 (line 5): ldirectord 1.186 deletes it from the table whenever \
                  a real server of this virtual comes up (it takes the fallback out by address); \
                  director keeps it while its check passes"
             ),
             // The global fallback; a gate real takes the service's port, like the fallback.
-            (Some(8), about[1].1),
+            (8, about[1].1),
             // The fallback is stored at :82 (gate takes the service's port), and ldirectord
             // looks for it at :8080 first: both reals can be taken for it.
-            (Some(13), about[2].1),
-            (Some(14), about[3].1),
+            (13, about[2].1),
+            (14, about[3].1),
         ],
         "{w:#?}"
     );
@@ -1232,7 +1232,7 @@ virtual=192.0.2.1:82
     // `director check` prints it as file:line: warning: ...
     let shown = w
         .iter()
-        .find(|d| d.line == Some(4))
+        .find(|d| d.line == 4)
         .map(ToString::to_string);
     assert!(shown.is_some_and(|s| s.starts_with("t.cf:4: warning: real server 127.0.0.1:143")));
 }
@@ -1286,7 +1286,7 @@ emailalert=root@example.com # who
     ));
     assert!(warned(&w, 2, "rejects"));
     assert!(warned(&w, 3, "trailing comment removed"));
-    assert!(!w.iter().any(|d| d.line == Some(4)));
+    assert!(!w.iter().any(|d| d.line == 4));
     assert!(warned(&w, 5, "trailing comment removed"));
 }
 
@@ -1322,7 +1322,7 @@ virtual=192.0.2.1:80
     assert_eq!(v.scheduler, "rr");
     assert_eq!(v.service, Service::None);
     assert!(warned(&w, 4, "blank line 3"));
-    assert!(!w.iter().any(|d| d.line == Some(5)));
+    assert!(!w.iter().any(|d| d.line == 5));
     assert!(warned(&w, 6, "only blanks"));
     assert!(warned(&w, 7, "blank line 6"));
 }
@@ -1734,7 +1734,7 @@ proptest! {
                 let t = desired_table(&c);
                 prop_assert_eq!(t.services.len(), c.virtuals.len());
             }
-            Err(e) => prop_assert!(e.iter().any(|d| d.is_error() && d.line.is_some())),
+            Err(e) => prop_assert!(e.iter().any(|d| d.is_error() && d.line > 0)),
         }
     }
 }
@@ -1742,7 +1742,7 @@ proptest! {
 #[test]
 fn tlsverify_is_chain_yes_or_no_globally_or_per_virtual() {
     let e = errors("tlsverify=maybe\nvirtual=192.0.2.1:443\n    real=198.51.100.1:443 gate\n    service=https\n    tlsverify=\n");
-    let lines: Vec<usize> = e.iter().filter_map(|d| d.line).collect();
+    let lines: Vec<usize> = e.iter().map(|d| d.line).filter(|l| *l > 0).collect();
     assert_eq!(lines, vec![1, 5], "{e:#?}");
     assert!(e[0].message.contains("tlsverify must be chain"), "{e:#?}");
 }
@@ -1882,7 +1882,7 @@ proptest! {
                         .nth(1)
                         .and_then(|s| s.trim_end_matches(')').parse().ok())
                         .unwrap_or(0);
-                    (d.line.unwrap_or(0), at)
+                    (d.line, at)
                 })
                 .collect(),
         };
@@ -1940,7 +1940,7 @@ fn a_hundred_thousand_virtuals_parse_in_linear_time() {
     let e = within(std::time::Duration::from_secs(60), move || {
         match parse(&text, "big.cf", &resolver()) {
             Ok(_) => Vec::new(),
-            Err(e) => e.0,
+            Err(e) => e.diagnostics,
         }
     });
     let errors: Vec<String> = e

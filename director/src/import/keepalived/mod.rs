@@ -210,7 +210,10 @@ fn unloadable(files: &[OutFile], input: &str) -> Vec<Note> {
             name if name.ends_with(".cf") => {
                 match crate::config::ldirectord::parse(&f.text, name, &resolver) {
                     Ok(_) => Vec::new(),
-                    Err(d) => d.errors().map(|e| (e.line, e.message.clone())).collect(),
+                    Err(d) => d
+                        .errors()
+                        .map(|e| (Some(e.line).filter(|l| *l > 0), e.message.clone()))
+                        .collect(),
                 }
             }
             _ => Vec::new(),

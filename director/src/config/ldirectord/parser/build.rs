@@ -87,8 +87,8 @@ impl Parser<'_> {
             // Valid, as in ldirectord, and dangerous: a reload to an empty or truncated file
             // removes every service the running configuration has.
             self.diags.push(Diagnostic::warning(
-                self.file,
-                None,
+                std::path::Path::new(self.file),
+                0,
                 "no virtual service in this file: it manages no service, and a reload to it \
                  removes every virtual service of the running configuration (ldirectord does \
                  the same)",

@@ -122,9 +122,9 @@ pub fn parse(
     p.read(text);
     let config = p.finish();
     let mut diags = p.diags;
-    diags.sort_by_key(|d| d.line.unwrap_or(usize::MAX));
+    diags.sort_by_key(|d| if d.line == 0 { usize::MAX } else { d.line });
     if diags.iter().any(Diagnostic::is_error) {
-        Err(Diagnostics(diags))
+        Err(Diagnostics::new(diags))
     } else {
         Ok((config, diags))
     }
@@ -298,12 +298,12 @@ impl<'a> Parser<'a> {
 
     fn error(&mut self, line: usize, msg: impl Into<String>) {
         self.diags
-            .push(Diagnostic::error(self.file, Some(line), msg));
+            .push(Diagnostic::error(std::path::Path::new(self.file), line, msg));
     }
 
     fn warn(&mut self, line: usize, msg: impl Into<String>) {
         self.diags
-            .push(Diagnostic::warning(self.file, Some(line), msg));
+            .push(Diagnostic::warning(std::path::Path::new(self.file), line, msg));
     }
 
     fn read(&mut self, text: &str) {
