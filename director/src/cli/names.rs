@@ -4,18 +4,25 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::Proto;
+pub use crate::config::Resolver;
+use crate::ipvs::Family;
 
-/// Name lookups used by the parser (names to numbers) and by listings without `-n`.
-/// `Sync`: `-R` parses its lines on a second thread while the first one talks to the kernel.
-pub trait Resolver: Sync {
-    /// `gethostbyname`: an IPv4 address for a host name.
-    fn host_to_addr(&self, name: &str) -> Option<Ipv4Addr>;
-    /// `gethostbyaddr`: the host name of an address.
-    fn addr_to_host(&self, addr: &IpAddr) -> Option<String>;
-    /// `getservbyname(name, "tcp"|"udp"|"sctp")`.
-    fn service_to_port(&self, name: &str, proto: Proto) -> Option<u16>;
-    /// `getservbyport(port, "tcp"|"udp"|"sctp")`.
-    fn port_to_service(&self, port: u16, proto: Proto) -> Option<String>;
+/// The C library's protocol name of `proto` for the `getservby*` calls (`None`: no name).
+pub fn proto_name(proto: Proto) -> Option<&'static str> {
+    match proto {
+        Proto::Tcp => Some("tcp"),
+        Proto::Udp => Some("udp"),
+        Proto::Sctp => Some("sctp"),
+        Proto::Other(_) => None,
+    }
+}
+
+/// `gethostbyname` through any resolver: an IPv4 address for a host name.
+pub fn host_v4(names: &dyn Resolver, name: &str) -> Option<Ipv4Addr> {
+    match names.host(name, Family::V4)? {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
 }
 
 /// A resolver that knows no names (every lookup fails): what ipvsadm sees without a resolver.
@@ -23,16 +30,19 @@ pub trait Resolver: Sync {
 pub struct NoNames;
 
 impl Resolver for NoNames {
-    fn host_to_addr(&self, _name: &str) -> Option<Ipv4Addr> {
+    fn host(&self, _name: &str, _family: Family) -> Option<IpAddr> {
         None
     }
-    fn addr_to_host(&self, _addr: &IpAddr) -> Option<String> {
+    fn service(&self, _name: &str, _protocol: Option<&str>) -> Option<u16> {
         None
     }
-    fn service_to_port(&self, _name: &str, _proto: Proto) -> Option<u16> {
+    fn port_name(&self, _port: u16, _protocol: &str) -> Option<String> {
         None
     }
-    fn port_to_service(&self, _port: u16, _proto: Proto) -> Option<String> {
+    fn hostname(&self) -> String {
+        String::new()
+    }
+    fn reverse(&self, _addr: IpAddr) -> Option<String> {
         None
     }
 }
@@ -40,15 +50,6 @@ impl Resolver for NoNames {
 /// The C library's resolver (NSS: /etc/hosts, DNS, /etc/services), exactly the calls ipvsadm makes.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemNames;
-
-fn proto_name(proto: Proto) -> Option<&'static std::ffi::CStr> {
-    match proto {
-        Proto::Tcp => Some(c"tcp"),
-        Proto::Udp => Some(c"udp"),
-        Proto::Sctp => Some(c"sctp"),
-        Proto::Other(_) => None,
-    }
-}
 
 #[allow(unsafe_code)]
 mod ffi {
@@ -145,18 +146,29 @@ fn locked<T>(f: impl FnOnce() -> T) -> T {
 }
 
 impl Resolver for SystemNames {
-    fn host_to_addr(&self, name: &str) -> Option<Ipv4Addr> {
-        locked(|| ffi::host_to_addr(name))
+    /// `gethostbyname` (IPv4 only, as ipvsadm).
+    fn host(&self, name: &str, family: Family) -> Option<IpAddr> {
+        if family != Family::V4 {
+            return None;
+        }
+        locked(|| ffi::host_to_addr(name)).map(IpAddr::V4)
     }
-    fn addr_to_host(&self, addr: &IpAddr) -> Option<String> {
-        locked(|| ffi::addr_to_host(addr))
+    fn service(&self, name: &str, protocol: Option<&str>) -> Option<u16> {
+        let proto = std::ffi::CString::new(protocol?).ok()?;
+        locked(|| ffi::service_to_port(name, &proto))
     }
-    fn service_to_port(&self, name: &str, proto: Proto) -> Option<u16> {
-        let proto = proto_name(proto)?;
-        locked(|| ffi::service_to_port(name, proto))
+    fn port_name(&self, port: u16, protocol: &str) -> Option<String> {
+        let proto = std::ffi::CString::new(protocol).ok()?;
+        locked(|| ffi::port_to_service(port, &proto))
     }
-    fn port_to_service(&self, port: u16, proto: Proto) -> Option<String> {
-        let proto = proto_name(proto)?;
-        locked(|| ffi::port_to_service(port, proto))
+    fn hostname(&self) -> String {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default()
+    }
+    /// `gethostbyaddr`.
+    fn reverse(&self, addr: IpAddr) -> Option<String> {
+        locked(|| ffi::addr_to_host(&addr))
     }
 }

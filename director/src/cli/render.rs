@@ -50,10 +50,10 @@ pub fn addrport_to_anyname(
         format!("{open}{}{close}:{port}", inet::inet_ntop(addr))
     } else {
         let host = names
-            .addr_to_host(addr)
+            .reverse(*addr)
             .unwrap_or_else(|| inet::inet_ntop(addr));
-        let svc = names
-            .port_to_service(port, proto)
+        let svc = crate::cli::names::proto_name(proto)
+            .and_then(|p| names.port_name(port, p))
             .unwrap_or_else(|| port.to_string());
         format!("{open}{host}{close}:{svc}")
     };

@@ -1,22 +1,26 @@
-//! Name resolution for config files, behind a small trait so parsing stays pure.
+//! Name resolution, behind one small trait so parsing and rendering stay pure.
 //!
 //! ldirectord resolves host names with `getaddrinfo` and port names with `getservbyname`
 //! (`/etc/services`) while it reads the file; `SystemResolver` does the same here.
 //! `StaticResolver` answers from tables given to it (tests, `director check` on another host).
+//! The ipvsadm command line uses the same trait with the C library's own calls
+//! (`cli::names::SystemNames`: `gethostbyname`, `getservbyname`, ... as ipvsadm makes them).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, ToSocketAddrs};
 
 use crate::ipvs::Family;
 
-/// What the config reader asks of the system.
-pub trait Resolver {
+/// What the config reader and the ipvsadm command line ask of the system.
+pub trait Resolver: Send + Sync {
     /// The first address of `name` in `family`, as `getaddrinfo(name, family)` gives it.
     /// Only called for names that are not numeric addresses.
     fn host(&self, name: &str, family: Family) -> Option<IpAddr>;
     /// The port of service `name` (`getservbyname`); `protocol` is `tcp`, `udp` or `None` for
     /// any protocol. Only called for names that are not numbers.
     fn service(&self, name: &str, protocol: Option<&str>) -> Option<u16>;
+    /// The name of port `port` for `protocol` (`tcp`, `udp`, `sctp`): `getservbyport`.
+    fn port_name(&self, port: u16, protocol: &str) -> Option<String>;
     /// This host's name (`$HOSTNAME`, else `uname -n`): ldirectord's default ftp/sip login.
     fn hostname(&self) -> String;
     /// The name of an address (`getnameinfo` with `NI_NAMEREQD`: `None` when it has none),
@@ -62,6 +66,14 @@ impl Services {
             });
         }
         Services { entries }
+    }
+
+    /// The first name of `port` for `protocol`, as `getservbyport` gives it.
+    pub fn name_of(&self, port: u16, protocol: &str) -> Option<String> {
+        self.entries
+            .iter()
+            .find(|e| e.port == port && e.protocol == protocol)
+            .and_then(|e| e.names.first().cloned())
     }
 
     /// The port of `name` (or an alias) for `protocol` (`None` = any).
@@ -117,6 +129,10 @@ impl Resolver for SystemResolver {
         self.services.lookup(name, protocol)
     }
 
+    fn port_name(&self, port: u16, protocol: &str) -> Option<String> {
+        self.services.name_of(port, protocol)
+    }
+
     fn hostname(&self) -> String {
         self.hostname.clone()
     }
@@ -170,6 +186,10 @@ impl Resolver for StaticResolver {
         self.services.lookup(name, protocol)
     }
 
+    fn port_name(&self, port: u16, protocol: &str) -> Option<String> {
+        self.services.name_of(port, protocol)
+    }
+
     fn hostname(&self) -> String {
         self.hostname.clone()
     }
@@ -186,6 +206,17 @@ impl Resolver for StaticResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_has_the_first_name_of_its_protocol() {
+        let s = Services::parse(SERVICES);
+        assert_eq!(s.name_of(80, "tcp").as_deref(), Some("http"));
+        assert_eq!(s.name_of(53, "udp").as_deref(), Some("domain"));
+        assert_eq!(s.name_of(123, "tcp"), None);
+        assert_eq!(s.name_of(9, "tcp"), None);
+        let r = StaticResolver::new(s);
+        assert_eq!(r.port_name(21, "tcp").as_deref(), Some("ftp"));
+    }
 
     const SERVICES: &str = "\
 # comment

@@ -205,7 +205,10 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
                 let file = d.file.display();
                 match d.line {
                     0 => eprintln!("Error [{pid}] reading file {file}: {}", d.message),
-                    n => eprintln!("Error [{pid}] reading file {file} at line {n}: {}", d.message),
+                    n => eprintln!(
+                        "Error [{pid}] reading file {file} at line {n}: {}",
+                        d.message
+                    ),
                 }
             }
             return 2;

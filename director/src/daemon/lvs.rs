@@ -683,6 +683,9 @@ mod tests {
         fn service(&self, _: &str, _: Option<&str>) -> Option<u16> {
             None
         }
+        fn port_name(&self, _: u16, _: &str) -> Option<String> {
+            None
+        }
         fn hostname(&self) -> String {
             String::new()
         }

@@ -278,7 +278,7 @@ mod tests {
                 });
                 let mut lines = Lines::new(Capped::new(client, MAX_ANSWER));
                 let res = tokio::time::timeout(
-                    std::time::Duration::from_secs(5),
+                    std::time::Duration::from_secs(60),
                     read_answer(&mut lines, &p),
                 )
                 .await;

@@ -509,7 +509,7 @@ pub fn parse(argv: &[String], names: &dyn Resolver) -> Result<Parsed, Stop> {
             Tag::Short('M') => {
                 set_option(&mut options, opt::NETMASK)?;
                 if svc.af != AF_INET6 {
-                    let m = inet::inet_aton(a).or_else(|| names.host_to_addr(a));
+                    let m = inet::inet_aton(a).or_else(|| crate::cli::names::host_v4(names, a));
                     match m {
                         Some(m) => svc.netmask = u32::from(m),
                         None => return fail("illegal virtual server persistent mask specified"),

@@ -45,7 +45,7 @@ pub(super) fn parse_service(buf: &str, svc: &mut SvcArgs, names: &dyn Resolver) 
         }
         let a4 = match inet::inet_aton(host) {
             Some(a) => a,
-            None => match names.host_to_addr(host) {
+            None => match crate::cli::names::host_v4(names, host) {
                 Some(a) => a,
                 None => return 0,
             },
@@ -59,7 +59,9 @@ pub(super) fn parse_service(buf: &str, svc: &mut SvcArgs, names: &dyn Resolver) 
         result |= SERVICE_PORT;
         if let Some(n) = inet::string_to_number(p, 0, 65535) {
             svc.port = n as u16;
-        } else if let Some(n) = names.service_to_port(p, proto_of(svc.protocol)) {
+        } else if let Some(n) = crate::cli::names::proto_name(proto_of(svc.protocol))
+            .and_then(|proto| names.service(p, Some(proto)))
+        {
             svc.port = n;
         } else {
             return 0;

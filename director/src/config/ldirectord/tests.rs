@@ -76,9 +76,8 @@ fn one_error(text: &str) -> (usize, String) {
 }
 
 fn warned(w: &[Diagnostic], line: usize, needle: &str) -> bool {
-    w.iter().any(|d| {
-        d.severity == Severity::Warning && d.line == line && d.message.contains(needle)
-    })
+    w.iter()
+        .any(|d| d.severity == Severity::Warning && d.line == line && d.message.contains(needle))
 }
 
 fn vs(c: &Config) -> &VirtualService {
@@ -1230,10 +1229,7 @@ virtual=192.0.2.1:82
         about[3].1
     );
     // `director check` prints it as file:line: warning: ...
-    let shown = w
-        .iter()
-        .find(|d| d.line == 4)
-        .map(ToString::to_string);
+    let shown = w.iter().find(|d| d.line == 4).map(ToString::to_string);
     assert!(shown.is_some_and(|s| s.starts_with("t.cf:4: warning: real server 127.0.0.1:143")));
 }
 

@@ -297,13 +297,19 @@ impl<'a> Parser<'a> {
     }
 
     fn error(&mut self, line: usize, msg: impl Into<String>) {
-        self.diags
-            .push(Diagnostic::error(std::path::Path::new(self.file), line, msg));
+        self.diags.push(Diagnostic::error(
+            std::path::Path::new(self.file),
+            line,
+            msg,
+        ));
     }
 
     fn warn(&mut self, line: usize, msg: impl Into<String>) {
-        self.diags
-            .push(Diagnostic::warning(std::path::Path::new(self.file), line, msg));
+        self.diags.push(Diagnostic::warning(
+            std::path::Path::new(self.file),
+            line,
+            msg,
+        ));
     }
 
     fn read(&mut self, text: &str) {
