@@ -11,14 +11,9 @@ use crate::ipvs::{
     Info, Ipvs, IpvsError, ServiceEntry, ServiceKey, Snapshot, SyncDaemon, SyncState, Timeouts,
 };
 
-/// The filter `init_tracing` installed, so the daemon can lower it once ha.cf is read.
-static FILTER: std::sync::OnceLock<
-    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
-> = std::sync::OnceLock::new();
-
 /// Install the one tracing subscriber (stderr; `RUST_LOG` / `DIRECTOR_LOG` filter, default
 /// info), with the log targets of `logging` (inactive until the daemon sets them).
-pub fn init_tracing() {
+pub fn init_tracing() -> crate::logging::Routing {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::Layer as _;
@@ -27,7 +22,9 @@ pub fn init_tracing() {
         .unwrap_or_else(|_| "info".to_string());
     let (filter, handle) =
         tracing_subscriber::reload::Layer::new(tracing_subscriber::EnvFilter::new(filter));
-    let _ = FILTER.set(handle);
+    let routing = crate::logging::Routing::new();
+    routing.set_filter(handle);
+    let on_stderr = routing.clone();
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(
@@ -35,13 +32,14 @@ pub fn init_tracing() {
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_target(false)
-                .with_filter(tracing_subscriber::filter::filter_fn(|_| {
-                    crate::logging::stderr_enabled() && !crate::logging::stderr_bare()
+                .with_filter(tracing_subscriber::filter::filter_fn(move |_| {
+                    on_stderr.stderr_enabled() && !on_stderr.stderr_bare()
                 })),
         )
-        .with(crate::logging::LogFileLayer)
+        .with(routing.layer())
         .try_init();
     std::panic::set_hook(Box::new(log_panic));
+    routing
 }
 
 /// The panic hook: a panic goes to the daemon's log (ldirectord's logfile, ha.cf's logfile,
@@ -74,13 +72,13 @@ fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
 /// ha.cf's `debug N` (N > 0): the failover node's debug messages are logged too, unless
 /// `DIRECTOR_LOG` / `RUST_LOG` chose the filter. Heartbeat's levels above 1 only add detail
 /// inside Heartbeat; director has one debug level.
-pub fn heartbeat_debug(level: u8) {
+pub fn heartbeat_debug(log: &crate::logging::Routing, level: u8) {
     let chosen =
         std::env::var_os("DIRECTOR_LOG").is_some() || std::env::var_os("RUST_LOG").is_some();
     if level == 0 || chosen {
         return;
     }
-    if let Some(h) = FILTER.get() {
+    if let Some(h) = log.filter() {
         let spec = "info,failover=debug,director::daemon::pair=debug";
         match h.reload(tracing_subscriber::EnvFilter::new(spec)) {
             Ok(()) => {
@@ -94,8 +92,8 @@ pub fn heartbeat_debug(level: u8) {
 /// The binary called as `ldirectord`: ldirectord's command line. `args` excludes the program
 /// name.
 pub fn ldirectord(args: &[String]) -> i32 {
-    init_tracing();
-    crate::daemon::ldirectord::main(args, &crate::daemon::ldirectord::Paths::default())
+    let log = init_tracing();
+    crate::daemon::ldirectord::main(args, &crate::daemon::ldirectord::Paths::default(), &log)
 }
 
 /// `director check [--config-dir DIR] [--print-ipvs] [FILE...]`: print every problem of the

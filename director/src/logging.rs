@@ -19,15 +19,16 @@
 //! heartbeat thread must not wait on a disk.
 //!
 //! A `tracing` layer (`LogFileLayer`) installed with the subscriber routes every event to the
-//! targets chosen with `set_target` / `set_heartbeat_target` once the configuration is read;
-//! until then it does nothing. The formatting is pure (`file_line`, `syslog_datagram`,
+//! targets chosen through its [`Routing`] (`set_target` / `set_heartbeat_target`) once the
+//! configuration is read; until then it does nothing. The routing is a value the subscriber's
+//! installer hands to the daemon, not global state. The formatting is pure (`file_line`, `syslog_datagram`,
 //! `heartbeat_line`, `heartbeat_datagram`).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -46,40 +47,136 @@ pub struct Target {
     pub supervised: bool,
 }
 
-static TARGET: Mutex<Option<Target>> = Mutex::new(None);
-static STDERR: AtomicBool = AtomicBool::new(true);
+/// The reloadable filter of the installed subscriber.
+pub type FilterHandle =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
 
-/// Whether the stderr layer writes (off under `supervised=yes`, where stdout is the log).
-pub fn stderr_enabled() -> bool {
-    STDERR.load(Ordering::Relaxed)
+/// Where log lines go besides tracing's stderr lines: shared (cloning shares) by the layer
+/// and by whoever reads the configuration and chooses the targets.
+#[derive(Clone)]
+pub struct Routing(Arc<Inner>);
+
+struct Inner {
+    target: Mutex<Option<Target>>,
+    stderr: AtomicBool,
+    bare: AtomicBool,
+    heartbeat: Mutex<Option<mpsc::Sender<Sink>>>,
+    filter: OnceLock<FilterHandle>,
 }
 
-/// Turn the stderr layer on or off.
-pub fn set_stderr(on: bool) {
-    STDERR.store(on, Ordering::Relaxed);
+impl Default for Routing {
+    fn default() -> Self {
+        Routing::new()
+    }
 }
 
-static BARE: AtomicBool = AtomicBool::new(false);
-
-/// Whether stderr gets bare messages (`ldirectord -d`: no time, no level) from
-/// [`LogFileLayer`] instead of tracing's formatted lines.
-pub fn stderr_bare() -> bool {
-    BARE.load(Ordering::Relaxed)
+impl std::fmt::Debug for Routing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routing")
+            .field("stderr", &self.stderr_enabled())
+            .field("bare", &self.stderr_bare())
+            .finish_non_exhaustive()
+    }
 }
 
-/// `ldirectord -d`: log lines on stderr are the bare message, as ldirectord prints them.
-pub fn set_stderr_bare(on: bool) {
-    BARE.store(on, Ordering::Relaxed);
+impl Routing {
+    /// stderr on, no other target.
+    pub fn new() -> Routing {
+        Routing(Arc::new(Inner {
+            target: Mutex::new(None),
+            stderr: AtomicBool::new(true),
+            bare: AtomicBool::new(false),
+            heartbeat: Mutex::new(None),
+            filter: OnceLock::new(),
+        }))
+    }
+
+    /// The layer that writes to this routing's targets.
+    pub fn layer(&self) -> LogFileLayer {
+        LogFileLayer(self.clone())
+    }
+
+    /// The subscriber's filter, so that ha.cf's `debug` can lower it (set once).
+    pub fn set_filter(&self, handle: FilterHandle) {
+        let _ = self.0.filter.set(handle);
+    }
+
+    /// The subscriber's filter, when one was set.
+    pub fn filter(&self) -> Option<&FilterHandle> {
+        self.0.filter.get()
+    }
+
+    /// Whether the stderr layer writes (off under `supervised=yes`, where stdout is the log).
+    pub fn stderr_enabled(&self) -> bool {
+        self.0.stderr.load(Ordering::Relaxed)
+    }
+
+    /// Turn the stderr layer on or off.
+    pub fn set_stderr(&self, on: bool) {
+        self.0.stderr.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether stderr gets bare messages (`ldirectord -d`: no time, no level) from
+    /// [`LogFileLayer`] instead of tracing's formatted lines.
+    pub fn stderr_bare(&self) -> bool {
+        self.0.bare.load(Ordering::Relaxed)
+    }
+
+    /// `ldirectord -d`: log lines on stderr are the bare message, as ldirectord prints them.
+    pub fn set_stderr_bare(&self, on: bool) {
+        self.0.bare.store(on, Ordering::Relaxed);
+    }
+
+    /// Send log lines to `target` from now on (`None`: stderr only).
+    pub fn set_target(&self, target: Option<Target>) {
+        *self.0.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
+    }
+
+    fn target(&self) -> Option<Target> {
+        self.0
+            .target
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Send the failover node's events to ha.cf's log targets from now on (a writer thread
+    /// does the I/O); `None`, or a target with nothing set, sends them back to the ldirectord
+    /// target and stderr only.
+    pub fn set_heartbeat_target(&self, target: Option<HeartbeatTarget>) {
+        let sender = target.filter(HeartbeatTarget::is_set).and_then(|t| {
+            let (tx, rx) = mpsc::channel::<Sink>();
+            std::thread::Builder::new()
+                .name("ha-log".into())
+                .spawn(move || heartbeat_writer(&t, &rx))
+                .ok()
+                .map(|_| tx)
+        });
+        *self.0.heartbeat.lock().unwrap_or_else(|e| e.into_inner()) = sender;
+    }
+
+    fn heartbeat(&self) -> Option<mpsc::Sender<Sink>> {
+        self.0
+            .heartbeat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits until every line sent so far to the ha.cf targets is written.
+    pub fn flush_heartbeat_target(&self) {
+        if let Some(tx) = self.heartbeat() {
+            let (done_tx, done_rx) = mpsc::sync_channel(1);
+            if tx.send(Sink::Flush(done_tx)).is_ok() {
+                let _ = done_rx.recv_timeout(std::time::Duration::from_secs(5));
+            }
+        }
+    }
 }
 
-/// Send log lines to `target` from now on (`None`: stderr only).
-pub fn set_target(target: Option<Target>) {
-    *TARGET.lock().unwrap_or_else(|e| e.into_inner()) = target;
-}
-
-/// The layer that writes to the targets set with `set_target` and `set_heartbeat_target`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LogFileLayer;
+/// The layer that writes to the targets of its [`Routing`].
+#[derive(Debug, Clone)]
+pub struct LogFileLayer(Routing);
 
 /// ha.cf's log directives.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,34 +205,6 @@ enum Sink {
         message: String,
     },
     Flush(mpsc::SyncSender<()>),
-}
-
-static HEARTBEAT: Mutex<Option<mpsc::Sender<Sink>>> = Mutex::new(None);
-
-/// Send the failover node's events to ha.cf's log targets from now on (a writer thread does
-/// the I/O); `None`, or a target with nothing set, sends them back to the ldirectord target
-/// and stderr only.
-pub fn set_heartbeat_target(target: Option<HeartbeatTarget>) {
-    let sender = target.filter(HeartbeatTarget::is_set).and_then(|t| {
-        let (tx, rx) = mpsc::channel::<Sink>();
-        std::thread::Builder::new()
-            .name("ha-log".into())
-            .spawn(move || heartbeat_writer(&t, &rx))
-            .ok()
-            .map(|_| tx)
-    });
-    *HEARTBEAT.lock().unwrap_or_else(|e| e.into_inner()) = sender;
-}
-
-/// Waits until every line sent so far to the ha.cf targets is written.
-pub fn flush_heartbeat_target() {
-    let tx = HEARTBEAT.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if let Some(tx) = tx {
-        let (done_tx, done_rx) = mpsc::sync_channel(1);
-        if tx.send(Sink::Flush(done_tx)).is_ok() {
-            let _ = done_rx.recv_timeout(std::time::Duration::from_secs(5));
-        }
-    }
 }
 
 fn heartbeat_writer(t: &HeartbeatTarget, rx: &mpsc::Receiver<Sink>) {
@@ -248,13 +317,13 @@ impl Visit for Message {
 impl<S: Subscriber> Layer<S> for LogFileLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
-        if stderr_bare() && stderr_enabled() {
+        let routing = &self.0;
+        if routing.stderr_bare() && routing.stderr_enabled() {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{}", render(event));
         }
         if is_heartbeat_event(event.metadata().target()) {
-            let tx = HEARTBEAT.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if let Some(tx) = tx {
+            if let Some(tx) = routing.heartbeat() {
                 let _ = tx.send(Sink::Line {
                     debug: level > Level::INFO,
                     level,
@@ -263,8 +332,7 @@ impl<S: Subscriber> Layer<S> for LogFileLayer {
                 return;
             }
         }
-        let target = TARGET.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let Some(target) = target else {
+        let Some(target) = routing.target() else {
             return;
         };
         if level > Level::INFO {
@@ -445,21 +513,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("ha-log");
         let debug = dir.path().join("ha-debug");
-        set_heartbeat_target(Some(HeartbeatTarget {
+        let routing = Routing::new();
+        routing.set_heartbeat_target(Some(HeartbeatTarget {
             logfile: Some(log.clone()),
             debugfile: Some(debug.clone()),
             facility: None,
             host: "ha01".into(),
         }));
-        let subscriber = tracing_subscriber::registry().with(LogFileLayer);
+        let subscriber = tracing_subscriber::registry().with(routing.layer());
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(target: "failover::node", "Link ha02:eth0 up.");
             tracing::warn!(target: "failover::node", "WARN: Late heartbeat: Node ha02: interval 70 ms");
             tracing::debug!(target: "failover::node", "sent heartbeat");
             tracing::info!(target: "director::daemon::lvs", "Added real server: not ours");
         });
-        flush_heartbeat_target();
-        set_heartbeat_target(None);
+        routing.flush_heartbeat_target();
+        routing.set_heartbeat_target(None);
         let log = std::fs::read_to_string(&log).unwrap();
         let debug = std::fs::read_to_string(&debug).unwrap();
         assert_eq!(log.lines().count(), 2, "{log}");
@@ -473,8 +542,8 @@ mod tests {
         assert_eq!(debug.lines().count(), 3, "{debug}");
         assert!(debug.contains("]: debug: sent heartbeat\n"), "{debug}");
         // A target with nothing set is no target.
-        set_heartbeat_target(Some(HeartbeatTarget::default()));
-        assert!(HEARTBEAT.lock().unwrap().is_none());
+        routing.set_heartbeat_target(Some(HeartbeatTarget::default()));
+        assert!(routing.heartbeat().is_none());
     }
 
     #[test]
@@ -482,17 +551,18 @@ mod tests {
         use tracing_subscriber::layer::SubscriberExt as _;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ld.log");
-        set_target(Some(Target {
+        let routing = Routing::new();
+        routing.set_target(Some(Target {
             target: LogTarget::File(path.clone()),
             cfgname: "www.cf".into(),
             supervised: false,
         }));
-        let subscriber = tracing_subscriber::registry().with(LogFileLayer);
+        let subscriber = tracing_subscriber::registry().with(routing.layer());
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!("Added real server: 192.0.2.250:80 (192.0.2.132:80) (Weight set to 1)");
             tracing::debug!("not in the file");
         });
-        set_target(None);
+        routing.set_target(None);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains("|www.cf|"), "{text}");

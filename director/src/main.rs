@@ -42,8 +42,9 @@ fn main() -> ExitCode {
             fence,
             stonith_command,
         } => {
-            director::app::init_tracing();
+            let log = director::app::init_tracing();
             let opts = director::daemon::Options {
+                log,
                 config_dir,
                 run_dir,
                 state_dir,

@@ -3,15 +3,15 @@
 //! binary: the panic hook and the tracing subscriber are process-wide.
 
 use director::config::ldirectord::LogTarget;
-use director::logging::{set_target, Target};
+use director::logging::Target;
 
 #[test]
 fn a_panic_goes_to_the_configured_logfile() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ldirectord.log");
-    director::app::init_tracing();
-    director::logging::set_stderr(false);
-    set_target(Some(Target {
+    let log = director::app::init_tracing();
+    log.set_stderr(false);
+    log.set_target(Some(Target {
         target: LogTarget::File(path.clone()),
         cfgname: "www.cf".into(),
         supervised: false,
@@ -22,19 +22,19 @@ fn a_panic_goes_to_the_configured_logfile() {
         .unwrap()
         .join();
     assert!(joined.is_err());
-    set_target(None);
-    let log = std::fs::read_to_string(&path).unwrap();
+    log.set_target(None);
+    let text = std::fs::read_to_string(&path).unwrap();
     // The default hook again, so a failing assertion below is printed as usual.
     let _ = std::panic::take_hook();
-    director::logging::set_stderr(true);
+    log.set_stderr(true);
     // One line (a backtrace follows it when RUST_BACKTRACE asks for one).
-    let first = log.lines().next().unwrap_or_default();
+    let first = text.lines().next().unwrap_or_default();
     assert!(
         first.contains("|www.cf|")
             && first.contains(
                 "] internal error: thread 'checks' panicked at director/tests/panic_log.rs:"
             )
             && first.ends_with(": malformed answer from 198.51.100.7"),
-        "{log}"
+        "{text}"
     );
 }

@@ -164,7 +164,7 @@ pub fn running(file: &Path) -> Result<Option<i32>, Stale> {
 }
 
 /// Run the command line; the exit status.
-pub fn main(args: &[String], paths: &Paths) -> i32 {
+pub fn main(args: &[String], paths: &Paths, log: &crate::logging::Routing) -> i32 {
     let inv = match parse(args) {
         Parsed::Run(inv) => inv,
         Parsed::Version => {
@@ -181,7 +181,7 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
     };
     // -d: every log line on stderr as the bare message, as ldirectord prints them.
     if inv.debug && paths.log {
-        crate::logging::set_stderr_bare(true);
+        log.set_stderr_bare(true);
     }
     let Some(located) = locate(&inv.config, &paths.config_dir) else {
         eprintln!("Config file {} not found", inv.config);
@@ -215,7 +215,7 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
         }
     };
     if paths.log && !inv.debug {
-        super::set_log_target(&config.globals, &inv.cfgname);
+        super::set_log_target(log, &config.globals, &inv.cfgname);
     }
     let argv0 = std::env::args()
         .next()
@@ -262,7 +262,7 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
         },
         Cmd::Start => match state {
             Ok(Some(_)) => 0,
-            _ => start(&inv, &path, &pidfile, config.globals.supervised),
+            _ => start(&inv, &path, &pidfile, config.globals.supervised, log),
         },
         Cmd::Restart | Cmd::TryRestart => match state {
             Ok(Some(pid)) => {
@@ -274,10 +274,10 @@ pub fn main(args: &[String], paths: &Paths) -> i32 {
                     }
                     std::thread::sleep(Duration::from_secs(1));
                 }
-                start(&inv, &path, &pidfile, config.globals.supervised)
+                start(&inv, &path, &pidfile, config.globals.supervised, log)
             }
             _ if inv.command == Cmd::Restart => {
-                start(&inv, &path, &pidfile, config.globals.supervised)
+                start(&inv, &path, &pidfile, config.globals.supervised, log)
             }
             _ => 0,
         },
@@ -308,7 +308,13 @@ fn backend() -> Backend {
 /// it: an `ldirectord NAME start` would then stay in the foreground).
 pub(crate) const DETACHED: &str = "DIRECTOR_LDIRECTORD_DETACHED";
 
-fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32 {
+fn start(
+    inv: &Invocation,
+    path: &Path,
+    pidfile: &Path,
+    supervised: bool,
+    log: &crate::logging::Routing,
+) -> i32 {
     let detached = std::env::var_os(DETACHED).is_some();
     let foreground = inv.debug || supervised || detached;
     // Reach the kernel before going to the background, so that a missing IPVS is an exit
@@ -362,7 +368,7 @@ fn start(inv: &Invocation, path: &Path, pidfile: &Path, supervised: bool) -> i32
         }
     };
     let log_cfgname = (!inv.debug).then(|| inv.cfgname.clone());
-    let code = rt.block_on(serve(path.to_path_buf(), kernel, log_cfgname));
+    let code = rt.block_on(serve(path.to_path_buf(), kernel, log_cfgname, log));
     if detached {
         let _ = std::fs::remove_file(pidfile);
     }
@@ -415,9 +421,14 @@ fn spawn_background(pidfile: &Path) -> i32 {
     1
 }
 
-async fn serve(path: PathBuf, kernel: super::lvs::Kernel, log_cfgname: Option<String>) -> i32 {
+async fn serve(
+    path: PathBuf,
+    kernel: super::lvs::Kernel,
+    log_cfgname: Option<String>,
+    log: &crate::logging::Routing,
+) -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
-    let set = match super::start_all(&[path], &kernel, super::lvs_options(), log_cfgname).await {
+    let set = match super::start_all(&[path], &kernel, super::lvs_options(log), log_cfgname).await {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -531,24 +542,59 @@ mod tests {
         )
         .unwrap();
         let p = paths(dir.path());
-        assert_eq!(main(&args("www.cf status"), &p), 3);
-        assert_eq!(main(&args("www.cf stop"), &p), 0);
-        assert_eq!(main(&args("www.cf reload"), &p), 1);
-        assert_eq!(main(&args("www.cf try-restart"), &p), 0);
-        assert_eq!(main(&args("missing.cf status"), &p), 1);
-        assert_eq!(main(&args("www.cf bogus"), &p), 255);
+        assert_eq!(
+            main(&args("www.cf status"), &p, &crate::logging::Routing::new()),
+            3
+        );
+        assert_eq!(
+            main(&args("www.cf stop"), &p, &crate::logging::Routing::new()),
+            0
+        );
+        assert_eq!(
+            main(&args("www.cf reload"), &p, &crate::logging::Routing::new()),
+            1
+        );
+        assert_eq!(
+            main(
+                &args("www.cf try-restart"),
+                &p,
+                &crate::logging::Routing::new()
+            ),
+            0
+        );
+        assert_eq!(
+            main(
+                &args("missing.cf status"),
+                &p,
+                &crate::logging::Routing::new()
+            ),
+            1
+        );
+        assert_eq!(
+            main(&args("www.cf bogus"), &p, &crate::logging::Routing::new()),
+            255
+        );
         // stale pid file: a pid that is not an ldirectord
         std::fs::create_dir_all(dir.path().join("run")).unwrap();
         std::fs::write(dir.path().join("run/ldirectord.www.cf.pid"), "999999999\n").unwrap();
-        assert_eq!(main(&args("www.cf status"), &p), 1);
+        assert_eq!(
+            main(&args("www.cf status"), &p, &crate::logging::Routing::new()),
+            1
+        );
         // a config error is exit 2 for every command
         std::fs::write(
             dir.path().join("bad.cf"),
             "virtual=192.0.2.132:80\n\tbogus=1\n",
         )
         .unwrap();
-        assert_eq!(main(&args("bad.cf status"), &p), 2);
-        assert_eq!(main(&args("bad.cf stop"), &p), 2);
+        assert_eq!(
+            main(&args("bad.cf status"), &p, &crate::logging::Routing::new()),
+            2
+        );
+        assert_eq!(
+            main(&args("bad.cf stop"), &p, &crate::logging::Routing::new()),
+            2
+        );
     }
 
     #[test]
@@ -572,12 +618,36 @@ mod tests {
         )
         .unwrap();
         let p = paths(dir.path());
-        assert_eq!(main(&args("nolog.cf status"), &p), 2);
+        assert_eq!(
+            main(
+                &args("nolog.cf status"),
+                &p,
+                &crate::logging::Routing::new()
+            ),
+            2
+        );
         // -d logs to stderr: ldirectord does not open the file then.
-        assert_eq!(main(&args("-d nolog.cf status"), &p), 3);
-        assert_eq!(main(&args("log.cf status"), &p), 3);
+        assert_eq!(
+            main(
+                &args("-d nolog.cf status"),
+                &p,
+                &crate::logging::Routing::new()
+            ),
+            3
+        );
+        assert_eq!(
+            main(&args("log.cf status"), &p, &crate::logging::Routing::new()),
+            3
+        );
         assert!(log.exists(), "test-opened for append (created)");
-        assert_eq!(main(&args("syslog.cf status"), &p), 3);
+        assert_eq!(
+            main(
+                &args("syslog.cf status"),
+                &p,
+                &crate::logging::Routing::new()
+            ),
+            3
+        );
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct LvsOptions {
     /// This file's `logfile=` / `supervised=` is where the process logs (named so in file
     /// lines): a reload that changes them takes effect. `None`: another file decides.
     pub log_cfgname: Option<String>,
+    /// Where that file's `logfile=` takes the log lines (the daemon's routing).
+    pub log: crate::logging::Routing,
     /// Time limits of `fallbackcommand`, `callback` and `execute=` runs.
     pub command_bounds: lane::Bounds,
 }
@@ -85,6 +87,7 @@ impl LvsOptions {
             ldirectord: std::env::current_exe()
                 .unwrap_or_else(|_| PathBuf::from("/usr/sbin/ldirectord")),
             log_cfgname: None,
+            log: crate::logging::Routing::new(),
             command_bounds: lane::Bounds::default(),
         }
     }
@@ -552,7 +555,7 @@ impl Actor {
                 }
                 Effect::LogTarget(globals) => {
                     if let Some(name) = &self.options.log_cfgname {
-                        super::set_log_target(&globals, name);
+                        super::set_log_target(&self.options.log, &globals, name);
                     }
                     None
                 }

@@ -73,6 +73,8 @@ pub struct Options {
     pub fence: failover::node::SelfFence,
     /// `--stonith-command`: resets a dead peer instead of ha.cf's STONITH devices.
     pub stonith_command: Option<Vec<String>>,
+    /// Where the log targets the files name are set (from `app::init_tracing`).
+    pub log: logging::Routing,
 }
 
 impl Options {
@@ -87,6 +89,7 @@ impl Options {
             backend: Backend::Kernel,
             fence: failover::node::SelfFence::default(),
             stonith_command: None,
+            log: logging::Routing::new(),
         }
     }
 }
@@ -140,8 +143,9 @@ pub fn open_kernel(backend: Backend) -> Result<Kernel, String> {
 }
 
 /// The standard probes (every service this build can check), run on the check thread.
-pub fn lvs_options() -> LvsOptions {
+pub fn lvs_options(log: &logging::Routing) -> LvsOptions {
     let mut options = LvsOptions::new(Arc::new(healthcheck::runner::standard()));
+    options.log = log.clone();
     match healthcheck::runner::check_thread() {
         Ok(handle) => options.checks_on = Some(handle),
         Err(e) => tracing::warn!("cannot start the check thread, checks share the daemon's: {e}"),
@@ -162,7 +166,7 @@ async fn run_async(opts: Options) -> i32 {
         ) {
             Ok(cfg) => {
                 let files = pair::ldirectord_files(&cfg.haresources, &opts.config_dir);
-                log_to_hacf_targets(&cfg);
+                log_to_hacf_targets(&opts.log, &cfg);
                 pair_files = Some(pair::PairFiles {
                     config_dir: opts.config_dir.clone(),
                     state_dir: opts.state_dir.clone(),
@@ -209,7 +213,7 @@ async fn run_async(opts: Options) -> i32 {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        log_to_logfile_of(first, &name);
+        log_to_logfile_of(&opts.log, first, &name);
         name
     });
     // IPVS only where it is used: a pair whose haresources names no ldirectord resource (the
@@ -231,10 +235,12 @@ async fn run_async(opts: Options) -> i32 {
         std::process::id()
     );
     let mut set = match &kernel {
-        Some(kernel) => match start_all(&files, kernel, lvs_options(), log_cfgname).await {
-            Ok(s) => s,
-            Err(code) => return code,
-        },
+        Some(kernel) => {
+            match start_all(&files, kernel, lvs_options(&opts.log), log_cfgname).await {
+                Ok(s) => s,
+                Err(code) => return code,
+            }
+        }
         None => LvsSet { all: Vec::new() },
     };
     let node = match node_config {
@@ -672,7 +678,7 @@ pub fn build_status(
 
 /// ha.cf's `logfile`, `debugfile`, `logfacility` and `debug`: the failover node's messages go
 /// there (besides stderr), as Heartbeat's would.
-pub fn log_to_hacf_targets(cfg: &failover::node::NodeConfig) {
+pub fn log_to_hacf_targets(log: &logging::Routing, cfg: &failover::node::NodeConfig) {
     let target = logging::HeartbeatTarget {
         logfile: cfg.hacf.logfile.clone(),
         debugfile: cfg.hacf.debugfile.clone(),
@@ -680,24 +686,28 @@ pub fn log_to_hacf_targets(cfg: &failover::node::NodeConfig) {
         host: cfg.node_name.clone(),
     };
     if target.is_set() {
-        logging::set_heartbeat_target(Some(target));
+        log.set_heartbeat_target(Some(target));
     }
-    crate::app::heartbeat_debug(cfg.hacf.debug);
+    crate::app::heartbeat_debug(log, cfg.hacf.debug);
 }
 
 /// Route log lines to the `logfile=` of `path`, or to stdout alone with `supervised=yes`
 /// (a file that does not parse keeps stderr).
-pub fn log_to_logfile_of(path: &Path, cfgname: &str) {
+pub fn log_to_logfile_of(log: &logging::Routing, path: &Path, cfgname: &str) {
     let resolver = crate::config::SystemResolver::new();
     if let Ok((config, _)) = crate::config::ldirectord::load(path, &resolver) {
-        set_log_target(&config.globals, cfgname);
+        set_log_target(log, &config.globals, cfgname);
     }
 }
 
 /// Make `globals`' `logfile=` / `supervised=` the log target (start and reload).
-pub fn set_log_target(globals: &crate::config::ldirectord::Globals, cfgname: &str) {
-    logging::set_stderr(!globals.supervised);
-    logging::set_target(Some(logging::Target {
+pub fn set_log_target(
+    log: &logging::Routing,
+    globals: &crate::config::ldirectord::Globals,
+    cfgname: &str,
+) {
+    log.set_stderr(!globals.supervised);
+    log.set_target(Some(logging::Target {
         target: globals.logfile.clone(),
         cfgname: cfgname.to_string(),
         supervised: globals.supervised,
