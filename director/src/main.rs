@@ -58,7 +58,13 @@ fn main() -> ExitCode {
                 fence,
                 stonith_command: stonith_command.map(|a| a.0),
             };
-            exit(director::daemon::run(opts))
+            match director::daemon::run(opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    e.log();
+                    ExitCode::from(e.exit_code())
+                }
+            }
         }
         Command::Check {
             config_dir,

@@ -430,7 +430,10 @@ async fn serve(
     use tokio::signal::unix::{signal, SignalKind};
     let set = match super::start_all(&[path], &kernel, super::lvs_options(log), log_cfgname).await {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => {
+            e.log();
+            return i32::from(e.exit_code());
+        }
     };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let (mut hup, mut term, mut int, mut quit) = match (

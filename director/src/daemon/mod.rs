@@ -94,18 +94,57 @@ impl Options {
     }
 }
 
-/// Run the daemon until SIGTERM/SIGINT; the exit status.
-pub fn run(opts: Options) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+/// Why `director run` (or the ldirectord daemon) did not start, or stopped otherwise than
+/// cleanly on a signal. `main` logs it and exits with [`DaemonError::exit_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A configuration file was refused: every diagnostic, one per line (`file:line: ...`).
+    #[error("{0}")]
+    Config(String),
+    /// An ldirectord file named on the command line or in haresources is not there.
+    #[error("{0}")]
+    Missing(String),
+    /// The IPVS table cannot be opened.
+    #[error("{0}")]
+    Ipvs(String),
+    /// The control socket cannot be bound.
+    #[error("cannot open the control socket in {}: {source}", dir.display())]
+    ControlSocket {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    /// The async runtime could not be built.
+    #[error("cannot start: {0}")]
+    Runtime(std::io::Error),
+    /// The failover node fenced itself (a resource would not stop) or failed at the end.
+    #[error("{0}")]
+    Stopped(String),
+}
+
+impl DaemonError {
+    /// The exit status: 2 for a refused configuration (as ldirectord and ha.cf checks exit),
+    /// 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// Logs the error, one event per line.
+    pub fn log(&self) {
+        for line in self.to_string().lines() {
+            tracing::error!("{line}");
+        }
+    }
+}
+
+/// Run the daemon until SIGTERM/SIGINT.
+pub fn run(opts: Options) -> Result<(), DaemonError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("director: cannot start: {e}");
-            return 1;
-        }
-    };
+        .map_err(DaemonError::Runtime)?;
     rt.block_on(run_async(opts))
 }
 
@@ -153,7 +192,7 @@ pub fn lvs_options(log: &logging::Routing) -> LvsOptions {
     options
 }
 
-async fn run_async(opts: Options) -> i32 {
+async fn run_async(opts: Options) -> Result<(), DaemonError> {
     let pair_mode = opts.ldirectord.is_empty() && opts.config_dir.join("ha.cf").is_file();
     let mut node_config = None;
     let mut pair_files = None;
@@ -178,12 +217,7 @@ async fn run_async(opts: Options) -> i32 {
                 node_config = Some(cfg);
                 files
             }
-            Err(e) => {
-                for line in e.to_string().lines() {
-                    tracing::error!("{line}");
-                }
-                return 2;
-            }
+            Err(e) => return Err(DaemonError::Config(e.to_string())),
         }
     } else {
         // A single director uses [announce] (scale-out); the rest of the file is checked here
@@ -192,22 +226,11 @@ async fn run_async(opts: Options) -> i32 {
             Ok(settings) => {
                 announce_settings = settings.announce.enabled.then_some(settings.announce);
             }
-            Err(e) => {
-                for line in e.to_string().lines() {
-                    tracing::error!("{line}");
-                }
-                return 2;
-            }
+            Err(e) => return Err(DaemonError::Config(e.to_string())),
         }
         files(&opts)
     };
-    let files = match files {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!("{e}");
-            return 1;
-        }
-    };
+    let files = files.map_err(DaemonError::Missing)?;
     let log_cfgname = files.first().map(|first| {
         let name = first
             .file_name()
@@ -221,13 +244,7 @@ async fn run_async(opts: Options) -> i32 {
     let kernel = if files.is_empty() {
         None
     } else {
-        match open_kernel(opts.backend) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                tracing::error!("{e}");
-                return 1;
-            }
-        }
+        Some(open_kernel(opts.backend).map_err(DaemonError::Ipvs)?)
     };
     tracing::info!(
         "Starting Linux Director v{}-director with pid: {}",
@@ -235,12 +252,7 @@ async fn run_async(opts: Options) -> i32 {
         std::process::id()
     );
     let mut set = match &kernel {
-        Some(kernel) => {
-            match start_all(&files, kernel, lvs_options(&opts.log), log_cfgname).await {
-                Ok(s) => s,
-                Err(code) => return code,
-            }
-        }
+        Some(kernel) => start_all(&files, kernel, lvs_options(&opts.log), log_cfgname).await?,
         None => LvsSet { all: Vec::new() },
     };
     let node = match node_config {
@@ -265,11 +277,8 @@ async fn run_async(opts: Options) -> i32 {
             match failover::node::Node::start(cfg) {
                 Ok(handle) => Some(handle),
                 Err(e) => {
-                    for line in e.to_string().lines() {
-                        tracing::error!("{line}");
-                    }
                     set.stop().await;
-                    return 2;
+                    return Err(DaemonError::Config(e.to_string()));
                 }
             }
         }
@@ -277,13 +286,12 @@ async fn run_async(opts: Options) -> i32 {
     };
     let listener = match control::bind(&opts.run_dir) {
         Ok(l) => l,
-        Err(e) => {
-            tracing::error!(
-                "cannot open the control socket in {}: {e}",
-                opts.run_dir.display()
-            );
+        Err(source) => {
             set.stop().await;
-            return 1;
+            return Err(DaemonError::ControlSocket {
+                dir: opts.run_dir.clone(),
+                source,
+            });
         }
     };
     let (req_tx, mut req_rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(16);
@@ -359,7 +367,7 @@ async fn run_async(opts: Options) -> i32 {
     if let Some(t) = metrics_task {
         t.abort();
     }
-    let mut code = 0;
+    let mut result = Ok(());
     if let Some(node) = node {
         // Graceful: the resources are released right to left and the peer told, before the
         // director's own table is cleaned up.
@@ -368,17 +376,12 @@ async fn run_async(opts: Options) -> i32 {
         match waited {
             Ok(Ok(failover::node::NodeExit::Stopped)) => {}
             Ok(Ok(failover::node::NodeExit::Fenced)) => {
-                tracing::error!("failover node fenced itself: a resource could not be stopped");
-                code = 1;
+                result = Err(DaemonError::Stopped(
+                    "failover node fenced itself: a resource could not be stopped".into(),
+                ));
             }
-            Ok(Err(e)) => {
-                tracing::error!("failover node: {e}");
-                code = 1;
-            }
-            Err(e) => {
-                tracing::error!("failover node: {e}");
-                code = 1;
-            }
+            Ok(Err(e)) => result = Err(DaemonError::Stopped(format!("failover node: {e}"))),
+            Err(e) => result = Err(DaemonError::Stopped(format!("failover node: {e}"))),
         }
     }
     if let Some(a) = announcer {
@@ -386,7 +389,7 @@ async fn run_async(opts: Options) -> i32 {
     }
     set.stop().await;
     let _ = std::fs::remove_file(control::socket_path(&opts.run_dir));
-    code
+    result
 }
 
 /// Every running file.
@@ -434,14 +437,14 @@ impl LvsSet {
     }
 }
 
-/// Start every file; a file with errors stops the ones started and gives exit status 2.
+/// Start every file; a file with errors stops the ones started and gives its diagnostics.
 /// `log_cfgname`: the first file's `logfile=` is followed at reloads, with that name.
 pub async fn start_all(
     files: &[PathBuf],
     kernel: &Kernel,
     options: LvsOptions,
     log_cfgname: Option<String>,
-) -> Result<LvsSet, i32> {
+) -> Result<LvsSet, DaemonError> {
     let mut all = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let mut options = options.clone();
@@ -450,11 +453,8 @@ pub async fn start_all(
         match Lvs::start(f, Arc::clone(kernel), options).await {
             Ok(l) => all.push(l),
             Err(diags) => {
-                for d in diags.iter() {
-                    tracing::error!("{d}");
-                }
                 LvsSet { all }.stop().await;
-                return Err(2);
+                return Err(DaemonError::Config(diags.to_string()));
             }
         }
     }
