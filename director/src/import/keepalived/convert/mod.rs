@@ -37,6 +37,7 @@ use super::{Note, Options};
 
 use lvs::virtual_server;
 #[cfg(test)]
+#[cfg(test)]
 pub(super) use lvs::{range, MAX_RANGE};
 use vrrp::pair;
 
