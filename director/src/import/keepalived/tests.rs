@@ -181,6 +181,31 @@ fn a_virtual_server_defined_twice_is_an_error() {
     );
 }
 
+/// Found by the fuzz target: port 0 (a group member's or the service's own) without
+/// persistence was written, and ldirectord refuses it as ipvsadm does.
+#[test]
+fn port_zero_needs_persistence() {
+    let real = " real_server 192.0.2.21 80 {\n TCP_CHECK {\n }\n }\n";
+    for vs in [
+        format!("virtual_server 192.0.2.10 0 {{\n lb_kind DR\n{real}}}\n"),
+        format!(
+            "virtual_server_group G {{\n 192.0.2.10-12 0\n}}\n\
+             virtual_server group G {{\n lb_kind DR\n{real}}}\n"
+        ),
+    ] {
+        let i = run(&vs);
+        assert!(i.failed(), "{vs}");
+        let n = notes(&i);
+        assert!(
+            n.iter()
+                .any(|n| n.contains("port 0 is only allowed for a persistent service")),
+            "{n:?}"
+        );
+        let persistent = run(&vs.replace("lb_kind DR", "lb_kind DR\n persistence_timeout 60"));
+        assert!(!persistent.failed(), "{:?}", notes(&persistent));
+    }
+}
+
 /// Found by the fuzz target: a group naming one service twice gave two ldirectord blocks.
 #[test]
 fn a_group_naming_a_service_twice_gives_one_service() {

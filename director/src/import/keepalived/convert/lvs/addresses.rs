@@ -44,7 +44,7 @@ pub(super) fn vs_addresses(
                 return Vec::new();
             };
             let p = match s.args().get(1) {
-                Some(p) => match port(cx, s.loc, p) {
+                Some(p) => match service_port(cx, s.loc, p, persistent) {
                     Some(p) => p,
                     None => return Vec::new(),
                 },
@@ -105,7 +105,7 @@ fn group_member(cx: &mut Ctx<'_>, m: &Stmt, set: &VsSettings) -> Vec<VAddr> {
             cx.error(m.loc, "a port is needed unless the service is persistent");
             return Vec::new();
         }
-        [p] => match port(cx, m.loc, p) {
+        [p] => match service_port(cx, m.loc, p, set.persistent.is_some()) {
             Some(p) => p,
             None => return Vec::new(),
         },
@@ -215,4 +215,18 @@ fn span(like: IpAddr, start: u128, count: u128) -> Result<Vec<IpAddr>, String> {
             })
         })
         .collect()
+}
+
+/// The port of a virtual service: 0 only for a persistent one (ipvsadm and the kernel refuse
+/// "Zero port specified for non-persistent service"; keepalived's add fails the same way).
+fn service_port(cx: &mut Ctx<'_>, loc: Loc, text: &str, persistent: bool) -> Option<u16> {
+    let p = port(cx, loc, text)?;
+    if p == 0 && !persistent {
+        cx.error(
+            loc,
+            "port 0 is only allowed for a persistent service (persistence_timeout)",
+        );
+        return None;
+    }
+    Some(p)
 }
