@@ -508,7 +508,15 @@ impl Actor {
                     level,
                     text,
                     reason,
+                    about,
                 } => {
+                    // In a span that names its service and real server, so that a log can
+                    // be filtered per service (`DIRECTOR_LOG='[vs{vs=tcp:192.0.2.100:80}]'`).
+                    let span = about.map(|a| match a.rs {
+                        Some(rs) => tracing::info_span!("rs", vs = %a.vs, rs = %rs),
+                        None => tracing::info_span!("vs", vs = %a.vs),
+                    });
+                    let _entered = span.as_ref().map(tracing::Span::enter);
                     emit(level, &text, reason.as_deref());
                     None
                 }

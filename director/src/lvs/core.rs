@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tracing::Level;
 
 use super::alert::{self, Alerts, DaemonStatus, Mail};
-use super::engine::{self, CheckId, Health};
+use super::engine::{self, About, CheckId, Health};
 use super::execute::{self, Job};
 use super::mapping::{self, CheckIds, Mapped, RealKey};
 use super::monitor::{self, Monitor};
@@ -92,11 +92,13 @@ pub enum Effect {
     Apply(Vec<Change>),
     /// Read the file again; answer with [`Event::Loaded`].
     Load(ReloadCause),
-    /// Log a line (`reason`: why a real server went down, as a field).
+    /// Log a line (`reason`: why a real server went down, as a field; `about`: the service
+    /// and real server it is about, logged in a `vs` / `rs` span).
     Log {
         level: Level,
         text: String,
         reason: Option<String>,
+        about: Option<About>,
     },
     /// Send an alert mail.
     Mail(Mail),
@@ -133,6 +135,7 @@ fn log(level: Level, text: impl Into<String>) -> Effect {
         level,
         text: text.into(),
         reason: None,
+        about: None,
     }
 }
 
@@ -646,6 +649,10 @@ impl Core {
                     level: Level::INFO,
                     text: format!("real server {} is down", ev.key),
                     reason: Some(ev.reason.clone()),
+                    about: Some(About {
+                        vs: ev.key.virtual_address.to_string(),
+                        rs: Some(ev.key.real_name()),
+                    }),
                 });
                 self.reasons.insert(ev.key, ev.reason);
                 Health::Down
@@ -691,7 +698,12 @@ impl Core {
     }
 
     fn report(&mut self, outcome: &Outcome, now: Instant, out: &mut Vec<Effect>) {
-        out.extend(outcome.applied.iter().map(|l| log(Level::INFO, l.clone())));
+        out.extend(outcome.applied.iter().map(|a| Effect::Log {
+            level: Level::INFO,
+            text: a.text.clone(),
+            reason: None,
+            about: Some(a.about.clone()),
+        }));
         for a in &outcome.alerts {
             let Some(settings) = self.alert_settings.get(&a.service) else {
                 continue;

@@ -234,6 +234,49 @@ fn configured(virtuals: &[VirtualSpec], key: &ServiceKey, dk: &DestKey) -> bool 
     })
 }
 
+/// What a log line is about, for the tracing spans that let a log be filtered per service
+/// (`vs`) and real server (`rs`): `vs` as ldirectord names a service (`tcp:192.0.2.100:80`,
+/// `fwm:1`), `rs` as `ADDR:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    pub vs: String,
+    pub rs: Option<String>,
+}
+
+/// The service name of `key` in ldirectord's words (`tcp:ADDR:PORT`, `fwm:MARK`).
+pub fn service_id(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
+            let proto = match protocol {
+                crate::ipvs::Protocol::Tcp => "tcp".to_string(),
+                crate::ipvs::Protocol::Udp => "udp".to_string(),
+                crate::ipvs::Protocol::Sctp => "sctp".to_string(),
+                crate::ipvs::Protocol::Other(n) => n.to_string(),
+            };
+            format!("{proto}:{}", socket_name(addr, *port))
+        }
+        ServiceKey::Fwmark { mark, .. } => format!("fwm:{mark}"),
+    }
+}
+
+/// The service and real server a change touches.
+pub fn about(change: &Change) -> About {
+    let (key, dest) = match change {
+        Change::AddService(s) | Change::EditService(s) => (&s.key, None),
+        Change::DelService(k) => (k, None),
+        Change::AddDest(k, d) | Change::EditDest(k, d) => (k, Some(d.key())),
+        Change::DelDest(k, dk) => (k, Some(*dk)),
+    };
+    About {
+        vs: service_id(key),
+        rs: dest.map(|dk| socket_name(&dk.addr, dk.port)),
+    }
+}
+
 /// The lines ldirectord logs when it purges a service at stop (cleanstop=yes): each
 /// destination, then the service.
 pub fn describe_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<String> {
@@ -253,6 +296,31 @@ pub fn describe_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<St
         .unwrap_or_default();
     lines.push(format!("Purged virtual server (stop): {v}"));
     lines
+}
+
+/// What each line of [`describe_stop`] is about, in the same order.
+pub fn about_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<About> {
+    let vs = service_id(key);
+    let mut out: Vec<About> = config
+        .map(|c| {
+            c.dests
+                .keys()
+                .map(|dk| About {
+                    vs: vs.clone(),
+                    rs: Some(socket_name(&dk.addr, dk.port)),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push(About { vs, rs: None });
+    out
+}
+
+/// One applied change as ldirectord logs it, and what it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub text: String,
+    pub about: About,
 }
 
 /// A change that ldirectord sends an alert mail for (its `ld_emailalert_send` calls).

@@ -32,6 +32,13 @@ pub struct RealKey {
     pub real: SocketAddr,
 }
 
+impl RealKey {
+    /// The real server as log lines name it (`ADDR:PORT`).
+    pub fn real_name(&self) -> String {
+        format!("{}:{}", host_string(self.real.ip()), self.real.port())
+    }
+}
+
 impl fmt::Display for RealKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

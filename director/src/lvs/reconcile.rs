@@ -22,7 +22,7 @@ use crate::ipvs::{Change, IpvsError, ServiceKey, Table};
 #[derive(Debug, Default)]
 pub struct Outcome {
     /// One ldirectord-style line per applied change.
-    pub applied: Vec<String>,
+    pub applied: Vec<engine::Applied>,
     /// The alerts of the applied changes (ldirectord's `emailalert` events).
     pub alerts: Vec<engine::Alerted>,
     /// The change the kernel refused, if any (the ones before it stay applied).
@@ -265,7 +265,10 @@ impl Reconciler {
                     let mut applied = Vec::new();
                     let mut alerts = Vec::new();
                     for c in &changes {
-                        applied.push(engine::describe(c, &fallbacks));
+                        applied.push(engine::Applied {
+                            text: engine::describe(c, &fallbacks),
+                            about: engine::about(c),
+                        });
                         alerts.extend(engine::alert_of(c, &self.virtuals));
                         let _ = crate::ipvs::plan::apply_to(&mut table, c);
                     }
@@ -331,7 +334,10 @@ impl Reconciler {
                 crate::ipvs::plan::apply_to(&mut probe, c).is_ok() && change_visible(&table, c)
             };
             if went {
-                applied.push(engine::describe_in(c, &self.virtuals));
+                applied.push(engine::Applied {
+                    text: engine::describe_in(c, &self.virtuals),
+                    about: engine::about(c),
+                });
                 alerts.extend(engine::alert_of(c, &self.virtuals));
             }
         }
@@ -363,8 +369,18 @@ impl Reconciler {
         outcome.applied = done
             .iter()
             .flat_map(|c| match c {
-                Change::DelService(k) => engine::describe_stop(k, actual.services.get(k)),
-                other => vec![engine::describe_in(other, &self.virtuals)],
+                Change::DelService(k) => {
+                    let config = actual.services.get(k);
+                    engine::describe_stop(k, config)
+                        .into_iter()
+                        .zip(engine::about_stop(k, config))
+                        .map(|(text, about)| engine::Applied { text, about })
+                        .collect()
+                }
+                other => vec![engine::Applied {
+                    text: engine::describe_in(other, &self.virtuals),
+                    about: engine::about(other),
+                }],
             })
             .collect();
         outcome.alerts = done
@@ -511,7 +527,13 @@ mod tests {
         assert_eq!(k.dumps, 1, "a health event must not dump the table");
         assert_eq!(
             out.applied,
-            vec!["Deleted real server: 198.51.100.2:80 (192.0.2.132:80)".to_string()]
+            vec![engine::Applied {
+                text: "Deleted real server: 198.51.100.2:80 (192.0.2.132:80)".to_string(),
+                about: engine::About {
+                    vs: "tcp:192.0.2.132:80".into(),
+                    rs: Some("198.51.100.2:80".into())
+                }
+            }]
         );
         assert_eq!(k.inner.dump().unwrap().table(), out.table);
     }
