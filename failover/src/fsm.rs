@@ -31,7 +31,15 @@
 //! interval its resources are monitored ([`Action::Monitor`]); a failed resource is restarted
 //! in place ([`Action::Restart`]) while [`crate::monitor::Tracker`] allows, then the group
 //! is given up and marked failed here, as after a failed start, so the peer takes it.
+//!
+//! The media are the machine's too: a packet of director's protocol ([`Event::Packet`]) older
+//! than one already taken from its sender is dropped, each link is up when heard and dead
+//! after a silent deadtime (`Link PEER:IF up.` / `dead.`), the peer's return is told to the
+//! resources that follow it ([`Action::PeerJoined`]), and a group the peer stops claiming
+//! after a healed partition is announced again ([`Action::Announce`]).
 
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -116,6 +124,9 @@ pub struct FsmConfig {
     pub config_digest: u32,
     /// Monitoring of held resources (`director.conf` `[monitor]`); `None`: none, as Heartbeat.
     pub monitor: Option<Policy>,
+    /// The interfaces of ha.cf's media, in file order: their links are known (and listed)
+    /// before anything is heard on them.
+    pub links: Vec<String>,
 }
 
 impl FsmConfig {
@@ -156,8 +167,20 @@ impl FsmConfig {
             stonith_retry: Duration::from_secs(5),
             config_digest: haresources.digest(),
             monitor: None,
+            links: media_interfaces(hacf),
         }
     }
+}
+
+/// The interfaces of ha.cf's media, in file order, each once.
+fn media_interfaces(hacf: &HaCf) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for iface in hacf.media.iter().map(|m| m.iface()) {
+        if !out.iter().any(|i| i == iface) {
+            out.push(iface.to_string());
+        }
+    }
+    out
 }
 
 /// Something that happened.
@@ -167,6 +190,17 @@ pub enum Event {
     Start,
     /// An authenticated, fresh message from the peer ([`crate::packet::Receiver::accept`]).
     Heard(Message),
+    /// A message of director's protocol, authenticated and fresh
+    /// ([`crate::packet::Receiver::accept_from`]), and where it came in. Each message is a
+    /// full status: one not newer than a message already taken from its sender (reordered,
+    /// or a delayed copy the replay window has not seen) is dropped ([`Action::Dropped`])
+    /// rather than let it roll the peer's state back. Otherwise its link is up and it is
+    /// [`Event::Heard`].
+    Packet { msg: Message, origin: Origin },
+    /// Something authentic from the peer came in (a Heartbeat peer: its session orders the
+    /// messages itself, and [`Event::Heard`] follows when one tells the Fsm something): the
+    /// link is up.
+    LinkHeard(Origin),
     /// Time passed (send at [`Fsm::next_deadline`] at the latest).
     Tick,
     /// Result of [`Action::Probe`]: is any resource of the group running here?
@@ -192,9 +226,17 @@ pub enum Event {
     Restarted { group: GroupId, ok: bool },
 }
 
+/// Where a packet came in: the interface, and the sender's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub iface: String,
+    pub from: SocketAddr,
+}
+
 /// Log severity of an [`Action::Log`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Level {
+    Debug,
     Info,
     Warn,
     Error,
@@ -231,6 +273,15 @@ pub enum Action {
     Log(Level, String),
     /// Everything is released and the peer told: the daemon may exit.
     Exit,
+    /// The peer has just stopped claiming a group held here all along (a healed partition:
+    /// it had taken it, and clients and routers may have followed its gratuitous ARP):
+    /// announce the group's addresses again (gratuitous ARP / unsolicited NA).
+    Announce(GroupId),
+    /// The peer has just become alive (it was dead, gone or not heard yet): tell the
+    /// resources that follow it ([`crate::resources::NativeResource::peer_joined`]).
+    PeerJoined,
+    /// A packet was dropped for this reason (`out_of_order`): count it.
+    Dropped(&'static str),
 }
 
 /// The node's own phase.
@@ -358,6 +409,18 @@ struct PeerView {
     reset_pending: Option<Option<Instant>>,
 }
 
+/// The peer on one interface of the media (Heartbeat's `Link PEER:IF up.` / `dead.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkState {
+    pub iface: String,
+    /// The last sender address seen on it (`None`: never heard).
+    pub from: Option<SocketAddr>,
+    /// When the last packet came in on it (`None`: never).
+    pub last_heard: Option<Instant>,
+    /// Heard within the deadtime.
+    pub up: bool,
+}
+
 /// Snapshot for `director status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -369,6 +432,9 @@ pub struct Status {
     pub peer: Option<(String, PeerLife)>,
     /// The peer's last reported phase and operator-standby flag, while it is alive.
     pub peer_report: Option<(Phase, bool)>,
+    /// The links: the configured interfaces in ha.cf order, then any other one a packet came
+    /// in on, by name.
+    pub links: Vec<LinkState>,
 }
 
 /// The state machine. See the module documentation.
@@ -390,6 +456,10 @@ pub struct Fsm {
     watches: Vec<Watch>,
     /// Set when something changed that the peer should hear about now.
     dirty: Option<Kind>,
+    /// Newest (generation, seq) taken from each sender ([`Event::Packet`]).
+    newest: HashMap<String, (u64, u64)>,
+    /// The links by interface.
+    links: BTreeMap<String, LinkState>,
 }
 
 impl Fsm {
@@ -417,8 +487,15 @@ impl Fsm {
                 ..Watch::default()
             })
             .collect();
+        let links = cfg
+            .links
+            .iter()
+            .map(|iface| (iface.clone(), LinkState::unheard(iface)))
+            .collect();
         Fsm {
             ping: cfg.ping_nodes,
+            newest: HashMap::new(),
+            links,
             cfg,
             phase: NodePhase::Created,
             started: None,
@@ -473,6 +550,13 @@ impl Fsm {
                 .as_ref()
                 .filter(|p| p.life == PeerLife::Alive)
                 .map(|p| (p.phase, p.standby)),
+            links: self
+                .cfg
+                .links
+                .iter()
+                .chain(self.links.keys().filter(|k| !self.cfg.links.contains(k)))
+                .filter_map(|iface| self.links.get(iface).cloned())
+                .collect(),
         }
     }
 
@@ -513,6 +597,23 @@ impl Fsm {
         if matches!(self.phase, NodePhase::Stopped | NodePhase::Fenced) {
             return out;
         }
+        // Packets only: they move no group unless heard.
+        let event = match event {
+            Event::Packet { msg, origin } => {
+                if !self.newer(&msg, &mut out) {
+                    return out;
+                }
+                self.link_heard(&origin, &msg.node, now, &mut out);
+                Event::Heard(msg)
+            }
+            Event::LinkHeard(origin) => {
+                let peer = self.peer_name();
+                self.link_heard(&origin, &peer, now, &mut out);
+                return out;
+            }
+            other => other,
+        };
+        let before = self.status();
         match event {
             Event::Start => self.on_start(now, &mut out),
             Event::Heard(msg) => self.on_heard(msg, now, &mut out),
@@ -547,6 +648,7 @@ impl Fsm {
             Event::PeerReset { ok } => self.on_peer_reset(ok, now, &mut out),
             Event::Monitored { group, failed } => self.on_monitored(group, &failed, now, &mut out),
             Event::Restarted { group, ok } => self.on_restarted(group, ok, now, &mut out),
+            Event::Packet { .. } | Event::LinkHeard(_) => {}
         }
         if !matches!(self.phase, NodePhase::Created | NodePhase::Fenced) {
             self.reconcile(now, &mut out);
@@ -557,7 +659,65 @@ impl Fsm {
                 self.next_send = Some(now + self.cfg.keepalive);
             }
         }
+        let after = self.status();
+        if joined(&before, &after) {
+            out.push(Action::PeerJoined);
+        }
+        out.extend(regained(&before, &after).into_iter().map(Action::Announce));
         out
+    }
+
+    /// Whether `msg` is newer than every message taken from its sender; if so it is the
+    /// newest now, otherwise it is dropped.
+    fn newer(&mut self, msg: &Message, out: &mut Vec<Action>) -> bool {
+        let id = (msg.generation, msg.seq);
+        if self.newest.get(&msg.node).is_some_and(|n| id <= *n) {
+            log(
+                out,
+                Level::Debug,
+                format!(
+                    "older status from {} (generation {}, seq {}) than one already seen: dropped",
+                    msg.node, msg.generation, msg.seq
+                ),
+            );
+            out.push(Action::Dropped("out_of_order"));
+            return false;
+        }
+        self.newest.insert(msg.node.clone(), id);
+        true
+    }
+
+    /// A packet from `peer` came in on `origin.iface`: the link is up.
+    fn link_heard(&mut self, origin: &Origin, peer: &str, now: Instant, out: &mut Vec<Action>) {
+        let l = self
+            .links
+            .entry(origin.iface.clone())
+            .or_insert_with(|| LinkState::unheard(&origin.iface));
+        if !l.up {
+            log(
+                out,
+                Level::Info,
+                format!("Link {peer}:{} up.", origin.iface),
+            );
+        }
+        l.from = Some(origin.from);
+        l.last_heard = Some(now);
+        l.up = true;
+    }
+
+    /// Links silent for a deadtime are dead.
+    fn check_links(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let dead_after = self.cfg.deadtime;
+        let peer = self.peer_name();
+        for (iface, l) in self.links.iter_mut() {
+            let silent = l
+                .last_heard
+                .is_some_and(|at| now.saturating_duration_since(at) >= dead_after);
+            if l.up && silent {
+                l.up = false;
+                log(out, Level::Warn, format!("Link {peer}:{iface} dead."));
+            }
+        }
     }
 
     fn mark(&mut self, kind: Kind) {
@@ -728,6 +888,7 @@ impl Fsm {
         if self.phase == NodePhase::Created {
             return;
         }
+        self.check_links(now, out);
         if self.next_send.is_some_and(|t| now >= t) {
             self.mark(Kind::Heartbeat);
         }
@@ -1599,6 +1760,41 @@ fn log(out: &mut Vec<Action>, level: Level, text: String) {
     out.push(Action::Log(level, text));
 }
 
+impl LinkState {
+    fn unheard(iface: &str) -> LinkState {
+        LinkState {
+            iface: iface.to_string(),
+            from: None,
+            last_heard: None,
+            up: false,
+        }
+    }
+}
+
+/// Groups we held all along that the peer has just stopped claiming (a healed partition:
+/// it had taken them, and clients and routers may have followed its gratuitous ARP).
+fn regained(before: &Status, after: &Status) -> Vec<GroupId> {
+    before
+        .groups
+        .iter()
+        .zip(after.groups.iter())
+        .enumerate()
+        .filter(|(_, ((_, b_local, b_peer), (_, a_local, a_peer)))| {
+            *b_local == GroupState::Active
+                && *a_local == GroupState::Active
+                && b_peer.claims()
+                && !a_peer.claims()
+        })
+        .map(|(g, _)| g)
+        .collect()
+}
+
+/// Whether the peer has just become alive (it was dead, gone or not heard yet).
+fn joined(before: &Status, after: &Status) -> bool {
+    let alive = |s: &Status| matches!(s.peer, Some((_, PeerLife::Alive)));
+    !alive(before) && alive(after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1632,6 +1828,7 @@ mod tests {
             stonith_retry: Duration::from_secs(5),
             config_digest: 7,
             monitor: None,
+            links: vec![],
         }
     }
 
@@ -1653,6 +1850,10 @@ mod tests {
         releases: usize,
         fenced: bool,
         exited: bool,
+        /// Groups announced again ([`Action::Announce`]).
+        announces: Vec<GroupId>,
+        /// [`Action::PeerJoined`] seen.
+        joins: usize,
     }
 
     impl Node {
@@ -1672,6 +1873,8 @@ mod tests {
                 releases: 0,
                 fenced: false,
                 exited: false,
+                announces: Vec::new(),
+                joins: 0,
             }
         }
 
@@ -1777,6 +1980,9 @@ mod tests {
                             n.running = ok;
                             queue.push_back((i, Event::Restarted { group, ok }));
                         }
+                        Action::Announce(g) => n.announces.push(g),
+                        Action::PeerJoined => n.joins += 1,
+                        Action::Dropped(_) => {}
                     }
                 }
                 if self.link && self.nodes[0].running && self.nodes[1].running {
@@ -2508,5 +2714,246 @@ mod tests {
         assert_eq!(c.ping_nodes, 1);
         assert_eq!(c.auto_failback, AutoFailback::Off);
         assert_eq!(c.config_digest, hr.digest());
+    }
+
+    #[test]
+    fn joined_only_when_the_peer_becomes_alive() {
+        let st = |life: Option<PeerLife>| Status {
+            phase: NodePhase::Running,
+            standby: false,
+            ping_reachable: 0,
+            groups: vec![],
+            peer: life.map(|l| ("ha02".to_string(), l)),
+            peer_report: None,
+            links: vec![],
+        };
+        use PeerLife::*;
+        assert!(joined(&st(Some(Unknown)), &st(Some(Alive))));
+        assert!(joined(&st(Some(Dead)), &st(Some(Alive))));
+        assert!(joined(&st(None), &st(Some(Alive))));
+        assert!(!joined(&st(Some(Alive)), &st(Some(Alive))));
+        assert!(!joined(&st(Some(Alive)), &st(Some(Dead))));
+        assert!(!joined(&st(Some(Dead)), &st(Some(Dead))));
+    }
+
+    #[test]
+    fn regained_only_when_the_peer_stops_claiming_what_we_kept() {
+        let st = |local, peer| Status {
+            phase: NodePhase::Running,
+            standby: false,
+            ping_reachable: 0,
+            groups: vec![("g".into(), local, peer)],
+            peer: None,
+            peer_report: None,
+            links: vec![],
+        };
+        use GroupState::*;
+        assert_eq!(
+            regained(&st(Active, Releasing), &st(Active, Standby)),
+            vec![0]
+        );
+        assert_eq!(regained(&st(Active, Active), &st(Active, Standby)), vec![0]);
+        // Ordinary failback: we were acquiring, not holding.
+        assert!(regained(&st(Acquiring, Standby), &st(Active, Standby)).is_empty());
+        assert!(regained(&st(Active, Standby), &st(Active, Standby)).is_empty());
+        assert!(regained(&st(Active, Active), &st(Releasing, Standby)).is_empty());
+    }
+
+    /// A healed partition: the winner kept the group all along and announces it again once
+    /// the loser gave it up (clients followed the loser's gratuitous ARP); nobody announces
+    /// anything on an ordinary start or failback.
+    #[test]
+    fn the_winner_of_a_healed_partition_announces_the_group_again() {
+        let mut s = Sim::new(AutoFailback::On);
+        s.start(0);
+        s.start(1);
+        s.run(Duration::from_secs(1));
+        assert!(s.nodes[0].announces.is_empty() && s.nodes[1].announces.is_empty());
+        s.link = false;
+        s.run(Duration::from_secs(5));
+        s.link = true;
+        s.run(Duration::from_secs(2));
+        assert_eq!(role(&s, 1), Role::Standby);
+        assert_eq!(s.nodes[0].announces, vec![0]);
+        assert!(s.nodes[1].announces.is_empty());
+        // Failback after a crash: the returning node acquires, it never held the group.
+        s.crash(0);
+        s.run(Duration::from_secs(4));
+        assert_eq!(role(&s, 1), Role::Active);
+        s.reboot(0, AutoFailback::On, false);
+        s.run(Duration::from_secs(2));
+        assert_eq!(role(&s, 0), Role::Active);
+        assert!(s.nodes[0].announces.is_empty() && s.nodes[1].announces.is_empty());
+    }
+
+    #[test]
+    fn the_peer_joins_when_first_heard_and_again_when_it_comes_back() {
+        let mut s = Sim::new(AutoFailback::On);
+        assert_eq!(s.nodes[0].joins, 0);
+        s.start(0);
+        s.start(1);
+        assert_eq!((s.nodes[0].joins, s.nodes[1].joins), (1, 1));
+        s.run(Duration::from_secs(2));
+        assert_eq!(s.nodes[0].joins, 1, "once, not at every heartbeat");
+        s.crash(1);
+        s.run(Duration::from_secs(4));
+        assert!(s.nodes[0].logged("node ha02: is dead"));
+        s.reboot(1, AutoFailback::On, false);
+        s.run(Duration::from_millis(100));
+        assert_eq!(s.nodes[0].joins, 2);
+    }
+
+    /// A heartbeat of ha02 (generation, seq), with its standby flag.
+    fn from_ha02(generation: u64, seq: u64, standby: bool) -> Message {
+        Message {
+            node: "ha02".into(),
+            generation,
+            seq,
+            timestamp_ms: 0,
+            nonce: 0,
+            echo: 0,
+            auth_index: 1,
+            payload: Payload {
+                kind: Kind::Heartbeat,
+                phase: Phase::Running,
+                standby,
+                deadtime_ms: 3000,
+                ping_reachable: 0,
+                config_digest: 7,
+                groups: vec![GroupStatus {
+                    key: "IPaddr::192.0.2.100/24/eth0".into(),
+                    state: GroupState::Standby,
+                }],
+            },
+        }
+    }
+
+    fn origin(iface: &str) -> Origin {
+        Origin {
+            iface: iface.into(),
+            from: "192.0.2.12:694".parse().unwrap(),
+        }
+    }
+
+    /// Each message is a full status: one older than a message already taken (reordered, or
+    /// a late copy) is dropped and counted, and changes nothing.
+    #[test]
+    fn an_older_status_than_one_already_taken_is_dropped() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut f = Fsm::new(cfg("ha01", AutoFailback::On));
+        f.step(Event::Start, t0);
+        let packet = |generation, seq, standby| Event::Packet {
+            msg: from_ha02(generation, seq, standby),
+            origin: origin("eth0"),
+        };
+        let a = f.step(packet(5, 10, false), ms(100));
+        assert!(
+            a.contains(&Action::Log(Level::Info, "Link ha02 up.".into())),
+            "{a:?}"
+        );
+        assert_eq!(f.status().peer_report, Some((Phase::Running, false)));
+        for (generation, seq) in [(5, 9), (5, 10), (4, 99)] {
+            let a = f.step(packet(generation, seq, true), ms(200));
+            assert_eq!(
+                a.last(),
+                Some(&Action::Dropped("out_of_order")),
+                "({generation}, {seq})"
+            );
+            assert!(
+                a.iter()
+                    .all(|x| matches!(x, Action::Log(Level::Debug, _) | Action::Dropped(_))),
+                "{a:?}"
+            );
+            assert_eq!(f.status().peer_report, Some((Phase::Running, false)));
+        }
+        // Newer: taken, in the same generation and after a restart of the peer.
+        let a = f.step(packet(5, 11, true), ms(300));
+        assert!(!a.contains(&Action::Dropped("out_of_order")), "{a:?}");
+        assert_eq!(f.status().peer_report, Some((Phase::Running, true)));
+        let a = f.step(packet(6, 1, false), ms(400));
+        assert!(
+            a.contains(&Action::Log(
+                Level::Info,
+                "Heartbeat restart on node ha02".into()
+            )),
+            "{a:?}"
+        );
+        // Heartbeat's own protocol orders its messages itself: Heard is never dropped.
+        let a = f.step(Event::Heard(from_ha02(5, 1, false)), ms(500));
+        assert!(!a.contains(&Action::Dropped("out_of_order")), "{a:?}");
+    }
+
+    /// Heartbeat's `Link PEER:IF up.` when a packet comes in on a link not up, `dead.` when
+    /// it has been silent for a deadtime; the configured links are listed before anything is
+    /// heard, any other one after them.
+    #[test]
+    fn links_go_up_when_heard_and_dead_after_a_silent_deadtime() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut c = cfg("ha01", AutoFailback::On);
+        c.links = vec!["eth1".into(), "eth0".into()];
+        let mut f = Fsm::new(c);
+        f.step(Event::Start, t0);
+        let listed = |f: &Fsm| {
+            f.status()
+                .links
+                .iter()
+                .map(|l| (l.iface.clone(), l.up, l.last_heard.is_some()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            listed(&f),
+            vec![("eth1".into(), false, false), ("eth0".into(), false, false)]
+        );
+        let packet = |seq, iface| Event::Packet {
+            msg: from_ha02(1, seq, false),
+            origin: origin(iface),
+        };
+        let up = |iface: &str| Action::Log(Level::Info, format!("Link ha02:{iface} up."));
+        let a = f.step(packet(1, "eth0"), ms(100));
+        assert_eq!(a.first(), Some(&up("eth0")), "{a:?}");
+        let a = f.step(packet(2, "eth0"), ms(200));
+        assert!(!a.contains(&up("eth0")), "logged once: {a:?}");
+        assert_eq!(
+            f.status().links.get(1).and_then(|l| l.from),
+            Some("192.0.2.12:694".parse().unwrap())
+        );
+        // A Heartbeat peer's packets, on an interface ha.cf does not name: listed last.
+        let a = f.step(Event::LinkHeard(origin("bond0")), ms(300));
+        assert_eq!(a, vec![up("bond0")]);
+        assert_eq!(
+            listed(&f),
+            vec![
+                ("eth1".into(), false, false),
+                ("eth0".into(), true, true),
+                ("bond0".into(), true, true)
+            ]
+        );
+        // Silent for a deadtime (3 s): dead, once; a link never heard is never dead.
+        let dead = |iface: &str| Action::Log(Level::Warn, format!("Link ha02:{iface} dead."));
+        let a = f.step(Event::Tick, ms(3199));
+        assert!(!a.contains(&dead("eth0")), "{a:?}");
+        let a = f.step(Event::Tick, ms(3200));
+        assert!(
+            a.contains(&dead("eth0")) && !a.contains(&dead("bond0")),
+            "{a:?}"
+        );
+        let a = f.step(Event::Tick, ms(3300));
+        assert!(
+            a.contains(&dead("bond0")) && !a.contains(&dead("eth0")),
+            "{a:?}"
+        );
+        assert!(!a.contains(&dead("eth1")));
+        assert_eq!(
+            listed(&f),
+            vec![
+                ("eth1".into(), false, false),
+                ("eth0".into(), false, true),
+                ("bond0".into(), false, true)
+            ]
+        );
+        let a = f.step(packet(3, "eth0"), ms(3400));
+        assert_eq!(a.first(), Some(&up("eth0")), "{a:?}");
     }
 }

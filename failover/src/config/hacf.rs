@@ -97,6 +97,19 @@ pub enum Medium {
     },
 }
 
+impl Medium {
+    /// The interface it is on.
+    pub fn iface(&self) -> &str {
+        match self {
+            Medium::Bcast { iface, .. }
+            | Medium::Mcast { iface, .. }
+            | Medium::Mcast6 { iface, .. }
+            | Medium::Ucast { iface, .. }
+            | Medium::Ucast6 { iface, .. } => iface,
+        }
+    }
+}
+
 /// `serial TTY` with the `baud` in force when it was read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Serial {

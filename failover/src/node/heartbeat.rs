@@ -7,13 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use crate::config::settings;
-use crate::fsm::{Action, Event, Fsm};
+use crate::fsm::{Action, Event, Fsm, Origin};
 use crate::heartbeat::session::{self as hb, Identity, Session};
 use crate::heartbeat::wire;
 use crate::peer::Received;
 
 use super::reject::log_rejection;
-use super::run::{accept, note_link, Book, Link, LoopParts};
+use super::run::{accept, Book, Link, LoopParts};
 use super::NodeConfig;
 
 /// The Heartbeat session of a node whose peer runs Heartbeat (`None`: director's protocol).
@@ -125,13 +125,13 @@ enum HeartbeatRejection {
 }
 
 /// With a Heartbeat peer: checks one datagram, sends what it calls for, and returns the
-/// Fsm's event and the actions it releases.
+/// Fsm's events (the link heard, then what the message says) and the actions it releases.
 pub(super) async fn accept_heartbeat<L: Link>(
     parts: &mut LoopParts,
     book: &mut Book,
     link: &L,
     r: Received,
-) -> (Option<Event>, Vec<Action>) {
+) -> (Vec<Event>, Vec<Action>) {
     let now = Instant::now();
     let source_allowed = parts.sources.allows(&r.iface, r.from.ip(), now);
     let result = wire::parse(&r.data, &parts.keys)
@@ -152,19 +152,22 @@ pub(super) async fn accept_heartbeat<L: Link>(
             // late original. Counted; a replay shows in the count.
             tracing::debug!(from = %r.from, "{rej}");
             book.rejects.count("replay");
-            (None, Vec::new())
+            (Vec::new(), Vec::new())
         }
         Ok(out) => {
             send_heartbeat(parts, link, out.send).await;
-            let peer = parts.fsm.config().peer.clone().unwrap_or_default();
-            note_link(book, &r, &peer, now);
-            (out.event, out.run)
+            let origin = Origin {
+                iface: r.iface,
+                from: r.from,
+            };
+            let heard = std::iter::once(Event::LinkHeard(origin)).chain(out.event);
+            (heard.collect(), out.run)
         }
         Err(rej) => {
             if let Some(reason) = heartbeat_rejection_reason(&rej) {
                 log_rejection(&mut book.rejects, &r, reason, &rej.to_string(), now);
             }
-            (None, Vec::new())
+            (Vec::new(), Vec::new())
         }
     }
 }
@@ -177,7 +180,7 @@ fn switch_to_director(
     parts: &mut LoopParts,
     book: &mut Book,
     r: Received,
-) -> (Option<Event>, Vec<Action>) {
+) -> (Vec<Event>, Vec<Action>) {
     let peer = parts.fsm.config().peer.clone().unwrap_or_default();
     let newer = match (crate::packet::parse(&r.data, &parts.keys), &parts.heartbeat) {
         (Ok(msg), Some(hb)) => {
@@ -187,7 +190,7 @@ fn switch_to_director(
     };
     if !newer {
         book.rejects.count("bad_magic");
-        return (None, Vec::new());
+        return (Vec::new(), Vec::new());
     }
     tracing::warn!(
         "{peer} now speaks director's protocol: switching to it (set [peer] protocol = \
@@ -198,5 +201,5 @@ fn switch_to_director(
         .take()
         .map(|mut hb| hb.abandon())
         .unwrap_or_default();
-    (accept(parts, book, r), run)
+    (accept(parts, book, r).into_iter().collect(), run)
 }

@@ -19,6 +19,9 @@
 //!   cluster-glue's `stonith` tool, or the operator's command);
 //! - `FenceSelf`: the configured [`SelfFence`] (default: reboot, as Heartbeat; tests pass a
 //!   non-reboot action);
+//! - `Announce`: the group's addresses announced again (a healed partition);
+//! - `PeerJoined`: [`Resources::peer_joined`](crate::resources::Resources::peer_joined);
+//! - `Dropped`: counted in [`NodeStatus::rejected`];
 //! - `Log`: `tracing`, in Heartbeat's words.
 //!
 //! ha.cf's `respawn` programs run beside the loop ([`crate::respawn::Supervisor`], on the

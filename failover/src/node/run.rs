@@ -1,9 +1,8 @@
 //! The loop ([`run`]): reads packets, timers, resource results and commands, feeds them to
 //! [`Fsm::step`] and carries out the actions it returns ([`carry_out`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,9 +10,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::authkeys::AuthKeys;
-use crate::fsm::{Action, Event, Fsm, Level, NodePhase, PeerLife};
+use crate::fsm::{Action, Event, Fsm, Level, NodePhase, Origin, PeerLife};
 use crate::heartbeat::session::Session;
-use crate::packet::{Encoder, GroupState, Receiver, Rejection};
+use crate::packet::{Encoder, Receiver, Rejection};
 use crate::peer::{Received, Transport};
 use crate::resources::{Resource, Resources, Takeover};
 use crate::vip::Vip;
@@ -59,7 +58,8 @@ pub(crate) struct LoopParts {
     pub stonith: PeerReset,
     /// ha.cf's `watchdog`, written at every heartbeat sent; disarmed on a clean stop only.
     pub watchdog: Option<Watchdog>,
-    /// ha.cf's media by interface ([`configured_links`]), shown before anything is heard.
+    /// ha.cf's media by interface ([`super::configured_links`]): how status describes each
+    /// link (`ucast eth0`).
     pub links: Vec<(String, String)>,
     /// Which source addresses the media allow the peer's packets from.
     pub sources: crate::sources::OnLink,
@@ -109,33 +109,8 @@ impl Clients {
     }
 }
 
-pub(super) struct LinkSeen {
-    pub medium: String,
-    pub from: Option<SocketAddr>,
-    pub at: Option<Instant>,
-    pub wall: Option<SystemTime>,
-    pub up: bool,
-}
-
-impl LinkSeen {
-    fn configured(medium: String) -> LinkSeen {
-        LinkSeen {
-            medium,
-            from: None,
-            at: None,
-            wall: None,
-            up: false,
-        }
-    }
-}
-
+/// What the loop keeps beside the Fsm, for `director status` and the packet checks.
 pub(super) struct Book {
-    /// Newest (generation, seq) fed to the state machine, per peer: each message is a full
-    /// status, so an older one arriving later (reordered, or a delayed replay the window has
-    /// not seen) is dropped rather than let it roll the peer's state back.
-    pub newest: HashMap<String, (u64, u64)>,
-    pub links: BTreeMap<String, LinkSeen>,
-    pub peer_heard: Option<SystemTime>,
     pub transitions: VecDeque<Transition>,
     pub rejects: RejectLog,
     /// When the current challenge nonce was chosen.
@@ -153,13 +128,6 @@ pub(crate) async fn run<L: Link, V: Vip>(
     mut rx: mpsc::UnboundedReceiver<Input>,
 ) -> NodeExit {
     let mut book = Book {
-        newest: HashMap::new(),
-        links: parts
-            .links
-            .iter()
-            .map(|(iface, medium)| (iface.clone(), LinkSeen::configured(medium.clone())))
-            .collect(),
-        peer_heard: None,
         transitions: VecDeque::new(),
         rejects: RejectLog::default(),
         challenge_since: Instant::now(),
@@ -172,15 +140,11 @@ pub(crate) async fn run<L: Link, V: Vip>(
             let before = parts.fsm.status();
             let actions = parts.fsm.step(ev, now);
             let actions = heartbeat_outgoing(&mut parts, &link, actions, now).await;
-            let exit = carry_out(&mut parts, &link, &resources, &worker, &tx, actions).await;
-            let after = parts.fsm.status();
-            if joined(&before, &after) {
-                resources.peer_joined();
-            }
-            parts.clients.join(after.phase, &worker);
-            for g in regained(&before, &after) {
-                reannounce(&parts, g, &resources, &worker);
-            }
+            let exit = carry_out(
+                &mut parts, &mut book, &link, &resources, &worker, &tx, actions,
+            )
+            .await;
+            parts.clients.join(parts.fsm.phase(), &worker);
             note_transitions(&parts, &before, &mut book);
             publish(&parts, &book);
             if let Some(exit) = exit {
@@ -204,7 +168,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
                 Some(r) if parts.heartbeat.is_some() => {
                     let (ev, run) = accept_heartbeat(&mut parts, &mut book, &link, r).await;
                     if !run.is_empty() {
-                        carry_out(&mut parts, &link, &resources, &worker, &tx, run).await;
+                        carry_out(&mut parts, &mut book, &link, &resources, &worker, &tx, run).await;
                     }
                     pending.extend(ev);
                 }
@@ -223,7 +187,6 @@ pub(crate) async fn run<L: Link, V: Vip>(
                     let msgs = hb.tick(Instant::now(), wall_secs());
                     send_heartbeat(&parts, &link, msgs).await;
                 }
-                check_links(&parts, &mut book);
                 rotate_challenge(&mut parts, &mut book);
                 pending.push(Event::Tick);
             }
@@ -244,30 +207,6 @@ pub(crate) async fn run<L: Link, V: Vip>(
             },
         }
     }
-}
-
-/// Groups we held all along that the peer has just stopped claiming (a healed partition:
-/// it had taken them, and clients and routers may have followed its gratuitous ARP).
-pub(crate) fn regained(before: &crate::fsm::Status, after: &crate::fsm::Status) -> Vec<usize> {
-    before
-        .groups
-        .iter()
-        .zip(after.groups.iter())
-        .enumerate()
-        .filter(|(_, ((_, b_local, b_peer), (_, a_local, a_peer)))| {
-            *b_local == GroupState::Active
-                && *a_local == GroupState::Active
-                && b_peer.claims()
-                && !a_peer.claims()
-        })
-        .map(|(g, _)| g)
-        .collect()
-}
-
-/// Whether the peer has just become alive (it was dead, gone or not heard yet).
-pub(crate) fn joined(before: &crate::fsm::Status, after: &crate::fsm::Status) -> bool {
-    let alive = |s: &crate::fsm::Status| matches!(s.peer, Some((_, PeerLife::Alive)));
-    !alive(before) && alive(after)
 }
 
 /// Announces a group's addresses again (gratuitous ARP / unsolicited NA), so neighbours that
@@ -316,15 +255,11 @@ pub(super) fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Opt
     let source_allowed = parts.sources.allows(&r.iface, r.from.ip(), now);
     match parts.receiver.accept_from(&r.data, source_allowed) {
         Ok((msg, _fresh)) => {
-            let id = (msg.generation, msg.seq);
-            if book.newest.get(&msg.node).is_some_and(|n| id <= *n) {
-                tracing::debug!(from = %r.from, generation = msg.generation, seq = msg.seq, "older status than one already seen: dropped");
-                book.rejects.count("out_of_order");
-                return None;
-            }
-            book.newest.insert(msg.node.clone(), id);
-            note_link(book, &r, &msg.node, now);
-            Some(Event::Heard(msg))
+            let origin = Origin {
+                iface: r.iface,
+                from: r.from,
+            };
+            Some(Event::Packet { msg, origin })
         }
         Err(rej @ Rejection::Unverified { .. }) => {
             // Normal once after either node starts or a partition heals (the peer has not
@@ -348,23 +283,6 @@ pub(super) fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Opt
     }
 }
 
-/// A packet from the peer came in on `r.iface`: the link is up.
-pub(super) fn note_link(book: &mut Book, r: &Received, peer: &str, now: Instant) {
-    let wall = SystemTime::now();
-    book.peer_heard = Some(wall);
-    let l = book
-        .links
-        .entry(r.iface.clone())
-        .or_insert_with(|| LinkSeen::configured(r.iface.clone()));
-    if !l.up {
-        tracing::info!(link = %r.iface, "Link {peer}:{} up.", r.iface);
-    }
-    l.from = Some(r.from);
-    l.at = Some(now);
-    l.wall = Some(wall);
-    l.up = true;
-}
-
 /// A new challenge nonce every deadtime: a message is taken only if it echoes the current
 /// or the previous one, so none older than about two deadtimes is ([`Receiver::rotate`]).
 fn rotate_challenge(parts: &mut LoopParts, book: &mut Book) {
@@ -375,23 +293,10 @@ fn rotate_challenge(parts: &mut LoopParts, book: &mut Book) {
     }
 }
 
-fn check_links(parts: &LoopParts, book: &mut Book) {
-    let now = Instant::now();
-    let dead_after = parts.fsm.config().deadtime;
-    let peer = parts.fsm.config().peer.clone().unwrap_or_default();
-    for (iface, l) in book.links.iter_mut() {
-        let silent =
-            l.at.is_some_and(|at| now.saturating_duration_since(at) >= dead_after);
-        if l.up && silent {
-            l.up = false;
-            tracing::warn!(link = %iface, "Link {peer}:{iface} dead.");
-        }
-    }
-}
-
 /// Carries out actions in order; returns how the node ends, if it does.
 async fn carry_out<L: Link, V: Vip>(
     parts: &mut LoopParts,
+    book: &mut Book,
     link: &L,
     resources: &Arc<Resources<V>>,
     worker: &tokio::runtime::Handle,
@@ -517,6 +422,9 @@ async fn carry_out<L: Link, V: Vip>(
             }
             Action::Log(level, text) => log(level, &text),
             Action::Exit => exit = Some(NodeExit::Stopped),
+            Action::Announce(g) => reannounce(parts, g, resources, worker),
+            Action::PeerJoined => resources.peer_joined(),
+            Action::Dropped(reason) => book.rejects.count(reason),
         }
     }
     exit
@@ -524,6 +432,7 @@ async fn carry_out<L: Link, V: Vip>(
 
 fn log(level: Level, text: &str) {
     match level {
+        Level::Debug => tracing::debug!("{text}"),
         Level::Info => tracing::info!("{text}"),
         Level::Warn => tracing::warn!("WARN: {text}"),
         Level::Error => tracing::error!("ERROR: {text}"),

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
+use tokio::time::Instant;
+
 use crate::config::hacf::HaCf;
 use crate::fsm::{NodePhase, PeerLife};
 use crate::packet::{GroupState, Phase};
@@ -264,6 +266,10 @@ pub(super) fn note_transitions(parts: &LoopParts, before: &crate::fsm::Status, b
 pub(super) fn publish(parts: &LoopParts, book: &Book) {
     let s = parts.fsm.status();
     let cfg = parts.fsm.config();
+    // The Fsm keeps the loop's clock; status shows the wall clock.
+    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    let wall = |at: Instant| wall_now.checked_sub(now.saturating_duration_since(at));
+    let peer_heard = s.links.iter().filter_map(|l| l.last_heard).max();
     let status = NodeStatus {
         updated: tokio::time::Instant::now(),
         node: cfg.local.clone(),
@@ -275,7 +281,7 @@ pub(super) fn publish(parts: &LoopParts, book: &Book) {
         peer: s.peer.map(|(name, life)| PeerStatus {
             name,
             life: life_name(life),
-            last_heard: book.peer_heard,
+            last_heard: peer_heard.and_then(wall),
             role: s.peer_report.map(|(phase, _)| {
                 let held = s
                     .groups
@@ -286,24 +292,19 @@ pub(super) fn publish(parts: &LoopParts, book: &Book) {
             }),
             standby: s.peer_report.is_some_and(|(_, standby)| standby),
         }),
-        links: parts
+        links: s
             .links
             .iter()
-            .map(|(iface, _)| iface)
-            .chain(
-                book.links
-                    .keys()
-                    .filter(|k| !parts.links.iter().any(|(i, _)| i == *k)),
-            )
-            .filter_map(|iface| {
-                let l = book.links.get(iface)?;
-                Some(LinkStatus {
-                    iface: iface.clone(),
-                    medium: l.medium.clone(),
-                    from: l.from,
-                    up: l.up,
-                    last_heard: l.wall,
-                })
+            .map(|l| LinkStatus {
+                iface: l.iface.clone(),
+                medium: parts
+                    .links
+                    .iter()
+                    .find(|(iface, _)| *iface == l.iface)
+                    .map_or_else(|| l.iface.clone(), |(_, medium)| medium.clone()),
+                from: l.from,
+                up: l.up,
+                last_heard: l.last_heard.and_then(wall),
             })
             .collect(),
         groups: s

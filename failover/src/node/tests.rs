@@ -10,14 +10,14 @@ use tokio::sync::mpsc;
 
 use super::config::{build_resources, script_env};
 use super::handle::{open_watchdog, Command, Input};
-use super::run::{joined, regained, run, Clients, Link, LoopParts};
+use super::run::{run, Clients, Link, LoopParts};
 use super::status::{configured_links, initial_status};
 use super::{NodeConfig, NodeExit, NodeOptions, NodeStatus, SelfFence};
 use crate::config::authkeys::{AuthKeys, AuthMethod};
 use crate::config::settings::Settings;
 use crate::config::{hacf, haresources};
-use crate::fsm::{Fsm, NodePhase, PeerLife};
-use crate::packet::{Encoder, GroupState, Receiver};
+use crate::fsm::Fsm;
+use crate::packet::{Encoder, Receiver};
 use crate::packet::{Kind, Message, Payload, Phase};
 use crate::peer::{Medium, Received};
 use crate::resources::NativeResource;
@@ -542,49 +542,6 @@ async fn partition_heal_keeps_the_preferred_owner() {
     assert!(!b.vip.holds());
     // Once ha02 gave it up, ha01 announced it again (clients followed ha02's ARP).
     assert_eq!(a.vip.adds.load(Ordering::SeqCst), adds + 1);
-}
-
-#[test]
-fn joined_only_when_the_peer_becomes_alive() {
-    use crate::fsm::Status;
-    let st = |life: Option<PeerLife>| Status {
-        phase: NodePhase::Running,
-        standby: false,
-        ping_reachable: 0,
-        groups: vec![],
-        peer: life.map(|l| ("ha02".to_string(), l)),
-        peer_report: None,
-    };
-    use PeerLife::*;
-    assert!(joined(&st(Some(Unknown)), &st(Some(Alive))));
-    assert!(joined(&st(Some(Dead)), &st(Some(Alive))));
-    assert!(joined(&st(None), &st(Some(Alive))));
-    assert!(!joined(&st(Some(Alive)), &st(Some(Alive))));
-    assert!(!joined(&st(Some(Alive)), &st(Some(Dead))));
-    assert!(!joined(&st(Some(Dead)), &st(Some(Dead))));
-}
-
-#[test]
-fn regained_only_when_the_peer_stops_claiming_what_we_kept() {
-    use crate::fsm::Status;
-    let st = |local, peer| Status {
-        phase: NodePhase::Running,
-        standby: false,
-        ping_reachable: 0,
-        groups: vec![("g".into(), local, peer)],
-        peer: None,
-        peer_report: None,
-    };
-    use GroupState::*;
-    assert_eq!(
-        regained(&st(Active, Releasing), &st(Active, Standby)),
-        vec![0]
-    );
-    assert_eq!(regained(&st(Active, Active), &st(Active, Standby)), vec![0]);
-    // Ordinary failback: we were acquiring, not holding.
-    assert!(regained(&st(Acquiring, Standby), &st(Active, Standby)).is_empty());
-    assert!(regained(&st(Active, Standby), &st(Active, Standby)).is_empty());
-    assert!(regained(&st(Active, Active), &st(Releasing, Standby)).is_empty());
 }
 
 /// The hardening issue's attack: ha02's takeover request, captured on the link, replayed

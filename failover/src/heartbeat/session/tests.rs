@@ -34,6 +34,7 @@ fn cfg(preferred: &str, af: AutoFailback) -> FsmConfig {
         stonith_retry: Duration::from_secs(5),
         config_digest: 7,
         monitor: None,
+        links: vec![],
     }
 }
 
