@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::*;
 use crate::config::hacf::AutoFailback;
-use crate::fsm::{FenceAction, FsmConfig, GroupSpec};
+use crate::fsm::{Action, Event, FenceAction, Fsm, FsmConfig, GroupSpec, ReleaseWhy, Role};
+use crate::heartbeat::wire::HeartbeatMessage;
 
 const KEY: &str = "IPaddr::192.0.2.100/24/eth0";
 
