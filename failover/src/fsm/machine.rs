@@ -175,7 +175,9 @@ impl Fsm {
         if matches!(self.phase, NodePhase::Stopped | NodePhase::Fenced) {
             return out;
         }
-        // Packets only: they move no group unless heard.
+        // The media first: a status older than one already taken is dropped before it can
+        // touch the peer's view, and the link a packet came in on is up. Neither moves a
+        // group by itself: only a message heard does.
         let event = match event {
             Event::Packet { msg, origin } => {
                 if !self.newer(&msg, &mut out) {

@@ -9,7 +9,7 @@ use super::NodeExit;
 
 /// What to do to this node when a resource cannot be stopped after every retry.
 ///
-/// `director run --fence ACTION` chooses it ([`SelfFence::from_str`]); the default is
+/// `director run --fence ACTION` chooses it (its [`FromStr`](std::str::FromStr)); the default is
 /// Heartbeat's (`ResourceManager:RecoverFromFailedStop`): reboot at once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SelfFence {

@@ -26,7 +26,7 @@ use super::{NodeConfig, NodeError, NodeStatus};
 pub enum NodeExit {
     /// Graceful shutdown: everything released, the peer told.
     Stopped,
-    /// A resource could not be stopped and [`SelfFence::Exit`] is configured.
+    /// A resource could not be stopped and [`SelfFence::Exit`](super::SelfFence::Exit) is configured.
     Fenced,
 }
 

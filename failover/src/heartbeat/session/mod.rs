@@ -1,4 +1,5 @@
-//! The translation between a Heartbeat 3.0.6 peer and the [`Fsm`]: pure, like the Fsm.
+//! The translation between a Heartbeat 3.0.6 peer and the [`Fsm`](crate::fsm::Fsm): pure,
+//! like the Fsm.
 //!
 //! The Fsm expects every peer message to be a full status (phase, standby flag, the state of
 //! every group). Heartbeat says less and says it in events: `status` every keepalive,
@@ -6,8 +7,9 @@
 //! (`local` = the groups whose preferred node is the sender), `starting` when it joins,
 //! the three-phase standby exchange `ask_resources info=me|other|done`, `hb_takeover`, and
 //! `shutdone` when it leaves. [`Session`] keeps what the peer last said and turns each of its
-//! messages into one synthesized [`Message`] for [`Event::Heard`]; and it turns the Fsm's
-//! actions into Heartbeat messages:
+//! messages into one synthesized [`Message`](crate::packet::Message) for
+//! [`Event::Heard`](crate::fsm::Event::Heard); and it turns the Fsm's actions into Heartbeat
+//! messages:
 //!
 //! | Heartbeat peer says | the Fsm hears |
 //! |---|---|
