@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::*;
 use crate::config::hacf::AutoFailback;
-use crate::fsm::{FenceAction, FsmConfig, GroupSpec};
+use crate::fsm::{Action, Event, FenceAction, Fsm, FsmConfig, GroupSpec, ReleaseWhy, Role};
+use crate::heartbeat::wire::HeartbeatMessage;
 
 const KEY: &str = "IPaddr::192.0.2.100/24/eth0";
 
@@ -34,6 +37,7 @@ fn cfg(preferred: &str, af: AutoFailback) -> FsmConfig {
         stonith_retry: Duration::from_secs(5),
         config_digest: 7,
         monitor: None,
+        links: vec![],
     }
 }
 
