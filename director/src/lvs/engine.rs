@@ -444,7 +444,7 @@ mod tests {
             .collect()
     }
 
-    fn run(v: &VirtualSpec, h: [Health; 2], actual: &Table) -> Table {
+    fn run<const N: usize>(v: &VirtualSpec, h: [Health; N], actual: &Table) -> Table {
         desired(
             std::slice::from_ref(v),
             &|c| h[c],
@@ -609,13 +609,10 @@ mod tests {
     #[test]
     fn mh_keeps_every_real_at_weight_0_until_up_whatever_quiescent_says() {
         let v = mh([1, 2, 3]);
-        let h = [Health::Unknown, Health::Up, Health::Down];
-        let t = desired(
-            std::slice::from_ref(&v),
-            &|c| h[c],
-            &|_| false,
+        let t = run(
+            &v,
+            [Health::Unknown, Health::Up, Health::Down],
             &Table::default(),
-            &BTreeSet::new(),
         );
         assert_eq!(
             weights(&t),

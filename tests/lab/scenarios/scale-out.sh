@@ -171,6 +171,13 @@ check_port rs2 on
 bfd_block="protocol bfd {
     interface \"eth0\" { interval $BFD_MS ms; multiplier $BFD_MULT; };
 }"
+# Both ends of a session: BFD, the hold time, and retries quick enough for a lab.
+bgp_timers="bfd on;
+    hold time $HOLD_S;
+    keepalive time 1;
+    connect delay time 1;
+    connect retry time 1;
+    error wait time 1, 2;"
 mkdir -p /tmp/router
 cat > /tmp/router/bird.conf << EOF
 router id 192.0.2.1;
@@ -183,12 +190,7 @@ protocol kernel {
 $bfd_block
 template bgp director {
     local 192.0.2.1 as 65000;
-    bfd on;
-    hold time $HOLD_S;
-    keepalive time 1;
-    connect delay time 1;
-    connect retry time 1;
-    error wait time 1, 2;
+    $bgp_timers
     ipv4 { import all; export none; };
 }
 protocol bgp d1 from director { neighbor 192.0.2.11 as 65001; }
@@ -217,12 +219,7 @@ $bfd_block
 protocol bgp router1 {
     local $a as 65001;
     neighbor 192.0.2.1 as 65000;
-    bfd on;
-    hold time $HOLD_S;
-    keepalive time 1;
-    connect delay time 1;
-    connect retry time 1;
-    error wait time 1, 2;
+    $bgp_timers
     ipv4 {
         import none;
         export where proto = "director_vips4";
@@ -305,18 +302,8 @@ for d in $DIRECTORS; do
     log "$d carries $(ports "$d" | wc -l) established connections"
 done
 
-summaries() { grep -c '^phase [^ ]*: broken ' /tmp/client.out 2> /dev/null; }
-PHASE_LINE=""
 next_phase() { # next_phase NAME|end: end the client's phase; PHASE_LINE is its counts
-    n=$(summaries)
-    if [ "$1" = end ]; then echo end >> "$CTL"; else echo "phase $1" >> "$CTL"; fi
-    i=0
-    while [ "$(summaries)" -le "$n" ]; do
-        i=$((i + 1))
-        [ $i -gt 900 ] && { tail -20 /tmp/client.err; fail "the client did not end its phase within 90 s"; }
-        sleep 0.1
-    done
-    PHASE_LINE=$(grep '^phase [^ ]*: broken ' /tmp/client.out | tail -1)
+    client_phase "$CTL" /tmp/client.out /tmp/client.err "$1"
     echo "== $PHASE_LINE"
 }
 broken_of() { echo "$PHASE_LINE" | sed -n 's/.*: broken \([0-9]*\) .*/\1/p'; }
