@@ -30,7 +30,8 @@
 //! answer; it is then replaced by a new one (so every phase tests the whole set). A new
 //! connection fails when it cannot connect or is not answered within `--new-timeout-ms`
 //! (10000). At `end` a table of every phase is printed; the exit status is 1 if anything
-//! broke or failed, else 0. Every break and failure is also logged on stderr with its time.
+//! broke or failed, else 0. Every break and failure is also logged on stderr with its time
+//! (a break with the connection's local port: `conn ID port PORT broken in phase NAME: ...`).
 //! Only std: it runs inside the lab VM's namespaces.
 #![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 
@@ -278,10 +279,13 @@ fn reopen(vip: SocketAddr, stall: Duration, id: usize, tally: &Tally) -> Option<
     }
 }
 
-fn broke(tally: &Tally, id: usize, why: Break, detail: &str) {
+/// Logs a break with the connection's local port (the scenarios find the director a flow
+/// went through by it, in that director's connection table).
+fn broke(tally: &Tally, id: usize, stream: &TcpStream, why: Break, detail: &str) {
     let phase = tally.phase();
+    let port = stream.local_addr().map(|a| a.port()).unwrap_or(0);
     eprintln!(
-        "{} conn {id} broken in phase {phase}: {why:?} {detail}",
+        "{} conn {id} port {port} broken in phase {phase}: {why:?} {detail}",
         tally.elapsed()
     );
     tally.with(|c| c.add_break(why));
@@ -307,7 +311,7 @@ fn active(id: usize, mut conn: Conn, o: Arc<Options>, tally: Arc<Tally>, stop: A
             )),
         };
         if let Some((why, detail)) = why {
-            broke(&tally, id, why, &detail);
+            broke(&tally, id, &conn.0, why, &detail);
             match reopen(o.vip, o.stall, id, &tally) {
                 Some(c) => conn = c,
                 None => return,
@@ -342,7 +346,13 @@ fn idle(
         };
         let held = why.is_none();
         if let Some(detail) = why {
-            broke(&tally, id, Break::IdleFailed, &format!("idle: {detail}"));
+            broke(
+                &tally,
+                id,
+                &conn.0,
+                Break::IdleFailed,
+                &format!("idle: {detail}"),
+            );
             match reopen(o.vip, o.stall, id, &tally) {
                 Some(c) => conn = c,
                 None => {

@@ -160,6 +160,31 @@ async fn run(
     }
 }
 
+/// The IPVS settings every director of a scale-out group needs, as `/proc/sys` paths: IPVS
+/// creates a connection only from a TCP SYN (an SCTP INIT) unless `sloppy_tcp` (`sloppy_sctp`)
+/// is on, so a flow that the routers' ECMP moves to this director mid-stream (another
+/// director was lost or withdrew) would find no connection here and be reset.
+pub const SCALE_OUT_SYSCTLS: [&str; 2] = ["net/ipv4/vs/sloppy_tcp", "net/ipv4/vs/sloppy_sctp"];
+
+/// Turns the [`SCALE_OUT_SYSCTLS`] on under `proc_sys` (`/proc/sys`, the network namespace
+/// director runs in) and logs each; a setting that cannot be written is logged as an error
+/// and the director runs on (it still serves the flows that start on it).
+pub async fn set_scale_out_sysctls(proc_sys: &std::path::Path) {
+    for key in SCALE_OUT_SYSCTLS {
+        let dotted = key.replace('/', ".");
+        match tokio::fs::write(proc_sys.join(key), "1\n").await {
+            Ok(()) => tracing::info!(
+                "announce: {dotted} = 1 (a flow moved here mid-stream by ECMP is scheduled, \
+                 not reset)"
+            ),
+            Err(e) => tracing::error!(
+                "announce: cannot set {dotted} = 1: {e}; a flow moved to this director \
+                 mid-stream will be reset"
+            ),
+        }
+    }
+}
+
 fn protocol_status(p: &Protocol) -> BirdProtocolStatus {
     BirdProtocolStatus {
         name: p.name.clone(),
@@ -179,5 +204,30 @@ fn log_change(before: Option<&BTreeSet<IpAddr>>, now: &BTreeSet<IpAddr>) {
         tracing::warn!(
             "announce: withdrawing {vip} (no real server and no fallback, or operator standby)"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scale_out_turns_the_sloppy_settings_on() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("net/ipv4/vs")).unwrap();
+        for key in SCALE_OUT_SYSCTLS {
+            std::fs::write(dir.path().join(key), "0\n").unwrap();
+        }
+        set_scale_out_sysctls(dir.path()).await;
+        for key in SCALE_OUT_SYSCTLS {
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join(key)).unwrap(),
+                "1\n"
+            );
+        }
+        // No IPVS settings at all (no such directory): logged, nothing else happens.
+        let empty = tempfile::tempdir().unwrap();
+        set_scale_out_sysctls(empty.path()).await;
+        assert!(!empty.path().join("net").exists());
     }
 }

@@ -246,6 +246,9 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     } else {
         Some(open_kernel(opts.backend).map_err(DaemonError::Ipvs)?)
     };
+    if announce_settings.is_some() && kernel.is_some() && opts.backend == Backend::Kernel {
+        announcer::set_scale_out_sysctls(std::path::Path::new("/proc/sys")).await;
+    }
     tracing::info!(
         "Starting Linux Director v{}-director with pid: {}",
         env!("CARGO_PKG_VERSION"),

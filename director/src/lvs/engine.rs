@@ -18,6 +18,16 @@
 //!   are removed (someone changed the table by hand);
 //! - services not configured are left alone, unless director managed them before (a reload
 //!   dropped them), then they are removed.
+//!
+//! Services scheduled by `mh` (Maglev hashing) differ, so that every director of a scale-out
+//! group holds the same lookup table (docs/scale-out.md): the kernel fills that table from the
+//! destinations in the order they were added and from each one's *last non-zero* weight, and
+//! skips destinations at weight 0 only when it looks a flow up. So every configured real
+//! server of an `mh` service is in the table at all times, added in the file's order
+//! ([`consistent_order`]); one that is down or not yet checked is at weight 0, whatever
+//! `quiescent` says (deleting and re-adding it would move it in the kernel's list), and one
+//! added at weight 0 is added at its configured weight and quiesced in the next change, so its
+//! last weight is the configured one on every director whatever its health history.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -90,6 +100,7 @@ pub fn desired(
     }
     for v in virtuals {
         let key = v.service.key;
+        let ordered = keeps_order(v);
         let present = actual.services.get(&key).map(|c| &c.dests);
         let mut dests: BTreeMap<DestKey, Dest> = BTreeMap::new();
         let mut serving = false;
@@ -104,7 +115,7 @@ pub fn desired(
                 }
                 Health::Down => {
                     let keep = found.is_some() || v.readdquiescent || settling(real.check);
-                    if v.quiescent && keep {
+                    if ordered || (v.quiescent && keep) {
                         let mut q = want.clone();
                         q.weight = 0;
                         dests.insert(q.key(), q);
@@ -117,6 +128,10 @@ pub fn desired(
                             serving = true;
                         }
                         dests.insert(d.key(), d.clone());
+                    } else if ordered {
+                        let mut q = want.clone();
+                        q.weight = 0;
+                        dests.insert(q.key(), q);
                     }
                 }
             }
@@ -136,6 +151,67 @@ pub fn desired(
         );
     }
     table
+}
+
+/// Whether the kernel builds the service's scheduling table from the order of its
+/// destinations and their last weights: IPVS's `mh` (Maglev hashing), the scheduler of a
+/// scale-out group. Its real servers are never deleted for health and are added in file order.
+pub fn keeps_order(v: &VirtualSpec) -> bool {
+    v.service.scheduler == "mh"
+}
+
+/// `plan`'s changes with the destinations of every `mh` service added in the file's order (the
+/// real servers as configured, then the fallback) instead of the address order, and each real
+/// server added at weight 0 added at its configured weight and quiesced by the next change
+/// (the kernel keeps a destination's last non-zero weight for `mh`'s table; ldirectord's
+/// start sequence adds and quiesces the same way). Other changes keep their place.
+pub fn consistent_order(changes: Vec<Change>, virtuals: &[VirtualSpec]) -> Vec<Change> {
+    let rank = |key: &ServiceKey, dk: &DestKey| -> Option<(usize, u32)> {
+        let v = virtuals
+            .iter()
+            .find(|v| v.service.key == *key && keeps_order(v))?;
+        let reals = v.reals.iter().map(|r| kernel_dest(key, &r.dest));
+        let all = reals.chain(v.fallback.iter().map(|f| kernel_dest(key, f)));
+        let real_count = v.reals.len();
+        all.enumerate()
+            .find(|(_, d)| d.key() == *dk)
+            .map(|(i, d)| (i, if i < real_count { d.weight } else { 0 }))
+    };
+    let mut out = Vec::with_capacity(changes.len());
+    let mut run: Vec<(usize, u32, ServiceKey, Dest)> = Vec::new();
+    let flush = |run: &mut Vec<(usize, u32, ServiceKey, Dest)>, out: &mut Vec<Change>| {
+        run.sort_by_key(|(i, ..)| *i);
+        for (_, configured, key, d) in run.drain(..) {
+            if d.weight == 0 && configured > 0 {
+                let mut primed = d.clone();
+                primed.weight = configured;
+                out.push(Change::AddDest(key, primed));
+                out.push(Change::EditDest(key, d));
+            } else {
+                out.push(Change::AddDest(key, d));
+            }
+        }
+    };
+    for change in changes {
+        let ranked = match &change {
+            Change::AddDest(key, d) => rank(key, &d.key()).map(|r| (r, *key, d.clone())),
+            _ => None,
+        };
+        match ranked {
+            Some(((i, configured), key, d)) => {
+                if run.first().is_some_and(|(_, _, k, _)| *k != key) {
+                    flush(&mut run, &mut out);
+                }
+                run.push((i, configured, key, d));
+            }
+            None => {
+                flush(&mut run, &mut out);
+                out.push(change);
+            }
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// `<V>` as ldirectord logs a virtual service: `ip:port`, `[v6]:port`, or the bare mark.
@@ -436,7 +512,7 @@ mod tests {
             .collect()
     }
 
-    fn run(v: &VirtualSpec, h: [Health; 2], actual: &Table) -> Table {
+    fn run<const N: usize>(v: &VirtualSpec, h: [Health; N], actual: &Table) -> Table {
         desired(
             std::slice::from_ref(v),
             &|c| h[c],
@@ -579,6 +655,83 @@ mod tests {
             &forget,
         );
         assert!(!t.services.contains_key(&other_key));
+    }
+
+    fn mh(weights: [u32; 3]) -> VirtualSpec {
+        let mut v = vs(false, true);
+        v.service.scheduler = "mh".into();
+        // the file's order is not the address order
+        v.reals = ["198.51.100.9", "198.51.100.1", "198.51.100.5"]
+            .iter()
+            .zip(weights)
+            .enumerate()
+            .map(|(check, (a, w))| {
+                let mut dest = Dest::new(ip(a), 80);
+                dest.weight = w;
+                RealSpec { dest, check }
+            })
+            .collect();
+        v
+    }
+
+    #[test]
+    fn mh_keeps_every_real_at_weight_0_until_up_whatever_quiescent_says() {
+        let v = mh([1, 2, 3]);
+        let t = run(
+            &v,
+            [Health::Unknown, Health::Up, Health::Down],
+            &Table::default(),
+        );
+        assert_eq!(
+            weights(&t),
+            vec![
+                ("198.51.100.1".into(), 2),
+                ("198.51.100.5".into(), 0),
+                ("198.51.100.9".into(), 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn mh_reals_are_added_in_file_order_and_primed_at_their_weight() {
+        let v = mh([1, 2, 0]);
+        let rr = vs(false, false);
+        let key = v.service.key;
+        let mut other = rr.clone();
+        other.service.key = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: ip("192.0.2.133"),
+            port: 80,
+        };
+        let other_key = other.service.key;
+        let t = desired(
+            &[v.clone(), other.clone()],
+            &|c| [Health::Unknown, Health::Up, Health::Up][c],
+            &|_| false,
+            &Table::default(),
+            &BTreeSet::new(),
+        );
+        let changes = consistent_order(crate::ipvs::plan::plan(&t, &Table::default()), &[v, other]);
+        let at = |a: &str, w: u32| {
+            let mut d = Dest::new(ip(a), 80);
+            d.weight = w;
+            d
+        };
+        assert_eq!(
+            changes,
+            vec![
+                Change::AddService(t.services[&key].service.clone()),
+                Change::AddService(t.services[&other_key].service.clone()),
+                // file order; the unchecked real goes in at its weight, then to 0; a real
+                // configured at weight 0 goes in as it is
+                Change::AddDest(key, at("198.51.100.9", 1)),
+                Change::EditDest(key, at("198.51.100.9", 0)),
+                Change::AddDest(key, at("198.51.100.1", 2)),
+                Change::AddDest(key, at("198.51.100.5", 0)),
+                // not mh: as planned (an unchecked real is not added)
+                Change::AddDest(other_key, at("198.51.100.2", 1)),
+            ]
+        );
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl Reconciler {
         let health = |id: CheckId| self.health(id);
         let settling = |id: CheckId| self.settling.contains(&id);
         let desired = engine::desired(&self.virtuals, &health, &settling, actual, &self.forget);
-        plan(&desired, actual)
+        engine::consistent_order(plan(&desired, actual), &self.virtuals)
     }
 
     /// Start a pass (a pass still in flight is dropped).

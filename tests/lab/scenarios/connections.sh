@@ -294,19 +294,11 @@ start_node() { # start_node NODE [LOGSUFFIX]
 
 # --- the client ---
 CTL=/tmp/conns-ctl
-summaries() { grep -c '^phase [^ ]*: broken ' /tmp/client.out 2> /dev/null; }
 # next_phase NAME|end: ends the client's current phase (its idle connections speak once) and
 # prints its counts.
 next_phase() {
-    n=$(summaries)
-    if [ "$1" = end ]; then echo end >> "$CTL"; else echo "phase $1" >> "$CTL"; fi
-    i=0
-    while [ "$(summaries)" -le "$n" ]; do
-        i=$((i + 1))
-        [ $i -gt 600 ] && { tail -20 /tmp/client.err; fail "the client did not end its phase within 60 s"; }
-        sleep 0.1
-    done
-    line=$(grep '^phase [^ ]*: broken ' /tmp/client.out | tail -1)
+    client_phase "$CTL" /tmp/client.out /tmp/client.err "$1"
+    line=$PHASE_LINE
     echo "== $SYSTEM $CUR: $line"
     echo "$SYSTEM $CUR $line" >> "$RESULTS"
     # Connections the client reopened as the phase ended reach the peer's table within the

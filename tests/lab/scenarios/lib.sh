@@ -161,3 +161,19 @@ wait_until() {
     command -v dump > /dev/null 2>&1 && dump >&2
     fail "not within $2 s: $1" >&2
 }
+
+# client_phase CTL OUT ERR NAME|end: end the current phase of director/examples/conn_traffic's
+# client (its idle connections speak once) by a line in its control file CTL, wait (at most
+# 90 s) for the phase's counts in its stdout OUT and put them in PHASE_LINE; fails with the
+# end of its stderr ERR if they do not come.
+client_phase() {
+    n=$(grep -c '^phase [^ ]*: broken ' "$2" 2> /dev/null)
+    if [ "$4" = end ]; then echo end >> "$1"; else echo "phase $4" >> "$1"; fi
+    i=0
+    while [ "$(grep -c '^phase [^ ]*: broken ' "$2" 2> /dev/null)" -le "$n" ]; do
+        i=$((i + 1))
+        [ $i -gt 900 ] && { tail -20 "$3"; fail "the client did not end its phase within 90 s"; }
+        sleep 0.1
+    done
+    PHASE_LINE=$(grep '^phase [^ ]*: broken ' "$2" | tail -1)
+}

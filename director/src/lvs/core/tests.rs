@@ -1,7 +1,7 @@
 //! The core driven directly: an in-memory table answers its questions, time is tokio's
 //! paused clock or a fixed instant.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use proptest::prelude::*;
@@ -41,6 +41,9 @@ struct Harness {
     ipvs: MemoryIpvs,
     text: String,
     done: Vec<Effect>,
+    /// Each destination's last non-zero weight as the kernel keeps it for `mh` (the weight it
+    /// was added with, then every non-zero weight it was set to).
+    last_weight: HashMap<(ServiceKey, crate::ipvs::DestKey), u32>,
 }
 
 impl Harness {
@@ -51,6 +54,7 @@ impl Harness {
             ipvs: MemoryIpvs::new(),
             text: text.to_string(),
             done: Vec::new(),
+            last_weight: HashMap::new(),
         };
         h.carry_out(effects, now);
         h
@@ -69,7 +73,13 @@ impl Harness {
         while let Some(effect) = queue.pop_front() {
             let answer = match &effect {
                 Effect::Dump => Some(Event::Dumped(self.ipvs.dump().map(|s| s.table()))),
-                Effect::Apply(changes) => Some(Event::Applied(self.ipvs.apply(changes))),
+                Effect::Apply(changes) => {
+                    let result = self.ipvs.apply(changes);
+                    if result.is_ok() {
+                        self.keep_last_weights(changes);
+                    }
+                    Some(Event::Applied(result))
+                }
                 Effect::Load(cause) => Some(Event::Loaded {
                     cause: *cause,
                     result: Ok(Box::new(loaded(&self.text))),
@@ -85,6 +95,20 @@ impl Harness {
             }
         }
         assert!(!self.core.busy(), "every question was answered");
+    }
+
+    fn keep_last_weights(&mut self, changes: &[Change]) {
+        for c in changes {
+            match c {
+                Change::AddDest(k, d) => {
+                    self.last_weight.insert((*k, d.key()), d.weight);
+                }
+                Change::EditDest(k, d) if d.weight != 0 => {
+                    self.last_weight.insert((*k, d.key()), d.weight);
+                }
+                _ => {}
+            }
+        }
     }
 
     fn kernel(&mut self) -> Table {
@@ -496,5 +520,115 @@ proptest! {
         prop_assert!(odd.is_empty(), "{:?}", odd);
         prop_assert_eq!(checks(&out), vec![checks_before]);
         prop_assert_eq!(h.kernel(), before);
+    }
+}
+
+/// A scale-out group's file: one `mh` service in direct routing, real servers of several
+/// weights, a fallback.
+fn mh_text(weights: &[u32]) -> String {
+    let mut t = String::from(
+        "checkinterval=1\nquiescent=no\nvirtual=203.0.113.10:80\n\tservice=http\n\
+         \tscheduler=mh\n\tschedflags=mh-fallback\n",
+    );
+    // Addresses out of their sorting order, so the file's order is not the address order.
+    for (i, w) in weights.iter().enumerate() {
+        t.push_str(&format!("\treal=198.51.100.{}:80 gate {w}\n", 50 - i));
+    }
+    t.push_str("\tfallback=127.0.0.1:80 gate\n");
+    t
+}
+
+/// The `mh` service's real servers in the order the kernel added them (its dump lists the
+/// newest first), fallback left out.
+fn kernel_order(h: &mut Harness) -> Vec<std::net::IpAddr> {
+    let snapshot = h.ipvs.dump().unwrap();
+    let mut order: Vec<_> = snapshot.services[0]
+        .dests
+        .iter()
+        .map(|d| d.dest.addr)
+        .filter(|a| !a.is_loopback())
+        .collect();
+    order.reverse();
+    order
+}
+
+#[test]
+fn an_mh_service_adds_every_real_in_file_order_and_quiesces_a_failed_one() {
+    let now = Instant::now();
+    let mut h = Harness::start(&mh_text(&[1, 2, 3]), now);
+    let file: Vec<_> = h.core.config().virtuals[0]
+        .reals
+        .iter()
+        .map(|r| r.addr)
+        .collect();
+    // before any check: every real in, file order, weight 0 (last weight the configured one)
+    assert_eq!(kernel_order(&mut h), file);
+    let t = h.kernel();
+    let service = t.services.values().next().unwrap();
+    assert!(service.dests.values().all(|d| d.weight == 0));
+    let k = |h: &Harness, i| key(&h.core, 0, i);
+    let events = (0..3).map(|i| health(k(&h, i), true, now)).collect();
+    h.step(Event::Health(events), now);
+    let out = h.step(Event::Health(vec![health(k(&h, 1), false, now)]), now);
+    assert_eq!(
+        logged(&out)
+            .iter()
+            .filter(|l| l.contains("real server:"))
+            .collect::<Vec<_>>(),
+        vec!["Quiescent real server: 198.51.100.49:80 (203.0.113.10:80) (Weight set to 0)"],
+        "quiescent=no is not followed for mh: the real stays in its place"
+    );
+    assert_eq!(kernel_order(&mut h), file);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Three directors of a scale-out group with the same `mh` file, each seeing its own
+    /// health sequence (checks disagree, directors start at different moments): on every
+    /// director and after every step the real servers are all in the kernel's list in the
+    /// file's order with the configured weight as their last weight, so the kernel's `mh`
+    /// lookup table is the same everywhere; the weight is the configured one while the real
+    /// is up and 0 otherwise.
+    #[test]
+    fn mh_order_is_the_file_order_on_every_director_for_any_health_sequence(
+        weights in proptest::collection::vec(1u32..5, 1..5),
+        steps in proptest::collection::vec(
+            (0usize..3, proptest::collection::vec((0usize..5, any::<bool>()), 0..4), any::<bool>()),
+            1..24),
+    ) {
+        let now = Instant::now();
+        let text = mh_text(&weights);
+        let mut directors: Vec<Option<Harness>> = vec![None, None, None];
+        for (who, batch, tick) in &steps {
+            let h = directors[*who].get_or_insert_with(|| Harness::start(&text, now));
+            let n = h.core.config().virtuals[0].reals.len();
+            let events = batch
+                .iter()
+                .map(|(i, up)| health(key(&h.core, 0, i % n), *up, now))
+                .collect();
+            h.step(Event::Health(events), now);
+            if *tick {
+                h.step(Event::Tick { started: 0, checks: n }, now);
+            }
+            for h in directors.iter_mut().flatten() {
+                let vs = h.core.config().virtuals[0].clone();
+                let file: Vec<_> = vs.reals.iter().map(|r| r.addr).collect();
+                prop_assert_eq!(kernel_order(h), file);
+                let kernel = h.kernel();
+                let skey = service_key(&vs.address);
+                let service = &kernel.services[&skey];
+                for (ri, r) in vs.reals.iter().enumerate() {
+                    let d = service.dests.values().find(|d| d.addr == r.addr).unwrap();
+                    let want = match h.core.health(&key(&h.core, 0, ri)) {
+                        Health::Up => r.weight,
+                        Health::Down | Health::Unknown => 0,
+                    };
+                    prop_assert_eq!(d.weight, want);
+                    prop_assert_eq!(h.last_weight.get(&(skey, d.key())), Some(&r.weight));
+                }
+                prop_assert!(h.core.planned().is_empty());
+            }
+        }
     }
 }
