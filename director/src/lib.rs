@@ -8,6 +8,7 @@
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
 //! - `command`: director's own command line (clap), its manual pages and completions
 //! - `cli`: the ipvsadm-compatible command (argument parsing and rendering, both pure)
+//! - `invocation`: ldirectord's command line (pure; the daemon side is `daemon::ldirectord`)
 //! - `logging`: ldirectord's `logfile=` targets (file, syslog) as a tracing layer
 //! - `config`: ldirectord's file formats -> typed config, errors with `file:line`
 //! - `announce`: scale-out, the VIPs announced through BIRD (what to announce, BIRD's socket)
@@ -21,6 +22,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod import;
+pub mod invocation;
 pub mod ipvs;
 pub mod logging;
 pub mod lvs;
