@@ -17,13 +17,15 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use failover::config::authkeys::AuthKeys;
-use failover::config::hacf::{HaCf, Medium};
-use failover::config::haresources::{Haresources, ResourceKind};
+use failover::config::hacf::HaCf;
+use failover::config::haresources::Haresources;
 use failover::node::NodeStatus;
 use failover::resources::{NativeResource, Op, Takeover};
 
 use crate::config::{locate, DEFAULT_NAME};
 use crate::ipvs::{IpvsError, SyncDaemon, SyncState};
+use crate::pair::split_transition;
+pub use crate::pair::{ldirectord_names, plan_reload, PairReload, SyncPlan};
 use crate::status::{FailoverStatus, LinkStatus, PeerStatus, ResourceStatus, TransitionStatus};
 
 use tokio::sync::watch;
@@ -39,40 +41,6 @@ pub struct PairFiles {
     pub hacf: HaCf,
     pub haresources: Haresources,
     pub authkeys: AuthKeys,
-}
-
-/// What a reload of `ha.cf`, `authkeys` and `haresources` did, in words for the operator.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PairReload {
-    /// Applied to the running node.
-    pub applied: Vec<String>,
-    /// Changed in the files, valid, but not applied: it needs a restart.
-    pub restart: Vec<String>,
-    /// The files were refused (every problem, `file:line: message`); nothing of them applied.
-    pub errors: Vec<String>,
-}
-
-/// What changes between the running files and valid new ones: the new keys when authkeys
-/// changed (applied live), and the files that changed in a way only a restart applies.
-pub fn plan_reload(
-    running: (&HaCf, &Haresources, &AuthKeys),
-    new: (&HaCf, &Haresources, &AuthKeys),
-) -> (Option<AuthKeys>, Vec<String>) {
-    let keys = (running.2 != new.2).then(|| new.2.clone());
-    let mut restart = Vec::new();
-    if running.0 != new.0 {
-        restart.push(
-            "ha.cf changed: it is applied at start only; restart director to apply it (the running settings are kept)"
-                .to_string(),
-        );
-    }
-    if running.1 != new.1 {
-        restart.push(
-            "haresources changed: it is applied at start only; restart director to apply it (the running groups are kept)"
-                .to_string(),
-        );
-    }
-    (keys, restart)
 }
 
 impl PairFiles {
@@ -112,23 +80,6 @@ impl PairFiles {
     }
 }
 
-/// The names of the `ldirectord[::NAME]` resources of haresources (`ldirectord` alone is
-/// `ldirectord.cf`), in haresources order without repeats.
-pub fn ldirectord_names(har: &Haresources) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for group in &har.groups {
-        for r in &group.resources {
-            if let ResourceKind::Ldirectord { config } = &r.kind {
-                let name = config.clone().unwrap_or_else(|| DEFAULT_NAME.to_string());
-                if !names.contains(&name) {
-                    names.push(name);
-                }
-            }
-        }
-    }
-    names
-}
-
 /// The ldirectord files haresources names, located as ldirectord does, in haresources order
 /// without repeats.
 pub fn ldirectord_files(har: &Haresources, config_dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -140,40 +91,6 @@ pub fn ldirectord_files(har: &Haresources, config_dir: &Path) -> Result<Vec<Path
                 .ok_or_else(|| format!("Config file {n} not found (named by haresources)"))
         })
         .collect()
-}
-
-/// The interface the IPVS sync daemon uses: the first heartbeat medium's.
-pub fn sync_interface(hacf: &HaCf) -> Option<String> {
-    hacf.media.first().map(|m| match m {
-        Medium::Bcast { iface, .. }
-        | Medium::Mcast { iface, .. }
-        | Medium::Mcast6 { iface, .. }
-        | Medium::Ucast { iface, .. }
-        | Medium::Ucast6 { iface, .. } => iface.clone(),
-    })
-}
-
-/// How the pair syncs connections: from `director.conf` `[sync]` and ha.cf.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncPlan {
-    /// The interface of the sync daemons and the hand-over; `None`: no sync at all.
-    pub iface: Option<String>,
-    /// The longest a takeover from a live peer waits for its hand-over.
-    pub catch_up: std::time::Duration,
-}
-
-impl SyncPlan {
-    /// `[sync]` as set, the interface defaulting to the first heartbeat medium's.
-    pub fn new(settings: &failover::config::settings::Sync, hacf: &HaCf) -> SyncPlan {
-        SyncPlan {
-            iface: if settings.enabled {
-                settings.interface.clone().or_else(|| sync_interface(hacf))
-            } else {
-                None
-            },
-            catch_up: settings.catch_up_timeout,
-        }
-    }
 }
 
 /// The native `ldirectord::NAME` resource.
@@ -411,18 +328,6 @@ fn ago_ms(t: std::time::SystemTime) -> Option<u64> {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// The node's `SUBJECT: FROM -> TO` transition text as (from, to, subject); any other text is
-/// the reason alone.
-fn split_transition(what: &str) -> (String, String, String) {
-    what.rsplit_once(": ")
-        .and_then(|(subject, change)| {
-            change
-                .split_once(" -> ")
-                .map(|(from, to)| (from.to_string(), to.to_string(), subject.to_string()))
-        })
-        .unwrap_or_else(|| (String::new(), String::new(), what.to_string()))
-}
-
 /// `director status`'s failover part from the node's snapshot.
 pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> FailoverStatus {
     let role = if node.standby {
@@ -515,40 +420,6 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn a_reload_applies_keys_and_names_what_needs_a_restart() {
-        let h = hacf_text("keepalive 2\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
-        let r = har("a IPaddr::192.0.2.1/24/eth0\n");
-        let k = failover::config::authkeys::parse(Path::new("authkeys"), "auth 1\n1 sha1 old\n")
-            .map(|p| p.value)
-            .unwrap();
-        let k2 = failover::config::authkeys::parse(
-            Path::new("authkeys"),
-            "auth 2\n1 sha1 old\n2 sha1 new\n",
-        )
-        .map(|p| p.value)
-        .unwrap();
-        // Nothing changed (comments do not count): nothing to do.
-        let h_same =
-            hacf_text("# a comment\nkeepalive 2\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
-        assert_eq!(plan_reload((&h, &r, &k), (&h_same, &r, &k)), (None, vec![]));
-        // A new key is applied; nothing needs a restart.
-        assert_eq!(
-            plan_reload((&h, &r, &k), (&h, &r, &k2)),
-            (Some(k2.clone()), vec![])
-        );
-        // A timing change and a new group need a restart, and say so.
-        let h3 = hacf_text("keepalive 1\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
-        let r3 = har("a IPaddr::192.0.2.1/24/eth0\nb IPaddr::192.0.2.2/24/eth0\n");
-        let (keys, restart) = plan_reload((&h, &r, &k), (&h3, &r3, &k));
-        assert_eq!(keys, None);
-        assert_eq!(restart.len(), 2);
-        assert!(
-            restart[0].starts_with("ha.cf changed")
-                && restart[1].starts_with("haresources changed")
-        );
-    }
-
     use crate::ipvs::memory::MemoryIpvs;
     use std::time::Duration;
 
@@ -578,33 +449,6 @@ mod tests {
         let h = har("a ldirectord::nope\n");
         assert!(ldirectord_files(&h, &dir).unwrap_err().contains("nope"));
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn transitions_split_into_from_to_and_subject() {
-        let t = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
-        assert_eq!(
-            split_transition("peer dir1: alive -> dead"),
-            t("alive", "dead", "peer dir1")
-        );
-        assert_eq!(
-            split_transition("IPaddr::192.0.2.100/24/eth0: standby -> acquiring"),
-            t("standby", "acquiring", "IPaddr::192.0.2.100/24/eth0")
-        );
-        assert_eq!(
-            split_transition("something else"),
-            t("", "", "something else")
-        );
-        assert_eq!(split_transition("a: b"), t("", "", "a: b"));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn split_transition_never_panics_and_keeps_the_subject(s in ".*") {
-            let (from, to, subject) = split_transition(&s);
-            proptest::prop_assert!(s.contains(&subject));
-            proptest::prop_assert!(s.contains(&from) && s.contains(&to));
-        }
     }
 
     #[test]
@@ -754,22 +598,5 @@ mod tests {
         assert_eq!(roles(&kernel), both);
         let _again = LdirectordResource::new(kernel.clone(), plan);
         assert_eq!(roles(&kernel), both);
-    }
-
-    #[test]
-    fn the_sync_plan_follows_director_conf_then_ha_cf() {
-        use failover::config::settings::Sync;
-        let hacf = failover::config::hacf::parse(
-            std::path::Path::new("ha.cf"),
-            "ucast eth2 192.0.2.12\nnode a b\n",
-        )
-        .unwrap()
-        .value;
-        let mut s = Sync::default();
-        assert_eq!(SyncPlan::new(&s, &hacf).iface.as_deref(), Some("eth2"));
-        s.interface = Some("eth1".into());
-        assert_eq!(SyncPlan::new(&s, &hacf).iface.as_deref(), Some("eth1"));
-        s.enabled = false;
-        assert_eq!(SyncPlan::new(&s, &hacf).iface, None);
     }
 }
