@@ -414,12 +414,6 @@ pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> Fai
 mod tests {
     use super::*;
 
-    fn hacf_text(text: &str) -> HaCf {
-        failover::config::hacf::parse(Path::new("ha.cf"), text)
-            .map(|p| p.value)
-            .unwrap()
-    }
-
     use crate::ipvs::memory::MemoryIpvs;
     use std::time::Duration;
 
