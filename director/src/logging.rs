@@ -433,6 +433,51 @@ pub fn syslog_datagram(facility_name: &str, level: Level, pid: u32, message: &st
 mod tests {
     use super::*;
 
+    /// What docs/architecture.md promises: `DIRECTOR_LOG='[{vs=...}]=info'` shows the lines
+    /// of one service, as the lvs loop logs them (in a `vs` or `rs` span).
+    #[test]
+    fn a_log_can_be_filtered_per_service() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(
+                "[{vs=tcp:192.0.2.100:80}]=info",
+            ))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || out.clone()),
+            );
+        tracing::subscriber::with_default(subscriber, || {
+            let a = "tcp:192.0.2.100:80";
+            let b = "tcp:192.0.2.101:80";
+            tracing::info_span!("vs", vs = %a)
+                .in_scope(|| tracing::info!("Added virtual server: a"));
+            tracing::info_span!("vs", vs = %b)
+                .in_scope(|| tracing::info!("Added virtual server: b"));
+            tracing::info_span!("rs", vs = %a, rs = %"192.0.2.21:80")
+                .in_scope(|| tracing::info!("Added real server: a's"));
+            tracing::info!("not about a service");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("Added virtual server: a"), "{text}");
+        assert!(text.contains("Added real server: a's"), "{text}");
+        assert!(!text.contains("Added virtual server: b"), "{text}");
+        assert!(!text.contains("not about a service"), "{text}");
+    }
+
     #[test]
     fn file_lines_as_ldirectord_writes_them() {
         assert_eq!(

@@ -511,7 +511,7 @@ impl Actor {
                     about,
                 } => {
                     // In a span that names its service and real server, so that a log can
-                    // be filtered per service (`DIRECTOR_LOG='[vs{vs=tcp:192.0.2.100:80}]'`).
+                    // be filtered per service (`DIRECTOR_LOG='[{vs=tcp:192.0.2.100:80}]=info'`).
                     let span = about.map(|a| match a.rs {
                         Some(rs) => tracing::info_span!("rs", vs = %a.vs, rs = %rs),
                         None => tracing::info_span!("vs", vs = %a.vs),
