@@ -254,10 +254,11 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         env!("CARGO_PKG_VERSION"),
         std::process::id()
     );
-    let mut set = match &kernel {
-        Some(kernel) => start_all(&files, kernel, lvs_options(&opts.log), log_cfgname).await?,
-        None => LvsSet { all: Vec::new() },
-    };
+    // Pair mode: the failover node starts first, so that it heartbeats while the ldirectord
+    // files are read and their tables programmed (a restart in place must be heard within
+    // deadtime); a group with an ldirectord resource waits for them before its first
+    // resource starts (`LdirectordResource::set_ready`).
+    let mut ldirectord = None;
     let node = match node_config {
         Some(mut cfg) => {
             if let Some(kernel) = &kernel {
@@ -267,26 +268,42 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                     sync.iface = None;
                 }
                 let native = pair::LdirectordResource::new(Arc::clone(kernel), sync);
-                // Each ldirectord::NAME resource's monitor watches its file's checks.
-                for name in pair::ldirectord_names(&cfg.haresources) {
-                    let path = locate(&name, &opts.config_dir).map(|l| l.path);
-                    if let Some(lvs) = set.all.iter().find(|l| Some(l.path()) == path.as_deref()) {
-                        native.watch_progress(&name, lvs.progress());
-                    }
-                }
+                ldirectord = Some((
+                    Arc::clone(&native),
+                    pair::ldirectord_names(&cfg.haresources),
+                ));
                 cfg.natives.push(("ldirectord".to_string(), native));
             }
             cfg.options.fence = opts.fence.clone();
-            match failover::node::Node::start(cfg) {
-                Ok(handle) => Some(handle),
-                Err(e) => {
-                    set.stop().await;
-                    return Err(DaemonError::Config(e.to_string()));
-                }
-            }
+            Some(failover::node::Node::start(cfg).map_err(|e| DaemonError::Config(e.to_string()))?)
         }
         None => None,
     };
+    let mut set = match &kernel {
+        Some(kernel) => {
+            match start_all(&files, kernel, lvs_options(&opts.log), log_cfgname).await {
+                Ok(set) => set,
+                Err(e) => {
+                    if let Some(node) = node {
+                        node.shutdown();
+                        let _ = tokio::task::spawn_blocking(move || node.wait()).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        None => LvsSet { all: Vec::new() },
+    };
+    if let Some((native, names)) = &ldirectord {
+        // Each ldirectord::NAME resource's monitor watches its file's checks.
+        for name in names {
+            let path = locate(name, &opts.config_dir).map(|l| l.path);
+            if let Some(lvs) = set.all.iter().find(|l| Some(l.path()) == path.as_deref()) {
+                native.watch_progress(name, lvs.progress());
+            }
+        }
+        native.set_ready();
+    }
     let listener = match control::bind(&opts.run_dir) {
         Ok(l) => l,
         Err(source) => {

@@ -93,6 +93,9 @@ pub fn ldirectord_files(har: &Haresources, config_dir: &Path) -> Result<Vec<Path
         .collect()
 }
 
+/// The longest a group waits for the ldirectord files to start.
+const READY_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The native `ldirectord::NAME` resource.
 pub struct LdirectordResource {
     kernel: Kernel,
@@ -102,6 +105,9 @@ pub struct LdirectordResource {
     active: Mutex<BTreeSet<String>>,
     /// Each file's health-check loop ([`super::lvs::Lvs::progress`]), by resource name.
     progress: Mutex<HashMap<String, watch::Receiver<Progress>>>,
+    /// Whether the ldirectord files have been started (their tables programmed): the node
+    /// starts, and heartbeats, before that; a group waits for it before its first resource.
+    ready: watch::Sender<bool>,
 }
 
 impl LdirectordResource {
@@ -128,7 +134,22 @@ impl LdirectordResource {
             catchup,
             active: Mutex::new(BTreeSet::new()),
             progress: Mutex::new(HashMap::new()),
+            ready: watch::Sender::new(false),
         })
+    }
+
+    /// The ldirectord files are started: groups may start from now on.
+    pub fn set_ready(&self) {
+        self.ready.send_replace(true);
+    }
+
+    /// Waits (at most `limit`) until [`LdirectordResource::set_ready`]; whether it was.
+    async fn wait_ready(&self, limit: std::time::Duration) -> bool {
+        let mut rx = self.ready.subscribe();
+        let ready = tokio::time::timeout(limit, rx.wait_for(|r| *r))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        ready
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
@@ -246,6 +267,15 @@ impl NativeResource for LdirectordResource {
         takeover: Takeover,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
+            // The table first, then the addresses: a group waits until its files run (the
+            // node heartbeats from the start, before the files are read and programmed, so
+            // that a restart in place is heard within deadtime).
+            if !self.wait_ready(READY_LIMIT).await {
+                tracing::warn!(
+                    "the ldirectord files did not start within {}s: starting the group anyway",
+                    READY_LIMIT.as_secs()
+                );
+            }
             let Some(catchup) = &self.catchup else {
                 return;
             };
@@ -556,6 +586,49 @@ mod tests {
         advance(Duration::from_secs(5)).await;
         tx.send_modify(|p| *p = p.round(Instant::now(), 6, 0));
         assert_eq!(r.monitor(&www).await, Ok(true));
+    }
+
+    /// The node starts before the ldirectord files: a group's `prepare` waits until they run
+    /// (the table before the addresses), bounded by READY_LIMIT.
+    #[tokio::test(start_paused = true)]
+    async fn a_group_waits_until_the_files_run() {
+        use tokio::time::advance;
+        let r = LdirectordResource::new(
+            super::super::lvs::kernel(MemoryIpvs::new()),
+            SyncPlan {
+                iface: None,
+                catch_up: Duration::from_secs(2),
+            },
+        );
+        let www = vec!["www.cf".to_string()];
+        let takeover = Takeover {
+            from_live_peer: false,
+        };
+        let waiting = {
+            let r = Arc::clone(&r);
+            let www = www.clone();
+            tokio::spawn(async move { r.prepare(&www, takeover).await })
+        };
+        advance(Duration::from_secs(5)).await;
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "prepare went on before the files ran");
+        r.set_ready();
+        tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("prepare ends once the files run")
+            .unwrap();
+        // Once ready, at once; and never longer than the limit.
+        r.prepare(&www, takeover).await;
+        let late = LdirectordResource::new(
+            super::super::lvs::kernel(MemoryIpvs::new()),
+            SyncPlan {
+                iface: None,
+                catch_up: Duration::from_secs(2),
+            },
+        );
+        let started = tokio::time::Instant::now();
+        late.prepare(&www, takeover).await;
+        assert_eq!(started.elapsed(), READY_LIMIT);
     }
 
     /// Both daemons run from the start on both nodes and do not move with the group; a
