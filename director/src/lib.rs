@@ -3,6 +3,7 @@
 //! - `control`: the root-only control socket (status, standby, takeover, reload)
 //! - `metrics`: Prometheus text exposition on GET /metrics
 //! - `status`: what `director status` shows (serde + human rendering)
+//! - `traffic`: IPVS counters per service and real server under director's names, rates
 //! - `daemon`: the I/O loops (checks, kernel table, failover, control socket, signals)
 //! - `lvs`: the ldirectord behaviour of one file (pure core: `Core::step`, desired table)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
@@ -26,3 +27,4 @@ pub mod logging;
 pub mod lvs;
 pub mod metrics;
 pub mod status;
+pub mod traffic;

@@ -138,6 +138,16 @@ fn control_command(run_dir: &std::path::Path, req: Request, json: bool) -> ExitC
             }
             ExitCode::SUCCESS
         }
+        Ok(Response::Traffic { traffic }) => match serde_json::to_string_pretty(&traffic) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("director: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Response::Error { message }) => {
             eprintln!("director: {message}");
             ExitCode::FAILURE
