@@ -71,6 +71,10 @@ fn main() -> ExitCode {
             stonith_command.map(|a| a.0),
         )),
         Command::Status { run_dir, json } => control_command(&run_dir, Request::Status, json),
+        Command::Top { run_dir, refresh } => exit(director::top::run(
+            &run_dir,
+            std::time::Duration::from_secs(refresh),
+        )),
         Command::Standby { run_dir } => control_command(&run_dir, Request::Standby, false),
         Command::Takeover { run_dir } => control_command(&run_dir, Request::Takeover, false),
         Command::Reload { run_dir } => control_command(&run_dir, Request::Reload, false),
