@@ -463,6 +463,9 @@ where
 }
 
 #[cfg(test)]
+mod dashboard;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::status::*;
