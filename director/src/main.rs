@@ -71,7 +71,15 @@ fn main() -> ExitCode {
             stonith_command.map(|a| a.0),
         )),
         Command::Status { run_dir, json } => control_command(&run_dir, Request::Status, json),
-        Command::Top { run_dir, refresh } => exit(director::top::run(
+        Command::Top {
+            run_dir,
+            once: true,
+            width,
+            ..
+        } => exit(director::top::once(&run_dir, width)),
+        Command::Top {
+            run_dir, refresh, ..
+        } => exit(director::top::run(
             &run_dir,
             std::time::Duration::from_secs(refresh),
         )),

@@ -12,7 +12,7 @@ use crate::traffic::Rates;
 
 /// The table's columns: title and width.
 const COLUMNS: [(&str, u16); 11] = [
-    ("VIRTUAL / REAL", 30),
+    ("VIRTUAL / REAL", 20),
     ("HEALTH", 9),
     ("WEIGHT", 6),
     ("ACTIVE", 7),
@@ -25,14 +25,14 @@ const COLUMNS: [(&str, u16); 11] = [
     ("B/S OUT", 7),
 ];
 
-/// Draw the whole screen.
-pub fn draw(frame: &mut Frame, view: &View, refresh_s: u64) {
+/// Draw the whole screen; `keys`: with the line of keys (the interactive view).
+pub fn draw(frame: &mut Frame, view: &View, refresh_s: u64, keys: bool) {
     let header = view.header();
     let header_height = u16::try_from(header.len()).unwrap_or(3);
     let [top, table, bottom] = Layout::vertical([
         Constraint::Length(header_height),
         Constraint::Min(3),
-        Constraint::Length(2),
+        Constraint::Length(if keys { 2 } else { 1 }),
     ])
     .areas(frame.area());
     frame.render_widget(
@@ -41,7 +41,22 @@ pub fn draw(frame: &mut Frame, view: &View, refresh_s: u64) {
     );
 
     let rows = view.rows();
-    let widths = COLUMNS.iter().map(|(_, w)| Constraint::Length(*w));
+    // The names are kept whole: on a terminal too narrow for every column the name column
+    // is a Min, which outranks Length in ratatui's layout, so the figures on the right are
+    // cut instead (a Min also takes any spare width, hence Length when everything fits).
+    let name_width = rows
+        .iter()
+        .map(|r| r.real.as_ref().map_or(r.service.len(), |real| real.len() + 2))
+        .max()
+        .unwrap_or(0)
+        .max(usize::from(COLUMNS[0].1));
+    let name_width = u16::try_from(name_width).unwrap_or(u16::MAX);
+    let needed = COLUMNS[1..].iter().map(|(_, w)| w + 1).sum::<u16>() + name_width + 2;
+    let widths = COLUMNS.iter().enumerate().map(|(i, (_, w))| match i {
+        0 if needed <= table.width => Constraint::Length(name_width),
+        0 => Constraint::Min(name_width),
+        _ => Constraint::Length(*w),
+    });
     let titles = TableRow::new(COLUMNS.iter().map(|(t, _)| Cell::from(*t)))
         .style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
     let body = rows.iter().map(table_row);
@@ -72,10 +87,32 @@ pub fn draw(frame: &mut Frame, view: &View, refresh_s: u64) {
         (None, Some(n)) => footer.push(Line::from(format!("no traffic: {n}"))),
         (None, None) => footer.push(Line::from(detail.unwrap_or_default())),
     }
-    footer.push(Line::from(format!(
-        "up/down j/k select  PgUp/PgDn Home/End  q quit    refresh {refresh_s} s, rates over 4 s"
-    )));
+    if keys {
+        footer.push(Line::from(format!(
+            "up/down j/k select  PgUp/PgDn Home/End  q quit    refresh {refresh_s} s, rates over 4 s"
+        )));
+    }
     frame.render_widget(Paragraph::new(footer), bottom);
+}
+
+/// The screen as text, `width` x `height`, each line without its trailing blanks.
+pub fn text(view: &View, width: u16, height: u16, keys: bool) -> String {
+    use ratatui::backend::TestBackend;
+    let mut terminal = match ratatui::Terminal::new(TestBackend::new(width, height)) {
+        Ok(t) => t,
+        Err(e) => match e {},
+    };
+    if let Err(e) = terminal.draw(|f| draw(f, view, 1, keys)) {
+        match e {}
+    }
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..height {
+        let line: String = (0..width).map(|x| buffer[(x, y)].symbol()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn table_row(r: &Row) -> TableRow<'static> {
@@ -126,22 +163,9 @@ mod tests {
     use super::*;
     use crate::status::{RealStatus, Status, VirtualStatus};
     use crate::traffic::{RealTraffic, ServiceTraffic, Totals, Traffic};
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
 
     fn screen(view: &View, width: u16, height: u16) -> Vec<String> {
-        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal.draw(|f| draw(f, view, 1)).unwrap();
-        let buffer = terminal.backend().buffer().clone();
-        (0..height)
-            .map(|y| {
-                (0..width)
-                    .map(|x| buffer[(x, y)].symbol().to_string())
-                    .collect::<String>()
-                    .trim_end()
-                    .to_string()
-            })
-            .collect()
+        text(view, width, height, true).lines().map(str::to_string).collect()
     }
 
     fn view() -> View {
@@ -237,6 +261,25 @@ mod tests {
             s[10],
             "tcp:192.0.2.132:80 192.0.2.251:80: down (connection refused)"
         );
+    }
+
+    #[test]
+    fn the_text_of_once_has_every_row_and_no_keys() {
+        let v = view();
+        let t = text(&v, 120, 8, false);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 8);
+        assert!(lines[6].contains("192.0.2.251:80"), "{t}");
+        assert_eq!(lines[7], "tcp:192.0.2.132:80: 1/2 up (rr)");
+        assert!(!t.contains("q quit"), "{t}");
+    }
+
+    #[test]
+    fn a_narrow_screen_cuts_figures_not_names() {
+        let v = view();
+        let s = screen(&v, 60, 12);
+        assert!(s[4].contains("> tcp:192.0.2.132:80 "), "{s:#?}");
+        assert!(s[6].contains("    192.0.2.251:80 "), "{s:#?}");
     }
 
     #[test]

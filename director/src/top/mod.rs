@@ -70,7 +70,7 @@ fn run_loop(
 ) -> io::Result<()> {
     let mut next = Instant::now() + refresh;
     loop {
-        terminal.draw(|f| draw::draw(f, view, refresh.as_secs().max(1)))?;
+        terminal.draw(|f| draw::draw(f, view, refresh.as_secs().max(1), true))?;
         let now = Instant::now();
         if now >= next {
             let (status, traffic) = rt.block_on(fetch(run_dir));
@@ -101,6 +101,37 @@ fn run_loop(
             }
         }
     }
+}
+
+/// `director top --once`: one screen as text on stdout, `width` columns wide, with rates over
+/// two readings a rate window apart (for scripts, logs and the README); the exit status.
+pub fn once(run_dir: &Path, width: u16) -> i32 {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("director: cannot start: {e}");
+            return 1;
+        }
+    };
+    let mut view = View::default();
+    for i in 0..2 {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(view::WINDOW_MS));
+        }
+        let (status, traffic) = rt.block_on(fetch(run_dir));
+        if let Err(e) = &status {
+            eprintln!("director: {e}");
+            return 3;
+        }
+        view.update(status, traffic);
+    }
+    // the header, the column titles, every row, the footer
+    let height = u16::try_from(view.header().len() + view.rows().len() + 2).unwrap_or(u16::MAX);
+    print!("{}", draw::text(&view, width, height, false));
+    0
 }
 
 /// One refresh: the status and the traffic (each bounded by 2 s).
