@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::{render, Counters};
 use crate::status::*;
-use crate::traffic::{RealTraffic, ServiceTraffic, Totals, Traffic};
 
 /// Labels Prometheus adds to every series it scrapes.
 const TARGET_LABELS: [&str; 2] = ["instance", "job"];
@@ -64,30 +63,7 @@ fn everything() -> String {
         check_lag: vec![(0.99, 0.002)],
         ..Default::default()
     };
-    let totals = Totals {
-        connections: 1,
-        in_packets: 1,
-        out_packets: 1,
-        in_bytes: 1,
-        out_bytes: 1,
-    };
-    let traffic = Traffic {
-        taken_ms: 1,
-        dump_ms: 1,
-        services: vec![ServiceTraffic {
-            name: "tcp:192.0.2.132:80".into(),
-            scheduler: "rr".into(),
-            totals,
-            reals: vec![RealTraffic {
-                address: "192.0.2.250:80".into(),
-                weight: 1,
-                active: 1,
-                inactive: 1,
-                persistent: 1,
-                totals,
-            }],
-        }],
-    };
+    let traffic = super::tests::traffic();
     render(&status, &counters, Some(&traffic))
 }
 

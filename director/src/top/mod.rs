@@ -26,15 +26,8 @@ use view::{Key, View};
 /// Run `director top` against the daemon of `run_dir` until `q`; the exit status (3 when the
 /// daemon cannot be reached at the start, as `director status`).
 pub fn run(run_dir: &Path, refresh: Duration) -> i32 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("director: cannot start: {e}");
-            return 1;
-        }
+    let Some(rt) = runtime() else {
+        return 1;
     };
     let (status, traffic) = rt.block_on(fetch(run_dir));
     if let Err(e) = &status {
@@ -106,15 +99,8 @@ fn run_loop(
 /// `director top --once`: one screen as text on stdout, `width` columns wide, with rates over
 /// two readings a rate window apart (for scripts, logs and the README); the exit status.
 pub fn once(run_dir: &Path, width: u16) -> i32 {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("director: cannot start: {e}");
-            return 1;
-        }
+    let Some(rt) = runtime() else {
+        return 1;
     };
     let mut view = View::default();
     for i in 0..2 {
@@ -132,6 +118,15 @@ pub fn once(run_dir: &Path, width: u16) -> i32 {
     let height = u16::try_from(view.header().len() + view.rows().len() + 2).unwrap_or(u16::MAX);
     print!("{}", draw::text(&view, width, height, false));
     0
+}
+
+/// The runtime the control socket is spoken on; none (said on stderr) if it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("director: cannot start: {e}"))
+        .ok()
 }
 
 /// One refresh: the status and the traffic (each bounded by 2 s).

@@ -789,7 +789,7 @@ fn a_generated_file_that_would_not_load_is_an_error_at_its_origin() {
                 .into(),
         mode: 0o644,
     };
-    let notes = super::unloadable(&[f.clone()], "keepalived.conf");
+    let notes = super::unloadable(std::slice::from_ref(&f), "keepalived.conf");
     assert_eq!(notes.len(), 1, "{notes:?}");
     let n = notes[0].to_string();
     assert!(
