@@ -30,10 +30,18 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "result")]
 pub enum Response {
-    Ok { message: String },
-    Status { status: Box<crate::status::Status> },
-    Traffic { traffic: Box<crate::traffic::Traffic> },
-    Error { message: String },
+    Ok {
+        message: String,
+    },
+    Status {
+        status: Box<crate::status::Status>,
+    },
+    Traffic {
+        traffic: Box<crate::traffic::Traffic>,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// Errors of the control socket.

@@ -301,22 +301,36 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
             }
         }
     };
-    head(out, "director_real_up", "gauge", "The real server passes its health check");
+    head(
+        out,
+        "director_real_up",
+        "gauge",
+        "The real server passes its health check",
+    );
     each(out, "director_real_up", &|r| r.up.map(u64::from));
-    head(out, "director_real_weight", "gauge", "The real server's weight in the IPVS table");
+    head(
+        out,
+        "director_real_weight",
+        "gauge",
+        "The real server's weight in the IPVS table",
+    );
     each(out, "director_real_weight", &|r| r.weight.map(u64::from));
     let Some(t) = traffic else {
         return;
     };
-    let totals: [(&str, &str, fn(&Totals) -> u64); 5] = [
+    let totals: [Figure<Totals, u64>; 5] = [
         ("connections", "Connections scheduled to", |t| t.connections),
-        ("incoming_packets", "Packets from the clients to", |t| t.in_packets),
+        ("incoming_packets", "Packets from the clients to", |t| {
+            t.in_packets
+        }),
         (
             "outgoing_packets",
             "Packets back through the director (NAT only) from",
             |t| t.out_packets,
         ),
-        ("incoming_bytes", "Bytes from the clients to", |t| t.in_bytes),
+        ("incoming_bytes", "Bytes from the clients to", |t| {
+            t.in_bytes
+        }),
         (
             "outgoing_bytes",
             "Bytes back through the director (NAT only) from",
@@ -344,9 +358,11 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
             "counter",
             &format!("{help} the real server (IPVS stats64, since it was added or zeroed)"),
         );
-        each(out, &format!("{name}_total"), &|r| r.kernel.map(|k| get(&k.totals)));
+        each(out, &format!("{name}_total"), &|r| {
+            r.kernel.map(|k| get(&k.totals))
+        });
     }
-    let gauges: [(&str, &str, fn(&RealTraffic) -> u32); 3] = [
+    let gauges: [Figure<RealTraffic, u32>; 3] = [
         (
             "active",
             "Connections to the real server in an active state (TCP: ESTABLISHED)",
@@ -374,8 +390,15 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
         "gauge",
         "How long the IPVS table dump behind these figures took",
     );
-    let _ = writeln!(out, "director_traffic_dump_seconds {}", t.dump_ms as f64 / 1000.0);
+    let _ = writeln!(
+        out,
+        "director_traffic_dump_seconds {}",
+        t.dump_ms as f64 / 1000.0
+    );
 }
+
+/// One family of figures: the end of its name, its help, how to read it from `T`.
+type Figure<T, V> = (&'static str, &'static str, fn(&T) -> V);
 
 /// `# HELP` and `# TYPE` of a family, as prometheus-client writes them.
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {

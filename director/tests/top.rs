@@ -93,7 +93,14 @@ fn free_port() -> u16 {
 
 fn run_daemon(dir: &Path, metrics: &str) -> Daemon {
     let child = Command::new(env!("CARGO_BIN_EXE_director"))
-        .args(["run", "--ipvs", "memory", "--metrics", metrics, "--config-dir"])
+        .args([
+            "run",
+            "--ipvs",
+            "memory",
+            "--metrics",
+            metrics,
+            "--config-dir",
+        ])
         .arg(dir)
         .arg("--run-dir")
         .arg(dir.join("run"))
@@ -207,19 +214,42 @@ fn top_shows_the_daemon_follows_the_keys_and_quits() {
         screen.contains("single director (no ha.cf): no peer"),
         "{screen}"
     );
-    assert!(screen.contains("VIPs: 192.0.2.132, 192.0.2.133"), "{screen}");
-    for title in ["VIRTUAL / REAL", "HEALTH", "WEIGHT", "ACTIVE", "INACT", "CONN/S", "B/S OUT"] {
+    assert!(
+        screen.contains("VIPs: 192.0.2.132, 192.0.2.133"),
+        "{screen}"
+    );
+    for title in [
+        "VIRTUAL / REAL",
+        "HEALTH",
+        "WEIGHT",
+        "ACTIVE",
+        "INACT",
+        "CONN/S",
+        "B/S OUT",
+    ] {
         assert!(screen.contains(title), "no {title} in\n{screen}");
     }
     assert_eq!(
         row(&screen, "tcp:192.0.2.132:80")[..6],
         [">", "tcp:192.0.2.132:80", "2/2", "up", "-", "0"]
     );
-    assert_eq!(row(&screen, "198.51.100.1:80")[..5], ["198.51.100.1:80", "up", "1", "0", "0"]);
-    assert_eq!(row(&screen, "198.51.100.2:80")[..3], ["198.51.100.2:80", "up", "3"]);
+    assert_eq!(
+        row(&screen, "198.51.100.1:80")[..5],
+        ["198.51.100.1:80", "up", "1", "0", "0"]
+    );
+    assert_eq!(
+        row(&screen, "198.51.100.2:80")[..3],
+        ["198.51.100.2:80", "up", "3"]
+    );
     // checktype=off: down, quiescent (weight 0)
-    assert_eq!(row(&screen, "198.51.100.3:80")[..3], ["198.51.100.3:80", "down", "0"]);
-    assert!(screen.contains("tcp:192.0.2.132:80: 2/2 up (rr)"), "{screen}");
+    assert_eq!(
+        row(&screen, "198.51.100.3:80")[..3],
+        ["198.51.100.3:80", "down", "0"]
+    );
+    assert!(
+        screen.contains("tcp:192.0.2.132:80: 2/2 up (rr)"),
+        "{screen}"
+    );
 
     // refreshed every second: a second reading gives rates where there were none
     let screen = tmux.wait("rates after a refresh", |s| {
@@ -229,13 +259,26 @@ fn top_shows_the_daemon_follows_the_keys_and_quits() {
     });
     assert_eq!(
         row(&screen, "198.51.100.1:80"),
-        ["198.51.100.1:80", "up", "1", "0", "0", "0", "0", "0", "0", "0", "0"]
+        [
+            "198.51.100.1:80",
+            "up",
+            "1",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0"
+        ]
     );
 
     // keys: down twice selects the second real server, End the last row, k one up
     tmux.keys(&["Down", "Down"]);
     let screen = tmux.wait("the second real selected", |s| {
-        s.lines().any(|l| l.starts_with(">") && l.contains("198.51.100.2:80"))
+        s.lines()
+            .any(|l| l.starts_with(">") && l.contains("198.51.100.2:80"))
     });
     assert!(
         screen.contains("tcp:192.0.2.132:80 198.51.100.2:80: up"),
@@ -243,7 +286,8 @@ fn top_shows_the_daemon_follows_the_keys_and_quits() {
     );
     tmux.keys(&["End"]);
     let screen = tmux.wait("the last row selected", |s| {
-        s.lines().any(|l| l.starts_with(">") && l.contains("198.51.100.3:80"))
+        s.lines()
+            .any(|l| l.starts_with(">") && l.contains("198.51.100.3:80"))
     });
     assert!(
         screen.contains("tcp:192.0.2.133:80 198.51.100.3:80: down"),
@@ -251,7 +295,8 @@ fn top_shows_the_daemon_follows_the_keys_and_quits() {
     );
     tmux.keys(&["k"]);
     tmux.wait("k moves up to the service", |s| {
-        s.lines().any(|l| l.starts_with(">") && l.contains("tcp:192.0.2.133:80"))
+        s.lines()
+            .any(|l| l.starts_with(">") && l.contains("tcp:192.0.2.133:80"))
     });
     // a key top does not know changes nothing
     tmux.keys(&["x"]);
@@ -267,13 +312,18 @@ fn top_shows_the_daemon_follows_the_keys_and_quits() {
     let screen = tmux.wait("the lost daemon in the footer", |s| {
         s.contains("showing the last reading: ")
     });
-    assert!(screen.contains("cannot reach the director daemon"), "{screen}");
+    assert!(
+        screen.contains("cannot reach the director daemon"),
+        "{screen}"
+    );
     assert!(screen.contains("198.51.100.3:80"), "{screen}");
 
     // q quits with status 0 and gives the terminal back
     tmux.keys(&["q"]);
     let exit = wait_for("top to exit", 10, || {
-        std::fs::read_to_string(&done).ok().filter(|s| !s.is_empty())
+        std::fs::read_to_string(&done)
+            .ok()
+            .filter(|s| !s.is_empty())
     });
     assert_eq!(exit.trim(), "exit 0");
 }

@@ -29,7 +29,10 @@ fn www_cf_checks_fallback_reload_stop_and_command_line() {
     // what the metrics step measured, and the screen `director top --once` drew on the real
     // kernel (the README's capture)
     for line in out.lines() {
-        if line.starts_with("metrics: ") || line.starts_with("counted in ") || line.starts_with("vm-run:") {
+        if line.starts_with("metrics: ")
+            || line.starts_with("counted in ")
+            || line.starts_with("vm-run:")
+        {
             println!("{line}");
         }
     }

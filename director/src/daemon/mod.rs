@@ -330,7 +330,9 @@ async fn run_async(opts: Options) -> i32 {
             if let Some(names) = names {
                 return match reader {
                     Some(r) => match r.read(&names).await {
-                        Ok(t) => Response::Traffic { traffic: Box::new(t) },
+                        Ok(t) => Response::Traffic {
+                            traffic: Box::new(t),
+                        },
                         Err(message) => Response::Error { message },
                     },
                     None => Response::Error {

@@ -48,9 +48,7 @@ impl TrafficReader {
     /// The table's traffic now (a dump at most [`MAX_AGE`] old), under `names`.
     pub async fn read(&self, names: &Names) -> Result<Traffic, String> {
         let mut last = self.last.lock().await;
-        let fresh = last
-            .as_ref()
-            .is_some_and(|r| r.at.elapsed() < MAX_AGE);
+        let fresh = last.as_ref().is_some_and(|r| r.at.elapsed() < MAX_AGE);
         if !fresh {
             let kernel = Arc::clone(&self.kernel);
             let at = Instant::now();

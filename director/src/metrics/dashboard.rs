@@ -110,8 +110,25 @@ struct Used {
 
 /// PromQL's aggregation operators and keywords: never metric names.
 const KEYWORDS: [&str; 20] = [
-    "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile",
-    "count_values", "group", "limitk", "limit_ratio", "bool", "and", "or", "unless", "offset",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
+    "limitk",
+    "limit_ratio",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
     "atan2",
 ];
 
@@ -225,7 +242,11 @@ fn queries(dashboard: &Value) -> Vec<(String, String, String)> {
     }
     let mut out = Vec::new();
     panels(&dashboard["panels"], &mut out);
-    for var in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+    for var in dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if var["type"] != "query" {
             continue;
         }
@@ -237,7 +258,9 @@ fn queries(dashboard: &Value) -> Vec<(String, String, String)> {
             .strip_prefix("label_values(")
             .and_then(|s| s.strip_suffix(')'))
             .unwrap_or_else(|| panic!("variable queries are label_values(...): {q}"));
-        let (selector, label) = inner.rsplit_once(',').expect("label_values(SELECTOR, LABEL)");
+        let (selector, label) = inner
+            .rsplit_once(',')
+            .expect("label_values(SELECTOR, LABEL)");
         let title = format!("variable {}", var["name"]);
         // the label as a legend: it must be a label of the selector's metric
         out.push((
@@ -250,20 +273,24 @@ fn queries(dashboard: &Value) -> Vec<(String, String, String)> {
 }
 
 fn load() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/grafana/director.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/grafana/director.json"
+    );
     let text = std::fs::read_to_string(path).expect("configs/grafana/director.json");
     serde_json::from_str(&text).expect("the dashboard is JSON")
 }
 
 /// The problems of `dashboard` against `exported`, in words.
-fn problems(
-    dashboard: &Value,
-    exported: &BTreeMap<String, BTreeSet<String>>,
-) -> Vec<String> {
+fn problems(dashboard: &Value, exported: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let mut problems = Vec::new();
     let mut shown = BTreeSet::new();
     let queries = queries(dashboard);
-    assert!(queries.len() > 10, "the dashboard has only {} queries", queries.len());
+    assert!(
+        queries.len() > 10,
+        "the dashboard has only {} queries",
+        queries.len()
+    );
     for (title, expr, legend) in &queries {
         let used = scan(expr);
         let ours: Vec<&String> = used
@@ -311,7 +338,10 @@ fn the_dashboard_reads_only_what_the_daemon_exports_and_shows_all_of_it() {
         "director_real_connections_active",
         "director_traffic_dump_seconds",
     ] {
-        assert!(exported.contains_key(name), "{name} missing from {exported:?}");
+        assert!(
+            exported.contains_key(name),
+            "{name} missing from {exported:?}"
+        );
     }
     let problems = problems(&load(), &exported);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -326,13 +356,18 @@ fn a_wrong_name_or_label_in_a_query_is_found() {
     target["expr"] = Value::from(expr.replace("director_up", "director_upp"));
     let found = problems(&dashboard, &exported);
     assert!(
-        found.iter().any(|p| p.contains("director_upp is not exported")),
+        found
+            .iter()
+            .any(|p| p.contains("director_upp is not exported")),
         "{found:?}"
     );
     let mut dashboard = load();
     dashboard["panels"][1]["targets"][0]["legendFormat"] = Value::from("{{virtual}}");
     let found = problems(&dashboard, &exported);
-    assert!(found.iter().any(|p| p.contains("label virtual is not")), "{found:?}");
+    assert!(
+        found.iter().any(|p| p.contains("label virtual is not")),
+        "{found:?}"
+    );
 }
 
 #[test]

@@ -46,7 +46,11 @@ pub fn draw(frame: &mut Frame, view: &View, refresh_s: u64, keys: bool) {
     // cut instead (a Min also takes any spare width, hence Length when everything fits).
     let name_width = rows
         .iter()
-        .map(|r| r.real.as_ref().map_or(r.service.len(), |real| real.len() + 2))
+        .map(|r| {
+            r.real
+                .as_ref()
+                .map_or(r.service.len(), |real| real.len() + 2)
+        })
         .max()
         .unwrap_or(0)
         .max(usize::from(COLUMNS[0].1));
@@ -65,7 +69,8 @@ pub fn draw(frame: &mut Frame, view: &View, refresh_s: u64, keys: bool) {
         .column_spacing(1)
         .highlight_symbol("> ")
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected((!rows.is_empty()).then(|| view.selected()));
+    let mut state =
+        TableState::default().with_selected((!rows.is_empty()).then(|| view.selected()));
     frame.render_stateful_widget(widget, table, &mut state);
 
     let mut footer = Vec::new();
@@ -165,7 +170,10 @@ mod tests {
     use crate::traffic::{RealTraffic, ServiceTraffic, Totals, Traffic};
 
     fn screen(view: &View, width: u16, height: u16) -> Vec<String> {
-        text(view, width, height, true).lines().map(str::to_string).collect()
+        text(view, width, height, true)
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     fn view() -> View {
@@ -238,19 +246,61 @@ mod tests {
         assert_eq!(s[2], "VIPs: 192.0.2.132");
         assert!(s[3].starts_with("  VIRTUAL / REAL"), "{s:#?}");
         assert!(s[3].contains("B/S OUT"), "{s:#?}");
-        let words = |line: &str| line.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        let words = |line: &str| {
+            line.split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
         // selected first row; 80 connections over 4 s, 80 kB over 4 s
         assert_eq!(
             words(&s[4]),
-            [">", "tcp:192.0.2.132:80", "1/2", "up", "-", "3", "7", "180", "20", "0", "0", "20.0k", "0"]
+            [
+                ">",
+                "tcp:192.0.2.132:80",
+                "1/2",
+                "up",
+                "-",
+                "3",
+                "7",
+                "180",
+                "20",
+                "0",
+                "0",
+                "20.0k",
+                "0"
+            ]
         );
         assert_eq!(
             words(&s[5]),
-            ["192.0.2.250:80", "up", "1", "3", "7", "180", "20", "0", "0", "20.0k", "0"]
+            [
+                "192.0.2.250:80",
+                "up",
+                "1",
+                "3",
+                "7",
+                "180",
+                "20",
+                "0",
+                "0",
+                "20.0k",
+                "0"
+            ]
         );
         assert_eq!(
             words(&s[6]),
-            ["192.0.2.251:80", "down", "-", "-", "-", "-", "-", "-", "-", "-", "-"]
+            [
+                "192.0.2.251:80",
+                "down",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-"
+            ]
         );
         assert_eq!(s[10], "tcp:192.0.2.132:80: 1/2 up (rr)");
         assert!(s[11].contains("q quit"), "{s:#?}");

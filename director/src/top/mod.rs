@@ -132,8 +132,7 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 /// One refresh: the status and the traffic (each bounded by 2 s).
 async fn fetch(run_dir: &Path) -> (Result<Status, String>, Result<Traffic, String>) {
     let ask = |req: Request| async move {
-        match tokio::time::timeout(Duration::from_secs(2), control::request(run_dir, &req)).await
-        {
+        match tokio::time::timeout(Duration::from_secs(2), control::request(run_dir, &req)).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("the daemon did not answer within 2 s".to_string()),

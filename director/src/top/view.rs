@@ -185,7 +185,13 @@ impl View {
             row.note = Some(format!("{} (not managed by director)", tv.scheduler));
             rows.push(row);
             for tr in &tv.reals {
-                rows.push(real_row(&tv.name, &tr.address, "-".into(), Some(tr), &rates));
+                rows.push(real_row(
+                    &tv.name,
+                    &tr.address,
+                    "-".into(),
+                    Some(tr),
+                    &rates,
+                ));
             }
         }
         rows
@@ -315,7 +321,11 @@ fn address_of(name: &str) -> Option<String> {
         return None;
     }
     let (host, _port) = rest.rsplit_once(':')?;
-    Some(host.trim_start_matches('[').trim_end_matches(']').to_string())
+    Some(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
 }
 
 /// `3d 4h`, `2h 5m`, `4m 12s`, `9s`.
@@ -538,7 +548,10 @@ mod tests {
     fn a_lost_daemon_keeps_the_last_screen_and_says_so() {
         let mut v = View::default();
         v.update(Ok(status()), Ok(reading(0, 0, false)));
-        v.update(Err("cannot reach the director daemon".into()), Err("x".into()));
+        v.update(
+            Err("cannot reach the director daemon".into()),
+            Err("x".into()),
+        );
         assert_eq!(v.error.as_deref(), Some("cannot reach the director daemon"));
         assert_eq!(v.rows().len(), 4);
         v.update(
@@ -548,10 +561,7 @@ mod tests {
         assert!(v.error.is_none());
         assert_eq!(v.rows().len(), 3);
         assert!(v.rows()[1].connections.is_none());
-        assert_eq!(
-            v.traffic_note(),
-            Some("this daemon programs no IPVS table")
-        );
+        assert_eq!(v.traffic_note(), Some("this daemon programs no IPVS table"));
     }
 
     #[test]
