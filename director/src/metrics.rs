@@ -509,9 +509,10 @@ mod tests {
     use proptest::prelude::*;
     use std::io::{Read, Write};
 
-    #[test]
-    fn exposes_reals_fallback_role_and_counters() {
-        let st = Status {
+    /// A pair member with a peer, a virtual service on its fallback, BIRD announcements
+    /// (dashboard.rs uses it too).
+    pub(super) fn status() -> Status {
+        Status {
             node: "a".into(),
             mode: "pair".into(),
             failover: Some(FailoverStatus {
@@ -555,7 +556,12 @@ mod tests {
                 ..Default::default()
             }),
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn exposes_reals_fallback_role_and_counters() {
+        let st = status();
         let c = Counters {
             reloads: 2,
             heartbeat_rejected: vec![("replay".into(), 3)],

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{render, Counters};
-use crate::status::*;
 
 /// Labels Prometheus adds to every series it scrapes.
 const TARGET_LABELS: [&str; 2] = ["instance", "job"];
@@ -16,48 +15,7 @@ const TARGET_LABELS: [&str; 2] = ["instance", "job"];
 /// A daemon with every part present: pair mode, announcements, a virtual service with a real
 /// server, heartbeat refusals, check lags and traffic.
 fn everything() -> String {
-    let status = Status {
-        node: "a".into(),
-        mode: "pair".into(),
-        failover: Some(FailoverStatus {
-            role: "active".into(),
-            peer: Some(PeerStatus {
-                name: "b".into(),
-                state: "up".into(),
-                role: Some("standby".into()),
-                last_heard_ms: Some(100),
-            }),
-            resources: vec![ResourceStatus {
-                group: "a".into(),
-                resource: "IPaddr2::192.0.2.132".into(),
-                state: "running".into(),
-            }],
-            ..Default::default()
-        }),
-        virtuals: vec![VirtualStatus {
-            name: "tcp:192.0.2.132:80".into(),
-            scheduler: "rr".into(),
-            fallback_active: false,
-            reals: vec![RealStatus {
-                address: "192.0.2.250:80".into(),
-                health: "up".into(),
-                weight: Some(1),
-                reason: None,
-            }],
-        }],
-        announce: Some(AnnounceStatus {
-            announced: vec!["192.0.2.132".into()],
-            wanted: vec!["192.0.2.132".into()],
-            protocols: vec![BirdProtocolStatus {
-                name: "router1".into(),
-                proto: "BGP".into(),
-                state: "up".into(),
-                info: "Established".into(),
-            }],
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let status = super::tests::status();
     let counters = Counters {
         heartbeat_rejected: vec![("replay".into(), 1)],
         check_lag: vec![(0.99, 0.002)],
