@@ -166,7 +166,6 @@ fn table_row(r: &Row) -> TableRow<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{RealStatus, Status, VirtualStatus};
     use crate::traffic::{RealTraffic, ServiceTraffic, Totals, Traffic};
 
     fn screen(view: &View, width: u16, height: u16) -> Vec<String> {
@@ -177,32 +176,10 @@ mod tests {
     }
 
     fn view() -> View {
-        let status = Status {
-            node: "lb1".into(),
-            mode: "single".into(),
-            config_dir: "/etc/ha.d".into(),
-            uptime_s: 42,
-            virtuals: vec![VirtualStatus {
-                name: "tcp:192.0.2.132:80".into(),
-                scheduler: "rr".into(),
-                fallback_active: false,
-                reals: vec![
-                    RealStatus {
-                        address: "192.0.2.250:80".into(),
-                        health: "up".into(),
-                        weight: Some(1),
-                        reason: None,
-                    },
-                    RealStatus {
-                        address: "192.0.2.251:80".into(),
-                        health: "down".into(),
-                        weight: None,
-                        reason: Some("connection refused".into()),
-                    },
-                ],
-            }],
-            ..Default::default()
-        };
+        let mut status = super::super::view::tests::status();
+        status.mode = "single".into();
+        status.failover = None;
+        status.uptime_s = 42;
         let reading = |taken_ms, c: u64| Traffic {
             taken_ms,
             dump_ms: 0,

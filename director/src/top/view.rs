@@ -366,12 +366,13 @@ pub fn si(v: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::status::{FailoverStatus, PeerStatus, RealStatus, ResourceStatus, VirtualStatus};
     use crate::traffic::Totals;
 
-    fn status() -> Status {
+    /// A pair member with one service of two real servers, one down (draw.rs uses it too).
+    pub(in crate::top) fn status() -> Status {
         Status {
             node: "lb1".into(),
             mode: "pair".into(),
