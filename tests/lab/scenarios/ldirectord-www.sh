@@ -175,8 +175,15 @@ echo "before: connections $conns0, packets in $pkts0, bytes in $bytes0 (rs1 $r1c
 case "$conns0$pkts0$bytes0$r1c0$r2c0" in *missing*) cat /tmp/m.txt; fail "no traffic in /metrics" ;; esac
 SENT=10
 requests $SENT "Test Page rs[12]" > /dev/null || fail "requests for the metrics"
+# what wait_until shows when the counters do not grow
+dump() {
+    grep -E "^director_(virtual|real)_connections_total" /tmp/m.txt
+    in_ns director "$ORACLE" -Ln --stats --exact
+    tail -20 /tmp/director.log
+}
 took=$(wait_until 'scrape; [ "$(sample "director_virtual_connections_total{$VS}")" -ge $((conns0 + SENT)) ]' 15) ||
     fail "the connections in /metrics did not grow by $SENT: $took"
+unset -f dump
 echo "counted in /metrics after ${took}0 ms"
 # Nothing flows now: the kernel's figures are read right after the scrape and must be the same.
 in_ns director "$ORACLE" -Ln --stats --exact
