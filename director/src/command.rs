@@ -82,6 +82,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A live full-screen view of the running daemon: role, peer, VIPs, every virtual service
+    /// and real server with health, weight, connections and traffic rates (q quits).
+    Top {
+        /// The running daemon's runtime directory (its control socket).
+        #[arg(long, default_value = "/run/director")]
+        run_dir: PathBuf,
+        /// Seconds between two refreshes.
+        #[arg(long, default_value_t = 1, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        refresh: u64,
+        /// Print one screen as text (rates over two readings 4 s apart) and exit: for
+        /// scripts and logs.
+        #[arg(long)]
+        once: bool,
+        /// With --once: the width of the text.
+        #[arg(long, default_value_t = 132, value_name = "COLUMNS",
+              value_parser = clap::value_parser!(u16).range(60..=1000))]
+        width: u16,
+    },
     /// Give this node's resources to the peer (Heartbeat's hb_standby).
     Standby {
         /// The running daemon's runtime directory (its control socket).

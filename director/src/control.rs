@@ -1,4 +1,4 @@
-//! The control socket: `director status|standby|takeover|reload` talk to the running daemon
+//! The control socket: `director status|standby|takeover|reload|top` talk to the running daemon
 //! over a Unix socket (`RUN_DIR/director.sock`, mode 0600, root-only: the peer's uid is checked
 //! with SO_PEERCRED). One JSON request line, one JSON response line.
 
@@ -22,15 +22,26 @@ pub enum Request {
     Takeover,
     /// Re-read the configuration; keep the running one if the new one is wrong.
     Reload,
+    /// The IPVS table's counters per service and real server (`director top`).
+    Traffic,
 }
 
 /// The daemon's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "result")]
 pub enum Response {
-    Ok { message: String },
-    Status { status: Box<crate::status::Status> },
-    Error { message: String },
+    Ok {
+        message: String,
+    },
+    Status {
+        status: Box<crate::status::Status>,
+    },
+    Traffic {
+        traffic: Box<crate::traffic::Traffic>,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// Errors of the control socket.
@@ -195,6 +206,7 @@ mod tests {
             Just(Request::Standby),
             Just(Request::Takeover),
             Just(Request::Reload),
+            Just(Request::Traffic),
         ]
     }
 
@@ -219,7 +231,7 @@ mod tests {
 
         #[test]
         fn unknown_commands_are_refused(cmd in "[a-z]{1,12}") {
-            prop_assume!(!["status", "standby", "takeover", "reload"].contains(&cmd.as_str()));
+            prop_assume!(!["status", "standby", "takeover", "reload", "traffic"].contains(&cmd.as_str()));
             let line = format!("{{\"cmd\":\"{cmd}\"}}");
             prop_assert!(decode_request(&line).is_err());
         }

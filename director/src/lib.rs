@@ -4,6 +4,8 @@
 //! - `metrics`: Prometheus text exposition on GET /metrics
 //! - `status`: what `director status` shows (serde + human rendering)
 //! - `pair`: the pair mode's decisions (ldirectord resources, sync plan, reload plan), pure
+//! - `traffic`: IPVS counters per service and real server under director's names, rates
+//! - `top`: `director top`, the live terminal view (control socket -> ratatui)
 //! - `daemon`: the I/O loops (checks, kernel table, failover, control socket, signals)
 //! - `lvs`: the ldirectord behaviour of one file (pure core: `Core::step`, desired table)
 //! - `ipvs`: IPVS over generic netlink (model, plan, codec, client)
@@ -30,3 +32,5 @@ pub mod lvs;
 pub mod metrics;
 pub mod pair;
 pub mod status;
+pub mod top;
+pub mod traffic;

@@ -78,6 +78,18 @@ fn main() -> ExitCode {
             stonith_command.map(|a| a.0),
         )),
         Command::Status { run_dir, json } => control_command(&run_dir, Request::Status, json),
+        Command::Top {
+            run_dir,
+            once: true,
+            width,
+            ..
+        } => exit(director::top::once(&run_dir, width)),
+        Command::Top {
+            run_dir, refresh, ..
+        } => exit(director::top::run(
+            &run_dir,
+            std::time::Duration::from_secs(refresh),
+        )),
         Command::Standby { run_dir } => control_command(&run_dir, Request::Standby, false),
         Command::Takeover { run_dir } => control_command(&run_dir, Request::Takeover, false),
         Command::Reload { run_dir } => control_command(&run_dir, Request::Reload, false),
@@ -145,6 +157,16 @@ fn control_command(run_dir: &std::path::Path, req: Request, json: bool) -> ExitC
             }
             ExitCode::SUCCESS
         }
+        Ok(Response::Traffic { traffic }) => match serde_json::to_string_pretty(&traffic) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("director: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Response::Error { message }) => {
             eprintln!("director: {message}");
             ExitCode::FAILURE

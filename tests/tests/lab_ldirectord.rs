@@ -1,7 +1,8 @@
 //! director as ldirectord against the real kernel in the lab VM (needs qemu; `--features
 //! lab`, after `cargo build --release -p director`). The scenario is
 //! `tests/lab/scenarios/ldirectord-www.sh`: the seed's www.cf with busybox httpd real
-//! servers, failures, the fallback, reloads, stop, and the `ldirectord` command line.
+//! servers, failures, the fallback, reloads, stop, and the `ldirectord` command line; the
+//! traffic a client sends through the VIP in the daemon's `/metrics` (issue 14, item 2).
 
 use std::time::Duration;
 
@@ -9,11 +10,13 @@ use tests::lab::LabRun;
 
 #[test]
 fn www_cf_checks_fallback_reload_stop_and_command_line() {
-    LabRun::scenario("ldirectord-www.sh")
+    let out = LabRun::scenario("ldirectord-www.sh")
         .timeout(Duration::from_secs(600))
         .passes(&[
             "== print-ipvs equals the programmed table",
             "== both real servers answer",
+            "== the client's traffic is in /metrics and equals the kernel's counters",
+            "== director top shows the traffic",
             "== the fallback serves the client",
             "== reload moved only rs2, every request answered",
             "== broken file refused, table kept",
@@ -23,4 +26,21 @@ fn www_cf_checks_fallback_reload_stop_and_command_line() {
             "== cleanstop=no kept the table",
             "PASS",
         ]);
+    // what the metrics step measured, and the screen `director top --once` drew on the real
+    // kernel (the README's capture)
+    for line in out.lines() {
+        if line.starts_with("metrics: ")
+            || line.starts_with("counted in ")
+            || line.starts_with("vm-run:")
+        {
+            println!("{line}");
+        }
+    }
+    if let Some(screen) = out
+        .split("--- director top\n")
+        .nth(1)
+        .and_then(|s| s.split("--- end of director top").next())
+    {
+        println!("{screen}");
+    }
 }

@@ -43,7 +43,7 @@ pub fn kernel(ipvs: impl Ipvs + Send + 'static) -> Kernel {
     Arc::new(Mutex::new(Box::new(ipvs)))
 }
 
-fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock only means a panic elsewhere while holding it; the data is plain.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -6,6 +6,8 @@
 //! - `lane`: runs fallbackcommand, callback and execute= commands, each kind apart, bounded
 //! - `monitor`: appends `monitorfile` lines, off the loop
 //! - `sdwatchdog`: systemd's service watchdog, notified while the loops that matter turn
+//! - `traffic`: the IPVS counters for `/metrics` and `director top` (one dump per scrape, on
+//!   a handle of its own)
 //! - `lvs`: one ldirectord file at work (`Lvs::start`, `reload`, `status`, `stop`): the loop
 //!   that drives `lvs::Core`
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
@@ -28,6 +30,7 @@ pub mod mail;
 pub mod monitor;
 pub mod pair;
 pub mod sdwatchdog;
+pub mod traffic;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,7 +45,9 @@ use crate::ipvs::memory::MemoryIpvs;
 use crate::logging;
 use crate::metrics::{self, Counters};
 use crate::status::Status;
+use crate::traffic::Names;
 use lvs::{Kernel, Lvs, LvsOptions, LvsStatus, ReloadCause};
+use traffic::TrafficReader;
 
 /// Which IPVS table the daemon programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -181,6 +186,27 @@ pub fn open_kernel(backend: Backend) -> Result<Kernel, String> {
     }
 }
 
+/// The handle the traffic counters are read through: for the kernel a netlink socket of its
+/// own (a dump never waits for, nor holds up, the loops' changes), for the in-memory table
+/// the table itself (it has no other copy).
+pub fn open_traffic_kernel(backend: Backend, kernel: &Kernel) -> Result<Kernel, String> {
+    match backend {
+        Backend::Kernel => Client::connect_or_load()
+            .map(lvs::kernel)
+            .map_err(|e| format!("cannot open the IPVS table for its counters: {e}")),
+        Backend::Memory => Ok(Arc::clone(kernel)),
+    }
+}
+
+/// The names of every file's services and real servers, for their traffic.
+fn names_of(watches: &[watch::Receiver<LvsStatus>]) -> Names {
+    let mut names = Names::default();
+    for w in watches {
+        names.extend(&w.borrow().names);
+    }
+    names
+}
+
 /// The standard probes (every service this build can check), run on the check thread.
 pub fn lvs_options(log: &logging::Routing) -> LvsOptions {
     let mut options = LvsOptions::new(Arc::new(healthcheck::runner::standard()));
@@ -314,10 +340,40 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
             });
         }
     };
+    let started = Instant::now();
+    let reader = match &kernel {
+        Some(k) => match open_traffic_kernel(opts.backend, k) {
+            Ok(k) => Some(Arc::new(TrafficReader::new(k, started))),
+            Err(e) => {
+                tracing::warn!("{e}: no traffic in the metrics nor in director top");
+                None
+            }
+        },
+        None => None,
+    };
     let (req_tx, mut req_rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(16);
+    let control_reader = reader.clone();
+    let control_watches = set.watches();
     let control_task = tokio::spawn(control::serve(listener, move |req| {
         let tx = req_tx.clone();
+        let reader = control_reader.clone();
+        let names = (req == Request::Traffic).then(|| names_of(&control_watches));
         async move {
+            // Traffic is answered here, beside the loop: a dump never delays a reload or a
+            // standby waiting in the loop.
+            if let Some(names) = names {
+                return match reader {
+                    Some(r) => match r.read(&names).await {
+                        Ok(t) => Response::Traffic {
+                            traffic: Box::new(t),
+                        },
+                        Err(message) => Response::Error { message },
+                    },
+                    None => Response::Error {
+                        message: "this daemon programs no IPVS table: no traffic to show".into(),
+                    },
+                };
+            }
             let (reply, rx) = oneshot::channel();
             if tx.send((req, reply)).await.is_err() {
                 return Response::Error {
@@ -329,7 +385,6 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
             })
         }
     }));
-    let started = Instant::now();
     let config_dir = opts.config_dir.display().to_string();
     // Scale-out: announced once the table is programmed, withdrawn before it is cleared.
     let announcer = announce_settings.map(|a| {
@@ -347,6 +402,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                 let config_dir = config_dir.clone();
                 let node = node.clone();
                 let announced = announcer.as_ref().map(announcer::Announcer::watch);
+                let reader = reader.clone();
                 Some(tokio::spawn(async move {
                     let source = move || {
                         let statuses: Vec<LvsStatus> =
@@ -355,7 +411,26 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                         let (mut status, counters) =
                             build_status(&statuses, node_status.as_ref(), started, &config_dir);
                         status.announce = announced.as_ref().map(|a| a.borrow().clone());
-                        metrics::render(&status, &counters)
+                        let names = names_of(&watches);
+                        let reader = reader.clone();
+                        async move {
+                            let traffic = match &reader {
+                                Some(r) => match r.read(&names).await {
+                                    Ok(t) => Some(t),
+                                    Err(e) => {
+                                        tracing::warn!("metrics without traffic: {e}");
+                                        None
+                                    }
+                                },
+                                None => None,
+                            };
+                            // 100,000 real servers make a large text: off the runtime's threads.
+                            tokio::task::spawn_blocking(move || {
+                                metrics::render(&status, &counters, traffic.as_ref())
+                            })
+                            .await
+                            .unwrap_or_default()
+                        }
                     };
                     if let Err(e) = metrics::serve(addr, source).await {
                         tracing::error!("metrics on {addr}: {e}");
@@ -598,6 +673,10 @@ async fn wait_loop(
                         status.announce = announcer.map(announcer::Announcer::status);
                         Response::Status { status: Box::new(status) }
                     }
+                    // Answered beside the loop (run_async); here only if that changes.
+                    Request::Traffic => Response::Error {
+                        message: "traffic is answered by the control socket's task".into(),
+                    },
                     Request::Reload => match reload_all(set, node, pair.as_deref_mut(), ReloadCause::Request).await {
                         Ok(message) => Response::Ok { message },
                         Err(message) => Response::Error { message },

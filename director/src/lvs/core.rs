@@ -762,8 +762,10 @@ impl Core {
     fn publish(&mut self) -> Effect {
         let table = self.reconciler.table();
         let mut virtuals = Vec::new();
+        let mut names = crate::traffic::Names::default();
         for (spec, x) in self.mapped.virtuals.iter().zip(&self.mapped.extras) {
             let key = spec.service.key;
+            names.service(key, x.address.to_string());
             let dests = table.services.get(&key).map(|c| &c.dests);
             let fallback_active = spec.fallback.as_ref().is_some_and(|f| {
                 dests.is_some_and(|d| d.contains_key(&engine::kernel_dest(&key, f).key()))
@@ -778,11 +780,12 @@ impl Core {
                         Health::Down => "down",
                         Health::Unknown => "unknown",
                     };
-                    let weight = dests
-                        .and_then(|d| d.get(&engine::kernel_dest(&key, &rs.dest).key()))
-                        .map(|d| d.weight);
+                    let kernel = engine::kernel_dest(&key, &rs.dest).key();
+                    let weight = dests.and_then(|d| d.get(&kernel)).map(|d| d.weight);
+                    let address = mapping::real_name(r.key.real.ip(), r.key.real.port());
+                    names.real(key, kernel, address.clone());
                     RealStatus {
-                        address: mapping::real_name(r.key.real.ip(), r.key.real.port()),
+                        address,
                         health: health.to_string(),
                         weight,
                         reason: self.reasons.get(&r.key).cloned(),
@@ -798,6 +801,7 @@ impl Core {
         }
         self.status.file = self.options.file.clone();
         self.status.virtuals = virtuals;
+        self.status.names = names;
         Effect::Publish(self.status.clone())
     }
 }

@@ -22,6 +22,9 @@ pub struct LvsStatus {
     /// Recent check start lags in seconds (due -> started): (quantile, value).
     pub check_lag: Vec<(f64, f64)>,
     pub checks: u64,
+    /// The kernel keys of the virtual services and real servers shown in `virtuals`, so that
+    /// their traffic (`crate::traffic`) shows under the same names.
+    pub names: crate::traffic::Names,
 }
 
 /// The health-check loop's sign of life, read by the `ldirectord::NAME` resource's monitor:

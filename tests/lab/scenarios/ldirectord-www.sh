@@ -12,7 +12,9 @@
 # serves the client; one back -> the fallback leaves; reload with a changed file moves only
 # the changed real and no client request fails; reload with a broken file keeps the table;
 # SIGTERM purges (cleanstop); the `ldirectord` command line starts, reports, reloads and
-# stops the same daemon with its pid file.
+# stops the same daemon with its pid file; the traffic a client sends through the VIP shows
+# in the daemon's /metrics (the counters grow by at least what was sent, and equal the
+# kernel's own figures in `ipvsadm -Ln --stats --exact`).
 . /lab/lib.sh
 trap 'stop_all; lab_cleanup' EXIT
 
@@ -139,7 +141,7 @@ requests() {
 
 log "director run"
 "$IP" netns exec director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \
-    --metrics off > /tmp/director.log 2>&1 &
+    --metrics 127.0.0.1:9494 > /tmp/director.log 2>&1 &
 DPID=$!
 wait_table "has_line '-a -t 192.0.2.132:80 -r 192.0.2.250:80 -g -w 1' && has_line '-a -t 192.0.2.132:80 -r 192.0.2.251:80 -g -w 1'" 20 > /dev/null
 table > /tmp/programmed.txt
@@ -150,6 +152,85 @@ seen=$(requests 6 "Test Page rs[12]") || fail "requests: $seen"
 case $seen in *rs1*) ;; *) fail "rs1 never answered: $seen" ;; esac
 case $seen in *rs2*) ;; *) fail "rs2 never answered: $seen" ;; esac
 log "both real servers answer"
+
+# scrape: the daemon's /metrics into /tmp/m.txt. sample SERIES: one value of it ("missing").
+scrape() {
+    in_ns director busybox timeout 5 busybox wget -q -O /tmp/m.txt http://127.0.0.1:9494/metrics ||
+        fail "scrape of /metrics"
+}
+sample() { awk -v want="$1" '$1 == want { print $2; found = 1 } END { if (!found) print "missing" }' /tmp/m.txt; }
+VS='virtual_service="tcp:192.0.2.132:80"'
+R1="$VS,real=\"192.0.2.250:80\""
+R2="$VS,real=\"192.0.2.251:80\""
+# The kernel folds its per-CPU counters into what it reports every 2 s: let the requests
+# above be counted before the first reading.
+sleep 3
+scrape
+conns0=$(sample "director_virtual_connections_total{$VS}")
+pkts0=$(sample "director_virtual_incoming_packets_total{$VS}")
+bytes0=$(sample "director_virtual_incoming_bytes_total{$VS}")
+r1c0=$(sample "director_real_connections_total{$R1}")
+r2c0=$(sample "director_real_connections_total{$R2}")
+echo "before: connections $conns0, packets in $pkts0, bytes in $bytes0 (rs1 $r1c0, rs2 $r2c0)"
+case "$conns0$pkts0$bytes0$r1c0$r2c0" in *missing*) cat /tmp/m.txt; fail "no traffic in /metrics" ;; esac
+SENT=10
+requests $SENT "Test Page rs[12]" > /dev/null || fail "requests for the metrics"
+# what wait_until shows when the counters do not grow
+dump() {
+    grep -E "^director_(virtual|real)_connections_total" /tmp/m.txt
+    in_ns director "$ORACLE" -Ln --stats --exact
+    tail -20 /tmp/director.log
+}
+took=$(wait_until 'scrape; [ "$(sample "director_virtual_connections_total{$VS}")" -ge $((conns0 + SENT)) ]' 15) ||
+    fail "the connections in /metrics did not grow by $SENT: $took"
+unset -f dump
+echo "counted in /metrics after ${took}0 ms"
+# Nothing flows now: the kernel's figures are read right after the scrape and must be the same.
+in_ns director "$ORACLE" -Ln --stats --exact
+conns=$(($(sample "director_virtual_connections_total{$VS}") - conns0))
+pkts=$(($(sample "director_virtual_incoming_packets_total{$VS}") - pkts0))
+bytes=$(($(sample "director_virtual_incoming_bytes_total{$VS}") - bytes0))
+r1c=$(($(sample "director_real_connections_total{$R1}") - r1c0))
+r2c=$(($(sample "director_real_connections_total{$R2}") - r2c0))
+echo "metrics: $SENT requests sent; connections +$conns (rs1 +$r1c, rs2 +$r2c), packets in +$pkts, bytes in +$bytes"
+[ "$conns" -ge "$SENT" ] || fail "connections grew by $conns, the client made $SENT"
+[ $((r1c + r2c)) -ge "$SENT" ] && [ "$r1c" -gt 0 ] && [ "$r2c" -gt 0 ] ||
+    fail "real servers' connections grew by $r1c and $r2c for $SENT requests (rr)"
+# each connection: at least a SYN, the request and a FIN from the client, each at least an IPv4
+# and a TCP header (40 bytes), the request at least "GET /index.php HTTP/1.1\r\n" (25 bytes)
+[ "$pkts" -ge $((3 * SENT)) ] || fail "packets in grew by $pkts for $SENT connections"
+[ "$bytes" -ge $((40 * pkts + 25 * SENT)) ] || fail "bytes in grew by $bytes for $pkts packets"
+for col in 3:connections 4:incoming_packets 5:outgoing_packets 6:incoming_bytes 7:outgoing_bytes; do
+    n=${col%%:*} name=${col#*:}
+    got=$(sample "director_virtual_${name}_total{$VS}")
+    want=$(stats_field director 192.0.2.132:80 "$n")
+    [ "$got" = "$want" ] || fail "director_virtual_${name}_total is $got, ipvsadm says $want"
+    for rs in 192.0.2.250 192.0.2.251; do
+        got=$(sample "director_real_${name}_total{$VS,real=\"$rs:80\"}")
+        want=$(stats_field director 192.0.2.132:80 "$rs:80" "$n")
+        [ "$got" = "$want" ] || fail "director_real_${name}_total of $rs is $got, ipvsadm says $want"
+    done
+done
+for series in "director_real_up{$R1} 1" "director_real_up{$R2} 1" "director_real_weight{$R1} 1"; do
+    grep -qxF "$series" /tmp/m.txt || fail "no '$series' in /metrics"
+done
+grep -E "^director_real_connections_(active|inactive)\{$VS" /tmp/m.txt || fail "no connection gauges"
+log "the client's traffic is in /metrics and equals the kernel's counters"
+
+# director top --once (two readings 4 s apart) while a client sends requests: the rates move.
+(requests 40 "Test Page rs[12]" > /dev/null 2>&1) &
+LOAD=$!
+sleep 1
+in_ns director "$DIRECTOR" top --once --run-dir /run/director > /tmp/top.txt || fail "director top --once"
+wait "$LOAD"
+echo "--- director top"
+cat /tmp/top.txt
+echo "--- end of director top"
+# "> tcp:192.0.2.132:80  2/2 up  -  ACTIVE INACT CONNS CONN/S ...": the selected service row
+rate=$(awk '$1 == ">" && $2 == "tcp:192.0.2.132:80" { print $9 }' /tmp/top.txt)
+case $rate in "" | "-" | 0) fail "director top shows no connection rate under traffic ($rate)" ;; esac
+grep -q "192.0.2.251:80 *up" /tmp/top.txt || fail "director top does not show rs2 up"
+log "director top shows the traffic ($rate connections/s)"
 
 log "stop rs2"
 stop_rs rs2
