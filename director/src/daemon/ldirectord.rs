@@ -327,7 +327,6 @@ async fn serve(
     log_cfgname: Option<String>,
     log: &crate::logging::Routing,
 ) -> i32 {
-    use tokio::signal::unix::{signal, SignalKind};
     let set = match super::start_all(&[path], &kernel, super::lvs_options(log), log_cfgname).await {
         Ok(s) => s,
         Err(e) => {
@@ -336,25 +335,20 @@ async fn serve(
         }
     };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-    let (mut hup, mut term, mut int, mut quit) = match (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::quit()),
-    ) {
-        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-        _ => {
-            tracing::error!("cannot install signal handlers");
+    let mut signals = match super::signals::Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install signal handlers: {e}");
             set.stop().await;
             return 1;
         }
     };
     let name = loop {
-        tokio::select! {
-            _ = hup.recv() => { let _ = set.reload(ReloadCause::Signal).await; }
-            _ = term.recv() => break "TERM",
-            _ = int.recv() => break "INT",
-            _ = quit.recv() => break "QUIT",
+        match signals.next().await {
+            super::signals::Sig::Reload => {
+                let _ = set.reload(ReloadCause::Signal).await;
+            }
+            super::signals::Sig::Stop(name) => break name,
         }
     };
     tracing::info!("Linux Director Daemon terminated on signal: {name}");

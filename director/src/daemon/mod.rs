@@ -30,6 +30,7 @@ pub mod mail;
 pub mod monitor;
 pub mod pair;
 pub mod sdwatchdog;
+pub mod signals;
 pub mod traffic;
 
 use std::path::{Path, PathBuf};
@@ -616,16 +617,10 @@ async fn wait_loop(
     started: Instant,
     config_dir: &str,
 ) -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (mut hup, mut term, mut int, mut quit) = match (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::quit()),
-    ) {
-        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-        _ => {
-            tracing::error!("cannot install signal handlers");
+    let mut signals = match signals::Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install signal handlers: {e}");
             return "ERROR";
         }
     };
@@ -657,12 +652,12 @@ async fn wait_loop(
                     return "NODE";
                 }
             }
-            _ = hup.recv() => {
-                let _ = reload_all(set, node, pair.as_deref_mut(), ReloadCause::Signal).await;
-            }
-            _ = term.recv() => return "TERM",
-            _ = int.recv() => return "INT",
-            _ = quit.recv() => return "QUIT",
+            sig = signals.next() => match sig {
+                signals::Sig::Reload => {
+                    let _ = reload_all(set, node, pair.as_deref_mut(), ReloadCause::Signal).await;
+                }
+                signals::Sig::Stop(name) => return name,
+            },
             req = requests.recv() => {
                 let Some((req, reply)) = req else { continue };
                 let response = match req {

@@ -611,7 +611,10 @@ mod tests {
         };
         advance(Duration::from_secs(5)).await;
         tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "prepare went on before the files ran");
+        assert!(
+            !waiting.is_finished(),
+            "prepare went on before the files ran"
+        );
         r.set_ready();
         tokio::time::timeout(Duration::from_secs(1), waiting)
             .await
