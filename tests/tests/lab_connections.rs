@@ -30,6 +30,11 @@ fn no_connection_breaks_in_crash_failback_standby_and_restart_in_dr_and_nat() {
         .env("DEADTIME_MS", "2000")
         .env("WARNTIME_MS", "1200")
         .env("INITDEAD_MS", "4000")
+        // A connection counts as stalled after 3.5 s without an answer, not deadtime + 1 s:
+        // a client's TCP retransmits at 0.2, 0.6, 1.4 and 3.0 s after the crash, so with
+        // deadtime 2 s the first one the new active node can answer is the one at 3.0 s
+        // (with the scenario's default deadtime 1 s it is the one at 1.4 s, under its 2 s)
+        .env("STALL_MS", "3500")
         .timeout(Duration::from_secs(900))
         .passes(&["PASS"]);
     for mode in ["dr", "nat"] {
