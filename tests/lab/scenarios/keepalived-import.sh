@@ -159,7 +159,12 @@ for file in $VRRP_FILES; do
     kpid=$!
     prev=""
     stable=0
-    for _ in $(seq 1 60); do
+    # keepalived becomes MASTER after 3 adverts and its skew (up to one more advert): wait
+    # that long for the largest advert_int of the file (the corpus has 12 s), at least 30 s.
+    adv=$(awk '$1 == "advert_int" && $2 + 0 > m { m = $2 + 0 } END { print int(m + 0.999) }' "$work/vrrp.conf")
+    limit=$(( (4 * ${adv:-1} + 10) > 30 ? 4 * ${adv:-1} + 10 : 30 ))
+    until_cs=$(($(now_cs) + limit * 100))
+    while [ "$(now_cs)" -lt "$until_cs" ]; do
         sleep 0.5
         cur=$(addresses "$ns")
         if [ "$cur" = "$prev" ] && [ "$cur" != "$(cat "$work/before")" ]; then
