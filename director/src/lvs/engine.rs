@@ -319,26 +319,6 @@ pub struct About {
     pub rs: Option<String>,
 }
 
-/// The service name of `key` in ldirectord's words (`tcp:ADDR:PORT`, `fwm:MARK`).
-pub fn service_id(key: &ServiceKey) -> String {
-    match key {
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => {
-            let proto = match protocol {
-                crate::ipvs::Protocol::Tcp => "tcp".to_string(),
-                crate::ipvs::Protocol::Udp => "udp".to_string(),
-                crate::ipvs::Protocol::Sctp => "sctp".to_string(),
-                crate::ipvs::Protocol::Other(n) => n.to_string(),
-            };
-            format!("{proto}:{}", socket_name(addr, *port))
-        }
-        ServiceKey::Fwmark { mark, .. } => format!("fwm:{mark}"),
-    }
-}
-
 /// The service and real server a change touches.
 pub fn about(change: &Change) -> About {
     let (key, dest) = match change {
@@ -348,7 +328,7 @@ pub fn about(change: &Change) -> About {
         Change::DelDest(k, dk) => (k, Some(*dk)),
     };
     About {
-        vs: service_id(key),
+        vs: crate::traffic::service_name(key),
         rs: dest.map(|dk| socket_name(&dk.addr, dk.port)),
     }
 }
@@ -376,7 +356,7 @@ pub fn describe_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<St
 
 /// What each line of [`describe_stop`] is about, in the same order.
 pub fn about_stop(key: &ServiceKey, config: Option<&ServiceConfig>) -> Vec<About> {
-    let vs = service_id(key);
+    let vs = crate::traffic::service_name(key);
     let mut out: Vec<About> = config
         .map(|c| {
             c.dests
