@@ -1,0 +1,65 @@
+//! The whole file: its tables, read in one pass.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::announce::{announce_section, RawAnnounce};
+use super::duration::line_of;
+use super::monitor::{monitor_section, RawMonitor};
+use super::peer::RawPeer;
+use super::sync::{sync_section, RawSync};
+use super::{Announce, Monitor, Peer, Sync};
+use crate::config::{Collector, ConfigError, Parsed};
+
+/// Everything `director.conf` sets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// `[monitor]`: resources of held groups watched and restarted in place.
+    pub monitor: Monitor,
+    /// `[sync]`: the IPVS connection sync of a pair with an ldirectord resource.
+    pub sync: Sync,
+    /// `[peer]`: what the other node speaks.
+    pub peer: Peer,
+    /// `[announce]`: scale-out, the VIPs announced to the routers through BIRD.
+    pub announce: Announce,
+}
+
+/// The file as written: every key optional, spans kept for the value checks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    monitor: Option<RawMonitor>,
+    sync: Option<RawSync>,
+    peer: Option<RawPeer>,
+    announce: Option<RawAnnounce>,
+}
+
+/// Parses `director.conf` (`file` is only for messages).
+pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
+    let mut c = Collector::new(file);
+    let raw: RawSettings = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            c.error(line, e.message().trim().to_string());
+            return c.finish(Settings::default());
+        }
+    };
+    let mut settings = Settings::default();
+    if let Some(p) = raw.peer {
+        settings.peer = Peer {
+            protocol: p.protocol.unwrap_or_default(),
+        };
+    }
+    if let Some(raw) = raw.monitor {
+        settings.monitor = monitor_section(raw, text, &mut c);
+    }
+    if let Some(raw) = raw.sync {
+        settings.sync = sync_section(raw, text, &mut c);
+    }
+    if let Some(raw) = raw.announce {
+        settings.announce = announce_section(raw, text, &mut c);
+    }
+    c.finish(settings)
+}

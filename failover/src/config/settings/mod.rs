@@ -1,0 +1,46 @@
+//! `director.conf`: director's own settings, the ones Heartbeat and ldirectord do not know.
+//!
+//! They live in a file of their own so that `ha.cf`, `haresources` and the ldirectord files
+//! stay readable by Heartbeat and ldirectord (a rollback, or a Heartbeat peer, reads the same
+//! files). The file is TOML, one table per concern; it is optional (absent: every default).
+//! Every key is documented in `docs/director-conf.md`.
+//!
+//! ```toml
+//! [peer]
+//! protocol = "heartbeat"
+//!
+//! [monitor]
+//! enabled = true
+//! interval = "10s"
+//! restarts = 3
+//! window = "10min"
+//!
+//! [sync]
+//! enabled = true
+//! interface = "eth1"
+//! catch_up_timeout = "2s"
+//! ```
+//!
+//! Durations are strings with a unit: `ms`, `s`, `min`, `h` (`"500ms"`, `"2s"`, `"10min"`).
+//! Unknown tables and keys are errors, as unknown directives are in `ha.cf`. A syntax error or
+//! a wrong key stops the parse at its line (TOML's parser and serde report the first one);
+//! the checks of the values that follow report every problem.
+
+mod announce;
+mod duration;
+mod file;
+mod monitor;
+mod peer;
+mod sync;
+#[cfg(test)]
+mod tests;
+
+pub use announce::Announce;
+pub use duration::{parse_duration, words};
+pub use file::{parse, Settings};
+pub use monitor::Monitor;
+pub use peer::{Peer, Protocol};
+pub use sync::{Sync, MAX_CATCH_UP};
+
+/// The file's name in the configuration directory.
+pub const FILE_NAME: &str = "director.conf";
