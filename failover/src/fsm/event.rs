@@ -49,6 +49,10 @@ pub enum Event {
     Monitored { group: GroupId, failed: Vec<usize> },
     /// Result of [`Action::Restart`] (ok = every resource stopped and started again).
     Restarted { group: GroupId, ok: bool },
+    /// `ha.cf` / `haresources` / `director.conf` reloaded: the new configuration (see
+    /// `reconfigure`: groups matched by what they are, removed ones released, new ones
+    /// probed and started where they belong, timing at once).
+    Reconfigure(Box<super::FsmConfig>),
 }
 
 /// Where a packet came in: the interface, and the sender's address.

@@ -138,6 +138,15 @@ impl Fsm {
                     self.set_role(g, Role::Standby);
                     self.mark(Kind::Released);
                 }
+                ReleaseWhy::Removed => {
+                    log(
+                        out,
+                        Level::Info,
+                        format!("{key}: HA resource release completed (removed from haresources)."),
+                    );
+                    self.set_role(g, Role::Standby);
+                    self.mark(Kind::Heartbeat);
+                }
             }
             return;
         }
@@ -223,6 +232,10 @@ impl Fsm {
             if role == Role::Active && self.restarting(g) {
                 continue; // decided once the restart has answered
             }
+            if self.is_retired(g) {
+                self.settle_retired(g, out);
+                continue;
+            }
             if matches!(self.phase, NodePhase::Stopping) {
                 match role {
                     Role::Active | Role::Init { probed: Some(true) } => {
@@ -242,6 +255,9 @@ impl Fsm {
                 Role::Init {
                     probed: Some(running),
                 } => {
+                    if self.blocked_by_retired(g) {
+                        continue; // a group that left haresources still holds its resources
+                    }
                     if self
                         .peer
                         .as_ref()
@@ -328,6 +344,13 @@ impl Fsm {
         out: &mut Vec<Action>,
     ) {
         let key = self.key(g);
+        if self.is_retired(g) {
+            self.release(g, ReleaseWhy::Removed, out);
+            return;
+        }
+        if self.blocked_by_retired(g) {
+            return; // a group that left haresources is still releasing these resources
+        }
         let (owner, _) = self.desired(g);
         if owner == Owner::Local && self.peer_allows_acquire(g) {
             log(
@@ -384,7 +407,7 @@ impl Fsm {
 
     pub(super) fn consider_acquire(&mut self, g: GroupId, out: &mut Vec<Action>) {
         let (owner, reason) = self.desired(g);
-        if owner != Owner::Local || !self.peer_allows_acquire(g) {
+        if owner != Owner::Local || !self.peer_allows_acquire(g) || self.blocked_by_retired(g) {
             return;
         }
         let key = self.key(g);

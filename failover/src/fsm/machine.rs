@@ -38,6 +38,8 @@ pub struct Fsm {
     pub(super) newest: HashMap<String, (u64, u64)>,
     /// The links by interface.
     pub(super) links: BTreeMap<String, LinkState>,
+    /// Slots of groups that left haresources at a reload (`reconfigure`).
+    pub(super) retired: Vec<bool>,
 }
 
 impl Fsm {
@@ -81,6 +83,7 @@ impl Fsm {
             next_probe: None,
             roles: vec![Role::Init { probed: None }; n],
             both_logged: vec![false; n],
+            retired: vec![false; n],
             peer,
             standby: false,
             takeover: Vec::new(),
@@ -120,6 +123,7 @@ impl Fsm {
                 .groups
                 .iter()
                 .enumerate()
+                .filter(|(i, _)| !self.is_retired(*i))
                 .map(|(i, g)| (g.key.clone(), self.wire_state(i), self.peer_state(i)))
                 .collect(),
             peer: self.peer.as_ref().map(|p| (p.name.clone(), p.life)),
@@ -228,6 +232,7 @@ impl Fsm {
             Event::PeerReset { ok } => self.on_peer_reset(ok, now, &mut out),
             Event::Monitored { group, failed } => self.on_monitored(group, &failed, now, &mut out),
             Event::Restarted { group, ok } => self.on_restarted(group, ok, now, &mut out),
+            Event::Reconfigure(cfg) => self.on_reconfigure(*cfg, now, &mut out),
             Event::Packet { .. } | Event::LinkHeard(_) => {}
         }
         if !matches!(self.phase, NodePhase::Created | NodePhase::Fenced) {
@@ -243,7 +248,9 @@ impl Fsm {
         if joined(&before, &after) {
             out.push(Action::PeerJoined);
         }
-        out.extend(regained(&before, &after).into_iter().map(Action::Announce));
+        for key in regained(&before, &after) {
+            out.extend(self.live_slot(&key).map(Action::Announce));
+        }
         out
     }
 
@@ -330,11 +337,12 @@ impl Fsm {
         }
         if self.phase == NodePhase::Running {
             for g in 0..self.roles.len() {
+                let retired = self.is_retired(g);
                 let Some(w) = self.watches.get_mut(g) else {
                     continue;
                 };
                 let due = w.next.is_some_and(|t| now >= t) && w.pending == Pending::Nothing;
-                if due && self.roles.get(g) == Some(&Role::Active) {
+                if due && self.roles.get(g) == Some(&Role::Active) && !retired {
                     w.next = None;
                     w.pending = Pending::Status;
                     out.push(Action::Monitor(g));
@@ -344,7 +352,7 @@ impl Fsm {
                 if now >= t {
                     self.next_probe = Some(now + every);
                     for g in 0..self.roles.len() {
-                        if self.roles.get(g) == Some(&Role::Standby) {
+                        if self.roles.get(g) == Some(&Role::Standby) && !self.is_retired(g) {
                             out.push(Action::Probe(g));
                         }
                     }
@@ -385,6 +393,7 @@ impl Fsm {
                 .groups
                 .iter()
                 .enumerate()
+                .filter(|(i, _)| !self.is_retired(*i))
                 .map(|(i, s)| GroupStatus {
                     key: s.key.clone(),
                     state: self.wire_state(i),
@@ -398,21 +407,22 @@ pub(super) fn log(out: &mut Vec<Action>, level: Level, text: String) {
     out.push(Action::Log(level, text));
 }
 
-/// Groups we held all along that the peer has just stopped claiming (a healed partition:
-/// it had taken them, and clients and routers may have followed its gratuitous ARP).
-pub(super) fn regained(before: &Status, after: &Status) -> Vec<GroupId> {
+/// Keys of the groups we held all along that the peer has just stopped claiming (a healed
+/// partition: it had taken them, and clients and routers may have followed its gratuitous
+/// ARP).
+pub(super) fn regained(before: &Status, after: &Status) -> Vec<String> {
     before
         .groups
         .iter()
         .zip(after.groups.iter())
-        .enumerate()
-        .filter(|(_, ((_, b_local, b_peer), (_, a_local, a_peer)))| {
-            *b_local == GroupState::Active
+        .filter(|((b_key, b_local, b_peer), (a_key, a_local, a_peer))| {
+            b_key == a_key
+                && *b_local == GroupState::Active
                 && *a_local == GroupState::Active
                 && b_peer.claims()
                 && !a_peer.claims()
         })
-        .map(|(g, _)| g)
+        .map(|((key, _, _), _)| key.clone())
         .collect()
 }
 

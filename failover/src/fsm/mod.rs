@@ -41,7 +41,7 @@
 //! Rooms: [`FsmConfig`] (`config`); [`Event`] in, [`Action`] out (`event`); the states
 //! (`state`); [`Fsm`] and its clock (`machine`); the peer (`peer`); each group's moves
 //! (`group`); who should own a group (`owner`); monitoring of held resources (`watch`);
-//! packet order and the links (`link`).
+//! packet order and the links (`link`); a new configuration while running (`reconfigure`).
 
 mod config;
 mod event;
@@ -50,6 +50,7 @@ mod link;
 mod machine;
 mod owner;
 mod peer;
+mod reconfigure;
 mod state;
 mod watch;
 

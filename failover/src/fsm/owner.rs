@@ -38,6 +38,9 @@ impl Reason {
 impl Fsm {
     /// The rule of the module documentation.
     pub(super) fn desired(&self, g: GroupId) -> (Owner, Reason) {
+        if self.is_retired(g) {
+            return (Owner::Nobody, Reason::OnlyCandidate);
+        }
         let role = self.roles.get(g).copied();
         let local_ok =
             self.phase == NodePhase::Running && !matches!(role, Some(Role::Failed { .. }));

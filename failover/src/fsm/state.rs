@@ -69,6 +69,8 @@ pub enum ReleaseWhy {
     Shutdown,
     /// A resource kept failing its monitor: the group goes to the peer.
     MonitorFailed,
+    /// The group left haresources at a reload.
+    Removed,
 }
 
 /// The peer on one interface of the media (Heartbeat's `Link PEER:IF up.` / `dead.`).

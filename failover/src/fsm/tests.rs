@@ -938,9 +938,12 @@ fn regained_only_when_the_peer_stops_claiming_what_we_kept() {
     use GroupState::*;
     assert_eq!(
         regained(&st(Active, Releasing), &st(Active, Standby)),
-        vec![0]
+        vec!["g".to_string()]
     );
-    assert_eq!(regained(&st(Active, Active), &st(Active, Standby)), vec![0]);
+    assert_eq!(
+        regained(&st(Active, Active), &st(Active, Standby)),
+        vec!["g".to_string()]
+    );
     // Ordinary failback: we were acquiring, not holding.
     assert!(regained(&st(Acquiring, Standby), &st(Active, Standby)).is_empty());
     assert!(regained(&st(Active, Standby), &st(Active, Standby)).is_empty());
