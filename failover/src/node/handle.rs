@@ -16,7 +16,8 @@ use crate::watchdog::Watchdog;
 
 use super::config::{build_resources, check_authkeys, next_generation};
 use super::heartbeat::heartbeat_session;
-use super::ping::{ping_loop, resolve_ping_nodes};
+use super::ping::resolve_ping_nodes;
+use super::reload::spawn_ping;
 use super::run::{run, Clients, LoopParts};
 use super::status::{configured_links, initial_status};
 use super::{NodeConfig, NodeError, NodeStatus};
@@ -45,6 +46,8 @@ pub(crate) enum Input {
     Command(Command),
     /// authkeys re-read on reload: sign with, and verify against, these from now on.
     Keys(AuthKeys),
+    /// ha.cf, haresources and director.conf re-read on reload ([`super::reload`]).
+    Reconfigure(Box<NodeConfig>),
 }
 
 type NodeThread = std::thread::JoinHandle<Result<NodeExit, NodeError>>;
@@ -80,6 +83,12 @@ impl NodeHandle {
     /// every key line of the new file verifies what comes in. Replay windows are kept.
     pub fn set_keys(&self, keys: AuthKeys) {
         let _ = self.tx.send(Input::Keys(keys));
+    }
+
+    /// ha.cf, haresources and director.conf re-read and valid (reload): the node applies
+    /// what [`super::reload::plan`] says it applies, and keeps the rest as it runs.
+    pub fn reconfigure(&self, new: NodeConfig) {
+        let _ = self.tx.send(Input::Reconfigure(Box::new(new)));
     }
 
     /// Graceful shutdown: release right to left, tell the peer, end. Returns at once; see
@@ -172,18 +181,10 @@ impl Node {
                 // Armed only once the node is sure to run (a failed start must not leave it
                 // armed: the machine would reset).
                 let watchdog = open_watchdog(&cfg);
-                if !ping_hosts.is_empty() {
-                    let interval = cfg
-                        .hacf
-                        .keepalive
-                        .clamp(Duration::from_millis(10), Duration::from_secs(1));
-                    hb.spawn(ping_loop(
-                        ping_hosts,
-                        interval,
-                        cfg.hacf.deadping,
-                        loop_tx.clone(),
-                    ));
-                }
+                let ping = {
+                    let _rt = hb.enter();
+                    spawn_ping(ping_hosts, &cfg.hacf, loop_tx.clone())
+                };
                 let fsm = Fsm::new(cfg.fsm_config());
                 let heartbeat = heartbeat_session(&cfg, &fsm, generation);
                 let parts = LoopParts {
@@ -205,6 +206,8 @@ impl Node {
                     sources: crate::sources::OnLink::new(&media),
                     clients: Clients::new(&cfg),
                     status: loop_status,
+                    cfg: cfg.clone(),
+                    ping,
                 };
                 let span = tracing::info_span!("node", node = %cfg.node_name);
                 let exit = hb.block_on(

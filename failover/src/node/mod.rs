@@ -40,6 +40,7 @@
 //! - [`status`](NodeStatus): what `director status` shows, published after every event
 //! - [`fence`](SelfFence): fencing this node
 //! - `ping`: the ping-node loop
+//! - [`reload`](ReloadPlan): a reload of the files applied to the running node
 //! - [`reject`](RejectLog): refused packets, counted and logged once a minute per sender
 
 mod config;
@@ -48,6 +49,7 @@ mod handle;
 mod heartbeat;
 mod ping;
 mod reject;
+mod reload;
 mod run;
 mod status;
 
@@ -59,6 +61,7 @@ pub use config::{
 pub use fence::SelfFence;
 pub use handle::{Node, NodeExit, NodeHandle};
 pub use reject::{rejection_reason, LogNow, RejectLog, REJECT_LOG_SENDERS};
+pub use reload::{plan as plan_reload, ReloadPlan};
 pub use run::Link;
 pub use status::{
     configured_links, peer_role, GroupInfo, LinkStatus, NodeStatus, PeerStatus, Transition,

@@ -66,6 +66,10 @@ pub(crate) struct LoopParts {
     /// ha.cf's `respawn` programs: started when the node joins, stopped when the loop ends.
     pub clients: Clients,
     pub status: Arc<Mutex<NodeStatus>>,
+    /// The configuration running now (a reload replaces its files: [`super::reload`]).
+    pub cfg: NodeConfig,
+    /// The ping-node loop, while ha.cf has ping nodes.
+    pub ping: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// ha.cf's `respawn` programs of a node: not started until the node joins the cluster, as
@@ -102,7 +106,7 @@ impl Clients {
 
     /// Stops the programs, last first (Heartbeat stops its children once the resources are
     /// released).
-    async fn stop(&mut self) {
+    pub(super) async fn stop(&mut self) {
         if let Some(s) = self.running.take() {
             s.stop().await;
         }
@@ -139,6 +143,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
             let now = Instant::now();
             let before = parts.fsm.status();
             let actions = parts.fsm.step(ev, now);
+            super::reload::sync_groups(&mut parts);
             let actions = heartbeat_outgoing(&mut parts, &link, actions, now).await;
             let exit = carry_out(
                 &mut parts, &mut book, &link, &resources, &worker, &tx, actions,
@@ -149,6 +154,9 @@ pub(crate) async fn run<L: Link, V: Vip>(
             publish(&parts, &book);
             if let Some(exit) = exit {
                 parts.clients.stop().await;
+                if let Some(p) = parts.ping.take() {
+                    p.abort();
+                }
                 if exit == NodeExit::Stopped {
                     if let Some(w) = parts.watchdog.take() {
                         w.close();
@@ -192,6 +200,9 @@ pub(crate) async fn run<L: Link, V: Vip>(
             }
             i = rx.recv() => match i {
                 Some(Input::Event(ev)) => pending.push(ev),
+                Some(Input::Reconfigure(new)) => {
+                    pending.extend(super::reload::apply(&mut parts, *new, &tx).await);
+                }
                 Some(Input::Keys(keys)) => {
                     tracing::info!(index = keys.active, "authkeys reloaded: signing with key {}", keys.active);
                     parts.receiver.set_keys(keys.clone());

@@ -172,6 +172,8 @@ fn spawn_node(cfg: &NodeConfig, generation: u64, link: MemLink) -> Running {
         ),
         clients: Clients::new(cfg),
         status: status.clone(),
+        cfg: cfg.clone(),
+        ping: None,
     };
     let resources = Arc::new(build_resources(cfg, vip.clone()));
     let task = tokio::spawn(run(
@@ -830,4 +832,52 @@ fn scripts_get_heartbeats_log_settings() {
             "{k}={v} missing: {e:?}"
         );
     }
+}
+
+/// A reload through the loop: the new group's resources are found for its new slot and it
+/// starts on its preferred node once both nodes have it; the group that did not change is
+/// never touched; a removed one is released.
+#[tokio::test(start_paused = true)]
+async fn a_reload_adds_and_removes_groups_and_leaves_the_rest_alone() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (a, b, _cut, _) = pair("on", dir.path());
+    settle(500).await;
+    let vip100: IpAddr = "192.0.2.100".parse().unwrap_or_else(|_| unreachable!());
+    let vip101: IpAddr = "192.0.2.101".parse().unwrap_or_else(|_| unreachable!());
+    let up = |r: &Running| r.vip.up.lock().map(|u| u.clone()).unwrap_or_default();
+    assert_eq!(up(&a), [vip100]);
+    let adds = a.vip.adds.load(Ordering::SeqCst);
+    let reloaded = |local: &str, text: &str| {
+        let mut c = config(dir.path(), local, "on");
+        c.haresources = haresources::parse(Path::new("haresources"), text)
+            .map(|p| p.value)
+            .unwrap_or_default();
+        c.hacf.deadtime = Duration::from_millis(160);
+        Box::new(c)
+    };
+    let two = "ha01 IPaddr::192.0.2.100/24/eth0\nha02 IPaddr::192.0.2.101/24/eth0\n";
+    let _ = a.tx.send(Input::Reconfigure(reloaded("ha01", two)));
+    let _ = b.tx.send(Input::Reconfigure(reloaded("ha02", two)));
+    settle(300).await;
+    assert_eq!(up(&a), [vip100]);
+    assert_eq!(up(&b), [vip101]);
+    assert_eq!(
+        a.vip.adds.load(Ordering::SeqCst),
+        adds,
+        "the unchanged group moved"
+    );
+    assert_eq!(
+        b.status()
+            .groups
+            .iter()
+            .map(|g| g.key.clone())
+            .collect::<Vec<_>>(),
+        ["IPaddr::192.0.2.100/24/eth0", "IPaddr::192.0.2.101/24/eth0"]
+    );
+    let one = "ha01 IPaddr::192.0.2.100/24/eth0\n";
+    let _ = b.tx.send(Input::Reconfigure(reloaded("ha02", one)));
+    settle(300).await;
+    assert!(up(&b).is_empty(), "the removed group still runs");
+    assert_eq!(up(&a), [vip100]);
+    assert_eq!(b.status().groups.len(), 1);
 }
