@@ -5,10 +5,12 @@
 use failover::config::authkeys::AuthKeys;
 use failover::config::hacf::{HaCf, Medium};
 use failover::config::haresources::{Haresources, ResourceKind};
+use failover::node::NodeConfig;
 
 use crate::config::DEFAULT_NAME;
 
-/// What a reload of `ha.cf`, `authkeys` and `haresources` did, in words for the operator.
+/// What a reload of `ha.cf`, `authkeys`, `haresources` and `director.conf` did, in words for
+/// the operator.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PairReload {
     /// Applied to the running node.
@@ -19,27 +21,66 @@ pub struct PairReload {
     pub errors: Vec<String>,
 }
 
-/// What changes between the running files and valid new ones: the new keys when authkeys
-/// changed (applied live), and the files that changed in a way only a restart applies.
-pub fn plan_reload(
-    running: (&HaCf, &Haresources, &AuthKeys),
-    new: (&HaCf, &Haresources, &AuthKeys),
-) -> (Option<AuthKeys>, Vec<String>) {
-    let keys = (running.2 != new.2).then(|| new.2.clone());
-    let mut restart = Vec::new();
-    if running.0 != new.0 {
-        restart.push(
-            "ha.cf changed: it is applied at start only; restart director to apply it (the running settings are kept)"
-                .to_string(),
-        );
+/// What a reload of valid files does to a running pair node.
+#[derive(Debug)]
+pub struct ReloadSteps {
+    /// A new authkeys to hand to the node (signing and verifying).
+    pub keys: Option<AuthKeys>,
+    /// The files to hand to the node ([`failover::node::NodeHandle::reconfigure`]); `None`:
+    /// nothing for it to apply.
+    pub reconfigure: Option<NodeConfig>,
+    /// What runs afterwards (what the next reload compares with).
+    pub running: NodeConfig,
+    pub report: PairReload,
+}
+
+/// Plans a reload: the new keys, the node's part ([`failover::node::plan_reload`]), and the
+/// one change director itself cannot make while running: haresources naming other
+/// ldirectord files than those started (their tables would not be programmed), which keeps
+/// the running groups and needs a restart.
+pub fn plan_reload(running: &NodeConfig, new: &NodeConfig) -> ReloadSteps {
+    let mut report = PairReload::default();
+    let keys = (running.authkeys != new.authkeys).then(|| new.authkeys.clone());
+    if let Some(k) = &keys {
+        report.applied.push(format!(
+            "authkeys: signing with key {} from now on ({} key line(s) accepted)",
+            k.active,
+            k.keys.len()
+        ));
     }
-    if running.1 != new.1 {
-        restart.push(
-            "haresources changed: it is applied at start only; restart director to apply it (the running groups are kept)"
-                .to_string(),
-        );
+    let mut new = new.clone();
+    let (was, now) = (
+        ldirectord_names(&running.haresources),
+        ldirectord_names(&new.haresources),
+    );
+    if was != now {
+        let added: Vec<&String> = now.iter().filter(|n| !was.contains(n)).collect();
+        let removed: Vec<&String> = was.iter().filter(|n| !now.contains(n)).collect();
+        let list = |v: &[&String]| v.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
+        let mut what = Vec::new();
+        if !added.is_empty() {
+            what.push(format!("adds {}", list(&added)));
+        }
+        if !removed.is_empty() {
+            what.push(format!("removes {}", list(&removed)));
+        }
+        report.restart.push(format!(
+            "haresources {} (ldirectord files): restart director to apply it (the running \
+             groups are kept)",
+            what.join(" and ")
+        ));
+        new.haresources = running.haresources.clone();
     }
-    (keys, restart)
+    let node = failover::node::plan_reload(running, &new);
+    let reconfigure = node.reconfigures().then(|| new.clone());
+    report.applied.extend(node.applied);
+    report.restart.extend(node.restart);
+    ReloadSteps {
+        keys,
+        reconfigure,
+        running: failover::node::merge_reload(running, &new),
+        report,
+    }
 }
 
 /// The names of the `ldirectord[::NAME]` resources of haresources (`ldirectord` alone is
@@ -133,37 +174,58 @@ mod tests {
         assert!(ldirectord_names(&har("a IPaddr::192.0.2.100/24\n")).is_empty());
     }
 
+    fn node(hacf: &str, haresources: &str, keys: &str) -> NodeConfig {
+        NodeConfig {
+            config_dir: "/etc/ha.d".into(),
+            state_dir: "/var/lib/director".into(),
+            hacf: hacf_text(hacf),
+            authkeys: failover::config::authkeys::parse(Path::new("authkeys"), keys)
+                .map(|p| p.value)
+                .unwrap(),
+            haresources: har(haresources),
+            settings: failover::config::settings::Settings::default(),
+            node_name: "a".into(),
+            natives: Vec::new(),
+            options: failover::node::NodeOptions::default(),
+        }
+    }
+
     #[test]
-    fn a_reload_applies_keys_and_names_what_needs_a_restart() {
-        let h = hacf_text("keepalive 2\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
-        let r = har("a IPaddr::192.0.2.1/24/eth0\n");
-        let k = failover::config::authkeys::parse(Path::new("authkeys"), "auth 1\n1 sha1 old\n")
-            .map(|p| p.value)
-            .unwrap();
-        let k2 = failover::config::authkeys::parse(
-            Path::new("authkeys"),
-            "auth 2\n1 sha1 old\n2 sha1 new\n",
-        )
-        .map(|p| p.value)
-        .unwrap();
+    fn a_reload_applies_keys_timing_and_groups_and_names_what_needs_a_restart() {
+        let hacf = "keepalive 2\ndeadtime 30\nbcast eth1\nnode a\nnode b\n";
+        let keys = "auth 1\n1 sha1 old\n";
+        let running = node(hacf, "a IPaddr::192.0.2.1/24/eth0\n", keys);
         // Nothing changed (comments do not count): nothing to do.
-        let h_same =
-            hacf_text("# a comment\nkeepalive 2\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
-        assert_eq!(plan_reload((&h, &r, &k), (&h_same, &r, &k)), (None, vec![]));
-        // A new key is applied; nothing needs a restart.
-        assert_eq!(
-            plan_reload((&h, &r, &k), (&h, &r, &k2)),
-            (Some(k2.clone()), vec![])
+        let same = node(
+            &format!("# a comment\n{hacf}"),
+            "a IPaddr::192.0.2.1/24/eth0\n",
+            keys,
         );
-        // A timing change and a new group need a restart, and say so.
-        let h3 = hacf_text("keepalive 1\ndeadtime 30\nbcast eth1\nnode a\nnode b\n");
-        let r3 = har("a IPaddr::192.0.2.1/24/eth0\nb IPaddr::192.0.2.2/24/eth0\n");
-        let (keys, restart) = plan_reload((&h, &r, &k), (&h3, &r3, &k));
-        assert_eq!(keys, None);
-        assert_eq!(restart.len(), 2);
+        let steps = plan_reload(&running, &same);
+        assert!(steps.keys.is_none() && steps.reconfigure.is_none());
+        assert_eq!(steps.report, PairReload::default());
+        // A new key, a timing change and a new group are applied.
+        let new = node(
+            "keepalive 1\ndeadtime 30\nbcast eth1\nnode a\nnode b\n",
+            "a IPaddr::192.0.2.1/24/eth0\nb IPaddr::192.0.2.2/24/eth0\n",
+            "auth 2\n1 sha1 old\n2 sha1 new\n",
+        );
+        let steps = plan_reload(&running, &new);
+        assert_eq!(steps.keys.map(|k| k.active), Some(2));
+        assert!(steps.reconfigure.is_some());
+        assert_eq!(steps.report.applied.len(), 3, "{:?}", steps.report.applied);
+        assert!(steps.report.applied[1].starts_with("ha.cf: keepalive applied"));
+        assert!(steps.report.restart.is_empty());
+        assert_eq!(steps.running.haresources.groups.len(), 2);
+        // A new ldirectord file needs a restart: the groups stay as they run.
+        let lvs = node(hacf, "a IPaddr::192.0.2.1/24/eth0 ldirectord::www\n", keys);
+        let steps = plan_reload(&running, &lvs);
+        assert!(steps.reconfigure.is_none());
+        assert_eq!(steps.running.haresources, running.haresources);
         assert!(
-            restart[0].starts_with("ha.cf changed")
-                && restart[1].starts_with("haresources changed")
+            steps.report.restart[0].starts_with("haresources adds www (ldirectord files)"),
+            "{:?}",
+            steps.report.restart
         );
     }
 

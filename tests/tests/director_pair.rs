@@ -336,7 +336,7 @@ fn director_refuses_world_readable_authkeys() -> Result<()> {
 /// `director reload` in pair mode: a new authkeys is applied to the running node (proved by
 /// the peer, which does not know the new key yet, refusing what ha01 now signs with it), and
 /// what is not applied is refused with its reason: a broken ha.cf (file:line), an authkeys
-/// readable by others, a timing change (needs a restart). Never "reloaded" for those.
+/// readable by others, a new udpport (needs a restart). Never "reloaded" for those.
 #[test]
 fn director_reload_applies_keys_and_names_what_it_does_not_apply() -> Result<()> {
     let mut d = Directors::new()?;
@@ -414,17 +414,142 @@ fn director_reload_applies_keys_and_names_what_it_does_not_apply() -> Result<()>
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
     }
 
-    // A timing change is valid but needs a restart: said so, not called reloaded.
-    std::fs::write(&hacf, good.replace("keepalive 50ms", "keepalive 60ms"))?;
+    // A timing change is applied; a new udpport is valid but needs a restart: said so, not
+    // called reloaded.
+    std::fs::write(
+        &hacf,
+        good.replace("keepalive 50ms", "keepalive 60ms")
+            .replace("udpport 694", "udpport 695"),
+    )?;
     let (ok, text) = reload(0)?;
     ensure!(
-        !ok && text.contains("ha.cf changed") && text.contains("restart"),
+        !ok && text.contains("ha.cf: keepalive applied")
+            && text.contains("udpport changed: restart director"),
         "{text}"
     );
-    std::fs::write(&hacf, &good)?;
+    // The port still waits for a restart at the next reload; back to the old one, all runs.
+    std::fs::write(&hacf, good.replace("keepalive 50ms", "keepalive 60ms"))?;
     let (ok, text) = reload(0)?;
     ensure!(ok && text.contains("configuration reloaded"), "{text}");
     d.settled(0, Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// `director reload` of haresources and ha.cf on both nodes: a group added to haresources
+/// starts on its preferred node (ha02) and a removed one stops, while the group that did not
+/// change stays where it is, its VIP never leaving ha01; a new deadtime takes effect.
+#[test]
+fn director_reload_adds_and_removes_a_vip_and_nothing_else_moves() -> Result<()> {
+    const VIP2: &str = "192.0.2.101";
+    let mut d = Directors::new()?;
+    d.start(0)?;
+    d.start(1)?;
+    d.settled(0, Duration::from_secs(15))?;
+    let reload = |i: usize| -> Result<String> {
+        let out = Command::new(&d.bin)
+            .arg("reload")
+            .arg("--run-dir")
+            .arg(d.node_dir(i).join("run"))
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(out.status.success(), "reload failed: {text}");
+        Ok(text)
+    };
+    let set = |lines: &str, deadtime: &str| -> Result<()> {
+        for i in 0..2 {
+            let etc = d.node_dir(i).join("etc");
+            std::fs::write(etc.join("haresources"), lines)?;
+            let hacf = std::fs::read_to_string(etc.join("ha.cf"))?;
+            let hacf: String = hacf
+                .lines()
+                .map(|l| {
+                    if l.starts_with("deadtime") {
+                        format!("deadtime {deadtime}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect();
+            std::fs::write(etc.join("ha.cf"), hacf)?;
+        }
+        Ok(())
+    };
+    let first = format!("ha01 IPaddr::{VIP}/24/eth0 ldirectord::www.cf\n");
+    let vip2_on = |i: usize| d.lab.has_addr(NODES[i].1, VIP2).unwrap_or(false);
+    // Watch the first VIP on ha01 all along.
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (lost, stop) = (lost.clone(), stop.clone());
+        let ns = d.lab.ns("a");
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst)
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                let out = Command::new("ip")
+                    .args([
+                        "netns", "exec", &ns, "ip", "-4", "addr", "show", "dev", "eth0",
+                    ])
+                    .output();
+                if let Ok(o) = out {
+                    if !String::from_utf8_lossy(&o.stdout).contains(&format!("{VIP}/24")) {
+                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    set(&format!("{first}ha02 IPaddr::{VIP2}/24/eth0\n"), "400ms")?;
+    let text = reload(0)?;
+    ensure!(
+        text.contains("ha.cf: deadtime")
+            && text.contains(&format!("added, started where they belong once both nodes have them: IPaddr::{VIP2}/24/eth0")),
+        "{text}"
+    );
+    // One node only knows it: nobody starts it.
+    std::thread::sleep(Duration::from_millis(500));
+    ensure!(
+        !vip2_on(0) && !vip2_on(1),
+        "a group only one node has was started"
+    );
+    reload(1)?;
+    wait_for(Duration::from_secs(5), || vip2_on(1))
+        .with_context(|| format!("the new group never started on ha02\n{}", d.log(1)))?;
+    ensure!(!vip2_on(0));
+    ensure!(
+        d.log(0).contains("reload: deadtime 300 ms -> 400 ms"),
+        "ha01 did not apply the new deadtime\n{}",
+        d.log(0)
+    );
+    // Removed again on both: it stops on ha02 and starts nowhere.
+    set(&first, "300ms")?;
+    let text = reload(1)?;
+    ensure!(
+        text.contains(&format!("released and removed: IPaddr::{VIP2}/24/eth0")),
+        "{text}"
+    );
+    reload(0)?;
+    wait_for(Duration::from_secs(5), || !vip2_on(1))
+        .with_context(|| format!("the removed group still runs on ha02\n{}", d.log(1)))?;
+    std::thread::sleep(Duration::from_millis(500));
+    ensure!(!vip2_on(0) && !vip2_on(1));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watcher.join();
+    ensure!(
+        !lost.load(std::sync::atomic::Ordering::SeqCst),
+        "the unchanged group's VIP left ha01 during the reloads"
+    );
+    d.settled(0, Duration::from_secs(5))?;
+    ensure!(
+        !d.log(0).contains("is dead") && !d.log(1).contains("is dead"),
+        "a reload made a node declare its peer dead"
+    );
     Ok(())
 }
 

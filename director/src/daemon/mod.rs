@@ -234,12 +234,8 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                 let files = pair::ldirectord_files(&cfg.haresources, &opts.config_dir);
                 log_to_hacf_targets(&opts.log, &cfg);
                 pair_files = Some(pair::PairFiles {
-                    config_dir: opts.config_dir.clone(),
-                    state_dir: opts.state_dir.clone(),
                     stonith_command: opts.stonith_command.clone(),
-                    hacf: cfg.hacf.clone(),
-                    haresources: cfg.haresources.clone(),
-                    authkeys: cfg.authkeys.clone(),
+                    running: cfg.clone(),
                 });
                 node_config = Some(cfg);
                 files
@@ -579,11 +575,11 @@ async fn reload_all(
         let r = pair.reload(node);
         if r.errors.is_empty() {
             if r.applied.is_empty() && r.restart.is_empty() {
-                done.push("ha.cf, authkeys, haresources: unchanged".to_string());
+                done.push("ha.cf, authkeys, haresources, director.conf: unchanged".to_string());
             }
         } else {
             not_done.push(format!(
-                "ha.cf, authkeys, haresources not reloaded, the running ones are kept:\n{}",
+                "ha.cf, authkeys, haresources, director.conf not reloaded, the running ones are kept:\n{}",
                 r.errors.join("\n")
             ));
         }
@@ -632,7 +628,7 @@ async fn wait_loop(
     let node_limit = pair
         .as_deref()
         .map_or(std::time::Duration::from_secs(10), |p| {
-            (p.hacf.keepalive * 3).max(std::time::Duration::from_secs(2))
+            (p.running.hacf.keepalive * 3).max(std::time::Duration::from_secs(2))
         });
     let mut sd_last = None;
     loop {

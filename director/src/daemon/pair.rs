@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use failover::config::authkeys::AuthKeys;
-use failover::config::hacf::HaCf;
 use failover::config::haresources::Haresources;
 use failover::node::NodeStatus;
 use failover::resources::{NativeResource, Op, Takeover};
@@ -33,50 +31,54 @@ use tokio::sync::watch;
 use super::catchup::{kernel_conns, Catchup, Outcome};
 use super::lvs::{Kernel, Progress};
 
-/// The Heartbeat files a running pair node was started with: what a reload compares with.
+/// The files a running pair node runs with: what a reload compares with.
 pub struct PairFiles {
-    pub config_dir: PathBuf,
-    pub state_dir: PathBuf,
     pub stonith_command: Option<Vec<String>>,
-    pub hacf: HaCf,
-    pub haresources: Haresources,
-    pub authkeys: AuthKeys,
+    /// `ha.cf`, `authkeys`, `haresources` and `director.conf` as they run (a change that
+    /// waits for a restart is not in it).
+    pub running: failover::node::NodeConfig,
 }
 
 impl PairFiles {
-    /// Reads the three files again, as at start (authkeys' owner and mode included). Valid
-    /// files: a new authkeys is handed to the running node; other changes are reported as
-    /// needing a restart. Invalid files: nothing is applied and every problem is reported.
+    /// Reads the four files again, as at start (authkeys' owner and mode included). Valid
+    /// files: what the running node can apply is handed to it ([`plan_reload`]), the rest is
+    /// reported as needing a restart. Invalid files: nothing is applied and every problem is
+    /// reported.
     pub fn reload(&mut self, node: &failover::node::NodeHandle) -> PairReload {
-        let mut out = PairReload::default();
-        if let Err(e) = failover::node::check_authkeys(&self.config_dir.join("authkeys")) {
-            out.errors.extend(e.to_string().lines().map(str::to_string));
+        let dir = self.running.config_dir.clone();
+        let mut errors = Vec::new();
+        if let Err(e) = failover::node::check_authkeys(&dir.join("authkeys")) {
+            errors.extend(e.to_string().lines().map(str::to_string));
         }
-        match failover::node::NodeConfig::load_with(
-            &self.config_dir,
-            &self.state_dir,
+        let new = match failover::node::NodeConfig::load_with(
+            &dir,
+            &self.running.state_dir,
             self.stonith_command.clone(),
         ) {
-            Err(e) => out.errors.extend(e.to_string().lines().map(str::to_string)),
-            Ok(_) if !out.errors.is_empty() => {}
-            Ok(cfg) => {
-                let (keys, restart) = plan_reload(
-                    (&self.hacf, &self.haresources, &self.authkeys),
-                    (&cfg.hacf, &cfg.haresources, &cfg.authkeys),
-                );
-                if let Some(keys) = keys {
-                    out.applied.push(format!(
-                        "authkeys: signing with key {} from now on ({} key line(s) accepted)",
-                        keys.active,
-                        keys.keys.len()
-                    ));
-                    node.set_keys(keys.clone());
-                    self.authkeys = keys;
-                }
-                out.restart = restart;
+            Err(e) => {
+                errors.extend(e.to_string().lines().map(str::to_string));
+                None
             }
+            Ok(cfg) => Some(cfg),
+        };
+        let new = match new {
+            Some(cfg) if errors.is_empty() => cfg,
+            _ => {
+                return PairReload {
+                    errors,
+                    ..PairReload::default()
+                }
+            }
+        };
+        let steps = plan_reload(&self.running, &new);
+        if let Some(keys) = steps.keys {
+            node.set_keys(keys);
         }
-        out
+        if let Some(cfg) = steps.reconfigure {
+            node.reconfigure(cfg);
+        }
+        self.running = steps.running;
+        steps.report
     }
 }
 

@@ -61,7 +61,7 @@ pub use config::{
 pub use fence::SelfFence;
 pub use handle::{Node, NodeExit, NodeHandle};
 pub use reject::{rejection_reason, LogNow, RejectLog, REJECT_LOG_SENDERS};
-pub use reload::{plan as plan_reload, ReloadPlan};
+pub use reload::{merge as merge_reload, plan as plan_reload, ReloadPlan};
 pub use run::Link;
 pub use status::{
     configured_links, peer_role, GroupInfo, LinkStatus, NodeStatus, PeerStatus, Transition,

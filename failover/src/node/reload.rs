@@ -38,6 +38,32 @@ impl ReloadPlan {
     }
 }
 
+/// The configuration that runs once `new` is applied to `running`: the parts [`plan`] says
+/// apply taken from `new`, the rest kept from `running` (so the next reload still reports a
+/// change that waits for a restart).
+pub fn merge(running: &NodeConfig, new: &NodeConfig) -> NodeConfig {
+    let mut next = running.clone();
+    next.authkeys = new.authkeys.clone();
+    if running.settings.peer.protocol == Protocol::Heartbeat {
+        return next;
+    }
+    let (h, n) = (&mut next.hacf, &new.hacf);
+    h.keepalive = n.keepalive;
+    h.deadtime = n.deadtime;
+    h.warntime = n.warntime;
+    h.initdead = n.initdead;
+    h.auto_failback = n.auto_failback;
+    h.auto_failback_explicit = n.auto_failback_explicit;
+    h.ping_nodes = n.ping_nodes.clone();
+    h.deadping = n.deadping;
+    h.respawn = n.respawn.clone();
+    h.env = n.env.clone();
+    next.haresources = new.haresources.clone();
+    next.settings.monitor = new.settings.monitor;
+    next.options.monitor = crate::monitor::Policy::from_settings(&new.settings.monitor);
+    next
+}
+
 /// What changes from the running files to the new ones (both already valid).
 pub fn plan(running: &NodeConfig, new: &NodeConfig) -> ReloadPlan {
     let mut p = ReloadPlan::default();
@@ -193,11 +219,7 @@ pub(super) async fn apply(
         );
         return None;
     }
-    let mut next = parts.cfg.clone();
-    next.hacf = new.hacf;
-    next.haresources = new.haresources;
-    next.options.monitor = crate::monitor::Policy::from_settings(&new.settings.monitor);
-    next.settings.monitor = new.settings.monitor;
+    let next = merge(&parts.cfg, &new);
     let old = &parts.cfg.hacf;
     if old.ping_nodes != next.hacf.ping_nodes
         || old.deadping != next.hacf.deadping

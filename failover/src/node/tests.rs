@@ -881,3 +881,57 @@ async fn a_reload_adds_and_removes_groups_and_leaves_the_rest_alone() {
     assert_eq!(up(&a), [vip100]);
     assert_eq!(b.status().groups.len(), 1);
 }
+
+/// What a reload applies, what waits for a restart, and what runs afterwards.
+#[test]
+fn a_reload_plan_names_what_applies_and_what_needs_a_restart() {
+    use super::reload::{merge, plan};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let running = config(dir.path(), "ha01", "on");
+    assert_eq!(plan(&running, &running), super::ReloadPlan::default());
+    let mut new = running.clone();
+    new.hacf.deadtime = Duration::from_secs(5);
+    new.hacf.udpport = 695;
+    new.haresources = haresources::parse(
+        Path::new("haresources"),
+        "ha01 IPaddr::192.0.2.100/24/eth0\nha02 IPaddr::192.0.2.101/24/eth0\n",
+    )
+    .map(|p| p.value)
+    .unwrap_or_default();
+    new.settings.sync.enabled = false;
+    let p = plan(&running, &new);
+    assert_eq!(
+        p.applied,
+        [
+            "ha.cf: deadtime applied",
+            "haresources: added, started where they belong once both nodes have them: \
+             IPaddr::192.0.2.101/24/eth0"
+        ]
+    );
+    assert_eq!(p.restart.len(), 2, "{:?}", p.restart);
+    assert!(p.restart[0].starts_with("ha.cf: udpport changed: restart director"));
+    assert!(p.restart[1].starts_with("director.conf: [sync] changed"));
+    // What runs: the deadtime and the groups, not the port nor the sync setting; the next
+    // reload of the same files still says the port waits for a restart.
+    let next = merge(&running, &new);
+    assert_eq!(next.hacf.deadtime, Duration::from_secs(5));
+    assert_eq!(next.hacf.udpport, running.hacf.udpport);
+    assert_eq!(next.haresources.groups.len(), 2);
+    assert!(next.settings.sync.enabled);
+    let again = plan(&next, &new);
+    assert!(again.applied.is_empty(), "{:?}", again.applied);
+    assert_eq!(again.restart, p.restart);
+    // With a Heartbeat peer nothing but the keys applies.
+    let mut hb = running.clone();
+    hb.settings.peer.protocol = crate::config::settings::Protocol::Heartbeat;
+    let mut hb_new = new.clone();
+    hb_new.settings.peer.protocol = crate::config::settings::Protocol::Heartbeat;
+    let p = plan(&hb, &hb_new);
+    assert!(p.applied.is_empty());
+    assert!(
+        p.restart[0].contains("speaks Heartbeat's protocol"),
+        "{:?}",
+        p.restart
+    );
+    assert_eq!(merge(&hb, &hb_new).haresources.groups.len(), 1);
+}
