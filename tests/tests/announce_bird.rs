@@ -4,8 +4,9 @@
 //! its previous routes with the refusal naming BIRD's `file:line`. And `director run` (single
 //! director, in-memory IPVS table) with `[announce]` keeps the real BIRD announcing exactly
 //! the VIPs it can serve: a VIP whose last real server fails is withdrawn within a check
-//! interval, `director standby` withdraws all, `director takeover` announces again, a stop
-//! withdraws before the daemon exits.
+//! interval, `director standby` withdraws all, `director takeover` announces again, a reload
+//! of director.conf that disables `[announce]` withdraws all and one that enables it announces
+//! again (a broken one changes nothing), a stop withdraws before the daemon exits.
 #![allow(clippy::disallowed_types)] // real processes and packets, timed on the wall clock
 #![allow(clippy::unwrap_used)] // a test: a failure is a panic with its message
 
@@ -258,6 +259,26 @@ async fn director_run_announces_what_it_can_serve_through_bird() {
     );
     control(&bin, &run_dir, "takeover");
     until_routes(&ctl, &["192.0.2.100/32"], Duration::from_secs(3)).await;
+
+    // director.conf reloaded: a broken one is refused with its line and changes nothing;
+    // [announce] disabled withdraws everything, enabled again announces again.
+    let conf = dir.path().join("director.conf");
+    let good = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{good}bogus = 1\n")).unwrap();
+    let said = control(&bin, &run_dir, "reload");
+    assert!(
+        said.contains("director.conf not reloaded") && said.contains("director.conf:5:"),
+        "{said}"
+    );
+    until_routes(&ctl, &["192.0.2.100/32"], Duration::from_secs(1)).await;
+    std::fs::write(&conf, good.replace("enabled = true", "enabled = false")).unwrap();
+    let said = control(&bin, &run_dir, "reload");
+    assert!(said.contains("[announce] disabled"), "{said}");
+    until_routes(&ctl, &[], Duration::from_secs(3)).await;
+    std::fs::write(&conf, &good).unwrap();
+    let said = control(&bin, &run_dir, "reload");
+    assert!(said.contains("[announce] enabled"), "{said}");
+    until_routes(&ctl, &["192.0.2.100/32"], Duration::from_secs(5)).await;
 
     // A stop withdraws before the daemon is gone.
     let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.0.id()).unwrap());

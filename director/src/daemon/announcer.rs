@@ -24,6 +24,7 @@ use super::lvs::LvsStatus;
 /// The running loop.
 pub struct Announcer {
     standby: watch::Sender<bool>,
+    settings: watch::Sender<failover::config::settings::Announce>,
     state: watch::Receiver<AnnounceStatus>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -44,9 +45,11 @@ impl Announcer {
             ..AnnounceStatus::default()
         });
         let (stop_tx, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(run(settings, files, standby_rx, state_tx, stop_rx));
+        let (settings_tx, settings_rx) = watch::channel(settings);
+        let task = tokio::spawn(run(settings_rx, files, standby_rx, state_tx, stop_rx));
         Announcer {
             standby: standby_tx,
+            settings: settings_tx,
             state: state_rx,
             stop: Some(stop_tx),
             task,
@@ -57,6 +60,17 @@ impl Announcer {
     /// takeover`) announces again what can be served.
     pub fn set_standby(&self, on: bool) {
         self.standby.send_replace(on);
+    }
+
+    /// `director.conf` `[announce]` reloaded (still enabled): the next round writes the VIPs
+    /// with the new settings (at a new `file`, the old one is emptied first); nothing is
+    /// withdrawn that stays announced.
+    pub fn reconfigure(&self, settings: failover::config::settings::Announce) {
+        self.settings.send_if_modified(|s| {
+            let changed = *s != settings;
+            *s = settings;
+            changed
+        });
     }
 
     /// What `director status` shows.
@@ -79,13 +93,14 @@ impl Announcer {
 }
 
 async fn run(
-    settings: failover::config::settings::Announce,
+    mut reloads: watch::Receiver<failover::config::settings::Announce>,
     files: Vec<watch::Receiver<LvsStatus>>,
     standby: watch::Receiver<bool>,
     state: watch::Sender<AnnounceStatus>,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let ctl = BirdCtl {
+    let mut settings = reloads.borrow_and_update().clone();
+    let mut ctl = BirdCtl {
         path: settings.socket.clone(),
         timeout: settings.timeout,
     };
@@ -98,6 +113,35 @@ async fn run(
         tokio::select! {
             _ = &mut stop => break,
             _ = round.tick() => {}
+        }
+        if reloads.has_changed().unwrap_or(false) {
+            let new = reloads.borrow_and_update().clone();
+            if new.file != settings.file && published.as_ref().is_some_and(|p| !p.is_empty()) {
+                // The old file would keep its routes: empty it first.
+                let empty = BTreeSet::new();
+                if let Err(e) =
+                    publish(&settings.file, &render(&empty, &settings.protocol), &ctl).await
+                {
+                    tracing::error!("announce: cannot empty {}: {e}", settings.file.display());
+                }
+            }
+            if new.file != settings.file
+                || new.protocol != settings.protocol
+                || new.socket != settings.socket
+            {
+                published = None;
+            }
+            tracing::info!(
+                "announce: settings reloaded: {} through {}",
+                new.file.display(),
+                new.socket.display()
+            );
+            settings = new;
+            ctl = BirdCtl {
+                path: settings.socket.clone(),
+                timeout: settings.timeout,
+            };
+            state.send_modify(|s| s.file = settings.file.display().to_string());
         }
         let virtuals: Vec<_> = files
             .iter()

@@ -224,6 +224,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     let mut node_config = None;
     let mut pair_files = None;
     let mut announce_settings = None;
+    let mut single_files = None;
     let files = if pair_mode {
         match failover::node::NodeConfig::load_with(
             &opts.config_dir,
@@ -247,7 +248,15 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         // as in a pair, so that it is never found broken only at the next change of mode.
         match failover::node::load_settings(&opts.config_dir) {
             Ok(settings) => {
-                announce_settings = settings.announce.enabled.then_some(settings.announce);
+                announce_settings = settings
+                    .announce
+                    .enabled
+                    .then_some(settings.announce.clone());
+                single_files = Some(SingleFiles {
+                    config_dir: opts.config_dir.clone(),
+                    running: settings,
+                    sysctls: opts.backend == Backend::Kernel,
+                });
             }
             Err(e) => return Err(DaemonError::Config(e.to_string())),
         }
@@ -384,7 +393,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     }));
     let config_dir = opts.config_dir.display().to_string();
     // Scale-out: announced once the table is programmed, withdrawn before it is cleared.
-    let announcer = announce_settings.map(|a| {
+    let mut announcer = announce_settings.map(|a| {
         tracing::info!(
             "announce: the VIPs this director can serve go to BIRD through {} ({})",
             a.file.display(),
@@ -447,7 +456,8 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         &mut set,
         node.as_ref(),
         pair_files.as_mut(),
-        announcer.as_ref(),
+        single_files.as_mut(),
+        &mut announcer,
         &mut req_rx,
         started,
         &config_dir,
@@ -561,6 +571,8 @@ async fn reload_all(
     set: &LvsSet,
     node: Option<&failover::node::NodeHandle>,
     pair: Option<&mut pair::PairFiles>,
+    single: Option<&mut SingleFiles>,
+    announcer: &mut Option<announcer::Announcer>,
     cause: ReloadCause,
 ) -> Result<String, String> {
     let mut done = Vec::new();
@@ -586,6 +598,15 @@ async fn reload_all(
         done.extend(r.applied);
         not_done.extend(r.restart);
     }
+    if let Some(single) = single {
+        match single.reload(set, announcer).await {
+            Ok(Some(d)) => done.push(d),
+            Ok(None) => {}
+            Err(e) => not_done.push(format!(
+                "director.conf not reloaded, the running one is kept:\n{e}"
+            )),
+        }
+    }
     for d in &done {
         tracing::info!("reload: {d}");
     }
@@ -603,12 +624,58 @@ async fn reload_all(
     }
 }
 
+/// A single director's `director.conf` (no ha.cf): what a reload compares with.
+struct SingleFiles {
+    config_dir: std::path::PathBuf,
+    running: failover::config::settings::Settings,
+    /// Whether the kernel's scale-out sysctls are set when announcing starts.
+    sysctls: bool,
+}
+
+impl SingleFiles {
+    /// Reads `director.conf` again and applies `[announce]` (the only table a single
+    /// director uses): reconfigured, started or stopped. What was done, if anything.
+    async fn reload(
+        &mut self,
+        set: &LvsSet,
+        announcer: &mut Option<announcer::Announcer>,
+    ) -> Result<Option<String>, String> {
+        let new = failover::node::load_settings(&self.config_dir).map_err(|e| e.to_string())?;
+        if new == self.running {
+            return Ok(None);
+        }
+        let a = new.announce.clone();
+        let done = match (announcer.take(), a.enabled) {
+            (Some(running), true) => {
+                running.reconfigure(a);
+                *announcer = Some(running);
+                "director.conf: [announce] applied"
+            }
+            (Some(running), false) => {
+                running.stop().await;
+                "director.conf: [announce] disabled: every VIP withdrawn from BIRD"
+            }
+            (None, true) => {
+                if self.sysctls {
+                    announcer::set_scale_out_sysctls(std::path::Path::new("/proc/sys")).await;
+                }
+                *announcer = Some(announcer::Announcer::start(a, set.watches()));
+                "director.conf: [announce] enabled: announcing the VIPs this director can serve"
+            }
+            (None, false) => "director.conf: reloaded (its other tables apply to a pair only)",
+        };
+        self.running = new;
+        Ok(Some(done.to_string()))
+    }
+}
+
 /// Serve control requests and SIGHUP until SIGTERM/SIGINT/SIGQUIT; the signal's name.
 async fn wait_loop(
     set: &mut LvsSet,
     node: Option<&failover::node::NodeHandle>,
     mut pair: Option<&mut pair::PairFiles>,
-    announcer: Option<&announcer::Announcer>,
+    mut single: Option<&mut SingleFiles>,
+    announcer: &mut Option<announcer::Announcer>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
     config_dir: &str,
@@ -650,7 +717,7 @@ async fn wait_loop(
             }
             sig = signals.next() => match sig {
                 signals::Sig::Reload => {
-                    let _ = reload_all(set, node, pair.as_deref_mut(), ReloadCause::Signal).await;
+                    let _ = reload_all(set, node, pair.as_deref_mut(), single.as_deref_mut(), announcer, ReloadCause::Signal).await;
                 }
                 signals::Sig::Stop(name) => return name,
             },
@@ -661,21 +728,21 @@ async fn wait_loop(
                         let node_status = node.map(failover::node::NodeHandle::status);
                         let (mut status, _) =
                             build_status(&set.statuses(), node_status.as_ref(), started, config_dir);
-                        status.announce = announcer.map(announcer::Announcer::status);
+                        status.announce = announcer.as_ref().map(announcer::Announcer::status);
                         Response::Status { status: Box::new(status) }
                     }
                     // Answered beside the loop (run_async); here only if that changes.
                     Request::Traffic => Response::Error {
                         message: "traffic is answered by the control socket's task".into(),
                     },
-                    Request::Reload => match reload_all(set, node, pair.as_deref_mut(), ReloadCause::Request).await {
+                    Request::Reload => match reload_all(set, node, pair.as_deref_mut(), single.as_deref_mut(), announcer, ReloadCause::Request).await {
                         Ok(message) => Response::Ok { message },
                         Err(message) => Response::Error { message },
                     },
                     Request::Standby | Request::Takeover => match node {
                         None if announcer.is_some() => {
                             let on = req == Request::Standby;
-                            if let Some(a) = announcer {
+                            if let Some(a) = announcer.as_ref() {
                                 a.set_standby(on);
                             }
                             Response::Ok {
