@@ -31,14 +31,19 @@ pub struct ReloadSteps {
     pub reconfigure: Option<NodeConfig>,
     /// What runs afterwards (what the next reload compares with).
     pub running: NodeConfig,
+    /// `ldirectord::NAME` files haresources names now and did not: started (their tables
+    /// programmed) before the node gets the new groups.
+    pub start_files: Vec<String>,
+    /// Files it no longer names: stopped once the node has the new groups.
+    pub stop_files: Vec<String>,
     pub report: PairReload,
 }
 
 /// Plans a reload: the new keys, the node's part ([`failover::node::plan_reload`]), and the
-/// one change director itself cannot make while running: haresources naming other
-/// ldirectord files than those started (their tables would not be programmed), which keeps
-/// the running groups and needs a restart.
-pub fn plan_reload(running: &NodeConfig, new: &NodeConfig) -> ReloadSteps {
+/// ldirectord files haresources names: started and stopped with their groups when
+/// `ldirectord_live` (the node runs the `ldirectord` resource), else (a pair started without
+/// any, so without IPVS) a change there keeps the running groups and needs a restart.
+pub fn plan_reload(running: &NodeConfig, new: &NodeConfig, ldirectord_live: bool) -> ReloadSteps {
     let mut report = PairReload::default();
     let keys = (running.authkeys != new.authkeys).then(|| new.authkeys.clone());
     if let Some(k) = &keys {
@@ -49,11 +54,28 @@ pub fn plan_reload(running: &NodeConfig, new: &NodeConfig) -> ReloadSteps {
         ));
     }
     let mut new = new.clone();
+    let (mut start_files, mut stop_files) = (Vec::new(), Vec::new());
     let (was, now) = (
         ldirectord_names(&running.haresources),
         ldirectord_names(&new.haresources),
     );
-    if was != now {
+    let same_set = was.iter().all(|n| now.contains(n)) && now.iter().all(|n| was.contains(n));
+    if !same_set && ldirectord_live {
+        start_files = now.iter().filter(|n| !was.contains(n)).cloned().collect();
+        stop_files = was.iter().filter(|n| !now.contains(n)).cloned().collect();
+        if !start_files.is_empty() {
+            report.applied.push(format!(
+                "ldirectord files started: {}",
+                start_files.join(", ")
+            ));
+        }
+        if !stop_files.is_empty() {
+            report.applied.push(format!(
+                "ldirectord files stopped: {}",
+                stop_files.join(", ")
+            ));
+        }
+    } else if !same_set {
         let added: Vec<&String> = now.iter().filter(|n| !was.contains(n)).collect();
         let removed: Vec<&String> = was.iter().filter(|n| !now.contains(n)).collect();
         let list = |v: &[&String]| v.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ");
@@ -79,6 +101,8 @@ pub fn plan_reload(running: &NodeConfig, new: &NodeConfig) -> ReloadSteps {
         keys,
         reconfigure,
         running: failover::node::merge_reload(running, &new),
+        start_files,
+        stop_files,
         report,
     }
 }
@@ -201,7 +225,7 @@ mod tests {
             "a IPaddr::192.0.2.1/24/eth0\n",
             keys,
         );
-        let steps = plan_reload(&running, &same);
+        let steps = plan_reload(&running, &same, true);
         assert!(steps.keys.is_none() && steps.reconfigure.is_none());
         assert_eq!(steps.report, PairReload::default());
         // A new key, a timing change and a new group are applied.
@@ -210,16 +234,28 @@ mod tests {
             "a IPaddr::192.0.2.1/24/eth0\nb IPaddr::192.0.2.2/24/eth0\n",
             "auth 2\n1 sha1 old\n2 sha1 new\n",
         );
-        let steps = plan_reload(&running, &new);
+        let steps = plan_reload(&running, &new, true);
         assert_eq!(steps.keys.map(|k| k.active), Some(2));
         assert!(steps.reconfigure.is_some());
         assert_eq!(steps.report.applied.len(), 3, "{:?}", steps.report.applied);
         assert!(steps.report.applied[1].starts_with("ha.cf: keepalive applied"));
         assert!(steps.report.restart.is_empty());
         assert_eq!(steps.running.haresources.groups.len(), 2);
-        // A new ldirectord file needs a restart: the groups stay as they run.
+        // A new ldirectord file is started before its group; a pair that runs none needs a
+        // restart for it, and its groups stay as they run.
         let lvs = node(hacf, "a IPaddr::192.0.2.1/24/eth0 ldirectord::www\n", keys);
-        let steps = plan_reload(&running, &lvs);
+        let steps = plan_reload(&running, &lvs, true);
+        assert_eq!(
+            (steps.start_files, steps.stop_files),
+            (vec!["www".to_string()], vec![])
+        );
+        assert!(steps.reconfigure.is_some());
+        let back = plan_reload(&steps.running, &running, true);
+        assert_eq!(
+            (back.start_files, back.stop_files),
+            (vec![], vec!["www".to_string()])
+        );
+        let steps = plan_reload(&running, &lvs, false);
         assert!(steps.reconfigure.is_none());
         assert_eq!(steps.running.haresources, running.haresources);
         assert!(

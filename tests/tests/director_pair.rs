@@ -435,8 +435,9 @@ fn director_reload_applies_keys_and_names_what_it_does_not_apply() -> Result<()>
     Ok(())
 }
 
-/// `director reload` of haresources and ha.cf on both nodes: a group added to haresources
-/// starts on its preferred node (ha02) and a removed one stops, while the group that did not
+/// `director reload` of haresources and ha.cf on both nodes: a group added to haresources,
+/// with an ldirectord file of its own, starts on its preferred node (ha02), the file running
+/// on both; removed, it stops and so does its file; while the group that did not
 /// change stays where it is, its VIP never leaving ha01; a new deadtime takes effect.
 #[test]
 fn director_reload_adds_and_removes_a_vip_and_nothing_else_moves() -> Result<()> {
@@ -505,12 +506,33 @@ fn director_reload_adds_and_removes_a_vip_and_nothing_else_moves() -> Result<()>
             }
         })
     };
-    set(&format!("{first}ha02 IPaddr::{VIP2}/24/eth0\n"), "400ms")?;
+    for i in 0..2 {
+        std::fs::write(
+            d.node_dir(i).join("etc").join("mail.cf"),
+            format!(
+                "checkinterval=1\nvirtual={VIP2}:25\n\treal=192.0.2.13:25 gate\n\
+                 \tservice=smtp\n\tscheduler=rr\n\tprotocol=tcp\n\tchecktype=on\n"
+            ),
+        )?;
+    }
+    set(
+        &format!("{first}ha02 IPaddr::{VIP2}/24/eth0 ldirectord::mail.cf\n"),
+        "400ms",
+    )?;
     let text = reload(0)?;
     ensure!(
         text.contains("ha.cf: deadtime")
-            && text.contains(&format!("added, started where they belong once both nodes have them: IPaddr::{VIP2}/24/eth0")),
+            && text.contains("ldirectord files started: mail.cf")
+            && text.contains(&format!(
+                "added, started where they belong once both nodes have them: IPaddr::{VIP2}/24/eth0"
+            )),
         "{text}"
+    );
+    // The new file runs at once (warm on both nodes, as at start).
+    ensure!(
+        d.status(0).has(&format!("{VIP2}:25")),
+        "the new ldirectord file does not run: {}",
+        d.ctl(0, &["status", "--json"])?
     );
     // One node only knows it: nobody starts it.
     std::thread::sleep(Duration::from_millis(500));
@@ -531,8 +553,13 @@ fn director_reload_adds_and_removes_a_vip_and_nothing_else_moves() -> Result<()>
     set(&first, "300ms")?;
     let text = reload(1)?;
     ensure!(
-        text.contains(&format!("released and removed: IPaddr::{VIP2}/24/eth0")),
+        text.contains(&format!("released and removed: IPaddr::{VIP2}/24/eth0"))
+            && text.contains("ldirectord files stopped: mail.cf"),
         "{text}"
+    );
+    ensure!(
+        !d.status(1).has(&format!("{VIP2}:25")),
+        "mail.cf still runs"
     );
     reload(0)?;
     wait_for(Duration::from_secs(5), || !vip2_on(1))

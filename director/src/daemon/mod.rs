@@ -237,6 +237,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                 pair_files = Some(pair::PairFiles {
                     stonith_command: opts.stonith_command.clone(),
                     running: cfg.clone(),
+                    lvs: None,
                 });
                 node_config = Some(cfg);
                 files
@@ -311,21 +312,28 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         }
         None => None,
     };
+    let options = lvs_options(&opts.log);
     let mut set = match &kernel {
-        Some(kernel) => {
-            match start_all(&files, kernel, lvs_options(&opts.log), log_cfgname).await {
-                Ok(set) => set,
-                Err(e) => {
-                    if let Some(node) = node {
-                        node.shutdown();
-                        let _ = tokio::task::spawn_blocking(move || node.wait()).await;
-                    }
-                    return Err(e);
+        Some(kernel) => match start_all(&files, kernel, options.clone(), log_cfgname).await {
+            Ok(set) => set,
+            Err(e) => {
+                if let Some(node) = node {
+                    node.shutdown();
+                    let _ = tokio::task::spawn_blocking(move || node.wait()).await;
                 }
+                return Err(e);
             }
-        }
-        None => LvsSet { all: Vec::new() },
+        },
+        None => LvsSet::new(Vec::new()),
     };
+    if let (Some((native, _)), Some(kernel), Some(files)) = (&ldirectord, &kernel, &mut pair_files)
+    {
+        files.lvs = Some(pair::PairLvs {
+            native: Arc::clone(native),
+            kernel: Arc::clone(kernel),
+            options,
+        });
+    }
     if let Some((native, names)) = &ldirectord {
         // Each ldirectord::NAME resource's monitor watches its file's checks.
         for name in names {
@@ -359,11 +367,11 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     };
     let (req_tx, mut req_rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(16);
     let control_reader = reader.clone();
-    let control_watches = set.watches();
+    let control_watches = set.live_watches();
     let control_task = tokio::spawn(control::serve(listener, move |req| {
         let tx = req_tx.clone();
         let reader = control_reader.clone();
-        let names = (req == Request::Traffic).then(|| names_of(&control_watches));
+        let names = (req == Request::Traffic).then(|| names_of(&control_watches.borrow()));
         async move {
             // Traffic is answered here, beside the loop: a dump never delays a reload or a
             // standby waiting in the loop.
@@ -404,20 +412,23 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     let metrics_task = match &opts.metrics {
         Some(addr) => match addr.parse::<std::net::SocketAddr>() {
             Ok(addr) => {
-                let watches = set.watches();
+                let watches = set.live_watches();
                 let config_dir = config_dir.clone();
                 let node = node.clone();
                 let announced = announcer.as_ref().map(announcer::Announcer::watch);
                 let reader = reader.clone();
                 Some(tokio::spawn(async move {
                     let source = move || {
-                        let statuses: Vec<LvsStatus> =
-                            watches.iter().map(|w| w.borrow().clone()).collect();
+                        let statuses: Vec<LvsStatus> = watches
+                            .borrow()
+                            .iter()
+                            .map(|w| w.borrow().clone())
+                            .collect();
                         let node_status = node.as_ref().map(failover::node::NodeHandle::status);
                         let (mut status, counters) =
                             build_status(&statuses, node_status.as_ref(), started, &config_dir);
                         status.announce = announced.as_ref().map(|a| a.borrow().clone());
-                        let names = names_of(&watches);
+                        let names = names_of(&watches.borrow());
                         let reader = reader.clone();
                         async move {
                             let traffic = match &reader {
@@ -450,13 +461,17 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         },
         None => None,
     };
+    let mut run_files = match (pair_files, single_files) {
+        (Some(p), _) => RunFiles::Pair(Box::new(p)),
+        (None, Some(s)) => RunFiles::Single(Box::new(s)),
+        (None, None) => RunFiles::Ldirectord,
+    };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
 
     let signal_name = wait_loop(
         &mut set,
         node.as_ref(),
-        pair_files.as_mut(),
-        single_files.as_mut(),
+        &mut run_files,
         &mut announcer,
         &mut req_rx,
         started,
@@ -497,11 +512,38 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
 /// Every running file.
 pub struct LvsSet {
     all: Vec<Lvs>,
+    /// The files' status receivers, followed by the metrics and the control socket's
+    /// traffic answers (a file started or stopped by a reload shows there at once).
+    live: watch::Sender<Vec<watch::Receiver<LvsStatus>>>,
 }
 
 impl LvsSet {
+    fn new(all: Vec<Lvs>) -> LvsSet {
+        let live = watch::Sender::new(all.iter().map(Lvs::watch).collect());
+        LvsSet { all, live }
+    }
+
     fn watches(&self) -> Vec<watch::Receiver<LvsStatus>> {
         self.all.iter().map(Lvs::watch).collect()
+    }
+
+    /// The status receivers of the files running now, kept up to date.
+    fn live_watches(&self) -> watch::Receiver<Vec<watch::Receiver<LvsStatus>>> {
+        self.live.subscribe()
+    }
+
+    /// A file started at a reload.
+    fn add(&mut self, l: Lvs) {
+        self.all.push(l);
+        self.live.send_replace(self.watches());
+    }
+
+    /// A file no longer run, taken out of the set (the caller stops it).
+    fn remove(&mut self, path: &std::path::Path) -> Option<Lvs> {
+        let i = self.all.iter().position(|l| l.path() == path)?;
+        let l = self.all.remove(i);
+        self.live.send_replace(self.watches());
+        Some(l)
     }
 
     /// Reload every file; the errors of those refused.
@@ -555,12 +597,12 @@ pub async fn start_all(
         match Lvs::start(f, Arc::clone(kernel), options).await {
             Ok(l) => all.push(l),
             Err(diags) => {
-                LvsSet { all }.stop().await;
+                LvsSet::new(all).stop().await;
                 return Err(DaemonError::Config(diags.to_string()));
             }
         }
     }
-    Ok(LvsSet { all })
+    Ok(LvsSet::new(all))
 }
 
 /// Reloads every file: the ldirectord files, and in pair mode `ha.cf`, `authkeys` and
@@ -568,10 +610,9 @@ pub async fn start_all(
 /// refused or needs a restart, after what was applied: never a success for what was not done.
 /// Each part is logged too (a SIGHUP has nobody to answer).
 async fn reload_all(
-    set: &LvsSet,
+    set: &mut LvsSet,
     node: Option<&failover::node::NodeHandle>,
-    pair: Option<&mut pair::PairFiles>,
-    single: Option<&mut SingleFiles>,
+    files: &mut RunFiles,
     announcer: &mut Option<announcer::Announcer>,
     cause: ReloadCause,
 ) -> Result<String, String> {
@@ -583,8 +624,8 @@ async fn reload_all(
             "ldirectord files not reloaded, the running ones are kept:\n{e}"
         )),
     }
-    if let (Some(pair), Some(node)) = (pair, node) {
-        let r = pair.reload(node);
+    if let (RunFiles::Pair(pair), Some(node)) = (&mut *files, node) {
+        let r = pair.reload(node, set).await;
         if r.errors.is_empty() {
             if r.applied.is_empty() && r.restart.is_empty() {
                 done.push("ha.cf, authkeys, haresources, director.conf: unchanged".to_string());
@@ -598,7 +639,7 @@ async fn reload_all(
         done.extend(r.applied);
         not_done.extend(r.restart);
     }
-    if let Some(single) = single {
+    if let RunFiles::Single(single) = files {
         match single.reload(set, announcer).await {
             Ok(Some(d)) => done.push(d),
             Ok(None) => {}
@@ -622,6 +663,16 @@ async fn reload_all(
         lines.extend(not_done);
         Err(lines.join("\n"))
     }
+}
+
+/// The files besides the ldirectord ones that a reload reads again.
+enum RunFiles {
+    /// Pair mode: ha.cf, authkeys, haresources, director.conf.
+    Pair(Box<pair::PairFiles>),
+    /// A single director: director.conf.
+    Single(Box<SingleFiles>),
+    /// Only ldirectord files (none else to read).
+    Ldirectord,
 }
 
 /// A single director's `director.conf` (no ha.cf): what a reload compares with.
@@ -673,8 +724,7 @@ impl SingleFiles {
 async fn wait_loop(
     set: &mut LvsSet,
     node: Option<&failover::node::NodeHandle>,
-    mut pair: Option<&mut pair::PairFiles>,
-    mut single: Option<&mut SingleFiles>,
+    files: &mut RunFiles,
     announcer: &mut Option<announcer::Announcer>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
@@ -692,11 +742,10 @@ async fn wait_loop(
     let sd_every = sdwatchdog::interval();
     let mut sd_tick =
         tokio::time::interval(sd_every.unwrap_or(std::time::Duration::from_secs(3600)));
-    let node_limit = pair
-        .as_deref()
-        .map_or(std::time::Duration::from_secs(10), |p| {
-            (p.running.hacf.keepalive * 3).max(std::time::Duration::from_secs(2))
-        });
+    let node_limit = match &*files {
+        RunFiles::Pair(p) => (p.running.hacf.keepalive * 3).max(std::time::Duration::from_secs(2)),
+        _ => std::time::Duration::from_secs(10),
+    };
     let mut sd_last = None;
     loop {
         tokio::select! {
@@ -717,7 +766,7 @@ async fn wait_loop(
             }
             sig = signals.next() => match sig {
                 signals::Sig::Reload => {
-                    let _ = reload_all(set, node, pair.as_deref_mut(), single.as_deref_mut(), announcer, ReloadCause::Signal).await;
+                    let _ = reload_all(set, node, files, announcer, ReloadCause::Signal).await;
                 }
                 signals::Sig::Stop(name) => return name,
             },
@@ -735,7 +784,7 @@ async fn wait_loop(
                     Request::Traffic => Response::Error {
                         message: "traffic is answered by the control socket's task".into(),
                     },
-                    Request::Reload => match reload_all(set, node, pair.as_deref_mut(), single.as_deref_mut(), announcer, ReloadCause::Request).await {
+                    Request::Reload => match reload_all(set, node, files, announcer, ReloadCause::Request).await {
                         Ok(message) => Response::Ok { message },
                         Err(message) => Response::Error { message },
                     },

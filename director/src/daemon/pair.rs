@@ -37,14 +37,30 @@ pub struct PairFiles {
     /// `ha.cf`, `authkeys`, `haresources` and `director.conf` as they run (a change that
     /// waits for a restart is not in it).
     pub running: failover::node::NodeConfig,
+    /// How ldirectord files named by a reloaded haresources are started (`None`: the pair
+    /// runs no `ldirectord` resource, so no IPVS).
+    pub lvs: Option<PairLvs>,
+}
+
+/// What starting an ldirectord file at a reload needs.
+pub struct PairLvs {
+    pub native: Arc<LdirectordResource>,
+    pub kernel: Kernel,
+    pub options: super::lvs::LvsOptions,
 }
 
 impl PairFiles {
     /// Reads the four files again, as at start (authkeys' owner and mode included). Valid
-    /// files: what the running node can apply is handed to it ([`plan_reload`]), the rest is
-    /// reported as needing a restart. Invalid files: nothing is applied and every problem is
-    /// reported.
-    pub fn reload(&mut self, node: &failover::node::NodeHandle) -> PairReload {
+    /// files: what the running node can apply is handed to it ([`plan_reload`]), ldirectord
+    /// files haresources now names are started in `set` first (their tables before their
+    /// groups' addresses) and those it no longer names stopped after; the rest is reported
+    /// as needing a restart. Invalid files (a new ldirectord file included): nothing is
+    /// applied and every problem is reported.
+    pub async fn reload(
+        &mut self,
+        node: &failover::node::NodeHandle,
+        set: &mut super::LvsSet,
+    ) -> PairReload {
         let dir = self.running.config_dir.clone();
         let mut errors = Vec::new();
         if let Err(e) = failover::node::check_authkeys(&dir.join("authkeys")) {
@@ -70,12 +86,51 @@ impl PairFiles {
                 }
             }
         };
-        let steps = plan_reload(&self.running, &new);
+        let steps = plan_reload(&self.running, &new, self.lvs.is_some());
+        let mut started = Vec::new();
+        if let Some(lvs) = &self.lvs {
+            for name in &steps.start_files {
+                let Some(path) = locate(name, &dir).map(|l| l.path) else {
+                    errors.push(format!(
+                        "Config file {name} not found (named by haresources)"
+                    ));
+                    continue;
+                };
+                match super::lvs::Lvs::start(&path, Arc::clone(&lvs.kernel), lvs.options.clone())
+                    .await
+                {
+                    Ok(l) => {
+                        lvs.native.watch_progress(name, l.progress());
+                        started.push(l);
+                    }
+                    Err(diags) => errors.extend(diags.to_string().lines().map(str::to_string)),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            for l in started {
+                l.stop().await;
+            }
+            return PairReload {
+                errors,
+                ..PairReload::default()
+            };
+        }
+        for l in started {
+            set.add(l);
+        }
         if let Some(keys) = steps.keys {
             node.set_keys(keys);
         }
         if let Some(cfg) = steps.reconfigure {
             node.reconfigure(cfg);
+        }
+        for name in &steps.stop_files {
+            if let Some(path) = locate(name, &dir).map(|l| l.path) {
+                if let Some(l) = set.remove(&path) {
+                    l.stop().await;
+                }
+            }
         }
         self.running = steps.running;
         steps.report
