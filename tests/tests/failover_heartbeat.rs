@@ -212,6 +212,52 @@ fn director_primary_heartbeat_backup() -> Result<()> {
     standby_then_takeover(&p, |p| p.signal(0, "USR1"), |p| p.signal(0, "USR2"))
 }
 
+/// A group that fails to start on the director node goes to the Heartbeat node: Heartbeat
+/// (ha02) holds the VIP alone, director (ha01, preferred) joins and gets it back, its
+/// `flaky` resource fails to start there, director cleans up and asks Heartbeat to take the
+/// group (the standby exchange, as Heartbeat's hb_standby after its own failed start), and
+/// the VIP ends on Heartbeat's node, never on both; it is not left down.
+#[test]
+fn a_failed_start_on_director_hands_the_group_to_heartbeat() -> Result<()> {
+    if !tests::hbnode::installed() {
+        eprintln!("skipped: Debian's heartbeat package is not installed");
+        return Ok(());
+    }
+    let mut s = spec(1, "on");
+    s.haresources = format!("ha01 IPaddr::{}/24/eth0 flaky\n", tests::pair::VIP);
+    let p = Pair::new(s)?;
+    for (i, start) in [(0, "exit 1"), (1, "touch $S")] {
+        let dir = p.node_dir(i);
+        let script = dir.join("etc").join("resource.d").join("flaky");
+        std::fs::create_dir_all(script.parent().context("resource.d")?)?;
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nS={}\ncase \"$1\" in\nstart) {start};;\nstop) rm -f $S;;\n\
+                 status) if [ -e $S ]; then echo 'flaky is running'; else echo 'flaky is stopped'; fi;;\n\
+                 esac\nexit 0\n",
+                dir.join("flaky.running").display()
+            ),
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let mut p = p;
+    joined(&mut p, 1)?;
+    wait_for(Duration::from_secs(20), || {
+        p.log(0).contains("Giving up resources due to failure of")
+    })
+    .with_context(|| format!("director never tried the group\n{}", logs(&p)))?;
+    vip_on(&p, 1, Duration::from_secs(20)).context("Heartbeat did not take the group back")?;
+    stays_on(&p, 1, Duration::from_secs(3))?;
+    ensure!(
+        p.node_dir(1).join("flaky.running").exists(),
+        "flaky does not run on Heartbeat's node\n{}",
+        logs(&p)
+    );
+    never_on_both(&p)
+}
+
 /// auto_failback off, Heartbeat preferred: after a crash director keeps the VIP when
 /// Heartbeat comes back (as a Heartbeat backup would); then director's crash gives it to
 /// Heartbeat.

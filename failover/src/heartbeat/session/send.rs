@@ -66,6 +66,24 @@ impl Session {
                         send.push(self.standby_msg(set, "me", wall));
                     }
                 },
+                Action::Release(g)
+                    if self.gave_up(fsm, g) && peer_here && self.exchange == Exchange::None =>
+                {
+                    // A failed start: the partly started resources are stopped at once, and
+                    // the peer is asked to take the group through the standby exchange, the
+                    // only way a Heartbeat node takes a group from a live one (Heartbeat runs
+                    // hb_standby after its own failed start). `done` follows the release.
+                    run.push(Action::Release(g));
+                    let ours = self.ours.get(g).copied().unwrap_or(false);
+                    let set = Hold::from_parts(ours, !ours);
+                    self.exchange = Exchange::Ours {
+                        set,
+                        asked: now,
+                        granted: false,
+                    };
+                    self.said_done_ours = false;
+                    send.push(self.standby_msg(set, "me", wall));
+                }
                 other => run.push(other),
             }
         }
@@ -125,6 +143,17 @@ impl Session {
             fsm.role(g),
             Some(Role::Releasing {
                 why: ReleaseWhy::Handover | ReleaseWhy::MonitorFailed,
+                ..
+            })
+        )
+    }
+
+    /// Is the Fsm cleaning up `g` after it failed to start here (so the peer should take it)?
+    pub(super) fn gave_up(&self, fsm: &Fsm, g: GroupId) -> bool {
+        matches!(
+            fsm.role(g),
+            Some(Role::Releasing {
+                why: ReleaseWhy::AcquireFailed,
                 ..
             })
         )

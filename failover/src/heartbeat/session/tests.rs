@@ -50,6 +50,8 @@ struct Rig {
     sent: Vec<HeartbeatMessage>,
     /// Whether the group's resources run here.
     running: bool,
+    /// Starting the group fails here.
+    fail_start: bool,
     /// The peer's generation and last seq.
     peer_gen: u64,
     peer_seq: u64,
@@ -70,6 +72,7 @@ impl Rig {
             now: Instant::now(),
             sent: Vec::new(),
             running: false,
+            fail_start: false,
             peer_gen: 0x6b06_3c24,
             peer_seq: 0,
         };
@@ -97,8 +100,12 @@ impl Rig {
                     running: self.running,
                 }),
                 Action::Acquire(g) => {
-                    self.running = true;
-                    events.push(Event::Acquired { group: g, ok: true });
+                    // A failed start stops what it started before it answers.
+                    self.running = !self.fail_start;
+                    events.push(Event::Acquired {
+                        group: g,
+                        ok: !self.fail_start,
+                    });
                 }
                 Action::Release(g) => {
                     self.running = false;
@@ -306,6 +313,50 @@ fn an_unanswered_standby_request_is_asked_again_and_the_group_kept() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].get("info"), Some("me"));
     assert!(r.running);
+}
+
+/// Heartbeat takes a group from a live node only through the standby exchange: after a
+/// failed start here, director cleans up and asks the peer to take the group (as Heartbeat
+/// runs hb_standby after its own failed start), says `done` once released, and leaves the
+/// group to it.
+#[test]
+fn a_failed_start_asks_the_peer_to_take_the_group() {
+    let mut r = Rig::new("ha02", AutoFailback::On);
+    r.fail_start = true;
+    r.status();
+    r.resource("none", "1");
+    assert!(!r.running);
+    assert!(
+        matches!(r.role(), Some(Role::Failed { .. })),
+        "{:?}",
+        r.role()
+    );
+    let said = r.said();
+    assert!(
+        said.contains(&"ask_resources rsc_hold=local info=me".to_string()),
+        "{said:?}"
+    );
+    r.hear(&[
+        ("t", "ask_resources"),
+        ("rsc_hold", "local"),
+        ("info", "other"),
+    ])
+    .unwrap();
+    let said = r.said();
+    assert_eq!(
+        said.last().map(String::as_str),
+        Some("ask_resources rsc_hold=local info=done"),
+        "{said:?}"
+    );
+    r.hear(&[
+        ("t", "ask_resources"),
+        ("rsc_hold", "local"),
+        ("info", "done"),
+    ])
+    .unwrap();
+    r.resource("foreign", "1");
+    assert!(!r.running);
+    assert!(matches!(r.role(), Some(Role::Failed { .. })));
 }
 
 #[test]
