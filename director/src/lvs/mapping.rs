@@ -7,9 +7,10 @@
 //! probed once and its verdict applies everywhere. `CheckIds` keeps the id of an identity
 //! across reloads, so an unchanged real keeps its health.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use healthcheck::negotiate::{Negotiate, Receive, TlsVerify};
@@ -51,26 +52,36 @@ impl fmt::Display for RealKey {
     }
 }
 
+/// What makes two checks the same check ([`CheckSpec::identity`]), held cheaply: the part
+/// every real of a virtual service with the same request shares, once, and the real's own
+/// address and check port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    common: Arc<str>,
+    real: SocketAddr,
+    checkport: u16,
+}
+
 /// Stable ids for check identities (kept by the daemon across reloads).
 #[derive(Debug, Default, Clone)]
 pub struct CheckIds {
-    ids: HashMap<String, CheckId>,
+    ids: HashMap<Identity, CheckId>,
     next: CheckId,
 }
 
 impl CheckIds {
-    fn id(&mut self, identity: &str) -> CheckId {
+    fn id(&mut self, identity: &Identity) -> CheckId {
         if let Some(id) = self.ids.get(identity) {
             return *id;
         }
         let id = self.next;
         self.next += 1;
-        self.ids.insert(identity.to_string(), id);
+        self.ids.insert(identity.clone(), id);
         id
     }
 
     /// Forget identities that are no longer used.
-    fn retain(&mut self, used: &BTreeSet<String>) {
+    fn retain(&mut self, used: &HashSet<Identity>) {
         self.ids.retain(|k, _| used.contains(k));
     }
 }
@@ -152,8 +163,11 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
     let mut virtuals = Vec::new();
     let mut extras = Vec::new();
     let mut warnings = Vec::new();
-    let mut used = BTreeSet::new();
+    let mut used = HashSet::new();
+    let mut shared = Shared::default();
     for vs in &config.virtuals {
+        shared.negotiates.clear();
+        shared.commons.clear();
         let mut reals = Vec::new();
         let mut real_specs = Vec::new();
         let mut seen = BTreeSet::new();
@@ -168,19 +182,31 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
             if !seen.insert(key) {
                 continue;
             }
-            let (spec, no_check, identity) = match check_spec(vs, r) {
+            let (spec, no_check, identity) = match check_spec(vs, r, &mut shared) {
                 Ok(Some(spec)) => {
-                    let id = spec.identity();
+                    let id = shared.identity(&spec);
                     (Some(spec), None, id)
                 }
-                Ok(None) => (None, Some(NoCheck::Off), format!("off|{key}")),
+                Ok(None) => {
+                    let id = Identity {
+                        common: format!("off|{}", key.virtual_address).into(),
+                        real: key.real,
+                        checkport: 0,
+                    };
+                    (None, Some(NoCheck::Off), id)
+                }
                 Err(why) => {
                     warnings.push(Diagnostic::warning(
                         std::path::Path::new(file),
                         r.line,
                         format!("real server {key} will stay down: {why}"),
                     ));
-                    (None, Some(NoCheck::Invalid(why)), format!("invalid|{key}"))
+                    let id = Identity {
+                        common: format!("invalid|{}", key.virtual_address).into(),
+                        real: key.real,
+                        checkport: 0,
+                    };
+                    (None, Some(NoCheck::Invalid(why)), id)
                 }
             };
             let check = ids.id(&identity);
@@ -245,8 +271,60 @@ fn tls_verify(set: Option<TlsVerify>, service: hc::Service) -> TlsVerify {
     }
 }
 
-/// The health check of one real; `Ok(None)` for `checktype=off`.
-pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSpec>, String> {
+/// What the checks of a file share instead of holding a copy each: a `receive=` pattern is
+/// compiled once per file, and the reals of a virtual service with the same request and
+/// pattern share one [`Negotiate`] (40,000 reals with one pattern compiled 40,000 regexes,
+/// 100 MB and most of the time of reading the file).
+#[derive(Default)]
+pub struct Shared {
+    receives: HashMap<String, Receive>,
+    /// Of the virtual service being mapped, by (request, receive).
+    negotiates: HashMap<(String, String), Arc<Negotiate>>,
+    /// Of the virtual service being mapped: the identity of its checks but for the real's
+    /// address and check port, by the [`Negotiate`] they share.
+    commons: HashMap<*const Negotiate, Arc<str>>,
+}
+
+impl Shared {
+    /// The check's [`Identity`]: [`CheckSpec::identity`] of the spec with the real's address
+    /// and check port left out, made once per shared [`Negotiate`] of the virtual service
+    /// (an external check's arguments name the real: its whole identity each time).
+    fn identity(&mut self, spec: &CheckSpec) -> Identity {
+        if matches!(
+            spec.checktype,
+            CheckType::External { .. } | CheckType::ExternalPerl { .. }
+        ) {
+            return Identity {
+                common: spec.identity().into(),
+                real: spec.real,
+                checkport: spec.checkport,
+            };
+        }
+        let common = self
+            .commons
+            .entry(Arc::as_ptr(&spec.negotiate))
+            .or_insert_with(|| {
+                let mut template = spec.clone();
+                template.real = SocketAddr::from(([0, 0, 0, 0], 0));
+                template.checkport = 0;
+                template.identity().into()
+            })
+            .clone();
+        Identity {
+            common,
+            real: spec.real,
+            checkport: spec.checkport,
+        }
+    }
+}
+
+/// The health check of one real; `Ok(None)` for `checktype=off`. `shared` keeps what the
+/// checks share (see [`Shared`]); its negotiates are those of `vs`.
+pub fn check_spec(
+    vs: &VirtualService,
+    real: &ld::Real,
+    shared: &mut Shared,
+) -> Result<Option<CheckSpec>, String> {
     let virtual_id = match vs.address {
         VirtualAddress::Addr { addr, port, .. } => VirtualId::Addr(SocketAddr::new(addr, port)),
         VirtualAddress::Fwmark { mark, .. } => VirtualId::Fwmark(mark),
@@ -260,23 +338,40 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
     spec.protocol = vs.address.protocol();
     spec.checkport = vs.checkport_for(real).unwrap_or(0);
     let (request, receive) = vs.request_for(real);
-    let receive = match receive {
-        "" => None,
-        r => Some(Receive::compile(r).map_err(|e| {
-            format!("receive \"{r}\" is not a regular expression director can use: {e}")
-        })?),
+    let key = (request.to_string(), receive.to_string());
+    spec.negotiate = match shared.negotiates.get(&key) {
+        Some(n) => Arc::clone(n),
+        None => {
+            let receive = match receive {
+                "" => None,
+                r => Some(match shared.receives.get(r) {
+                    Some(compiled) => compiled.clone(),
+                    None => {
+                        let compiled = Receive::compile(r).map_err(|e| {
+                            format!(
+                                "receive \"{r}\" is not a regular expression director can use: {e}"
+                            )
+                        })?;
+                        shared.receives.insert(r.to_string(), compiled.clone());
+                        compiled
+                    }
+                }),
+            };
+            let n = Arc::new(Negotiate {
+                request: non_empty(request),
+                receive,
+                virtualhost: vs.virtualhost.clone(),
+                http_method: vs.httpmethod,
+                login: non_empty(&vs.login),
+                passwd: non_empty(&vs.passwd),
+                database: non_empty(&vs.database),
+                secret: non_empty(&vs.secret),
+                tls_verify: tls_verify(vs.tlsverify, spec.service),
+            });
+            shared.negotiates.insert(key, Arc::clone(&n));
+            n
+        }
     };
-    spec.negotiate = std::sync::Arc::new(Negotiate {
-        request: non_empty(request),
-        receive,
-        virtualhost: vs.virtualhost.clone(),
-        http_method: vs.httpmethod,
-        login: non_empty(&vs.login),
-        passwd: non_empty(&vs.passwd),
-        database: non_empty(&vs.database),
-        secret: non_empty(&vs.secret),
-        tls_verify: tls_verify(vs.tlsverify, spec.service),
-    });
     let t = vs.timing;
     spec.checkinterval = Duration::from_secs(u64::from(t.checkinterval));
     spec.checktimeout = Duration::from_secs(u64::from(t.checktimeout));
