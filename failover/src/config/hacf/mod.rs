@@ -18,6 +18,7 @@
 //! Rooms: what the file says (`model`), directive values (`value`), the parser and its
 //! dispatch (`parser`), one method per directive by theme (`media`, `nodes`, `fencing`).
 
+mod daemon;
 mod fencing;
 mod media;
 mod model;

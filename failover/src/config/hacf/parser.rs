@@ -2,7 +2,7 @@
 //! `media`, the nodes and who holds the groups in `nodes`, fencing in `fencing`), then
 //! Heartbeat's derived defaults and cross-checks (`finish`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::value::{option_values, parse_bool, parse_time, FACILITIES};
@@ -128,67 +128,16 @@ impl Parser {
             "auto_failback" => self.each(line, directive, rest, Self::auto_failback),
             "nice_failback" => self.each(line, directive, rest, Self::nice_failback),
             "watchdog" => self.each(line, directive, rest, Self::watchdog),
-            "logfile" => self.each(line, directive, rest, |p, _, v| {
-                p.cf.logfile = Some(PathBuf::from(v))
-            }),
-            "debugfile" => self.each(line, directive, rest, |p, _, v| {
-                p.cf.debugfile = Some(PathBuf::from(v))
-            }),
+            "logfile" => self.each(line, directive, rest, Self::logfile),
+            "debugfile" => self.each(line, directive, rest, Self::debugfile),
             "logfacility" => self.each(line, directive, rest, Self::logfacility),
-            "use_logd" => self.each(line, directive, rest, |p, l, v| match parse_bool(v) {
-                Some(b) => {
-                    p.cf.use_logd = Some(b);
-                    if b {
-                        p.c.warn(
-                            l,
-                            "use_logd yes is ignored by director: it does not use ha_logd; \
-                             logfile, debugfile and logfacility are honoured (stderr otherwise)",
-                        );
-                    }
-                }
-                None => p.c.error(l, format!("use_logd: invalid boolean [{v}]")),
-            }),
-            "realtime" => self.each(line, directive, rest, |p, l, v| match parse_bool(v) {
-                Some(b) => p.cf.realtime = b,
-                None => p.c.error(l, format!("realtime: invalid boolean [{v}]")),
-            }),
-            "rtprio" => self.each(line, directive, rest, |p, l, v| match v.parse::<i32>() {
-                Ok(n) if (1..=99).contains(&n) => p.cf.rtprio = Some(n),
-                _ => {
-                    p.c.error(l, format!("rtprio: [{v}] is not an integer 1..99"))
-                }
-            }),
-            "hopfudge" => self.each(line, directive, rest, |p, l, v| match v.parse::<u8>() {
-                Ok(n) => {
-                    p.cf.hopfudge = n;
-                    p.c.warn(
-                        l,
-                        "directive hopfudge is ignored by director: it only matters to \
-                         Heartbeat's forwarding on serial rings",
-                    );
-                }
-                Err(_) => {
-                    p.c.error(l, format!("hopfudge: [{v}] is not an integer 0..255"))
-                }
-            }),
-            "debug" => self.each(line, directive, rest, |p, l, v| match v.parse::<u8>() {
-                Ok(n) => p.cf.debug = n,
-                Err(_) => {
-                    p.c.error(l, format!("debug: [{v}] is not an integer 0..255"))
-                }
-            }),
+            "use_logd" => self.each(line, directive, rest, Self::use_logd),
+            "realtime" => self.each(line, directive, rest, Self::realtime),
+            "rtprio" => self.each(line, directive, rest, Self::rtprio),
+            "hopfudge" => self.each(line, directive, rest, Self::hopfudge),
+            "debug" => self.each(line, directive, rest, Self::debug),
             "crm" | "pacemaker" => self.crm(line, directive, rest),
-            "autojoin" => self.each(line, directive, rest, |p, l, v| {
-                if !v.eq_ignore_ascii_case("none") {
-                    p.c.error(
-                        l,
-                        format!(
-                            "autojoin {v} is not allowed with haresources: \
-                             list every node with node directives (autojoin none)"
-                        ),
-                    );
-                }
-            }),
+            "autojoin" => self.each(line, directive, rest, Self::autojoin),
             "env" => self.env(line, rest),
             "stonith" => self.stonith(line, rest),
             "stonith_host" => self.stonith_host(line, rest),
