@@ -151,19 +151,46 @@ impl Parser<'_> {
         }
     }
 
+    /// One virtual service block: its address, the checks of its settings, its real servers
+    /// and fallback, then the service with the globals' defaults filled in.
     fn build(
         &mut self,
         globals: &Globals,
         b: Block,
         warned_missing_proto: &mut [bool; 2],
     ) -> Option<Built> {
-        let proto_name = match b.protocol {
-            Protocol::Tcp => Some("tcp"),
-            Protocol::Udp => Some("udp"),
-            Protocol::Fwm => None,
-        };
-        // The virtual address, resolved with the block's final protocol.
-        let address = match &b.addr {
+        let proto_name = proto_name(b.protocol);
+        let address = self.virtual_address(&b, proto_name);
+        self.check_settings(&b, address.as_ref());
+        let vport = address.map(|a| a.port());
+        // Real servers.
+        let mut reals: Vec<Real> = Vec::new();
+        for raw in &b.reals {
+            self.real(raw, b.family, &mut reals);
+        }
+        let (reals, dups) = dedup_reals(reals);
+        for (line, msg) in dups {
+            self.warn(line, msg);
+        }
+        let (fallback, fallback_line) =
+            self.block_fallback(globals, &b, proto_name, vport, warned_missing_proto);
+        let address = address?;
+        let checkinterval_line = b.checkinterval.map(|(l, _)| l);
+        let vs = service(globals, b, address, reals, fallback);
+        if let Some(line) = fallback_line {
+            self.real_is_fallback(&vs, line);
+        }
+        Some(Built {
+            line: vs.line,
+            address: vs.address,
+            checkinterval_line,
+            vs,
+        })
+    }
+
+    /// The virtual address, resolved with the block's final protocol.
+    fn virtual_address(&mut self, b: &Block, proto_name: Option<&str>) -> Option<VirtualAddress> {
+        match &b.addr {
             BlockAddr::Invalid => None,
             BlockAddr::Fwmark(mark) => Some(VirtualAddress::Fwmark {
                 family: b.family,
@@ -206,7 +233,13 @@ impl Parser<'_> {
                     }
                 }
             }
-        };
+        }
+    }
+
+    /// What ipvsadm would refuse or ignore in the block's settings: port 0 without
+    /// persistence, `ops` of a non-udp service, `netmask` without persistence, a scheduler
+    /// flag of another scheduler.
+    fn check_settings(&mut self, b: &Block, address: Option<&VirtualAddress>) {
         if let Some(VirtualAddress::Addr { port: 0, .. }) = address {
             if b.persistent.is_none() {
                 self.error(
@@ -250,19 +283,18 @@ impl Parser<'_> {
                 }
             }
         }
+    }
 
-        let vport = address.map(|a| a.port());
-        // Real servers.
-        let mut reals: Vec<Real> = Vec::new();
-        for raw in &b.reals {
-            self.real(raw, b.family, &mut reals);
-        }
-        let (reals, dups) = dedup_reals(reals);
-        for (line, msg) in dups {
-            self.warn(line, msg);
-        }
-
-        // Fallback: the block's own, else the global one for the family and protocol.
+    /// The block's own fallback, else the global one for its family and protocol; and the
+    /// line it was set at.
+    fn block_fallback(
+        &mut self,
+        globals: &Globals,
+        b: &Block,
+        proto_name: Option<&str>,
+        vport: Option<u16>,
+        warned_missing_proto: &mut [bool; 2],
+    ) -> (Option<Fallback>, Option<usize>) {
         let global_fallback = if b.family == Family::V6 {
             &globals.fallback6
         } else {
@@ -315,91 +347,7 @@ impl Parser<'_> {
                 }
             }
         };
-
-        let address = address?;
-        let service = b
-            .service
-            .unwrap_or_else(|| Service::from_port(address.port()));
-        let checktimeout = b
-            .checktimeout
-            .or(b.negotiatetimeout)
-            .or(globals.checktimeout)
-            .or(globals.negotiatetimeout)
-            .unwrap_or(5);
-        let negotiatetimeout = b
-            .negotiatetimeout
-            .or(b.checktimeout)
-            .or(globals.negotiatetimeout)
-            .or(globals.checktimeout)
-            .unwrap_or(30);
-        let checkinterval = match b.checkinterval {
-            Some((_, n)) if globals.fork => n,
-            _ => globals.checkinterval,
-        };
-        let vs = VirtualService {
-            line: b.line,
-            address,
-            reals,
-            fallback,
-            fallbackcommand: b
-                .fallbackcommand
-                .or_else(|| globals.fallbackcommand.clone()),
-            service,
-            // checkcommand is what an external check runs, whichever line came first
-            checktype: match b.checktype {
-                CheckType::External { .. } => CheckType::External {
-                    cmd: b.checkcommand.into(),
-                },
-                CheckType::ExternalPerl { .. } => CheckType::ExternalPerl {
-                    cmd: b.checkcommand.into(),
-                },
-                other => other,
-            },
-            checkport: b.checkport,
-            timing: Timing {
-                checktimeout,
-                negotiatetimeout,
-                checkinterval,
-                checkcount: b.checkcount.unwrap_or(globals.checkcount),
-                failurecount: b.failurecount.unwrap_or(globals.failurecount),
-            },
-            request: b.request,
-            receive: b.receive,
-            httpmethod: b.httpmethod,
-            virtualhost: b.virtualhost,
-            login: b.login,
-            passwd: b.passwd,
-            database: b.database,
-            secret: b.secret,
-            load: b.load,
-            scheduler: b.scheduler,
-            persistent: b.persistent,
-            netmask: b.netmask,
-            schedflags: b.schedflags.map(|(_, f)| f),
-            ops: b.ops.is_some_and(|(_, o)| o),
-            quiescent: b.quiescent.unwrap_or(globals.quiescent),
-            cleanstop: b.cleanstop.unwrap_or(globals.cleanstop),
-            tlsverify: b.tlsverify.or(globals.tlsverify),
-            alert: Alert {
-                to: b.emailalert.unwrap_or_else(|| globals.emailalert.clone()),
-                freq: b.emailalertfreq.unwrap_or(globals.emailalertfreq),
-                status: b.emailalertstatus.unwrap_or(globals.emailalertstatus),
-                from: globals.emailalertfrom.clone(),
-                smtp: b.smtp.or_else(|| globals.smtp.clone()),
-            },
-            monitorfile: b.monitorfile,
-            servicename: b.servicename,
-            comment: b.comment,
-        };
-        if let Some(line) = fallback_line {
-            self.real_is_fallback(&vs, line);
-        }
-        Some(Built {
-            line: vs.line,
-            address: vs.address,
-            checkinterval_line: b.checkinterval.map(|(l, _)| l),
-            vs,
-        })
+        (fallback, fallback_line)
     }
 
     /// A real server that is also its virtual's fallback (`fallback_line`) is one kernel
@@ -454,5 +402,99 @@ pub(super) fn fallback_with_port(s: FallbackSpec, vport: u16) -> Fallback {
         addr: s.addr,
         port: s.port.unwrap_or(vport),
         method: s.method,
+    }
+}
+
+/// `tcp`, `udp`, or none for a firewall mark: how /etc/services names the protocol.
+fn proto_name(protocol: Protocol) -> Option<&'static str> {
+    match protocol {
+        Protocol::Tcp => Some("tcp"),
+        Protocol::Udp => Some("udp"),
+        Protocol::Fwm => None,
+    }
+}
+
+/// The virtual service of a block, the globals filling in what it does not set (ldirectord's
+/// order: the block's own value, then the global one, then the default).
+fn service(
+    globals: &Globals,
+    b: Block,
+    address: VirtualAddress,
+    reals: Vec<Real>,
+    fallback: Option<Fallback>,
+) -> VirtualService {
+    let service = b
+        .service
+        .unwrap_or_else(|| Service::from_port(address.port()));
+    let checktimeout = b
+        .checktimeout
+        .or(b.negotiatetimeout)
+        .or(globals.checktimeout)
+        .or(globals.negotiatetimeout)
+        .unwrap_or(5);
+    let negotiatetimeout = b
+        .negotiatetimeout
+        .or(b.checktimeout)
+        .or(globals.negotiatetimeout)
+        .or(globals.checktimeout)
+        .unwrap_or(30);
+    let checkinterval = match b.checkinterval {
+        Some((_, n)) if globals.fork => n,
+        _ => globals.checkinterval,
+    };
+    VirtualService {
+        line: b.line,
+        address,
+        reals,
+        fallback,
+        fallbackcommand: b
+            .fallbackcommand
+            .or_else(|| globals.fallbackcommand.clone()),
+        service,
+        // checkcommand is what an external check runs, whichever line came first
+        checktype: match b.checktype {
+            CheckType::External { .. } => CheckType::External {
+                cmd: b.checkcommand.into(),
+            },
+            CheckType::ExternalPerl { .. } => CheckType::ExternalPerl {
+                cmd: b.checkcommand.into(),
+            },
+            other => other,
+        },
+        checkport: b.checkport,
+        timing: Timing {
+            checktimeout,
+            negotiatetimeout,
+            checkinterval,
+            checkcount: b.checkcount.unwrap_or(globals.checkcount),
+            failurecount: b.failurecount.unwrap_or(globals.failurecount),
+        },
+        request: b.request,
+        receive: b.receive,
+        httpmethod: b.httpmethod,
+        virtualhost: b.virtualhost,
+        login: b.login,
+        passwd: b.passwd,
+        database: b.database,
+        secret: b.secret,
+        load: b.load,
+        scheduler: b.scheduler,
+        persistent: b.persistent,
+        netmask: b.netmask,
+        schedflags: b.schedflags.map(|(_, f)| f),
+        ops: b.ops.is_some_and(|(_, o)| o),
+        quiescent: b.quiescent.unwrap_or(globals.quiescent),
+        cleanstop: b.cleanstop.unwrap_or(globals.cleanstop),
+        tlsverify: b.tlsverify.or(globals.tlsverify),
+        alert: Alert {
+            to: b.emailalert.unwrap_or_else(|| globals.emailalert.clone()),
+            freq: b.emailalertfreq.unwrap_or(globals.emailalertfreq),
+            status: b.emailalertstatus.unwrap_or(globals.emailalertstatus),
+            from: globals.emailalertfrom.clone(),
+            smtp: b.smtp.or_else(|| globals.smtp.clone()),
+        },
+        monitorfile: b.monitorfile,
+        servicename: b.servicename,
+        comment: b.comment,
     }
 }
