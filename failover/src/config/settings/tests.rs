@@ -322,3 +322,29 @@ proptest::proptest! {
         proptest::prop_assert_eq!(parse_duration(&words(d)), Ok(d));
     }
 }
+
+/// configs/director.conf loads, and so do its commented examples once uncommented.
+#[test]
+fn the_sample_and_its_commented_examples_load() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/director.conf");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(parsed(&text).is_ok(), "{:?}", parsed(&text));
+    let uncommented: String = text
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest)
+                if rest.starts_with('[')
+                    || rest.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+            {
+                rest
+            }
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let s = parsed(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    assert_eq!(s.tracks.len(), 2);
+    assert_eq!(s.notify.len(), 1);
+}
