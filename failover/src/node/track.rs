@@ -271,7 +271,7 @@ mod tests {
                 .as_deref(),
             Some("exited with status 3")
         );
-        let t = std::time::Instant::now();
+        let t = tokio::time::Instant::now();
         assert_eq!(
             run_sh("sleep 5", &[], &[], ms(200)).await.as_deref(),
             Some("timed out after 200ms")

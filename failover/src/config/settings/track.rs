@@ -100,19 +100,19 @@ pub(super) fn track_section(raw: RawTrack, text: &str, c: &mut Collector) -> Vec
                 format!("{what}: script is empty"),
             );
         }
-        let interval = duration(
+        let t = common(
+            &name,
+            line,
             &s.interval,
-            Duration::from_secs(1),
+            [&s.fall, &s.rise, &s.weight],
             &what,
-            "interval",
             text,
             c,
         );
-        let timeout = duration(&s.timeout, interval, &what, "timeout", text, c);
+        let timeout = duration(&s.timeout, t.interval, &what, "timeout", text, c);
         out.push(Track {
             probe: Probe::Script { command, timeout },
-            interval,
-            ..common(&name, line, [&s.fall, &s.rise, &s.weight], &what, text, c)
+            ..t
         });
     }
     for (name, i) in raw.interface.unwrap_or_default() {
@@ -122,19 +122,15 @@ pub(super) fn track_section(raw: RawTrack, text: &str, c: &mut Collector) -> Vec
         if !interface_name(&name) {
             c.error(line, format!("{what}: not a valid interface name"));
         }
-        let interval = duration(
+        out.push(common(
+            &name,
+            line,
             &i.interval,
-            Duration::from_secs(1),
+            [&i.fall, &i.rise, &i.weight],
             &what,
-            "interval",
             text,
             c,
-        );
-        out.push(Track {
-            probe: Probe::Interface,
-            interval,
-            ..common(&name, line, [&i.fall, &i.rise, &i.weight], &what, text, c)
-        });
+        ));
     }
     out
 }
@@ -176,10 +172,11 @@ fn duration(
     d
 }
 
-/// name, fall, rise, weight, line; the probe and interval are the caller's.
+/// name, interval, fall, rise, weight, line; the probe is the caller's (an interface's).
 fn common(
     name: &str,
     line: usize,
+    interval: &Option<Spanned<Span>>,
     [fall, rise, weight]: Counts<'_>,
     what: &str,
     text: &str,
@@ -203,7 +200,7 @@ fn common(
     Track {
         name: name.to_string(),
         probe: Probe::Interface,
-        interval: Duration::from_secs(1),
+        interval: duration(interval, Duration::from_secs(1), what, "interval", text, c),
         fall: u32::try_from(fall).unwrap_or(1),
         rise: u32::try_from(rise).unwrap_or(1),
         weight: u8::try_from(weight).unwrap_or(1),
