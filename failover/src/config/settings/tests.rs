@@ -348,3 +348,18 @@ fn the_sample_and_its_commented_examples_load() {
     assert_eq!(s.tracks.len(), 2);
     assert_eq!(s.notify.len(), 1);
 }
+
+/// The fuzz target's property on the seeds: a refused file names lines it has.
+#[test]
+fn errors_name_lines_of_the_file() {
+    for text in [
+        "[track.script.x]\n",
+        "[track.script.x]\nscript = \"\"\n[[notify]]\n",
+        "[[notify]]",
+        "[failback]\nhold = \"2h\"",
+    ] {
+        let e = parse(Path::new("director.conf"), text).unwrap_err();
+        let lines = text.lines().count();
+        assert!(e.diagnostics.iter().all(|d| d.line <= lines.max(1)), "{e}");
+    }
+}
