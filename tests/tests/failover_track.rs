@@ -111,6 +111,11 @@ fn a_failing_track_script_moves_the_vip_and_notify_runs_in_order() -> Result<()>
         p.logs(40)
     );
     ensure!(
+        p.status(0).contains("failing tracks weigh: 0 -> 1"),
+        "the status does not show the track\n{}",
+        p.status(0)
+    );
+    ensure!(
         p.max_overlap(Instant::now()) <= Duration::from_millis(2),
         "the VIP was on both nodes\n{}",
         p.logs(40)
