@@ -463,6 +463,10 @@ impl Fsm {
                 w.next = None;
                 w.pending = Pending::Nothing;
             }
+            // A failback hold counts only while the group stays here.
+            if let Some(since) = self.failback_since.get_mut(g) {
+                *since = None;
+            }
         }
         if let Some(r) = self.roles.get_mut(g) {
             if *r != role {
