@@ -261,6 +261,49 @@ mod tests {
         );
     }
 
+    /// The commands run one at a time in the order notified, even when an earlier one is
+    /// slower, with the role as argument and in the environment; `finish` waits for them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn notify_commands_run_in_order_and_finish_waits_for_them() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let log = dir.path().join("log");
+        let hook = dir.path().join("hook");
+        std::fs::write(
+            &hook,
+            format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+        )
+        .unwrap_or_default();
+        let _ = std::process::Command::new("chmod")
+            .arg("755")
+            .arg(&hook)
+            .status();
+        let table = Notify {
+            group: None,
+            name: Some("VI_1".into()),
+            master: Some(format!(
+                "sleep 0.2; echo \"m $DIRECTOR_STATE\" >> {}",
+                log.display()
+            )),
+            backup: None,
+            fault: None,
+            stop: None,
+            // A script: the arguments are appended to the command, as keepalived does.
+            command: Some(hook.display().to_string()),
+            timeout: Duration::from_secs(5),
+            line: 1,
+        };
+        let mut n = Notifier::new(vec![table], Vec::new(), &tokio::runtime::Handle::current());
+        n.notify("g1", Notice::Master);
+        n.notify("g1", Notice::Fault);
+        n.notify("g1", Notice::Stop);
+        n.finish().await;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            text,
+            "m MASTER\nINSTANCE VI_1 MASTER 0\nINSTANCE VI_1 FAULT 0\nINSTANCE VI_1 STOP 0\n"
+        );
+    }
+
     #[tokio::test]
     async fn a_script_passes_on_status_0_and_is_killed_at_its_timeout() {
         let ms = Duration::from_millis;
