@@ -54,7 +54,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
     let raw: RawSettings = match toml::from_str(text) {
         Ok(r) => r,
         Err(e) => {
-            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            // An error at the very end (an unterminated string) is on the last line.
+            let line = e.span().map_or(0, |s| {
+                line_of(text, s.start).min(text.lines().count().max(1))
+            });
             c.error(line, e.message().trim().to_string());
             return c.finish(Settings::default());
         }

@@ -357,6 +357,8 @@ fn errors_name_lines_of_the_file() {
         "[track.script.x]\nscript = \"\"\n[[notify]]\n",
         "[[notify]]",
         "[failback]\nhold = \"2h\"",
+        // Found by the fuzz target: an unterminated string at the end of the file.
+        "[track.script.x]\nscript = \"\"\"x\n",
     ] {
         let e = parse(Path::new("director.conf"), text).unwrap_err();
         let lines = text.lines().count();
