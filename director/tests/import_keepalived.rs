@@ -260,30 +260,22 @@ fn nothing_is_overwritten_and_errors_write_nothing() {
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
 
-/// keepalived's notify scripts become a Heartbeat resource script at the end of the group's
-/// haresources line: `start` runs notify_master and `notify ... MASTER`, `stop` runs
-/// notify_backup and `notify ... BACKUP`, `status` follows.
+/// keepalived's notify scripts, track scripts and preempt_delay land in director.conf: a
+/// `[[notify]]` table for the group (`name` = the instance, so `notify` gets `INSTANCE VI_1
+/// STATE 0`), `[track.script.NAME]` from its vrrp_script, `[failback] hold`; `director check`
+/// loads the result (the notify group is a haresources key), and haresources stays
+/// Heartbeat's.
 #[test]
-fn notify_scripts_run_from_the_generated_resource_script() {
+fn notify_track_and_preempt_delay_go_to_director_conf() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log");
-    let hook = dir.path().join("hook");
-    std::fs::write(
-        &hook,
-        format!("#!/bin/sh\necho \"$*\" >> {}\nexit 7\n", log.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let conf = dir.path().join("keepalived.conf");
     std::fs::write(
         &conf,
-        format!(
-            "vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  priority 120\n  \
-             virtual_ipaddress {{\n    192.0.2.5\n  }}\n  notify_master \"{h} up 'x y'\"\n  \
-             notify_backup {h}\n  notify {h}\n}}\n",
-            h = hook.display()
-        ),
+        "vrrp_script chk_web {\n  script \"pidof nginx\"\n  interval 2\n  fall 3\n  rise 2\n  \
+         weight -20\n}\nvrrp_instance VI_1 {\n  state BACKUP\n  interface eth0\n  priority 120\n  \
+         preempt_delay 30\n  virtual_ipaddress {\n    192.0.2.5\n  }\n  track_script {\n    \
+         chk_web\n  }\n  track_interface {\n    eth1 weight 5\n  }\n  \
+         notify_master \"/etc/k/hook up 'x y'\"\n  notify_fault /etc/k/hook\n  notify /etc/k/all\n}\n",
     )
     .unwrap();
     let out = dir.path().join("out");
@@ -304,25 +296,37 @@ fn notify_scripts_run_from_the_generated_resource_script() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(
         content(&out.join("haresources")),
-        ["ha1 IPaddr2::192.0.2.5/32/eth0 keepalived-notify-VI_1"]
+        ["ha2 IPaddr2::192.0.2.5/32/eth0"]
     );
-    let script = out.join("resource.d/keepalived-notify-VI_1");
-    let run = |op: &str| {
-        let o = Command::new(&script)
-            .arg(op)
-            .env("HA_RSCTMP", dir.path().join("rsctmp"))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{op}: {}", text(&o.stderr));
-        text(&o.stdout)
-    };
-    assert_eq!(run("status"), "stopped\n");
-    run("start");
-    assert_eq!(run("status"), "running\n");
-    run("stop");
-    assert_eq!(run("status"), "stopped\n");
-    assert_eq!(
-        std::fs::read_to_string(&log).unwrap(),
-        "up 'x y'\nINSTANCE VI_1 MASTER 120\n\nINSTANCE VI_1 BACKUP 120\n"
-    );
+    let conf = content(&out.join("director.conf"));
+    let want = [
+        "[track.script.\"chk_web\"]",
+        "script = \"pidof nginx\"",
+        "timeout = \"2s\"",
+        "interval = \"2s\"",
+        "fall = 3",
+        "rise = 2",
+        "weight = 20",
+        "[track.interface.\"eth1\"]",
+        "weight = 5",
+        "[[notify]]",
+        "group = \"IPaddr2::192.0.2.5/32/eth0\"",
+        "name = \"VI_1\"",
+        // keepalived splits on blanks and runs the words without a shell: each word quoted
+        // for sh (`'x` and `y'` stay literal).
+        r#"master = "/etc/k/hook up ''\\''x' 'y'\\'''""#,
+        "fault = \"/etc/k/hook\"",
+        "command = \"/etc/k/all\"",
+        "[failback]",
+        "hold = \"30s\"",
+    ];
+    let got: Vec<&str> = conf
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(got, want);
+    std::fs::write(out.join("nodeinfo"), "ha1\n").unwrap();
+    let check = director(&out, &["check", "--config-dir", out.to_str().unwrap()]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
 }

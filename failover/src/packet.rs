@@ -144,6 +144,9 @@ pub struct Payload {
     pub deadtime_ms: u32,
     /// Ping nodes (and ping groups) the sender currently reaches.
     pub ping_reachable: u16,
+    /// The summed weight of the sender's failing tracks (`director.conf` `[track]`), 0 to
+    /// 127: bits 1 to 7 of the flags byte, which older nodes ignore.
+    pub track_fault: u8,
     /// Digest of the sender's haresources ([`crate::config::haresources::Haresources::digest`]).
     pub config_digest: u32,
     pub groups: Vec<GroupStatus>,
@@ -307,7 +310,7 @@ pub fn emit(msg: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
     out.push(index);
     out.push(p.kind as u8);
     out.push(p.phase as u8);
-    out.push(u8::from(p.standby));
+    out.push(u8::from(p.standby) | (p.track_fault.min(127) << 1));
     out.extend_from_slice(&msg.generation.to_be_bytes());
     out.extend_from_slice(&msg.seq.to_be_bytes());
     out.extend_from_slice(&msg.timestamp_ms.to_be_bytes());
@@ -442,6 +445,7 @@ pub fn parse(bytes: &[u8], keys: &AuthKeys) -> Result<Message, DecodeError> {
             standby: flags & 1 != 0,
             deadtime_ms,
             ping_reachable,
+            track_fault: flags >> 1,
             config_digest,
             groups,
         },
@@ -732,6 +736,7 @@ mod tests {
             standby: false,
             deadtime_ms: 30_000,
             ping_reachable: 2,
+            track_fault: 5,
             config_digest: 0xdead_beef,
             groups: vec![
                 GroupStatus {
@@ -791,7 +796,8 @@ mod tests {
         };
         let bytes = emit(&m, &k).unwrap();
         let mut expect = b"DRHB".to_vec();
-        expect.extend([2, 2, 1, 2, 0]);
+        // flags: bit 0 standby (no), bits 1..7 the failing tracks' weight (5).
+        expect.extend([2, 2, 1, 2, 5 << 1]);
         expect.extend(1u64.to_be_bytes());
         expect.extend(2u64.to_be_bytes());
         expect.extend(1_700_000_000_000u64.to_be_bytes());
@@ -1164,6 +1170,7 @@ mod tests {
             any::<bool>(),
             any::<u32>(),
             any::<u16>(),
+            0u8..128,
             any::<u32>(),
             proptest::collection::vec(
                 ("[ -~]{1,30}", state).prop_map(|(key, state)| GroupStatus { key, state }),
@@ -1171,13 +1178,23 @@ mod tests {
             ),
         )
             .prop_map(
-                |(kind, phase, standby, deadtime_ms, ping_reachable, config_digest, groups)| {
+                |(
+                    kind,
+                    phase,
+                    standby,
+                    deadtime_ms,
+                    ping_reachable,
+                    track_fault,
+                    config_digest,
+                    groups,
+                )| {
                     Payload {
                         kind,
                         phase,
                         standby,
                         deadtime_ms,
                         ping_reachable,
+                        track_fault,
                         config_digest,
                         groups,
                     }

@@ -286,6 +286,7 @@ fn forged_leaving(key: &[u8]) -> Result<Vec<u8>> {
             standby: false,
             deadtime_ms: 80,
             ping_reachable: 0,
+            track_fault: 0,
             config_digest: 0,
             groups: vec![GroupStatus {
                 key: format!("IPaddr::{VIP}/24/eth0"),

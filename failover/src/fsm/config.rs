@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::config::hacf::{AutoFailback, HaCf};
 use crate::config::haresources::Haresources;
+use crate::config::settings::Track;
 use crate::monitor::Policy;
 
 /// Index of a group in haresources order.
@@ -84,6 +85,12 @@ pub struct FsmConfig {
     /// The interfaces of ha.cf's media, in file order: their links are known (and listed)
     /// before anything is heard on them.
     pub links: Vec<String>,
+    /// Tracked scripts and interfaces (`director.conf` `[track]`): checked every interval
+    /// ([`super::Action::Track`]); the weight of the failing ones counts against this node.
+    pub tracks: Vec<Track>,
+    /// How long the holder of a group keeps it once its preferred node can take it back
+    /// (`director.conf` `[failback] hold`; zero: at once).
+    pub failback_hold: Duration,
 }
 
 impl FsmConfig {
@@ -125,6 +132,8 @@ impl FsmConfig {
             config_digest: haresources.digest(),
             monitor: None,
             links: media_interfaces(hacf),
+            tracks: Vec::new(),
+            failback_hold: Duration::ZERO,
         }
     }
 }

@@ -6,6 +6,8 @@ use crate::packet::{Message, Payload};
 
 #[cfg(doc)]
 use super::Fsm;
+#[cfg(doc)]
+use super::FsmConfig;
 use super::{FenceAction, GroupId};
 
 /// Something that happened.
@@ -53,6 +55,8 @@ pub enum Event {
     /// `reconfigure`: groups matched by what they are, removed ones released, new ones
     /// probed and started where they belong, timing at once).
     Reconfigure(Box<super::FsmConfig>),
+    /// Result of [`Action::Track`]: the track (index in [`FsmConfig::tracks`]) passed or not.
+    Tracked { track: usize, ok: bool },
 }
 
 /// Where a packet came in: the interface, and the sender's address.
@@ -111,4 +115,34 @@ pub enum Action {
     PeerJoined,
     /// A packet was dropped for this reason (`out_of_order`): count it.
     Dropped(&'static str),
+    /// Check this track (index in [`FsmConfig::tracks`]) once; answer with [`Event::Tracked`].
+    Track(usize),
+    /// A group reached a role here: run the notify commands (`director.conf` `[[notify]]`),
+    /// one at a time, in the order given.
+    Notify { group: GroupId, state: Notice },
+}
+
+/// The role a notify command is told about, in keepalived's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Notice {
+    /// The group is active here.
+    Master,
+    /// The group is on standby here, and this node could take it.
+    Backup,
+    /// This node cannot hold the group: it failed here (start or monitor), or a track fails.
+    Fault,
+    /// The node stopped (its groups are released).
+    Stop,
+}
+
+impl Notice {
+    /// keepalived's word: `MASTER`, `BACKUP`, `FAULT`, `STOP`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Notice::Master => "MASTER",
+            Notice::Backup => "BACKUP",
+            Notice::Fault => "FAULT",
+            Notice::Stop => "STOP",
+        }
+    }
 }

@@ -6,7 +6,7 @@ use tokio::time::Instant;
 use crate::packet::{GroupState, Kind, Phase};
 
 use super::machine::log;
-use super::owner::Owner;
+use super::owner::{Owner, Reason};
 use super::watch::Pending;
 use super::{Action, FenceAction, Fsm, GroupId, Level, NodePhase, PeerLife, ReleaseWhy, Role};
 
@@ -214,7 +214,7 @@ impl Fsm {
                 .peer
                 .as_ref()
                 .is_none_or(|p| p.life != PeerLife::Unknown);
-            if !(probed && peer_known) {
+            if !(probed && peer_known && self.tracks_known()) {
                 return;
             }
             log(
@@ -276,6 +276,11 @@ impl Fsm {
                 Role::Active => {
                     let (owner, reason) = self.desired(g);
                     let peer_holds = self.peer_state(g) == GroupState::Active && self.peer_alive();
+                    let failback =
+                        owner == Owner::Peer && reason == Reason::Preferred && !peer_holds;
+                    if self.failback_held(g, failback, now, out) {
+                        continue;
+                    }
                     if owner == Owner::Peer {
                         let key = self.key(g);
                         let peer = self.peer_name();
@@ -333,6 +338,40 @@ impl Fsm {
                 self.dirty = None;
             }
         }
+    }
+
+    /// The failback hold (`[failback] hold`): `failback` says the group held here would go
+    /// back to its preferred node now. True while the hold, counted from the first time it
+    /// could, keeps it here.
+    fn failback_held(
+        &mut self,
+        g: GroupId,
+        failback: bool,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        let hold = self.cfg.failback_hold;
+        let Some(since) = self.failback_since.get_mut(g) else {
+            return false;
+        };
+        if !failback || hold.is_zero() {
+            *since = None;
+            return false;
+        }
+        let start = *since.get_or_insert(now);
+        if start == now {
+            let (key, peer) = (self.key(g), self.peer_name());
+            log(
+                out,
+                Level::Info,
+                format!(
+                    "{peer} can take resource group {key} back (preferred node in haresources): \
+                     failback hold, it stays here for {}",
+                    crate::config::settings::words(hold)
+                ),
+            );
+        }
+        now < start + hold
     }
 
     /// Resources of `g` are running here while we do not hold it: adopt if it is ours to
@@ -446,6 +485,10 @@ impl Fsm {
             if let Some(w) = self.watches.get_mut(g) {
                 w.next = None;
                 w.pending = Pending::Nothing;
+            }
+            // A failback hold counts only while the group stays here.
+            if let Some(since) = self.failback_since.get_mut(g) {
+                *since = None;
             }
         }
         if let Some(r) = self.roles.get_mut(g) {

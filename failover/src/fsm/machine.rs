@@ -9,10 +9,11 @@ use crate::monitor::Tracker;
 use crate::packet::{GroupState, GroupStatus, Kind, Payload, Phase};
 
 use super::peer::PeerView;
+use super::track::TrackState;
 use super::watch::{Pending, Watch};
 use super::{
-    Action, Event, FsmConfig, GroupId, Level, LinkState, NodePhase, PeerLife, ReleaseWhy, Role,
-    Status,
+    Action, Event, FsmConfig, GroupId, Level, LinkState, NodePhase, Notice, PeerLife, ReleaseWhy,
+    Role, Status,
 };
 
 /// The state machine. See the module documentation.
@@ -40,6 +41,13 @@ pub struct Fsm {
     pub(super) links: BTreeMap<String, LinkState>,
     /// Slots of groups that left haresources at a reload (`reconfigure`).
     pub(super) retired: Vec<bool>,
+    /// Each track's state ([`FsmConfig::tracks`]).
+    pub(super) tracks: Vec<TrackState>,
+    /// The role last notified for each group.
+    pub(super) notified: Vec<Option<Notice>>,
+    /// Since when each group held here could go back to its preferred node (the failback
+    /// hold runs from then).
+    pub(super) failback_since: Vec<Option<Instant>>,
 }
 
 impl Fsm {
@@ -55,6 +63,7 @@ impl Fsm {
             phase: Phase::Init,
             standby: false,
             ping: 0,
+            track: 0,
             groups: vec![GroupState::Unknown; n],
             digest_warned: false,
             reset_pending: None,
@@ -73,6 +82,9 @@ impl Fsm {
             .map(|iface| (iface.clone(), LinkState::unheard(iface)))
             .collect();
         Fsm {
+            tracks: vec![TrackState::default(); cfg.tracks.len()],
+            notified: vec![None; n],
+            failback_since: vec![None; n],
             ping: cfg.ping_nodes,
             newest: HashMap::new(),
             links,
@@ -118,6 +130,7 @@ impl Fsm {
             phase: self.phase,
             standby: self.standby,
             ping_reachable: self.ping,
+            track_fault: self.track_fault(),
             groups: self
                 .cfg
                 .groups
@@ -150,6 +163,7 @@ impl Fsm {
         }
         d.extend(self.next_send);
         d.extend(self.next_probe);
+        d.extend(self.next_track());
         if let Some(p) = &self.peer {
             match p.life {
                 PeerLife::Unknown => d.extend(self.started.map(|s| s + self.cfg.initdead)),
@@ -168,6 +182,11 @@ impl Fsm {
                 Role::Failed { until } => d.push(*until),
                 Role::Active if self.phase == NodePhase::Running => d.extend(w.next),
                 _ => {}
+            }
+        }
+        for (r, since) in self.roles.iter().zip(&self.failback_since) {
+            if let (Role::Active, Some(t)) = (r, since) {
+                d.push(*t + self.cfg.failback_hold);
             }
         }
         d.into_iter().min()
@@ -233,11 +252,13 @@ impl Fsm {
             Event::Monitored { group, failed } => self.on_monitored(group, &failed, now, &mut out),
             Event::Restarted { group, ok } => self.on_restarted(group, ok, now, &mut out),
             Event::Reconfigure(cfg) => self.on_reconfigure(*cfg, now, &mut out),
+            Event::Tracked { track, ok } => self.on_tracked(track, ok, now, &mut out),
             Event::Packet { .. } | Event::LinkHeard(_) => {}
         }
         if !matches!(self.phase, NodePhase::Created | NodePhase::Fenced) {
             self.reconcile(now, &mut out);
         }
+        self.notices(&mut out);
         if let Some(kind) = self.dirty.take() {
             if self.phase != NodePhase::Fenced {
                 out.push(Action::Send(self.payload(kind)));
@@ -278,6 +299,7 @@ impl Fsm {
         for g in 0..self.roles.len() {
             out.push(Action::Probe(g));
         }
+        self.start_tracks(out);
         self.next_probe = self.cfg.probe_interval.map(|i| now + i);
         self.mark(Kind::Heartbeat);
     }
@@ -287,6 +309,7 @@ impl Fsm {
             return;
         }
         self.check_links(now, out);
+        self.due_tracks(now, out);
         if self.next_send.is_some_and(|t| now >= t) {
             self.mark(Kind::Heartbeat);
         }
@@ -387,6 +410,7 @@ impl Fsm {
             standby: self.standby,
             deadtime_ms: u32::try_from(self.cfg.deadtime.as_millis()).unwrap_or(u32::MAX),
             ping_reachable: self.ping,
+            track_fault: self.track_fault(),
             config_digest: self.cfg.config_digest,
             groups: self
                 .cfg

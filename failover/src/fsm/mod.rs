@@ -13,9 +13,13 @@
 //!
 //! 1. a node that is starting, stopping, dead, or failed the group is not a candidate;
 //! 2. a node in operator standby yields to one that is not;
-//! 3. the node that reaches more ping nodes wins (ipfail);
-//! 4. `auto_failback off`: the node holding the group keeps it;
-//! 5. otherwise (`on`, `legacy`, or nobody / both hold it): the preferred node of haresources.
+//! 3. the node whose failing tracks weigh less wins (`director.conf` `[track]`, keepalived's
+//!    track_script / track_interface);
+//! 4. the node that reaches more ping nodes wins (ipfail);
+//! 5. `auto_failback off`: the node holding the group keeps it;
+//! 6. otherwise (`on`, `legacy`, or nobody / both hold it): the preferred node of haresources;
+//!    a holder that must give a group back to its preferred node first waits the failback
+//!    hold (`[failback] hold`, keepalived's preempt_delay), counted from the moment it could.
 //!
 //! A node acquires a group only when it is the desired owner **and** the peer's last report
 //! shows it neither holds nor is stopping it (or the peer is dead / gone). The holder releases
@@ -38,24 +42,30 @@
 //! resources that follow it ([`Action::PeerJoined`]), and a group the peer stops claiming
 //! after a healed partition is announced again ([`Action::Announce`]).
 //!
+//! Each change of a group's role here is announced once ([`Action::Notify`], keepalived's
+//! MASTER / BACKUP / FAULT / STOP) for the notify commands.
+//!
 //! Rooms: [`FsmConfig`] (`config`); [`Event`] in, [`Action`] out (`event`); the states
 //! (`state`); [`Fsm`] and its clock (`machine`); the peer (`peer`); each group's moves
 //! (`group`); who should own a group (`owner`); monitoring of held resources (`watch`);
-//! packet order and the links (`link`); a new configuration while running (`reconfigure`).
+//! packet order and the links (`link`); tracked scripts and interfaces (`track`); the roles
+//! notified (`notice`); a new configuration while running (`reconfigure`).
 
 mod config;
 mod event;
 mod group;
 mod link;
 mod machine;
+mod notice;
 mod owner;
 mod peer;
 mod reconfigure;
 mod state;
+mod track;
 mod watch;
 
 pub use config::{FenceAction, FsmConfig, GroupId, GroupSpec};
-pub use event::{Action, Event, Level, Origin};
+pub use event::{Action, Event, Level, Notice, Origin};
 pub use machine::Fsm;
 pub use state::{LinkState, NodePhase, PeerLife, ReleaseWhy, Role, Status};
 

@@ -18,6 +18,7 @@ pub(super) enum Owner {
 pub(super) enum Reason {
     OnlyCandidate,
     Standby,
+    Track,
     PingNodes,
     Holder,
     Preferred,
@@ -28,6 +29,7 @@ impl Reason {
         match self {
             Reason::OnlyCandidate => "the only node able to hold it",
             Reason::Standby => "operator standby",
+            Reason::Track => "failing track scripts or interfaces",
             Reason::PingNodes => "better ping node connectivity (ipfail)",
             Reason::Holder => "auto_failback off: the holder keeps it",
             Reason::Preferred => "preferred node in haresources",
@@ -67,6 +69,14 @@ impl Fsm {
                 (Owner::Peer, Reason::Standby)
             } else {
                 (Owner::Local, Reason::Standby)
+            };
+        }
+        let track = self.track_fault();
+        if track != p.track {
+            return if track < p.track {
+                (Owner::Local, Reason::Track)
+            } else {
+                (Owner::Peer, Reason::Track)
             };
         }
         if self.cfg.ping_nodes > 0 && self.ping != p.ping {

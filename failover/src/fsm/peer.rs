@@ -20,6 +20,8 @@ pub(super) struct PeerView {
     pub(super) phase: Phase,
     pub(super) standby: bool,
     pub(super) ping: u16,
+    /// The summed weight of its failing tracks.
+    pub(super) track: u8,
     pub(super) groups: Vec<GroupState>,
     pub(super) digest_warned: bool,
     /// STONITH requested and not yet confirmed; retry at the instant if set.
@@ -121,6 +123,7 @@ impl Fsm {
         p.phase = pl.phase;
         p.standby = pl.standby;
         p.ping = pl.ping_reachable;
+        p.track = pl.track_fault;
         p.groups = keys
             .iter()
             .map(|k| {

@@ -14,7 +14,8 @@
 //! naming the group it was issued for.
 //!
 //! Timing (`keepalive`, `deadtime`, `warntime`, `initdead`), `auto_failback`, the number of
-//! ping nodes and monitoring take effect at once; the peer hears the new deadtime and
+//! ping nodes, monitoring, the failback hold and the tracks (changed tracks start again,
+//! unknown until their first result) take effect at once; the peer hears the new deadtime and
 //! haresources digest in a message sent right away. The node's name and its peer cannot
 //! change here: the loop refuses such a reload before it reaches the machine.
 
@@ -89,6 +90,8 @@ impl Fsm {
             self.roles.push(Role::Init { probed: None });
             self.both_logged.push(false);
             self.retired.push(false);
+            self.notified.push(None);
+            self.failback_since.push(None);
             self.watches.push(Watch {
                 trackers: vec![Tracker::default(); spec.resources.len()],
                 ..Watch::default()
@@ -106,9 +109,17 @@ impl Fsm {
                 .entry(iface.clone())
                 .or_insert_with(|| super::LinkState::unheard(iface));
         }
+        let tracks_changed = self.cfg.tracks != new.tracks;
         self.cfg = FsmConfig { groups, ..new };
         if self.cfg.monitor != old_monitor {
             self.reschedule_monitoring(now);
+        }
+        if tracks_changed {
+            // New tracks start unknown (not failing) and are checked at once.
+            self.tracks = vec![super::track::TrackState::default(); self.cfg.tracks.len()];
+            if !matches!(self.phase, NodePhase::Created) {
+                self.start_tracks(out);
+            }
         }
         self.mark(Kind::Heartbeat);
     }
@@ -270,6 +281,8 @@ mod tests {
             config_digest: 1,
             monitor: None,
             links: vec![],
+            tracks: vec![],
+            failback_hold: Duration::ZERO,
         }
     }
 
@@ -487,6 +500,32 @@ mod tests {
         );
         assert_eq!(p.fsm[0].config().auto_failback, AutoFailback::Off);
         // Nothing moved.
+        assert!(!out
+            .iter()
+            .any(|a| matches!(a, Action::Acquire(_) | Action::Release(_))));
+    }
+
+    #[test]
+    fn a_new_track_is_checked_at_once_and_a_new_failback_hold_applies() {
+        let mut p = Pair::new(&[group(A, "ha01", &[])]);
+        let mut c = cfg("ha01", vec![group(A, "ha01", &[])]);
+        c.tracks = vec![crate::config::settings::Track {
+            name: "chk".into(),
+            probe: crate::config::settings::Probe::Script {
+                command: "true".into(),
+                timeout: Duration::from_secs(1),
+            },
+            interval: Duration::from_secs(1),
+            fall: 1,
+            rise: 1,
+            weight: 1,
+            line: 1,
+        }];
+        c.failback_hold = Duration::from_secs(30);
+        let now = p.t0 + p.now;
+        let out = p.fsm[0].step(Event::Reconfigure(Box::new(c)), now);
+        assert!(out.iter().any(|a| matches!(a, Action::Track(0))), "{out:?}");
+        assert_eq!(p.fsm[0].config().failback_hold, Duration::from_secs(30));
         assert!(!out
             .iter()
             .any(|a| matches!(a, Action::Acquire(_) | Action::Release(_))));

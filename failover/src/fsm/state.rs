@@ -91,6 +91,8 @@ pub struct Status {
     pub phase: NodePhase,
     pub standby: bool,
     pub ping_reachable: u16,
+    /// The summed weight of this node's failing tracks (0: every track passes).
+    pub track_fault: u8,
     /// (key, our state, the peer's last reported state)
     pub groups: Vec<(String, GroupState, GroupState)>,
     pub peer: Option<(String, PeerLife)>,

@@ -38,6 +38,8 @@ fn cfg(local: &str, af: AutoFailback) -> FsmConfig {
         config_digest: 7,
         monitor: None,
         links: vec![],
+        tracks: vec![],
+        failback_hold: Duration::ZERO,
     }
 }
 
@@ -63,6 +65,12 @@ struct Node {
     announces: Vec<GroupId>,
     /// [`Action::PeerJoined`] seen.
     joins: usize,
+    /// What each track answers ([`Action::Track`]); a missing one passes.
+    track_ok: Vec<bool>,
+    /// Tracks checked, with the time.
+    tracked: Vec<(Duration, usize)>,
+    /// The roles notified ([`Action::Notify`]), with the time.
+    notices: Vec<(Duration, Notice)>,
 }
 
 impl Node {
@@ -84,6 +92,9 @@ impl Node {
             exited: false,
             announces: Vec::new(),
             joins: 0,
+            track_ok: Vec::new(),
+            tracked: Vec::new(),
+            notices: Vec::new(),
         }
     }
 
@@ -192,6 +203,12 @@ impl Sim {
                     Action::Announce(g) => n.announces.push(g),
                     Action::PeerJoined => n.joins += 1,
                     Action::Dropped(_) => {}
+                    Action::Track(t) => {
+                        n.tracked.push((self.now, t));
+                        let ok = n.track_ok.get(t).copied().unwrap_or(true);
+                        queue.push_back((i, Event::Tracked { track: t, ok }));
+                    }
+                    Action::Notify { group: _, state } => n.notices.push((self.now, state)),
                 }
             }
             if self.link && self.nodes[0].running && self.nodes[1].running {
@@ -841,6 +858,7 @@ fn config_mismatch_is_reported_once() {
             standby: false,
             deadtime_ms: 3000,
             ping_reachable: 0,
+            track_fault: 0,
             config_digest: 8,
             groups: vec![],
         },
@@ -907,6 +925,7 @@ fn from_parsed_config() {
 #[test]
 fn joined_only_when_the_peer_becomes_alive() {
     let st = |life: Option<PeerLife>| Status {
+        track_fault: 0,
         phase: NodePhase::Running,
         standby: false,
         ping_reachable: 0,
@@ -927,6 +946,7 @@ fn joined_only_when_the_peer_becomes_alive() {
 #[test]
 fn regained_only_when_the_peer_stops_claiming_what_we_kept() {
     let st = |local, peer| Status {
+        track_fault: 0,
         phase: NodePhase::Running,
         standby: false,
         ping_reachable: 0,
@@ -1010,6 +1030,7 @@ fn from_ha02(generation: u64, seq: u64, standby: bool) -> Message {
             standby,
             deadtime_ms: 3000,
             ping_reachable: 0,
+            track_fault: 0,
             config_digest: 7,
             groups: vec![GroupStatus {
                 key: "IPaddr::192.0.2.100/24/eth0".into(),
@@ -1146,4 +1167,256 @@ fn links_go_up_when_heard_and_dead_after_a_silent_deadtime() {
     );
     let a = f.step(packet(3, "eth0"), ms(3400));
     assert_eq!(a.first(), Some(&up("eth0")), "{a:?}");
+}
+
+fn track(name: &str, fall: u32, rise: u32, weight: u8) -> crate::config::settings::Track {
+    crate::config::settings::Track {
+        name: name.into(),
+        probe: crate::config::settings::Probe::Script {
+            command: "true".into(),
+            timeout: Duration::from_millis(500),
+        },
+        interval: Duration::from_secs(1),
+        fall,
+        rise,
+        weight,
+        line: 1,
+    }
+}
+
+/// Both nodes with these tracks (and this failback hold).
+fn tracked(tracks: &[crate::config::settings::Track], hold: Duration) -> Sim {
+    let mut s = Sim::new(AutoFailback::On);
+    for n in &mut s.nodes {
+        let mut c = n.fsm.config().clone();
+        c.tracks = tracks.to_vec();
+        c.failback_hold = hold;
+        n.fsm = Fsm::new(c);
+    }
+    s
+}
+
+#[test]
+fn a_failing_track_moves_the_group_after_fall_and_back_after_rise() {
+    let mut s = tracked(&[track("chk_nginx", 3, 2, 1)], Duration::ZERO);
+    s.start(0);
+    s.start(1);
+    s.run(Duration::from_millis(100));
+    assert_eq!(role(&s, 0), Role::Active);
+    // Checked at start, then every interval.
+    let at: Vec<Duration> = s.nodes[0].tracked.iter().map(|(t, _)| *t).collect();
+    assert_eq!(at.first(), Some(&Duration::ZERO));
+    s.nodes[0].track_ok = vec![false];
+    let failing = s.now;
+    s.run(Duration::from_millis(2500));
+    // Two failures in a row: not yet (fall 3).
+    assert_eq!(role(&s, 0), Role::Active);
+    assert_eq!(s.nodes[0].fsm.track_fault(), 0);
+    s.run(Duration::from_secs(1));
+    assert_eq!(s.nodes[0].fsm.track_fault(), 1);
+    let failed_at = s.nodes[0].log_time("track script chk_nginx failed (3 times in a row, fall 3)");
+    assert!(failed_at.is_some_and(|t| t > failing + Duration::from_secs(2)));
+    assert!(s.nodes[0].logged("(failing track scripts or interfaces)"));
+    assert_eq!(role(&s, 0), Role::Standby);
+    assert_eq!(role(&s, 1), Role::Active);
+    assert!(!s.overlap_seen);
+    // It passes again: two successes (rise 2), then the preferred node takes it back.
+    s.nodes[0].track_ok = vec![true];
+    s.run(Duration::from_millis(1100));
+    assert_eq!(role(&s, 1), Role::Active);
+    s.run(Duration::from_secs(1));
+    assert!(s.nodes[0].logged("track script chk_nginx succeeded (2 times in a row, rise 2)"));
+    assert_eq!(s.nodes[0].fsm.track_fault(), 0);
+    assert_eq!(role(&s, 0), Role::Active);
+    assert_eq!(role(&s, 1), Role::Standby);
+    assert!(!s.overlap_seen);
+}
+
+#[test]
+fn the_first_track_result_decides_before_the_node_joins() {
+    let mut s = tracked(&[track("chk", 3, 3, 1)], Duration::ZERO);
+    s.nodes[0].track_ok = vec![false];
+    s.start(0);
+    s.start(1);
+    s.run(Duration::from_millis(100));
+    // The preferred node's track failed at its first check: the peer holds the group, the
+    // preferred node never took it.
+    assert_eq!(role(&s, 1), Role::Active);
+    assert_eq!(role(&s, 0), Role::Standby);
+    assert_eq!(s.nodes[0].acquires, 0);
+    assert!(s.nodes[0].logged("track script chk failed"));
+}
+
+#[test]
+fn the_node_whose_failing_tracks_weigh_less_holds_the_group() {
+    let tracks = [track("light", 1, 1, 2), track("heavy", 1, 1, 50)];
+    let mut s = tracked(&tracks, Duration::ZERO);
+    s.start(0);
+    s.start(1);
+    s.run(Duration::from_millis(100));
+    // Both fail something: the preferred node's failure weighs 50, the peer's 2.
+    s.nodes[0].track_ok = vec![true, false];
+    s.nodes[1].track_ok = vec![false, true];
+    s.run(Duration::from_secs(2));
+    assert_eq!(
+        (s.nodes[0].fsm.track_fault(), s.nodes[1].fsm.track_fault()),
+        (50, 2)
+    );
+    assert_eq!(role(&s, 1), Role::Active);
+    // Equal weights: the usual rules (the preferred node).
+    s.nodes[0].track_ok = vec![false, true];
+    s.run(Duration::from_secs(2));
+    assert_eq!(role(&s, 0), Role::Active);
+    assert_eq!(role(&s, 1), Role::Standby);
+    assert!(!s.overlap_seen);
+    // The weight is capped at 127 (7 bits on the wire).
+    let big = [track("a", 1, 1, 127), track("b", 1, 1, 127)];
+    let mut s = tracked(&big, Duration::ZERO);
+    s.nodes[0].track_ok = vec![false, false];
+    s.start(0);
+    s.run(Duration::from_millis(100));
+    assert_eq!(s.nodes[0].fsm.track_fault(), 127);
+}
+
+#[test]
+fn every_role_change_is_notified_once_in_order() {
+    let mut s = tracked(&[track("chk", 1, 1, 1)], Duration::ZERO);
+    s.start(0);
+    s.start(1);
+    s.run(Duration::from_millis(100));
+    let states = |n: &Node| n.notices.iter().map(|(_, st)| *st).collect::<Vec<_>>();
+    assert_eq!(states(&s.nodes[0]), [Notice::Master]);
+    assert_eq!(states(&s.nodes[1]), [Notice::Backup]);
+    // A failing track: the node gives the group up and is in FAULT; the peer is MASTER.
+    s.nodes[0].track_ok = vec![false];
+    s.run(Duration::from_secs(2));
+    assert_eq!(states(&s.nodes[0]), [Notice::Master, Notice::Fault]);
+    assert_eq!(states(&s.nodes[1]), [Notice::Backup, Notice::Master]);
+    // Back: out of FAULT into BACKUP (as keepalived), then MASTER again; the peer BACKUP.
+    s.nodes[0].track_ok = vec![true];
+    s.run(Duration::from_secs(2));
+    assert_eq!(
+        states(&s.nodes[0]),
+        [
+            Notice::Master,
+            Notice::Fault,
+            Notice::Backup,
+            Notice::Master
+        ]
+    );
+    assert_eq!(
+        states(&s.nodes[1]),
+        [Notice::Backup, Notice::Master, Notice::Backup]
+    );
+    // A graceful stop: STOP, before the node exits.
+    s.event(1, Event::Stop);
+    assert_eq!(states(&s.nodes[1]).last(), Some(&Notice::Stop));
+    assert!(s.nodes[1].exited);
+    // No notice is repeated while nothing changes.
+    let n = s.nodes[0].notices.len();
+    s.run(Duration::from_secs(5));
+    assert_eq!(s.nodes[0].notices.len(), n);
+}
+
+#[test]
+fn a_failed_start_is_notified_as_fault() {
+    let mut s = Sim::new(AutoFailback::On);
+    s.nodes[0].fail_start = true;
+    s.start(0);
+    s.start(1);
+    s.run(Duration::from_millis(100));
+    let states: Vec<Notice> = s.nodes[0].notices.iter().map(|(_, st)| *st).collect();
+    assert_eq!(states, [Notice::Fault]);
+    assert_eq!(role(&s, 1), Role::Active);
+}
+
+#[test]
+fn stop_is_notified_before_exit() {
+    let mut fsm = Fsm::new(cfg("ha01", AutoFailback::On));
+    let t = Instant::now();
+    fsm.step(Event::Start, t);
+    fsm.step(
+        Event::Probed {
+            group: 0,
+            running: false,
+        },
+        t,
+    );
+    let out = fsm.step(Event::Stop, t + Duration::from_secs(13));
+    let notify = out.iter().position(|a| {
+        matches!(
+            a,
+            Action::Notify {
+                state: Notice::Stop,
+                ..
+            }
+        )
+    });
+    let exit = out.iter().position(|a| *a == Action::Exit);
+    assert!(
+        notify.is_some() && exit.is_some() && notify < exit,
+        "{out:?}"
+    );
+}
+
+#[test]
+fn the_failback_hold_keeps_the_group_on_the_holder_then_gives_it_back() {
+    let hold = Duration::from_secs(10);
+    let mut s = tracked(&[], hold);
+    s.start(0);
+    s.start(1);
+    s.run(Duration::from_secs(2));
+    s.crash(0);
+    s.run(Duration::from_secs(4));
+    assert_eq!(role(&s, 1), Role::Active);
+    // The preferred node comes back: the holder keeps the group for the hold.
+    let mut c = s.nodes[0].fsm.config().clone();
+    c.failback_hold = hold;
+    let generation = s.nodes[0].generation + 1;
+    s.nodes[0] = Node::new(c, generation);
+    s.start(0);
+    let back = s.now;
+    s.run(Duration::from_millis(100));
+    assert!(s.nodes[1].logged("ha01 can take resource group IPaddr::192.0.2.100/24/eth0 back"));
+    assert!(s.nodes[1].logged("failback hold, it stays here for 10s"));
+    s.run(Duration::from_millis(9700));
+    assert_eq!(role(&s, 1), Role::Active);
+    assert_eq!(role(&s, 0), Role::Standby);
+    s.run(Duration::from_millis(400));
+    assert_eq!(role(&s, 0), Role::Active);
+    assert_eq!(role(&s, 1), Role::Standby);
+    let gave = s.nodes[1]
+        .log_time("give up HA resources IPaddr::192.0.2.100/24/eth0 to ha01")
+        .unwrap();
+    assert!(gave >= back + hold && gave <= back + hold + Duration::from_millis(200));
+    assert!(!s.overlap_seen);
+    // The deadline the loop sleeps to includes the hold's end.
+    assert!(s.nodes[1].fsm.next_deadline().is_some());
+}
+
+#[test]
+fn the_failback_hold_starts_again_when_the_preferred_node_flaps() {
+    let hold = Duration::from_secs(10);
+    let mut s = tracked(&[track("chk", 1, 1, 1)], hold);
+    s.start(0);
+    s.start(1);
+    s.run(Duration::from_secs(1));
+    s.nodes[0].track_ok = vec![false];
+    s.run(Duration::from_secs(2));
+    assert_eq!(role(&s, 1), Role::Active);
+    // Passes for 5 s, fails again, passes: the hold counts from the last recovery.
+    s.nodes[0].track_ok = vec![true];
+    s.run(Duration::from_secs(5));
+    s.nodes[0].track_ok = vec![false];
+    s.run(Duration::from_secs(2));
+    s.nodes[0].track_ok = vec![true];
+    s.run(Duration::from_secs(8));
+    assert_eq!(role(&s, 1), Role::Active, "the second hold is not over");
+    s.run(Duration::from_secs(3));
+    assert_eq!(role(&s, 0), Role::Active);
+    assert!(!s.overlap_seen);
+    // An operator's takeover does not wait.
+    s.event(1, Event::Takeover);
+    s.run(Duration::from_millis(200));
+    assert_eq!(role(&s, 1), Role::Active);
 }

@@ -206,6 +206,22 @@ impl NodeConfig {
                 ));
             }
         }
+        if let (Some(r), Some(s)) = (&res, &settings) {
+            for n in &s.notify {
+                let Some(g) = &n.group else { continue };
+                if !r.groups.iter().any(|h| h.key() == g) {
+                    let keys: Vec<&str> = r.groups.iter().map(|h| h.key()).collect();
+                    diagnostics.push(Diagnostic::error(
+                        &config_dir.join(settings::FILE_NAME),
+                        n.line,
+                        format!(
+                            "notify: group \"{g}\" is not a group of haresources (its groups: {})",
+                            keys.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
         let stonith = match (&hacf, &node_name) {
             (Some(h), Some(n)) => {
                 let dirs = crate::stonith::search_dirs(std::env::var_os("PATH"));
@@ -257,6 +273,8 @@ impl NodeConfig {
         c.stop_retries = self.options.stop_retries.max(1);
         c.stop_retry_interval = self.options.stop_retry_interval;
         c.monitor = self.options.monitor;
+        c.tracks = self.settings.tracks.clone();
+        c.failback_hold = self.settings.failback.hold;
         c
     }
 
@@ -452,6 +470,38 @@ mod tests {
         w("ha.cf", &hacf("auto_failback off\n"));
         let cfg = NodeConfig::load(d, &d.join("state")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cfg.settings.peer.protocol, settings::Protocol::Heartbeat);
+    }
+
+    #[test]
+    fn notify_groups_must_be_haresources_groups_and_tracks_reach_the_fsm() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let d = dir.path();
+        let w = |name: &str, text: &str| std::fs::write(d.join(name), text).unwrap_or_default();
+        w("authkeys", "auth 1\n1 sha1 secret\n");
+        w("haresources", "ha01 192.0.2.100 httpd\n");
+        w("nodeinfo", "ha01\n");
+        w(
+            "ha.cf",
+            "keepalive 1\nnode ha01\nnode ha02\nucast eth0 192.0.2.12\nauto_failback on\n",
+        );
+        w(
+            "director.conf",
+            "[[notify]]\ngroup = \"192.0.2.100\"\nmaster = \"/m\"\n\n[[notify]]\n\
+             group = \"192.0.2.101\"\nmaster = \"/m\"\n",
+        );
+        assert_eq!(
+            load_error(d).replace(&format!("{}/", d.display()), ""),
+            "director.conf:5: notify: group \"192.0.2.101\" is not a group of haresources \
+             (its groups: 192.0.2.100)"
+        );
+        w(
+            "director.conf",
+            "[track.script.chk]\nscript = \"true\"\n[failback]\nhold = \"5s\"\n",
+        );
+        let cfg = NodeConfig::load(d, &d.join("state")).unwrap_or_else(|e| panic!("{e}"));
+        let fsm = cfg.fsm_config();
+        assert_eq!(fsm.tracks.len(), 1);
+        assert_eq!(fsm.failback_hold, Duration::from_secs(5));
     }
 
     #[test]

@@ -14,12 +14,13 @@ use crate::peer::{Medium, Transport};
 use crate::vip::NetlinkVip;
 use crate::watchdog::Watchdog;
 
-use super::config::{build_resources, check_authkeys, next_generation};
+use super::config::{build_resources, check_authkeys, next_generation, script_env};
 use super::heartbeat::heartbeat_session;
 use super::ping::resolve_ping_nodes;
 use super::reload::spawn_ping;
-use super::run::{run, Clients, LoopParts};
+use super::run::{run, Clients, LoopParts, Tracks};
 use super::status::{configured_links, initial_status};
+use super::track::{track_links, Notifier};
 use super::{NodeConfig, NodeError, NodeStatus};
 
 /// How the node ended.
@@ -165,9 +166,10 @@ impl Node {
                         .build()?;
                     let transport = hb.block_on(async { Transport::open(&media) })?;
                     let vip = worker.block_on(async { NetlinkVip::new(cfg.options.announce) })?;
-                    Ok((hb, worker, transport, vip))
+                    let links = track_links(&cfg, worker.handle());
+                    Ok((hb, worker, transport, vip, links))
                 };
-                let (hb, worker, transport, vip) = match setup() {
+                let (hb, worker, transport, vip, links) = match setup() {
                     Ok(x) => {
                         let _ = ready_tx.send(Ok(()));
                         x
@@ -205,6 +207,16 @@ impl Node {
                     links: configured_links(&cfg.hacf),
                     sources: crate::sources::OnLink::new(&media),
                     clients: Clients::new(&cfg),
+                    tracks: Tracks {
+                        specs: cfg.settings.tracks.clone(),
+                        links,
+                        env: script_env(&cfg).environment(),
+                    },
+                    notifier: Notifier::new(
+                        cfg.settings.notify.clone(),
+                        script_env(&cfg).environment(),
+                        worker.handle(),
+                    ),
                     status: loop_status,
                     cfg: cfg.clone(),
                     ping,

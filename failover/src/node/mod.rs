@@ -22,6 +22,10 @@
 //! - `Announce`: the group's addresses announced again (a healed partition);
 //! - `PeerJoined`: [`Resources::peer_joined`](crate::resources::Resources::peer_joined);
 //! - `Dropped`: counted in [`NodeStatus::rejected`];
+//! - `Track`: a `director.conf` `[track]` script run (`/bin/sh -c`, within its timeout) or an
+//!   interface's flags read (up and running), on the worker runtime, answered as an event;
+//! - `Notify`: the `[[notify]]` commands of the group's new role, queued and run one at a
+//!   time in order on the worker runtime (the queue is emptied before the node ends);
 //! - `Log`: `tracing`, in Heartbeat's words.
 //!
 //! ha.cf's `respawn` programs run beside the loop ([`crate::respawn::Supervisor`], on the
@@ -41,6 +45,7 @@
 //! - [`fence`](SelfFence): fencing this node
 //! - `ping`: the ping-node loop
 //! - [`reload`](ReloadPlan): a reload of the files applied to the running node
+//! - `track`: checking a track once, and the notify commands' runner
 //! - [`reject`](RejectLog): refused packets, counted and logged once a minute per sender
 
 mod config;
@@ -52,6 +57,7 @@ mod reject;
 mod reload;
 mod run;
 mod status;
+mod track;
 
 pub use crate::stonith::PeerReset;
 pub use config::{

@@ -60,6 +60,9 @@ pub fn merge(running: &NodeConfig, new: &NodeConfig) -> NodeConfig {
     h.env = n.env.clone();
     next.haresources = new.haresources.clone();
     next.settings.monitor = new.settings.monitor;
+    next.settings.tracks = new.settings.tracks.clone();
+    next.settings.notify = new.settings.notify.clone();
+    next.settings.failback = new.settings.failback;
     next.options.monitor = crate::monitor::Policy::from_settings(&new.settings.monitor);
     next
 }
@@ -73,13 +76,23 @@ pub fn plan(running: &NodeConfig, new: &NodeConfig) -> ReloadPlan {
     let heartbeat_peer = running.settings.peer.protocol == Protocol::Heartbeat;
     let groups = group_changes(&running.haresources, &new.haresources);
     let monitor = running.settings.monitor != new.settings.monitor;
+    let (sa, sb) = (&running.settings, &new.settings);
+    let tables: Vec<&str> = [
+        ("[monitor]", monitor),
+        ("[track]", sa.tracks != sb.tracks),
+        ("[[notify]]", sa.notify != sb.notify),
+        ("[failback]", sa.failback != sb.failback),
+    ]
+    .into_iter()
+    .filter_map(|(t, changed)| changed.then_some(t))
+    .collect();
     if heartbeat_peer {
         let mut what: Vec<String> = live.iter().map(|d| format!("ha.cf {d}")).collect();
         if !groups.is_empty() {
             what.push("haresources".into());
         }
-        if monitor {
-            what.push("director.conf [monitor]".into());
+        if !tables.is_empty() {
+            what.push(format!("director.conf {}", tables.join(", ")));
         }
         if !what.is_empty() {
             p.restart.push(format!(
@@ -97,8 +110,9 @@ pub fn plan(running: &NodeConfig, new: &NodeConfig) -> ReloadPlan {
             p.applied
                 .push(format!("haresources: {}", groups.join("; ")));
         }
-        if monitor {
-            p.applied.push("director.conf: [monitor] applied".into());
+        if !tables.is_empty() {
+            p.applied
+                .push(format!("director.conf: {} applied", tables.join(", ")));
         }
     }
     if !fixed.is_empty() {
@@ -108,7 +122,6 @@ pub fn plan(running: &NodeConfig, new: &NodeConfig) -> ReloadPlan {
             if fixed.len() == 1 { "it" } else { "them" }
         ));
     }
-    let (sa, sb) = (&running.settings, &new.settings);
     for (table, changed) in [
         ("[peer]", sa.peer != sb.peer),
         ("[sync]", sa.sync != sb.sync),
@@ -210,6 +223,7 @@ pub(super) async fn apply(
     parts: &mut LoopParts,
     new: NodeConfig,
     tx: &tokio::sync::mpsc::UnboundedSender<super::handle::Input>,
+    worker: &tokio::runtime::Handle,
 ) -> Option<Event> {
     if parts.heartbeat.is_some() {
         tracing::error!(
@@ -238,6 +252,21 @@ pub(super) async fn apply(
         // Stopped now, started again by the loop with the new list (the node has joined).
         parts.clients.stop().await;
         parts.clients = Clients::new(&next);
+    }
+    if parts.cfg.settings.tracks != next.settings.tracks {
+        parts.tracks.specs = next.settings.tracks.clone();
+        if parts.tracks.links.is_none() {
+            parts.tracks.links = super::track::track_links(&next, worker);
+        }
+    }
+    if parts.cfg.settings.notify != next.settings.notify {
+        // The notifications already queued run with the old commands, then the new ones.
+        parts.notifier.finish().await;
+        parts.notifier = super::track::Notifier::new(
+            next.settings.notify.clone(),
+            super::config::script_env(&next).environment(),
+            worker,
+        );
     }
     let event = Event::Reconfigure(Box::new(next.fsm_config()));
     parts.cfg = next;

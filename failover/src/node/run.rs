@@ -24,6 +24,7 @@ use super::handle::{Command, Input};
 use super::heartbeat::{accept_heartbeat, heartbeat_outgoing, send_heartbeat, wall_secs};
 use super::reject::{log_rejection, rejection_reason, RejectLog};
 use super::status::{note_transitions, publish, Transition};
+use super::track::{check, Notifier};
 use super::{NodeConfig, NodeExit, NodeStatus, PeerReset, SelfFence};
 
 /// The media as the loop sees them: send to all, receive from any.
@@ -65,11 +66,25 @@ pub(crate) struct LoopParts {
     pub sources: crate::sources::OnLink,
     /// ha.cf's `respawn` programs: started when the node joins, stopped when the loop ends.
     pub clients: Clients,
+    /// `[track]`: what [`Action::Track`] checks.
+    pub tracks: Tracks,
+    /// `[[notify]]`: runs the commands of [`Action::Notify`].
+    pub notifier: Notifier,
     pub status: Arc<Mutex<NodeStatus>>,
     /// The configuration running now (a reload replaces its files: [`super::reload`]).
     pub cfg: NodeConfig,
     /// The ping-node loop, while ha.cf has ping nodes.
     pub ping: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The tracks of `director.conf` and what checking them needs.
+pub(crate) struct Tracks {
+    pub specs: Vec<crate::config::settings::Track>,
+    /// A route netlink handle for interface tracks (`None`: no interface is tracked, or
+    /// netlink could not be opened: they fail).
+    pub links: Option<rtnetlink::Handle>,
+    /// The scripts' environment (Heartbeat's `HA_*`).
+    pub env: Vec<(String, String)>,
 }
 
 /// ha.cf's `respawn` programs of a node: not started until the node joins the cluster, as
@@ -153,6 +168,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
             note_transitions(&parts, &before, &mut book);
             publish(&parts, &book);
             if let Some(exit) = exit {
+                parts.notifier.finish().await;
                 parts.clients.stop().await;
                 if let Some(p) = parts.ping.take() {
                     p.abort();
@@ -201,7 +217,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
             i = rx.recv() => match i {
                 Some(Input::Event(ev)) => pending.push(ev),
                 Some(Input::Reconfigure(new)) => {
-                    pending.extend(super::reload::apply(&mut parts, *new, &tx).await);
+                    pending.extend(super::reload::apply(&mut parts, *new, &tx, &worker).await);
                 }
                 Some(Input::Keys(keys)) => {
                     tracing::info!(index = keys.active, "authkeys reloaded: signing with key {}", keys.active);
@@ -436,6 +452,28 @@ async fn carry_out<L: Link, V: Vip>(
             Action::Announce(g) => reannounce(parts, g, resources, worker),
             Action::PeerJoined => resources.peer_joined(),
             Action::Dropped(reason) => book.rejects.count(reason),
+            Action::Track(i) => {
+                let Some(track) = parts.tracks.specs.get(i).cloned() else {
+                    continue;
+                };
+                let links = parts.tracks.links.clone();
+                let env = parts.tracks.env.clone();
+                let tx = tx.clone();
+                worker.spawn(async move {
+                    let ok = check(&track, links.as_ref(), &env).await;
+                    let _ = tx.send(Input::Event(Event::Tracked { track: i, ok }));
+                });
+            }
+            Action::Notify { group, state } => {
+                let key = parts
+                    .fsm
+                    .config()
+                    .groups
+                    .get(group)
+                    .map(|g| g.key.clone())
+                    .unwrap_or_default();
+                parts.notifier.notify(&key, state);
+            }
         }
     }
     exit

@@ -249,6 +249,12 @@ pub(super) fn note_transitions(parts: &LoopParts, before: &crate::fsm::Status, b
             ));
         }
     }
+    if before.track_fault != after.track_fault {
+        changes.push(format!(
+            "failing tracks weigh: {} -> {}",
+            before.track_fault, after.track_fault
+        ));
+    }
     for ((key, b, _), (_, a, _)) in before.groups.iter().zip(after.groups.iter()) {
         if a != b {
             changes.push(format!("{key}: {} -> {}", state_name(*b), state_name(*a)));

@@ -10,8 +10,9 @@ use tokio::sync::mpsc;
 
 use super::config::{build_resources, script_env};
 use super::handle::{open_watchdog, Command, Input};
-use super::run::{run, Clients, Link, LoopParts};
+use super::run::{run, Clients, Link, LoopParts, Tracks};
 use super::status::{configured_links, initial_status};
+use super::track::Notifier;
 use super::{NodeConfig, NodeExit, NodeOptions, NodeStatus, SelfFence};
 use crate::config::authkeys::{AuthKeys, AuthMethod};
 use crate::config::settings::Settings;
@@ -171,6 +172,16 @@ fn spawn_node(cfg: &NodeConfig, generation: u64, link: MemLink) -> Running {
                 .collect::<Vec<_>>(),
         ),
         clients: Clients::new(cfg),
+        tracks: Tracks {
+            specs: cfg.settings.tracks.clone(),
+            links: None,
+            env: Vec::new(),
+        },
+        notifier: Notifier::new(
+            cfg.settings.notify.clone(),
+            Vec::new(),
+            &tokio::runtime::Handle::current(),
+        ),
         status: status.clone(),
         cfg: cfg.clone(),
         ping: None,
@@ -677,6 +688,7 @@ async fn forged_and_replayed_packets_are_counted_not_believed() {
                 standby: false,
                 deadtime_ms: 80,
                 ping_reachable: 0,
+                track_fault: 0,
                 config_digest: 0,
                 groups: Vec::new(),
             },

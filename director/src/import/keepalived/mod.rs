@@ -207,6 +207,16 @@ fn unloadable(files: &[OutFile], input: &str) -> Vec<Note> {
                 .err()
                 .map(|e| vec![(None, e.to_string())])
                 .unwrap_or_default(),
+            "director.conf" => failover::config::settings::parse(path, &f.text)
+                .err()
+                .map(|e| {
+                    e.diagnostics
+                        .iter()
+                        .filter(|d| d.is_error())
+                        .map(|d| (Some(d.line).filter(|l| *l > 0), d.message.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
             name if name.ends_with(".cf") => {
                 match crate::config::ldirectord::parse(&f.text, name, &resolver) {
                     Ok(_) => Vec::new(),

@@ -29,6 +29,10 @@ pub struct Pair {
     pub groups: Vec<Group>,
     /// Where each ha.cf line comes from (comment lines in the file).
     pub sources: Vec<String>,
+    /// director.conf's `[track]`.
+    pub tracks: Vec<Track>,
+    /// director.conf's `[failback] hold`, ms, and the `FILE:LINE` it comes from.
+    pub failback_hold: Option<(u64, String)>,
 }
 
 /// A heartbeat medium.
@@ -50,30 +54,64 @@ pub struct Group {
     pub resources: Vec<String>,
     /// The VIPs of the group (for placing virtual servers).
     pub addresses: Vec<IpAddr>,
-    /// keepalived's notify scripts, run by a generated resource script at the end of the line.
-    pub notify: Notify,
+    /// keepalived's notify scripts: `[[notify]]` tables of director.conf for this group.
+    pub notify: Vec<NotifyTable>,
 }
 
-/// The notify scripts of a group: what runs when it is acquired (keepalived's MASTER) and
-/// released (BACKUP). Each command is its words, as keepalived splits them.
+/// One `[[notify]]` table: the notify scripts of one vrrp_instance or vrrp_sync_group, for
+/// the group that holds its addresses. Each command is written for `/bin/sh -c`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Notify {
-    pub start: Vec<Vec<String>>,
-    pub stop: Vec<Vec<String>>,
-    /// `FILE:LINE` of each script, for the generated file's comment.
-    pub origins: Vec<String>,
+pub struct NotifyTable {
+    /// The instance's (or sync group's) name: `name =`, what `command` passes.
+    pub name: String,
+    /// `FILE:LINE` of the instance or sync group.
+    pub origin: String,
+    pub master: Option<String>,
+    pub backup: Option<String>,
+    pub fault: Option<String>,
+    pub stop: Option<String>,
+    /// keepalived's generic `notify`.
+    pub command: Option<String>,
 }
 
-impl Notify {
+impl NotifyTable {
+    /// No command at all.
     pub fn is_empty(&self) -> bool {
-        self.start.is_empty() && self.stop.is_empty()
+        [
+            &self.master,
+            &self.backup,
+            &self.fault,
+            &self.stop,
+            &self.command,
+        ]
+        .iter()
+        .all(|c| c.is_none())
     }
+}
 
-    pub fn extend(&mut self, other: &Notify) {
-        self.start.extend(other.start.iter().cloned());
-        self.stop.extend(other.stop.iter().cloned());
-        self.origins.extend(other.origins.iter().cloned());
-    }
+/// What a track checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackKind {
+    /// A vrrp_script: its command (for `/bin/sh -c`) and timeout, ms.
+    Script {
+        command: String,
+        timeout_ms: u64,
+    },
+    Interface,
+}
+
+/// One `[track.script.NAME]` / `[track.interface.NAME]` of director.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    pub name: String,
+    pub kind: TrackKind,
+    /// `None`: director's default (1 s).
+    pub interval_ms: Option<u64>,
+    pub fall: Option<u32>,
+    pub rise: Option<u32>,
+    pub weight: u8,
+    /// `FILE:LINE` of the vrrp_script or track_interface line.
+    pub origin: String,
 }
 
 /// One ldirectord file.

@@ -25,9 +25,8 @@ pub fn render(model: &Model, tree: &Tree) -> Vec<OutFile> {
         out.push(file(&f.name, ldirectord(f, &header), 0o644));
     }
     if let Some(pair) = &model.pair {
-        for g in pair.groups.iter().filter(|g| !g.notify.is_empty()) {
-            let name = format!("resource.d/{}", notify_name(g));
-            out.push(file(&name, notify_script(g, &source), 0o755));
+        if let Some(text) = director_conf(pair, &model.ldirectord, &header) {
+            out.push(file("director.conf", text, 0o644));
         }
     }
     out
@@ -87,17 +86,20 @@ fn authkeys(p: &Pair, header: &str) -> String {
     t
 }
 
+/// The resources of group `k` as haresources writes them (the first is the group's key).
+fn tokens(g: &Group, k: usize, files: &[LdFile]) -> Vec<String> {
+    let mut tokens: Vec<String> = g.resources.clone();
+    for f in files.iter().filter(|f| f.group == Some(k)) {
+        tokens.push(format!("ldirectord::{}", f.name));
+    }
+    tokens
+}
+
 fn haresources(p: &Pair, files: &[LdFile], header: &str) -> String {
     let mut t = header.to_string();
     for (k, g) in p.groups.iter().enumerate() {
         let node = if g.local_preferred { &p.node } else { &p.peer };
-        let mut tokens: Vec<String> = g.resources.clone();
-        for f in files.iter().filter(|f| f.group == Some(k)) {
-            tokens.push(format!("ldirectord::{}", f.name));
-        }
-        if !g.notify.is_empty() {
-            tokens.push(notify_name(g));
-        }
+        let tokens = tokens(g, k, files);
         if tokens.is_empty() {
             // Heartbeat refuses a line with a node and no resource.
             let _ = writeln!(t, "# {}: nothing to hold, left out", g.name);
@@ -230,70 +232,90 @@ fn hostport(ip: IpAddr, port: u16) -> String {
     format!("{}:{port}", host(ip))
 }
 
-/// The resource script that runs a group's notify scripts: `resource.d/keepalived-notify-NAME`.
-fn notify_name(g: &Group) -> String {
-    let word: String = g
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
+/// A TOML basic string.
+fn toml_str(v: &str) -> String {
+    let mut out = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
             }
-        })
-        .collect();
-    format!("keepalived-notify-{word}")
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
-/// One word for sh: single-quoted unless it is plainly safe.
-fn sh_word(w: &str) -> String {
-    let plain = !w.is_empty()
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c));
-    if plain {
-        w.to_string()
+/// A director.conf duration.
+fn duration(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("\"{}s\"", ms / 1000)
     } else {
-        format!("'{}'", w.replace('\'', "'\\''"))
+        format!("\"{ms}ms\"")
     }
 }
 
-/// A Heartbeat resource script (`start`, `stop`, `status`) that runs keepalived's notify
-/// scripts: `start` when the group is acquired (keepalived's MASTER), `stop` when it is
-/// released (BACKUP). Their exit status is ignored, as keepalived ignores it; `status` says
-/// whether the group was started here (a state file), as ResourceManager asks.
-fn notify_script(g: &Group, source: &str) -> String {
-    let name = notify_name(g);
-    let mut t = String::from("#!/bin/sh\n");
-    let _ = writeln!(
-        t,
-        "# Written by `director import keepalived` from {source}:"
-    );
-    let _ = writeln!(
-        t,
-        "# the notify scripts of {} ({}), as a Heartbeat resource script:",
-        g.name,
-        g.notify.origins.join(", ")
-    );
-    t.push_str(
-        "# start = keepalived's MASTER, stop = BACKUP. Exit status 0 whatever they return.\n",
-    );
-    // HA_RSCTMP: Heartbeat's directory for resource state (cleared at boot).
-    let _ = writeln!(t, "state=\"${{HA_RSCTMP:-/run}}/{name}.running\"");
-    t.push_str("case \"$1\" in\nstart)\n");
-    for cmd in &g.notify.start {
-        let words: Vec<String> = cmd.iter().map(|w| sh_word(w)).collect();
-        let _ = writeln!(t, "    {} || :", words.join(" "));
+/// director.conf: keepalived's tracks, notify scripts and preempt_delay (`None`: none).
+fn director_conf(p: &Pair, files: &[LdFile], header: &str) -> Option<String> {
+    let mut t = header.to_string();
+    let mut any = false;
+    for tr in &p.tracks {
+        any = true;
+        let _ = writeln!(t, "\n# {}", tr.origin);
+        match &tr.kind {
+            TrackKind::Script {
+                command,
+                timeout_ms,
+            } => {
+                let _ = writeln!(t, "[track.script.{}]", toml_str(&tr.name));
+                let _ = writeln!(t, "script = {}", toml_str(command));
+                let _ = writeln!(t, "timeout = {}", duration(*timeout_ms));
+            }
+            TrackKind::Interface => {
+                let _ = writeln!(t, "[track.interface.{}]", toml_str(&tr.name));
+            }
+        }
+        if let Some(ms) = tr.interval_ms {
+            let _ = writeln!(t, "interval = {}", duration(ms));
+        }
+        if let Some(n) = tr.fall {
+            let _ = writeln!(t, "fall = {n}");
+        }
+        if let Some(n) = tr.rise {
+            let _ = writeln!(t, "rise = {n}");
+        }
+        let _ = writeln!(t, "weight = {}", tr.weight);
     }
-    t.push_str("    mkdir -p \"${state%/*}\" && : > \"$state\"\n    ;;\nstop)\n");
-    for cmd in &g.notify.stop {
-        let words: Vec<String> = cmd.iter().map(|w| sh_word(w)).collect();
-        let _ = writeln!(t, "    {} || :", words.join(" "));
+    for (k, g) in p.groups.iter().enumerate() {
+        // A group left out of haresources (nothing to hold) has no key to notify about.
+        let Some(key) = tokens(g, k, files).into_iter().next() else {
+            continue;
+        };
+        for n in &g.notify {
+            any = true;
+            let _ = writeln!(t, "\n# {}", n.origin);
+            t.push_str("[[notify]]\n");
+            let _ = writeln!(t, "group = {}", toml_str(&key));
+            let _ = writeln!(t, "name = {}", toml_str(&n.name));
+            for (k, v) in [
+                ("master", &n.master),
+                ("backup", &n.backup),
+                ("fault", &n.fault),
+                ("stop", &n.stop),
+                ("command", &n.command),
+            ] {
+                if let Some(v) = v {
+                    let _ = writeln!(t, "{k} = {}", toml_str(v));
+                }
+            }
+        }
     }
-    t.push_str("    rm -f \"$state\"\n    ;;\nstatus)\n");
-    t.push_str("    if [ -e \"$state\" ]; then echo running; else echo stopped; fi\n    ;;\n");
-    t.push_str(
-        "*)\n    echo \"usage: $0 start|stop|status\" >&2\n    exit 1\n    ;;\nesac\nexit 0\n",
-    );
-    t
+    if let Some((ms, origin)) = &p.failback_hold {
+        any = true;
+        let _ = writeln!(t, "\n# {origin}\n[failback]\nhold = {}", duration(*ms));
+    }
+    any.then_some(t)
 }

@@ -842,3 +842,95 @@ fn a_generated_file_that_would_not_load_is_an_error_at_its_origin() {
         notes[0]
     );
 }
+
+fn instance(body: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n  state MASTER\n  interface eth0\n  virtual_ipaddress {{\n    \
+         192.0.2.5\n  }}\n{body}}}\n"
+    )
+}
+
+#[test]
+fn tracks_weights_and_the_failback_hold_go_to_director_conf() {
+    let text = format!(
+        "vrrp_script chk {{\n  script \"</dev/tcp/127.0.0.1/80\"\n  user nobody\n}}\n\
+         vrrp_script unused {{\n  script true\n}}\n{}",
+        instance(
+            "  track_script {\n    chk weight -300\n    chk\n    ghost\n  }\n  \
+             track_interface {\n    eth1\n  }\n  preempt_delay 2.5\n"
+        )
+    );
+    let i = run(&text);
+    let n = notes(&i);
+    let has = |s: &str| n.iter().any(|l| l.contains(s));
+    // A weight out of keepalived's range is refused at its line; nothing is written.
+    assert!(
+        has("keepalived.conf:15: chk: invalid weight -300"),
+        "{n:#?}"
+    );
+    let i = run(&text.replace(
+        "chk weight -300",
+        "chk weight -300".replace("300", "30").as_str(),
+    ));
+    let n = notes(&i);
+    let has = |s: &str| n.iter().any(|l| l.contains(s));
+    assert!(
+        has("keepalived.conf:2: note: script of vrrp_script chk uses bash's /dev/tcp"),
+        "{n:#?}"
+    );
+    assert!(
+        has("keepalived.conf:3: not carried over: user of vrrp_script chk"),
+        "{n:#?}"
+    );
+    assert!(
+        has("keepalived.conf:5: note: vrrp_script unused is tracked by no vrrp_instance"),
+        "{n:#?}"
+    );
+    assert!(has("keepalived.conf:17: note: track_script ghost in vrrp_instance VI_1: there is no vrrp_script ghost"), "{n:#?}");
+    assert!(has("track_interface eth1: weight 127 in director.conf, from no weight (keepalived's FAULT)"), "{n:#?}");
+    let conf = lines(file(&i, "director.conf"));
+    assert_eq!(
+        conf.iter()
+            .filter(|l| !l.is_empty())
+            .copied()
+            .collect::<Vec<_>>(),
+        [
+            "[track.script.\"chk\"]",
+            r#"script = "bash -c '</dev/tcp/127.0.0.1/80'""#,
+            "timeout = \"1s\"",
+            "weight = 30",
+            "[track.interface.\"eth1\"]",
+            "weight = 127",
+            "[failback]",
+            "hold = \"2500ms\"",
+        ]
+    );
+    // Loaded by director's own parser (the importer's last check did it too).
+    let parsed =
+        failover::config::settings::parse(Path::new("director.conf"), file(&i, "director.conf"));
+    assert!(parsed.is_ok(), "{parsed:?}");
+}
+
+#[test]
+fn preempt_delay_with_nopreempt_and_different_delays_are_reported() {
+    let text = instance("  nopreempt\n  preempt_delay 10\n");
+    let n = notes(&run(&text));
+    assert!(
+        n.iter().any(|l| l.contains("keepalived.conf:8: note: preempt_delay in vrrp_instance VI_1: nothing to delay with nopreempt")),
+        "{n:#?}"
+    );
+    let two = format!(
+        "{}{}",
+        instance("  preempt_delay 10\n"),
+        instance("  preempt_delay 20\n")
+            .replace("VI_1", "VI_2")
+            .replace("192.0.2.5", "192.0.2.6")
+    );
+    let i = run(&two);
+    let n = notes(&i);
+    assert!(
+        n.iter().any(|l| l.contains("not carried over: preempt_delay 10 of vrrp_instance VI_1: director.conf has one failback hold for every group, the longest: 20 s")),
+        "{n:#?}"
+    );
+    assert!(file(&i, "director.conf").contains("[failback]\nhold = \"20s\"\n"));
+}

@@ -3,13 +3,17 @@
 use std::path::Path;
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::announce::{announce_section, RawAnnounce};
 use super::duration::line_of;
+use super::failback::{failback_section, RawFailback};
 use super::monitor::{monitor_section, RawMonitor};
+use super::notify::{notify_section, RawNotify};
 use super::peer::RawPeer;
 use super::sync::{sync_section, RawSync};
-use super::{Announce, Monitor, Peer, Sync};
+use super::track::{track_section, RawTrack};
+use super::{Announce, Failback, Monitor, Notify, Peer, Sync, Track};
 use crate::config::{Collector, ConfigError, Parsed};
 
 /// Everything `director.conf` sets.
@@ -23,6 +27,12 @@ pub struct Settings {
     pub peer: Peer,
     /// `[announce]`: scale-out, the VIPs announced to the routers through BIRD.
     pub announce: Announce,
+    /// `[track]`: scripts and interfaces whose failure gives the groups to the peer.
+    pub tracks: Vec<Track>,
+    /// `[[notify]]`: commands run when a group changes role here.
+    pub notify: Vec<Notify>,
+    /// `[failback]`: the hold before a group goes back to its preferred node.
+    pub failback: Failback,
 }
 
 /// The file as written: every key optional, spans kept for the value checks.
@@ -33,6 +43,9 @@ struct RawSettings {
     sync: Option<RawSync>,
     peer: Option<RawPeer>,
     announce: Option<RawAnnounce>,
+    track: Option<RawTrack>,
+    notify: Option<Vec<Spanned<RawNotify>>>,
+    failback: Option<RawFailback>,
 }
 
 /// Parses `director.conf` (`file` is only for messages).
@@ -41,7 +54,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
     let raw: RawSettings = match toml::from_str(text) {
         Ok(r) => r,
         Err(e) => {
-            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            // An error at the very end (an unterminated string) is on the last line.
+            let line = e.span().map_or(0, |s| {
+                line_of(text, s.start).min(text.lines().count().max(1))
+            });
             c.error(line, e.message().trim().to_string());
             return c.finish(Settings::default());
         }
@@ -60,6 +76,15 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
     }
     if let Some(raw) = raw.announce {
         settings.announce = announce_section(raw, text, &mut c);
+    }
+    if let Some(raw) = raw.track {
+        settings.tracks = track_section(raw, text, &mut c);
+    }
+    if let Some(raw) = raw.notify {
+        settings.notify = notify_section(raw, text, &mut c);
+    }
+    if let Some(raw) = raw.failback {
+        settings.failback = failback_section(raw, text, &mut c);
     }
     c.finish(settings)
 }

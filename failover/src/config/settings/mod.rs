@@ -19,6 +19,19 @@
 //! enabled = true
 //! interface = "eth1"
 //! catch_up_timeout = "2s"
+//!
+//! [track.script.chk_nginx]
+//! script = "pidof nginx"
+//! interval = "2s"
+//! fall = 2
+//!
+//! [track.interface.eth0]
+//!
+//! [[notify]]
+//! command = "/etc/ha.d/notify.sh"
+//!
+//! [failback]
+//! hold = "30s"
 //! ```
 //!
 //! Durations are strings with a unit: `ms`, `s`, `min`, `h` (`"500ms"`, `"2s"`, `"10min"`).
@@ -28,19 +41,25 @@
 
 mod announce;
 mod duration;
+mod failback;
 mod file;
 mod monitor;
+mod notify;
 mod peer;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod track;
 
 pub use announce::Announce;
 pub use duration::{parse_duration, words};
+pub use failback::{Failback, MAX_HOLD};
 pub use file::{parse, Settings};
 pub use monitor::Monitor;
+pub use notify::Notify;
 pub use peer::{Peer, Protocol};
 pub use sync::{Sync, MAX_CATCH_UP};
+pub use track::{Probe, Track, MAX_WEIGHT};
 
 /// The file's name in the configuration directory.
 pub const FILE_NAME: &str = "director.conf";

@@ -67,15 +67,7 @@ pub(super) fn sync_section(raw: RawSync, text: &str, c: &mut Collector) -> Sync 
     }
     if let Some(iface) = &raw.interface {
         let name = iface.get_ref();
-        // IFNAMSIZ is 16 with the terminating NUL; no '/', no white space (dev_valid_name).
-        let valid = !name.is_empty()
-            && name.len() < 16
-            && name != "."
-            && name != ".."
-            && !name
-                .chars()
-                .any(|ch| ch == '/' || ch == ':' || ch.is_whitespace());
-        if !valid {
+        if !interface_name(name) {
             c.error(
                 line_of(text, iface.span().start),
                 format!("sync: interface \"{name}\" is not a valid interface name"),
@@ -87,4 +79,16 @@ pub(super) fn sync_section(raw: RawSync, text: &str, c: &mut Collector) -> Sync 
         interface: raw.interface.map(Spanned::into_inner),
         catch_up_timeout: catch_up,
     }
+}
+
+/// A name Linux takes for an interface: IFNAMSIZ is 16 with the terminating NUL; no '/', no
+/// white space (`dev_valid_name`).
+pub(super) fn interface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|ch| ch == '/' || ch == ':' || ch.is_whitespace())
 }

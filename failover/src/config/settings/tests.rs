@@ -176,6 +176,139 @@ fn the_announce_section_is_read_and_checked() {
     );
 }
 
+#[test]
+fn tracks_are_read_with_keepalived_defaults() {
+    let s = parsed(
+        "[track.script.chk_nginx]\nscript = \"pidof nginx\"\ninterval = \"2s\"\nfall = 3\n\
+         rise = 2\nweight = 10\n\n[track.script.a]\nscript = \"true\"\n\n\
+         [track.interface.eth1]\nweight = 5\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = s.tracks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["a", "chk_nginx", "eth1"]);
+    assert_eq!(
+        s.tracks[1],
+        Track {
+            name: "chk_nginx".into(),
+            probe: Probe::Script {
+                command: "pidof nginx".into(),
+                timeout: Duration::from_secs(2),
+            },
+            interval: Duration::from_secs(2),
+            fall: 3,
+            rise: 2,
+            weight: 10,
+            line: 1,
+        }
+    );
+    // keepalived's defaults: every second, the timeout is the interval, fall and rise 1.
+    let a = &s.tracks[0];
+    assert_eq!(
+        (a.interval, a.fall, a.rise, a.weight, a.line),
+        (Duration::from_secs(1), 1, 1, 1, 8)
+    );
+    assert_eq!(
+        a.probe,
+        Probe::Script {
+            command: "true".into(),
+            timeout: Duration::from_secs(1)
+        }
+    );
+    assert_eq!(s.tracks[2].probe, Probe::Interface);
+    assert_eq!((s.tracks[2].weight, s.tracks[2].line), (5, 11));
+    assert_eq!(s.tracks[2].words(), "track interface eth1");
+    // A quoted name, spaces in the header: still its header's line.
+    let s = parsed("# x\n[ track . script . \"chk 1\" ]\nscript = \"true\"\n").unwrap();
+    assert_eq!((s.tracks[0].name.as_str(), s.tracks[0].line), ("chk 1", 2));
+}
+
+#[test]
+fn track_values_are_checked_at_their_line() {
+    let e = parsed(
+        "[track.script.x]\nscript = \" \"\nfall = 0\nweight = 128\ntimeout = \"5ms\"\n\
+         [track.interface.\"eth 0\"]\nrise = 256\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "director.conf:2: track script x: script is empty\n\
+         director.conf:3: track script x: fall 0 is out of range (1 to 255)\n\
+         director.conf:4: track script x: weight 128 is out of range (1 to 127)\n\
+         director.conf:5: track script x: timeout 5ms is out of range (10ms to 1h)\n\
+         director.conf:6: track interface eth 0: not a valid interface name\n\
+         director.conf:7: track interface eth 0: rise 256 is out of range (1 to 255)"
+    );
+    let e = parsed("[track.script.x]\ninterval = \"1s\"\n").unwrap_err();
+    assert!(
+        e.starts_with("director.conf:1: missing field `script`"),
+        "{e}"
+    );
+    let e = parsed("[track.script.x]\nscript = \"true\"\nuser = \"nobody\"\n").unwrap_err();
+    assert!(
+        e.starts_with("director.conf:3: unknown field `user`"),
+        "{e}"
+    );
+    let e = parsed("[track]\nfile = 1\n").unwrap_err();
+    assert!(
+        e.starts_with("director.conf:2: unknown field `file`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn notify_tables_are_read_in_order_and_checked() {
+    let s = parsed(
+        "[[notify]]\ncommand = \"/etc/ha.d/notify.sh\"\n\n[[notify]]\ngroup = \"IPaddr2::192.0.2.1\"\n\
+         name = \"VI_1\"\nmaster = \"/m\"\nbackup = \"/b\"\nfault = \"/f\"\nstop = \"/s\"\n\
+         timeout = \"5s\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.notify.len(), 2);
+    assert_eq!(s.notify[0].command.as_deref(), Some("/etc/ha.d/notify.sh"));
+    assert_eq!(
+        (
+            s.notify[0].group.as_deref(),
+            s.notify[0].timeout,
+            s.notify[0].line
+        ),
+        (None, Duration::from_secs(30), 1)
+    );
+    assert_eq!(
+        s.notify[1],
+        Notify {
+            group: Some("IPaddr2::192.0.2.1".into()),
+            name: Some("VI_1".into()),
+            master: Some("/m".into()),
+            backup: Some("/b".into()),
+            fault: Some("/f".into()),
+            stop: Some("/s".into()),
+            command: None,
+            timeout: Duration::from_secs(5),
+            line: 4,
+        }
+    );
+    let e = parsed("[[notify]]\ngroup = \"x\"\n\n[[notify]]\nmaster = \"/m\"\nname = \"a b\"\ntimeout = \"2h\"\n")
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "director.conf:1: notify: no command: set master, backup, fault, stop or command\n\
+         director.conf:4: notify: name must be one word (it is one argument)\n\
+         director.conf:7: notify: timeout 2h is out of range (100ms to 1h)"
+    );
+}
+
+#[test]
+fn the_failback_hold_is_read_and_checked() {
+    assert_eq!(Settings::default().failback.hold, Duration::ZERO);
+    let s = parsed("[failback]\nhold = \"30s\"\n").unwrap();
+    assert_eq!(s.failback.hold, Duration::from_secs(30));
+    let e = parsed("[failback]\n\nhold = \"2h\"\n").unwrap_err();
+    assert_eq!(
+        e,
+        "director.conf:3: failback: hold 2h is too long: at most 1h"
+    );
+}
+
 proptest::proptest! {
     #[test]
     fn parse_never_panics(text in ".*") {
@@ -187,5 +320,48 @@ proptest::proptest! {
         let u = ["ms", "s", "min", "h"][unit];
         let d = parse_duration(&format!("{n}{u}")).unwrap();
         proptest::prop_assert_eq!(parse_duration(&words(d)), Ok(d));
+    }
+}
+
+/// configs/director.conf loads, and so do its commented examples once uncommented.
+#[test]
+fn the_sample_and_its_commented_examples_load() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/director.conf");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(parsed(&text).is_ok(), "{:?}", parsed(&text));
+    let uncommented: String = text
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest)
+                if rest.starts_with('[')
+                    || rest.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+            {
+                rest
+            }
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let s = parsed(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    assert_eq!(s.tracks.len(), 2);
+    assert_eq!(s.notify.len(), 1);
+}
+
+/// The fuzz target's property on the seeds: a refused file names lines it has.
+#[test]
+fn errors_name_lines_of_the_file() {
+    for text in [
+        "[track.script.x]\n",
+        "[track.script.x]\nscript = \"\"\n[[notify]]\n",
+        "[[notify]]",
+        "[failback]\nhold = \"2h\"",
+        // Found by the fuzz target: an unterminated string at the end of the file.
+        "[track.script.x]\nscript = \"\"\"x\n",
+    ] {
+        let e = parse(Path::new("director.conf"), text).unwrap_err();
+        let lines = text.lines().count();
+        assert!(e.diagnostics.iter().all(|d| d.line <= lines.max(1)), "{e}");
     }
 }

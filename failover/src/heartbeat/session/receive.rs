@@ -310,6 +310,8 @@ impl Session {
                 standby: t.standby,
                 deadtime_ms: t.deadtime_ms,
                 ping_reachable: fsm.status().ping_reachable,
+                // Heartbeat has no tracks: a failing one here gives the groups to it.
+                track_fault: 0,
                 config_digest: cfg.config_digest,
                 groups,
             },

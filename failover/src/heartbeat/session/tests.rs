@@ -38,6 +38,8 @@ fn cfg(preferred: &str, af: AutoFailback) -> FsmConfig {
         config_digest: 7,
         monitor: None,
         links: vec![],
+        tracks: vec![],
+        failback_hold: Duration::ZERO,
     }
 }
 

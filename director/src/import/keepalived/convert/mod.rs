@@ -15,6 +15,10 @@
 //!   priority); `auth_pass` -> the sha1 key of authkeys (none: crc, which authenticates
 //!   nothing, as keepalived without authentication); `unicast_peer` -> `ucast IFACE PEER`, multicast -> `bcast IFACE` (both
 //!   stay on the link, as VRRP's 224.0.0.18 with TTL 255 does).
+//! - track_script (its vrrp_script) and track_interface -> director.conf's `[track]`, one set
+//!   for the node (keepalived's weight: its size; none, keepalived's FAULT: the most, 127);
+//!   notify_master / _backup / _fault / _stop / notify -> a `[[notify]]` table for the group
+//!   (`name` = the instance, so scripts see their VI_1); preempt_delay -> `[failback] hold`.
 //! - virtual_server -> one `virtual=` block (a group: one per member, ranges expanded, as
 //!   keepalived programs one IPVS service per member); lb_algo/lvs_sched -> scheduler,
 //!   lb_kind/lvs_method -> the method of every real (keepalived's default NAT -> masq),
@@ -150,6 +154,7 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
     let mut cx = Ctx { tree, notes };
     let mut instances = Vec::new();
     let mut sync_groups = Vec::new();
+    let mut scripts = Vec::new();
     let mut vs_groups: BTreeMap<String, (Loc, Vec<Stmt>)> = BTreeMap::new();
     let mut servers = Vec::new();
     let mut mail = Mail::default();
@@ -168,21 +173,17 @@ pub fn convert(tree: &Tree, options: &Options, notes: &mut Vec<Note>) -> Model {
                 _ => cx.error(s.loc, "virtual_server_group takes one name"),
             },
             "virtual_server" => servers.push(s),
-            "vrrp_script" => cx.unsupported(
-                s,
-                "the file",
-                "Heartbeat has no tracked scripts that change a node's priority",
-            ),
+            "vrrp_script" => scripts.push(s),
             _ => cx.unsupported(s, "the file", ""),
         }
     }
     let pair = if instances.is_empty() {
-        for g in &sync_groups {
+        for g in sync_groups.iter().chain(&scripts) {
             cx.unsupported(g, "the file", "no vrrp_instance");
         }
         None
     } else {
-        pair(&mut cx, &instances, &sync_groups, options)
+        pair(&mut cx, &instances, &sync_groups, &scripts, options)
     };
     let mut virtuals: Vec<(Loc, Vec<Virtual>)> = Vec::new();
     for s in servers {
