@@ -484,7 +484,7 @@ impl CheckSpec {
             _ => String::new(),
         };
         format!(
-            "{:?}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
+            "{:?}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
             self.checktype,
             self.service,
             self.protocol.name(),
@@ -500,6 +500,7 @@ impl CheckSpec {
             n.database,
             n.secret,
             n.tls_verify,
+            n.pages,
             self.checkinterval,
             self.checktimeout,
             self.negotiatetimeout,
