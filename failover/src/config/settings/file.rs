@@ -8,6 +8,7 @@ use super::announce::{announce_section, RawAnnounce};
 use super::duration::line_of;
 use super::monitor::{monitor_section, RawMonitor};
 use super::peer::RawPeer;
+use super::service::{service_tables, RawService, Service};
 use super::sync::{sync_section, RawSync};
 use super::{Announce, Monitor, Peer, Sync};
 use crate::config::{Collector, ConfigError, Parsed};
@@ -23,6 +24,8 @@ pub struct Settings {
     pub peer: Peer,
     /// `[announce]`: scale-out, the VIPs announced to the routers through BIRD.
     pub announce: Announce,
+    /// `[[service]]`: what director adds to virtual services of the ldirectord files.
+    pub services: Vec<Service>,
 }
 
 /// The file as written: every key optional, spans kept for the value checks.
@@ -33,6 +36,8 @@ struct RawSettings {
     sync: Option<RawSync>,
     peer: Option<RawPeer>,
     announce: Option<RawAnnounce>,
+    #[serde(default)]
+    service: Vec<RawService>,
 }
 
 /// Parses `director.conf` (`file` is only for messages).
@@ -61,5 +66,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
     if let Some(raw) = raw.announce {
         settings.announce = announce_section(raw, text, &mut c);
     }
+    settings.services = service_tables(raw.service, text, &mut c);
     c.finish(settings)
 }

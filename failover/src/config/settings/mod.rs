@@ -19,6 +19,11 @@
 //! enabled = true
 //! interface = "eth1"
 //! catch_up_timeout = "2s"
+//!
+//! [[service]]
+//! file = "www.cf"
+//! virtual = "192.0.2.132:80"
+//! quorum = 2
 //! ```
 //!
 //! Durations are strings with a unit: `ms`, `s`, `min`, `h` (`"500ms"`, `"2s"`, `"10min"`).
@@ -31,6 +36,7 @@ mod duration;
 mod file;
 mod monitor;
 mod peer;
+mod service;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -40,6 +46,7 @@ pub use duration::{parse_duration, words};
 pub use file::{parse, Settings};
 pub use monitor::Monitor;
 pub use peer::{Peer, Protocol};
+pub use service::{Quorum, Service, ServiceExtra, ServiceProtocol, Target};
 pub use sync::{Sync, MAX_CATCH_UP};
 
 /// The file's name in the configuration directory.

@@ -189,3 +189,83 @@ proptest::proptest! {
         proptest::prop_assert_eq!(parse_duration(&words(d)), Ok(d));
     }
 }
+
+#[test]
+fn service_tables_are_read() {
+    let s = parsed(
+        "[[service]]\nfile = \"www.cf\"\nvirtual = \"192.0.2.132:80\"\nquorum = 3\nhysteresis = 1\n\
+         quorum_up = \"/bin/up\"\nquorum_down = \"/bin/down\"\n\
+         [[service.url]]\npath = \"/a\"\nstatus_code = \"200-299 302\"\n\
+         digest = \"D5D2FF66A8F30775DF81B68C7AB2F9A4\"\n\
+         [[service.url]]\npath = \"/b\"\nstatus_code = 204\n\
+         [[service]]\nfile = \"dns\"\nvirtual = \"[2001:db8::1]:53\"\nprotocol = \"udp\"\nhysteresis = 2\n\
+         [[service]]\nfile = \"mail\"\nvirtual = \"7\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.services.len(), 3);
+    let www = &s.services[0];
+    assert_eq!((www.line, www.file.as_str()), (3, "www.cf"));
+    assert_eq!(www.target, Target::Addr("192.0.2.132:80".parse().unwrap()));
+    assert_eq!(
+        www.extra.quorum,
+        Some(Quorum {
+            quorum: 3,
+            hysteresis: 1
+        })
+    );
+    assert_eq!(www.extra.quorum_up.as_deref(), Some("/bin/up"));
+    assert_eq!(www.extra.quorum_down.as_deref(), Some("/bin/down"));
+    let pages: Vec<String> = www
+        .extra
+        .pages
+        .iter()
+        .map(|p| format!("{} {} {:?}", p.path, p.status, p.digest.map(|d| d.to_string())))
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            "/a 200-299 302 Some(\"d5d2ff66a8f30775df81b68c7ab2f9a4\")",
+            "/b 204 None"
+        ]
+    );
+    let dns = &s.services[1];
+    assert_eq!(dns.protocol, Some(ServiceProtocol::Udp));
+    // Any quorum key sets keepalived's defaults for the others.
+    assert_eq!(
+        dns.extra.quorum,
+        Some(Quorum {
+            quorum: 1,
+            hysteresis: 2
+        })
+    );
+    assert_eq!(s.services[2].target, Target::Fwmark(7));
+    assert_eq!(s.services[2].extra, ServiceExtra::default());
+}
+
+#[test]
+fn service_table_errors_name_their_line() {
+    let e = parsed(
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1\"\n\
+         [[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\nquorum = 0\nquorum_up = \" \"\n\
+         [[service.url]]\npath = \"/\"\nstatus_code = \"700\"\n\
+         [[service.url]]\npath = \"/\"\ndigest = \"abc\"\n\
+         [[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n",
+    )
+    .unwrap_err();
+    for want in [
+        "director.conf:3: service: virtual \"192.0.2.1\" is neither",
+        "director.conf:7: service: quorum must be at least 1",
+        "director.conf:8: service: quorum_up is empty",
+        "director.conf:11: service: status code 700",
+        "director.conf:14: service: digest abc",
+        "director.conf:17: service: www 192.0.2.1:80 is already set at line 6",
+    ] {
+        assert!(e.contains(want), "{want} not in:\n{e}");
+    }
+    let e = parsed("[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\nweight = 2\n")
+        .unwrap_err();
+    assert!(e.starts_with("director.conf:"), "{e}");
+    assert!(e.contains("unknown field `weight`"), "{e}");
+    let e = parsed("[[service]]\nvirtual = \"192.0.2.1:80\"\n").unwrap_err();
+    assert!(e.contains("missing field `file`"), "{e}");
+}
