@@ -276,6 +276,7 @@ pub fn check_spec(vs: &VirtualService, real: &ld::Real) -> Result<Option<CheckSp
         database: non_empty(&vs.database),
         secret: non_empty(&vs.secret),
         tls_verify: tls_verify(vs.tlsverify, spec.service),
+        pages: vs.director.pages.clone(),
     });
     let t = vs.timing;
     spec.checkinterval = Duration::from_secs(u64::from(t.checkinterval));

@@ -390,6 +390,7 @@ impl Parser<'_> {
             monitorfile: b.monitorfile,
             servicename: b.servicename,
             comment: b.comment,
+            director: Default::default(),
         };
         if let Some(line) = fallback_line {
             self.real_is_fallback(&vs, line);
