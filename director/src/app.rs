@@ -151,10 +151,18 @@ pub fn check(
                     }
                 };
                 let empty = crate::ipvs::Table::default();
+                // With every check passing, a virtual whose weights do not reach its quorum
+                // serves from its fallback (keepalived's sorry server).
+                let quorum = |key: &crate::ipvs::ServiceKey| {
+                    let v = mapped.virtuals.iter().find(|v| v.service.key == *key)?;
+                    let (weight, known) = crate::lvs::engine::up_weight(v, &up);
+                    crate::lvs::quorum::step(v.quorum?, None, weight, known)
+                };
                 let table = crate::lvs::engine::desired(
                     &mapped.virtuals,
                     &up,
                     &|_| true,
+                    &quorum,
                     &empty,
                     &Default::default(),
                 );

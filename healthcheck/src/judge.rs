@@ -229,7 +229,8 @@ mod tests {
         let e = page(200, "OK", b"Test Page!", HttpMethod::Get, &p, &none()).unwrap_err();
         assert!(
             e.to_string().contains("MD5 digest of /health is")
-                && e.to_string().contains("expected d5d2ff66a8f30775df81b68c7ab2f9a4"),
+                && e.to_string()
+                    .contains("expected d5d2ff66a8f30775df81b68c7ab2f9a4"),
             "{e}"
         );
         // HEAD reads no body: its digest is the empty page's.

@@ -150,7 +150,9 @@ mod tests {
             StatusCodes(vec![(200, 200), (204, 204)])
         );
         assert_eq!(StatusCodes::default().to_string(), "200-299");
-        for bad in ["", " ", "99", "600", "abc", "300-200", "200-", "-200", "2OO"] {
+        for bad in [
+            "", " ", "99", "600", "abc", "300-200", "200-", "-200", "2OO",
+        ] {
             assert!(StatusCodes::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -169,7 +171,11 @@ mod tests {
             PageDigest::of(b"Test Page\n").to_string(),
             "d5d2ff66a8f30775df81b68c7ab2f9a4"
         );
-        for bad in ["", "d41d8cd98f00b204e9800998ecf8427", "zz1d8cd98f00b204e9800998ecf8427e"] {
+        for bad in [
+            "",
+            "d41d8cd98f00b204e9800998ecf8427",
+            "zz1d8cd98f00b204e9800998ecf8427e",
+        ] {
             assert!(PageDigest::parse(bad).is_err(), "{bad:?}");
         }
         assert!(PageDigest::parse("d41d8cd98f00b204e9800998ecf8427é").is_err());

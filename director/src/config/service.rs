@@ -93,10 +93,7 @@ pub fn apply(
             errors.push(Diagnostic::error(
                 conf,
                 s.line,
-                format!(
-                    "service {} is not a virtual service of {shown}",
-                    s.target
-                ),
+                format!("service {} is not a virtual service of {shown}", s.target),
             ));
         } else if addr_twice {
             errors.push(Diagnostic::error(
@@ -202,9 +199,19 @@ virtual=7
              [[service]]\nfile = \"other.cf\"\nvirtual = \"192.0.2.99:80\"\nquorum = 5\n\
              [[service]]\nfile = \"www\"\nvirtual = \"7\"\nquorum_down = \"/bin/true\"\n",
         );
-        let errors = apply(&mut c, Path::new("/etc/ha.d/www.cf"), Path::new("d.conf"), &s);
+        let errors = apply(
+            &mut c,
+            Path::new("/etc/ha.d/www.cf"),
+            Path::new("d.conf"),
+            &s,
+        );
         assert!(errors.is_empty(), "{errors:?}");
-        let q = |i: usize| c.virtuals[i].director.quorum.map(|q| (q.quorum, q.hysteresis));
+        let q = |i: usize| {
+            c.virtuals[i]
+                .director
+                .quorum
+                .map(|q| (q.quorum, q.hysteresis))
+        };
         assert_eq!(q(0), Some((2, 0)));
         assert_eq!(q(1), None, "the tcp service is not the udp one");
         assert_eq!(q(2), Some((1, 1)));
@@ -269,7 +276,11 @@ virtual=7
         .unwrap();
         load_and_apply(&mut c, &www).unwrap();
         assert_eq!(c.virtuals[0].director.quorum.map(|q| q.quorum), Some(3));
-        std::fs::write(dir.path().join("director.conf"), "[[service]]\nquorum = 3\n").unwrap();
+        std::fs::write(
+            dir.path().join("director.conf"),
+            "[[service]]\nquorum = 3\n",
+        )
+        .unwrap();
         let e = load_and_apply(&mut c, &www).unwrap_err().to_string();
         assert!(e.contains("director.conf:"), "{e}");
     }

@@ -103,6 +103,9 @@ pub struct VirtualExtra {
     pub fallbackcommand: Option<String>,
     pub cleanstop: bool,
     pub scheduler: String,
+    /// `director.conf`'s `quorum_up` / `quorum_down` commands.
+    pub quorum_up: Option<String>,
+    pub quorum_down: Option<String>,
     /// The reals in file order (duplicates merged).
     pub reals: Vec<RealEntry>,
 }
@@ -201,12 +204,15 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
             fallback,
             quiescent: vs.quiescent,
             readdquiescent: config.globals.readdquiescent,
+            quorum: vs.director.quorum,
         });
         extras.push(VirtualExtra {
             address: vs.address,
             fallbackcommand: vs.fallbackcommand.clone(),
             cleanstop: vs.cleanstop,
             scheduler: vs.scheduler.clone(),
+            quorum_up: vs.director.quorum_up.clone(),
+            quorum_down: vs.director.quorum_down.clone(),
             reals,
         });
     }

@@ -670,7 +670,8 @@ mod tests {
     }
 
     fn pages_server() -> impl Fn(&str) -> Mode + Send + Sync + 'static {
-        |path: &str| match path {
+        |path: &str| {
+            match path {
             "/moved" => Mode::Reply(
                 "HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n\r\n".into(),
             ),
@@ -680,6 +681,7 @@ mod tests {
             ),
             "/missing" => Mode::Reply("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
             _ => ok_page("Test Page\n"),
+        }
         }
     }
 
@@ -725,11 +727,18 @@ mod tests {
         // The first page passes, the second fails: the check fails, on the second.
         let e = bounded(probe(
             addr,
-            &paged(&[("/", "200", Some(TEST_PAGE_MD5)), ("/missing", "200-299", None)]),
+            &paged(&[
+                ("/", "200", Some(TEST_PAGE_MD5)),
+                ("/missing", "200-299", None),
+            ]),
         ))
         .await
         .unwrap_err();
-        assert!(e.to_string().starts_with("404 Not Found: status of /missing"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("404 Not Found: status of /missing"),
+            "{e}"
+        );
         // receive= still applies to every page.
         let mut p = paged(&[("/", "200", None)]);
         p.receive = Some(crate::probe::Receive::compile("Nope").unwrap());
@@ -901,9 +910,12 @@ mod tests {
     #[tokio::test]
     async fn https_pages_check_the_digest_of_the_page() {
         let (addr, log, _, _dir) = serve_tls(ok_page("Test Page\n")).await;
-        bounded(probe_https(addr, &paged(&[("/a", "200", Some(TEST_PAGE_MD5))])))
-            .await
-            .unwrap();
+        bounded(probe_https(
+            addr,
+            &paged(&[("/a", "200", Some(TEST_PAGE_MD5))]),
+        ))
+        .await
+        .unwrap();
         let e = bounded(probe_https(
             addr,
             &paged(&[("/b", "200", Some("00000000000000000000000000000000"))]),

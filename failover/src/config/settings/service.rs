@@ -214,7 +214,10 @@ pub(super) fn service_tables(raw: Vec<RawService>, text: &str, c: &mut Collector
 fn page(u: RawUrl, text: &str, c: &mut Collector) -> Option<Page> {
     let path = u.path.get_ref().trim().to_string();
     if path.is_empty() {
-        c.error(line_of(text, u.path.span().start), "service: url path is empty");
+        c.error(
+            line_of(text, u.path.span().start),
+            "service: url path is empty",
+        );
         return None;
     }
     let status = match &u.status_code {

@@ -219,7 +219,14 @@ fn service_tables_are_read() {
         .extra
         .pages
         .iter()
-        .map(|p| format!("{} {} {:?}", p.path, p.status, p.digest.map(|d| d.to_string())))
+        .map(|p| {
+            format!(
+                "{} {} {:?}",
+                p.path,
+                p.status,
+                p.digest.map(|d| d.to_string())
+            )
+        })
         .collect();
     assert_eq!(
         pages,
