@@ -1,5 +1,5 @@
 //! [`Model`] -> the text of each file, in the formats Heartbeat and ldirectord read (nothing
-//! director-only goes into them).
+//! director-only goes into them), and `director.conf` for what only director reads.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -23,6 +23,9 @@ pub fn render(model: &Model, tree: &Tree) -> Vec<OutFile> {
     }
     for f in &model.ldirectord {
         out.push(file(&f.name, ldirectord(f, &header), 0o644));
+    }
+    if let Some(text) = director_conf(&model.ldirectord, &header) {
+        out.push(file("director.conf", text, 0o644));
     }
     if let Some(pair) = &model.pair {
         for g in pair.groups.iter().filter(|g| !g.notify.is_empty()) {
@@ -190,6 +193,7 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
                 request,
                 receive,
                 virtualhost,
+                ..
             } => {
                 t.push_str("\tchecktype=negotiate\n");
                 let _ = writeln!(t, "\tservice={service}");
@@ -217,6 +221,83 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
         }
     }
     t
+}
+
+/// `director.conf`: a `[[service]]` table for each virtual service that needs what ldirectord
+/// cannot say (keepalived's quorum, its url blocks); `None` when none does.
+fn director_conf(files: &[LdFile], header: &str) -> Option<String> {
+    let mut t = header.to_string();
+    t.push_str(
+        "# What director adds to the ldirectord files: keepalived's quorum and url blocks\n\
+         # (docs/director-conf.md). ldirectord does not read this file.\n",
+    );
+    let mut any = false;
+    for f in files {
+        for v in &f.virtuals {
+            let pages = match &v.check {
+                Check::Negotiate { pages, .. } => pages.as_slice(),
+                _ => &[],
+            };
+            if pages.is_empty() && v.quorum.is_none() {
+                continue;
+            }
+            any = true;
+            let origin = v
+                .quorum
+                .as_ref()
+                .map(|q| q.origin.as_str())
+                .filter(|o| !o.is_empty())
+                .unwrap_or(&v.origin);
+            let _ = writeln!(t, "\n# {origin}\n[[service]]");
+            let _ = writeln!(t, "file = {}", toml_str(&f.name));
+            let _ = match v.addr {
+                VAddr::Ip(ip, port) => writeln!(
+                    t,
+                    "virtual = {}\nprotocol = \"{}\"",
+                    toml_str(&hostport(ip, port)),
+                    if v.udp { "udp" } else { "tcp" }
+                ),
+                VAddr::Fwmark { mark, .. } => writeln!(t, "virtual = \"{mark}\""),
+            };
+            if let Some(q) = &v.quorum {
+                let _ = writeln!(t, "quorum = {}\nhysteresis = {}", q.quorum, q.hysteresis);
+                for (key, words) in [("quorum_up", &q.up), ("quorum_down", &q.down)] {
+                    if let Some(words) = words {
+                        let line: Vec<String> = words.iter().map(|w| sh_word(w)).collect();
+                        let _ = writeln!(t, "{key} = {}", toml_str(&line.join(" ")));
+                    }
+                }
+            }
+            for p in pages {
+                let _ = writeln!(t, "\n# {}\n[[service.url]]", p.origin);
+                let _ = writeln!(t, "path = {}", toml_str(&p.path));
+                if let Some(codes) = &p.status_code {
+                    let _ = writeln!(t, "status_code = {}", toml_str(codes));
+                }
+                if let Some(d) = &p.digest {
+                    let _ = writeln!(t, "digest = {}", toml_str(d));
+                }
+            }
+        }
+    }
+    any.then_some(t)
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn host(ip: IpAddr) -> String {

@@ -316,7 +316,17 @@ virtual_server 192.0.2.10 80 {
 fn a_virtual_server_becomes_a_virtual_block() {
     let i = run(VS);
     assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
-    assert!(i.files.iter().all(|f| f.name == "ldirectord.cf"));
+    let names: Vec<&str> = i.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["ldirectord.cf", "director.conf"]);
+    // keepalived's quorum counts weights: a weight-0 real that is up leaves the service on
+    // its sorry server, where ldirectord's rule would not. director.conf says keepalived's.
+    assert!(
+        file(&i, "director.conf").contains(
+            "virtual = \"192.0.2.10:80\"\nprotocol = \"tcp\"\nquorum = 1\nhysteresis = 0\n"
+        ),
+        "{}",
+        file(&i, "director.conf")
+    );
     assert_eq!(
         lines(file(&i, "ldirectord.cf")),
         [
@@ -478,21 +488,33 @@ virtual_server 192.0.2.10 80 {
         has("keepalived.conf:3: not carried over: enable_script_security in global_defs"),
         "{n:#?}"
     );
-    assert!(
-        has("keepalived.conf:7: not carried over: quorum 2"),
-        "{n:#?}"
-    );
-    assert!(
-        has("keepalived.conf:12: not carried over: status_code 200"),
-        "{n:#?}"
-    );
-    assert!(
-        has("keepalived.conf:13: not carried over: digest"),
-        "{n:#?}"
-    );
-    assert!(
-        has("keepalived.conf:15: not carried over: a second url"),
-        "{n:#?}"
+    // quorum, status codes, digests and a second url are carried, into director.conf.
+    for gone in ["quorum", "status_code", "digest", "a second url"] {
+        assert!(
+            !n.iter()
+                .any(|l| l.contains(&format!("not carried over: {gone}"))),
+            "{gone}: {n:#?}"
+        );
+    }
+    assert_eq!(
+        lines(file(&i, "director.conf"))
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>(),
+        [
+            "[[service]]",
+            "file = \"ldirectord.cf\"",
+            "virtual = \"192.0.2.10:80\"",
+            "protocol = \"tcp\"",
+            "quorum = 2",
+            "hysteresis = 0",
+            "[[service.url]]",
+            "path = \"/health\"",
+            "status_code = \"200\"",
+            "digest = \"9b3a0c85a887a256d6939da88aabd8cd\"",
+            "[[service.url]]",
+            "path = \"/other\"",
+        ]
     );
     assert!(
         has("keepalived.conf:19: not carried over: virtual_server 192.0.2.10 80: a second checker"),
