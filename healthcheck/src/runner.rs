@@ -578,7 +578,9 @@ async fn run_check<K: Key>(
         };
         let mut outcome = attempt_once(&shared.prober, &spec, attempt).await;
         if outcome.is_success() {
-            outcome = also_pass(&shared.prober, &spec.also).await.unwrap_or(outcome);
+            outcome = also_pass(&shared.prober, &spec.also)
+                .await
+                .unwrap_or(outcome);
         }
         let finished = Instant::now();
         let (events, keys) = {

@@ -46,7 +46,7 @@ pub use duration::{parse_duration, words};
 pub use file::{parse, Settings};
 pub use monitor::Monitor;
 pub use peer::{Peer, Protocol};
-pub use service::{Quorum, Service, ServiceExtra, ServiceProtocol, Target};
+pub use service::{ExtraCheck, Quorum, Service, ServiceExtra, ServiceProtocol, Target};
 pub use sync::{Sync, MAX_CATCH_UP};
 
 /// The file's name in the configuration directory.

@@ -15,6 +15,10 @@
 //! path = "/index.html"
 //! status_code = "200-299 302"
 //! digest = "d5d2ff66a8f30775df81b68c7ab2f9a4"
+//!
+//! [[service.check]]           # a further check of every real server: up when all pass
+//! checktype = "connect"       # connect, ping, negotiate or external
+//! port = 8080
 //! ```
 //!
 //! The ldirectord file itself stays as ldirectord reads it; whether the named file and virtual
@@ -23,11 +27,14 @@
 
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
 use healthcheck::page::{Page, PageDigest, StatusCodes};
+use healthcheck::spec::{CheckType, Service as HcService};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::duration::line_of;
+use super::duration::{line_of, Span};
 use crate::config::Collector;
 
 /// One `[[service]]` table.
@@ -81,6 +88,27 @@ pub struct ServiceExtra {
     pub quorum_up: Option<String>,
     /// Run (through the shell) when the service loses its quorum.
     pub quorum_down: Option<String>,
+    /// `[[service.check]]`: further checks every real server must pass too.
+    pub checks: Vec<ExtraCheck>,
+}
+
+/// A further check of each real server of a service (keepalived's second checker), in
+/// ldirectord's words; what it does not set is the file's check's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraCheck {
+    /// `connect`, `ping`, `negotiate` or `external`.
+    pub checktype: CheckType,
+    /// The negotiate check's service (`http`, `https`, `smtp`, ...).
+    pub service: Option<HcService>,
+    /// The port it checks (else the file's check port rule).
+    pub port: Option<u16>,
+    /// `request` / `receive` as in ldirectord.
+    pub request: Option<String>,
+    pub receive: Option<String>,
+    /// An http/https check's pages (`[[service.check.url]]`).
+    pub pages: Vec<Page>,
+    /// Its time limit (else the file's).
+    pub timeout: Option<Duration>,
 }
 
 /// keepalived's `quorum` and `hysteresis`.
@@ -103,6 +131,22 @@ pub(super) struct RawService {
     hysteresis: Option<u32>,
     quorum_up: Option<Spanned<String>>,
     quorum_down: Option<Spanned<String>>,
+    #[serde(default)]
+    url: Vec<RawUrl>,
+    #[serde(default)]
+    check: Vec<RawCheck>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    checktype: Spanned<String>,
+    service: Option<Spanned<String>>,
+    port: Option<u16>,
+    request: Option<String>,
+    receive: Option<Spanned<String>>,
+    command: Option<Spanned<String>>,
+    timeout: Option<Spanned<Span>>,
     #[serde(default)]
     url: Vec<RawUrl>,
 }
@@ -200,6 +244,11 @@ pub(super) fn service_tables(raw: Vec<RawService>, text: &str, c: &mut Collector
                 extra.pages.push(page);
             }
         }
+        for k in r.check {
+            if let Some(check) = extra_check(k, text, c) {
+                extra.checks.push(check);
+            }
+        }
         out.push(Service {
             line,
             file,
@@ -209,6 +258,91 @@ pub(super) fn service_tables(raw: Vec<RawService>, text: &str, c: &mut Collector
         });
     }
     out
+}
+
+fn extra_check(k: RawCheck, text: &str, c: &mut Collector) -> Option<ExtraCheck> {
+    let at = line_of(text, k.checktype.span().start);
+    let service = match &k.service {
+        None => None,
+        Some(s) => match s.get_ref().parse::<HcService>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                c.error(
+                    line_of(text, s.span().start),
+                    format!("service: check: {e}"),
+                );
+                return None;
+            }
+        },
+    };
+    let checktype = match (k.checktype.get_ref().as_str(), &k.command) {
+        ("connect", None) => CheckType::Connect,
+        ("ping", None) => CheckType::Ping,
+        ("negotiate", None) if service.is_some() => CheckType::Negotiate,
+        ("negotiate", None) => {
+            c.error(
+                at,
+                "service: check: a negotiate check needs its service (\"http\", ...)",
+            );
+            return None;
+        }
+        ("external", Some(cmd)) if !cmd.get_ref().trim().is_empty() => CheckType::External {
+            cmd: cmd.get_ref().trim().into(),
+        },
+        ("external", _) => {
+            c.error(at, "service: check: an external check needs its command");
+            return None;
+        }
+        ("connect" | "ping" | "negotiate", Some(cmd)) => {
+            c.error(
+                line_of(text, cmd.span().start),
+                "service: check: command is for an external check",
+            );
+            return None;
+        }
+        (other, _) => {
+            c.error(
+                at,
+                format!(
+                    "service: check: checktype \"{other}\": expected connect, ping, negotiate \
+                     or external"
+                ),
+            );
+            return None;
+        }
+    };
+    if let Some(r) = &k.receive {
+        if let Err(e) = healthcheck::negotiate::Receive::compile(r.get_ref()) {
+            c.error(
+                line_of(text, r.span().start),
+                format!("service: check: receive is not a regular expression: {e}"),
+            );
+        }
+    }
+    let mut pages = Vec::new();
+    for u in k.url {
+        pages.push(page(u, text, c)?);
+    }
+    let http = matches!(service, Some(HcService::Http | HcService::Https));
+    if !pages.is_empty() && !(http && checktype == CheckType::Negotiate) {
+        c.error(
+            at,
+            "service: check: url is for a negotiate check of http or https",
+        );
+    }
+    let timeout = k.timeout.as_ref().map(|t| t.get_ref().0);
+    if timeout.is_some_and(|t| t < Duration::from_millis(1)) {
+        c.error(at, "service: check: timeout must be at least 1ms");
+    }
+    Some(ExtraCheck {
+        checktype,
+        service,
+        port: k.port,
+        request: k.request,
+        receive: k.receive.map(Spanned::into_inner),
+        pages,
+        timeout,
+    })
 }
 
 fn page(u: RawUrl, text: &str, c: &mut Collector) -> Option<Page> {

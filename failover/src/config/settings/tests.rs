@@ -276,3 +276,48 @@ fn service_table_errors_name_their_line() {
     let e = parsed("[[service]]\nvirtual = \"192.0.2.1:80\"\n").unwrap_err();
     assert!(e.contains("missing field `file`"), "{e}");
 }
+
+#[test]
+fn further_checks_of_a_service_are_read_and_checked() {
+    let s = parsed(
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n\
+         [[service.check]]\nchecktype = \"connect\"\nport = 8080\ntimeout = \"3s\"\n\
+         [[service.check]]\nchecktype = \"negotiate\"\nservice = \"https\"\nport = 443\n\
+         [[service.check.url]]\npath = \"/health\"\nstatus_code = 200\n\
+         [[service.check]]\nchecktype = \"external\"\ncommand = \"/usr/local/bin/ok\"\n",
+    )
+    .unwrap();
+    let checks = &s.services[0].extra.checks;
+    assert_eq!(checks.len(), 3);
+    assert_eq!(checks[0].checktype, healthcheck::spec::CheckType::Connect);
+    assert_eq!(
+        (checks[0].port, checks[0].timeout),
+        (Some(8080), Some(Duration::from_secs(3)))
+    );
+    assert_eq!(checks[1].service, Some(healthcheck::spec::Service::Https));
+    assert_eq!(checks[1].pages[0].path, "/health");
+    assert_eq!(
+        checks[2].checktype,
+        healthcheck::spec::CheckType::External {
+            cmd: "/usr/local/bin/ok".into()
+        }
+    );
+    let e = parsed(
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n\
+         [[service.check]]\nchecktype = \"negotiate\"\n\
+         [[service.check]]\nchecktype = \"external\"\n\
+         [[service.check]]\nchecktype = \"tcp\"\n\
+         [[service.check]]\nchecktype = \"negotiate\"\nservice = \"gopher\"\n\
+         [[service.check]]\nchecktype = \"connect\"\n[[service.check.url]]\npath = \"/\"\n",
+    )
+    .unwrap_err();
+    for want in [
+        "director.conf:5: service: check: a negotiate check needs its service",
+        "director.conf:7: service: check: an external check needs its command",
+        "director.conf:9: service: check: checktype \"tcp\"",
+        "director.conf:12: service: check: unknown service \"gopher\"",
+        "director.conf:14: service: check: url is for a negotiate check of http or https",
+    ] {
+        assert!(e.contains(want), "{want} not in:\n{e}");
+    }
+}
