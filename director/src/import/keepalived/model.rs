@@ -197,6 +197,20 @@ pub struct Virtual {
     /// `quorum`, `hysteresis`, `quorum_up`, `quorum_down` when they differ from ldirectord's
     /// rule (`director.conf`).
     pub quorum: Option<Quorum>,
+    /// The checkers after the first one of every real server (`director.conf`'s
+    /// `[[service.check]]`).
+    pub further: Vec<Further>,
+}
+
+/// A further checker of each real server of a virtual service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Further {
+    /// Where it was read (`FILE:LINE`, of the first real server's).
+    pub origin: String,
+    pub check: Check,
+    pub port: Option<u16>,
+    /// Milliseconds.
+    pub timeout_ms: u64,
 }
 
 /// One `real=` line.

@@ -238,7 +238,7 @@ fn director_conf(files: &[LdFile], header: &str) -> Option<String> {
                 Check::Negotiate { pages, .. } => pages.as_slice(),
                 _ => &[],
             };
-            if pages.is_empty() && v.quorum.is_none() {
+            if pages.is_empty() && v.quorum.is_none() && v.further.is_empty() {
                 continue;
             }
             any = true;
@@ -268,19 +268,69 @@ fn director_conf(files: &[LdFile], header: &str) -> Option<String> {
                     }
                 }
             }
-            for p in pages {
-                let _ = writeln!(t, "\n# {}\n[[service.url]]", p.origin);
-                let _ = writeln!(t, "path = {}", toml_str(&p.path));
-                if let Some(codes) = &p.status_code {
-                    let _ = writeln!(t, "status_code = {}", toml_str(codes));
+            pages_toml(&mut t, pages, "service.url");
+            for k in &v.further {
+                let _ = writeln!(t, "\n# {}\n[[service.check]]", k.origin);
+                let pages = match &k.check {
+                    Check::Connect => {
+                        t.push_str("checktype = \"connect\"\n");
+                        &[][..]
+                    }
+                    Check::Ping => {
+                        t.push_str("checktype = \"ping\"\n");
+                        &[][..]
+                    }
+                    Check::External(cmd) => {
+                        let _ =
+                            writeln!(t, "checktype = \"external\"\ncommand = {}", toml_str(cmd));
+                        &[][..]
+                    }
+                    Check::Negotiate {
+                        service,
+                        request,
+                        receive,
+                        pages,
+                        ..
+                    } => {
+                        let _ = writeln!(t, "checktype = \"negotiate\"\nservice = \"{service}\"");
+                        if let Some(r) = request {
+                            let _ = writeln!(t, "request = {}", toml_str(r));
+                        }
+                        if let Some(r) = receive {
+                            let _ = writeln!(t, "receive = {}", toml_str(r));
+                        }
+                        pages.as_slice()
+                    }
+                    Check::On => &[][..],
+                };
+                if let Some(p) = k.port {
+                    let _ = writeln!(t, "port = {p}");
                 }
-                if let Some(d) = &p.digest {
-                    let _ = writeln!(t, "digest = {}", toml_str(d));
-                }
+                let timeout = std::time::Duration::from_millis(k.timeout_ms);
+                let _ = writeln!(
+                    t,
+                    "timeout = \"{}\"",
+                    failover::config::settings::words(timeout)
+                );
+                pages_toml(&mut t, pages, "service.check.url");
             }
         }
     }
     any.then_some(t)
+}
+
+/// The `[[TABLE]]` of each page.
+fn pages_toml(t: &mut String, pages: &[Page], table: &str) {
+    for p in pages {
+        let _ = writeln!(t, "\n# {}\n[[{table}]]", p.origin);
+        let _ = writeln!(t, "path = {}", toml_str(&p.path));
+        if let Some(codes) = &p.status_code {
+            let _ = writeln!(t, "status_code = {}", toml_str(codes));
+        }
+        if let Some(d) = &p.digest {
+            let _ = writeln!(t, "digest = {}", toml_str(d));
+        }
+    }
 }
 
 /// A TOML basic string.

@@ -514,12 +514,13 @@ virtual_server 192.0.2.10 80 {
             "digest = \"9b3a0c85a887a256d6939da88aabd8cd\"",
             "[[service.url]]",
             "path = \"/other\"",
+            // The second checker: a further check of the real server (up when both pass).
+            "[[service.check]]",
+            "checktype = \"connect\"",
+            "timeout = \"5s\"",
         ]
     );
-    assert!(
-        has("keepalived.conf:19: not carried over: virtual_server 192.0.2.10 80: a second checker"),
-        "{n:#?}"
-    );
+    assert!(!n.iter().any(|l| l.contains("checker")), "{n:#?}");
     assert!(
         has("keepalived.conf:21: not carried over: notify_down /bin/alert"),
         "{n:#?}"
@@ -863,4 +864,78 @@ fn a_generated_file_that_would_not_load_is_an_error_at_its_origin() {
         "{}",
         notes[0]
     );
+}
+
+#[test]
+fn further_checkers_go_to_director_conf_when_every_real_server_has_them() {
+    let text = "\
+virtual_server 192.0.2.10 80 {
+    lb_algo rr
+    real_server 192.0.2.21 80 {
+        HTTP_GET {
+            url {
+                path /
+            }
+        }
+        TCP_CHECK {
+            connect_port 8443
+            connect_timeout 2
+        }
+        MISC_CHECK {
+            misc_path /usr/local/bin/db-ok
+        }
+    }
+    real_server 192.0.2.22 80 {
+        HTTP_GET {
+            url {
+                path /
+            }
+        }
+        TCP_CHECK {
+            connect_port 8443
+            connect_timeout 2
+        }
+        MISC_CHECK {
+            misc_path /usr/local/bin/db-ok
+        }
+    }
+}
+";
+    let i = run(text);
+    let conf = file(&i, "director.conf");
+    assert!(
+        conf.contains(
+            "[[service.check]]\nchecktype = \"connect\"\nport = 8443\ntimeout = \"2s\"\n"
+        ),
+        "{conf}"
+    );
+    assert!(
+        conf.contains(
+            "[[service.check]]\nchecktype = \"external\"\ncommand = \"/usr/local/bin/db-ok\"\n"
+        ),
+        "{conf}"
+    );
+    // The MISC_CHECK's retry (0) is not the HTTP_GET's (1): said once, at the checker.
+    assert!(
+        notes(&i).iter().any(|n| n.starts_with(
+            "keepalived.conf:13: note: virtual_server 192.0.2.10 80: director counts the failures"
+        )),
+        "{:#?}",
+        notes(&i)
+    );
+    // One real server without the further checkers: they are reported, not run.
+    let uneven = text.replacen(
+        "        TCP_CHECK {\n            connect_port 8443\n            connect_timeout 2\n        }\n        MISC_CHECK {\n            misc_path /usr/local/bin/db-ok\n        }\n    }\n    real_server 192.0.2.22",
+        "    }\n    real_server 192.0.2.22",
+        1,
+    );
+    let i = run(&uneven);
+    assert!(i.files.iter().all(|f| f.name != "director.conf"));
+    let n = notes(&i);
+    assert!(
+        n.iter()
+            .any(|l| l.contains("a further checker that the other real servers do not all have")),
+        "{n:#?}"
+    );
+    assert_eq!(i.exit_code(), EXIT_INCOMPLETE);
 }

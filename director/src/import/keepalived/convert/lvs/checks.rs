@@ -340,15 +340,6 @@ pub(super) fn check_of(
             ),
             Some(_) => {}
         }
-        for extra in r.checkers.iter().skip(1) {
-            cx.not_carried(
-                extra.loc,
-                format!(
-                    "{context}: a second checker for one real server (keepalived wants all to \
-                     pass; director runs the first)"
-                ),
-            );
-        }
     }
     (
         first.check.clone(),
@@ -357,6 +348,58 @@ pub(super) fn check_of(
         first.retry + 1,
         interval,
     )
+}
+
+/// The checkers after the first one, when every real server has the same ones (director runs
+/// them as further checks of each real: up when all pass); otherwise each is reported.
+pub(super) fn further_of(cx: &mut Ctx<'_>, context: &str, reals: &[RealServer]) -> Vec<Further> {
+    let Some(model) = reals
+        .first()
+        .map(|r| r.checkers.get(1..).unwrap_or_default())
+    else {
+        return Vec::new();
+    };
+    let alike = reals.iter().all(|r| {
+        let rest = r.checkers.get(1..).unwrap_or_default();
+        rest.len() == model.len() && rest.iter().zip(model).all(|(a, b)| same_check(a, b))
+    });
+    if !alike {
+        for r in reals {
+            for extra in r.checkers.iter().skip(1) {
+                cx.not_carried(
+                    extra.loc,
+                    format!(
+                        "{context}: a further checker that the other real servers do not all \
+                         have (director runs the same further checks on every real server of \
+                         a virtual service; this one runs the first)"
+                    ),
+                );
+            }
+        }
+        return Vec::new();
+    }
+    let first = reals.iter().find_map(|r| r.checkers.first());
+    model
+        .iter()
+        .filter(|k| k.check != Check::On)
+        .map(|k| {
+            if first.is_some_and(|f| f.retry != k.retry || f.delay_loop != k.delay_loop) {
+                cx.note(
+                    k.loc,
+                    format!(
+                        "{context}: director counts the failures of a real server's checks \
+                         together, with the first checker's retry and delay_loop"
+                    ),
+                );
+            }
+            Further {
+                origin: format!("{}:{}", cx.file(k.loc), k.loc.line),
+                check: k.check.clone(),
+                port: k.port,
+                timeout_ms: (k.timeout * 1000.0).ceil().max(1.0) as u64,
+            }
+        })
+        .collect()
 }
 
 fn same_check(a: &Checker, b: &Checker) -> bool {

@@ -13,7 +13,7 @@ mod checks;
 #[cfg(test)]
 pub use addresses::range;
 use addresses::vs_addresses;
-use checks::{check_of, real_server};
+use checks::{check_of, further_of, real_server};
 
 /// The most addresses one group range may expand to.
 pub const MAX_RANGE: u32 = 1024;
@@ -374,6 +374,7 @@ pub(super) fn virtual_server(
         }
     }
     let (check, checkport, timeout, failurecount, interval) = check_of(cx, &context, &reals, &set);
+    let further = further_of(cx, &context, &reals);
     let mut quiescent = set.quiescent;
     if let Some(r) = reals
         .iter()
@@ -437,6 +438,7 @@ pub(super) fn virtual_server(
             alert: alert.or(mail.checker_alert).or(mail.alert).unwrap_or(false),
             reals: reals.iter().map(|r| r.real.clone()).collect(),
             quorum: quorum.clone(),
+            further: further.clone(),
         })
         .collect()
 }
