@@ -285,3 +285,40 @@ virtual=7
         assert!(e.contains("director.conf:"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod sample {
+    use super::*;
+    use crate::config::{Services, StaticResolver};
+
+    /// configs/director.conf's commented `[[service]]` example, uncommented, lays over
+    /// configs/www.cf as it says.
+    #[test]
+    fn the_samples_service_example_applies_to_the_seed_file() {
+        let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let sample = std::fs::read_to_string(configs.join("director.conf")).unwrap();
+        let example: String = sample
+            .lines()
+            .skip_while(|l| *l != "# [[service]]")
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        assert!(example.starts_with("[[service]]\n"), "{example}");
+        let parsed = settings::parse(Path::new("director.conf"), &example).unwrap();
+        let www = configs.join("www.cf");
+        let r = StaticResolver::new(Services::default()).with_hostname("director1");
+        let text = std::fs::read_to_string(&www).unwrap();
+        let (mut config, _) = crate::config::ldirectord::parse(&text, "www.cf", &r).unwrap();
+        let errors = apply(
+            &mut config,
+            &www,
+            Path::new("director.conf"),
+            &parsed.value.services,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let extra = &config.virtuals[0].director;
+        assert_eq!(extra.pages.len(), 2);
+        assert_eq!(extra.checks.len(), 1);
+        assert!(extra.quorum.is_some() && extra.quorum_up.is_some());
+    }
+}
