@@ -323,8 +323,9 @@ fn extra_check(k: RawCheck, text: &str, c: &mut Collector) -> Option<ExtraCheck>
     for u in k.url {
         pages.push(page(u, text, c)?);
     }
-    let http = matches!(service, Some(HcService::Http | HcService::Https));
-    if !pages.is_empty() && !(http && checktype == CheckType::Negotiate) {
+    let http_negotiate = checktype == CheckType::Negotiate
+        && matches!(service, Some(HcService::Http | HcService::Https));
+    if !pages.is_empty() && !http_negotiate {
         c.error(
             at,
             "service: check: url is for a negotiate check of http or https",
