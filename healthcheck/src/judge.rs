@@ -58,20 +58,11 @@ pub fn http(
     method: HttpMethod,
     receive: &Negotiate,
 ) -> Result<(), ProbeError> {
-    let status_line = if reason_phrase.is_empty() {
-        status.to_string()
-    } else {
-        format!("{status} {reason_phrase}")
-    };
+    let status_line = status_line(status, reason_phrase);
     if !(200..300).contains(&status) {
         return Err(ProbeError::Unexpected(status_line));
     }
-    let body = if method == HttpMethod::Head {
-        &[][..]
-    } else {
-        body
-    };
-    let text = String::from_utf8_lossy(body);
+    let text = String::from_utf8_lossy(read_body(body, method));
     if receive.receive_matches(&text) {
         Ok(())
     } else {
@@ -94,22 +85,14 @@ pub fn page(
     page: &Page,
     receive: &Negotiate,
 ) -> Result<(), ProbeError> {
-    let status_line = if reason_phrase.is_empty() {
-        status.to_string()
-    } else {
-        format!("{status} {reason_phrase}")
-    };
+    let status_line = status_line(status, reason_phrase);
     if !page.status.contains(status) {
         return Err(ProbeError::Unexpected(format!(
             "{status_line}: status of {} not in status_code {}",
             page.path, page.status
         )));
     }
-    let body = if method == HttpMethod::Head {
-        &[][..]
-    } else {
-        body
-    };
+    let body = read_body(body, method);
     if let Some(want) = page.digest {
         let have = PageDigest::of(body);
         if have != want {
@@ -127,6 +110,24 @@ pub fn page(
             receive.receive_pattern().unwrap_or_default(),
             page.path
         )))
+    }
+}
+
+/// `200 OK`, or the bare code when the answer has no reason phrase.
+fn status_line(status: u16, reason_phrase: &str) -> String {
+    if reason_phrase.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status} {reason_phrase}")
+    }
+}
+
+/// The body a check judges: none for HEAD (as ldirectord).
+fn read_body(body: &[u8], method: HttpMethod) -> &[u8] {
+    if method == HttpMethod::Head {
+        &[]
+    } else {
+        body
     }
 }
 

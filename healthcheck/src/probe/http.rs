@@ -197,15 +197,7 @@ fn first_hop(
 async fn fetch_pages(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
     for page in &params.pages {
         let hop = first_hop(https, addr, Some(&page.path), params)?;
-        let answer = exchange(&hop, params).await?;
-        judge::page(
-            answer.status,
-            &answer.reason,
-            &answer.body,
-            params.http_method,
-            page,
-            params,
-        )?;
+        exchange(&hop, params).await?.judge(params, Some(page))?;
     }
     Ok(())
 }
@@ -228,13 +220,7 @@ async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), 
             };
             continue;
         }
-        return judge::http(
-            answer.status,
-            &answer.reason,
-            &answer.body,
-            params.http_method,
-            params,
-        );
+        return answer.judge(params, None);
     }
     Err(ProbeError::Unexpected(format!(
         "more than {} redirects",
@@ -262,28 +248,13 @@ where
     let req = build_request(&hop, params.http_method)?;
     let answer = send(io, req, params.http_method == HttpMethod::Head).await?;
     if let Some(page) = params.pages.first() {
-        return judge::page(
-            answer.status,
-            &answer.reason,
-            &answer.body,
-            params.http_method,
-            page,
-            params,
-        )
-        .map(|()| None);
+        return answer.judge(params, Some(page)).map(|()| None);
     }
     if let Some(next) = judge::redirect_target(answer.status, answer.location.as_deref(), &hop.url)
     {
         return Ok(Some(next));
     }
-    judge::http(
-        answer.status,
-        &answer.reason,
-        &answer.body,
-        params.http_method,
-        params,
-    )
-    .map(|()| None)
+    answer.judge(params, None).map(|()| None)
 }
 
 /// What one response said.
@@ -293,6 +264,33 @@ struct Answer {
     reason: String,
     location: Option<String>,
     body: Vec<u8>,
+}
+
+impl Answer {
+    /// The verdict on a final answer: as one of the check's pages, or as ldirectord's check.
+    fn judge(
+        &self,
+        params: &Negotiate,
+        page: Option<&crate::page::Page>,
+    ) -> Result<(), ProbeError> {
+        match page {
+            Some(p) => judge::page(
+                self.status,
+                &self.reason,
+                &self.body,
+                params.http_method,
+                p,
+                params,
+            ),
+            None => judge::http(
+                self.status,
+                &self.reason,
+                &self.body,
+                params.http_method,
+                params,
+            ),
+        }
+    }
 }
 
 /// Connects for one hop (TCP, then TLS for https) and runs its request.

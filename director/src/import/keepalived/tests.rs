@@ -868,39 +868,17 @@ fn a_generated_file_that_would_not_load_is_an_error_at_its_origin() {
 
 #[test]
 fn further_checkers_go_to_director_conf_when_every_real_server_has_them() {
-    let text = "\
-virtual_server 192.0.2.10 80 {
-    lb_algo rr
-    real_server 192.0.2.21 80 {
-        HTTP_GET {
-            url {
-                path /
-            }
-        }
-        TCP_CHECK {
-            connect_port 8443
-            connect_timeout 2
-        }
-        MISC_CHECK {
-            misc_path /usr/local/bin/db-ok
-        }
-    }
-    real_server 192.0.2.22 80 {
-        HTTP_GET {
-            url {
-                path /
-            }
-        }
-        TCP_CHECK {
-            connect_port 8443
-            connect_timeout 2
-        }
-        MISC_CHECK {
-            misc_path /usr/local/bin/db-ok
-        }
-    }
-}
-";
+    let real = |last: u8, further: &str| {
+        format!(
+            "    real_server 192.0.2.{last} 80 {{\n        HTTP_GET {{\n            url {{\n                \
+             path /\n            }}\n        }}\n{further}    }}\n"
+        )
+    };
+    let further = "        TCP_CHECK {\n            connect_port 8443\n            connect_timeout 2\n        \
+                   }\n        MISC_CHECK {\n            misc_path /usr/local/bin/db-ok\n        }\n";
+    let vs =
+        |reals: String| format!("virtual_server 192.0.2.10 80 {{\n    lb_algo rr\n{reals}}}\n");
+    let text = &vs(real(21, further) + &real(22, further));
     let i = run(text);
     let conf = file(&i, "director.conf");
     assert!(
@@ -924,11 +902,7 @@ virtual_server 192.0.2.10 80 {
         notes(&i)
     );
     // One real server without the further checkers: they are reported, not run.
-    let uneven = text.replacen(
-        "        TCP_CHECK {\n            connect_port 8443\n            connect_timeout 2\n        }\n        MISC_CHECK {\n            misc_path /usr/local/bin/db-ok\n        }\n    }\n    real_server 192.0.2.22",
-        "    }\n    real_server 192.0.2.22",
-        1,
-    );
+    let uneven = vs(real(21, "") + &real(22, further));
     let i = run(&uneven);
     assert!(i.files.iter().all(|f| f.name != "director.conf"));
     let n = notes(&i);

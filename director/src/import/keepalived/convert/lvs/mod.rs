@@ -125,25 +125,22 @@ impl QuorumKeys {
 /// `quorum_up` / `quorum_down SCRIPT [USER [GROUP]]`: the script's words (keepalived runs it
 /// without a shell); a user and group are reported, director runs it as root.
 fn script(cx: &mut Ctx<'_>, c: &Stmt, context: &str) -> Option<Vec<String>> {
-    let words: Vec<String> = match c.args() {
-        [cmd] => cmd.split_whitespace().map(str::to_string).collect(),
-        [cmd, ..] => {
-            cx.not_carried(
-                c.loc,
-                format!(
-                    "the user and group of {} in {context}: director runs it as root",
-                    c.key()
-                ),
-            );
-            cmd.split_whitespace().map(str::to_string).collect()
-        }
-        [] => Vec::new(),
-    };
-    if words.is_empty() {
+    let Some((cmd, user_group)) = c.args().split_first() else {
         cx.error(c.loc, format!("{} needs a script", c.key()));
         return None;
+    };
+    if !user_group.is_empty() {
+        let key = c.key();
+        cx.not_carried(
+            c.loc,
+            format!("the user and group of {key} in {context}: director runs it as root"),
+        );
     }
-    Some(words)
+    let words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+    (!words.is_empty()).then_some(words).or_else(|| {
+        cx.error(c.loc, format!("{} needs a script", c.key()));
+        None
+    })
 }
 
 fn port(cx: &mut Ctx<'_>, loc: Loc, text: &str) -> Option<u16> {
