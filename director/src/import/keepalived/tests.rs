@@ -913,3 +913,38 @@ fn further_checkers_go_to_director_conf_when_every_real_server_has_them() {
     );
     assert_eq!(i.exit_code(), EXIT_INCOMPLETE);
 }
+
+#[test]
+fn a_groups_quorum_is_one_table_per_member_and_says_so() {
+    let text = "\
+virtual_server_group WEB {
+    192.0.2.1-2 80
+    fwmark 7
+}
+virtual_server group WEB {
+    lb_algo rr
+    quorum 2
+    quorum_up \"/bin/vip up\"
+    real_server 10.0.0.1 80 {
+        weight 2
+    }
+}
+";
+    let i = run(text);
+    let conf = file(&i, "director.conf");
+    for member in [
+        "virtual = \"192.0.2.1:80\"\nprotocol = \"tcp\"\nquorum = 2\nhysteresis = 0\nquorum_up = \"/bin/vip up\"\n",
+        "virtual = \"192.0.2.2:80\"",
+        "virtual = \"7\"\nquorum = 2",
+    ] {
+        assert!(conf.contains(member), "{member} not in\n{conf}");
+    }
+    assert!(
+        notes(&i)
+            .iter()
+            .any(|n| n.contains("quorum_up and quorum_down run once per service")),
+        "{:#?}",
+        notes(&i)
+    );
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+}

@@ -414,6 +414,21 @@ pub(super) fn virtual_server(
     // leaves the service on its sorry server, where ldirectord's rule would count it as up.
     let zero_weight = fallback.is_some() && reals.iter().any(|r| r.real.weight == 0);
     let quorum = quorum.into_quorum(cx, zero_weight);
+    if addrs.len() > 1
+        && quorum
+            .as_ref()
+            .is_some_and(|q| q.up.is_some() || q.down.is_some())
+    {
+        cx.note(
+            s.loc,
+            format!(
+                "{context}: each of the {} services of the group has its quorum, decided \
+                 alike from the same real servers: quorum_up and quorum_down run once per \
+                 service (keepalived: once for the group)",
+                addrs.len()
+            ),
+        );
+    }
     addrs
         .into_iter()
         .map(|addr| Virtual {
