@@ -1,8 +1,8 @@
 //! A keepalived.conf -> `director import keepalived`'s files, or every error: never panics;
 //! an input with an error writes nothing, the importer's own check of its files never
 //! refuses one, and every file written loads with director's own
-//! parsers (Heartbeat's ha.cf, haresources, authkeys; ldirectord's files; resource scripts
-//! are shell scripts).
+//! parsers (Heartbeat's ha.cf, haresources, authkeys; ldirectord's files; director.conf;
+//! resource scripts are shell scripts).
 #![no_main]
 
 use std::path::Path;
@@ -37,6 +37,9 @@ fuzz_target!(|data: &[u8]| {
             "authkeys" => failover::config::authkeys::parse(Path::new("authkeys"), &f.text).is_ok(),
             // Resource scripts (notify): a shell script; its commands are quoted words.
             name if name.starts_with("resource.d/") => f.text.starts_with("#!/bin/sh\n"),
+            "director.conf" => {
+                failover::config::settings::parse(Path::new("director.conf"), &f.text).is_ok()
+            }
             name => ldirectord::parse(&f.text, name, &resolver).is_ok(),
         };
         assert!(ok, "{} does not load:\n{}", f.name, f.text);

@@ -728,6 +728,12 @@ fn soup() -> impl Strategy<Value = String> {
             "unicast_peer",
             "nopreempt",
             "misc_path",
+            "quorum",
+            "hysteresis",
+            "quorum_up",
+            "digest",
+            "d5d2ff66a8f30775df81b68c7ab2f9a4",
+            "200-299 302",
         ])
         .prop_map(str::to_string),
         "[ -~]{0,6}",
@@ -764,6 +770,10 @@ proptest! {
                 }
                 name if name.starts_with("resource.d/") => {
                     prop_assert!(f.text.starts_with("#!/bin/sh\n"));
+                }
+                "director.conf" => {
+                    failover::config::settings::parse(Path::new("director.conf"), &f.text)
+                        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", f.text)))?;
                 }
                 name => {
                     crate::config::ldirectord::parse(&f.text, name, &resolver)
