@@ -321,3 +321,14 @@ fn further_checks_of_a_service_are_read_and_checked() {
         assert!(e.contains(want), "{want} not in:\n{e}");
     }
 }
+
+#[test]
+fn an_error_at_the_end_of_the_file_names_its_last_line() {
+    // A fuzzer's find (tests/fuzz director_conf): TOML reports this one past the last newline.
+    let data = include_bytes!("testdata/error-at-the-end");
+    let text = String::from_utf8_lossy(data);
+    let e = parse(Path::new("director.conf"), &text).unwrap_err();
+    let last = text.lines().count();
+    assert!(e.diagnostics.iter().all(|d| d.line <= last), "{e}");
+    assert_eq!(e.diagnostics[0].line, last, "{e}");
+}
