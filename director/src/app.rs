@@ -126,6 +126,9 @@ pub fn check(
             code = 1;
         }
     }
+    if files.is_empty() && !service_files_known(config_dir, &paths) {
+        code = 1;
+    }
     let mut virtuals = Vec::new();
     for path in &paths {
         let file = path.display().to_string();
@@ -148,10 +151,18 @@ pub fn check(
                     }
                 };
                 let empty = crate::ipvs::Table::default();
+                // With every check passing, a virtual whose weights do not reach its quorum
+                // serves from its fallback (keepalived's sorry server).
+                let quorum = |key: &crate::ipvs::ServiceKey| {
+                    let v = mapped.virtuals.iter().find(|v| v.service.key == *key)?;
+                    let (weight, known) = crate::lvs::engine::up_weight(v, &up);
+                    crate::lvs::quorum::step(v.quorum?, None, weight, known)
+                };
                 let table = crate::lvs::engine::desired(
                     &mapped.virtuals,
                     &up,
                     &|_| true,
+                    &quorum,
                     &empty,
                     &Default::default(),
                 );
@@ -179,6 +190,39 @@ pub fn check(
         }
     }
     code
+}
+
+/// Whether every `[[service]]` table of the directory's `director.conf` names an ldirectord
+/// file that is there (each other problem of the file is reported with the file it names, or
+/// by the settings check); prints the ones that do not, at their line.
+fn service_files_known(config_dir: &Path, paths: &[PathBuf]) -> bool {
+    let conf = config_dir.join(failover::config::settings::FILE_NAME);
+    let Ok(text) = std::fs::read_to_string(&conf) else {
+        return true;
+    };
+    let Ok(parsed) = failover::config::settings::parse(&conf, &text) else {
+        return true;
+    };
+    let mut known = true;
+    for s in &parsed.value.services {
+        let there = paths
+            .iter()
+            .any(|p| crate::config::service::names(&s.file, p))
+            || crate::config::locate(&s.file, config_dir).is_some();
+        if !there {
+            eprintln!(
+                "{}:{}: service {} {}: there is no ldirectord file {} in {}",
+                conf.display(),
+                s.line,
+                s.file,
+                s.target,
+                s.file,
+                config_dir.display()
+            );
+            known = false;
+        }
+    }
+    known
 }
 
 /// `ha.cf`, `authkeys` (content, mode 600, owner root), `haresources` and `director.conf`,

@@ -324,3 +324,52 @@ fn director_conf_is_checked_at_its_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn director_conf_service_tables_are_checked_against_the_ldirectord_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("www.cf"),
+        "virtual=192.0.2.1:80\n\treal=192.0.2.2:80 gate\n\tservice=http\n",
+    )
+    .unwrap();
+    let conf = dir.path().join("director.conf");
+    std::fs::write(
+        &conf,
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\nquorum = 2\n\
+         [[service.url]]\npath = \"/\"\nstatus_code = \"200-299 302\"\n",
+    )
+    .unwrap();
+    let check = || {
+        director()
+            .args(["check", "--config-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(out.status.success(), "{out:?}");
+    // A service the file does not have, and a file that is not there: errors at their line.
+    std::fs::write(
+        &conf,
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:81\"\nquorum = 2\n\
+         [[service]]\nfile = \"mail\"\nvirtual = \"192.0.2.1:25\"\nquorum = 2\n",
+    )
+    .unwrap();
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let c = conf.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{c}:3: service 192.0.2.1:81 is not a virtual service of"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{c}:7: service mail 192.0.2.1:25: there is no ldirectord file mail in"
+        )),
+        "{err}"
+    );
+}

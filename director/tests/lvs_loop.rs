@@ -829,3 +829,89 @@ async fn a_slow_table_dump_spaces_out_the_repair_pass() {
     assert_eq!(dests(&k, "192.0.2.140"), vec!["198.51.100.1:80 1"]);
     lvs.stop().await;
 }
+
+/// Waits (at most 5 s, real time) until the service's destinations are `want`.
+async fn wait_for_dests(k: &Kernel, vip: &str, want: &[String]) -> Vec<String> {
+    let t0 = std::time::Instant::now();
+    let mut now = dests(k, vip);
+    while now != want && t0.elapsed() < Duration::from_secs(5) {
+        sleep(50).await;
+        now = dests(k, vip);
+    }
+    now
+}
+
+/// director.conf beside the file, read with it at start and at each reload: the http check
+/// fetches the `[[service.url]]` page and compares its MD5 (real servers on loopback, the
+/// standard probes), the quorum brings the fallback in place of the real servers and runs
+/// quorum_down / quorum_up, and a broken director.conf refuses the reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn director_conf_pages_and_quorum_drive_the_table() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn server(body: &'static str) -> SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = s.read(&mut buf).await;
+                    let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    let _ = s.write_all(format!("{head}{body}").as_bytes()).await;
+                });
+            }
+        });
+        addr
+    }
+    // printf 'Test Page\n' | md5sum
+    let md5 = "d5d2ff66a8f30775df81b68c7ab2f9a4";
+    let a = server("Test Page\n").await;
+    let b = server("Another page\n").await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("quorum.log");
+    let path = write(
+        dir.path(),
+        &format!(
+            "checkinterval=1\nchecktimeout=1\nvirtual=192.0.2.132:80\n\treal={a} masq\n\t\
+             real={b} masq\n\tfallback=127.0.0.1:80 gate\n\tservice=http\n\tscheduler=rr\n"
+        ),
+    );
+    let conf = |quorum: u32| {
+        format!(
+            "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.132:80\"\nquorum = {quorum}\n\
+             quorum_up = \"echo up >> {l}\"\nquorum_down = \"echo down >> {l}\"\n\
+             [[service.url]]\npath = \"/\"\ndigest = \"{md5}\"\n",
+            l = log.display()
+        )
+    };
+    std::fs::write(dir.path().join("director.conf"), conf(2)).unwrap();
+    let k = kernel(MemoryIpvs::new());
+    let options = LvsOptions::new(Arc::new(healthcheck::runner::Dispatch::new()));
+    let lvs = Lvs::start(&path, Arc::clone(&k), options).await.unwrap();
+    // b's page has another digest: b is down, a alone weighs 1 < 2: the fallback alone.
+    let fallback = vec!["127.0.0.1:80 1".to_string()];
+    assert_eq!(wait_for_dests(&k, "192.0.2.132", &fallback).await, fallback);
+    assert!(wait_for_line(&log, "down", Duration::from_secs(5)).await);
+    let st = lvs.status();
+    let reason = st.virtuals[0].reals[1].reason.clone().unwrap_or_default();
+    assert!(reason.contains("MD5 digest of / is"), "{reason}");
+
+    // Quorum 1: a reload of the file reads director.conf again; a alone is enough.
+    std::fs::write(dir.path().join("director.conf"), conf(1)).unwrap();
+    lvs.reload(ReloadCause::Request).await.expect("reloads");
+    let only_a = vec![format!("{a} 1")];
+    assert_eq!(wait_for_dests(&k, "192.0.2.132", &only_a).await, only_a);
+    assert!(wait_for_line(&log, "up", Duration::from_secs(5)).await);
+
+    // A broken director.conf: the reload is refused at its line, the table stays.
+    std::fs::write(
+        dir.path().join("director.conf"),
+        format!("{}weight = 3\n", conf(2)),
+    )
+    .unwrap();
+    let err = lvs.reload(ReloadCause::Signal).await.unwrap_err();
+    assert!(err.contains("director.conf:"), "{err}");
+    sleep(1500).await;
+    assert_eq!(dests(&k, "192.0.2.132"), only_a);
+    lvs.stop().await;
+}

@@ -2,6 +2,7 @@
 
 use crate::error::ProbeError;
 use crate::negotiate::{HttpMethod, Negotiate};
+use crate::page::{Page, PageDigest};
 
 /// The result of one check, with the words ldirectord would log or write to its monitor file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,20 +58,11 @@ pub fn http(
     method: HttpMethod,
     receive: &Negotiate,
 ) -> Result<(), ProbeError> {
-    let status_line = if reason_phrase.is_empty() {
-        status.to_string()
-    } else {
-        format!("{status} {reason_phrase}")
-    };
+    let status_line = status_line(status, reason_phrase);
     if !(200..300).contains(&status) {
         return Err(ProbeError::Unexpected(status_line));
     }
-    let body = if method == HttpMethod::Head {
-        &[][..]
-    } else {
-        body
-    };
-    let text = String::from_utf8_lossy(body);
+    let text = String::from_utf8_lossy(read_body(body, method));
     if receive.receive_matches(&text) {
         Ok(())
     } else {
@@ -78,6 +70,64 @@ pub fn http(
             "{status_line}: receive \"{}\" not found in the response",
             receive.receive_pattern().unwrap_or_default()
         )))
+    }
+}
+
+/// The answer to one page of a check with pages (keepalived's url block): success iff the
+/// status is one of the page's codes, the body has the page's digest (if any) and `receive=`
+/// (if any) matches the body. No redirect is followed: a redirect passes only when its status
+/// is listed.
+pub fn page(
+    status: u16,
+    reason_phrase: &str,
+    body: &[u8],
+    method: HttpMethod,
+    page: &Page,
+    receive: &Negotiate,
+) -> Result<(), ProbeError> {
+    let status_line = status_line(status, reason_phrase);
+    if !page.status.contains(status) {
+        return Err(ProbeError::Unexpected(format!(
+            "{status_line}: status of {} not in status_code {}",
+            page.path, page.status
+        )));
+    }
+    let body = read_body(body, method);
+    if let Some(want) = page.digest {
+        let have = PageDigest::of(body);
+        if have != want {
+            return Err(ProbeError::Unexpected(format!(
+                "{status_line}: MD5 digest of {} is {have}, expected {want}",
+                page.path
+            )));
+        }
+    }
+    if receive.receive_matches(&String::from_utf8_lossy(body)) {
+        Ok(())
+    } else {
+        Err(ProbeError::Unexpected(format!(
+            "{status_line}: receive \"{}\" not found in {}",
+            receive.receive_pattern().unwrap_or_default(),
+            page.path
+        )))
+    }
+}
+
+/// `200 OK`, or the bare code when the answer has no reason phrase.
+fn status_line(status: u16, reason_phrase: &str) -> String {
+    if reason_phrase.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status} {reason_phrase}")
+    }
+}
+
+/// The body a check judges: none for HEAD (as ldirectord).
+fn read_body(body: &[u8], method: HttpMethod) -> &[u8] {
+    if method == HttpMethod::Head {
+        &[]
+    } else {
+        body
     }
 }
 
@@ -163,6 +213,36 @@ mod tests {
         let r = rx("Test");
         assert!(http(200, "OK", b"Test", HttpMethod::Head, &r).is_err());
         assert!(http(200, "OK", b"", HttpMethod::Head, &none()).is_ok());
+    }
+
+    #[test]
+    fn a_page_passes_on_its_codes_digest_and_receive() {
+        let mut p = Page::new("/health");
+        p.status = crate::page::StatusCodes::parse("200-299 302").unwrap();
+        assert!(page(302, "Found", b"", HttpMethod::Get, &p, &none()).is_ok());
+        let e = page(301, "Moved", b"", HttpMethod::Get, &p, &none()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "301 Moved: status of /health not in status_code 200-299 302"
+        );
+        p.digest = Some(PageDigest::of(b"Test Page\n"));
+        assert!(page(200, "OK", b"Test Page\n", HttpMethod::Get, &p, &none()).is_ok());
+        let e = page(200, "OK", b"Test Page!", HttpMethod::Get, &p, &none()).unwrap_err();
+        assert!(
+            e.to_string().contains("MD5 digest of /health is")
+                && e.to_string()
+                    .contains("expected d5d2ff66a8f30775df81b68c7ab2f9a4"),
+            "{e}"
+        );
+        // HEAD reads no body: its digest is the empty page's.
+        assert!(page(200, "OK", b"Test Page\n", HttpMethod::Head, &p, &none()).is_err());
+        p.digest = None;
+        assert!(page(200, "OK", b"a Test b", HttpMethod::Get, &p, &rx("Test")).is_ok());
+        assert!(page(200, "OK", b"a b", HttpMethod::Get, &p, &rx("Test")).is_err());
+        // keepalived's default codes: 2xx only.
+        let d = Page::new("/");
+        assert!(page(204, "", b"", HttpMethod::Get, &d, &none()).is_ok());
+        assert!(page(404, "", b"", HttpMethod::Get, &d, &none()).is_err());
     }
 
     #[test]

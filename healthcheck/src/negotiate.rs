@@ -25,6 +25,9 @@ pub struct Negotiate {
     /// How TLS certificates are checked (`tlsverify=`; the mapping picks ldirectord's
     /// default per service).
     pub tls_verify: TlsVerify,
+    /// The pages an HTTP check fetches instead of `request=` (director.conf's `[[service.url]]`,
+    /// keepalived's url blocks); empty: ldirectord's one request, any 2xx, redirects followed.
+    pub pages: Vec<crate::page::Page>,
 }
 
 /// How a TLS check treats the server's certificate.

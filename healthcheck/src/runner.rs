@@ -576,7 +576,12 @@ async fn run_check<K: Key>(
                 _ => return,
             }
         };
-        let outcome = attempt_once(&shared.prober, &spec, attempt).await;
+        let mut outcome = attempt_once(&shared.prober, &spec, attempt).await;
+        if outcome.is_success() {
+            outcome = also_pass(&shared.prober, &spec.also)
+                .await
+                .unwrap_or(outcome);
+        }
         let finished = Instant::now();
         let (events, keys) = {
             let mut state = shared.state();
@@ -642,6 +647,29 @@ fn observe<K: Key>(g: &mut Group<K>, outcome: &Outcome, now: Instant) -> Vec<Eve
             at: now,
         })
         .collect()
+}
+
+/// The further checks of a real ([`CheckSpec::also`]), in order: the first failure, named by
+/// its check, or `None` when every one passes.
+async fn also_pass(prober: &Arc<dyn Prober>, also: &[Arc<CheckSpec>]) -> Option<Outcome> {
+    for extra in also {
+        let Some(attempt) = extra.base_attempt() else {
+            return Some(Outcome::failure("checktype off: never up"));
+        };
+        let o = attempt_once(prober, extra, attempt).await;
+        if !o.is_success() {
+            let what = match extra.checktype {
+                CheckType::Negotiate | CheckType::Combined(_) => extra.service.name(),
+                ref other => other.name(),
+            };
+            return Some(Outcome::failure(format!(
+                "{what} check of {}: {}",
+                extra.check_addr(),
+                o.message()
+            )));
+        }
+    }
+    None
 }
 
 /// One attempt in its own task, bounded by its deadline; panics and hangs are failures.

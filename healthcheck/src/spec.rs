@@ -292,6 +292,11 @@ pub struct CheckSpec {
     pub checkcount: u32,
     /// Consecutive failed checks before an up real is taken out.
     pub failurecount: u32,
+    /// Further checks of the same real that must pass too, run after this one in each pass
+    /// (keepalived's several checkers per real server; `director.conf`'s
+    /// `[[service.check]]`). Their own `also`, `checkinterval` and `failurecount` are not
+    /// used: the pass is one outcome.
+    pub also: Vec<Arc<CheckSpec>>,
 }
 
 /// Why a check definition is not usable.
@@ -339,6 +344,7 @@ impl CheckSpec {
             negotiatetimeout: DEFAULT_NEGOTIATETIMEOUT,
             checkcount: 1,
             failurecount: 1,
+            also: Vec::new(),
         }
     }
 
@@ -484,7 +490,7 @@ impl CheckSpec {
             _ => String::new(),
         };
         format!(
-            "{:?}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
+            "{:?}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
             self.checktype,
             self.service,
             self.protocol.name(),
@@ -500,12 +506,17 @@ impl CheckSpec {
             n.database,
             n.secret,
             n.tls_verify,
+            n.pages,
             self.checkinterval,
             self.checktimeout,
             self.negotiatetimeout,
             self.checkcount,
             self.failurecount,
-        )
+        ) + &self
+            .also
+            .iter()
+            .map(|a| format!("|also({})", a.identity()))
+            .collect::<String>()
     }
 }
 

@@ -102,7 +102,8 @@ pub enum Effect {
     },
     /// Send an alert mail.
     Mail(Mail),
-    /// Run `fallbackcommand` of this virtual (its own lane).
+    /// Run `fallbackcommand`, `quorum_up` or `quorum_down` of this virtual (its own lane, so
+    /// they run in order).
     Fallback {
         address: VirtualAddress,
         line: String,
@@ -432,6 +433,9 @@ impl Core {
 
     fn begin(&mut self, pass: Pass, then: Then, now: Instant, out: &mut Vec<Effect>) {
         self.then = Some(then);
+        if !matches!(pass, Pass::Stop(_)) {
+            self.quorum_decisions(out);
+        }
         let next = self.reconciler.begin(pass);
         self.next(next, now, out);
     }
@@ -727,10 +731,41 @@ impl Core {
         }
     }
 
+    /// The quorum decisions since the last pass (`director.conf`): keepalived's log line, and
+    /// `quorum_up` / `quorum_down` in the virtual's command lane.
+    fn quorum_decisions(&mut self, out: &mut Vec<Effect>) {
+        for (i, d) in self.reconciler.update_quorum() {
+            let (Some(spec), Some(x)) = (self.mapped.virtuals.get(i), self.mapped.extras.get(i))
+            else {
+                continue;
+            };
+            let Some(q) = spec.quorum else {
+                continue;
+            };
+            out.push(Effect::Log {
+                level: Level::INFO,
+                text: super::quorum::describe(q, d, &x.address.to_string()),
+                reason: None,
+                about: Some(About {
+                    vs: crate::traffic::service_name(&spec.service.key),
+                    rs: None,
+                }),
+            });
+            let cmd = if d.up { &x.quorum_up } else { &x.quorum_down };
+            if let Some(cmd) = cmd {
+                out.push(Effect::Fallback {
+                    address: x.address,
+                    line: cmd.clone(),
+                });
+            }
+        }
+    }
+
     /// Run `fallbackcommand start|stop` when a virtual loses its last real server or gets one
-    /// back (edge-triggered, as ldirectord).
+    /// back (edge-triggered, as ldirectord); a virtual with a quorum (`director.conf`) when it
+    /// loses or gains its quorum.
     fn fallback_commands(&mut self, out: &mut Vec<Effect>) {
-        for x in &self.mapped.extras {
+        for (spec, x) in self.mapped.virtuals.iter().zip(&self.mapped.extras) {
             let Some(cmd) = &x.fallbackcommand else {
                 continue;
             };
@@ -739,7 +774,16 @@ impl Core {
                 .iter()
                 .map(|r| self.reconciler.health(r.check))
                 .collect();
-            let want = if healths.contains(&Health::Up) {
+            let quorum = spec
+                .quorum
+                .map(|_| self.reconciler.quorum(&spec.service.key));
+            let want = if let Some(has) = quorum {
+                match has {
+                    Some(true) => Edge::Stop,
+                    Some(false) => Edge::Start,
+                    None => continue,
+                }
+            } else if healths.contains(&Health::Up) {
                 Edge::Stop
             } else if healths.iter().all(|h| *h == Health::Down) {
                 Edge::Start

@@ -63,6 +63,21 @@ pub struct VirtualSpec {
     /// `readdquiescent=yes`: a failed real of a quiescent virtual that is not in the table is
     /// added at weight 0.
     pub readdquiescent: bool,
+    /// keepalived's quorum (`director.conf` `[[service]]`): the fallback follows the quorum
+    /// instead of "no real server is up" ([`super::quorum`]).
+    pub quorum: Option<super::quorum::Quorum>,
+}
+
+/// The weight of a virtual's up real servers (their configured weights) and whether every
+/// one has had a verdict: what its quorum is decided on.
+pub fn up_weight(v: &VirtualSpec, health: &dyn Fn(CheckId) -> Health) -> (u64, bool) {
+    v.reals
+        .iter()
+        .fold((0, true), |(w, known), r| match health(r.check) {
+            Health::Up => (w + u64::from(r.dest.weight), known),
+            Health::Down => (w, known),
+            Health::Unknown => (w, false),
+        })
 }
 
 /// The destination as the kernel will store it: for gate and ipip destinations of a TCP/UDP/SCTP
@@ -84,10 +99,12 @@ pub fn kernel_dest(service: &ServiceKey, dest: &Dest) -> Dest {
 /// `previously_managed`: services director configured before this call that the current
 /// configuration no longer has (they are removed); every other unconfigured service is kept.
 /// `settling`: checks whose first verdict since the last start or reload is being applied.
+/// `quorum`: whether a virtual with a quorum has it (`None`: undecided).
 pub fn desired(
     virtuals: &[VirtualSpec],
     health: &dyn Fn(CheckId) -> Health,
     settling: &dyn Fn(CheckId) -> bool,
+    quorum: &dyn Fn(&ServiceKey) -> Option<bool>,
     actual: &Table,
     previously_managed: &BTreeSet<ServiceKey>,
 ) -> Table {
@@ -105,10 +122,19 @@ pub fn desired(
         let mut dests: BTreeMap<DestKey, Dest> = BTreeMap::new();
         let mut serving = false;
         let mut all_known = true;
+        // keepalived: a service that lost its quorum and has a sorry server serves from it
+        // alone (its real servers are removed, or quiesced with inhibit_on_failure).
+        let lost = v.quorum.is_some() && quorum(&key) == Some(false);
+        let sorry = lost && v.fallback.is_some();
         for real in &v.reals {
             let want = kernel_dest(&key, &real.dest);
             let found = present.and_then(|p| p.get(&want.key()));
-            match health(real.check) {
+            let verdict = if sorry {
+                Health::Down
+            } else {
+                health(real.check)
+            };
+            match verdict {
                 Health::Up => {
                     serving = true;
                     dests.insert(want.key(), want);
@@ -137,7 +163,12 @@ pub fn desired(
             }
         }
         if let Some(fb) = &v.fallback {
-            if !serving && all_known {
+            let wanted = if v.quorum.is_some() {
+                lost
+            } else {
+                !serving && all_known
+            };
+            if wanted {
                 let fb = kernel_dest(&key, fb);
                 dests.insert(fb.key(), fb);
             }
@@ -481,6 +512,7 @@ mod tests {
             fallback: fallback.then(|| Dest::new(ip("127.0.0.1"), 80)),
             quiescent,
             readdquiescent: false,
+            quorum: None,
         }
     }
 
@@ -497,6 +529,7 @@ mod tests {
             std::slice::from_ref(v),
             &|c| h[c],
             &|_| false,
+            &|_| None,
             actual,
             &BTreeSet::new(),
         )
@@ -534,6 +567,7 @@ mod tests {
                 std::slice::from_ref(v),
                 &|c| [Health::Up, Health::Down][c],
                 &|_| settling,
+                &|_| None,
                 actual,
                 &BTreeSet::new(),
             )
@@ -589,6 +623,64 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_quorum_serves_from_the_fallback_alone_and_keeps_reals_without_one() {
+        let with_quorum = |quiescent, fallback| {
+            let mut v = vs(quiescent, fallback);
+            v.quorum = Some(crate::lvs::quorum::Quorum {
+                quorum: 2,
+                hysteresis: 0,
+            });
+            v
+        };
+        let quorum_run = |v: &VirtualSpec, state: Option<bool>, actual: &Table| {
+            desired(
+                std::slice::from_ref(v),
+                &|c| [Health::Up, Health::Down][c],
+                &|_| false,
+                &|_| state,
+                actual,
+                &BTreeSet::new(),
+            )
+        };
+        let v = with_quorum(false, true);
+        let up = run(&v, [Health::Up, Health::Up], &Table::default());
+        // lost: the up real goes, the fallback comes although a real is up
+        let t = quorum_run(&v, Some(false), &up);
+        assert_eq!(weights(&t), vec![("127.0.0.1".into(), 1)]);
+        // inhibit_on_failure (quiescent): the reals stay at weight 0
+        let q = with_quorum(true, true);
+        let t = quorum_run(&q, Some(false), &up);
+        assert_eq!(
+            weights(&t),
+            vec![
+                ("127.0.0.1".into(), 1),
+                ("198.51.100.1".into(), 0),
+                ("198.51.100.2".into(), 0)
+            ]
+        );
+        // no fallback: the up real keeps serving (only quorum_down runs)
+        let n = with_quorum(false, false);
+        let t = quorum_run(&n, Some(false), &up);
+        assert_eq!(weights(&t), vec![("198.51.100.1".into(), 1)]);
+        // held or undecided: no fallback, whatever the reals say
+        for state in [Some(true), None] {
+            let t = desired(
+                std::slice::from_ref(&v),
+                &|_| Health::Down,
+                &|_| false,
+                &|_| state,
+                &up,
+                &BTreeSet::new(),
+            );
+            assert_eq!(weights(&t), Vec::<(String, u32)>::new(), "{state:?}");
+        }
+        assert_eq!(
+            up_weight(&v, &|c| [Health::Up, Health::Unknown][c]),
+            (1, false)
+        );
+    }
+
+    #[test]
     fn unknown_reals_adopted_as_found_and_never_added_early() {
         let v = vs(false, true);
         let up = run(&v, [Health::Up, Health::Up], &Table::default());
@@ -631,6 +723,7 @@ mod tests {
             std::slice::from_ref(&v),
             &|_| Health::Up,
             &|_| false,
+            &|_| None,
             &actual,
             &forget,
         );
@@ -688,6 +781,7 @@ mod tests {
             &[v.clone(), other.clone()],
             &|c| [Health::Unknown, Health::Up, Health::Up][c],
             &|_| false,
+            &|_| None,
             &Table::default(),
             &BTreeSet::new(),
         );

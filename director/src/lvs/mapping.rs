@@ -114,6 +114,9 @@ pub struct VirtualExtra {
     pub fallbackcommand: Option<String>,
     pub cleanstop: bool,
     pub scheduler: String,
+    /// `director.conf`'s `quorum_up` / `quorum_down` commands.
+    pub quorum_up: Option<String>,
+    pub quorum_down: Option<String>,
     /// The reals in file order (duplicates merged).
     pub reals: Vec<RealEntry>,
 }
@@ -227,12 +230,15 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
             fallback,
             quiescent: vs.quiescent,
             readdquiescent: config.globals.readdquiescent,
+            quorum: vs.director.quorum,
         });
         extras.push(VirtualExtra {
             address: vs.address,
             fallbackcommand: vs.fallbackcommand.clone(),
             cleanstop: vs.cleanstop,
             scheduler: vs.scheduler.clone(),
+            quorum_up: vs.director.quorum_up.clone(),
+            quorum_down: vs.director.quorum_down.clone(),
             reals,
         });
     }
@@ -288,12 +294,16 @@ pub struct Shared {
 impl Shared {
     /// The check's [`Identity`]: [`CheckSpec::identity`] of the spec with the real's address
     /// and check port left out, made once per shared [`Negotiate`] of the virtual service
-    /// (an external check's arguments name the real: its whole identity each time).
+    /// (an external check's arguments and further checks name the real: its whole identity
+    /// each time).
     fn identity(&mut self, spec: &CheckSpec) -> Identity {
-        if matches!(
-            spec.checktype,
-            CheckType::External { .. } | CheckType::ExternalPerl { .. }
-        ) {
+        // An external check's arguments and a further check (`also`) name the real.
+        if !spec.also.is_empty()
+            || matches!(
+                spec.checktype,
+                CheckType::External { .. } | CheckType::ExternalPerl { .. }
+            )
+        {
             return Identity {
                 common: spec.identity().into(),
                 real: spec.real,
@@ -367,6 +377,7 @@ pub fn check_spec(
                 database: non_empty(&vs.database),
                 secret: non_empty(&vs.secret),
                 tls_verify: tls_verify(vs.tlsverify, spec.service),
+                pages: vs.director.pages.clone(),
             });
             shared.negotiates.insert(key, Arc::clone(&n));
             n
@@ -378,14 +389,59 @@ pub fn check_spec(
     spec.negotiatetimeout = Duration::from_secs(u64::from(t.negotiatetimeout));
     spec.checkcount = t.checkcount;
     spec.failurecount = t.failurecount;
-    spec.validate().map_err(|errors| {
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
+    spec.validate().map_err(|errors| joined(&errors))?;
+    let also = vs
+        .director
+        .checks
+        .iter()
+        .map(|x| further_check(&spec, vs, real, x).map(std::sync::Arc::new))
+        .collect::<Result<Vec<_>, String>>()?;
+    spec.also = also;
     Ok(Some(spec))
+}
+
+fn joined(errors: &[hc::SpecError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A further check of `real` (`director.conf`'s `[[service.check]]`): the file's check with
+/// what the table sets instead.
+fn further_check(
+    main: &CheckSpec,
+    vs: &VirtualService,
+    real: &ld::Real,
+    x: &failover::config::settings::ExtraCheck,
+) -> Result<CheckSpec, String> {
+    let mut spec = main.clone();
+    spec.checktype = x.checktype.clone();
+    if let Some(service) = x.service {
+        spec.service = service;
+    }
+    spec.checkport = hc::checkport(x.port.or(vs.checkport), real.port, spec.service).unwrap_or(0);
+    let receive = match x.receive.as_deref() {
+        None | Some("") => None,
+        Some(r) => Some(Receive::compile(r).map_err(|e| {
+            format!("receive \"{r}\" of a further check is not a regular expression: {e}")
+        })?),
+    };
+    spec.negotiate = std::sync::Arc::new(Negotiate {
+        request: x.request.clone(),
+        receive,
+        pages: x.pages.clone(),
+        tls_verify: tls_verify(vs.tlsverify, spec.service),
+        ..(*main.negotiate).clone()
+    });
+    if let Some(t) = x.timeout {
+        spec.checktimeout = t;
+        spec.negotiatetimeout = t;
+    }
+    spec.validate()
+        .map_err(|errors| format!("a further check: {}", joined(&errors)))?;
+    Ok(spec)
 }
 
 /// ldirectord's `<vip>:<vport> <protocol>` arguments of `fallbackcommand` (a firewall-mark
@@ -492,6 +548,44 @@ virtual=192.0.2.133:80
         let m3 = map(&load(TWO), "t.cf", &mut ids);
         assert_eq!(m3.virtuals[0].reals[0].check, shared_a);
         assert_ne!(m3.virtuals[0].reals[1].check, other);
+    }
+
+    #[test]
+    fn director_conf_adds_pages_quorum_and_further_checks() {
+        use failover::config::settings::{ExtraCheck, Quorum, ServiceExtra};
+        let mut config = load(TWO);
+        config.virtuals[0].director = ServiceExtra {
+            pages: vec![healthcheck::page::Page::new("/health")],
+            quorum: Some(Quorum {
+                quorum: 2,
+                hysteresis: 1,
+            }),
+            checks: vec![ExtraCheck {
+                checktype: CheckType::Connect,
+                service: None,
+                port: Some(8080),
+                request: None,
+                receive: None,
+                pages: Vec::new(),
+                timeout: Some(Duration::from_secs(2)),
+            }],
+            ..Default::default()
+        };
+        let mut ids = CheckIds::default();
+        let m = map(&config, "t.cf", &mut ids);
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        assert_eq!(m.virtuals[0].quorum.map(|q| q.quorum), Some(2));
+        assert_eq!(m.virtuals[1].quorum, None);
+        let spec = m.extras[0].reals[0].spec.as_ref().unwrap();
+        assert_eq!(spec.negotiate.pages[0].path, "/health");
+        assert_eq!(spec.also.len(), 1);
+        let further = &spec.also[0];
+        assert_eq!(further.checktype, CheckType::Connect);
+        assert_eq!(further.check_addr().to_string(), "198.51.100.1:8080");
+        assert_eq!(further.checktimeout, Duration::from_secs(2));
+        // A check with further checks is another check than the same real's without them.
+        let shared = m.extras[1].reals[0].check;
+        assert_ne!(m.extras[0].reals[0].check, shared);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - `engine`: configured virtuals + health + kernel table -> desired table, and the words
 //! - `reconcile`: the table bookkeeping and the dump / apply protocol of a pass
 //! - `mapping`: a parsed file -> virtual specs and one health check per real
+//! - `quorum`: keepalived's quorum and hysteresis of a virtual service (`director.conf`)
 //! - `alert`: which change is mailed, to whom, and the reminders
 //! - `execute`: the `execute=` children to start, stop, reload
 //! - `monitor`: monitorfile lines
@@ -19,6 +20,7 @@ pub mod execute;
 pub mod maintenance;
 pub mod mapping;
 pub mod monitor;
+pub mod quorum;
 pub mod reconcile;
 pub mod status;
 

@@ -15,6 +15,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::engine::{self, CheckId, Health, VirtualSpec};
+use super::quorum;
 use crate::ipvs::plan::plan;
 use crate::ipvs::{Change, IpvsError, ServiceKey, Table};
 
@@ -97,6 +98,8 @@ pub struct Reconciler {
     /// Checks whose first verdict since the last start or reload is not applied yet
     /// (`engine::desired`'s settling).
     settling: BTreeSet<CheckId>,
+    /// Whether each virtual with a quorum has it (absent: undecided).
+    quorum: HashMap<ServiceKey, bool>,
     phase: Phase,
 }
 
@@ -138,7 +141,54 @@ impl Reconciler {
         // ldirectord rebuilds every real's state at a start or reload: every check settles
         // again.
         self.settling = checks;
+        // keepalived copies the quorum state of an unchanged service across a reload.
+        let old = std::mem::take(&mut self.quorum);
+        for v in &virtuals {
+            let same = self
+                .virtuals
+                .iter()
+                .any(|o| o.service.key == v.service.key && o.quorum == v.quorum);
+            if let (true, Some(_), Some(state)) = (same, v.quorum, old.get(&v.service.key)) {
+                self.quorum.insert(v.service.key, *state);
+            }
+        }
         self.virtuals = virtuals;
+    }
+
+    /// Decide the quorum of every virtual that has one from the verdicts as they stand; the
+    /// decisions that changed, with the virtual's index.
+    pub fn update_quorum(&mut self) -> Vec<(usize, quorum::Decision)> {
+        let mut out = Vec::new();
+        for (i, v) in self.virtuals.iter().enumerate() {
+            let Some(q) = v.quorum else {
+                continue;
+            };
+            let key = v.service.key;
+            let (weight, all_known) = engine::up_weight(v, &|id| {
+                self.health.get(&id).copied().unwrap_or(Health::Unknown)
+            });
+            let before = self.quorum.get(&key).copied();
+            let Some(now) = quorum::step(q, before, weight, all_known) else {
+                continue;
+            };
+            if before != Some(now) {
+                self.quorum.insert(key, now);
+                out.push((
+                    i,
+                    quorum::Decision {
+                        up: now,
+                        first: before.is_none(),
+                        weight,
+                    },
+                ));
+            }
+        }
+        out
+    }
+
+    /// Whether a virtual with a quorum has it (`None`: undecided, or no quorum).
+    pub fn quorum(&self, key: &ServiceKey) -> Option<bool> {
+        self.quorum.get(key).copied()
     }
 
     /// Record a verdict; true when it changed anything.
@@ -155,7 +205,15 @@ impl Reconciler {
     pub fn plan_against(&self, actual: &Table) -> Vec<Change> {
         let health = |id: CheckId| self.health(id);
         let settling = |id: CheckId| self.settling.contains(&id);
-        let desired = engine::desired(&self.virtuals, &health, &settling, actual, &self.forget);
+        let quorum = |key: &ServiceKey| self.quorum(key);
+        let desired = engine::desired(
+            &self.virtuals,
+            &health,
+            &settling,
+            &quorum,
+            actual,
+            &self.forget,
+        );
         engine::consistent_order(plan(&desired, actual), &self.virtuals)
     }
 
@@ -505,6 +563,7 @@ mod tests {
             fallback: None,
             quiescent: false,
             readdquiescent: false,
+            quorum: None,
         }
     }
 

@@ -164,11 +164,17 @@ struct Hop {
     tls_name: Option<String>,
 }
 
-async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
-    let request = params.request.as_deref();
+/// The first hop of a request: to the real at the check port, or to the URL a request that
+/// is itself absolute names.
+fn first_hop(
+    https: bool,
+    addr: SocketAddr,
+    request: Option<&str>,
+    params: &Negotiate,
+) -> Result<Hop, ProbeError> {
     let absolute = request.is_some_and(is_absolute);
     let url = check_url(https, addr, request)?;
-    let mut hop = if absolute {
+    Ok(if absolute {
         Hop {
             host: url_host_header(&url),
             url,
@@ -183,7 +189,24 @@ async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), 
             host: host_header(addr, vhost),
             tls_name: vhost.filter(|v| is_dns_name(v)).map(str::to_string),
         }
-    };
+    })
+}
+
+/// A check with pages (keepalived's url blocks): each page on a connection of its own, in
+/// order, no redirect followed; the first page that fails fails the check.
+async fn fetch_pages(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
+    for page in &params.pages {
+        let hop = first_hop(https, addr, Some(&page.path), params)?;
+        exchange(&hop, params).await?.judge(params, Some(page))?;
+    }
+    Ok(())
+}
+
+async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), ProbeError> {
+    if !params.pages.is_empty() {
+        return fetch_pages(https, addr, params).await;
+    }
+    let mut hop = first_hop(https, addr, params.request.as_deref(), params)?;
     for _hop in 0..=judge::MAX_REDIRECTS {
         let answer = exchange(&hop, params).await?;
         if let Some(next) =
@@ -197,13 +220,7 @@ async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), 
             };
             continue;
         }
-        return judge::http(
-            answer.status,
-            &answer.reason,
-            &answer.body,
-            params.http_method,
-            params,
-        );
+        return answer.judge(params, None);
     }
     Err(ProbeError::Unexpected(format!(
         "more than {} redirects",
@@ -213,7 +230,7 @@ async fn fetch(https: bool, addr: SocketAddr, params: &Negotiate) -> Result<(), 
 
 /// One exchange over an already open `io` for `url` (Host from the URL), judged as a hop of
 /// [`fetch`]: `Ok(Some(next))` for a redirect to follow, `Ok(None)` when the final answer
-/// passes. The pure core of a hop, for [`super::offline::http`].
+/// passes (with pages: judged as the first page, never a redirect). The pure core of a hop, for [`super::offline::http`].
 pub(crate) async fn exchange_over<S>(
     io: S,
     url: Url,
@@ -230,18 +247,14 @@ where
     };
     let req = build_request(&hop, params.http_method)?;
     let answer = send(io, req, params.http_method == HttpMethod::Head).await?;
+    if let Some(page) = params.pages.first() {
+        return answer.judge(params, Some(page)).map(|()| None);
+    }
     if let Some(next) = judge::redirect_target(answer.status, answer.location.as_deref(), &hop.url)
     {
         return Ok(Some(next));
     }
-    judge::http(
-        answer.status,
-        &answer.reason,
-        &answer.body,
-        params.http_method,
-        params,
-    )
-    .map(|()| None)
+    answer.judge(params, None).map(|()| None)
 }
 
 /// What one response said.
@@ -251,6 +264,33 @@ struct Answer {
     reason: String,
     location: Option<String>,
     body: Vec<u8>,
+}
+
+impl Answer {
+    /// The verdict on a final answer: as one of the check's pages, or as ldirectord's check.
+    fn judge(
+        &self,
+        params: &Negotiate,
+        page: Option<&crate::page::Page>,
+    ) -> Result<(), ProbeError> {
+        match page {
+            Some(p) => judge::page(
+                self.status,
+                &self.reason,
+                &self.body,
+                params.http_method,
+                p,
+                params,
+            ),
+            None => judge::http(
+                self.status,
+                &self.reason,
+                &self.body,
+                params.http_method,
+                params,
+            ),
+        }
+    }
 }
 
 /// Connects for one hop (TCP, then TLS for https) and runs its request.
@@ -613,6 +653,96 @@ mod tests {
         assert!(bounded(probe(garbage, &params("/", None))).await.is_err());
     }
 
+    fn paged(pages: &[(&str, &str, Option<&str>)]) -> Negotiate {
+        Negotiate {
+            pages: pages
+                .iter()
+                .map(|(path, codes, digest)| crate::page::Page {
+                    path: path.to_string(),
+                    status: crate::page::StatusCodes::parse(codes).unwrap(),
+                    digest: digest.map(|d| crate::page::PageDigest::parse(d).unwrap()),
+                })
+                .collect(),
+            ..Negotiate::default()
+        }
+    }
+
+    fn pages_server() -> impl Fn(&str) -> Mode + Send + Sync + 'static {
+        |path: &str| {
+            match path {
+            "/moved" => Mode::Reply(
+                "HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n\r\n".into(),
+            ),
+            "/chunked" => Mode::Reply(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nTest \r\n5\r\nPage\n\r\n0\r\n\r\n"
+                    .into(),
+            ),
+            "/missing" => Mode::Reply("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into()),
+            _ => ok_page("Test Page\n"),
+        }
+        }
+    }
+
+    /// `printf 'Test Page\n' | md5sum`, what genhash prints for that page.
+    const TEST_PAGE_MD5: &str = "d5d2ff66a8f30775df81b68c7ab2f9a4";
+
+    #[tokio::test]
+    async fn pages_pass_on_their_status_codes_and_digests() {
+        let (addr, log) = serve(pages_server()).await;
+        let p = paged(&[
+            ("/", "200-299", Some(TEST_PAGE_MD5)),
+            ("/moved", "200-299 302", None),
+            ("/chunked", "200", Some(TEST_PAGE_MD5)),
+            ("/missing", "404", None),
+        ]);
+        bounded(probe(addr, &p)).await.unwrap();
+        let heads = log.lock().unwrap().clone();
+        // Every page, in order, each on a connection of its own; the 302 is not followed.
+        let paths: Vec<&str> = heads.iter().filter_map(|h| h.split(' ').nth(1)).collect();
+        assert_eq!(paths, ["/", "/moved", "/chunked", "/missing"]);
+    }
+
+    #[tokio::test]
+    async fn a_page_with_a_wrong_status_or_digest_fails_the_check() {
+        let (addr, log) = serve(pages_server()).await;
+        // keepalived's default codes: the redirect fails, and is not followed.
+        let e = bounded(probe(addr, &paged(&[("/moved", "200-299", None)])))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "302 Found: status of /moved not in status_code 200-299"
+        );
+        assert_eq!(log.lock().unwrap().len(), 1);
+        let wrong = "0123456789abcdef0123456789abcdef";
+        let e = bounded(probe(addr, &paged(&[("/", "200", Some(wrong))])))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("200 OK: MD5 digest of / is {TEST_PAGE_MD5}, expected {wrong}")
+        );
+        // The first page passes, the second fails: the check fails, on the second.
+        let e = bounded(probe(
+            addr,
+            &paged(&[
+                ("/", "200", Some(TEST_PAGE_MD5)),
+                ("/missing", "200-299", None),
+            ]),
+        ))
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("404 Not Found: status of /missing"),
+            "{e}"
+        );
+        // receive= still applies to every page.
+        let mut p = paged(&[("/", "200", None)]);
+        p.receive = Some(crate::probe::Receive::compile("Nope").unwrap());
+        assert!(bounded(probe(addr, &p)).await.is_err());
+    }
+
     #[tokio::test]
     async fn hangs_until_the_callers_timeout() {
         let (addr, _) = serve(|_| Mode::Hang).await;
@@ -773,6 +903,25 @@ mod tests {
             }
         });
         (addr, log, snis, dir)
+    }
+
+    #[tokio::test]
+    async fn https_pages_check_the_digest_of_the_page() {
+        let (addr, log, _, _dir) = serve_tls(ok_page("Test Page\n")).await;
+        bounded(probe_https(
+            addr,
+            &paged(&[("/a", "200", Some(TEST_PAGE_MD5))]),
+        ))
+        .await
+        .unwrap();
+        let e = bounded(probe_https(
+            addr,
+            &paged(&[("/b", "200", Some("00000000000000000000000000000000"))]),
+        ))
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("MD5 digest of /b is"), "{e}");
+        assert_eq!(log.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]

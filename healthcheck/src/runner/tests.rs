@@ -472,3 +472,37 @@ async fn every_result_reaches_the_results_receiver_with_every_key() {
         mpsc::error::TryRecvError::Disconnected
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_real_is_up_only_when_every_one_of_its_checks_passes() {
+    let script = Arc::new(Script::default());
+    let (r, mut rx) = runner(&script);
+    let mut s = spec(1, 1);
+    // The further check answers as "real 9" in the script.
+    s.also = vec![Arc::new(spec(9, 1))];
+    script.set(real(9), Behavior::Fail);
+    let start = Instant::now();
+    r.update([(key(1, 1), s)]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ev = drain(&mut rx);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].transition, Transition::Down);
+    assert_eq!(
+        ev[0].reason,
+        "http check of 192.0.2.9:80: 500 Internal Server Error"
+    );
+    // Both ran, the file's check first.
+    assert_eq!(script.calls_to(real(1)).len(), 1);
+    assert_eq!(script.calls_to(real(9)).len(), 1);
+    script.set(real(9), Behavior::Ok);
+    tokio::time::sleep_until(start + Duration::from_millis(1100)).await;
+    let ev = drain(&mut rx);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].transition, Transition::Up);
+    // The file's check failing is reported as itself; the further one is not run.
+    script.set(real(1), Behavior::Fail);
+    tokio::time::sleep_until(start + Duration::from_millis(2100)).await;
+    let ev = drain(&mut rx);
+    assert_eq!(ev[0].reason, "500 Internal Server Error");
+    assert_eq!(script.calls_to(real(9)).len(), 2);
+}

@@ -39,7 +39,13 @@ pub fn load(
         )])
     })?;
     let text = String::from_utf8_lossy(&bytes);
-    let (config, mut diags) = parse(&text, &file, resolver)?;
+    let (mut config, mut diags) = parse(&text, &file, resolver)?;
+    // director.conf's [[service]] tables for this file (director's additions).
+    super::service::load_and_apply(&mut config, path).map_err(|e| {
+        let mut all = diags.clone();
+        all.extend(e.diagnostics);
+        Diagnostics::new(all)
+    })?;
     // ldirectord opens every monitorfile for append while it reads the file: one that cannot
     // be opened is a configuration error (at start: no start; at reload: the reload is
     // refused and the running configuration kept).

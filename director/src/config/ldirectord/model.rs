@@ -407,6 +407,9 @@ pub struct VirtualService {
     pub monitorfile: Option<MonitorFile>,
     pub servicename: Option<String>,
     pub comment: Option<String>,
+    /// What `director.conf`'s `[[service]]` table for it adds (quorum, HTTP pages); never
+    /// set by the file itself ([`crate::config::service`]).
+    pub director: failover::config::settings::ServiceExtra,
 }
 
 impl VirtualService {

@@ -186,6 +186,51 @@ fn finish(tree: parse::Tree, options: &Options, mut notes: Vec<Note>) -> Import 
     Import { files, notes }
 }
 
+/// Errors of the generated `director.conf` as director reads it: its own, and those of its
+/// tables laid over the generated ldirectord files they name.
+fn director_conf_errors(
+    files: &[OutFile],
+    conf: &OutFile,
+    resolver: &dyn crate::config::Resolver,
+) -> Vec<(Option<usize>, String)> {
+    let path = Path::new(&conf.name);
+    let parsed = match failover::config::settings::parse(path, &conf.text) {
+        Ok(p) => p.value,
+        Err(e) => {
+            return e
+                .errors()
+                .map(|d| (Some(d.line).filter(|l| *l > 0), d.message.clone()))
+                .collect()
+        }
+    };
+    let mut errors = Vec::new();
+    for s in &parsed.services {
+        let target = files.iter().find(|f| {
+            f.name.ends_with(".cf") && crate::config::service::names(&s.file, Path::new(&f.name))
+        });
+        let Some(target) = target else {
+            errors.push((
+                Some(s.line),
+                format!("no generated ldirectord file {}", s.file),
+            ));
+            continue;
+        };
+        let Ok((mut config, _)) =
+            crate::config::ldirectord::parse(&target.text, &target.name, resolver)
+        else {
+            continue; // the ldirectord file's own errors are reported with it
+        };
+        let applied = crate::config::service::apply(
+            &mut config,
+            Path::new(&target.name),
+            path,
+            std::slice::from_ref(s),
+        );
+        errors.extend(applied.into_iter().map(|d| (Some(d.line), d.message)));
+    }
+    errors
+}
+
 /// Errors of the generated files as their own parsers see them, each placed at the
 /// `# FILE:LINE` origin comment above the refused line (the renderer writes one above every
 /// block), else at `input` as a whole.
@@ -207,16 +252,7 @@ fn unloadable(files: &[OutFile], input: &str) -> Vec<Note> {
                 .err()
                 .map(|e| vec![(None, e.to_string())])
                 .unwrap_or_default(),
-            "director.conf" => failover::config::settings::parse(path, &f.text)
-                .err()
-                .map(|e| {
-                    e.diagnostics
-                        .iter()
-                        .filter(|d| d.is_error())
-                        .map(|d| (Some(d.line).filter(|l| *l > 0), d.message.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            "director.conf" => director_conf_errors(files, f, &resolver),
             name if name.ends_with(".cf") => {
                 match crate::config::ldirectord::parse(&f.text, name, &resolver) {
                     Ok(_) => Vec::new(),

@@ -170,8 +170,43 @@ pub enum Check {
         request: Option<String>,
         receive: Option<String>,
         virtualhost: Option<String>,
+        /// keepalived's url blocks when `request=` alone does not say them (status codes, a
+        /// digest, several urls): `director.conf`'s `[[service.url]]`.
+        pages: Vec<Page>,
     },
     External(String),
+}
+
+/// One url block of an HTTP_GET / SSL_GET, as `director.conf` writes it (two pages are equal
+/// when they ask the same, wherever they were read).
+#[derive(Debug, Clone, Eq)]
+pub struct Page {
+    /// Where it was read (`FILE:LINE`).
+    pub origin: String,
+    pub path: String,
+    /// keepalived's words (`200-299 302`); `None`: its default, 200-299.
+    pub status_code: Option<String>,
+    /// 32 hex digits, lowercase.
+    pub digest: Option<String>,
+}
+
+impl PartialEq for Page {
+    fn eq(&self, other: &Page) -> bool {
+        (&self.path, &self.status_code, &self.digest)
+            == (&other.path, &other.status_code, &other.digest)
+    }
+}
+
+/// keepalived's quorum of a virtual_server, as `director.conf` writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quorum {
+    /// Where it was read (`FILE:LINE`).
+    pub origin: String,
+    pub quorum: u32,
+    pub hysteresis: u32,
+    /// The scripts as keepalived splits them into words.
+    pub up: Option<Vec<String>>,
+    pub down: Option<Vec<String>>,
 }
 
 /// One `virtual=` block.
@@ -197,6 +232,23 @@ pub struct Virtual {
     /// keepalived's smtp_alert for this virtual server (mail on real server changes).
     pub alert: bool,
     pub reals: Vec<Real>,
+    /// `quorum`, `hysteresis`, `quorum_up`, `quorum_down` when they differ from ldirectord's
+    /// rule (`director.conf`).
+    pub quorum: Option<Quorum>,
+    /// The checkers after the first one of every real server (`director.conf`'s
+    /// `[[service.check]]`).
+    pub further: Vec<Further>,
+}
+
+/// A further checker of each real server of a virtual service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Further {
+    /// Where it was read (`FILE:LINE`, of the first real server's).
+    pub origin: String,
+    pub check: Check,
+    pub port: Option<u16>,
+    /// Milliseconds.
+    pub timeout_ms: u64,
 }
 
 /// One `real=` line.

@@ -1,5 +1,5 @@
 //! [`Model`] -> the text of each file, in the formats Heartbeat and ldirectord read (nothing
-//! director-only goes into them).
+//! director-only goes into them), and `director.conf` for what only director reads.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -24,10 +24,20 @@ pub fn render(model: &Model, tree: &Tree) -> Vec<OutFile> {
     for f in &model.ldirectord {
         out.push(file(&f.name, ldirectord(f, &header), 0o644));
     }
-    if let Some(pair) = &model.pair {
-        if let Some(text) = director_conf(pair, &model.ldirectord, &header) {
-            out.push(file("director.conf", text, 0o644));
-        }
+    // director.conf: the pair's tracks, notify commands and failback hold, then what the
+    // ldirectord files cannot say; written when there is any.
+    let pair = model
+        .pair
+        .as_ref()
+        .and_then(|p| pair_tables(p, &model.ldirectord));
+    let services = service_tables(&model.ldirectord);
+    if pair.is_some() || services.is_some() {
+        let text = format!(
+            "{header}{}{}",
+            pair.unwrap_or_default(),
+            services.unwrap_or_default()
+        );
+        out.push(file("director.conf", text, 0o644));
     }
     out
 }
@@ -192,6 +202,7 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
                 request,
                 receive,
                 virtualhost,
+                ..
             } => {
                 t.push_str("\tchecktype=negotiate\n");
                 let _ = writeln!(t, "\tservice={service}");
@@ -221,21 +232,121 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
     t
 }
 
-fn host(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v) => v.to_string(),
-        IpAddr::V6(v) => format!("[{v}]"),
+/// `director.conf`: a `[[service]]` table for each virtual service that needs what ldirectord
+/// cannot say (keepalived's quorum, its url blocks); `None` when none does.
+/// The `[[service]]` tables: what director adds to the ldirectord files' virtual services
+/// (quorum, url pages, further checks); `None` when no virtual service needs one.
+fn service_tables(files: &[LdFile]) -> Option<String> {
+    let mut t = String::from(
+        "\n# What director adds to the ldirectord files: keepalived's quorum and url blocks\n\
+         # (docs/director-conf.md). ldirectord does not read this file.\n",
+    );
+    let mut any = false;
+    for f in files {
+        for v in &f.virtuals {
+            let pages = match &v.check {
+                Check::Negotiate { pages, .. } => pages.as_slice(),
+                _ => &[],
+            };
+            if pages.is_empty() && v.quorum.is_none() && v.further.is_empty() {
+                continue;
+            }
+            any = true;
+            let origin = v
+                .quorum
+                .as_ref()
+                .map(|q| q.origin.as_str())
+                .filter(|o| !o.is_empty())
+                .unwrap_or(&v.origin);
+            let _ = writeln!(t, "\n# {origin}\n[[service]]");
+            let _ = writeln!(t, "file = {}", toml_str(&f.name));
+            let _ = match v.addr {
+                VAddr::Ip(ip, port) => writeln!(
+                    t,
+                    "virtual = {}\nprotocol = \"{}\"",
+                    toml_str(&hostport(ip, port)),
+                    if v.udp { "udp" } else { "tcp" }
+                ),
+                VAddr::Fwmark { mark, .. } => writeln!(t, "virtual = \"{mark}\""),
+            };
+            if let Some(q) = &v.quorum {
+                let _ = writeln!(t, "quorum = {}\nhysteresis = {}", q.quorum, q.hysteresis);
+                for (key, words) in [("quorum_up", &q.up), ("quorum_down", &q.down)] {
+                    if let Some(words) = words {
+                        let line: Vec<String> = words.iter().map(|w| sh_word(w)).collect();
+                        let _ = writeln!(t, "{key} = {}", toml_str(&line.join(" ")));
+                    }
+                }
+            }
+            pages_toml(&mut t, pages, "service.url");
+            for k in &v.further {
+                let _ = writeln!(t, "\n# {}\n[[service.check]]", k.origin);
+                let pages = match &k.check {
+                    Check::Connect => {
+                        t.push_str("checktype = \"connect\"\n");
+                        &[][..]
+                    }
+                    Check::Ping => {
+                        t.push_str("checktype = \"ping\"\n");
+                        &[][..]
+                    }
+                    Check::External(cmd) => {
+                        let _ =
+                            writeln!(t, "checktype = \"external\"\ncommand = {}", toml_str(cmd));
+                        &[][..]
+                    }
+                    Check::Negotiate {
+                        service,
+                        request,
+                        receive,
+                        pages,
+                        ..
+                    } => {
+                        let _ = writeln!(t, "checktype = \"negotiate\"\nservice = \"{service}\"");
+                        if let Some(r) = request {
+                            let _ = writeln!(t, "request = {}", toml_str(r));
+                        }
+                        if let Some(r) = receive {
+                            let _ = writeln!(t, "receive = {}", toml_str(r));
+                        }
+                        pages.as_slice()
+                    }
+                    Check::On => &[][..],
+                };
+                if let Some(p) = k.port {
+                    let _ = writeln!(t, "port = {p}");
+                }
+                let timeout = std::time::Duration::from_millis(k.timeout_ms);
+                let _ = writeln!(
+                    t,
+                    "timeout = \"{}\"",
+                    failover::config::settings::words(timeout)
+                );
+                pages_toml(&mut t, pages, "service.check.url");
+            }
+        }
+    }
+    any.then_some(t)
+}
+
+/// The `[[TABLE]]` of each page.
+fn pages_toml(t: &mut String, pages: &[Page], table: &str) {
+    for p in pages {
+        let _ = writeln!(t, "\n# {}\n[[{table}]]", p.origin);
+        let _ = writeln!(t, "path = {}", toml_str(&p.path));
+        if let Some(codes) = &p.status_code {
+            let _ = writeln!(t, "status_code = {}", toml_str(codes));
+        }
+        if let Some(d) = &p.digest {
+            let _ = writeln!(t, "digest = {}", toml_str(d));
+        }
     }
 }
 
-fn hostport(ip: IpAddr, port: u16) -> String {
-    format!("{}:{port}", host(ip))
-}
-
 /// A TOML basic string.
-fn toml_str(v: &str) -> String {
+fn toml_str(s: &str) -> String {
     let mut out = String::from("\"");
-    for c in v.chars() {
+    for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -249,6 +360,29 @@ fn toml_str(v: &str) -> String {
     out
 }
 
+fn host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v) => v.to_string(),
+        IpAddr::V6(v) => format!("[{v}]"),
+    }
+}
+
+fn hostport(ip: IpAddr, port: u16) -> String {
+    format!("{}:{port}", host(ip))
+}
+
+/// One word for sh: single-quoted unless it is plainly safe.
+pub(super) fn sh_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
 /// A director.conf duration.
 fn duration(ms: u64) -> String {
     if ms.is_multiple_of(1000) {
@@ -258,9 +392,9 @@ fn duration(ms: u64) -> String {
     }
 }
 
-/// director.conf: keepalived's tracks, notify scripts and preempt_delay (`None`: none).
-fn director_conf(p: &Pair, files: &[LdFile], header: &str) -> Option<String> {
-    let mut t = header.to_string();
+/// The pair's tables: `[track]`, `[[notify]]`, `[failback]`; `None` when it has none.
+fn pair_tables(p: &Pair, files: &[LdFile]) -> Option<String> {
+    let mut t = String::new();
     let mut any = false;
     for tr in &p.tracks {
         any = true;

@@ -316,7 +316,17 @@ virtual_server 192.0.2.10 80 {
 fn a_virtual_server_becomes_a_virtual_block() {
     let i = run(VS);
     assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
-    assert!(i.files.iter().all(|f| f.name == "ldirectord.cf"));
+    let names: Vec<&str> = i.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["ldirectord.cf", "director.conf"]);
+    // keepalived's quorum counts weights: a weight-0 real that is up leaves the service on
+    // its sorry server, where ldirectord's rule would not. director.conf says keepalived's.
+    assert!(
+        file(&i, "director.conf").contains(
+            "virtual = \"192.0.2.10:80\"\nprotocol = \"tcp\"\nquorum = 1\nhysteresis = 0\n"
+        ),
+        "{}",
+        file(&i, "director.conf")
+    );
     assert_eq!(
         lines(file(&i, "ldirectord.cf")),
         [
@@ -478,26 +488,39 @@ virtual_server 192.0.2.10 80 {
         has("keepalived.conf:3: not carried over: enable_script_security in global_defs"),
         "{n:#?}"
     );
-    assert!(
-        has("keepalived.conf:7: not carried over: quorum 2"),
-        "{n:#?}"
+    // quorum, status codes, digests and a second url are carried, into director.conf.
+    for gone in ["quorum", "status_code", "digest", "a second url"] {
+        assert!(
+            !n.iter()
+                .any(|l| l.contains(&format!("not carried over: {gone}"))),
+            "{gone}: {n:#?}"
+        );
+    }
+    assert_eq!(
+        lines(file(&i, "director.conf"))
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>(),
+        [
+            "[[service]]",
+            "file = \"ldirectord.cf\"",
+            "virtual = \"192.0.2.10:80\"",
+            "protocol = \"tcp\"",
+            "quorum = 2",
+            "hysteresis = 0",
+            "[[service.url]]",
+            "path = \"/health\"",
+            "status_code = \"200\"",
+            "digest = \"9b3a0c85a887a256d6939da88aabd8cd\"",
+            "[[service.url]]",
+            "path = \"/other\"",
+            // The second checker: a further check of the real server (up when both pass).
+            "[[service.check]]",
+            "checktype = \"connect\"",
+            "timeout = \"5s\"",
+        ]
     );
-    assert!(
-        has("keepalived.conf:12: not carried over: status_code 200"),
-        "{n:#?}"
-    );
-    assert!(
-        has("keepalived.conf:13: not carried over: digest"),
-        "{n:#?}"
-    );
-    assert!(
-        has("keepalived.conf:15: not carried over: a second url"),
-        "{n:#?}"
-    );
-    assert!(
-        has("keepalived.conf:19: not carried over: virtual_server 192.0.2.10 80: a second checker"),
-        "{n:#?}"
-    );
+    assert!(!n.iter().any(|l| l.contains("checker")), "{n:#?}");
     assert!(
         has("keepalived.conf:21: not carried over: notify_down /bin/alert"),
         "{n:#?}"
@@ -705,6 +728,12 @@ fn soup() -> impl Strategy<Value = String> {
             "unicast_peer",
             "nopreempt",
             "misc_path",
+            "quorum",
+            "hysteresis",
+            "quorum_up",
+            "digest",
+            "d5d2ff66a8f30775df81b68c7ab2f9a4",
+            "200-299 302",
         ])
         .prop_map(str::to_string),
         "[ -~]{0,6}",
@@ -741,6 +770,10 @@ proptest! {
                 }
                 name if name.starts_with("resource.d/") => {
                     prop_assert!(f.text.starts_with("#!/bin/sh\n"));
+                }
+                "director.conf" => {
+                    failover::config::settings::parse(Path::new("director.conf"), &f.text)
+                        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", f.text)))?;
                 }
                 name => {
                     crate::config::ldirectord::parse(&f.text, name, &resolver)
@@ -933,4 +966,87 @@ fn preempt_delay_with_nopreempt_and_different_delays_are_reported() {
         "{n:#?}"
     );
     assert!(file(&i, "director.conf").contains("[failback]\nhold = \"20s\"\n"));
+}
+
+#[test]
+fn further_checkers_go_to_director_conf_when_every_real_server_has_them() {
+    let real = |last: u8, further: &str| {
+        format!(
+            "    real_server 192.0.2.{last} 80 {{\n        HTTP_GET {{\n            url {{\n                \
+             path /\n            }}\n        }}\n{further}    }}\n"
+        )
+    };
+    let further = "        TCP_CHECK {\n            connect_port 8443\n            connect_timeout 2\n        \
+                   }\n        MISC_CHECK {\n            misc_path /usr/local/bin/db-ok\n        }\n";
+    let vs =
+        |reals: String| format!("virtual_server 192.0.2.10 80 {{\n    lb_algo rr\n{reals}}}\n");
+    let text = &vs(real(21, further) + &real(22, further));
+    let i = run(text);
+    let conf = file(&i, "director.conf");
+    assert!(
+        conf.contains(
+            "[[service.check]]\nchecktype = \"connect\"\nport = 8443\ntimeout = \"2s\"\n"
+        ),
+        "{conf}"
+    );
+    assert!(
+        conf.contains(
+            "[[service.check]]\nchecktype = \"external\"\ncommand = \"/usr/local/bin/db-ok\"\n"
+        ),
+        "{conf}"
+    );
+    // The MISC_CHECK's retry (0) is not the HTTP_GET's (1): said once, at the checker.
+    assert!(
+        notes(&i).iter().any(|n| n.starts_with(
+            "keepalived.conf:13: note: virtual_server 192.0.2.10 80: director counts the failures"
+        )),
+        "{:#?}",
+        notes(&i)
+    );
+    // One real server without the further checkers: they are reported, not run.
+    let uneven = vs(real(21, "") + &real(22, further));
+    let i = run(&uneven);
+    assert!(i.files.iter().all(|f| f.name != "director.conf"));
+    let n = notes(&i);
+    assert!(
+        n.iter()
+            .any(|l| l.contains("a further checker that the other real servers do not all have")),
+        "{n:#?}"
+    );
+    assert_eq!(i.exit_code(), EXIT_INCOMPLETE);
+}
+
+#[test]
+fn a_groups_quorum_is_one_table_per_member_and_says_so() {
+    let text = "\
+virtual_server_group WEB {
+    192.0.2.1-2 80
+    fwmark 7
+}
+virtual_server group WEB {
+    lb_algo rr
+    quorum 2
+    quorum_up \"/bin/vip up\"
+    real_server 10.0.0.1 80 {
+        weight 2
+    }
+}
+";
+    let i = run(text);
+    let conf = file(&i, "director.conf");
+    for member in [
+        "virtual = \"192.0.2.1:80\"\nprotocol = \"tcp\"\nquorum = 2\nhysteresis = 0\nquorum_up = \"/bin/vip up\"\n",
+        "virtual = \"192.0.2.2:80\"",
+        "virtual = \"7\"\nquorum = 2",
+    ] {
+        assert!(conf.contains(member), "{member} not in\n{conf}");
+    }
+    assert!(
+        notes(&i)
+            .iter()
+            .any(|n| n.contains("quorum_up and quorum_down run once per service")),
+        "{:#?}",
+        notes(&i)
+    );
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
 }

@@ -632,3 +632,145 @@ proptest! {
         }
     }
 }
+
+/// A service with `director.conf`'s quorum 3 over weights 1, 3 and 1, and a fallback.
+const QUORUM: &str = "\
+checkinterval=2
+quiescent=no
+virtual=192.0.2.132:80
+\treal=198.51.100.1:80 gate 1
+\treal=198.51.100.2:80 gate 3
+\treal=198.51.100.3:80 gate 1
+\tfallback=127.0.0.1:80 gate
+\tfallbackcommand=/bin/fb
+\tservice=http
+\tscheduler=rr
+";
+
+fn start_with_quorum(quorum: u32, hysteresis: u32, now: Instant) -> Harness {
+    let mut l = loaded(QUORUM);
+    l.config.virtuals[0].director = failover::config::settings::ServiceExtra {
+        quorum: Some(super::super::quorum::Quorum { quorum, hysteresis }),
+        quorum_up: Some("/bin/up".into()),
+        quorum_down: Some("/bin/down".into()),
+        ..Default::default()
+    };
+    let (core, effects) = Core::start(options(), l, now);
+    let mut h = Harness {
+        core,
+        ipvs: MemoryIpvs::new(),
+        text: QUORUM.to_string(),
+        done: Vec::new(),
+        last_weight: HashMap::new(),
+    };
+    h.carry_out(effects, now);
+    h
+}
+
+fn dests(h: &mut Harness) -> Vec<(String, u32)> {
+    h.kernel()
+        .services
+        .values()
+        .flat_map(|c| c.dests.values())
+        .map(|d| (d.addr.to_string(), d.weight))
+        .collect()
+}
+
+fn commands(out: &[Effect]) -> Vec<String> {
+    out.iter()
+        .filter_map(|e| match e {
+            Effect::Fallback { line, .. } => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_quorum_brings_the_fallback_in_place_of_every_real_and_runs_quorum_down() {
+    let t0 = Instant::now();
+    let mut h = start_with_quorum(3, 0, t0);
+    let (a, b, c) = (key(&h.core, 0, 0), key(&h.core, 0, 1), key(&h.core, 0, 2));
+    // 1 of 3, the others unchecked: undecided, the real is added as ldirectord would.
+    let out = h.step(Event::Health(vec![health(a, true, t0)]), t0);
+    assert!(commands(&out).is_empty(), "{out:?}");
+    assert_eq!(dests(&mut h), [("198.51.100.1".to_string(), 1)]);
+    // 1 + 3 reaches 3: up.
+    let out = h.step(Event::Health(vec![health(b, true, t0)]), t0);
+    assert!(logged(&out)
+        .contains(&"Starting with quorum up 3+0=3 <= 4 for VS tcp:192.0.2.132:80".to_string()));
+    assert_eq!(
+        commands(&out),
+        ["/bin/up", "/bin/fb stop 192.0.2.132:80 tcp"]
+    );
+    h.step(Event::Health(vec![health(c, true, t0)]), t0);
+    assert_eq!(dests(&mut h).len(), 3);
+    // b goes: 2 < 3, two reals are still up but the quorum is lost: the fallback alone.
+    let out = h.step(Event::Health(vec![health(b, false, t0)]), t0);
+    assert!(logged(&out).contains(&"Lost quorum 3-0=3 > 2 for VS tcp:192.0.2.132:80".to_string()));
+    assert_eq!(
+        commands(&out),
+        ["/bin/down", "/bin/fb start 192.0.2.132:80 tcp"]
+    );
+    assert_eq!(dests(&mut h), [("127.0.0.1".to_string(), 1)]);
+    // b back: the fallback goes, the up reals return.
+    let out = h.step(Event::Health(vec![health(b, true, t0)]), t0);
+    assert!(
+        logged(&out).contains(&"Gained quorum 3+0=3 <= 5 for VS tcp:192.0.2.132:80".to_string())
+    );
+    assert_eq!(
+        commands(&out),
+        ["/bin/up", "/bin/fb stop 192.0.2.132:80 tcp"]
+    );
+    assert_eq!(
+        dests(&mut h),
+        [
+            ("198.51.100.1".to_string(), 1),
+            ("198.51.100.2".to_string(), 3),
+            ("198.51.100.3".to_string(), 1)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn hysteresis_keeps_the_quorum_between_its_thresholds() {
+    let t0 = Instant::now();
+    // quorum 3, hysteresis 1: gained at 4, lost below 2.
+    let mut h = start_with_quorum(3, 1, t0);
+    let (a, b, c) = (key(&h.core, 0, 0), key(&h.core, 0, 1), key(&h.core, 0, 2));
+    let out = h.step(
+        Event::Health(vec![
+            health(a, true, t0),
+            health(b, false, t0),
+            health(c, true, t0),
+        ]),
+        t0,
+    );
+    // Every verdict is in and 2 < 4: it starts down, on the fallback.
+    assert_eq!(
+        commands(&out),
+        ["/bin/down", "/bin/fb start 192.0.2.132:80 tcp"]
+    );
+    assert_eq!(dests(&mut h), [("127.0.0.1".to_string(), 1)]);
+    let out = h.step(Event::Health(vec![health(b, true, t0)]), t0);
+    assert_eq!(
+        commands(&out),
+        ["/bin/up", "/bin/fb stop 192.0.2.132:80 tcp"]
+    );
+    // 5 -> 2: still at least 3 - 1, the quorum holds.
+    let out = h.step(Event::Health(vec![health(b, false, t0)]), t0);
+    assert!(commands(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        dests(&mut h),
+        [
+            ("198.51.100.1".to_string(), 1),
+            ("198.51.100.3".to_string(), 1)
+        ]
+    );
+    // 2 -> 1: lost.
+    let out = h.step(Event::Health(vec![health(c, false, t0)]), t0);
+    assert_eq!(
+        commands(&out),
+        ["/bin/down", "/bin/fb start 192.0.2.132:80 tcp"]
+    );
+    assert_eq!(dests(&mut h), [("127.0.0.1".to_string(), 1)]);
+}

@@ -55,14 +55,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(bad)
 }
 
-/// 1-based line of byte offset `at` in `text`.
+/// 1-based line of byte offset `at` in `text`; the end of a text that ends with a newline
+/// (where TOML reports what is missing at the end) is its last line.
 pub(super) fn line_of(text: &str, at: usize) -> usize {
-    text.get(..at)
+    let line = text
+        .get(..at)
         .unwrap_or(text)
         .bytes()
         .filter(|b| *b == b'\n')
         .count()
-        + 1
+        + 1;
+    line.min(text.lines().count().max(1))
 }
 
 /// A duration in the file's own words (`10min`, `2s`, `500ms`).

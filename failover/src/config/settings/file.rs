@@ -11,6 +11,7 @@ use super::failback::{failback_section, RawFailback};
 use super::monitor::{monitor_section, RawMonitor};
 use super::notify::{notify_section, RawNotify};
 use super::peer::RawPeer;
+use super::service::{service_tables, RawService, Service};
 use super::sync::{sync_section, RawSync};
 use super::track::{track_section, RawTrack};
 use super::{Announce, Failback, Monitor, Notify, Peer, Sync, Track};
@@ -33,6 +34,8 @@ pub struct Settings {
     pub notify: Vec<Notify>,
     /// `[failback]`: the hold before a group goes back to its preferred node.
     pub failback: Failback,
+    /// `[[service]]`: what director adds to virtual services of the ldirectord files.
+    pub services: Vec<Service>,
 }
 
 /// The file as written: every key optional, spans kept for the value checks.
@@ -46,6 +49,8 @@ struct RawSettings {
     track: Option<RawTrack>,
     notify: Option<Vec<Spanned<RawNotify>>>,
     failback: Option<RawFailback>,
+    #[serde(default)]
+    service: Vec<RawService>,
 }
 
 /// Parses `director.conf` (`file` is only for messages).
@@ -86,5 +91,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
     if let Some(raw) = raw.failback {
         settings.failback = failback_section(raw, text, &mut c);
     }
+    settings.services = service_tables(raw.service, text, &mut c);
     c.finish(settings)
 }

@@ -32,6 +32,10 @@
 //!
 //! [failback]
 //! hold = "30s"
+//! [[service]]
+//! file = "www.cf"
+//! virtual = "192.0.2.132:80"
+//! quorum = 2
 //! ```
 //!
 //! Durations are strings with a unit: `ms`, `s`, `min`, `h` (`"500ms"`, `"2s"`, `"10min"`).
@@ -46,6 +50,7 @@ mod file;
 mod monitor;
 mod notify;
 mod peer;
+mod service;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -58,6 +63,7 @@ pub use file::{parse, Settings};
 pub use monitor::Monitor;
 pub use notify::Notify;
 pub use peer::{Peer, Protocol};
+pub use service::{ExtraCheck, Quorum, Service, ServiceExtra, ServiceProtocol, Target};
 pub use sync::{Sync, MAX_CATCH_UP};
 pub use track::{Probe, Track, MAX_WEIGHT};
 

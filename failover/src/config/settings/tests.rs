@@ -365,3 +365,145 @@ fn errors_name_lines_of_the_file() {
         assert!(e.diagnostics.iter().all(|d| d.line <= lines.max(1)), "{e}");
     }
 }
+#[test]
+fn service_tables_are_read() {
+    let s = parsed(
+        "[[service]]\nfile = \"www.cf\"\nvirtual = \"192.0.2.132:80\"\nquorum = 3\nhysteresis = 1\n\
+         quorum_up = \"/bin/up\"\nquorum_down = \"/bin/down\"\n\
+         [[service.url]]\npath = \"/a\"\nstatus_code = \"200-299 302\"\n\
+         digest = \"D5D2FF66A8F30775DF81B68C7AB2F9A4\"\n\
+         [[service.url]]\npath = \"/b\"\nstatus_code = 204\n\
+         [[service]]\nfile = \"dns\"\nvirtual = \"[2001:db8::1]:53\"\nprotocol = \"udp\"\nhysteresis = 2\n\
+         [[service]]\nfile = \"mail\"\nvirtual = \"7\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.services.len(), 3);
+    let www = &s.services[0];
+    assert_eq!((www.line, www.file.as_str()), (3, "www.cf"));
+    assert_eq!(www.target, Target::Addr("192.0.2.132:80".parse().unwrap()));
+    assert_eq!(
+        www.extra.quorum,
+        Some(Quorum {
+            quorum: 3,
+            hysteresis: 1
+        })
+    );
+    assert_eq!(www.extra.quorum_up.as_deref(), Some("/bin/up"));
+    assert_eq!(www.extra.quorum_down.as_deref(), Some("/bin/down"));
+    let pages: Vec<String> = www
+        .extra
+        .pages
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {:?}",
+                p.path,
+                p.status,
+                p.digest.map(|d| d.to_string())
+            )
+        })
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            "/a 200-299 302 Some(\"d5d2ff66a8f30775df81b68c7ab2f9a4\")",
+            "/b 204 None"
+        ]
+    );
+    let dns = &s.services[1];
+    assert_eq!(dns.protocol, Some(ServiceProtocol::Udp));
+    // Any quorum key sets keepalived's defaults for the others.
+    assert_eq!(
+        dns.extra.quorum,
+        Some(Quorum {
+            quorum: 1,
+            hysteresis: 2
+        })
+    );
+    assert_eq!(s.services[2].target, Target::Fwmark(7));
+    assert_eq!(s.services[2].extra, ServiceExtra::default());
+}
+
+#[test]
+fn service_table_errors_name_their_line() {
+    let e = parsed(
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1\"\n\
+         [[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\nquorum = 0\nquorum_up = \" \"\n\
+         [[service.url]]\npath = \"/\"\nstatus_code = \"700\"\n\
+         [[service.url]]\npath = \"/\"\ndigest = \"abc\"\n\
+         [[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n",
+    )
+    .unwrap_err();
+    for want in [
+        "director.conf:3: service: virtual \"192.0.2.1\" is neither",
+        "director.conf:7: service: quorum must be at least 1",
+        "director.conf:8: service: quorum_up is empty",
+        "director.conf:11: service: status code 700",
+        "director.conf:14: service: digest abc",
+        "director.conf:17: service: www 192.0.2.1:80 is already set at line 6",
+    ] {
+        assert!(e.contains(want), "{want} not in:\n{e}");
+    }
+    let e = parsed("[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\nweight = 2\n")
+        .unwrap_err();
+    assert!(e.starts_with("director.conf:"), "{e}");
+    assert!(e.contains("unknown field `weight`"), "{e}");
+    let e = parsed("[[service]]\nvirtual = \"192.0.2.1:80\"\n").unwrap_err();
+    assert!(e.contains("missing field `file`"), "{e}");
+}
+
+#[test]
+fn further_checks_of_a_service_are_read_and_checked() {
+    let s = parsed(
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n\
+         [[service.check]]\nchecktype = \"connect\"\nport = 8080\ntimeout = \"3s\"\n\
+         [[service.check]]\nchecktype = \"negotiate\"\nservice = \"https\"\nport = 443\n\
+         [[service.check.url]]\npath = \"/health\"\nstatus_code = 200\n\
+         [[service.check]]\nchecktype = \"external\"\ncommand = \"/usr/local/bin/ok\"\n",
+    )
+    .unwrap();
+    let checks = &s.services[0].extra.checks;
+    assert_eq!(checks.len(), 3);
+    assert_eq!(checks[0].checktype, healthcheck::spec::CheckType::Connect);
+    assert_eq!(
+        (checks[0].port, checks[0].timeout),
+        (Some(8080), Some(Duration::from_secs(3)))
+    );
+    assert_eq!(checks[1].service, Some(healthcheck::spec::Service::Https));
+    assert_eq!(checks[1].pages[0].path, "/health");
+    assert_eq!(
+        checks[2].checktype,
+        healthcheck::spec::CheckType::External {
+            cmd: "/usr/local/bin/ok".into()
+        }
+    );
+    let e = parsed(
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n\
+         [[service.check]]\nchecktype = \"negotiate\"\n\
+         [[service.check]]\nchecktype = \"external\"\n\
+         [[service.check]]\nchecktype = \"tcp\"\n\
+         [[service.check]]\nchecktype = \"negotiate\"\nservice = \"gopher\"\n\
+         [[service.check]]\nchecktype = \"connect\"\n[[service.check.url]]\npath = \"/\"\n",
+    )
+    .unwrap_err();
+    for want in [
+        "director.conf:5: service: check: a negotiate check needs its service",
+        "director.conf:7: service: check: an external check needs its command",
+        "director.conf:9: service: check: checktype \"tcp\"",
+        "director.conf:12: service: check: unknown service \"gopher\"",
+        "director.conf:14: service: check: url is for a negotiate check of http or https",
+    ] {
+        assert!(e.contains(want), "{want} not in:\n{e}");
+    }
+}
+
+#[test]
+fn an_error_at_the_end_of_the_file_names_its_last_line() {
+    // A fuzzer's find (tests/fuzz director_conf): TOML reports this one past the last newline.
+    let data = include_bytes!("testdata/error-at-the-end");
+    let text = String::from_utf8_lossy(data);
+    let e = parse(Path::new("director.conf"), &text).unwrap_err();
+    let last = text.lines().count();
+    assert!(e.diagnostics.iter().all(|d| d.line <= last), "{e}");
+    assert_eq!(e.diagnostics[0].line, last, "{e}");
+}

@@ -496,5 +496,6 @@ fn service(
         monitorfile: b.monitorfile,
         servicename: b.servicename,
         comment: b.comment,
+        director: Default::default(),
     }
 }

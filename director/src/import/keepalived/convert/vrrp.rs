@@ -1,5 +1,6 @@
 //! vrrp_instance and vrrp_sync_group -> the pair: ha.cf, authkeys, haresources groups.
 
+use crate::import::keepalived::render::sh_word;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -90,18 +91,6 @@ fn notify(cx: &mut Ctx<'_>, c: &Stmt, context: &str, kind: &str, n: &mut NotifyT
                 ),
             );
         }
-    }
-}
-
-/// One word for sh: single-quoted unless it is plainly safe.
-fn sh_word(w: &str) -> String {
-    let plain = !w.is_empty()
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c));
-    if plain {
-        w.to_string()
-    } else {
-        format!("'{}'", w.replace('\'', "'\\''"))
     }
 }
 

@@ -152,42 +152,22 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
     }
     let check = match kind {
         "HTTP_GET" | "SSL_GET" => {
-            let mut request = None;
-            for (k, u) in urls.iter().enumerate() {
-                if k > 0 {
-                    cx.not_carried(
-                        u.loc,
-                        format!("a second url in {kind}: ldirectord checks one request per virtual service"),
-                    );
-                    continue;
+            let mut pages = Vec::new();
+            for u in &urls {
+                if let Some(p) = page(cx, u, kind, &mut d) {
+                    pages.push(p);
                 }
-                for c in u.children() {
-                    match c.key() {
-                        "path" => request = cx.word(c).map(str::to_string),
-                        "status_code" => {
-                            let codes = c.args().join(" ");
-                            if codes != "200-299" {
-                                cx.not_carried(
-                                    c.loc,
-                                    format!(
-                                        "status_code {codes} in {kind}: director's http check \
-                                         accepts any 2xx status (keepalived's default, 200-299)"
-                                    ),
-                                );
-                            }
-                        }
-                        "digest" => cx.not_carried(
-                            c.loc,
-                            format!(
-                                "digest {} in {kind}: director's http check compares no MD5 of the \
-                                 page (a receive= pattern can match its content instead)",
-                                c.args().join(" ")
-                            ),
-                        ),
-                        "virtualhost" => d.virtualhost = cx.word(c).map(str::to_string),
-                        _ => cx.unsupported(c, &format!("{kind} url"), ""),
-                    }
-                }
+            }
+            // ldirectord's request= holds the first path (what a rollback to ldirectord
+            // checks); director.conf's pages say the rest whenever request= alone would not:
+            // status codes, a digest, a second url.
+            let request = pages.first().map(|p| p.path.clone());
+            let plain = pages.len() == 1
+                && pages
+                    .iter()
+                    .all(|p| p.digest.is_none() && p.status_code.is_none());
+            if plain {
+                pages.clear();
             }
             if kind == "SSL_GET" {
                 cx.not_carried(
@@ -202,6 +182,7 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
                 request,
                 receive: None,
                 virtualhost: d.virtualhost.clone(),
+                pages,
             }
         }
         "TCP_CHECK" => Check::Connect,
@@ -211,6 +192,7 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
             request: None,
             receive: None,
             virtualhost: None,
+            pages: Vec::new(),
         },
         "DNS_CHECK" => {
             if dns_type == "A" {
@@ -219,6 +201,7 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
                     request: Some(dns_name),
                     receive: Some(".".to_string()),
                     virtualhost: None,
+                    pages: Vec::new(),
                 }
             } else {
                 cx.not_carried(
@@ -276,6 +259,52 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
     })
 }
 
+/// One url block: its path, status codes and digest (checked as director.conf will read
+/// them); a `virtualhost` in it sets the checker's.
+fn page(cx: &mut Ctx<'_>, u: &Stmt, kind: &str, d: &mut CheckerDefaults) -> Option<Page> {
+    let mut path = None;
+    let mut status_code = None;
+    let mut digest = None;
+    let mut fine = true;
+    for c in u.children() {
+        match c.key() {
+            "path" => path = cx.word(c).map(str::to_string),
+            "status_code" => {
+                let codes = c.args().join(" ");
+                match healthcheck::page::StatusCodes::parse(&codes) {
+                    // keepalived's default needs no words.
+                    Ok(s) if s == healthcheck::page::StatusCodes::default() => {}
+                    Ok(s) => status_code = Some(s.to_string()),
+                    Err(e) => {
+                        cx.error(c.loc, format!("status_code in {kind}: {e}"));
+                        fine = false;
+                    }
+                }
+            }
+            "digest" => match cx.one(c).map(healthcheck::page::PageDigest::parse) {
+                Some(Ok(sum)) => digest = Some(sum.to_string()),
+                Some(Err(e)) => {
+                    cx.error(c.loc, format!("{e} in {kind}"));
+                    fine = false;
+                }
+                None => fine = false,
+            },
+            "virtualhost" => d.virtualhost = cx.word(c).map(str::to_string),
+            _ => cx.unsupported(c, &format!("{kind} url"), ""),
+        }
+    }
+    let Some(path) = path else {
+        cx.error(u.loc, format!("url without path in {kind}"));
+        return None;
+    };
+    fine.then(|| Page {
+        origin: format!("{}:{}", cx.file(u.loc), u.loc.line),
+        path,
+        status_code,
+        digest,
+    })
+}
+
 type CheckOf = (Check, Option<u16>, u32, u32, u32);
 
 /// The one check of a virtual service: the first checker of its real servers; whatever
@@ -311,15 +340,6 @@ pub(super) fn check_of(
             ),
             Some(_) => {}
         }
-        for extra in r.checkers.iter().skip(1) {
-            cx.not_carried(
-                extra.loc,
-                format!(
-                    "{context}: a second checker for one real server (keepalived wants all to \
-                     pass; director runs the first)"
-                ),
-            );
-        }
     }
     (
         first.check.clone(),
@@ -328,6 +348,58 @@ pub(super) fn check_of(
         first.retry + 1,
         interval,
     )
+}
+
+/// The checkers after the first one, when every real server has the same ones (director runs
+/// them as further checks of each real: up when all pass); otherwise each is reported.
+pub(super) fn further_of(cx: &mut Ctx<'_>, context: &str, reals: &[RealServer]) -> Vec<Further> {
+    let Some(model) = reals
+        .first()
+        .map(|r| r.checkers.get(1..).unwrap_or_default())
+    else {
+        return Vec::new();
+    };
+    let alike = reals.iter().all(|r| {
+        let rest = r.checkers.get(1..).unwrap_or_default();
+        rest.len() == model.len() && rest.iter().zip(model).all(|(a, b)| same_check(a, b))
+    });
+    if !alike {
+        for r in reals {
+            for extra in r.checkers.iter().skip(1) {
+                cx.not_carried(
+                    extra.loc,
+                    format!(
+                        "{context}: a further checker that the other real servers do not all \
+                         have (director runs the same further checks on every real server of \
+                         a virtual service; this one runs the first)"
+                    ),
+                );
+            }
+        }
+        return Vec::new();
+    }
+    let first = reals.iter().find_map(|r| r.checkers.first());
+    model
+        .iter()
+        .filter(|k| k.check != Check::On)
+        .map(|k| {
+            if first.is_some_and(|f| f.retry != k.retry || f.delay_loop != k.delay_loop) {
+                cx.note(
+                    k.loc,
+                    format!(
+                        "{context}: director counts the failures of a real server's checks \
+                         together, with the first checker's retry and delay_loop"
+                    ),
+                );
+            }
+            Further {
+                origin: format!("{}:{}", cx.file(k.loc), k.loc.line),
+                check: k.check.clone(),
+                port: k.port,
+                timeout_ms: (k.timeout * 1000.0).ceil().max(1.0) as u64,
+            }
+        })
+        .collect()
 }
 
 fn same_check(a: &Checker, b: &Checker) -> bool {

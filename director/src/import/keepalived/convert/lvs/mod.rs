@@ -13,7 +13,7 @@ mod checks;
 #[cfg(test)]
 pub use addresses::range;
 use addresses::vs_addresses;
-use checks::{check_of, real_server};
+use checks::{check_of, further_of, real_server};
 
 /// The most addresses one group range may expand to.
 pub const MAX_RANGE: u32 = 1024;
@@ -83,6 +83,66 @@ fn method(cx: &mut Ctx<'_>, s: &Stmt) -> Option<Method> {
     }
 }
 
+/// The quorum keys of a virtual_server as read, with their lines.
+#[derive(Default)]
+struct QuorumKeys {
+    quorum: Option<(Loc, u32)>,
+    hysteresis: Option<(Loc, u32)>,
+    up: Option<(Loc, Vec<String>)>,
+    down: Option<(Loc, Vec<String>)>,
+}
+
+impl QuorumKeys {
+    /// What director.conf needs: nothing when ldirectord's own rule does the same (quorum 1,
+    /// hysteresis 0, no script, no up real of weight 0 that keepalived would not count).
+    fn into_quorum(self, cx: &Ctx<'_>, zero_weight: bool) -> Option<Quorum> {
+        let quorum = self.quorum.map_or(1, |(_, q)| q);
+        let hysteresis = self.hysteresis.map_or(0, |(_, h)| h);
+        let needed = quorum != 1
+            || hysteresis != 0
+            || self.up.is_some()
+            || self.down.is_some()
+            || zero_weight;
+        let loc = [
+            self.quorum.map(|q| q.0),
+            self.hysteresis.map(|h| h.0),
+            self.up.as_ref().map(|u| u.0),
+            self.down.as_ref().map(|d| d.0),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        needed.then(|| Quorum {
+            origin: loc.map_or_else(String::new, |l| format!("{}:{}", cx.file(l), l.line)),
+            quorum,
+            hysteresis,
+            up: self.up.map(|(_, w)| w),
+            down: self.down.map(|(_, w)| w),
+        })
+    }
+}
+
+/// `quorum_up` / `quorum_down SCRIPT [USER [GROUP]]`: the script's words (keepalived runs it
+/// without a shell); a user and group are reported, director runs it as root.
+fn script(cx: &mut Ctx<'_>, c: &Stmt, context: &str) -> Option<Vec<String>> {
+    let Some((cmd, user_group)) = c.args().split_first() else {
+        cx.error(c.loc, format!("{} needs a script", c.key()));
+        return None;
+    };
+    if !user_group.is_empty() {
+        let key = c.key();
+        cx.not_carried(
+            c.loc,
+            format!("the user and group of {key} in {context}: director runs it as root"),
+        );
+    }
+    let words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+    (!words.is_empty()).then_some(words).or_else(|| {
+        cx.error(c.loc, format!("{} needs a script", c.key()));
+        None
+    })
+}
+
 fn port(cx: &mut Ctx<'_>, loc: Loc, text: &str) -> Option<u16> {
     match text.parse::<u16>() {
         Ok(p) => Some(p),
@@ -119,6 +179,7 @@ pub(super) fn virtual_server(
     let mut reals = Vec::new();
     let mut sctp = false;
     let mut alert = None;
+    let mut quorum = QuorumKeys::default();
     for c in s.children() {
         match c.key() {
             "lb_algo" | "lvs_sched" => match cx.one(c) {
@@ -200,17 +261,25 @@ pub(super) fn virtual_server(
                  so checks are suspended on the other node",
             ),
             "quorum" => {
-                if cx.number::<u32>(c).is_some_and(|q| q != 1) {
-                    cx.unsupported(
-                        c,
-                        &context,
-                        "ldirectord brings the fallback in when no real server is up (quorum 1)",
-                    );
+                if let Some(q) = cx.number::<u32>(c) {
+                    if q == 0 {
+                        cx.error(c.loc, "quorum must be at least 1");
+                    } else {
+                        quorum.quorum = Some((c.loc, q));
+                    }
                 }
             }
             "hysteresis" => {
-                if cx.number::<u32>(c).is_some_and(|h| h != 0) {
-                    cx.unsupported(c, &context, "no hysteresis in ldirectord");
+                if let Some(h) = cx.number::<u32>(c) {
+                    quorum.hysteresis = Some((c.loc, h));
+                }
+            }
+            "quorum_up" | "quorum_down" => {
+                let words = script(cx, c, &context);
+                if c.key() == "quorum_up" {
+                    quorum.up = words.map(|w| (c.loc, w));
+                } else {
+                    quorum.down = words.map(|w| (c.loc, w));
                 }
             }
             "alpha" => cx.note(
@@ -302,6 +371,7 @@ pub(super) fn virtual_server(
         }
     }
     let (check, checkport, timeout, failurecount, interval) = check_of(cx, &context, &reals, &set);
+    let further = further_of(cx, &context, &reals);
     let mut quiescent = set.quiescent;
     if let Some(r) = reals
         .iter()
@@ -340,6 +410,25 @@ pub(super) fn virtual_server(
     let fallback = set
         .sorry
         .map(|(ip, p)| (ip, p, set.sorry_method.unwrap_or(set.method)));
+    // keepalived's quorum counts weights: with its default (1) a weight-0 real that is up
+    // leaves the service on its sorry server, where ldirectord's rule would count it as up.
+    let zero_weight = fallback.is_some() && reals.iter().any(|r| r.real.weight == 0);
+    let quorum = quorum.into_quorum(cx, zero_weight);
+    if addrs.len() > 1
+        && quorum
+            .as_ref()
+            .is_some_and(|q| q.up.is_some() || q.down.is_some())
+    {
+        cx.note(
+            s.loc,
+            format!(
+                "{context}: each of the {} services of the group has its quorum, decided \
+                 alike from the same real servers: quorum_up and quorum_down run once per \
+                 service (keepalived: once for the group)",
+                addrs.len()
+            ),
+        );
+    }
     addrs
         .into_iter()
         .map(|addr| Virtual {
@@ -360,6 +449,8 @@ pub(super) fn virtual_server(
             checkinterval: interval,
             alert: alert.or(mail.checker_alert).or(mail.alert).unwrap_or(false),
             reals: reals.iter().map(|r| r.real.clone()).collect(),
+            quorum: quorum.clone(),
+            further: further.clone(),
         })
         .collect()
 }
