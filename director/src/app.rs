@@ -152,6 +152,7 @@ pub fn check(
                     &mapped.virtuals,
                     &up,
                     &|_| true,
+                    &|_, _| None,
                     &empty,
                     &Default::default(),
                 );

@@ -534,6 +534,7 @@ mod tests {
                     health: "down".into(),
                     weight: Some(0),
                     reason: Some("timed out".into()),
+                    operator: None,
                 }],
             }],
             announce: Some(crate::status::AnnounceStatus {
@@ -624,6 +625,7 @@ mod tests {
                     health: "up".into(),
                     weight: Some(1),
                     reason: None,
+                    operator: None,
                 }],
                 ..Default::default()
             }],

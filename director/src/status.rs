@@ -131,6 +131,10 @@ pub struct RealStatus {
     pub weight: Option<u32>,
     /// Why the last check failed, if it did.
     pub reason: Option<String>,
+    /// What the operator asked (`director real ...`): `draining, 3 connections`, `drained`,
+    /// `disabled`, `weight 5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
 }
 
 impl Status {
@@ -251,10 +255,14 @@ impl Status {
                     .unwrap_or_else(|| "not in table".into());
                 let _ = writeln!(
                     s,
-                    "  real {:<28} {:<8} {}{}",
+                    "  real {:<28} {:<8} {}{}{}",
                     r.address,
                     r.health,
                     weight,
+                    r.operator
+                        .as_deref()
+                        .map(|x| format!(", operator: {x}"))
+                        .unwrap_or_default(),
                     r.reason
                         .as_deref()
                         .map(|x| format!(" ({x})"))
@@ -323,6 +331,7 @@ mod tests {
                     health: "up".into(),
                     weight: Some(1),
                     reason: None,
+                    operator: None,
                 }],
             }],
             announce: Some(AnnounceStatus {

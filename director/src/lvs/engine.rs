@@ -31,6 +31,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use super::operator::Override;
 use crate::ipvs::{
     Change, Dest, DestKey, Forward, Protocol, Service, ServiceConfig, ServiceKey, Table,
 };
@@ -84,10 +85,17 @@ pub fn kernel_dest(service: &ServiceKey, dest: &Dest) -> Dest {
 /// `previously_managed`: services director configured before this call that the current
 /// configuration no longer has (they are removed); every other unconfigured service is kept.
 /// `settling`: checks whose first verdict since the last start or reload is being applied.
+/// `admin`: what the operator asked of a real server (`director real ...`), by its service
+/// and its configured destination: [`Override::Weight`] replaces the configured weight,
+/// [`Override::Drain`] keeps it at weight 0 while it is in the table and never adds it,
+/// [`Override::Out`] takes it out; a real under `Drain` or `Out` does not count as serving
+/// (the fallback comes in when no other real serves). An `mh` service keeps such a real at
+/// weight 0, as any real that does not serve.
 pub fn desired(
     virtuals: &[VirtualSpec],
     health: &dyn Fn(CheckId) -> Health,
     settling: &dyn Fn(CheckId) -> bool,
+    admin: &dyn Fn(&ServiceKey, &DestKey) -> Option<Override>,
     actual: &Table,
     previously_managed: &BTreeSet<ServiceKey>,
 ) -> Table {
@@ -106,8 +114,24 @@ pub fn desired(
         let mut serving = false;
         let mut all_known = true;
         for real in &v.reals {
-            let want = kernel_dest(&key, &real.dest);
+            let mut want = kernel_dest(&key, &real.dest);
             let found = present.and_then(|p| p.get(&want.key()));
+            match admin(&key, &real.dest.key()) {
+                Some(Override::Weight(w)) => want.weight = w,
+                Some(held @ (Override::Drain | Override::Out)) => {
+                    let keep = held == Override::Drain && found.is_some();
+                    if ordered || keep {
+                        let mut q = want.clone();
+                        q.weight = 0;
+                        dests.insert(q.key(), q);
+                    }
+                    if health(real.check) == Health::Unknown {
+                        all_known = false;
+                    }
+                    continue;
+                }
+                None => {}
+            }
             match health(real.check) {
                 Health::Up => {
                     serving = true;
@@ -497,6 +521,7 @@ mod tests {
             std::slice::from_ref(v),
             &|c| h[c],
             &|_| false,
+            &|_, _| None,
             actual,
             &BTreeSet::new(),
         )
@@ -534,6 +559,7 @@ mod tests {
                 std::slice::from_ref(v),
                 &|c| [Health::Up, Health::Down][c],
                 &|_| settling,
+                &|_, _| None,
                 actual,
                 &BTreeSet::new(),
             )
@@ -566,6 +592,44 @@ mod tests {
         // quiescent=no: never there
         let t5 = settle(true, &vs(false, false), &Table::default());
         assert_eq!(weights(&t5), vec![("198.51.100.1".into(), 1)]);
+    }
+
+    #[test]
+    fn operator_weight_drain_and_out() {
+        let v = vs(false, true);
+        let up = run(&v, [Health::Up, Health::Up], &Table::default());
+        let with = |admin: [Option<Override>; 2], actual: &Table| {
+            desired(
+                std::slice::from_ref(&v),
+                &|_| Health::Up,
+                &|_| false,
+                &|_, d| admin[usize::from(d.addr == ip("198.51.100.2"))],
+                actual,
+                &BTreeSet::new(),
+            )
+        };
+        let t = with([Some(Override::Weight(7)), None], &up);
+        assert_eq!(
+            weights(&t),
+            vec![("198.51.100.1".into(), 7), ("198.51.100.2".into(), 1)]
+        );
+        // drain: weight 0 while present, never added back
+        let t = with([None, Some(Override::Drain)], &up);
+        assert_eq!(
+            weights(&t),
+            vec![("198.51.100.1".into(), 1), ("198.51.100.2".into(), 0)]
+        );
+        let t = with([None, Some(Override::Drain)], &Table::default());
+        assert_eq!(weights(&t), vec![("198.51.100.1".into(), 1)]);
+        // out: gone at once
+        let t = with([None, Some(Override::Out)], &up);
+        assert_eq!(weights(&t), vec![("198.51.100.1".into(), 1)]);
+        // nothing serves: the fallback comes in (the drained real keeps its connections)
+        let t = with([Some(Override::Out), Some(Override::Drain)], &up);
+        assert_eq!(
+            weights(&t),
+            vec![("127.0.0.1".into(), 1), ("198.51.100.2".into(), 0)]
+        );
     }
 
     #[test]
@@ -631,6 +695,7 @@ mod tests {
             std::slice::from_ref(&v),
             &|_| Health::Up,
             &|_| false,
+            &|_, _| None,
             &actual,
             &forget,
         );
@@ -688,6 +753,7 @@ mod tests {
             &[v.clone(), other.clone()],
             &|c| [Health::Unknown, Health::Up, Health::Up][c],
             &|_| false,
+            &|_, _| None,
             &Table::default(),
             &BTreeSet::new(),
         );

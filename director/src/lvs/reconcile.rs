@@ -14,9 +14,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::engine::{self, CheckId, Health, VirtualSpec};
+use super::engine::{self, CheckId, Health, Override, VirtualSpec};
 use crate::ipvs::plan::plan;
-use crate::ipvs::{Change, IpvsError, ServiceKey, Table};
+use crate::ipvs::{Change, DestKey, IpvsError, ServiceKey, Table};
 
 /// The outcome of one reconciliation.
 #[derive(Debug, Default)]
@@ -97,6 +97,8 @@ pub struct Reconciler {
     /// Checks whose first verdict since the last start or reload is not applied yet
     /// (`engine::desired`'s settling).
     settling: BTreeSet<CheckId>,
+    /// What the operator asked of real servers, by service and configured destination.
+    admin: HashMap<(ServiceKey, DestKey), Override>,
     phase: Phase,
 }
 
@@ -146,6 +148,14 @@ impl Reconciler {
         self.health.insert(check, health) != Some(health)
     }
 
+    /// What the operator asks from now on (`engine::desired`'s `admin`); true when it
+    /// changed anything.
+    pub fn set_admin(&mut self, admin: HashMap<(ServiceKey, DestKey), Override>) -> bool {
+        let changed = admin != self.admin;
+        self.admin = admin;
+        changed
+    }
+
     /// The verdict of a check.
     pub fn health(&self, check: CheckId) -> Health {
         self.health.get(&check).copied().unwrap_or(Health::Unknown)
@@ -155,7 +165,15 @@ impl Reconciler {
     pub fn plan_against(&self, actual: &Table) -> Vec<Change> {
         let health = |id: CheckId| self.health(id);
         let settling = |id: CheckId| self.settling.contains(&id);
-        let desired = engine::desired(&self.virtuals, &health, &settling, actual, &self.forget);
+        let admin = |key: &ServiceKey, dest: &DestKey| self.admin.get(&(*key, *dest)).copied();
+        let desired = engine::desired(
+            &self.virtuals,
+            &health,
+            &settling,
+            &admin,
+            actual,
+            &self.forget,
+        );
         engine::consistent_order(plan(&desired, actual), &self.virtuals)
     }
 
