@@ -31,7 +31,7 @@ use crate::config::{Diagnostic, Diagnostics, Resolver, SystemResolver};
 use crate::ipvs::{Change, Ipvs, IpvsError, ServiceEntry, ServiceKey, Table};
 use crate::lvs::maintenance::maintenance_names;
 use crate::lvs::mapping::RealKey;
-use crate::lvs::operator::Record;
+pub use crate::lvs::operator::Record;
 use crate::lvs::{Core, CoreOptions, Effect, Event, Loaded};
 
 pub use crate::lvs::{stall_after, LvsStatus, Progress, ReloadCause};

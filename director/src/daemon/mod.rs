@@ -12,6 +12,8 @@
 //!   that drives `lvs::Core`
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
 //! - `announcer`: scale-out, keeps BIRD announcing the VIPs this director can serve
+//! - `operator`: what the operator asked of real servers (`director real ...`), kept in the
+//!   state directory
 //! - `catchup`: a takeover from a live peer waits, bounded, for the connections it handed over
 //! - `pair`: pair mode (ha.cf): the files haresources names, the native ldirectord resource
 //!   (connection-sync role), failover status
@@ -28,6 +30,7 @@ pub mod ldirectord;
 pub mod lvs;
 pub mod mail;
 pub mod monitor;
+pub mod operator;
 pub mod pair;
 pub mod sdwatchdog;
 pub mod signals;
@@ -285,6 +288,14 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     // files are read and their tables programmed (a restart in place must be heard within
     // deadtime); a group with an ldirectord resource waits for them before its first
     // resource starts (`LdirectordResource::set_ready`).
+    let node_name = match &node_config {
+        Some(cfg) => cfg.node_name.clone(),
+        None => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default(),
+    };
+    let mut operator = operator::OperatorStore::load(&opts.state_dir, &node_name).await;
     let mut ldirectord = None;
     let node = match node_config {
         Some(mut cfg) => {
@@ -308,7 +319,9 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     };
     let mut set = match &kernel {
         Some(kernel) => {
-            match start_all(&files, kernel, lvs_options(&opts.log), log_cfgname).await {
+            let mut options = lvs_options(&opts.log);
+            options.operator = operator.record().clone();
+            match start_all(&files, kernel, options, log_cfgname).await {
                 Ok(set) => set,
                 Err(e) => {
                     if let Some(node) = node {
@@ -452,6 +465,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         node.as_ref(),
         pair_files.as_mut(),
         announcer.as_ref(),
+        &mut operator,
         &mut req_rx,
         started,
         &config_dir,
@@ -510,6 +524,13 @@ impl LvsSet {
             Ok(())
         } else {
             Err(errors.join("\n"))
+        }
+    }
+
+    /// What the operator asks of real servers from now on, in every file.
+    pub async fn operator(&self, record: &lvs::Record) {
+        for l in &self.all {
+            l.operator(record.clone()).await;
         }
     }
 
@@ -607,12 +628,38 @@ async fn reload_all(
     }
 }
 
+/// `director real ...`: find the real server among the running ones, record what is asked
+/// (state file), and have every file's table follow it.
+async fn real_request(
+    set: &LvsSet,
+    operator: &mut operator::OperatorStore,
+    op: control::RealOp,
+    virtual_name: &str,
+    real: &str,
+) -> Result<String, String> {
+    if let control::RealOp::Drain { timeout_s: Some(0) } = op {
+        return Err("a drain timeout of 0 s is a disable: use `director real disable`".into());
+    }
+    let virtuals: Vec<crate::status::VirtualStatus> = set
+        .statuses()
+        .into_iter()
+        .flat_map(|s| s.virtuals)
+        .collect();
+    let target = crate::lvs::operator::resolve(&virtuals, virtual_name, real)?;
+    let message = operator
+        .change(target, op, operator::DEFAULT_DRAIN_TIMEOUT)
+        .await?;
+    set.operator(operator.record()).await;
+    Ok(message)
+}
+
 /// Serve control requests and SIGHUP until SIGTERM/SIGINT/SIGQUIT; the signal's name.
 async fn wait_loop(
     set: &mut LvsSet,
     node: Option<&failover::node::NodeHandle>,
     mut pair: Option<&mut pair::PairFiles>,
     announcer: Option<&announcer::Announcer>,
+    operator: &mut operator::OperatorStore,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
     config_dir: &str,
@@ -672,6 +719,12 @@ async fn wait_loop(
                     Request::Traffic => Response::Error {
                         message: "traffic is answered by the control socket's task".into(),
                     },
+                    Request::Real { op, virtual_name, real } => {
+                        match real_request(set, operator, op, &virtual_name, &real).await {
+                            Ok(message) => Response::Ok { message },
+                            Err(message) => Response::Error { message },
+                        }
+                    }
                     Request::Reload => match reload_all(set, node, pair.as_deref_mut(), ReloadCause::Request).await {
                         Ok(message) => Response::Ok { message },
                         Err(message) => Response::Error { message },

@@ -171,6 +171,83 @@ impl Record {
     }
 }
 
+/// How `director real` names a virtual service given like ipvsadm's `-t` / `-u` /
+/// `--sctp-service ADDR:PORT` and `-f MARK`: as `director status` names it
+/// (`tcp:192.0.2.132:80`, `fwm:7`).
+pub fn virtual_name(flag: char, service: &str) -> String {
+    let protocol = match flag {
+        't' => "tcp",
+        'u' => "udp",
+        's' => "sctp",
+        _ => return format!("fwm:{service}"),
+    };
+    format!("{protocol}:{service}")
+}
+
+/// Find the real server `real` (`ADDR:PORT`, or `ADDR` when the virtual has one real at that
+/// address) of the virtual service `virtual_name` (its name in `director status`; `fwm:N`
+/// also finds `fwm6:N`) among the running ones; the error in words.
+pub fn resolve(
+    virtuals: &[crate::status::VirtualStatus],
+    virtual_name: &str,
+    real: &str,
+) -> Result<Target, String> {
+    let v6 = virtual_name
+        .strip_prefix("fwm:")
+        .map(|mark| format!("fwm6:{mark}"));
+    let Some(vs) = virtuals
+        .iter()
+        .find(|v| v.name == virtual_name)
+        .or_else(|| virtuals.iter().find(|v| Some(&v.name) == v6.as_ref()))
+    else {
+        let names: Vec<&str> = virtuals.iter().map(|v| v.name.as_str()).collect();
+        return Err(format!(
+            "no virtual service {virtual_name} is running (running: {})",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+    };
+    let target = |address: &str| Target {
+        virtual_name: vs.name.clone(),
+        real: address.to_string(),
+    };
+    if let Some(r) = vs.reals.iter().find(|r| r.address == real) {
+        return Ok(target(&r.address));
+    }
+    let bare = real.trim_start_matches('[').trim_end_matches(']');
+    let ip: Option<std::net::IpAddr> = bare.parse().ok();
+    let same_ip: Vec<&str> = vs
+        .reals
+        .iter()
+        .map(|r| r.address.as_str())
+        .filter(|a| {
+            let host = a.rsplit_once(':').map_or(*a, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            ip.is_some() && host.parse::<std::net::IpAddr>().ok() == ip
+        })
+        .collect();
+    match same_ip.as_slice() {
+        [one] => Ok(target(one)),
+        [] => Err(format!(
+            "virtual service {} has no real server {real} (its real servers: {})",
+            vs.name,
+            vs.reals
+                .iter()
+                .map(|r| r.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        many => Err(format!(
+            "virtual service {} has several real servers at {real}: give one of {}",
+            vs.name,
+            many.join(", ")
+        )),
+    }
+}
+
 /// The progress of one drain, kept by the core that runs the real server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Drain {
@@ -307,6 +384,57 @@ mod tests {
         ] {
             assert!(Record::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn virtuals_and_reals_are_found_by_their_names() {
+        use crate::status::{RealStatus, VirtualStatus};
+        let v = |name: &str, reals: &[&str]| VirtualStatus {
+            name: name.into(),
+            reals: reals
+                .iter()
+                .map(|a| RealStatus {
+                    address: a.to_string(),
+                    ..RealStatus::default()
+                })
+                .collect(),
+            ..VirtualStatus::default()
+        };
+        let running = [
+            v(
+                "tcp:192.0.2.132:80",
+                &["198.51.100.1:80", "198.51.100.2:80"],
+            ),
+            v("fwm6:7", &["[2001:db8::2]:0", "[2001:db8::2]:8080"]),
+            v("udp:[2001:db8::1]:53", &["[2001:db8::3]:53"]),
+        ];
+        let name = virtual_name('t', "192.0.2.132:80");
+        assert_eq!(
+            resolve(&running, &name, "198.51.100.2:80"),
+            Ok(t("tcp:192.0.2.132:80", "198.51.100.2:80"))
+        );
+        assert_eq!(
+            resolve(&running, &name, "198.51.100.1"),
+            Ok(t("tcp:192.0.2.132:80", "198.51.100.1:80"))
+        );
+        assert_eq!(
+            resolve(
+                &running,
+                &virtual_name('u', "[2001:db8::1]:53"),
+                "2001:db8::3"
+            ),
+            Ok(t("udp:[2001:db8::1]:53", "[2001:db8::3]:53"))
+        );
+        assert_eq!(
+            resolve(&running, &virtual_name('f', "7"), "[2001:db8::2]:8080"),
+            Ok(t("fwm6:7", "[2001:db8::2]:8080"))
+        );
+        let e = resolve(&running, "fwm:7", "2001:db8::2").unwrap_err();
+        assert!(e.contains("several real servers"), "{e}");
+        let e = resolve(&running, &name, "198.51.100.9:80").unwrap_err();
+        assert!(e.contains("198.51.100.1:80, 198.51.100.2:80"), "{e}");
+        let e = resolve(&running, "tcp:192.0.2.1:80", "198.51.100.1").unwrap_err();
+        assert!(e.starts_with("no virtual service tcp:192.0.2.1:80 is running (running: tcp:192.0.2.132:80, fwm6:7"), "{e}");
     }
 
     #[tokio::test(start_paused = true)]
