@@ -296,6 +296,10 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
             .unwrap_or_default(),
     };
     let mut operator = operator::OperatorStore::load(&opts.state_dir, &node_name).await;
+    // A Heartbeat peer has nowhere to keep the operator's record: it stays on this node.
+    let shares = node_config
+        .as_ref()
+        .map(|cfg| cfg.settings.peer.protocol == failover::config::settings::Protocol::Director);
     let mut ldirectord = None;
     let node = match node_config {
         Some(mut cfg) => {
@@ -459,13 +463,29 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         None => None,
     };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let pair_share = match (&node, shares) {
+        (Some(n), Some(true)) => {
+            n.share(operator.shared());
+            Some(n.peer_shared())
+        }
+        _ => None,
+    };
+    let operator_peer = match shares {
+        None => OperatorPeer::Single,
+        Some(false) => OperatorPeer::Heartbeat,
+        Some(true) => OperatorPeer::Director,
+    };
 
     let signal_name = wait_loop(
         &mut set,
         node.as_ref(),
         pair_files.as_mut(),
         announcer.as_ref(),
-        &mut operator,
+        OperatorSide {
+            store: &mut operator,
+            peer: operator_peer,
+            from_peer: pair_share,
+        },
         &mut req_rx,
         started,
         &config_dir,
@@ -628,6 +648,75 @@ async fn reload_all(
     }
 }
 
+/// Who else holds the operator's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OperatorPeer {
+    /// A single director: nobody.
+    Single,
+    /// A Heartbeat 3.0.6 peer: it cannot.
+    Heartbeat,
+    /// A director peer: both nodes hold it.
+    Director,
+}
+
+/// The operator's record in the control loop: the store, who else holds it, and the
+/// peer's record each time the failover node takes it.
+struct OperatorSide<'a> {
+    store: &'a mut operator::OperatorStore,
+    peer: OperatorPeer,
+    from_peer: Option<watch::Receiver<Option<failover::packet::Shared>>>,
+}
+
+impl OperatorSide<'_> {
+    /// `director status`'s operator part.
+    fn status(&self, node: Option<&failover::node::NodeStatus>) -> crate::status::OperatorStatus {
+        let r = self.store.record();
+        let peer = match self.peer {
+            OperatorPeer::Single => None,
+            OperatorPeer::Heartbeat => {
+                Some("not shared: the peer runs Heartbeat (director.conf [peer] protocol)".into())
+            }
+            OperatorPeer::Director => Some(match node.and_then(|n| n.shared_peer.as_ref()) {
+                Some((v, w)) if *v == r.version && (*w == r.node || r.version == 0) => {
+                    "same version".to_string()
+                }
+                Some((v, w)) => format!("peer shows version {v} by {w}"),
+                None if r.version == 0 => "nothing to share yet".to_string(),
+                None => "not heard yet".to_string(),
+            }),
+        };
+        crate::status::OperatorStatus {
+            version: r.version,
+            node: r.node.clone(),
+            reals: r.iter().count(),
+            peer,
+        }
+    }
+}
+
+/// The next record the failover node took from the peer (never, without a peer to share
+/// with); `None` when one could not be read.
+async fn peer_record(
+    from_peer: Option<&mut watch::Receiver<Option<failover::packet::Shared>>>,
+) -> Option<lvs::Record> {
+    let rx = match from_peer {
+        Some(rx) => rx,
+        None => return std::future::pending().await,
+    };
+    if rx.changed().await.is_err() {
+        return std::future::pending().await;
+    }
+    let shared = rx.borrow_and_update().clone()?;
+    let text = String::from_utf8_lossy(shared.data.as_deref().unwrap_or_default()).into_owned();
+    match lvs::Record::parse(&text) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!("the peer's operator record cannot be read: {e}");
+            None
+        }
+    }
+}
+
 /// `director real ...`: find the real server among the running ones, record what is asked
 /// (state file), and have every file's table follow it.
 async fn real_request(
@@ -659,7 +748,7 @@ async fn wait_loop(
     node: Option<&failover::node::NodeHandle>,
     mut pair: Option<&mut pair::PairFiles>,
     announcer: Option<&announcer::Announcer>,
-    operator: &mut operator::OperatorStore,
+    mut operator: OperatorSide<'_>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
     started: Instant,
     config_dir: &str,
@@ -699,6 +788,16 @@ async fn wait_loop(
                     return "NODE";
                 }
             }
+            Some(theirs) = peer_record(operator.from_peer.as_mut()) => {
+                if operator.store.merge(&theirs).await {
+                    tracing::info!(
+                        "operator: the peer's record (version {} by {}) is this node's now",
+                        theirs.version,
+                        theirs.node
+                    );
+                    set.operator(operator.store.record()).await;
+                }
+            }
             sig = signals.next() => match sig {
                 signals::Sig::Reload => {
                     let _ = reload_all(set, node, pair.as_deref_mut(), ReloadCause::Signal).await;
@@ -713,6 +812,7 @@ async fn wait_loop(
                         let (mut status, _) =
                             build_status(&set.statuses(), node_status.as_ref(), started, config_dir);
                         status.announce = announcer.map(announcer::Announcer::status);
+                        status.operator = Some(operator.status(node_status.as_ref()));
                         Response::Status { status: Box::new(status) }
                     }
                     // Answered beside the loop (run_async); here only if that changes.
@@ -720,8 +820,13 @@ async fn wait_loop(
                         message: "traffic is answered by the control socket's task".into(),
                     },
                     Request::Real { op, virtual_name, real } => {
-                        match real_request(set, operator, op, &virtual_name, &real).await {
-                            Ok(message) => Response::Ok { message },
+                        match real_request(set, operator.store, op, &virtual_name, &real).await {
+                            Ok(message) => {
+                                if let (Some(n), OperatorPeer::Director) = (node, operator.peer) {
+                                    n.share(operator.store.shared());
+                                }
+                                Response::Ok { message }
+                            }
                             Err(message) => Response::Error { message },
                         }
                     }
@@ -799,6 +904,7 @@ pub fn build_status(
         failover: node_status.map(|n| pair::failover_status(n, wall_start)),
         virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
         announce: None,
+        operator: None,
     };
     let counters = Counters {
         reloads: status.reloads,

@@ -74,6 +74,20 @@ impl OperatorStore {
         &self.record
     }
 
+    /// The record as the failover node shares it with the peer (this node's name as the
+    /// writer of an empty record).
+    pub fn shared(&self) -> failover::packet::Shared {
+        failover::packet::Shared {
+            version: self.record.version,
+            writer: if self.record.node.is_empty() {
+                self.node.clone()
+            } else {
+                self.record.node.clone()
+            },
+            data: Some(self.record.emit().into_bytes()),
+        }
+    }
+
     /// The operator asks `op` of `target`: recorded and written to the state file. The
     /// answer in words, or why it was not done.
     pub async fn change(

@@ -390,6 +390,7 @@ impl Fsm {
                     state: self.wire_state(i),
                 })
                 .collect(),
+            shared: None,
         }
     }
 }

@@ -4,12 +4,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use crate::config::authkeys::AuthKeys;
 use crate::fsm::{Event, Fsm};
-use crate::packet::{Encoder, Receiver};
+use crate::packet::{Encoder, Receiver, Shared};
 use crate::peer::{Medium, Transport};
 use crate::vip::NetlinkVip;
 use crate::watchdog::Watchdog;
@@ -45,6 +45,8 @@ pub(crate) enum Input {
     Command(Command),
     /// authkeys re-read on reload: sign with, and verify against, these from now on.
     Keys(AuthKeys),
+    /// The operator's state this node shares with the peer from now on.
+    Share(Shared),
 }
 
 type NodeThread = std::thread::JoinHandle<Result<NodeExit, NodeError>>;
@@ -55,6 +57,7 @@ pub struct NodeHandle {
     tx: mpsc::UnboundedSender<Input>,
     status: Arc<Mutex<NodeStatus>>,
     thread: Arc<Mutex<Option<NodeThread>>>,
+    peer_shared: watch::Receiver<Option<Shared>>,
 }
 
 impl NodeHandle {
@@ -80,6 +83,18 @@ impl NodeHandle {
     /// every key line of the new file verifies what comes in. Replay windows are kept.
     pub fn set_keys(&self, keys: AuthKeys) {
         let _ = self.tx.send(Input::Keys(keys));
+    }
+
+    /// The operator's state this node holds from now on ([`crate::shared`]): sent to the
+    /// peer (director's protocol only; a Heartbeat peer has no such thing).
+    pub fn share(&self, state: Shared) {
+        let _ = self.tx.send(Input::Share(state));
+    }
+
+    /// The peer's operator state each time this node takes it (it was written later than
+    /// this node's).
+    pub fn peer_shared(&self) -> watch::Receiver<Option<Shared>> {
+        self.peer_shared.clone()
     }
 
     /// Graceful shutdown: release right to left, tell the peer, end. Returns at once; see
@@ -133,6 +148,7 @@ impl Node {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), NodeError>>();
         let loop_tx = tx.clone();
         let loop_status = status.clone();
+        let (shared_tx, shared_rx) = watch::channel(None);
         let thread = std::thread::Builder::new().name("failover".into()).spawn(
             move || -> Result<NodeExit, NodeError> {
                 if let Some(prio) = cfg.options.realtime {
@@ -205,6 +221,8 @@ impl Node {
                     sources: crate::sources::OnLink::new(&media),
                     clients: Clients::new(&cfg),
                     status: loop_status,
+                    shared: crate::shared::SharedBook::default(),
+                    peer_shared: shared_tx,
                 };
                 let span = tracing::info_span!("node", node = %cfg.node_name);
                 let exit = hb.block_on(
@@ -237,6 +255,7 @@ impl Node {
             tx,
             status,
             thread: Arc::new(Mutex::new(Some(thread))),
+            peer_shared: shared_rx,
         })
     }
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::config::authkeys::AuthKeys;
 use crate::fsm::{Action, Event, Fsm, Level, NodePhase, Origin, PeerLife};
 use crate::heartbeat::session::Session;
-use crate::packet::{Encoder, Receiver, Rejection};
+use crate::packet::{Encoder, Kind, Payload, Phase, Receiver, Rejection};
 use crate::peer::{Received, Transport};
 use crate::resources::{Resource, Resources, Takeover};
 use crate::vip::Vip;
@@ -66,6 +66,10 @@ pub(crate) struct LoopParts {
     /// ha.cf's `respawn` programs: started when the node joins, stopped when the loop ends.
     pub clients: Clients,
     pub status: Arc<Mutex<NodeStatus>>,
+    /// The operator's state both nodes hold; the peer's, when taken, goes out on
+    /// `peer_shared`.
+    pub shared: crate::shared::SharedBook,
+    pub peer_shared: tokio::sync::watch::Sender<Option<crate::packet::Shared>>,
 }
 
 /// ha.cf's `respawn` programs of a node: not started until the node joins the cluster, as
@@ -134,6 +138,8 @@ pub(crate) async fn run<L: Link, V: Vip>(
     };
     let mut pending = vec![Event::Start];
     let mut link_open = true;
+    let mut share_tick = tokio::time::interval(parts.fsm.config().keepalive);
+    share_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         for ev in pending.drain(..) {
             let now = Instant::now();
@@ -182,6 +188,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
                     link_open = false;
                 }
             },
+            _ = share_tick.tick(), if parts.heartbeat.is_none() => send_shared(&mut parts, &link).await,
             _ = sleep_until(deadline) => {
                 if let Some(hb) = parts.heartbeat.as_mut() {
                     let msgs = hb.tick(Instant::now(), wall_secs());
@@ -196,6 +203,12 @@ pub(crate) async fn run<L: Link, V: Vip>(
                     tracing::info!(index = keys.active, "authkeys reloaded: signing with key {}", keys.active);
                     parts.receiver.set_keys(keys.clone());
                     parts.keys = keys;
+                }
+                Some(Input::Share(state)) => {
+                    parts.shared.set(state);
+                    if parts.heartbeat.is_none() {
+                        send_shared(&mut parts, &link).await;
+                    }
                 }
                 Some(Input::Command(c)) => pending.push(match c {
                     Command::Standby => Event::Standby,
@@ -254,6 +267,21 @@ pub(super) fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Opt
     let now = Instant::now();
     let source_allowed = parts.sources.allows(&r.iface, r.from.ip(), now);
     match parts.receiver.accept_from(&r.data, source_allowed) {
+        Ok((msg, _fresh)) if msg.payload.kind == Kind::Shared => {
+            // Not a heartbeat: the shared state only.
+            if let Some(theirs) = msg.payload.shared {
+                if let Some(taken) = parts.shared.heard(theirs) {
+                    tracing::info!(
+                        "{}: taking its operator state (version {} by {})",
+                        msg.node,
+                        taken.version,
+                        taken.writer
+                    );
+                    parts.peer_shared.send_replace(Some(taken));
+                }
+            }
+            None
+        }
         Ok((msg, _fresh)) => {
             let origin = Origin {
                 iface: r.iface,
@@ -280,6 +308,41 @@ pub(super) fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Opt
             }
             None
         }
+    }
+}
+
+/// This node's shared state (its version; the state too while the peer shows another) in a
+/// [`Kind::Shared`] message; nothing when there is nothing to say. Its status fields mean
+/// nothing (the receiver takes the shared state only).
+async fn send_shared<L: Link>(parts: &mut LoopParts, link: &L) {
+    let Some(shared) = parts.shared.outgoing() else {
+        return;
+    };
+    let payload = Payload {
+        kind: Kind::Shared,
+        phase: Phase::Running,
+        standby: false,
+        deadtime_ms: 0,
+        ping_reachable: 0,
+        config_digest: 0,
+        groups: Vec::new(),
+        shared: Some(shared),
+    };
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    // numbered by the heartbeats' encoder: one replay window for both
+    match parts
+        .encoder
+        .encode(&payload, ts, parts.receiver.stamp(), &parts.keys)
+    {
+        Ok(bytes) => {
+            link.send(&bytes).await;
+        }
+        Err(e) => tracing::error!(
+            "cannot send the operator's state to the peer: {e} (too many real servers drained, \
+             disabled or reweighted for one packet?)"
+        ),
     }
 }
 

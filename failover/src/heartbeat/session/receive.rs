@@ -312,6 +312,7 @@ impl Session {
                 ping_reachable: fsm.status().ping_reachable,
                 config_digest: cfg.config_digest,
                 groups,
+                shared: None,
             },
         }
     }
