@@ -155,7 +155,7 @@ pub enum Real {
     Drain {
         #[command(flatten)]
         target: RealTarget,
-        /// Seconds to wait for its connections (default: 300).
+        /// Seconds to wait for its connections (default: director.conf `[drain] timeout`, 5 min).
         #[arg(long, value_name = "SECONDS",
               value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,

@@ -573,7 +573,13 @@ fn a_drain_on_one_node_holds_on_both_and_across_a_failover() -> Result<()> {
     wait_for(Duration::from_secs(5), || {
         real_of(&d.status(1)) == ("drained".to_string(), false)
     })
-    .with_context(|| format!("ha02 does not hold the drain\n{}\n{}", d.status(1).0, d.log(1)))?;
+    .with_context(|| {
+        format!(
+            "ha02 does not hold the drain\n{}\n{}",
+            d.status(1).0,
+            d.log(1)
+        )
+    })?;
     let human = d.ctl(1, &["status"])?;
     assert!(
         human.contains("operator: 1 real server(s) drained, disabled or reweighted (version 1 by ha01); peer: same version"),
@@ -591,15 +597,28 @@ fn a_drain_on_one_node_holds_on_both_and_across_a_failover() -> Result<()> {
 
     // enabled on ha02 while ha01 is away; ha01 returns with its older record from its state
     // file and takes the newer one
-    let out = d.ctl(1, &["real", "enable", "tcp:192.0.2.100:80", "192.0.2.13:80"])?;
+    let out = d.ctl(
+        1,
+        &["real", "enable", "tcp:192.0.2.100:80", "192.0.2.13:80"],
+    )?;
     assert!(out.contains("enabled"), "{out}");
-    wait_for(Duration::from_secs(5), || real_of(&d.status(1)) == (String::new(), true))
-        .with_context(|| format!("not enabled on ha02\n{}", d.status(1).0))?;
+    wait_for(Duration::from_secs(5), || {
+        real_of(&d.status(1)) == (String::new(), true)
+    })
+    .with_context(|| format!("not enabled on ha02\n{}", d.status(1).0))?;
     d.lab.ip("a", &["link", "set", "eth0", "up"])?;
     d.start(0)?;
     d.settled(0, Duration::from_secs(10))?;
-    wait_for(Duration::from_secs(5), || real_of(&d.status(0)) == (String::new(), true))
-        .with_context(|| format!("ha01 kept its older record\n{}\n{}", d.status(0).0, d.log(0)))?;
+    wait_for(Duration::from_secs(5), || {
+        real_of(&d.status(0)) == (String::new(), true)
+    })
+    .with_context(|| {
+        format!(
+            "ha01 kept its older record\n{}\n{}",
+            d.status(0).0,
+            d.log(0)
+        )
+    })?;
     let kept = std::fs::read_to_string(d.node_dir(0).join("state/operator.json"))?;
     ensure!(kept.contains("\"version\":2"), "ha01's state file: {kept}");
     Ok(())

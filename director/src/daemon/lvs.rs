@@ -76,6 +76,9 @@ pub struct LvsOptions {
     pub command_bounds: lane::Bounds,
     /// What the operator asked of real servers at start (the daemon's state file).
     pub operator: Record,
+    /// `director.conf` `[drain]`: how long a real server a reload removes is drained (`None`:
+    /// `on_removal` is off, it is deleted at once).
+    pub drain_on_removal: Option<Duration>,
 }
 
 impl LvsOptions {
@@ -93,6 +96,7 @@ impl LvsOptions {
             log: crate::logging::Routing::new(),
             command_bounds: lane::Bounds::default(),
             operator: Record::default(),
+            drain_on_removal: None,
         }
     }
 }
@@ -320,6 +324,7 @@ impl Lvs {
                 pid: std::process::id(),
                 logs_here: options.log_cfgname.is_some(),
                 operator: options.operator.clone(),
+                drain_on_removal: options.drain_on_removal,
             },
             *loaded,
             Instant::now(),

@@ -227,6 +227,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     let mut node_config = None;
     let mut pair_files = None;
     let mut announce_settings = None;
+    let drain;
     let files = if pair_mode {
         match failover::node::NodeConfig::load_with(
             &opts.config_dir,
@@ -244,6 +245,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                     haresources: cfg.haresources.clone(),
                     authkeys: cfg.authkeys.clone(),
                 });
+                drain = cfg.settings.drain.clone();
                 node_config = Some(cfg);
                 files
             }
@@ -254,6 +256,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         // as in a pair, so that it is never found broken only at the next change of mode.
         match failover::node::load_settings(&opts.config_dir) {
             Ok(settings) => {
+                drain = settings.drain.clone();
                 announce_settings = settings.announce.enabled.then_some(settings.announce);
             }
             Err(e) => return Err(DaemonError::Config(e.to_string())),
@@ -325,6 +328,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         Some(kernel) => {
             let mut options = lvs_options(&opts.log);
             options.operator = operator.record().clone();
+            options.drain_on_removal = drain.on_removal.then_some(drain.timeout);
             match start_all(&files, kernel, options, log_cfgname).await {
                 Ok(set) => set,
                 Err(e) => {
@@ -483,6 +487,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         announcer.as_ref(),
         OperatorSide {
             store: &mut operator,
+            drain_timeout: drain.timeout,
             peer: operator_peer,
             from_peer: pair_share,
         },
@@ -663,6 +668,8 @@ enum OperatorPeer {
 /// peer's record each time the failover node takes it.
 struct OperatorSide<'a> {
     store: &'a mut operator::OperatorStore,
+    /// `director.conf` `[drain] timeout`: a drain's when the request gives none.
+    drain_timeout: std::time::Duration,
     peer: OperatorPeer,
     from_peer: Option<watch::Receiver<Option<failover::packet::Shared>>>,
 }
@@ -725,6 +732,7 @@ async fn real_request(
     op: control::RealOp,
     virtual_name: &str,
     real: &str,
+    drain_timeout: std::time::Duration,
 ) -> Result<String, String> {
     if let control::RealOp::Drain { timeout_s: Some(0) } = op {
         return Err("a drain timeout of 0 s is a disable: use `director real disable`".into());
@@ -735,9 +743,7 @@ async fn real_request(
         .flat_map(|s| s.virtuals)
         .collect();
     let target = crate::lvs::operator::resolve(&virtuals, virtual_name, real)?;
-    let message = operator
-        .change(target, op, operator::DEFAULT_DRAIN_TIMEOUT)
-        .await?;
+    let message = operator.change(target, op, drain_timeout).await?;
     set.operator(operator.record()).await;
     Ok(message)
 }
@@ -820,7 +826,7 @@ async fn wait_loop(
                         message: "traffic is answered by the control socket's task".into(),
                     },
                     Request::Real { op, virtual_name, real } => {
-                        match real_request(set, operator.store, op, &virtual_name, &real).await {
+                        match real_request(set, operator.store, op, &virtual_name, &real, operator.drain_timeout).await {
                             Ok(message) => {
                                 if let (Some(n), OperatorPeer::Director) = (node, operator.peer) {
                                     n.share(operator.store.shared());

@@ -12,10 +12,6 @@ use crate::lvs::operator::{Admin, Record, Target};
 /// The file's name in the state directory.
 pub const FILE_NAME: &str = "operator.json";
 
-/// How long a drain waits for the connections of a real server when `director real drain`
-/// gives no `--timeout`.
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
-
 /// The record and where it is kept.
 #[derive(Debug)]
 pub struct OperatorStore {
@@ -174,6 +170,9 @@ fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `[drain] timeout`'s default.
+    const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
     fn t(real: &str) -> Target {
         Target {

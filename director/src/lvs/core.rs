@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tracing::Level;
 
 use super::alert::{self, Alerts, DaemonStatus, Mail};
-use super::engine::{self, About, CheckId, Health};
+use super::engine::{self, About, CheckId, Health, RealSpec};
 use super::execute::{self, Job};
 use super::mapping::{self, CheckIds, Mapped, RealKey};
 use super::monitor::{self, Monitor};
@@ -161,6 +161,26 @@ pub struct CoreOptions {
     /// What the operator asked of real servers when the core starts (the daemon's state
     /// file): a drained real stays drained across a restart.
     pub operator: Record,
+    /// `director.conf` `[drain] on_removal`: a real server a reload removes from a virtual
+    /// service that stays is drained for at most this long instead of deleted at once.
+    pub drain_on_removal: Option<Duration>,
+}
+
+/// A real server a reload removed from its virtual service, draining
+/// ([`CoreOptions::drain_on_removal`]).
+#[derive(Debug, Clone)]
+struct Leaving {
+    target: Target,
+    key: ServiceKey,
+    /// As configured before the reload (the table decision's pseudo real).
+    dest: Dest,
+    drain: Drain,
+}
+
+/// The check ids of removed real servers in the reconciler's virtuals: from the top, never
+/// those of the file's checks.
+fn leaving_check(i: usize) -> CheckId {
+    usize::MAX - i
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,6 +278,8 @@ pub struct Core {
     drains: HashMap<Target, Drain>,
     /// The tick waiting for the connection counts of the draining real servers.
     counting: Option<Then>,
+    /// Real servers removed by a reload, draining.
+    leaving: Vec<Leaving>,
 }
 
 impl Core {
@@ -299,6 +321,7 @@ impl Core {
             operator: Record::default(),
             drains: HashMap::new(),
             counting: None,
+            leaving: Vec::new(),
         };
         core.operator = std::mem::take(&mut core.options.operator);
         let mut out: Vec<Effect> = loaded
@@ -527,7 +550,55 @@ impl Core {
             admin.insert((key, dest.key()), o);
         }
         self.drains.retain(|t, _| asked.contains(t));
+        for l in &self.leaving {
+            let o = if l.drain.done {
+                Override::Out
+            } else {
+                Override::Drain
+            };
+            admin.insert((l.key, l.dest.key()), o);
+        }
         self.reconciler.set_admin(admin)
+    }
+
+    /// A reload to `mapped`: with `drain_on_removal`, the real servers it removes from a
+    /// virtual service that stays, and that the table holds, start draining; the ones that
+    /// are back in the file, or gone, are forgotten.
+    fn leave(&mut self, mapped: &Mapped, now: Instant) {
+        let kept: BTreeSet<ServiceKey> = mapped.virtuals.iter().map(|v| v.service.key).collect();
+        let configured = |key: &ServiceKey, dest: &Dest| {
+            mapped.virtuals.iter().any(|v| {
+                v.service.key == *key && v.reals.iter().any(|r| r.dest.key() == dest.key())
+            })
+        };
+        self.leaving
+            .retain(|l| !l.drain.done && kept.contains(&l.key) && !configured(&l.key, &l.dest));
+        let Some(timeout) = self.options.drain_on_removal else {
+            return;
+        };
+        let table = self.reconciler.table();
+        let removed: Vec<Leaving> = self
+            .targets()
+            .filter(|(_, key, dest)| kept.contains(key) && !configured(key, dest))
+            .filter(|(_, key, dest)| {
+                let kernel = engine::kernel_dest(key, dest).key();
+                table
+                    .services
+                    .get(key)
+                    .is_some_and(|c| c.dests.contains_key(&kernel))
+            })
+            .map(|(target, key, dest)| Leaving {
+                target,
+                key,
+                dest,
+                drain: Drain::start(timeout, now),
+            })
+            .collect();
+        for l in removed {
+            if !self.leaving.iter().any(|x| x.target == l.target) {
+                self.leaving.push(l);
+            }
+        }
     }
 
     /// The services with a real server still draining.
@@ -536,6 +607,7 @@ impl Core {
             .targets()
             .filter(|(t, ..)| self.drains.get(t).is_some_and(|d| !d.done))
             .map(|(_, key, _)| key)
+            .chain(self.leaving.iter().filter(|l| !l.drain.done).map(|l| l.key))
             .collect();
         set.into_iter().collect()
     }
@@ -557,50 +629,60 @@ impl Core {
                 None
             }
         };
+        // the count (None: not in the table) of a destination as configured in a service
+        let conns = |key: &ServiceKey, dest: &Dest| {
+            let kernel = engine::kernel_dest(key, dest).key();
+            entries.as_ref().map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e.service.key == *key)
+                    .flat_map(|e| e.dests.iter())
+                    .find(|d| d.dest.key() == kernel)
+                    .map(|d| u64::from(d.active_conns) + u64::from(d.inact_conns))
+            })
+        };
+        let step = |drain: &mut Drain, counted: Option<Option<u64>>| match counted {
+            Some(c) => drain.counted(c, now),
+            None => drain.expired(now),
+        };
+        let mut ended = Vec::new();
         let targets: Vec<(Target, ServiceKey, Dest)> = self.targets().collect();
-        let mut ended = false;
         for (target, key, dest) in targets {
-            let Some(drain) = self.drains.get_mut(&target) else {
-                continue;
-            };
-            let kernel = engine::kernel_dest(&key, &dest).key();
-            let over = match &entries {
-                Some(entries) => {
-                    let conns = entries
-                        .iter()
-                        .filter(|e| e.service.key == key)
-                        .flat_map(|e| e.dests.iter())
-                        .find(|d| d.dest.key() == kernel)
-                        .map(|d| u64::from(d.active_conns) + u64::from(d.inact_conns));
-                    drain.counted(conns, now)
+            let counted = conns(&key, &dest);
+            if let Some(drain) = self.drains.get_mut(&target) {
+                if step(drain, counted) {
+                    ended.push((target, key, *drain, ""));
                 }
-                None => drain.expired(now),
-            };
-            if over {
-                ended = true;
-                let why = match drain.conns {
-                    Some(c) if c > 0 => format!("drain timeout passed with {c} connections left"),
-                    _ => "no connection left".to_string(),
-                };
-                out.push(Effect::Log {
-                    level: Level::INFO,
-                    text: format!(
-                        "Drained real server: {} ({}): {why}",
-                        target.real,
-                        engine::virtual_name(&key)
-                    ),
-                    reason: None,
-                    about: Some(About {
-                        vs: target.virtual_name.clone(),
-                        rs: Some(target.real.clone()),
-                    }),
-                });
             }
         }
-        if ended {
+        for l in &mut self.leaving {
+            if step(&mut l.drain, conns(&l.key, &l.dest)) {
+                ended.push((l.target.clone(), l.key, l.drain, " (removed from the file)"));
+            }
+        }
+        for (target, key, drain, removed) in &ended {
+            let why = match drain.conns {
+                Some(c) if c > 0 => format!("drain timeout passed with {c} connections left"),
+                _ => "no connection left".to_string(),
+            };
+            out.push(Effect::Log {
+                level: Level::INFO,
+                text: format!(
+                    "Drained real server: {} ({}){removed}: {why}",
+                    target.real,
+                    engine::virtual_name(key)
+                ),
+                reason: None,
+                about: Some(About {
+                    vs: target.virtual_name.clone(),
+                    rs: Some(target.real.clone()),
+                }),
+            });
+        }
+        if !ended.is_empty() {
             self.admin(now);
         }
-        ended
+        !ended.is_empty()
     }
 
     fn begin(&mut self, pass: Pass, then: Then, now: Instant, out: &mut Vec<Effect>) {
@@ -693,11 +775,24 @@ impl Core {
         }
     }
 
-    /// Make `mapped` the running configuration (start and reload).
+    /// Make `mapped` the running configuration (start and reload): the reconciler gets its
+    /// virtuals, with the real servers still leaving as reals that are down.
     fn install(&mut self, mapped: Mapped, out: &mut Vec<Effect>) {
-        self.reconciler.set_virtuals(mapped.virtuals.clone());
+        let mut virtuals = mapped.virtuals.clone();
+        for (i, l) in self.leaving.iter().enumerate() {
+            if let Some(v) = virtuals.iter_mut().find(|v| v.service.key == l.key) {
+                v.reals.push(RealSpec {
+                    dest: l.dest.clone(),
+                    check: leaving_check(i),
+                });
+            }
+        }
+        self.reconciler.set_virtuals(virtuals);
         for id in mapped.never_up() {
             self.reconciler.set_health(id, Health::Down);
+        }
+        for i in 0..self.leaving.len() {
+            self.reconciler.set_health(leaving_check(i), Health::Down);
         }
         out.push(Effect::MaintenanceDir(
             self.config.globals.maintenancedir.clone(),
@@ -801,6 +896,7 @@ impl Core {
         );
         self.config = loaded.config;
         self.children = loaded.children;
+        self.leave(&mapped, now);
         self.install(mapped, out);
         self.admin(now);
         self.status.reloads += 1;
@@ -979,6 +1075,21 @@ impl Core {
                     }
                 })
                 .collect();
+            let mut reals: Vec<RealStatus> = reals;
+            for l in self
+                .leaving
+                .iter()
+                .filter(|l| l.key == key && !l.drain.done)
+            {
+                let kernel = engine::kernel_dest(&key, &l.dest).key();
+                reals.push(RealStatus {
+                    address: l.target.real.clone(),
+                    health: "removed".to_string(),
+                    weight: dests.and_then(|d| d.get(&kernel)).map(|d| d.weight),
+                    reason: None,
+                    operator: Some(format!("{} (removed from the file)", l.drain.words())),
+                });
+            }
             virtuals.push(VirtualStatus {
                 name: x.address.to_string(),
                 scheduler: x.scheduler.clone(),

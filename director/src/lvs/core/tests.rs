@@ -34,6 +34,7 @@ fn options() -> CoreOptions {
         pid: 42,
         logs_here: false,
         operator: Record::default(),
+        drain_on_removal: None,
     }
 }
 
@@ -882,4 +883,79 @@ async fn a_restart_keeps_a_drained_real_out() {
         logged(&out),
         ["Drained real server: 198.51.100.2:80 (192.0.2.132:80): no connection left"]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_real_removed_by_a_reload_drains_when_the_setting_says_so() {
+    let mut opts = options();
+    opts.drain_on_removal = Some(Duration::from_secs(60));
+    let (core, effects) = Core::start(opts, loaded(WWW), Instant::now());
+    let mut h = Harness {
+        core,
+        ipvs: MemoryIpvs::new(),
+        text: WWW.to_string(),
+        done: Vec::new(),
+        last_weight: HashMap::new(),
+        conns: HashMap::new(),
+    };
+    h.carry_out(effects, Instant::now());
+    let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
+    let now = Instant::now();
+    h.step(
+        Event::Health(vec![health(a, true, now), health(b, true, now)]),
+        now,
+    );
+    h.conns.insert("198.51.100.2".parse().unwrap(), (1, 1));
+    // rs2 leaves the file: weight 0, kept for its connections
+    h.text = WWW.replace("\treal=198.51.100.2:80 gate 3\n", "");
+    let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert_eq!(
+        logged(&out)
+            .iter()
+            .filter(|l| l.contains("198.51.100.2"))
+            .collect::<Vec<_>>(),
+        ["Quiescent real server: 198.51.100.2:80 (192.0.2.132:80) (Weight set to 0)"]
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(0));
+    assert_eq!(
+        operator_words(&out, "198.51.100.2:80").as_deref(),
+        Some("draining (removed from the file)")
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    tick(&mut h);
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(0));
+    // its connections end: deleted
+    h.conns.clear();
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let out = tick(&mut h);
+    assert_eq!(
+        logged(&out),
+        [
+            "Drained real server: 198.51.100.2:80 (192.0.2.132:80) (removed from the file): no connection left",
+            "Deleted real server: 198.51.100.2:80 (192.0.2.132:80)",
+        ]
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
+    assert_eq!(weight_of(&mut h, "198.51.100.1"), Some(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_the_setting_a_removed_real_goes_at_once() {
+    let mut h = Harness::start(WWW, Instant::now());
+    let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
+    let now = Instant::now();
+    h.step(
+        Event::Health(vec![health(a, true, now), health(b, true, now)]),
+        now,
+    );
+    h.conns.insert("198.51.100.2".parse().unwrap(), (1, 1));
+    h.text = WWW.replace("\treal=198.51.100.2:80 gate 3\n", "");
+    let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert!(
+        logged(&out)
+            .contains(&"Purged real server (start): 198.51.100.2:80 (192.0.2.132:80)".to_string()),
+        "{:?}",
+        logged(&out)
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
 }

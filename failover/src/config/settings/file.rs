@@ -5,11 +5,12 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::announce::{announce_section, RawAnnounce};
+use super::drain::{drain_section, RawDrain};
 use super::duration::line_of;
 use super::monitor::{monitor_section, RawMonitor};
 use super::peer::RawPeer;
 use super::sync::{sync_section, RawSync};
-use super::{Announce, Monitor, Peer, Sync};
+use super::{Announce, Drain, Monitor, Peer, Sync};
 use crate::config::{Collector, ConfigError, Parsed};
 
 /// Everything `director.conf` sets.
@@ -23,6 +24,8 @@ pub struct Settings {
     pub peer: Peer,
     /// `[announce]`: scale-out, the VIPs announced to the routers through BIRD.
     pub announce: Announce,
+    /// `[drain]`: how real servers are drained.
+    pub drain: Drain,
 }
 
 /// The file as written: every key optional, spans kept for the value checks.
@@ -33,6 +36,7 @@ struct RawSettings {
     sync: Option<RawSync>,
     peer: Option<RawPeer>,
     announce: Option<RawAnnounce>,
+    drain: Option<RawDrain>,
 }
 
 /// Parses `director.conf` (`file` is only for messages).
@@ -60,6 +64,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
     }
     if let Some(raw) = raw.announce {
         settings.announce = announce_section(raw, text, &mut c);
+    }
+    if let Some(raw) = raw.drain {
+        settings.drain = drain_section(raw, text, &mut c);
     }
     c.finish(settings)
 }

@@ -19,6 +19,10 @@
 //! enabled = true
 //! interface = "eth1"
 //! catch_up_timeout = "2s"
+//!
+//! [drain]
+//! timeout = "5min"
+//! on_removal = true
 //! ```
 //!
 //! Durations are strings with a unit: `ms`, `s`, `min`, `h` (`"500ms"`, `"2s"`, `"10min"`).
@@ -27,6 +31,7 @@
 //! the checks of the values that follow report every problem.
 
 mod announce;
+mod drain;
 mod duration;
 mod file;
 mod monitor;
@@ -36,6 +41,7 @@ mod sync;
 mod tests;
 
 pub use announce::Announce;
+pub use drain::Drain;
 pub use duration::{parse_duration, words};
 pub use file::{parse, Settings};
 pub use monitor::Monitor;

@@ -146,6 +146,28 @@ fn the_sync_section_is_read_and_checked() {
 }
 
 #[test]
+fn the_drain_section_is_read_and_checked() {
+    let d = Settings::default().drain;
+    assert_eq!((d.timeout, d.on_removal), (Duration::from_secs(300), false));
+    let s = parsed("[drain]\ntimeout = \"30s\"\non_removal = true\n").unwrap();
+    assert_eq!(
+        s.drain,
+        Drain {
+            timeout: Duration::from_secs(30),
+            on_removal: true,
+        }
+    );
+    assert_eq!(
+        parsed("[drain]\n\ntimeout = \"500ms\"\n").unwrap_err(),
+        "director.conf:3: drain: timeout must be at least 1s (a drain that does not wait is a \
+         disable)"
+    );
+    assert!(parsed("[drain]\nwait = \"1s\"\n")
+        .unwrap_err()
+        .starts_with("director.conf:2:"));
+}
+
+#[test]
 fn the_announce_section_is_read_and_checked() {
     let d = Settings::default().announce;
     assert!(!d.enabled);
