@@ -1,6 +1,9 @@
 //! Prometheus metrics: rendered from a status snapshot, the daemon's counters and the IPVS
 //! traffic (prometheus-client's text encoding), served on `GET /metrics` by hyper's HTTP/1
-//! server.
+//! server; beside them, when `director.conf` `[admin]` enables it, the admin API
+//! (`admin`: `/admin/...`).
+
+pub mod admin;
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -441,6 +444,22 @@ pub fn route(path: &str) -> (StatusCode, Option<&'static str>) {
 /// How many connections the listener serves at once (the others wait to be accepted).
 const CONNECTIONS: usize = 32;
 
+/// A request to the daemon's control loop and where its answer goes.
+pub type ControlAsk = (
+    crate::control::Request,
+    tokio::sync::oneshot::Sender<crate::control::Response>,
+);
+
+/// The admin API's side of the listener: its token and the daemon's control loop.
+#[derive(Clone)]
+pub struct AdminApi {
+    pub token: Arc<str>,
+    pub control: tokio::sync::mpsc::Sender<ControlAsk>,
+}
+
+/// The largest admin request body read.
+const ADMIN_BODY: usize = 64 * 1024;
+
 /// Serve `GET /metrics` on `addr` until the task is dropped; `source` gives the current text.
 pub async fn serve<F, Fut>(addr: SocketAddr, source: F) -> std::io::Result<()>
 where
@@ -450,9 +469,78 @@ where
     serve_on(TcpListener::bind(addr).await?, source).await
 }
 
+/// [`serve`], and the admin API under `/admin/` when `admin` is given.
+pub async fn serve_with<F, Fut>(
+    addr: SocketAddr,
+    source: F,
+    admin: Option<AdminApi>,
+) -> std::io::Result<()>
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = String> + Send + 'static,
+{
+    serve_on_with(TcpListener::bind(addr).await?, source, admin).await
+}
+
+/// An admin request, answered: authorized and decoded (`admin::decode`), asked of the
+/// control loop, its answer as JSON.
+async fn admin_answer(api: &AdminApi, req: Request<Incoming>) -> (StatusCode, String) {
+    use http_body_util::BodyExt;
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match http_body_util::Limited::new(req.into_body(), ADMIN_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                admin::refusal(format!("request body: {e}")),
+            )
+        }
+    };
+    let request = match admin::decode(&method, &path, auth.as_deref(), &body, &api.token) {
+        Ok(r) => r,
+        Err((status, message)) => return (status, admin::refusal(message)),
+    };
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    if api.control.send((request, reply)).await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            admin::refusal("the daemon is stopping".into()),
+        );
+    }
+    match rx.await {
+        Ok(response) => admin::encode(&response),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            admin::refusal("the daemon is stopping".into()),
+        ),
+    }
+}
+
 /// Serve `GET /metrics` on a bound listener (HTTP/1.1 with keep-alive, as Prometheus
 /// scrapes; a client has 10 s to send its request head).
 pub async fn serve_on<F, Fut>(listener: TcpListener, source: F) -> std::io::Result<()>
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = String> + Send + 'static,
+{
+    serve_on_with(listener, source, None).await
+}
+
+/// [`serve_on`], and the admin API under `/admin/` when `admin` is given.
+pub async fn serve_on_with<F, Fut>(
+    listener: TcpListener,
+    source: F,
+    admin: Option<AdminApi>,
+) -> std::io::Result<()>
 where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = String> + Send + 'static,
@@ -470,10 +558,21 @@ where
             }
         };
         let source = source.clone();
+        let admin = admin.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let source = source.clone();
+                let admin = admin.clone();
                 async move {
+                    if let Some(api) = admin.filter(|_| req.uri().path().starts_with("/admin/")) {
+                        let (status, body) = admin_answer(&api, req).await;
+                        let mut response = Response::new(Full::new(Bytes::from(body)));
+                        *response.status_mut() = status;
+                        response
+                            .headers_mut()
+                            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                        return Ok::<_, Infallible>(response);
+                    }
                     let (status, fixed) = route(req.uri().path());
                     let body = match fixed {
                         Some(text) => text.to_string(),

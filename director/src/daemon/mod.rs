@@ -228,6 +228,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     let mut pair_files = None;
     let mut announce_settings = None;
     let drain;
+    let admin_settings;
     let files = if pair_mode {
         match failover::node::NodeConfig::load_with(
             &opts.config_dir,
@@ -246,6 +247,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                     authkeys: cfg.authkeys.clone(),
                 });
                 drain = cfg.settings.drain.clone();
+                admin_settings = cfg.settings.admin.clone();
                 node_config = Some(cfg);
                 files
             }
@@ -257,6 +259,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         match failover::node::load_settings(&opts.config_dir) {
             Ok(settings) => {
                 drain = settings.drain.clone();
+                admin_settings = settings.admin.clone();
                 announce_settings = settings.announce.enabled.then_some(settings.announce);
             }
             Err(e) => return Err(DaemonError::Config(e.to_string())),
@@ -264,6 +267,20 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         files(&opts)
     };
     let files = files.map_err(DaemonError::Missing)?;
+    // The admin API's token, read before anything starts: a missing or readable one is a
+    // refused configuration.
+    let admin_token = if admin_settings.enabled {
+        let path = admin_settings
+            .token_file
+            .clone()
+            .unwrap_or_else(|| opts.config_dir.join("admin.token"));
+        if opts.metrics.is_none() {
+            tracing::warn!("director.conf [admin] is enabled but --metrics is off: no admin API");
+        }
+        Some(metrics::admin::load_token(&path).map_err(DaemonError::Config)?)
+    } else {
+        None
+    };
     let log_cfgname = files.first().map(|first| {
         let name = first
             .file_name()
@@ -374,6 +391,10 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         None => None,
     };
     let (req_tx, mut req_rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(16);
+    let admin = admin_token.map(|token| metrics::AdminApi {
+        token: token.into(),
+        control: req_tx.clone(),
+    });
     let control_reader = reader.clone();
     let control_watches = set.watches();
     let control_task = tokio::spawn(control::serve(listener, move |req| {
@@ -425,6 +446,10 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                 let node = node.clone();
                 let announced = announcer.as_ref().map(announcer::Announcer::watch);
                 let reader = reader.clone();
+                let admin = admin.clone();
+                if admin.is_some() {
+                    tracing::info!("admin API on http://{addr}/admin/ (director.conf [admin])");
+                }
                 Some(tokio::spawn(async move {
                     let source = move || {
                         let statuses: Vec<LvsStatus> =
@@ -454,7 +479,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                             .unwrap_or_default()
                         }
                     };
-                    if let Err(e) = metrics::serve(addr, source).await {
+                    if let Err(e) = metrics::serve_with(addr, source, admin).await {
                         tracing::error!("metrics on {addr}: {e}");
                     }
                 }))

@@ -4,13 +4,14 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::admin::{admin_section, RawAdmin};
 use super::announce::{announce_section, RawAnnounce};
 use super::drain::{drain_section, RawDrain};
 use super::duration::line_of;
 use super::monitor::{monitor_section, RawMonitor};
 use super::peer::RawPeer;
 use super::sync::{sync_section, RawSync};
-use super::{Announce, Drain, Monitor, Peer, Sync};
+use super::{Admin, Announce, Drain, Monitor, Peer, Sync};
 use crate::config::{Collector, ConfigError, Parsed};
 
 /// Everything `director.conf` sets.
@@ -26,6 +27,8 @@ pub struct Settings {
     pub announce: Announce,
     /// `[drain]`: how real servers are drained.
     pub drain: Drain,
+    /// `[admin]`: the HTTP admin API on the metrics listener.
+    pub admin: Admin,
 }
 
 /// The file as written: every key optional, spans kept for the value checks.
@@ -37,6 +40,7 @@ struct RawSettings {
     peer: Option<RawPeer>,
     announce: Option<RawAnnounce>,
     drain: Option<RawDrain>,
+    admin: Option<RawAdmin>,
 }
 
 /// Parses `director.conf` (`file` is only for messages).
@@ -67,6 +71,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
     }
     if let Some(raw) = raw.drain {
         settings.drain = drain_section(raw, text, &mut c);
+    }
+    if let Some(raw) = raw.admin {
+        settings.admin = admin_section(raw, text, &mut c);
     }
     c.finish(settings)
 }

@@ -30,6 +30,7 @@
 //! a wrong key stops the parse at its line (TOML's parser and serde report the first one);
 //! the checks of the values that follow report every problem.
 
+mod admin;
 mod announce;
 mod drain;
 mod duration;
@@ -40,6 +41,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
+pub use admin::Admin;
 pub use announce::Announce;
 pub use drain::Drain;
 pub use duration::{parse_duration, words};

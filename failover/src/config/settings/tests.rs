@@ -146,6 +146,24 @@ fn the_sync_section_is_read_and_checked() {
 }
 
 #[test]
+fn the_admin_section_is_read_and_checked() {
+    assert_eq!(Settings::default().admin, Admin::default());
+    assert!(!Admin::default().enabled);
+    let s = parsed("[admin]\nenabled = true\ntoken_file = \"/etc/ha.d/admin.token\"\n").unwrap();
+    assert_eq!(
+        s.admin,
+        Admin {
+            enabled: true,
+            token_file: Some("/etc/ha.d/admin.token".into()),
+        }
+    );
+    assert_eq!(
+        parsed("[admin]\ntoken_file = \"admin.token\"\n").unwrap_err(),
+        "director.conf:2: admin: token_file \"admin.token\" is not an absolute path"
+    );
+}
+
+#[test]
 fn the_drain_section_is_read_and_checked() {
     let d = Settings::default().drain;
     assert_eq!((d.timeout, d.on_removal), (Duration::from_secs(300), false));
