@@ -270,6 +270,8 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
     struct Real<'a> {
         up: Option<bool>,
         weight: Option<u32>,
+        /// What the operator asked (`director real ...`): its state's first word.
+        operator: Option<&'a str>,
         kernel: Option<&'a RealTraffic>,
     }
     let mut order: Vec<(&str, &str)> = Vec::new();
@@ -283,6 +285,10 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
             });
             entry.up = Some(r.health == "up");
             entry.weight = r.weight;
+            entry.operator = r
+                .operator
+                .as_deref()
+                .map(|o| o.split([' ', ',']).next().unwrap_or_default());
         }
     }
     for s in traffic.map_or(&[][..], |t| &t.services[..]) {
@@ -318,6 +324,23 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
         "The real server's weight in the IPVS table",
     );
     each(out, "director_real_weight", &|r| r.weight.map(u64::from));
+    head(
+        out,
+        "director_real_operator",
+        "gauge",
+        "What the operator asked of the real server (director real): 1, with its state \
+         (draining, drained, disabled, weight)",
+    );
+    for key in &order {
+        if let Some(state) = reals.get(key).and_then(|r| r.operator) {
+            let labels = [
+                ("virtual_service", key.0),
+                ("real", key.1),
+                ("state", state),
+            ];
+            sample(out, "director_real_operator", &labels, 1);
+        }
+    }
     let Some(t) = traffic else {
         return;
     };
@@ -633,7 +656,7 @@ mod tests {
                     health: "down".into(),
                     weight: Some(0),
                     reason: Some("timed out".into()),
-                    operator: None,
+                    operator: Some("drained".into()),
                 }],
             }],
             announce: Some(crate::status::AnnounceStatus {
@@ -724,13 +747,19 @@ mod tests {
                     health: "up".into(),
                     weight: Some(1),
                     reason: None,
-                    operator: None,
+                    operator: Some("draining, 7 connections".into()),
                 }],
                 ..Default::default()
             }],
             ..Default::default()
         };
         let text = render(&st, &Counters::default(), Some(&traffic()));
+        assert!(
+            text.contains(
+                "director_real_operator{virtual_service=\"tcp:192.0.2.132:80\",real=\"198.51.100.1:80\",state=\"draining\"} 1"
+            ),
+            "{text}"
+        );
         let vs = "virtual_service=\"tcp:192.0.2.132:80\"";
         let rs = format!("{vs},real=\"198.51.100.1:80\"");
         for want in [
