@@ -1250,7 +1250,7 @@ mod tests {
                         ping_reachable,
                         config_digest,
                         groups,
-                        shared: (kind == Kind::Shared).then(|| Shared {
+                        shared: (kind == Kind::Shared).then_some(Shared {
                             version: s.0,
                             writer: s.1,
                             data: s.2,

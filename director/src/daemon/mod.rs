@@ -517,8 +517,10 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
             from_peer: pair_share,
         },
         &mut req_rx,
-        started,
-        &config_dir,
+        Daemon {
+            started,
+            config_dir: &config_dir,
+        },
     )
     .await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
@@ -773,6 +775,13 @@ async fn real_request(
     Ok(message)
 }
 
+/// What the status of the daemon says of it beside its parts: when it started, where its
+/// files are.
+struct Daemon<'a> {
+    started: Instant,
+    config_dir: &'a str,
+}
+
 /// Serve control requests and SIGHUP until SIGTERM/SIGINT/SIGQUIT; the signal's name.
 async fn wait_loop(
     set: &mut LvsSet,
@@ -781,9 +790,12 @@ async fn wait_loop(
     announcer: Option<&announcer::Announcer>,
     mut operator: OperatorSide<'_>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
-    started: Instant,
-    config_dir: &str,
+    daemon: Daemon<'_>,
 ) -> &'static str {
+    let Daemon {
+        started,
+        config_dir,
+    } = daemon;
     let mut signals = match signals::Signals::new() {
         Ok(s) => s,
         Err(e) => {
