@@ -483,17 +483,9 @@ pub struct AdminApi {
 /// The largest admin request body read.
 const ADMIN_BODY: usize = 64 * 1024;
 
-/// Serve `GET /metrics` on `addr` until the task is dropped; `source` gives the current text.
-pub async fn serve<F, Fut>(addr: SocketAddr, source: F) -> std::io::Result<()>
-where
-    F: Fn() -> Fut + Send + Sync + Clone + 'static,
-    Fut: Future<Output = String> + Send + 'static,
-{
-    serve_on(TcpListener::bind(addr).await?, source).await
-}
-
-/// [`serve`], and the admin API under `/admin/` when `admin` is given.
-pub async fn serve_with<F, Fut>(
+/// Serve `GET /metrics` on `addr` until the task is dropped; `source` gives the current text;
+/// and the admin API under `/admin/` when `admin` is given.
+pub async fn serve<F, Fut>(
     addr: SocketAddr,
     source: F,
     admin: Option<AdminApi>,
@@ -502,7 +494,7 @@ where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = String> + Send + 'static,
 {
-    serve_on_with(TcpListener::bind(addr).await?, source, admin).await
+    serve_on(TcpListener::bind(addr).await?, source, admin).await
 }
 
 /// An admin request, answered: authorized and decoded (`admin::decode`), asked of the
@@ -549,17 +541,9 @@ async fn admin_answer(api: &AdminApi, req: Request<Incoming>) -> (StatusCode, St
 }
 
 /// Serve `GET /metrics` on a bound listener (HTTP/1.1 with keep-alive, as Prometheus
-/// scrapes; a client has 10 s to send its request head).
-pub async fn serve_on<F, Fut>(listener: TcpListener, source: F) -> std::io::Result<()>
-where
-    F: Fn() -> Fut + Send + Sync + Clone + 'static,
-    Fut: Future<Output = String> + Send + 'static,
-{
-    serve_on_with(listener, source, None).await
-}
-
-/// [`serve_on`], and the admin API under `/admin/` when `admin` is given.
-pub async fn serve_on_with<F, Fut>(
+/// scrapes; a client has 10 s to send its request head), and the admin API under
+/// `/admin/` when `admin` is given.
+pub async fn serve_on<F, Fut>(
     listener: TcpListener,
     source: F,
     admin: Option<AdminApi>,
@@ -804,7 +788,7 @@ mod tests {
                 rt.block_on(async move {
                     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                     tx.send(listener.local_addr().unwrap()).unwrap();
-                    serve_on(listener, || async { "director_up 1\n".to_string() })
+                    serve_on(listener, || async { "director_up 1\n".to_string() }, None)
                         .await
                         .unwrap();
                 });
@@ -910,9 +894,11 @@ mod tests {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(serve_on(listener, || async {
-            "director_up 1\n".to_string()
-        }));
+        let server = tokio::spawn(serve_on(
+            listener,
+            || async { "director_up 1\n".to_string() },
+            None,
+        ));
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.unwrap();
         let mut reply = String::new();
@@ -920,6 +906,71 @@ mod tests {
         server.abort();
         assert!(reply.starts_with("HTTP/1.0 200 OK"), "{reply}");
         assert!(reply.ends_with("director_up 1\n"));
+    }
+
+    /// The admin API on the listener: a request with the token reaches the control loop and
+    /// its answer comes back as JSON; without the token nothing reaches it; /metrics stays.
+    #[tokio::test]
+    async fn the_admin_api_asks_the_control_loop() {
+        use crate::control::{RealOp, Request as Ask, Response as Answer};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ControlAsk>(4);
+        let admin = AdminApi {
+            token: "0123456789abcdef".into(),
+            control: tx,
+        };
+        let server = tokio::spawn(serve_on(
+            listener,
+            || async { "director_up 1\n".to_string() },
+            Some(admin),
+        ));
+        let control = tokio::spawn(async move {
+            let mut asked = Vec::new();
+            while let Some((req, reply)) = rx.recv().await {
+                asked.push(req);
+                let _ = reply.send(Answer::Ok {
+                    message: "draining".into(),
+                });
+            }
+            asked
+        });
+        let send = |text: String| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(text.as_bytes()).await.unwrap();
+            let mut reply = String::new();
+            s.read_to_string(&mut reply).await.unwrap();
+            reply
+        };
+        let body = r#"{"virtual":"tcp:192.0.2.132:80","real":"198.51.100.1:80"}"#;
+        let post = |auth: &str| {
+            format!(
+                "POST /admin/real/drain HTTP/1.0\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let reply = send(post("Authorization: Bearer 0123456789abcdef\r\n")).await;
+        assert!(reply.starts_with("HTTP/1.0 200 OK"), "{reply}");
+        assert!(
+            reply.ends_with("{\"result\":\"ok\",\"message\":\"draining\"}\n"),
+            "{reply}"
+        );
+        let reply = send(post("")).await;
+        assert!(reply.starts_with("HTTP/1.0 401"), "{reply}");
+        let reply = send("GET /metrics HTTP/1.0\r\n\r\n".to_string()).await;
+        assert!(reply.ends_with("director_up 1\n"), "{reply}");
+        server.abort();
+        let _ = server.await;
+        let asked = control.await.unwrap();
+        assert_eq!(
+            asked,
+            [Ask::Real {
+                op: RealOp::Drain { timeout_s: None },
+                virtual_name: "tcp:192.0.2.132:80".into(),
+                real: "198.51.100.1:80".into(),
+            }]
+        );
     }
 
     /// Prometheus keeps the connection open between scrapes: two requests on one connection.
@@ -930,13 +981,17 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let n = Arc::new(AtomicU64::new(0));
         let count = Arc::clone(&n);
-        let server = tokio::spawn(serve_on(listener, move || {
-            let count = Arc::clone(&count);
-            async move {
-                let i = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                format!("scrape {i}\n")
-            }
-        }));
+        let server = tokio::spawn(serve_on(
+            listener,
+            move || {
+                let count = Arc::clone(&count);
+                async move {
+                    let i = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    format!("scrape {i}\n")
+                }
+            },
+            None,
+        ));
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut seen = String::new();
         for i in 0..2 {

@@ -479,7 +479,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                             .unwrap_or_default()
                         }
                     };
-                    if let Err(e) = metrics::serve_with(addr, source, admin).await {
+                    if let Err(e) = metrics::serve(addr, source, admin).await {
                         tracing::error!("metrics on {addr}: {e}");
                     }
                 }))

@@ -328,22 +328,29 @@ async fn send_shared<L: Link>(parts: &mut LoopParts, link: &L) {
         groups: Vec::new(),
         shared: Some(shared),
     };
+    // numbered by the heartbeats' encoder: one replay window for both
+    if let Err(e) = sign_and_send(parts, link, &payload).await {
+        tracing::error!(
+            "cannot send the operator's state to the peer: {e} (too many real servers drained, \
+             disabled or reweighted for one packet?)"
+        );
+    }
+}
+
+/// Numbers, signs and sends `payload` on every medium, stamped with the wall clock and the
+/// challenge; how many media took it.
+async fn sign_and_send<L: Link>(
+    parts: &mut LoopParts,
+    link: &L,
+    payload: &Payload,
+) -> Result<usize, crate::packet::EncodeError> {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    // numbered by the heartbeats' encoder: one replay window for both
-    match parts
+    let bytes = parts
         .encoder
-        .encode(&payload, ts, parts.receiver.stamp(), &parts.keys)
-    {
-        Ok(bytes) => {
-            link.send(&bytes).await;
-        }
-        Err(e) => tracing::error!(
-            "cannot send the operator's state to the peer: {e} (too many real servers drained, \
-             disabled or reweighted for one packet?)"
-        ),
-    }
+        .encode(payload, ts, parts.receiver.stamp(), &parts.keys)?;
+    Ok(link.send(&bytes).await)
 }
 
 /// A new challenge nonce every deadtime: a message is taken only if it echoes the current
@@ -369,26 +376,18 @@ async fn carry_out<L: Link, V: Vip>(
     let mut exit = None;
     for a in actions {
         match a {
-            Action::Send(payload) => {
-                let ts = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                match parts
-                    .encoder
-                    .encode(&payload, ts, parts.receiver.stamp(), &parts.keys)
-                {
-                    Ok(bytes) => {
-                        if link.send(&bytes).await == 0 {
-                            tracing::debug!("heartbeat not sent on any medium");
-                        }
-                        // The loop is alive and sending: keep the machine up.
-                        if let Some(w) = parts.watchdog.as_mut() {
-                            w.tickle();
-                        }
+            Action::Send(payload) => match sign_and_send(parts, link, &payload).await {
+                Ok(sent) => {
+                    if sent == 0 {
+                        tracing::debug!("heartbeat not sent on any medium");
                     }
-                    Err(e) => tracing::error!(error = %e, "cannot encode heartbeat: {e}"),
+                    // The loop is alive and sending: keep the machine up.
+                    if let Some(w) = parts.watchdog.as_mut() {
+                        w.tickle();
+                    }
                 }
-            }
+                Err(e) => tracing::error!(error = %e, "cannot encode heartbeat: {e}"),
+            },
             Action::Probe(g) => {
                 let group = parts.groups.get(g).cloned().unwrap_or_default();
                 let (r, tx) = (resources.clone(), tx.clone());

@@ -53,7 +53,11 @@ struct Harness {
 
 impl Harness {
     fn start(text: &str, now: Instant) -> Harness {
-        let (core, effects) = Core::start(options(), loaded(text), now);
+        Harness::start_with(options(), text, now)
+    }
+
+    fn start_with(options: CoreOptions, text: &str, now: Instant) -> Harness {
+        let (core, effects) = Core::start(options, loaded(text), now);
         let mut h = Harness {
             core,
             ipvs: MemoryIpvs::new(),
@@ -860,16 +864,7 @@ async fn a_restart_keeps_a_drained_real_out() {
     );
     let mut opts = options();
     opts.operator = record;
-    let (core, effects) = Core::start(opts, loaded(WWW), Instant::now());
-    let mut h = Harness {
-        core,
-        ipvs: MemoryIpvs::new(),
-        text: WWW.to_string(),
-        done: Vec::new(),
-        last_weight: HashMap::new(),
-        conns: HashMap::new(),
-    };
-    h.carry_out(effects, Instant::now());
+    let mut h = Harness::start_with(opts, WWW, Instant::now());
     let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
     let now = Instant::now();
     h.step(
@@ -889,16 +884,7 @@ async fn a_restart_keeps_a_drained_real_out() {
 async fn a_real_removed_by_a_reload_drains_when_the_setting_says_so() {
     let mut opts = options();
     opts.drain_on_removal = Some(Duration::from_secs(60));
-    let (core, effects) = Core::start(opts, loaded(WWW), Instant::now());
-    let mut h = Harness {
-        core,
-        ipvs: MemoryIpvs::new(),
-        text: WWW.to_string(),
-        done: Vec::new(),
-        last_weight: HashMap::new(),
-        conns: HashMap::new(),
-    };
-    h.carry_out(effects, Instant::now());
+    let mut h = Harness::start_with(opts, WWW, Instant::now());
     let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
     let now = Instant::now();
     h.step(
