@@ -134,6 +134,16 @@ impl Harness {
         }
     }
 
+    /// The first two real servers of the first virtual pass their checks now.
+    fn both_up(&mut self) {
+        let (a, b) = (key(&self.core, 0, 0), key(&self.core, 0, 1));
+        let now = Instant::now();
+        self.step(
+            Event::Health(vec![health(a, true, now), health(b, true, now)]),
+            now,
+        );
+    }
+
     fn kernel(&mut self) -> Table {
         self.ipvs.dump().unwrap().table()
     }
@@ -690,12 +700,7 @@ fn operator_words(effects: &[Effect], real: &str) -> Option<String> {
 
 /// Both reals up, then the operator's record: what that did.
 async fn both_up_then(h: &mut Harness, record: &Record) -> Vec<Effect> {
-    let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
-    let now = Instant::now();
-    h.step(
-        Event::Health(vec![health(a, true, now), health(b, true, now)]),
-        now,
-    );
+    h.both_up();
     assert_eq!(weight_of(h, "198.51.100.2"), Some(3));
     h.step(Event::Operator(record.clone()), Instant::now())
 }
@@ -865,12 +870,7 @@ async fn a_restart_keeps_a_drained_real_out() {
     let mut opts = options();
     opts.operator = record;
     let mut h = Harness::start_with(opts, WWW, Instant::now());
-    let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
-    let now = Instant::now();
-    h.step(
-        Event::Health(vec![health(a, true, now), health(b, true, now)]),
-        now,
-    );
+    h.both_up();
     assert_eq!(weight_of(&mut h, "198.51.100.1"), Some(1));
     assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
     let out = tick(&mut h);
@@ -885,12 +885,7 @@ async fn a_real_removed_by_a_reload_drains_when_the_setting_says_so() {
     let mut opts = options();
     opts.drain_on_removal = Some(Duration::from_secs(60));
     let mut h = Harness::start_with(opts, WWW, Instant::now());
-    let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
-    let now = Instant::now();
-    h.step(
-        Event::Health(vec![health(a, true, now), health(b, true, now)]),
-        now,
-    );
+    h.both_up();
     h.conns.insert("198.51.100.2".parse().unwrap(), (1, 1));
     // rs2 leaves the file: weight 0, kept for its connections
     h.text = WWW.replace("\treal=198.51.100.2:80 gate 3\n", "");
@@ -928,12 +923,7 @@ async fn a_real_removed_by_a_reload_drains_when_the_setting_says_so() {
 #[tokio::test(start_paused = true)]
 async fn without_the_setting_a_removed_real_goes_at_once() {
     let mut h = Harness::start(WWW, Instant::now());
-    let (a, b) = (key(&h.core, 0, 0), key(&h.core, 0, 1));
-    let now = Instant::now();
-    h.step(
-        Event::Health(vec![health(a, true, now), health(b, true, now)]),
-        now,
-    );
+    h.both_up();
     h.conns.insert("198.51.100.2".parse().unwrap(), (1, 1));
     h.text = WWW.replace("\treal=198.51.100.2:80 gate 3\n", "");
     let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
