@@ -34,6 +34,8 @@ fn www_cf_checks_fallback_reload_stop_and_command_line() {
     for line in out.lines() {
         if line.starts_with("metrics: ")
             || line.starts_with("counted in ")
+            || line.starts_with("== rs2 at weight 0")
+            || line.starts_with("== drained rs2")
             || line.starts_with("vm-run:")
         {
             println!("{line}");
