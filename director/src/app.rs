@@ -163,6 +163,7 @@ pub fn check(
                     &up,
                     &|_| true,
                     &quorum,
+                    &|_, _| None,
                     &empty,
                     &Default::default(),
                 );

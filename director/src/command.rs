@@ -119,6 +119,10 @@ pub enum Command {
         #[arg(long, default_value = "/run/director")]
         run_dir: PathBuf,
     },
+    /// Drain, disable, enable or reweight a real server of the running daemon; kept across
+    /// reloads and restarts, and shared with the peer of a pair.
+    #[command(subcommand)]
+    Real(Real),
     /// Convert another tool's configuration into the files director runs.
     #[command(subcommand)]
     Import(Import),
@@ -139,6 +143,93 @@ pub enum Command {
               value_parser = clap::value_parser!(std::ffi::OsString))]
         args: Vec<std::ffi::OsString>,
     },
+}
+
+/// `director real ...`: VIRTUAL as ipvsadm takes it (`-t|-u|--sctp-service ADDR:PORT`,
+/// `-f MARK`) or as `director status` names it (`tcp:192.0.2.132:80`); REAL as
+/// `ADDR:PORT`, or `ADDR` when the virtual has one real server at that address.
+#[derive(Subcommand)]
+pub enum Real {
+    /// Weight 0 now; the real server keeps its established connections and leaves the
+    /// table when it has none left (active and inactive) or after the timeout.
+    Drain {
+        #[command(flatten)]
+        target: RealTarget,
+        /// Seconds to wait for its connections (default: director.conf `[drain] timeout`, 5 min).
+        #[arg(long, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
+    },
+    /// Out of the table now (as ldirectord's maintenancedir).
+    Disable {
+        #[command(flatten)]
+        target: RealTarget,
+    },
+    /// Back to what the file and its health check say.
+    Enable {
+        #[command(flatten)]
+        target: RealTarget,
+    },
+    /// This weight instead of the file's: `director real weight VIRTUAL REAL N`.
+    Weight {
+        #[command(flatten)]
+        target: RealTarget,
+    },
+}
+
+/// The virtual service and real server of `director real`.
+#[derive(clap::Args)]
+pub struct RealTarget {
+    /// The running daemon's runtime directory (its control socket).
+    #[arg(long, default_value = "/run/director")]
+    pub run_dir: PathBuf,
+    /// A TCP virtual service, ADDR:PORT.
+    #[arg(short = 't', long = "tcp-service", value_name = "ADDR:PORT",
+          conflicts_with_all = ["udp", "sctp", "fwmark"])]
+    pub tcp: Option<String>,
+    /// A UDP virtual service, ADDR:PORT.
+    #[arg(short = 'u', long = "udp-service", value_name = "ADDR:PORT",
+          conflicts_with_all = ["sctp", "fwmark"])]
+    pub udp: Option<String>,
+    /// An SCTP virtual service, ADDR:PORT.
+    #[arg(
+        long = "sctp-service",
+        value_name = "ADDR:PORT",
+        conflicts_with = "fwmark"
+    )]
+    pub sctp: Option<String>,
+    /// A firewall-mark virtual service.
+    #[arg(short = 'f', long = "fwmark-service", value_name = "MARK")]
+    pub fwmark: Option<String>,
+    /// [VIRTUAL] REAL (and N for weight).
+    #[arg(value_name = "ARGS", required = true, num_args = 1..=3)]
+    pub args: Vec<String>,
+}
+
+impl RealTarget {
+    /// (virtual, real, what follows) from the flags and words given; the error in words.
+    pub fn split(&self) -> Result<(String, String, Vec<String>), String> {
+        use crate::lvs::operator::virtual_name;
+        let flagged = [
+            ('t', &self.tcp),
+            ('u', &self.udp),
+            ('s', &self.sctp),
+            ('f', &self.fwmark),
+        ]
+        .into_iter()
+        .find_map(|(flag, v)| v.as_ref().map(|v| virtual_name(flag, v)));
+        let mut words = self.args.iter().cloned();
+        let virtual_name = match flagged {
+            Some(v) => v,
+            None => words
+                .next()
+                .ok_or("give the virtual service (-t|-u|-f or its name) and the real server")?,
+        };
+        let real = words
+            .next()
+            .ok_or("give the real server (ADDR:PORT or ADDR)")?;
+        Ok((virtual_name, real, words.collect()))
+    }
 }
 
 /// `director import ...`.

@@ -1,4 +1,4 @@
-//! The control socket: `director status|standby|takeover|reload|top` talk to the running daemon
+//! The control socket: `director status|standby|takeover|reload|top|real` talk to the running daemon
 //! over a Unix socket (`RUN_DIR/director.sock`, mode 0600, root-only: the peer's uid is checked
 //! with SO_PEERCRED). One JSON request line, one JSON response line.
 
@@ -24,6 +24,30 @@ pub enum Request {
     Reload,
     /// The IPVS table's counters per service and real server (`director top`).
     Traffic,
+    /// Change what the operator asks of one real server (`director real ...`).
+    Real {
+        op: RealOp,
+        /// The virtual service as `director status` names it (`tcp:192.0.2.132:80`, `fwm:7`).
+        #[serde(rename = "virtual")]
+        virtual_name: String,
+        /// The real server: `ADDR:PORT`, or `ADDR` when it is the only one at that address.
+        real: String,
+    },
+}
+
+/// What `director real` asks of a real server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "op")]
+pub enum RealOp {
+    /// Weight 0, out when its connections end or after the timeout (seconds; the daemon's
+    /// `[drain] timeout` when not given).
+    Drain { timeout_s: Option<u64> },
+    /// Out of the table now.
+    Disable,
+    /// Back to what the file and the checks say.
+    Enable,
+    /// This weight instead of the file's.
+    Weight { weight: u32 },
 }
 
 /// The daemon's answer.
@@ -207,6 +231,21 @@ mod tests {
             Just(Request::Takeover),
             Just(Request::Reload),
             Just(Request::Traffic),
+            (
+                any::<Option<u64>>(),
+                "[a-z0-9.:\\[\\]]{0,20}",
+                "[a-z0-9.:]{0,20}"
+            )
+                .prop_map(|(timeout_s, v, r)| Request::Real {
+                    op: RealOp::Drain { timeout_s },
+                    virtual_name: v,
+                    real: r,
+                }),
+            any::<u32>().prop_map(|weight| Request::Real {
+                op: RealOp::Weight { weight },
+                virtual_name: "fwm:7".into(),
+                real: "198.51.100.1".into(),
+            }),
         ]
     }
 
@@ -231,7 +270,7 @@ mod tests {
 
         #[test]
         fn unknown_commands_are_refused(cmd in "[a-z]{1,12}") {
-            prop_assume!(!["status", "standby", "takeover", "reload", "traffic"].contains(&cmd.as_str()));
+            prop_assume!(!["status", "standby", "takeover", "reload", "traffic", "real"].contains(&cmd.as_str()));
             let line = format!("{{\"cmd\":\"{cmd}\"}}");
             prop_assert!(decode_request(&line).is_err());
         }

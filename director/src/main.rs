@@ -93,6 +93,7 @@ fn main() -> ExitCode {
         Command::Standby { run_dir } => control_command(&run_dir, Request::Standby, false),
         Command::Takeover { run_dir } => control_command(&run_dir, Request::Takeover, false),
         Command::Reload { run_dir } => control_command(&run_dir, Request::Reload, false),
+        Command::Real(real) => real_command(&real),
         Command::Import(director::command::Import::Keepalived {
             file,
             out,
@@ -125,6 +126,48 @@ fn main() -> ExitCode {
 
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1))
+}
+
+/// `director real ...`: the request, or the usage error (exit 2, as clap's).
+fn real_command(real: &director::command::Real) -> ExitCode {
+    use director::command::Real;
+    use director::control::RealOp;
+    let (target, op) = match real {
+        Real::Drain { target, timeout } => (
+            target,
+            RealOp::Drain {
+                timeout_s: *timeout,
+            },
+        ),
+        Real::Disable { target } => (target, RealOp::Disable),
+        Real::Enable { target } => (target, RealOp::Enable),
+        Real::Weight { target } => (target, RealOp::Enable),
+    };
+    let usage = |e: &str| {
+        eprintln!("director real: {e}");
+        ExitCode::from(2)
+    };
+    let (virtual_name, real_name, rest) = match target.split() {
+        Ok(parts) => parts,
+        Err(e) => return usage(&e),
+    };
+    let op = match (real, rest.as_slice()) {
+        (Real::Weight { .. }, [n]) => match n.parse::<u32>() {
+            Ok(weight) if i32::try_from(weight).is_ok() => RealOp::Weight { weight },
+            _ => return usage(&format!("weight {n}: a number from 0 to 2147483647")),
+        },
+        (Real::Weight { .. }, _) => {
+            return usage("give the weight: director real weight VIRTUAL REAL N")
+        }
+        (_, []) => op,
+        (_, extra) => return usage(&format!("unexpected {}", extra.join(" "))),
+    };
+    let req = Request::Real {
+        op,
+        virtual_name,
+        real: real_name,
+    };
+    control_command(&target.run_dir, req, false)
 }
 
 fn control_command(run_dir: &std::path::Path, req: Request, json: bool) -> ExitCode {

@@ -1,6 +1,9 @@
 //! Prometheus metrics: rendered from a status snapshot, the daemon's counters and the IPVS
 //! traffic (prometheus-client's text encoding), served on `GET /metrics` by hyper's HTTP/1
-//! server.
+//! server; beside them, when `director.conf` `[admin]` enables it, the admin API
+//! (`admin`: `/admin/...`).
+
+pub mod admin;
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -267,6 +270,8 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
     struct Real<'a> {
         up: Option<bool>,
         weight: Option<u32>,
+        /// What the operator asked (`director real ...`): its state's first word.
+        operator: Option<&'a str>,
         kernel: Option<&'a RealTraffic>,
     }
     let mut order: Vec<(&str, &str)> = Vec::new();
@@ -280,6 +285,10 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
             });
             entry.up = Some(r.health == "up");
             entry.weight = r.weight;
+            entry.operator = r
+                .operator
+                .as_deref()
+                .map(|o| o.split([' ', ',']).next().unwrap_or_default());
         }
     }
     for s in traffic.map_or(&[][..], |t| &t.services[..]) {
@@ -315,6 +324,23 @@ fn write_reals(out: &mut String, status: &Status, traffic: Option<&Traffic>) {
         "The real server's weight in the IPVS table",
     );
     each(out, "director_real_weight", &|r| r.weight.map(u64::from));
+    head(
+        out,
+        "director_real_operator",
+        "gauge",
+        "What the operator asked of the real server (director real): 1, with its state \
+         (draining, drained, disabled, weight)",
+    );
+    for key in &order {
+        if let Some(state) = reals.get(key).and_then(|r| r.operator) {
+            let labels = [
+                ("virtual_service", key.0),
+                ("real", key.1),
+                ("state", state),
+            ];
+            sample(out, "director_real_operator", &labels, 1);
+        }
+    }
     let Some(t) = traffic else {
         return;
     };
@@ -441,18 +467,87 @@ pub fn route(path: &str) -> (StatusCode, Option<&'static str>) {
 /// How many connections the listener serves at once (the others wait to be accepted).
 const CONNECTIONS: usize = 32;
 
-/// Serve `GET /metrics` on `addr` until the task is dropped; `source` gives the current text.
-pub async fn serve<F, Fut>(addr: SocketAddr, source: F) -> std::io::Result<()>
+/// A request to the daemon's control loop and where its answer goes.
+pub type ControlAsk = (
+    crate::control::Request,
+    tokio::sync::oneshot::Sender<crate::control::Response>,
+);
+
+/// The admin API's side of the listener: its token and the daemon's control loop.
+#[derive(Clone)]
+pub struct AdminApi {
+    pub token: Arc<str>,
+    pub control: tokio::sync::mpsc::Sender<ControlAsk>,
+}
+
+/// The largest admin request body read.
+const ADMIN_BODY: usize = 64 * 1024;
+
+/// Serve `GET /metrics` on `addr` until the task is dropped; `source` gives the current text;
+/// and the admin API under `/admin/` when `admin` is given.
+pub async fn serve<F, Fut>(
+    addr: SocketAddr,
+    source: F,
+    admin: Option<AdminApi>,
+) -> std::io::Result<()>
 where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = String> + Send + 'static,
 {
-    serve_on(TcpListener::bind(addr).await?, source).await
+    serve_on(TcpListener::bind(addr).await?, source, admin).await
+}
+
+/// An admin request, answered: authorized and decoded (`admin::decode`), asked of the
+/// control loop, its answer as JSON.
+async fn admin_answer(api: &AdminApi, req: Request<Incoming>) -> (StatusCode, String) {
+    use http_body_util::BodyExt;
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match http_body_util::Limited::new(req.into_body(), ADMIN_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                admin::refusal(format!("request body: {e}")),
+            )
+        }
+    };
+    let request = match admin::decode(&method, &path, auth.as_deref(), &body, &api.token) {
+        Ok(r) => r,
+        Err((status, message)) => return (status, admin::refusal(message)),
+    };
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    if api.control.send((request, reply)).await.is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            admin::refusal("the daemon is stopping".into()),
+        );
+    }
+    match rx.await {
+        Ok(response) => admin::encode(&response),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            admin::refusal("the daemon is stopping".into()),
+        ),
+    }
 }
 
 /// Serve `GET /metrics` on a bound listener (HTTP/1.1 with keep-alive, as Prometheus
-/// scrapes; a client has 10 s to send its request head).
-pub async fn serve_on<F, Fut>(listener: TcpListener, source: F) -> std::io::Result<()>
+/// scrapes; a client has 10 s to send its request head), and the admin API under
+/// `/admin/` when `admin` is given.
+pub async fn serve_on<F, Fut>(
+    listener: TcpListener,
+    source: F,
+    admin: Option<AdminApi>,
+) -> std::io::Result<()>
 where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = String> + Send + 'static,
@@ -470,10 +565,21 @@ where
             }
         };
         let source = source.clone();
+        let admin = admin.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let source = source.clone();
+                let admin = admin.clone();
                 async move {
+                    if let Some(api) = admin.filter(|_| req.uri().path().starts_with("/admin/")) {
+                        let (status, body) = admin_answer(&api, req).await;
+                        let mut response = Response::new(Full::new(Bytes::from(body)));
+                        *response.status_mut() = status;
+                        response
+                            .headers_mut()
+                            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                        return Ok::<_, Infallible>(response);
+                    }
                     let (status, fixed) = route(req.uri().path());
                     let body = match fixed {
                         Some(text) => text.to_string(),
@@ -534,6 +640,7 @@ mod tests {
                     health: "down".into(),
                     weight: Some(0),
                     reason: Some("timed out".into()),
+                    operator: Some("drained".into()),
                 }],
             }],
             announce: Some(crate::status::AnnounceStatus {
@@ -624,12 +731,19 @@ mod tests {
                     health: "up".into(),
                     weight: Some(1),
                     reason: None,
+                    operator: Some("draining, 7 connections".into()),
                 }],
                 ..Default::default()
             }],
             ..Default::default()
         };
         let text = render(&st, &Counters::default(), Some(&traffic()));
+        assert!(
+            text.contains(
+                "director_real_operator{virtual_service=\"tcp:192.0.2.132:80\",real=\"198.51.100.1:80\",state=\"draining\"} 1"
+            ),
+            "{text}"
+        );
         let vs = "virtual_service=\"tcp:192.0.2.132:80\"";
         let rs = format!("{vs},real=\"198.51.100.1:80\"");
         for want in [
@@ -674,7 +788,7 @@ mod tests {
                 rt.block_on(async move {
                     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                     tx.send(listener.local_addr().unwrap()).unwrap();
-                    serve_on(listener, || async { "director_up 1\n".to_string() })
+                    serve_on(listener, || async { "director_up 1\n".to_string() }, None)
                         .await
                         .unwrap();
                 });
@@ -780,9 +894,11 @@ mod tests {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(serve_on(listener, || async {
-            "director_up 1\n".to_string()
-        }));
+        let server = tokio::spawn(serve_on(
+            listener,
+            || async { "director_up 1\n".to_string() },
+            None,
+        ));
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.unwrap();
         let mut reply = String::new();
@@ -790,6 +906,71 @@ mod tests {
         server.abort();
         assert!(reply.starts_with("HTTP/1.0 200 OK"), "{reply}");
         assert!(reply.ends_with("director_up 1\n"));
+    }
+
+    /// The admin API on the listener: a request with the token reaches the control loop and
+    /// its answer comes back as JSON; without the token nothing reaches it; /metrics stays.
+    #[tokio::test]
+    async fn the_admin_api_asks_the_control_loop() {
+        use crate::control::{RealOp, Request as Ask, Response as Answer};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ControlAsk>(4);
+        let admin = AdminApi {
+            token: "0123456789abcdef".into(),
+            control: tx,
+        };
+        let server = tokio::spawn(serve_on(
+            listener,
+            || async { "director_up 1\n".to_string() },
+            Some(admin),
+        ));
+        let control = tokio::spawn(async move {
+            let mut asked = Vec::new();
+            while let Some((req, reply)) = rx.recv().await {
+                asked.push(req);
+                let _ = reply.send(Answer::Ok {
+                    message: "draining".into(),
+                });
+            }
+            asked
+        });
+        let send = |text: String| async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(text.as_bytes()).await.unwrap();
+            let mut reply = String::new();
+            s.read_to_string(&mut reply).await.unwrap();
+            reply
+        };
+        let body = r#"{"virtual":"tcp:192.0.2.132:80","real":"198.51.100.1:80"}"#;
+        let post = |auth: &str| {
+            format!(
+                "POST /admin/real/drain HTTP/1.0\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let reply = send(post("Authorization: Bearer 0123456789abcdef\r\n")).await;
+        assert!(reply.starts_with("HTTP/1.0 200 OK"), "{reply}");
+        assert!(
+            reply.ends_with("{\"result\":\"ok\",\"message\":\"draining\"}\n"),
+            "{reply}"
+        );
+        let reply = send(post("")).await;
+        assert!(reply.starts_with("HTTP/1.0 401"), "{reply}");
+        let reply = send("GET /metrics HTTP/1.0\r\n\r\n".to_string()).await;
+        assert!(reply.ends_with("director_up 1\n"), "{reply}");
+        server.abort();
+        let _ = server.await;
+        let asked = control.await.unwrap();
+        assert_eq!(
+            asked,
+            [Ask::Real {
+                op: RealOp::Drain { timeout_s: None },
+                virtual_name: "tcp:192.0.2.132:80".into(),
+                real: "198.51.100.1:80".into(),
+            }]
+        );
     }
 
     /// Prometheus keeps the connection open between scrapes: two requests on one connection.
@@ -800,13 +981,17 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let n = Arc::new(AtomicU64::new(0));
         let count = Arc::clone(&n);
-        let server = tokio::spawn(serve_on(listener, move || {
-            let count = Arc::clone(&count);
-            async move {
-                let i = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                format!("scrape {i}\n")
-            }
-        }));
+        let server = tokio::spawn(serve_on(
+            listener,
+            move || {
+                let count = Arc::clone(&count);
+                async move {
+                    let i = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    format!("scrape {i}\n")
+                }
+            },
+            None,
+        ));
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         let mut seen = String::new();
         for i in 0..2 {

@@ -24,6 +24,24 @@ pub struct Status {
     /// Scale-out: what this director announces through BIRD (`[announce]` on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announce: Option<AnnounceStatus>,
+    /// What the operator asked of real servers (`director real ...`): its record's version,
+    /// and whether the peer holds the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorStatus>,
+}
+
+/// The operator's record (`director real ...`) of this node, and the peer's copy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperatorStatus {
+    /// Raised by every change.
+    pub version: u64,
+    /// The node that made the last change.
+    pub node: String,
+    /// How many real servers are drained, disabled or reweighted.
+    pub reals: usize,
+    /// The peer's copy in words: `same version`, `peer shows version N by NODE`, `not
+    /// heard yet`, `not shared: the peer runs Heartbeat`; none for a single director.
+    pub peer: Option<String>,
 }
 
 /// The VIPs announced through BIRD, and BIRD's protocols.
@@ -131,6 +149,10 @@ pub struct RealStatus {
     pub weight: Option<u32>,
     /// Why the last check failed, if it did.
     pub reason: Option<String>,
+    /// What the operator asked (`director real ...`): `draining, 3 connections`, `drained`,
+    /// `disabled`, `weight 5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
 }
 
 impl Status {
@@ -232,6 +254,23 @@ impl Status {
                 let _ = writeln!(s, "  bird {} {}: {} {}", p.proto, p.name, p.state, p.info);
             }
         }
+        if let Some(o) = &self.operator {
+            let _ = writeln!(
+                s,
+                "operator: {} real server(s) drained, disabled or reweighted (version {}{}){}",
+                o.reals,
+                o.version,
+                if o.node.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}", o.node)
+                },
+                o.peer
+                    .as_deref()
+                    .map(|p| format!("; peer: {p}"))
+                    .unwrap_or_default()
+            );
+        }
         for v in &self.virtuals {
             let _ = writeln!(
                 s,
@@ -251,10 +290,14 @@ impl Status {
                     .unwrap_or_else(|| "not in table".into());
                 let _ = writeln!(
                     s,
-                    "  real {:<28} {:<8} {}{}",
+                    "  real {:<28} {:<8} {}{}{}",
                     r.address,
                     r.health,
                     weight,
+                    r.operator
+                        .as_deref()
+                        .map(|x| format!(", operator: {x}"))
+                        .unwrap_or_default(),
                     r.reason
                         .as_deref()
                         .map(|x| format!(" ({x})"))
@@ -323,8 +366,15 @@ mod tests {
                     health: "up".into(),
                     weight: Some(1),
                     reason: None,
+                    operator: Some("draining, 3 connections".into()),
                 }],
             }],
+            operator: Some(OperatorStatus {
+                version: 4,
+                node: "director2".into(),
+                reals: 1,
+                peer: Some("same version".into()),
+            }),
             announce: Some(AnnounceStatus {
                 file: "/etc/bird/director-vips.conf".into(),
                 announced: vec!["192.0.2.132".into()],
@@ -351,7 +401,8 @@ mod tests {
             "node director2 is dead",
             "refused packets: bad_auth 3, replay 1",
             "virtual tcp:192.0.2.132:80 (rr)",
-            "real 198.51.100.1:80",
+            "real 198.51.100.1:80              up       weight 1, operator: draining, 3 connections",
+            "operator: 1 real server(s) drained, disabled or reweighted (version 4 by director2); peer: same version",
             "announced through BIRD: 192.0.2.132\n  to announce: nothing\n  BIRD: BIRD refused",
             "  bird BGP router1: up Established",
         ] {

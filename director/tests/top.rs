@@ -306,6 +306,31 @@ fn top_shows_the_daemon_follows_the_keys_and_quits() {
         .lines()
         .any(|l| l.starts_with(">") && l.contains("tcp:192.0.2.133:80")));
 
+    // d drains the selected real server, e enables it again (the in-memory table counts no
+    // connection: the drained real leaves at once); on a service row d says what it needs
+    tmux.keys(&["d"]);
+    tmux.wait("d on a service row", |s| s.contains("select a real server"));
+    tmux.keys(&["Home", "Down", "Down", "d"]);
+    let screen = tmux.wait("the drained real out of the table", |s| {
+        s.contains("198.51.100.2:80 of tcp:192.0.2.132:80: draining")
+            && row(s, "198.51.100.2:80").get(3).map(String::as_str) == Some("-")
+    });
+    assert!(
+        row(&screen, "198.51.100.2:80").starts_with(&[">".to_string()]),
+        "{screen}"
+    );
+    // another key clears the answer: the footer shows the selected row, drained
+    tmux.keys(&["Down", "Up"]);
+    tmux.wait("the drained real in the footer", |s| {
+        s.contains("tcp:192.0.2.132:80 198.51.100.2:80: up (operator: drained)")
+    });
+    tmux.keys(&["e"]);
+    tmux.wait("the enabled real back at its weight", |s| {
+        s.contains("198.51.100.2:80 of tcp:192.0.2.132:80: enabled")
+            && row(s, "198.51.100.2:80").get(3).map(String::as_str) == Some("3")
+    });
+    tmux.keys(&["End", "k"]);
+
     // the daemon goes away: the last screen stays, the footer says why
     let _ = daemon.0.kill();
     let _ = daemon.0.wait();

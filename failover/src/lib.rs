@@ -9,6 +9,8 @@
 //!   resource negotiation translated to and from the [`fsm`]), for a peer still running
 //!   Heartbeat (`docs/migrating-from-heartbeat.md`)
 //! - [`fsm`]: roles and transitions per resource group: `Fsm::step(event, now) -> Vec<Action>`
+//! - [`shared`]: the operator's state both nodes hold (director's drained real servers):
+//!   what to send, what to take from the peer
 //! - [`monitor`]: restart or move a held resource that failed its monitor
 //!   ([`monitor::Tracker::observe`])
 //!
@@ -30,6 +32,7 @@ pub mod fsm;
 pub mod heartbeat;
 pub mod monitor;
 pub mod packet;
+pub mod shared;
 
 pub mod garp;
 pub mod node;

@@ -46,6 +46,10 @@ pub enum Kind {
     Takeover = 3,
     /// The sender released everything and is shutting down: take over now, no deadtime wait.
     Leaving = 4,
+    /// State the operator set that both nodes hold ([`Shared`]: director's drained,
+    /// disabled and reweighted real servers); no group status (its group count is 0), not
+    /// a heartbeat.
+    Shared = 5,
 }
 
 impl Kind {
@@ -55,6 +59,7 @@ impl Kind {
             2 => Kind::Released,
             3 => Kind::Takeover,
             4 => Kind::Leaving,
+            5 => Kind::Shared,
             _ => return None,
         })
     }
@@ -150,6 +155,25 @@ pub struct Payload {
     /// Digest of the sender's haresources ([`crate::config::haresources::Haresources::digest`]).
     pub config_digest: u32,
     pub groups: Vec<GroupStatus>,
+    /// [`Kind::Shared`] only: the shared state (ignored for the other kinds).
+    pub shared: Option<Shared>,
+}
+
+/// The operator's state both nodes hold, carried by [`Kind::Shared`] messages: its version
+/// and the node that wrote it (the higher `(version, writer)` wins), and the state itself
+/// (opaque here) when the receiver's copy is not the sender's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Shared {
+    pub version: u64,
+    pub writer: String,
+    pub data: Option<Vec<u8>>,
+}
+
+impl Shared {
+    /// Whether this state was written after `other`'s (`(version, writer)` order).
+    pub fn newer_than(&self, version: u64, writer: &str) -> bool {
+        (self.version, self.writer.as_str()) > (version, writer)
+    }
 }
 
 /// A whole message.
@@ -183,6 +207,8 @@ pub enum EncodeError {
     GroupKey(String),
     #[error("message too long ({0} bytes)")]
     TooLong(usize),
+    #[error("the shared state's writer must be 1..=255 bytes")]
+    Writer,
 }
 
 /// A packet was not a valid, authentic message.
@@ -331,6 +357,22 @@ pub fn emit(msg: &Message, keys: &AuthKeys) -> Result<Vec<u8>, EncodeError> {
         }
         out.push(g.state as u8);
     }
+    if p.kind == Kind::Shared {
+        let shared = p.shared.clone().unwrap_or_default();
+        out.extend_from_slice(&shared.version.to_be_bytes());
+        if !put_str(&mut out, &shared.writer) {
+            return Err(EncodeError::Writer);
+        }
+        match &shared.data {
+            None => out.push(0),
+            Some(data) => {
+                out.push(1);
+                let n = u32::try_from(data.len()).map_err(|_| EncodeError::TooLong(data.len()))?;
+                out.extend_from_slice(&n.to_be_bytes());
+                out.extend_from_slice(data);
+            }
+        }
+    }
     let tag = compute_mac(method, &out);
     out.extend_from_slice(&tag);
     if out.len() > MAX_PACKET {
@@ -428,6 +470,26 @@ pub fn parse(bytes: &[u8], keys: &AuthKeys) -> Result<Message, DecodeError> {
             .ok_or(DecodeError::Malformed("unknown group state"))?;
         groups.push(GroupStatus { key, state });
     }
+    let shared = if kind == Kind::Shared {
+        let version = u64::from_be_bytes(r.array("shared version")?);
+        let writer = r.string("shared writer")?;
+        let data = match r.u8("shared data flag")? {
+            0 => None,
+            1 => {
+                let n = u32::from_be_bytes(r.array("shared data length")?);
+                let n = usize::try_from(n).map_err(|_| DecodeError::Malformed("shared data"))?;
+                Some(r.take(n, "shared data")?.to_vec())
+            }
+            _ => return Err(DecodeError::Malformed("shared data flag")),
+        };
+        Some(Shared {
+            version,
+            writer,
+            data,
+        })
+    } else {
+        None
+    };
     if !r.rest.is_empty() {
         return Err(DecodeError::Malformed("trailing bytes"));
     }
@@ -448,6 +510,7 @@ pub fn parse(bytes: &[u8], keys: &AuthKeys) -> Result<Message, DecodeError> {
             track_fault: flags >> 1,
             config_digest,
             groups,
+            shared,
         },
     })
 }
@@ -748,6 +811,7 @@ mod tests {
                     state: GroupState::Standby,
                 },
             ],
+            shared: None,
         }
     }
 
@@ -1157,7 +1221,8 @@ mod tests {
             Just(Kind::Heartbeat),
             Just(Kind::Released),
             Just(Kind::Takeover),
-            Just(Kind::Leaving)
+            Just(Kind::Leaving),
+            Just(Kind::Shared)
         ];
         let phase = prop_oneof![
             Just(Phase::Init),
@@ -1176,6 +1241,11 @@ mod tests {
                 ("[ -~]{1,30}", state).prop_map(|(key, state)| GroupStatus { key, state }),
                 0..8,
             ),
+            (
+                any::<u64>(),
+                "[a-z0-9]{1,20}",
+                proptest::option::of(proptest::collection::vec(any::<u8>(), 0..100)),
+            ),
         )
             .prop_map(
                 |(
@@ -1187,6 +1257,7 @@ mod tests {
                     track_fault,
                     config_digest,
                     groups,
+                    s,
                 )| {
                     Payload {
                         kind,
@@ -1197,6 +1268,11 @@ mod tests {
                         track_fault,
                         config_digest,
                         groups,
+                        shared: (kind == Kind::Shared).then_some(Shared {
+                            version: s.0,
+                            writer: s.1,
+                            data: s.2,
+                        }),
                     }
                 },
             )

@@ -686,3 +686,92 @@ fn a_sigkilled_director_restarted_in_place_keeps_the_group() -> Result<()> {
     eprintln!("restart in place: ha01 settled {settled:?} after the SIGKILL");
     Ok(())
 }
+
+/// The operator state of the real server 192.0.2.13:80 in a node's `director status
+/// --json` ("drained", "disabled", "weight 5"; "" for none), and whether it is in that
+/// node's table.
+fn real_of(s: &serde_like::Json) -> (String, bool) {
+    let v: serde_json::Value = serde_json::from_str(&s.0).unwrap_or_default();
+    let real = v["virtuals"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|x| x["name"] == "tcp:192.0.2.100:80"))
+        .and_then(|x| x["reals"].as_array())
+        .and_then(|rs| rs.iter().find(|r| r["address"] == "192.0.2.13:80"))
+        .cloned()
+        .unwrap_or_default();
+    (
+        real["operator"].as_str().unwrap_or_default().to_string(),
+        !real["weight"].is_null(),
+    )
+}
+
+#[test]
+fn a_drain_on_one_node_holds_on_both_and_across_a_failover() -> Result<()> {
+    let mut d = Directors::new()?;
+    d.start(0)?;
+    d.start(1)?;
+    d.settled(0, Duration::from_secs(10))?;
+    wait_for(Duration::from_secs(5), || real_of(&d.status(1)).1)
+        .with_context(|| format!("the real is not in ha02's table\n{}", d.status(1).0))?;
+
+    // drained on ha01 (the memory table counts no connection: it leaves at once)
+    let out = d.ctl(0, &["real", "drain", "-t", "192.0.2.100:80", "192.0.2.13"])?;
+    assert!(out.contains("draining"), "{out}");
+    wait_for(Duration::from_secs(5), || {
+        real_of(&d.status(0)) == ("drained".to_string(), false)
+    })
+    .with_context(|| format!("not drained on ha01\n{}", d.status(0).0))?;
+    // ha02 holds it too: its status says so and its table follows
+    wait_for(Duration::from_secs(5), || {
+        real_of(&d.status(1)) == ("drained".to_string(), false)
+    })
+    .with_context(|| {
+        format!(
+            "ha02 does not hold the drain\n{}\n{}",
+            d.status(1).0,
+            d.log(1)
+        )
+    })?;
+    let human = d.ctl(1, &["status"])?;
+    assert!(
+        human.contains("operator: 1 real server(s) drained, disabled or reweighted (version 1 by ha01); peer: same version"),
+        "{human}"
+    );
+
+    // the active node dies: the real stays drained on the new active node
+    d.kill(0)?;
+    wait_for(Duration::from_secs(5), || {
+        d.holds(1) && d.status(1).role() == "active"
+    })
+    .with_context(|| format!("no takeover\n{}", d.log(1)))?;
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(real_of(&d.status(1)), ("drained".to_string(), false));
+
+    // enabled on ha02 while ha01 is away; ha01 returns with its older record from its state
+    // file and takes the newer one
+    let out = d.ctl(
+        1,
+        &["real", "enable", "tcp:192.0.2.100:80", "192.0.2.13:80"],
+    )?;
+    assert!(out.contains("enabled"), "{out}");
+    wait_for(Duration::from_secs(5), || {
+        real_of(&d.status(1)) == (String::new(), true)
+    })
+    .with_context(|| format!("not enabled on ha02\n{}", d.status(1).0))?;
+    d.lab.ip("a", &["link", "set", "eth0", "up"])?;
+    d.start(0)?;
+    d.settled(0, Duration::from_secs(10))?;
+    wait_for(Duration::from_secs(5), || {
+        real_of(&d.status(0)) == (String::new(), true)
+    })
+    .with_context(|| {
+        format!(
+            "ha01 kept its older record\n{}\n{}",
+            d.status(0).0,
+            d.log(0)
+        )
+    })?;
+    let kept = std::fs::read_to_string(d.node_dir(0).join("state/operator.json"))?;
+    ensure!(kept.contains("\"version\":2"), "ha01's state file: {kept}");
+    Ok(())
+}

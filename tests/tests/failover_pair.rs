@@ -292,6 +292,7 @@ fn forged_leaving(key: &[u8]) -> Result<Vec<u8>> {
                 key: format!("IPaddr::{VIP}/24/eth0"),
                 state: GroupState::Standby,
             }],
+            shared: None,
         },
     };
     Ok(emit(

@@ -28,9 +28,10 @@ use super::lane::{self, Lane, Lanes, Task};
 use super::mail::{self, MailOptions};
 use crate::config::ldirectord;
 use crate::config::{Diagnostic, Diagnostics, Resolver, SystemResolver};
-use crate::ipvs::{Change, Ipvs, IpvsError, Table};
+use crate::ipvs::{Change, Ipvs, IpvsError, ServiceEntry, ServiceKey, Table};
 use crate::lvs::maintenance::maintenance_names;
 use crate::lvs::mapping::RealKey;
+pub use crate::lvs::operator::Record;
 use crate::lvs::{Core, CoreOptions, Effect, Event, Loaded};
 
 pub use crate::lvs::{stall_after, LvsStatus, Progress, ReloadCause};
@@ -73,6 +74,11 @@ pub struct LvsOptions {
     pub log: crate::logging::Routing,
     /// Time limits of `fallbackcommand`, `callback` and `execute=` runs.
     pub command_bounds: lane::Bounds,
+    /// What the operator asked of real servers at start (the daemon's state file).
+    pub operator: Record,
+    /// `director.conf` `[drain]`: how long a real server a reload removes is drained (`None`:
+    /// `on_removal` is off, it is deleted at once).
+    pub drain_on_removal: Option<Duration>,
 }
 
 impl LvsOptions {
@@ -89,6 +95,8 @@ impl LvsOptions {
             log_cfgname: None,
             log: crate::logging::Routing::new(),
             command_bounds: lane::Bounds::default(),
+            operator: Record::default(),
+            drain_on_removal: None,
         }
     }
 }
@@ -99,6 +107,10 @@ enum Command {
         reply: oneshot::Sender<Result<(), String>>,
     },
     Stop {
+        reply: oneshot::Sender<()>,
+    },
+    Operator {
+        record: Record,
         reply: oneshot::Sender<()>,
     },
 }
@@ -311,6 +323,8 @@ impl Lvs {
                 mail_host: options.mail.host.clone(),
                 pid: std::process::id(),
                 logs_here: options.log_cfgname.is_some(),
+                operator: options.operator.clone(),
+                drain_on_removal: options.drain_on_removal,
             },
             *loaded,
             Instant::now(),
@@ -369,6 +383,20 @@ impl Lvs {
             .await
             .map_err(|_| "the daemon is stopping".to_string())?;
         rx.await.map_err(|_| "the daemon is stopping".to_string())?
+    }
+
+    /// What the operator asks of real servers from now on (`director real ...`); returns
+    /// once the table follows it (or the daemon is stopping).
+    pub async fn operator(&self, record: Record) {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Operator { record, reply })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
     }
 
     /// The current status.
@@ -464,6 +492,10 @@ impl Actor {
                         self.reply = Some(reply);
                         self.step(Event::Reload(cause)).await;
                     }
+                    Some(Command::Operator { record, reply }) => {
+                        self.step(Event::Operator(record)).await;
+                        let _ = reply.send(());
+                    }
                     Some(Command::Stop { reply }) => {
                         self.stop().await;
                         let _ = reply.send(());
@@ -492,6 +524,7 @@ impl Actor {
         while let Some(effect) = queue.pop_front() {
             let answer = match effect {
                 Effect::Dump => Some(Event::Dumped(self.dump().await)),
+                Effect::Count(services) => Some(Event::Counted(self.count(services).await)),
                 Effect::Apply(changes) => Some(Event::Applied(self.apply(changes).await)),
                 Effect::Load(cause) => {
                     self.seen = tokio::fs::read(&self.path).await.ok();
@@ -602,6 +635,26 @@ impl Actor {
         tokio::task::spawn_blocking(move || lock(&kernel).dump().map(|s| s.table()))
             .await
             .unwrap_or_else(|e| Err(lost(e)))
+    }
+
+    /// The services as the kernel has them, with their connection counts (a service no
+    /// longer there is left out).
+    async fn count(&self, services: Vec<ServiceKey>) -> Result<Vec<ServiceEntry>, IpvsError> {
+        let kernel = Arc::clone(&self.kernel);
+        tokio::task::spawn_blocking(move || {
+            let mut ipvs = lock(&kernel);
+            let mut found = Vec::new();
+            for key in &services {
+                match ipvs.service(key) {
+                    Ok(entry) => found.push(entry),
+                    Err(IpvsError::Kernel { errno, .. }) if errno == libc::ESRCH => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(found)
+        })
+        .await
+        .unwrap_or_else(|e| Err(lost(e)))
     }
 
     async fn apply(&self, changes: Vec<Change>) -> Result<(), IpvsError> {

@@ -12,6 +12,8 @@
 //!   that drives `lvs::Core`
 //! - `ldirectord`: the `ldirectord` command line (start/stop/status/... with its pid file)
 //! - `announcer`: scale-out, keeps BIRD announcing the VIPs this director can serve
+//! - `operator`: what the operator asked of real servers (`director real ...`), kept in the
+//!   state directory
 //! - `catchup`: a takeover from a live peer waits, bounded, for the connections it handed over
 //! - `pair`: pair mode (ha.cf): the files haresources names, the native ldirectord resource
 //!   (connection-sync role), failover status
@@ -28,6 +30,7 @@ pub mod ldirectord;
 pub mod lvs;
 pub mod mail;
 pub mod monitor;
+pub mod operator;
 pub mod pair;
 pub mod sdwatchdog;
 pub mod signals;
@@ -225,6 +228,8 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     let mut pair_files = None;
     let mut announce_settings = None;
     let mut single_files = None;
+    let drain;
+    let admin_settings;
     let files = if pair_mode {
         match failover::node::NodeConfig::load_with(
             &opts.config_dir,
@@ -239,6 +244,8 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                     running: cfg.clone(),
                     lvs: None,
                 });
+                drain = cfg.settings.drain.clone();
+                admin_settings = cfg.settings.admin.clone();
                 node_config = Some(cfg);
                 files
             }
@@ -249,6 +256,8 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         // as in a pair, so that it is never found broken only at the next change of mode.
         match failover::node::load_settings(&opts.config_dir) {
             Ok(settings) => {
+                drain = settings.drain.clone();
+                admin_settings = settings.admin.clone();
                 announce_settings = settings
                     .announce
                     .enabled
@@ -264,6 +273,20 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         files(&opts)
     };
     let files = files.map_err(DaemonError::Missing)?;
+    // The admin API's token, read before anything starts: a missing or readable one is a
+    // refused configuration.
+    let admin_token = if admin_settings.enabled {
+        let path = admin_settings
+            .token_file
+            .clone()
+            .unwrap_or_else(|| opts.config_dir.join("admin.token"));
+        if opts.metrics.is_none() {
+            tracing::warn!("director.conf [admin] is enabled but --metrics is off: no admin API");
+        }
+        Some(metrics::admin::load_token(&path).map_err(DaemonError::Config)?)
+    } else {
+        None
+    };
     let log_cfgname = files.first().map(|first| {
         let name = first
             .file_name()
@@ -291,6 +314,18 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
     // files are read and their tables programmed (a restart in place must be heard within
     // deadtime); a group with an ldirectord resource waits for them before its first
     // resource starts (`LdirectordResource::set_ready`).
+    let node_name = match &node_config {
+        Some(cfg) => cfg.node_name.clone(),
+        None => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default(),
+    };
+    let mut operator = operator::OperatorStore::load(&opts.state_dir, &node_name).await;
+    // A Heartbeat peer has nowhere to keep the operator's record: it stays on this node.
+    let shares = node_config
+        .as_ref()
+        .map(|cfg| cfg.settings.peer.protocol == failover::config::settings::Protocol::Director);
     let mut ldirectord = None;
     let node = match node_config {
         Some(mut cfg) => {
@@ -312,7 +347,9 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         }
         None => None,
     };
-    let options = lvs_options(&opts.log);
+    let mut options = lvs_options(&opts.log);
+    options.operator = operator.record().clone();
+    options.drain_on_removal = drain.on_removal.then_some(drain.timeout);
     let mut set = match &kernel {
         Some(kernel) => match start_all(&files, kernel, options.clone(), log_cfgname).await {
             Ok(set) => set,
@@ -366,6 +403,10 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         None => None,
     };
     let (req_tx, mut req_rx) = mpsc::channel::<(Request, oneshot::Sender<Response>)>(16);
+    let admin = admin_token.map(|token| metrics::AdminApi {
+        token: token.into(),
+        control: req_tx.clone(),
+    });
     let control_reader = reader.clone();
     let control_watches = set.live_watches();
     let control_task = tokio::spawn(control::serve(listener, move |req| {
@@ -417,6 +458,10 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                 let node = node.clone();
                 let announced = announcer.as_ref().map(announcer::Announcer::watch);
                 let reader = reader.clone();
+                let admin = admin.clone();
+                if admin.is_some() {
+                    tracing::info!("admin API on http://{addr}/admin/ (director.conf [admin])");
+                }
                 Some(tokio::spawn(async move {
                     let source = move || {
                         let statuses: Vec<LvsStatus> = watches
@@ -449,7 +494,7 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
                             .unwrap_or_default()
                         }
                     };
-                    if let Err(e) = metrics::serve(addr, source).await {
+                    if let Err(e) = metrics::serve(addr, source, admin).await {
                         tracing::error!("metrics on {addr}: {e}");
                     }
                 }))
@@ -467,15 +512,35 @@ async fn run_async(opts: Options) -> Result<(), DaemonError> {
         (None, None) => RunFiles::Ldirectord,
     };
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let pair_share = match (&node, shares) {
+        (Some(n), Some(true)) => {
+            n.share(operator.shared());
+            Some(n.peer_shared())
+        }
+        _ => None,
+    };
+    let operator_peer = match shares {
+        None => OperatorPeer::Single,
+        Some(false) => OperatorPeer::Heartbeat,
+        Some(true) => OperatorPeer::Director,
+    };
 
     let signal_name = wait_loop(
         &mut set,
         node.as_ref(),
         &mut run_files,
         &mut announcer,
+        OperatorSide {
+            store: &mut operator,
+            drain_timeout: drain.timeout,
+            peer: operator_peer,
+            from_peer: pair_share,
+        },
         &mut req_rx,
-        started,
-        &config_dir,
+        Daemon {
+            started,
+            config_dir: &config_dir,
+        },
     )
     .await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
@@ -561,6 +626,13 @@ impl LvsSet {
         }
     }
 
+    /// What the operator asks of real servers from now on, in every file.
+    pub async fn operator(&self, record: &lvs::Record) {
+        for l in &self.all {
+            l.operator(record.clone()).await;
+        }
+    }
+
     /// Each file's health-check progress, by file name.
     pub fn progress(&self) -> Vec<(String, lvs::Progress)> {
         self.all
@@ -641,8 +713,10 @@ async fn reload_all(
     }
     if let RunFiles::Single(single) = files {
         match single.reload(set, announcer).await {
-            Ok(Some(d)) => done.push(d),
-            Ok(None) => {}
+            Ok((d, restart)) => {
+                done.extend(d);
+                not_done.extend(restart);
+            }
             Err(e) => not_done.push(format!(
                 "director.conf not reloaded, the running one is kept:\n{e}"
             )),
@@ -684,16 +758,32 @@ struct SingleFiles {
 }
 
 impl SingleFiles {
-    /// Reads `director.conf` again and applies `[announce]` (the only table a single
-    /// director uses): reconfigured, started or stopped. What was done, if anything.
+    /// Reads `director.conf` again and applies `[announce]` (reconfigured, started or
+    /// stopped). What was done, if anything, and what waits for a restart (`[drain]`,
+    /// `[admin]`: read at start only).
     async fn reload(
         &mut self,
         set: &LvsSet,
         announcer: &mut Option<announcer::Announcer>,
-    ) -> Result<Option<String>, String> {
-        let new = failover::node::load_settings(&self.config_dir).map_err(|e| e.to_string())?;
+    ) -> Result<(Option<String>, Vec<String>), String> {
+        let mut new = failover::node::load_settings(&self.config_dir).map_err(|e| e.to_string())?;
+        let mut restart = Vec::new();
+        for (table, changed) in [
+            ("[drain]", new.drain != self.running.drain),
+            ("[admin]", new.admin != self.running.admin),
+        ] {
+            if changed {
+                restart.push(format!(
+                    "director.conf: {table} changed: restart director to apply it (the running \
+                     settings are kept)"
+                ));
+            }
+        }
+        // What waits for a restart stays as it runs (the next reload names it again).
+        new.drain = self.running.drain.clone();
+        new.admin = self.running.admin.clone();
         if new == self.running {
-            return Ok(None);
+            return Ok((None, restart));
         }
         let a = new.announce.clone();
         let done = match (announcer.take(), a.enabled) {
@@ -713,11 +803,115 @@ impl SingleFiles {
                 *announcer = Some(announcer::Announcer::start(a, set.watches()));
                 "director.conf: [announce] enabled: announcing the VIPs this director can serve"
             }
-            (None, false) => "director.conf: reloaded (its other tables apply to a pair only)",
+            (None, false) => {
+                "director.conf: reloaded (its [[service]] tables with the ldirectord files)"
+            }
         };
         self.running = new;
-        Ok(Some(done.to_string()))
+        Ok((Some(done.to_string()), restart))
     }
+}
+
+/// Who else holds the operator's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OperatorPeer {
+    /// A single director: nobody.
+    Single,
+    /// A Heartbeat 3.0.6 peer: it cannot.
+    Heartbeat,
+    /// A director peer: both nodes hold it.
+    Director,
+}
+
+/// The operator's record in the control loop: the store, who else holds it, and the
+/// peer's record each time the failover node takes it.
+struct OperatorSide<'a> {
+    store: &'a mut operator::OperatorStore,
+    /// `director.conf` `[drain] timeout`: a drain's when the request gives none.
+    drain_timeout: std::time::Duration,
+    peer: OperatorPeer,
+    from_peer: Option<watch::Receiver<Option<failover::packet::Shared>>>,
+}
+
+impl OperatorSide<'_> {
+    /// `director status`'s operator part.
+    fn status(&self, node: Option<&failover::node::NodeStatus>) -> crate::status::OperatorStatus {
+        let r = self.store.record();
+        let peer = match self.peer {
+            OperatorPeer::Single => None,
+            OperatorPeer::Heartbeat => {
+                Some("not shared: the peer runs Heartbeat (director.conf [peer] protocol)".into())
+            }
+            OperatorPeer::Director => Some(match node.and_then(|n| n.shared_peer.as_ref()) {
+                Some((v, w)) if *v == r.version && (*w == r.node || r.version == 0) => {
+                    "same version".to_string()
+                }
+                Some((v, w)) => format!("peer shows version {v} by {w}"),
+                None if r.version == 0 => "nothing to share yet".to_string(),
+                None => "not heard yet".to_string(),
+            }),
+        };
+        crate::status::OperatorStatus {
+            version: r.version,
+            node: r.node.clone(),
+            reals: r.iter().count(),
+            peer,
+        }
+    }
+}
+
+/// The next record the failover node took from the peer (never, without a peer to share
+/// with); `None` when one could not be read.
+async fn peer_record(
+    from_peer: Option<&mut watch::Receiver<Option<failover::packet::Shared>>>,
+) -> Option<lvs::Record> {
+    let rx = match from_peer {
+        Some(rx) => rx,
+        None => return std::future::pending().await,
+    };
+    if rx.changed().await.is_err() {
+        return std::future::pending().await;
+    }
+    let shared = rx.borrow_and_update().clone()?;
+    let text = String::from_utf8_lossy(shared.data.as_deref().unwrap_or_default()).into_owned();
+    match lvs::Record::parse(&text) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!("the peer's operator record cannot be read: {e}");
+            None
+        }
+    }
+}
+
+/// `director real ...`: find the real server among the running ones, record what is asked
+/// (state file), and have every file's table follow it.
+async fn real_request(
+    set: &LvsSet,
+    operator: &mut operator::OperatorStore,
+    op: control::RealOp,
+    virtual_name: &str,
+    real: &str,
+    drain_timeout: std::time::Duration,
+) -> Result<String, String> {
+    if let control::RealOp::Drain { timeout_s: Some(0) } = op {
+        return Err("a drain timeout of 0 s is a disable: use `director real disable`".into());
+    }
+    let virtuals: Vec<crate::status::VirtualStatus> = set
+        .statuses()
+        .into_iter()
+        .flat_map(|s| s.virtuals)
+        .collect();
+    let target = crate::lvs::operator::resolve(&virtuals, virtual_name, real)?;
+    let message = operator.change(target, op, drain_timeout).await?;
+    set.operator(operator.record()).await;
+    Ok(message)
+}
+
+/// What the status of the daemon says of it beside its parts: when it started, where its
+/// files are.
+struct Daemon<'a> {
+    started: Instant,
+    config_dir: &'a str,
 }
 
 /// Serve control requests and SIGHUP until SIGTERM/SIGINT/SIGQUIT; the signal's name.
@@ -726,10 +920,14 @@ async fn wait_loop(
     node: Option<&failover::node::NodeHandle>,
     files: &mut RunFiles,
     announcer: &mut Option<announcer::Announcer>,
+    mut operator: OperatorSide<'_>,
     requests: &mut mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
-    started: Instant,
-    config_dir: &str,
+    daemon: Daemon<'_>,
 ) -> &'static str {
+    let Daemon {
+        started,
+        config_dir,
+    } = daemon;
     let mut signals = match signals::Signals::new() {
         Ok(s) => s,
         Err(e) => {
@@ -764,6 +962,16 @@ async fn wait_loop(
                     return "NODE";
                 }
             }
+            Some(theirs) = peer_record(operator.from_peer.as_mut()) => {
+                if operator.store.merge(&theirs).await {
+                    tracing::info!(
+                        "operator: the peer's record (version {} by {}) is this node's now",
+                        theirs.version,
+                        theirs.node
+                    );
+                    set.operator(operator.store.record()).await;
+                }
+            }
             sig = signals.next() => match sig {
                 signals::Sig::Reload => {
                     let _ = reload_all(set, node, files, announcer, ReloadCause::Signal).await;
@@ -778,12 +986,24 @@ async fn wait_loop(
                         let (mut status, _) =
                             build_status(&set.statuses(), node_status.as_ref(), started, config_dir);
                         status.announce = announcer.as_ref().map(announcer::Announcer::status);
+                        status.operator = Some(operator.status(node_status.as_ref()));
                         Response::Status { status: Box::new(status) }
                     }
                     // Answered beside the loop (run_async); here only if that changes.
                     Request::Traffic => Response::Error {
                         message: "traffic is answered by the control socket's task".into(),
                     },
+                    Request::Real { op, virtual_name, real } => {
+                        match real_request(set, operator.store, op, &virtual_name, &real, operator.drain_timeout).await {
+                            Ok(message) => {
+                                if let (Some(n), OperatorPeer::Director) = (node, operator.peer) {
+                                    n.share(operator.store.shared());
+                                }
+                                Response::Ok { message }
+                            }
+                            Err(message) => Response::Error { message },
+                        }
+                    }
                     Request::Reload => match reload_all(set, node, files, announcer, ReloadCause::Request).await {
                         Ok(message) => Response::Ok { message },
                         Err(message) => Response::Error { message },
@@ -858,6 +1078,7 @@ pub fn build_status(
         failover: node_status.map(|n| pair::failover_status(n, wall_start)),
         virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
         announce: None,
+        operator: None,
     };
     let counters = Counters {
         reloads: status.reloads,

@@ -537,6 +537,7 @@ mod tests {
         use failover::node::{GroupInfo, LinkStatus as Link, PeerStatus as Peer};
         let now = std::time::SystemTime::now();
         let node = NodeStatus {
+            shared_peer: None,
             updated: tokio::time::Instant::now(),
             node: "ha01".into(),
             phase: "running",

@@ -21,15 +21,16 @@ use tokio::time::Instant;
 use tracing::Level;
 
 use super::alert::{self, Alerts, DaemonStatus, Mail};
-use super::engine::{self, About, CheckId, Health};
+use super::engine::{self, About, CheckId, Health, RealSpec};
 use super::execute::{self, Job};
 use super::mapping::{self, CheckIds, Mapped, RealKey};
 use super::monitor::{self, Monitor};
+use super::operator::{Admin, Drain, Override, Record, Target};
 use super::reconcile::{Next, Outcome, Pass, Reconciler};
 use super::status::{stall_after, LvsStatus, Progress};
 use crate::config::ldirectord::{service_key, Config, Globals, VirtualAddress};
 use crate::config::{Diagnostic, Diagnostics};
-use crate::ipvs::{Change, IpvsError, ServiceKey, Table};
+use crate::ipvs::{Change, Dest, IpvsError, ServiceEntry, ServiceKey, Table};
 use crate::status::{RealStatus, VirtualStatus};
 
 /// Why a reload happens (it decides the log line).
@@ -81,6 +82,10 @@ pub enum Event {
     FileChanged,
     /// Stop: remove the services whose cleanstop is yes.
     Stop,
+    /// What the operator asks of real servers from now on (`director real ...`).
+    Operator(Record),
+    /// The answer to [`Effect::Count`]: the services as the kernel has them now.
+    Counted(Result<Vec<ServiceEntry>, IpvsError>),
 }
 
 /// What the loop carries out.
@@ -88,6 +93,9 @@ pub enum Event {
 pub enum Effect {
     /// Dump the kernel table; answer with [`Event::Dumped`].
     Dump,
+    /// Read these services with their connection counts (real servers draining); answer
+    /// with [`Event::Counted`].
+    Count(Vec<ServiceKey>),
     /// Apply these changes in order; answer with [`Event::Applied`].
     Apply(Vec<Change>),
     /// Read the file again; answer with [`Event::Loaded`].
@@ -151,6 +159,29 @@ pub struct CoreOptions {
     pub pid: u32,
     /// This file's `logfile=` / `supervised=` is where the process logs.
     pub logs_here: bool,
+    /// What the operator asked of real servers when the core starts (the daemon's state
+    /// file): a drained real stays drained across a restart.
+    pub operator: Record,
+    /// `director.conf` `[drain] on_removal`: a real server a reload removes from a virtual
+    /// service that stays is drained for at most this long instead of deleted at once.
+    pub drain_on_removal: Option<Duration>,
+}
+
+/// A real server a reload removed from its virtual service, draining
+/// ([`CoreOptions::drain_on_removal`]).
+#[derive(Debug, Clone)]
+struct Leaving {
+    target: Target,
+    key: ServiceKey,
+    /// As configured before the reload (the table decision's pseudo real).
+    dest: Dest,
+    drain: Drain,
+}
+
+/// The check ids of removed real servers in the reconciler's virtuals: from the top, never
+/// those of the file's checks.
+fn leaving_check(i: usize) -> CheckId {
+    usize::MAX - i
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,6 +273,14 @@ pub struct Core {
     repair_due: Instant,
     /// What follows the pass in flight.
     then: Option<Then>,
+    /// What the operator asks (`director real ...`).
+    operator: Record,
+    /// The drains of the real servers of this file.
+    drains: HashMap<Target, Drain>,
+    /// The tick waiting for the connection counts of the draining real servers.
+    counting: Option<Then>,
+    /// Real servers removed by a reload, draining.
+    leaving: Vec<Leaving>,
 }
 
 impl Core {
@@ -280,7 +319,12 @@ impl Core {
             fallback_edge: HashMap::new(),
             repair_due: now,
             then: None,
+            operator: Record::default(),
+            drains: HashMap::new(),
+            counting: None,
+            leaving: Vec::new(),
         };
+        core.operator = std::mem::take(&mut core.options.operator);
         let mut out: Vec<Effect> = loaded
             .warnings
             .iter()
@@ -296,6 +340,7 @@ impl Core {
         core.config = loaded.config;
         core.children = loaded.children;
         core.install(mapped, &mut out);
+        core.admin(now);
         core.begin(Pass::Full, Then::Start, now, &mut out);
         (core, out)
     }
@@ -337,9 +382,9 @@ impl Core {
         self.reconciler.plan_against(self.reconciler.table())
     }
 
-    /// Whether a pass waits for a dump or apply result.
+    /// Whether a pass waits for a dump or apply result, or a tick for connection counts.
     pub fn busy(&self) -> bool {
-        self.then.is_some()
+        self.then.is_some() || self.counting.is_some()
     }
 
     /// One event at `now`: the effects to carry out, in order.
@@ -371,10 +416,26 @@ impl Core {
                     count: started,
                     checks,
                 };
-                if now >= self.repair_due {
-                    self.begin(Pass::Full, then, now, &mut out);
+                let draining = self.draining_services();
+                if draining.is_empty() {
+                    self.tick(then, false, now, &mut out);
                 } else {
-                    self.after(then, now, &mut out);
+                    self.counting = Some(then);
+                    out.push(Effect::Count(draining));
+                }
+            }
+            Event::Counted(result) => {
+                if let Some(then) = self.counting.take() {
+                    let ended = self.counted(result, now, &mut out);
+                    self.tick(then, ended, now, &mut out);
+                }
+            }
+            Event::Operator(record) => {
+                self.operator = record;
+                if self.admin(now) {
+                    self.begin(Pass::Cached, Then::Health, now, &mut out);
+                } else {
+                    out.push(self.publish());
                 }
             }
             Event::Reload(cause) => {
@@ -429,6 +490,200 @@ impl Core {
             }
         }
         out
+    }
+
+    /// A checkinterval tick, once the drains are counted (`ended`: one is over): a full pass
+    /// when a repair is due, a pass on the cached table when a drained real is to go.
+    fn tick(&mut self, then: Then, ended: bool, now: Instant, out: &mut Vec<Effect>) {
+        if now >= self.repair_due {
+            self.begin(Pass::Full, then, now, out);
+        } else if ended {
+            self.begin(Pass::Cached, then, now, out);
+        } else {
+            self.after(then, now, out);
+        }
+    }
+
+    /// Every configured real server with its service, its configured destination, the
+    /// destination as the kernel keeps it and the name the operator gives it.
+    fn targets(&self) -> impl Iterator<Item = (Target, ServiceKey, Dest)> + '_ {
+        self.mapped
+            .virtuals
+            .iter()
+            .zip(&self.mapped.extras)
+            .flat_map(|(spec, x)| {
+                let key = spec.service.key;
+                x.reals.iter().zip(&spec.reals).map(move |(r, rs)| {
+                    let target = Target {
+                        virtual_name: x.address.to_string(),
+                        real: r.key.real_name(),
+                    };
+                    (target, key, rs.dest.clone())
+                })
+            })
+    }
+
+    /// Turn what the operator asks into the reconciler's overrides, starting the drains
+    /// asked for since the last time and forgetting the ones no longer asked; true when the
+    /// table decision changed.
+    fn admin(&mut self, now: Instant) -> bool {
+        let mut admin = HashMap::new();
+        let mut asked = BTreeSet::new();
+        let targets: Vec<(Target, ServiceKey, Dest)> = self.targets().collect();
+        for (target, key, dest) in targets {
+            let o = match self.operator.get(&target) {
+                None => continue,
+                Some(Admin::Weight { weight }) => Override::Weight(weight),
+                Some(Admin::Disable) => Override::Out,
+                Some(Admin::Drain { timeout_s }) => {
+                    let drain = self
+                        .drains
+                        .entry(target.clone())
+                        .or_insert_with(|| Drain::start(Duration::from_secs(timeout_s), now));
+                    asked.insert(target);
+                    if drain.done {
+                        Override::Out
+                    } else {
+                        Override::Drain
+                    }
+                }
+            };
+            admin.insert((key, dest.key()), o);
+        }
+        self.drains.retain(|t, _| asked.contains(t));
+        for l in &self.leaving {
+            let o = if l.drain.done {
+                Override::Out
+            } else {
+                Override::Drain
+            };
+            admin.insert((l.key, l.dest.key()), o);
+        }
+        self.reconciler.set_admin(admin)
+    }
+
+    /// A reload to `mapped`: with `drain_on_removal`, the real servers it removes from a
+    /// virtual service that stays, and that the table holds, start draining; the ones that
+    /// are back in the file, or gone, are forgotten.
+    fn leave(&mut self, mapped: &Mapped, now: Instant) {
+        let kept: BTreeSet<ServiceKey> = mapped.virtuals.iter().map(|v| v.service.key).collect();
+        let configured = |key: &ServiceKey, dest: &Dest| {
+            mapped.virtuals.iter().any(|v| {
+                v.service.key == *key && v.reals.iter().any(|r| r.dest.key() == dest.key())
+            })
+        };
+        self.leaving
+            .retain(|l| !l.drain.done && kept.contains(&l.key) && !configured(&l.key, &l.dest));
+        let Some(timeout) = self.options.drain_on_removal else {
+            return;
+        };
+        let table = self.reconciler.table();
+        let removed: Vec<Leaving> = self
+            .targets()
+            .filter(|(_, key, dest)| kept.contains(key) && !configured(key, dest))
+            .filter(|(_, key, dest)| {
+                let kernel = engine::kernel_dest(key, dest).key();
+                table
+                    .services
+                    .get(key)
+                    .is_some_and(|c| c.dests.contains_key(&kernel))
+            })
+            .map(|(target, key, dest)| Leaving {
+                target,
+                key,
+                dest,
+                drain: Drain::start(timeout, now),
+            })
+            .collect();
+        for l in removed {
+            if !self.leaving.iter().any(|x| x.target == l.target) {
+                self.leaving.push(l);
+            }
+        }
+    }
+
+    /// The services with a real server still draining.
+    fn draining_services(&self) -> Vec<ServiceKey> {
+        let set: BTreeSet<ServiceKey> = self
+            .targets()
+            .filter(|(t, ..)| self.drains.get(t).is_some_and(|d| !d.done))
+            .map(|(_, key, _)| key)
+            .chain(self.leaving.iter().filter(|l| !l.drain.done).map(|l| l.key))
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The connection counts of the draining real servers; true when a drain ended.
+    fn counted(
+        &mut self,
+        result: Result<Vec<ServiceEntry>, IpvsError>,
+        now: Instant,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let entries = match result {
+            Ok(entries) => Some(entries),
+            Err(e) => {
+                out.push(log(
+                    Level::WARN,
+                    format!("cannot read the connections of the draining real servers: {e}"),
+                ));
+                None
+            }
+        };
+        // the count (None: not in the table) of a destination as configured in a service
+        let conns = |key: &ServiceKey, dest: &Dest| {
+            let kernel = engine::kernel_dest(key, dest).key();
+            entries.as_ref().map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e.service.key == *key)
+                    .flat_map(|e| e.dests.iter())
+                    .find(|d| d.dest.key() == kernel)
+                    .map(|d| u64::from(d.active_conns) + u64::from(d.inact_conns))
+            })
+        };
+        let step = |drain: &mut Drain, counted: Option<Option<u64>>| match counted {
+            Some(c) => drain.counted(c, now),
+            None => drain.expired(now),
+        };
+        let mut ended = Vec::new();
+        let targets: Vec<(Target, ServiceKey, Dest)> = self.targets().collect();
+        for (target, key, dest) in targets {
+            let counted = conns(&key, &dest);
+            if let Some(drain) = self.drains.get_mut(&target) {
+                if step(drain, counted) {
+                    ended.push((target, key, *drain, ""));
+                }
+            }
+        }
+        for l in &mut self.leaving {
+            if step(&mut l.drain, conns(&l.key, &l.dest)) {
+                ended.push((l.target.clone(), l.key, l.drain, " (removed from the file)"));
+            }
+        }
+        for (target, key, drain, removed) in &ended {
+            let why = match drain.conns {
+                Some(c) if c > 0 => format!("drain timeout passed with {c} connections left"),
+                _ => "no connection left".to_string(),
+            };
+            out.push(Effect::Log {
+                level: Level::INFO,
+                text: format!(
+                    "Drained real server: {} ({}){removed}: {why}",
+                    target.real,
+                    engine::virtual_name(key)
+                ),
+                reason: None,
+                about: Some(About {
+                    vs: target.virtual_name.clone(),
+                    rs: Some(target.real.clone()),
+                }),
+            });
+        }
+        if !ended.is_empty() {
+            self.admin(now);
+        }
+        !ended.is_empty()
     }
 
     fn begin(&mut self, pass: Pass, then: Then, now: Instant, out: &mut Vec<Effect>) {
@@ -524,11 +779,24 @@ impl Core {
         }
     }
 
-    /// Make `mapped` the running configuration (start and reload).
+    /// Make `mapped` the running configuration (start and reload): the reconciler gets its
+    /// virtuals, with the real servers still leaving as reals that are down.
     fn install(&mut self, mapped: Mapped, out: &mut Vec<Effect>) {
-        self.reconciler.set_virtuals(mapped.virtuals.clone());
+        let mut virtuals = mapped.virtuals.clone();
+        for (i, l) in self.leaving.iter().enumerate() {
+            if let Some(v) = virtuals.iter_mut().find(|v| v.service.key == l.key) {
+                v.reals.push(RealSpec {
+                    dest: l.dest.clone(),
+                    check: leaving_check(i),
+                });
+            }
+        }
+        self.reconciler.set_virtuals(virtuals);
         for id in mapped.never_up() {
             self.reconciler.set_health(id, Health::Down);
+        }
+        for i in 0..self.leaving.len() {
+            self.reconciler.set_health(leaving_check(i), Health::Down);
         }
         out.push(Effect::MaintenanceDir(
             self.config.globals.maintenancedir.clone(),
@@ -632,7 +900,9 @@ impl Core {
         );
         self.config = loaded.config;
         self.children = loaded.children;
+        self.leave(&mapped, now);
         self.install(mapped, out);
+        self.admin(now);
         self.status.reloads += 1;
         self.status.last_reload_error = None;
         self.begin(Pass::Full, Then::Reload, now, out);
@@ -828,14 +1098,42 @@ impl Core {
                     let weight = dests.and_then(|d| d.get(&kernel)).map(|d| d.weight);
                     let address = mapping::real_name(r.key.real.ip(), r.key.real.port());
                     names.real(key, kernel, address.clone());
+                    let target = Target {
+                        virtual_name: x.address.to_string(),
+                        real: address.clone(),
+                    };
+                    let operator = self.operator.get(&target).map(|a| match a {
+                        Admin::Drain { .. } => self
+                            .drains
+                            .get(&target)
+                            .map_or_else(|| "draining".to_string(), Drain::words),
+                        Admin::Disable => "disabled".to_string(),
+                        Admin::Weight { weight } => format!("weight {weight}"),
+                    });
                     RealStatus {
                         address,
                         health: health.to_string(),
                         weight,
                         reason: self.reasons.get(&r.key).cloned(),
+                        operator,
                     }
                 })
                 .collect();
+            let mut reals: Vec<RealStatus> = reals;
+            for l in self
+                .leaving
+                .iter()
+                .filter(|l| l.key == key && !l.drain.done)
+            {
+                let kernel = engine::kernel_dest(&key, &l.dest).key();
+                reals.push(RealStatus {
+                    address: l.target.real.clone(),
+                    health: "removed".to_string(),
+                    weight: dests.and_then(|d| d.get(&kernel)).map(|d| d.weight),
+                    reason: None,
+                    operator: Some(format!("{} (removed from the file)", l.drain.words())),
+                });
+            }
             virtuals.push(VirtualStatus {
                 name: x.address.to_string(),
                 scheduler: x.scheduler.clone(),

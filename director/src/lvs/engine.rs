@@ -31,6 +31,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use super::operator::Override;
 use crate::ipvs::{
     Change, Dest, DestKey, Forward, Protocol, Service, ServiceConfig, ServiceKey, Table,
 };
@@ -100,11 +101,18 @@ pub fn kernel_dest(service: &ServiceKey, dest: &Dest) -> Dest {
 /// configuration no longer has (they are removed); every other unconfigured service is kept.
 /// `settling`: checks whose first verdict since the last start or reload is being applied.
 /// `quorum`: whether a virtual with a quorum has it (`None`: undecided).
+/// `admin`: what the operator asked of a real server (`director real ...`), by its service
+/// and its configured destination: [`Override::Weight`] replaces the configured weight,
+/// [`Override::Drain`] keeps it at weight 0 while it is in the table and never adds it,
+/// [`Override::Out`] takes it out; a real under `Drain` or `Out` does not count as serving
+/// (the fallback comes in when no other real serves). An `mh` service keeps such a real at
+/// weight 0, as any real that does not serve.
 pub fn desired(
     virtuals: &[VirtualSpec],
     health: &dyn Fn(CheckId) -> Health,
     settling: &dyn Fn(CheckId) -> bool,
     quorum: &dyn Fn(&ServiceKey) -> Option<bool>,
+    admin: &dyn Fn(&ServiceKey, &DestKey) -> Option<Override>,
     actual: &Table,
     previously_managed: &BTreeSet<ServiceKey>,
 ) -> Table {
@@ -127,8 +135,24 @@ pub fn desired(
         let lost = v.quorum.is_some() && quorum(&key) == Some(false);
         let sorry = lost && v.fallback.is_some();
         for real in &v.reals {
-            let want = kernel_dest(&key, &real.dest);
+            let mut want = kernel_dest(&key, &real.dest);
             let found = present.and_then(|p| p.get(&want.key()));
+            match admin(&key, &real.dest.key()) {
+                Some(Override::Weight(w)) => want.weight = w,
+                Some(held @ (Override::Drain | Override::Out)) => {
+                    let keep = held == Override::Drain && found.is_some();
+                    if ordered || keep {
+                        let mut q = want.clone();
+                        q.weight = 0;
+                        dests.insert(q.key(), q);
+                    }
+                    if health(real.check) == Health::Unknown {
+                        all_known = false;
+                    }
+                    continue;
+                }
+                None => {}
+            }
             let verdict = if sorry {
                 Health::Down
             } else {
@@ -530,6 +554,7 @@ mod tests {
             &|c| h[c],
             &|_| false,
             &|_| None,
+            &|_, _| None,
             actual,
             &BTreeSet::new(),
         )
@@ -568,6 +593,7 @@ mod tests {
                 &|c| [Health::Up, Health::Down][c],
                 &|_| settling,
                 &|_| None,
+                &|_, _| None,
                 actual,
                 &BTreeSet::new(),
             )
@@ -600,6 +626,45 @@ mod tests {
         // quiescent=no: never there
         let t5 = settle(true, &vs(false, false), &Table::default());
         assert_eq!(weights(&t5), vec![("198.51.100.1".into(), 1)]);
+    }
+
+    #[test]
+    fn operator_weight_drain_and_out() {
+        let v = vs(false, true);
+        let up = run(&v, [Health::Up, Health::Up], &Table::default());
+        let with = |admin: [Option<Override>; 2], actual: &Table| {
+            desired(
+                std::slice::from_ref(&v),
+                &|_| Health::Up,
+                &|_| false,
+                &|_| None,
+                &|_, d| admin[usize::from(d.addr == ip("198.51.100.2"))],
+                actual,
+                &BTreeSet::new(),
+            )
+        };
+        let t = with([Some(Override::Weight(7)), None], &up);
+        assert_eq!(
+            weights(&t),
+            vec![("198.51.100.1".into(), 7), ("198.51.100.2".into(), 1)]
+        );
+        // drain: weight 0 while present, never added back
+        let t = with([None, Some(Override::Drain)], &up);
+        assert_eq!(
+            weights(&t),
+            vec![("198.51.100.1".into(), 1), ("198.51.100.2".into(), 0)]
+        );
+        let t = with([None, Some(Override::Drain)], &Table::default());
+        assert_eq!(weights(&t), vec![("198.51.100.1".into(), 1)]);
+        // out: gone at once
+        let t = with([None, Some(Override::Out)], &up);
+        assert_eq!(weights(&t), vec![("198.51.100.1".into(), 1)]);
+        // nothing serves: the fallback comes in (the drained real keeps its connections)
+        let t = with([Some(Override::Out), Some(Override::Drain)], &up);
+        assert_eq!(
+            weights(&t),
+            vec![("127.0.0.1".into(), 1), ("198.51.100.2".into(), 0)]
+        );
     }
 
     #[test]
@@ -638,6 +703,7 @@ mod tests {
                 &|c| [Health::Up, Health::Down][c],
                 &|_| false,
                 &|_| state,
+                &|_, _| None,
                 actual,
                 &BTreeSet::new(),
             )
@@ -669,6 +735,7 @@ mod tests {
                 &|_| Health::Down,
                 &|_| false,
                 &|_| state,
+                &|_, _| None,
                 &up,
                 &BTreeSet::new(),
             );
@@ -724,6 +791,7 @@ mod tests {
             &|_| Health::Up,
             &|_| false,
             &|_| None,
+            &|_, _| None,
             &actual,
             &forget,
         );
@@ -782,6 +850,7 @@ mod tests {
             &|c| [Health::Unknown, Health::Up, Health::Up][c],
             &|_| false,
             &|_| None,
+            &|_, _| None,
             &Table::default(),
             &BTreeSet::new(),
         );

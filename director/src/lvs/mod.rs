@@ -11,6 +11,7 @@
 //! - `execute`: the `execute=` children to start, stop, reload
 //! - `monitor`: monitorfile lines
 //! - `maintenance`: the maintenancedir file names of a real
+//! - `operator`: what the operator asked of real servers (drain, disable, weight), the drains
 //! - `status`: what one file's daemon shows, and its sign of life
 
 pub mod alert;
@@ -20,6 +21,7 @@ pub mod execute;
 pub mod maintenance;
 pub mod mapping;
 pub mod monitor;
+pub mod operator;
 pub mod quorum;
 pub mod reconcile;
 pub mod status;

@@ -14,10 +14,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::engine::{self, CheckId, Health, VirtualSpec};
+use super::engine::{self, CheckId, Health, Override, VirtualSpec};
 use super::quorum;
 use crate::ipvs::plan::plan;
-use crate::ipvs::{Change, IpvsError, ServiceKey, Table};
+use crate::ipvs::{Change, DestKey, IpvsError, ServiceKey, Table};
 
 /// The outcome of one reconciliation.
 #[derive(Debug, Default)]
@@ -100,6 +100,8 @@ pub struct Reconciler {
     settling: BTreeSet<CheckId>,
     /// Whether each virtual with a quorum has it (absent: undecided).
     quorum: HashMap<ServiceKey, bool>,
+    /// What the operator asked of real servers, by service and configured destination.
+    admin: HashMap<(ServiceKey, DestKey), Override>,
     phase: Phase,
 }
 
@@ -196,6 +198,14 @@ impl Reconciler {
         self.health.insert(check, health) != Some(health)
     }
 
+    /// What the operator asks from now on (`engine::desired`'s `admin`); true when it
+    /// changed anything.
+    pub fn set_admin(&mut self, admin: HashMap<(ServiceKey, DestKey), Override>) -> bool {
+        let changed = admin != self.admin;
+        self.admin = admin;
+        changed
+    }
+
     /// The verdict of a check.
     pub fn health(&self, check: CheckId) -> Health {
         self.health.get(&check).copied().unwrap_or(Health::Unknown)
@@ -206,11 +216,13 @@ impl Reconciler {
         let health = |id: CheckId| self.health(id);
         let settling = |id: CheckId| self.settling.contains(&id);
         let quorum = |key: &ServiceKey| self.quorum(key);
+        let admin = |key: &ServiceKey, dest: &DestKey| self.admin.get(&(*key, *dest)).copied();
         let desired = engine::desired(
             &self.virtuals,
             &health,
             &settling,
             &quorum,
+            &admin,
             actual,
             &self.forget,
         );

@@ -85,6 +85,9 @@ pub fn draw(frame: &mut Frame, view: &View, refresh_s: u64, keys: bool) {
         }
     });
     match (&view.error, view.traffic_note()) {
+        (None, _) if view.message.is_some() => {
+            footer.push(Line::from(view.message.clone().unwrap_or_default()));
+        }
         (Some(e), _) => footer.push(
             Line::from(format!("showing the last reading: {e}"))
                 .style(Style::default().fg(Color::Red)),
@@ -94,7 +97,7 @@ pub fn draw(frame: &mut Frame, view: &View, refresh_s: u64, keys: bool) {
     }
     if keys {
         footer.push(Line::from(format!(
-            "up/down j/k select  PgUp/PgDn Home/End  q quit    refresh {refresh_s} s, rates over 4 s"
+            "up/down j/k select  PgUp/PgDn Home/End  d drain  e enable  q quit    refresh {refresh_s} s, rates over 4 s"
         )));
     }
     frame.render_widget(Paragraph::new(footer), bottom);

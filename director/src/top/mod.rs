@@ -4,9 +4,9 @@
 //! - `draw`: a `View` -> the screen
 //!
 //! This module is the loop: every refresh it asks the control socket for the status and the
-//! traffic, then waits for keys until the next one. Keys that change the table (drain, enable
-//! a real server) come with the runtime-control commands of the control socket, which do not
-//! exist yet.
+//! traffic, then waits for keys until the next one; `d` / `e` drain / enable the selected
+//! real server through the control socket (`director real drain|enable`), and the daemon's
+//! answer shows in the footer.
 
 pub mod draw;
 pub mod view;
@@ -87,10 +87,26 @@ fn run_loop(
                 KeyCode::PageDown => Key::PageDown,
                 KeyCode::Home | KeyCode::Char('g') => Key::Home,
                 KeyCode::End | KeyCode::Char('G') => Key::End,
+                KeyCode::Char('d') => Key::Drain,
+                KeyCode::Char('e') => Key::Enable,
                 _ => continue,
             };
             if !view.key(key) {
                 return Ok(());
+            }
+            if let Some(req) = view.request(key) {
+                let answer = rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(5), control::request(run_dir, &req))
+                        .await
+                });
+                view.message = Some(match answer {
+                    Ok(Ok(Response::Ok { message } | Response::Error { message })) => message,
+                    Ok(Ok(other)) => format!("unexpected answer: {other:?}"),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "the daemon did not answer within 5 s".to_string(),
+                });
+                // show the change at once
+                next = Instant::now();
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::control::{RealOp, Request};
 use crate::status::Status;
 use crate::traffic::{self, Rates, RealTraffic, ServiceTraffic, Traffic};
 
@@ -25,6 +26,10 @@ pub enum Key {
     Home,
     End,
     Quit,
+    /// Drain the selected real server (`director real drain`).
+    Drain,
+    /// Enable the selected real server (`director real enable`).
+    Enable,
 }
 
 /// One line of the table.
@@ -57,6 +62,8 @@ pub struct View {
     traffic_note: Option<String>,
     /// The last failure to reach the daemon, while it lasts.
     pub error: Option<String>,
+    /// The daemon's answer to the last drain / enable, until the next key.
+    pub message: Option<String>,
     selected: usize,
 }
 
@@ -100,8 +107,10 @@ impl View {
     /// Apply a key; false when it ends `director top`.
     pub fn key(&mut self, key: Key) -> bool {
         let last = self.rows().len().saturating_sub(1);
+        self.message = None;
         self.selected = match key {
             Key::Quit => return false,
+            Key::Drain | Key::Enable => self.selected,
             Key::Up => self.selected.saturating_sub(1),
             Key::Down => (self.selected + 1).min(last),
             Key::PageUp => self.selected.saturating_sub(PAGE),
@@ -110,6 +119,31 @@ impl View {
             Key::End => last,
         };
         true
+    }
+
+    /// What a key asks of the daemon: drain or enable the selected real server (`None`: the
+    /// key asks nothing; the selected row is not a real server director manages, said in
+    /// [`View::message`]).
+    pub fn request(&mut self, key: Key) -> Option<Request> {
+        let op = match key {
+            Key::Drain => RealOp::Drain { timeout_s: None },
+            Key::Enable => RealOp::Enable,
+            _ => return None,
+        };
+        let rows = self.rows();
+        let row = rows.get(self.selected)?;
+        match &row.real {
+            Some(real) if row.health != "-" => Some(Request::Real {
+                op,
+                virtual_name: row.service.clone(),
+                real: real.clone(),
+            }),
+            _ => {
+                self.message =
+                    Some("select a real server of a virtual service director runs".to_string());
+                None
+            }
+        }
     }
 
     /// The selected row's index.
@@ -168,7 +202,11 @@ impl View {
                 let tr = tv.and_then(|s| s.reals.iter().find(|t| t.address == r.address));
                 let mut row = real_row(&v.name, &r.address, r.health.clone(), tr, &rates);
                 row.weight = r.weight.or(row.weight);
-                row.note.clone_from(&r.reason);
+                row.note = match (&r.operator, &r.reason) {
+                    (Some(o), Some(why)) => Some(format!("operator: {o}; {why}")),
+                    (Some(o), None) => Some(format!("operator: {o}")),
+                    (None, why) => why.clone(),
+                };
                 rows.push(row);
             }
             for tr in tv.map_or(&[][..], |s| &s.reals[..]) {
@@ -410,12 +448,14 @@ pub(super) mod tests {
                         health: "up".into(),
                         weight: Some(1),
                         reason: None,
+                        operator: None,
                     },
                     RealStatus {
                         address: "192.0.2.251:80".into(),
                         health: "down".into(),
                         weight: None,
                         reason: Some("connection refused".into()),
+                        operator: None,
                     },
                 ],
             }],
@@ -518,6 +558,47 @@ pub(super) mod tests {
         // readings older than two windows are dropped
         v.update(Ok(status()), Ok(reading(20_000, 40, false)));
         assert!(v.rows()[0].rates.is_none());
+    }
+
+    #[test]
+    fn drain_and_enable_ask_for_the_selected_real_server() {
+        let mut v = View::default();
+        let mut st = Status::default();
+        st.virtuals.push(crate::status::VirtualStatus {
+            name: "tcp:192.0.2.132:80".into(),
+            scheduler: "rr".into(),
+            reals: vec![crate::status::RealStatus {
+                address: "192.0.2.250:80".into(),
+                health: "up".into(),
+                weight: Some(0),
+                operator: Some("draining, 2 connections".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        v.update(Ok(st), Err("no table".into()));
+        // the service row asks nothing, and says why
+        assert_eq!(v.request(Key::Drain), None);
+        assert!(v.message.is_some());
+        assert!(v.key(Key::Down));
+        assert_eq!(v.message, None);
+        assert_eq!(
+            v.rows()[1].note.as_deref(),
+            Some("operator: draining, 2 connections")
+        );
+        let want = |op| Request::Real {
+            op,
+            virtual_name: "tcp:192.0.2.132:80".into(),
+            real: "192.0.2.250:80".into(),
+        };
+        assert!(v.key(Key::Drain));
+        assert_eq!(v.selected(), 1, "drain does not move the selection");
+        assert_eq!(
+            v.request(Key::Drain),
+            Some(want(RealOp::Drain { timeout_s: None }))
+        );
+        assert_eq!(v.request(Key::Enable), Some(want(RealOp::Enable)));
+        assert_eq!(v.request(Key::Up), None);
     }
 
     #[test]

@@ -423,6 +423,7 @@ impl Fsm {
                     state: self.wire_state(i),
                 })
                 .collect(),
+            shared: None,
         }
     }
 }

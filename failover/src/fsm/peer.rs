@@ -138,7 +138,8 @@ impl Fsm {
             self.mark(Kind::Heartbeat);
         }
         match pl.kind {
-            Kind::Heartbeat => {}
+            // The node's loop takes the shared state out before the machine sees a message.
+            Kind::Heartbeat | Kind::Shared => {}
             Kind::Released => log(
                 out,
                 Level::Info,

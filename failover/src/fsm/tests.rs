@@ -861,6 +861,7 @@ fn config_mismatch_is_reported_once() {
             track_fault: 0,
             config_digest: 8,
             groups: vec![],
+            shared: None,
         },
     };
     let count = |a: &[Action]| {
@@ -1036,6 +1037,7 @@ fn from_ha02(generation: u64, seq: u64, standby: bool) -> Message {
                 key: "IPaddr::192.0.2.100/24/eth0".into(),
                 state: GroupState::Standby,
             }],
+            shared: None,
         },
     }
 }

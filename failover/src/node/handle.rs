@@ -4,12 +4,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use crate::config::authkeys::AuthKeys;
 use crate::fsm::{Event, Fsm};
-use crate::packet::{Encoder, Receiver};
+use crate::packet::{Encoder, Receiver, Shared};
 use crate::peer::{Medium, Transport};
 use crate::vip::NetlinkVip;
 use crate::watchdog::Watchdog;
@@ -49,6 +49,8 @@ pub(crate) enum Input {
     Keys(AuthKeys),
     /// ha.cf, haresources and director.conf re-read on reload ([`super::reload`]).
     Reconfigure(Box<NodeConfig>),
+    /// The operator's state this node shares with the peer from now on.
+    Share(Shared),
 }
 
 type NodeThread = std::thread::JoinHandle<Result<NodeExit, NodeError>>;
@@ -59,6 +61,7 @@ pub struct NodeHandle {
     tx: mpsc::UnboundedSender<Input>,
     status: Arc<Mutex<NodeStatus>>,
     thread: Arc<Mutex<Option<NodeThread>>>,
+    peer_shared: watch::Receiver<Option<Shared>>,
 }
 
 impl NodeHandle {
@@ -90,6 +93,18 @@ impl NodeHandle {
     /// what [`super::reload::plan`] says it applies, and keeps the rest as it runs.
     pub fn reconfigure(&self, new: NodeConfig) {
         let _ = self.tx.send(Input::Reconfigure(Box::new(new)));
+    }
+
+    /// The operator's state this node holds from now on ([`crate::shared`]): sent to the
+    /// peer (director's protocol only; a Heartbeat peer has no such thing).
+    pub fn share(&self, state: Shared) {
+        let _ = self.tx.send(Input::Share(state));
+    }
+
+    /// The peer's operator state each time this node takes it (it was written later than
+    /// this node's).
+    pub fn peer_shared(&self) -> watch::Receiver<Option<Shared>> {
+        self.peer_shared.clone()
     }
 
     /// Graceful shutdown: release right to left, tell the peer, end. Returns at once; see
@@ -143,6 +158,7 @@ impl Node {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), NodeError>>();
         let loop_tx = tx.clone();
         let loop_status = status.clone();
+        let (shared_tx, shared_rx) = watch::channel(None);
         let thread = std::thread::Builder::new().name("failover".into()).spawn(
             move || -> Result<NodeExit, NodeError> {
                 if let Some(prio) = cfg.options.realtime {
@@ -220,6 +236,8 @@ impl Node {
                     status: loop_status,
                     cfg: cfg.clone(),
                     ping,
+                    shared: crate::shared::SharedBook::default(),
+                    peer_shared: shared_tx,
                 };
                 let span = tracing::info_span!("node", node = %cfg.node_name);
                 let exit = hb.block_on(
@@ -252,6 +270,7 @@ impl Node {
             tx,
             status,
             thread: Arc::new(Mutex::new(Some(thread))),
+            peer_shared: shared_rx,
         })
     }
 }

@@ -8,7 +8,8 @@
 //! started again), and `director.conf` `[monitor]`. What the running process cannot change
 //! without opening its sockets or its devices again is reported as needing a restart and
 //! left as it runs: the node list, the media and `udpport`, `watchdog`, the log targets,
-//! `realtime`/`rtprio`, `stonith`, `debug`, and `director.conf` `[peer]` and `[sync]` (`[announce]` is not used in a pair). A node
+//! `realtime`/`rtprio`, `stonith`, `debug`, and `director.conf` `[peer]`, `[sync]`, `[drain]` and `[admin]` (`[announce]` is not used in a
+//! pair). A node
 //! whose peer speaks Heartbeat's protocol applies none of it (its session negotiates the
 //! resources itself): every change needs a restart there.
 
@@ -125,6 +126,8 @@ pub fn plan(running: &NodeConfig, new: &NodeConfig) -> ReloadPlan {
     for (table, changed) in [
         ("[peer]", sa.peer != sb.peer),
         ("[sync]", sa.sync != sb.sync),
+        ("[drain]", sa.drain != sb.drain),
+        ("[admin]", sa.admin != sb.admin),
     ] {
         if changed {
             p.restart.push(format!(

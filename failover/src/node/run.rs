@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::config::authkeys::AuthKeys;
 use crate::fsm::{Action, Event, Fsm, Level, NodePhase, Origin, PeerLife};
 use crate::heartbeat::session::Session;
-use crate::packet::{Encoder, Receiver, Rejection};
+use crate::packet::{Encoder, Kind, Payload, Phase, Receiver, Rejection};
 use crate::peer::{Received, Transport};
 use crate::resources::{Resource, Resources, Takeover};
 use crate::vip::Vip;
@@ -71,6 +71,10 @@ pub(crate) struct LoopParts {
     /// `[[notify]]`: runs the commands of [`Action::Notify`].
     pub notifier: Notifier,
     pub status: Arc<Mutex<NodeStatus>>,
+    /// The operator's state both nodes hold; the peer's, when taken, goes out on
+    /// `peer_shared`.
+    pub shared: crate::shared::SharedBook,
+    pub peer_shared: tokio::sync::watch::Sender<Option<crate::packet::Shared>>,
     /// The configuration running now (a reload replaces its files: [`super::reload`]).
     pub cfg: NodeConfig,
     /// The ping-node loop, while ha.cf has ping nodes.
@@ -153,6 +157,8 @@ pub(crate) async fn run<L: Link, V: Vip>(
     };
     let mut pending = vec![Event::Start];
     let mut link_open = true;
+    let mut share_tick = tokio::time::interval(parts.fsm.config().keepalive);
+    share_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         for ev in pending.drain(..) {
             let now = Instant::now();
@@ -206,6 +212,7 @@ pub(crate) async fn run<L: Link, V: Vip>(
                     link_open = false;
                 }
             },
+            _ = share_tick.tick(), if parts.heartbeat.is_none() => send_shared(&mut parts, &link).await,
             _ = sleep_until(deadline) => {
                 if let Some(hb) = parts.heartbeat.as_mut() {
                     let msgs = hb.tick(Instant::now(), wall_secs());
@@ -223,6 +230,12 @@ pub(crate) async fn run<L: Link, V: Vip>(
                     tracing::info!(index = keys.active, "authkeys reloaded: signing with key {}", keys.active);
                     parts.receiver.set_keys(keys.clone());
                     parts.keys = keys;
+                }
+                Some(Input::Share(state)) => {
+                    parts.shared.set(state);
+                    if parts.heartbeat.is_none() {
+                        send_shared(&mut parts, &link).await;
+                    }
                 }
                 Some(Input::Command(c)) => pending.push(match c {
                     Command::Standby => Event::Standby,
@@ -281,6 +294,21 @@ pub(super) fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Opt
     let now = Instant::now();
     let source_allowed = parts.sources.allows(&r.iface, r.from.ip(), now);
     match parts.receiver.accept_from(&r.data, source_allowed) {
+        Ok((msg, _fresh)) if msg.payload.kind == Kind::Shared => {
+            // Not a heartbeat: the shared state only.
+            if let Some(theirs) = msg.payload.shared {
+                if let Some(taken) = parts.shared.heard(theirs) {
+                    tracing::info!(
+                        "{}: taking its operator state (version {} by {})",
+                        msg.node,
+                        taken.version,
+                        taken.writer
+                    );
+                    parts.peer_shared.send_replace(Some(taken));
+                }
+            }
+            None
+        }
         Ok((msg, _fresh)) => {
             let origin = Origin {
                 iface: r.iface,
@@ -310,6 +338,49 @@ pub(super) fn accept(parts: &mut LoopParts, book: &mut Book, r: Received) -> Opt
     }
 }
 
+/// This node's shared state (its version; the state too while the peer shows another) in a
+/// [`Kind::Shared`] message; nothing when there is nothing to say. Its status fields mean
+/// nothing (the receiver takes the shared state only).
+async fn send_shared<L: Link>(parts: &mut LoopParts, link: &L) {
+    let Some(shared) = parts.shared.outgoing() else {
+        return;
+    };
+    let payload = Payload {
+        kind: Kind::Shared,
+        phase: Phase::Running,
+        standby: false,
+        deadtime_ms: 0,
+        ping_reachable: 0,
+        track_fault: 0,
+        config_digest: 0,
+        groups: Vec::new(),
+        shared: Some(shared),
+    };
+    // numbered by the heartbeats' encoder: one replay window for both
+    if let Err(e) = sign_and_send(parts, link, &payload).await {
+        tracing::error!(
+            "cannot send the operator's state to the peer: {e} (too many real servers drained, \
+             disabled or reweighted for one packet?)"
+        );
+    }
+}
+
+/// Numbers, signs and sends `payload` on every medium, stamped with the wall clock and the
+/// challenge; how many media took it.
+async fn sign_and_send<L: Link>(
+    parts: &mut LoopParts,
+    link: &L,
+    payload: &Payload,
+) -> Result<usize, crate::packet::EncodeError> {
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let bytes = parts
+        .encoder
+        .encode(payload, ts, parts.receiver.stamp(), &parts.keys)?;
+    Ok(link.send(&bytes).await)
+}
+
 /// A new challenge nonce every deadtime: a message is taken only if it echoes the current
 /// or the previous one, so none older than about two deadtimes is ([`Receiver::rotate`]).
 fn rotate_challenge(parts: &mut LoopParts, book: &mut Book) {
@@ -333,26 +404,18 @@ async fn carry_out<L: Link, V: Vip>(
     let mut exit = None;
     for a in actions {
         match a {
-            Action::Send(payload) => {
-                let ts = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                match parts
-                    .encoder
-                    .encode(&payload, ts, parts.receiver.stamp(), &parts.keys)
-                {
-                    Ok(bytes) => {
-                        if link.send(&bytes).await == 0 {
-                            tracing::debug!("heartbeat not sent on any medium");
-                        }
-                        // The loop is alive and sending: keep the machine up.
-                        if let Some(w) = parts.watchdog.as_mut() {
-                            w.tickle();
-                        }
+            Action::Send(payload) => match sign_and_send(parts, link, &payload).await {
+                Ok(sent) => {
+                    if sent == 0 {
+                        tracing::debug!("heartbeat not sent on any medium");
                     }
-                    Err(e) => tracing::error!(error = %e, "cannot encode heartbeat: {e}"),
+                    // The loop is alive and sending: keep the machine up.
+                    if let Some(w) = parts.watchdog.as_mut() {
+                        w.tickle();
+                    }
                 }
-            }
+                Err(e) => tracing::error!(error = %e, "cannot encode heartbeat: {e}"),
+            },
             Action::Probe(g) => {
                 let group = parts.groups.get(g).cloned().unwrap_or_default();
                 let (r, tx) = (resources.clone(), tx.clone());

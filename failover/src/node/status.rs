@@ -146,6 +146,9 @@ pub struct NodeStatus {
     /// When the node's loop last turned (it turns at every event, and at least every
     /// keepalive): what systemd's watchdog watches.
     pub updated: tokio::time::Instant,
+    /// The version (and writer) of the shared operator state the peer last showed
+    /// ([`crate::shared`]); `None`: never heard.
+    pub shared_peer: Option<(u64, String)>,
 }
 
 impl NodeStatus {
@@ -226,6 +229,7 @@ pub(super) fn initial_status(cfg: &NodeConfig, generation: u64) -> NodeStatus {
         groups: Vec::new(),
         transitions: Vec::new(),
         rejected: BTreeMap::new(),
+        shared_peer: None,
     }
 }
 
@@ -277,6 +281,7 @@ pub(super) fn publish(parts: &LoopParts, book: &Book) {
     let wall = |at: Instant| wall_now.checked_sub(now.saturating_duration_since(at));
     let peer_heard = s.links.iter().filter_map(|l| l.last_heard).max();
     let status = NodeStatus {
+        shared_peer: parts.shared.peer().cloned(),
         updated: tokio::time::Instant::now(),
         node: cfg.local.clone(),
         phase: phase_name(s.phase),

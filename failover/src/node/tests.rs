@@ -185,6 +185,8 @@ fn spawn_node(cfg: &NodeConfig, generation: u64, link: MemLink) -> Running {
         status: status.clone(),
         cfg: cfg.clone(),
         ping: None,
+        shared: crate::shared::SharedBook::default(),
+        peer_shared: tokio::sync::watch::channel(None).0,
     };
     let resources = Arc::new(build_resources(cfg, vip.clone()));
     let task = tokio::spawn(run(
@@ -691,6 +693,7 @@ async fn forged_and_replayed_packets_are_counted_not_believed() {
                 track_fault: 0,
                 config_digest: 0,
                 groups: Vec::new(),
+                shared: None,
             },
         };
         crate::packet::emit(&msg, keys).unwrap_or_default()

@@ -14,7 +14,10 @@
 # SIGTERM purges (cleanstop); the `ldirectord` command line starts, reports, reloads and
 # stops the same daemon with its pid file; the traffic a client sends through the VIP shows
 # in the daemon's /metrics (the counters grow by at least what was sent, and equal the
-# kernel's own figures in `ipvsadm -Ln --stats --exact`).
+# kernel's own figures in `ipvsadm -Ln --stats --exact`); `director real drain` (issue 14,
+# item 1): the drained real server keeps its established connection (answered after the
+# drain), gets no new one, and leaves the table once its connections have ended; a reload
+# keeps it out, `director real enable` brings it back at its weight.
 . /lab/lib.sh
 trap 'stop_all; lab_cleanup' EXIT
 
@@ -138,6 +141,11 @@ requests() {
     done
     echo "$seen"
 }
+
+# A closed connection of a DR service (the director sees the client's packets only) stays in
+# FIN_WAIT for ipvsadm's tcpfin timeout: 5 s instead of 120, so that a drained real server's
+# inactive connections end within the drain phase.
+in_ns director "$ORACLE" --set 0 5 0 || fail "ipvsadm --set"
 
 log "director run"
 "$IP" netns exec director "$DIRECTOR" run --config-dir /etc/ha.d --ldirectord www.cf --run-dir /run/director \
@@ -283,6 +291,56 @@ table > /tmp/broken.txt
 cmp /tmp/after.txt /tmp/broken.txt || fail "the table changed after a refused reload"
 in_ns director "$DIRECTOR" status --run-dir /run/director
 log "broken file refused, table kept"
+
+log "drain rs2 while a client holds a connection to it"
+write_cf 3
+in_ns director "$DIRECTOR" reload --run-dir /run/director || fail "reload of the good file"
+# hold_open N: a connection through the VIP that sends its request only on "go"
+hold_open() {
+    mkfifo "/tmp/hold-go-$1"
+    (
+        read -r _ < "/tmp/hold-go-$1"
+        printf 'GET /index.php HTTP/1.0\r\n\r\n'
+        sleep 2
+    ) | in_ns client busybox nc -w 10 "$VIP" 80 > "/tmp/hold-$1.out" 2>&1 &
+}
+established_to() { in_ns director "$ORACLE" -Lnc | grep ESTABLISHED | grep -c "$1"; }
+# rr: two connections in a row, one on each real server
+hold_open 1
+hold_open 2
+wait_until "[ \$(established_to 192.0.2.251:80) -ge 1 ] && [ \$(established_to 192.0.2.250:80) -ge 1 ]" 10 > /dev/null
+in_ns director "$DIRECTOR" real drain -t "$VIP:80" 192.0.2.251 --timeout 60 --run-dir /run/director ||
+    fail "director real drain"
+took=$(wait_table "has_line '-a -t 192.0.2.132:80 -r 192.0.2.251:80 -g -w 0'" 10)
+log "rs2 at weight 0 after ${took}0 ms"
+in_ns director "$ORACLE" -Ln
+in_ns director "$DIRECTOR" status --run-dir /run/director | tee /tmp/status.txt
+grep -q "192.0.2.251:80 .*operator: draining" /tmp/status.txt || fail "status does not say rs2 is draining"
+requests 8 "Test Page rs1" > /dev/null || fail "a new connection went to the draining rs2"
+# two checkintervals later it is still there for its connection
+sleep $((2 * CHECKINTERVAL))
+table > /tmp/t.txt
+has_line '-a -t 192.0.2.132:80 -r 192.0.2.251:80 -g -w 0' || fail "rs2 left with a connection established"
+[ "$(established_to 192.0.2.251:80)" -ge 1 ] || fail "the connection to rs2 is gone"
+echo go > /tmp/hold-go-1
+echo go > /tmp/hold-go-2
+sleep 3
+cat /tmp/hold-1.out /tmp/hold-2.out | grep "Test Page"
+cat /tmp/hold-1.out /tmp/hold-2.out | grep -q "Test Page rs2" ||
+    fail "the connection established on rs2 before the drain was not answered by rs2"
+log "the drained rs2 kept its established connection and got no new one"
+took=$(wait_table "! has 192.0.2.251" 30)
+grep "Drained real server: 192.0.2.251:80 (192.0.2.132:80): no connection left" /tmp/director.log ||
+    fail "rs2 did not leave for want of connections: $(grep Drained /tmp/director.log)"
+in_ns director "$DIRECTOR" status --run-dir /run/director --json | grep -q '"operator": "drained"' ||
+    fail "status --json does not say drained"
+in_ns director "$DIRECTOR" reload --run-dir /run/director || fail "reload with rs2 drained"
+sleep $CHECKINTERVAL
+table | grep -q 192.0.2.251 && fail "a reload brought the drained rs2 back"
+in_ns director "$DIRECTOR" real enable -t "$VIP:80" 192.0.2.251:80 --run-dir /run/director ||
+    fail "director real enable"
+wait_table "has_line '-a -t 192.0.2.132:80 -r 192.0.2.251:80 -g -w 3'" 10 > /dev/null
+log "drained rs2 left the table when its connections ended (${took}0 ms), stayed out across a reload, enable brought it back"
 
 log "SIGTERM: cleanstop"
 write_cf 3

@@ -10,6 +10,7 @@ use super::*;
 use crate::config::{Services, StaticResolver};
 use crate::ipvs::memory::MemoryIpvs;
 use crate::ipvs::Ipvs;
+use crate::lvs::operator::{Admin, Record, Target};
 
 fn parsed(text: &str) -> Config {
     let resolver = StaticResolver::new(Services::default()).with_hostname("director1");
@@ -32,6 +33,8 @@ fn options() -> CoreOptions {
         mail_host: "director1".into(),
         pid: 42,
         logs_here: false,
+        operator: Record::default(),
+        drain_on_removal: None,
     }
 }
 
@@ -44,17 +47,24 @@ struct Harness {
     /// Each destination's last non-zero weight as the kernel keeps it for `mh` (the weight it
     /// was added with, then every non-zero weight it was set to).
     last_weight: HashMap<(ServiceKey, crate::ipvs::DestKey), u32>,
+    /// The connections (active, inactive) the kernel counts per real server address.
+    conns: HashMap<std::net::IpAddr, (u32, u32)>,
 }
 
 impl Harness {
     fn start(text: &str, now: Instant) -> Harness {
-        let (core, effects) = Core::start(options(), loaded(text), now);
+        Harness::start_with(options(), text, now)
+    }
+
+    fn start_with(options: CoreOptions, text: &str, now: Instant) -> Harness {
+        let (core, effects) = Core::start(options, loaded(text), now);
         let mut h = Harness {
             core,
             ipvs: MemoryIpvs::new(),
             text: text.to_string(),
             done: Vec::new(),
             last_weight: HashMap::new(),
+            conns: HashMap::new(),
         };
         h.carry_out(effects, now);
         h
@@ -79,6 +89,19 @@ impl Harness {
                         self.keep_last_weights(changes);
                     }
                     Some(Event::Applied(result))
+                }
+                Effect::Count(services) => {
+                    let mut entries: Vec<crate::ipvs::ServiceEntry> = services
+                        .iter()
+                        .filter_map(|k| self.ipvs.service(k).ok())
+                        .collect();
+                    for d in entries.iter_mut().flat_map(|e| e.dests.iter_mut()) {
+                        let (active, inact) =
+                            self.conns.get(&d.dest.addr).copied().unwrap_or_default();
+                        d.active_conns = active;
+                        d.inact_conns = inact;
+                    }
+                    Some(Event::Counted(Ok(entries)))
                 }
                 Effect::Load(cause) => Some(Event::Loaded {
                     cause: *cause,
@@ -109,6 +132,16 @@ impl Harness {
                 _ => {}
             }
         }
+    }
+
+    /// The first two real servers of the first virtual pass their checks now.
+    fn both_up(&mut self) {
+        let (a, b) = (key(&self.core, 0, 0), key(&self.core, 0, 1));
+        let now = Instant::now();
+        self.step(
+            Event::Health(vec![health(a, true, now), health(b, true, now)]),
+            now,
+        );
     }
 
     fn kernel(&mut self) -> Table {
@@ -662,6 +695,7 @@ fn start_with_quorum(quorum: u32, hysteresis: u32, now: Instant) -> Harness {
         text: QUORUM.to_string(),
         done: Vec::new(),
         last_weight: HashMap::new(),
+        conns: HashMap::new(),
     };
     h.carry_out(effects, now);
     h
@@ -773,4 +807,274 @@ async fn hysteresis_keeps_the_quorum_between_its_thresholds() {
         ["/bin/down", "/bin/fb start 192.0.2.132:80 tcp"]
     );
     assert_eq!(dests(&mut h), [("127.0.0.1".to_string(), 1)]);
+}
+
+fn target(real: &str) -> Target {
+    Target {
+        virtual_name: "tcp:192.0.2.132:80".into(),
+        real: real.into(),
+    }
+}
+
+fn weight_of(h: &mut Harness, addr: &str) -> Option<u32> {
+    let addr: std::net::IpAddr = addr.parse().unwrap();
+    h.kernel()
+        .services
+        .values()
+        .flat_map(|c| c.dests.values())
+        .find(|d| d.addr == addr)
+        .map(|d| d.weight)
+}
+
+fn operator_words(effects: &[Effect], real: &str) -> Option<String> {
+    let Some(Effect::Publish(status)) = effects
+        .iter()
+        .rev()
+        .find(|e| matches!(e, Effect::Publish(_)))
+    else {
+        return None;
+    };
+    status.virtuals[0]
+        .reals
+        .iter()
+        .find(|r| r.address == real)
+        .and_then(|r| r.operator.clone())
+}
+
+/// Both reals up, then the operator's record: what that did.
+async fn both_up_then(h: &mut Harness, record: &Record) -> Vec<Effect> {
+    h.both_up();
+    assert_eq!(weight_of(h, "198.51.100.2"), Some(3));
+    h.step(Event::Operator(record.clone()), Instant::now())
+}
+
+fn tick(h: &mut Harness) -> Vec<Effect> {
+    h.step(
+        Event::Tick {
+            started: 1,
+            checks: 2,
+        },
+        Instant::now(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drained_real_goes_when_its_connections_reach_zero() {
+    let mut h = Harness::start(WWW, Instant::now());
+    let mut record = Record::default();
+    record.set(
+        target("198.51.100.2:80"),
+        Some(Admin::Drain { timeout_s: 300 }),
+        "director1",
+    );
+    let out = both_up_then(&mut h, &record).await;
+    assert_eq!(
+        logged(&out),
+        ["Quiescent real server: 198.51.100.2:80 (192.0.2.132:80) (Weight set to 0)"]
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(0));
+    assert_eq!(
+        operator_words(&out, "198.51.100.2:80").as_deref(),
+        Some("draining")
+    );
+
+    // established connections keep it in the table, tick after tick
+    h.conns.insert("198.51.100.2".parse().unwrap(), (2, 5));
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let out = tick(&mut h);
+        assert!(out
+            .iter()
+            .any(|e| matches!(e, Effect::Count(s) if s.len() == 1)));
+        assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(0));
+    }
+    let out = h.step(Event::Operator(record.clone()), Instant::now());
+    assert_eq!(
+        operator_words(&out, "198.51.100.2:80").as_deref(),
+        Some("draining, 7 connections")
+    );
+
+    // the last one closes: out of the table at the next tick
+    h.conns.insert("198.51.100.2".parse().unwrap(), (0, 0));
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let out = tick(&mut h);
+    assert_eq!(
+        logged(&out),
+        [
+            "Drained real server: 198.51.100.2:80 (192.0.2.132:80): no connection left",
+            "Deleted real server: 198.51.100.2:80 (192.0.2.132:80)",
+        ]
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
+    assert_eq!(
+        operator_words(&out, "198.51.100.2:80").as_deref(),
+        Some("drained")
+    );
+    // no more counting, and it stays out while its check passes
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let out = tick(&mut h);
+    assert!(!out.iter().any(|e| matches!(e, Effect::Count(_))));
+    let b = key(&h.core, 0, 1);
+    h.step(
+        Event::Health(vec![health(b, true, Instant::now())]),
+        Instant::now(),
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
+
+    // enable: back at its weight
+    record.set(target("198.51.100.2:80"), None, "director1");
+    let out = h.step(Event::Operator(record), Instant::now());
+    assert_eq!(
+        logged(&out),
+        ["Added real server: 198.51.100.2:80 (192.0.2.132:80) (Weight set to 3)"]
+    );
+    assert_eq!(operator_words(&out, "198.51.100.2:80"), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drained_real_goes_at_its_timeout_with_connections_left() {
+    let mut h = Harness::start(WWW, Instant::now());
+    let mut record = Record::default();
+    record.set(
+        target("198.51.100.1:80"),
+        Some(Admin::Drain { timeout_s: 10 }),
+        "director1",
+    );
+    h.conns.insert("198.51.100.1".parse().unwrap(), (4, 0));
+    both_up_then(&mut h, &record).await;
+    assert_eq!(weight_of(&mut h, "198.51.100.1"), Some(0));
+    tokio::time::advance(Duration::from_secs(8)).await;
+    tick(&mut h);
+    assert_eq!(
+        weight_of(&mut h, "198.51.100.1"),
+        Some(0),
+        "before its timeout"
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let out = tick(&mut h);
+    assert_eq!(
+        logged(&out),
+        [
+            "Drained real server: 198.51.100.1:80 (192.0.2.132:80): drain timeout passed with 4 connections left",
+            "Deleted real server: 198.51.100.1:80 (192.0.2.132:80)",
+        ]
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.1"), None);
+    // the other real still serves: no fallback
+    assert_eq!(weight_of(&mut h, "127.0.0.1"), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn disable_weight_and_a_reload_keep_what_the_operator_asked() {
+    let mut h = Harness::start(WWW, Instant::now());
+    let mut record = Record::default();
+    record.set(target("198.51.100.1:80"), Some(Admin::Disable), "director1");
+    record.set(
+        target("198.51.100.2:80"),
+        Some(Admin::Weight { weight: 9 }),
+        "director1",
+    );
+    let out = both_up_then(&mut h, &record).await;
+    assert_eq!(
+        logged(&out),
+        [
+            "Restored real server: 198.51.100.2:80 (192.0.2.132:80) (Weight set to 9)",
+            "Deleted real server: 198.51.100.1:80 (192.0.2.132:80)",
+        ]
+    );
+    assert_eq!(
+        operator_words(&out, "198.51.100.1:80").as_deref(),
+        Some("disabled")
+    );
+    assert_eq!(
+        operator_words(&out, "198.51.100.2:80").as_deref(),
+        Some("weight 9")
+    );
+    // a reload of the same file changes nothing of it
+    let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert!(
+        !logged(&out).iter().any(|l| l.contains("198.51.100.")),
+        "{:?}",
+        logged(&out)
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.1"), None);
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(9));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_keeps_a_drained_real_out() {
+    // the kernel as a drained real left it; the record from the state file
+    let mut record = Record::default();
+    record.set(
+        target("198.51.100.2:80"),
+        Some(Admin::Drain { timeout_s: 300 }),
+        "director1",
+    );
+    let mut opts = options();
+    opts.operator = record;
+    let mut h = Harness::start_with(opts, WWW, Instant::now());
+    h.both_up();
+    assert_eq!(weight_of(&mut h, "198.51.100.1"), Some(1));
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
+    let out = tick(&mut h);
+    assert_eq!(
+        logged(&out),
+        ["Drained real server: 198.51.100.2:80 (192.0.2.132:80): no connection left"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_real_removed_by_a_reload_drains_when_the_setting_says_so() {
+    let mut opts = options();
+    opts.drain_on_removal = Some(Duration::from_secs(60));
+    let mut h = Harness::start_with(opts, WWW, Instant::now());
+    h.both_up();
+    h.conns.insert("198.51.100.2".parse().unwrap(), (1, 1));
+    // rs2 leaves the file: weight 0, kept for its connections
+    h.text = WWW.replace("\treal=198.51.100.2:80 gate 3\n", "");
+    let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert_eq!(
+        logged(&out)
+            .iter()
+            .filter(|l| l.contains("198.51.100.2"))
+            .collect::<Vec<_>>(),
+        ["Quiescent real server: 198.51.100.2:80 (192.0.2.132:80) (Weight set to 0)"]
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(0));
+    assert_eq!(
+        operator_words(&out, "198.51.100.2:80").as_deref(),
+        Some("draining (removed from the file)")
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    tick(&mut h);
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(0));
+    // its connections end: deleted
+    h.conns.clear();
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let out = tick(&mut h);
+    assert_eq!(
+        logged(&out),
+        [
+            "Drained real server: 198.51.100.2:80 (192.0.2.132:80) (removed from the file): no connection left",
+            "Deleted real server: 198.51.100.2:80 (192.0.2.132:80)",
+        ]
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
+    assert_eq!(weight_of(&mut h, "198.51.100.1"), Some(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_the_setting_a_removed_real_goes_at_once() {
+    let mut h = Harness::start(WWW, Instant::now());
+    h.both_up();
+    h.conns.insert("198.51.100.2".parse().unwrap(), (1, 1));
+    h.text = WWW.replace("\treal=198.51.100.2:80 gate 3\n", "");
+    let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert!(
+        logged(&out)
+            .contains(&"Purged real server (start): 198.51.100.2:80 (192.0.2.132:80)".to_string()),
+        "{:?}",
+        logged(&out)
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
 }

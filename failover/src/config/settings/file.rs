@@ -5,7 +5,9 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::admin::{admin_section, RawAdmin};
 use super::announce::{announce_section, RawAnnounce};
+use super::drain::{drain_section, RawDrain};
 use super::duration::line_of;
 use super::failback::{failback_section, RawFailback};
 use super::monitor::{monitor_section, RawMonitor};
@@ -14,6 +16,7 @@ use super::peer::RawPeer;
 use super::service::{service_tables, RawService, Service};
 use super::sync::{sync_section, RawSync};
 use super::track::{track_section, RawTrack};
+use super::{Admin, Drain};
 use super::{Announce, Failback, Monitor, Notify, Peer, Sync, Track};
 use crate::config::{Collector, ConfigError, Parsed};
 
@@ -36,6 +39,10 @@ pub struct Settings {
     pub failback: Failback,
     /// `[[service]]`: what director adds to virtual services of the ldirectord files.
     pub services: Vec<Service>,
+    /// `[drain]`: how real servers are drained.
+    pub drain: Drain,
+    /// `[admin]`: the HTTP admin API on the metrics listener.
+    pub admin: Admin,
 }
 
 /// The file as written: every key optional, spans kept for the value checks.
@@ -51,6 +58,8 @@ struct RawSettings {
     failback: Option<RawFailback>,
     #[serde(default)]
     service: Vec<RawService>,
+    drain: Option<RawDrain>,
+    admin: Option<RawAdmin>,
 }
 
 /// Parses `director.conf` (`file` is only for messages).
@@ -92,5 +101,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Parsed<Settings>, ConfigError> {
         settings.failback = failback_section(raw, text, &mut c);
     }
     settings.services = service_tables(raw.service, text, &mut c);
+    if let Some(raw) = raw.drain {
+        settings.drain = drain_section(raw, text, &mut c);
+    }
+    if let Some(raw) = raw.admin {
+        settings.admin = admin_section(raw, text, &mut c);
+    }
     c.finish(settings)
 }

@@ -32,10 +32,15 @@
 //!
 //! [failback]
 //! hold = "30s"
+//!
 //! [[service]]
 //! file = "www.cf"
 //! virtual = "192.0.2.132:80"
 //! quorum = 2
+//!
+//! [drain]
+//! timeout = "5min"
+//! on_removal = true
 //! ```
 //!
 //! Durations are strings with a unit: `ms`, `s`, `min`, `h` (`"500ms"`, `"2s"`, `"10min"`).
@@ -43,7 +48,9 @@
 //! a wrong key stops the parse at its line (TOML's parser and serde report the first one);
 //! the checks of the values that follow report every problem.
 
+mod admin;
 mod announce;
+mod drain;
 mod duration;
 mod failback;
 mod file;
@@ -56,7 +63,9 @@ mod sync;
 mod tests;
 mod track;
 
+pub use admin::Admin;
 pub use announce::Announce;
+pub use drain::Drain;
 pub use duration::{parse_duration, words};
 pub use failback::{Failback, MAX_HOLD};
 pub use file::{parse, Settings};

@@ -146,6 +146,46 @@ fn the_sync_section_is_read_and_checked() {
 }
 
 #[test]
+fn the_admin_section_is_read_and_checked() {
+    assert_eq!(Settings::default().admin, Admin::default());
+    assert!(!Admin::default().enabled);
+    let s = parsed("[admin]\nenabled = true\ntoken_file = \"/etc/ha.d/admin.token\"\n").unwrap();
+    assert_eq!(
+        s.admin,
+        Admin {
+            enabled: true,
+            token_file: Some("/etc/ha.d/admin.token".into()),
+        }
+    );
+    assert_eq!(
+        parsed("[admin]\ntoken_file = \"admin.token\"\n").unwrap_err(),
+        "director.conf:2: admin: token_file \"admin.token\" is not an absolute path"
+    );
+}
+
+#[test]
+fn the_drain_section_is_read_and_checked() {
+    let d = Settings::default().drain;
+    assert_eq!((d.timeout, d.on_removal), (Duration::from_secs(300), false));
+    let s = parsed("[drain]\ntimeout = \"30s\"\non_removal = true\n").unwrap();
+    assert_eq!(
+        s.drain,
+        Drain {
+            timeout: Duration::from_secs(30),
+            on_removal: true,
+        }
+    );
+    assert_eq!(
+        parsed("[drain]\n\ntimeout = \"500ms\"\n").unwrap_err(),
+        "director.conf:3: drain: timeout must be at least 1s (a drain that does not wait is a \
+         disable)"
+    );
+    assert!(parsed("[drain]\nwait = \"1s\"\n")
+        .unwrap_err()
+        .starts_with("director.conf:2:"));
+}
+
+#[test]
 fn the_announce_section_is_read_and_checked() {
     let d = Settings::default().announce;
     assert!(!d.enabled);

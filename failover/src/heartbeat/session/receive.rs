@@ -314,6 +314,7 @@ impl Session {
                 track_fault: 0,
                 config_digest: cfg.config_digest,
                 groups,
+                shared: None,
             },
         }
     }

@@ -48,6 +48,8 @@ impl Session {
                             continue;
                         }
                         Kind::Heartbeat | Kind::Released => {}
+                        // director's own protocol only: a Heartbeat peer has no such state
+                        Kind::Shared => continue,
                     }
                     send.push(self.status_msg(fsm, p.phase, wall));
                 }
