@@ -174,7 +174,10 @@ fn a_keepalived_pair_cut_over_to_the_imported_files_keeps_its_vip_where_it_was()
             let text = std::fs::read_to_string(t.dir.join(n).join("etc").join(f))?;
             Ok(text.lines().filter(|l| !l.starts_with('#')).collect())
         };
-        ensure!(body("ha01")? == body("ha02")?, "{f} differs between the nodes");
+        ensure!(
+            body("ha01")? == body("ha02")?,
+            "{f} differs between the nodes"
+        );
     }
 
     // Watch the VIP on both nodes from here on: never on both.
@@ -227,15 +230,14 @@ fn a_keepalived_pair_cut_over_to_the_imported_files_keeps_its_vip_where_it_was()
         ];
         directors.push(t.spawn(i, &bin, &args, &format!("director-{}.log", NODES[i].0))?);
     }
-    let took = wait_for(Duration::from_secs(30), || t.holds(0) && !t.holds(1)).with_context(
-        || {
+    let took =
+        wait_for(Duration::from_secs(30), || t.holds(0) && !t.holds(1)).with_context(|| {
             format!(
                 "the VIP is not on ha01 alone after the cut-over\n{}\n{}",
                 t.log("director-ha01.log"),
                 t.log("director-ha02.log")
             )
-        },
-    )?;
+        })?;
     eprintln!(
         "VIP back on ha01 {:?} after keepalived was stopped ({took:?} after director started)",
         cut.elapsed()
@@ -265,7 +267,9 @@ fn a_keepalived_pair_cut_over_to_the_imported_files_keeps_its_vip_where_it_was()
     t.children[crashed].kill()?;
     t.children[crashed].wait()?;
     t.lab.ip("a", &["link", "set", "eth0", "down"])?;
-    let _ = t.lab.ip("a", &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"]);
+    let _ = t
+        .lab
+        .ip("a", &["addr", "del", &format!("{VIP}/24"), "dev", "eth0"]);
     wait_for(Duration::from_secs(15), || t.holds(1))
         .with_context(|| format!("ha02 never took the VIP\n{}", t.log("director-ha02.log")))?;
     Ok(())

@@ -1,0 +1,108 @@
+//! Every ldirectord file the daemon runs ([`LvsSet`]): started together, reloaded together,
+//! their status followed by the metrics and the control socket.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// Every running file.
+pub struct LvsSet {
+    pub(super) all: Vec<Lvs>,
+    /// The files' status receivers, followed by the metrics and the control socket's
+    /// traffic answers (a file started or stopped by a reload shows there at once).
+    live: watch::Sender<Vec<watch::Receiver<LvsStatus>>>,
+}
+
+impl LvsSet {
+    pub(super) fn new(all: Vec<Lvs>) -> LvsSet {
+        let live = watch::Sender::new(all.iter().map(Lvs::watch).collect());
+        LvsSet { all, live }
+    }
+
+    pub(super) fn watches(&self) -> Vec<watch::Receiver<LvsStatus>> {
+        self.all.iter().map(Lvs::watch).collect()
+    }
+
+    /// The status receivers of the files running now, kept up to date.
+    pub(super) fn live_watches(&self) -> watch::Receiver<Vec<watch::Receiver<LvsStatus>>> {
+        self.live.subscribe()
+    }
+
+    /// A file started at a reload.
+    pub(super) fn add(&mut self, l: Lvs) {
+        self.all.push(l);
+        self.live.send_replace(self.watches());
+    }
+
+    /// A file no longer run, taken out of the set (the caller stops it).
+    pub(super) fn remove(&mut self, path: &std::path::Path) -> Option<Lvs> {
+        let i = self.all.iter().position(|l| l.path() == path)?;
+        let l = self.all.remove(i);
+        self.live.send_replace(self.watches());
+        Some(l)
+    }
+
+    /// Reload every file; the errors of those refused.
+    pub async fn reload(&self, cause: ReloadCause) -> Result<(), String> {
+        let mut errors = Vec::new();
+        for l in &self.all {
+            if let Err(e) = l.reload(cause).await {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
+        }
+    }
+
+    /// What the operator asks of real servers from now on, in every file.
+    pub async fn operator(&self, record: &lvs::Record) {
+        for l in &self.all {
+            l.operator(record.clone()).await;
+        }
+    }
+
+    /// Each file's health-check progress, by file name.
+    pub fn progress(&self) -> Vec<(String, lvs::Progress)> {
+        self.all
+            .iter()
+            .map(|l| (l.path().display().to_string(), *l.progress().borrow()))
+            .collect()
+    }
+
+    pub fn statuses(&self) -> Vec<LvsStatus> {
+        self.all.iter().map(Lvs::status).collect()
+    }
+
+    /// Stop every file (cleanstop as configured).
+    pub async fn stop(self) {
+        for l in self.all {
+            l.stop().await;
+        }
+    }
+}
+
+/// Start every file; a file with errors stops the ones started and gives its diagnostics.
+/// `log_cfgname`: the first file's `logfile=` is followed at reloads, with that name.
+pub async fn start_all(
+    files: &[PathBuf],
+    kernel: &Kernel,
+    options: LvsOptions,
+    log_cfgname: Option<String>,
+) -> Result<LvsSet, DaemonError> {
+    let mut all = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let mut options = options.clone();
+        // The first file's logfile= is the process's (start and reload).
+        options.log_cfgname = if i == 0 { log_cfgname.clone() } else { None };
+        match Lvs::start(f, Arc::clone(kernel), options).await {
+            Ok(l) => all.push(l),
+            Err(diags) => {
+                LvsSet::new(all).stop().await;
+                return Err(DaemonError::Config(diags.to_string()));
+            }
+        }
+    }
+    Ok(LvsSet::new(all))
+}
