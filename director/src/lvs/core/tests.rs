@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use proptest::prelude::*;
 
+use super::reload::reload_removes_all;
 use super::*;
 use crate::config::{Services, StaticResolver};
 use crate::ipvs::memory::MemoryIpvs;
