@@ -123,6 +123,21 @@ impl Directors {
         Ok(())
     }
 
+    /// `director reload` on node `i`: whether it said reloaded, and what it said.
+    fn reload(&self, i: usize) -> Result<(bool, String)> {
+        let out = Command::new(&self.bin)
+            .arg("reload")
+            .arg("--run-dir")
+            .arg(self.node_dir(i).join("run"))
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), text))
+    }
+
     fn ctl(&self, i: usize, args: &[&str]) -> Result<String> {
         let out = Command::new(&self.bin)
             .args(args)
@@ -351,19 +366,7 @@ fn director_reload_applies_keys_and_names_what_it_does_not_apply() -> Result<()>
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
         Ok(())
     };
-    let reload = |i: usize| -> Result<(bool, String)> {
-        let out = Command::new(&d.bin)
-            .arg("reload")
-            .arg("--run-dir")
-            .arg(d.node_dir(i).join("run"))
-            .output()?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok((out.status.success(), text))
-    };
+    let reload = |i: usize| d.reload(i);
 
     // Key rotation, one node at a time: ha01 signs with key 3 and still accepts 2.
     write_keys(
@@ -447,17 +450,8 @@ fn director_reload_adds_and_removes_a_vip_and_nothing_else_moves() -> Result<()>
     d.start(1)?;
     d.settled(0, Duration::from_secs(15))?;
     let reload = |i: usize| -> Result<String> {
-        let out = Command::new(&d.bin)
-            .arg("reload")
-            .arg("--run-dir")
-            .arg(d.node_dir(i).join("run"))
-            .output()?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        ensure!(out.status.success(), "reload failed: {text}");
+        let (ok, text) = d.reload(i)?;
+        ensure!(ok, "reload failed: {text}");
         Ok(text)
     };
     let set = |lines: &str, deadtime: &str| -> Result<()> {

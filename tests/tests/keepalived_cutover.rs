@@ -115,10 +115,10 @@ fn a_keepalived_pair_cut_over_to_the_imported_files_keeps_its_vip_where_it_was()
 
     // keepalived, as it runs today: VRRP only (-P), one pid file set per node.
     let mut keepalived = Vec::new();
-    for i in 0..2 {
-        let conf = t.dir.join(format!("keepalived-{}.conf", NODES[i].0));
+    for (i, node) in NODES.iter().enumerate() {
+        let conf = t.dir.join(format!("keepalived-{}.conf", node.0));
         std::fs::write(&conf, keepalived_conf(i))?;
-        let pid = |k: &str| t.dir.join(format!("{k}-{}.pid", NODES[i].0));
+        let pid = |k: &str| t.dir.join(format!("{k}-{}.pid", node.0));
         let (main_pid, vrrp_pid) = (pid("keepalived"), pid("vrrp"));
         let args = [
             "-n",
@@ -136,7 +136,7 @@ fn a_keepalived_pair_cut_over_to_the_imported_files_keeps_its_vip_where_it_was()
             i,
             Path::new("/usr/sbin/keepalived"),
             &args,
-            &format!("keepalived-{}.log", NODES[i].0),
+            &format!("keepalived-{}.log", node.0),
         )?);
     }
     wait_for(Duration::from_secs(20), || t.holds(0) && !t.holds(1)).with_context(|| {
@@ -212,8 +212,8 @@ fn a_keepalived_pair_cut_over_to_the_imported_files_keeps_its_vip_where_it_was()
     }
     ensure!(!t.holds(0) && !t.holds(1), "keepalived left the VIP behind");
     let mut directors = Vec::new();
-    for i in 0..2 {
-        let node = t.dir.join(NODES[i].0);
+    for (i, n) in NODES.iter().enumerate() {
+        let node = t.dir.join(n.0);
         let (etc, run, state) = (node.join("etc"), node.join("run"), node.join("state"));
         let args = [
             "run",
@@ -228,7 +228,7 @@ fn a_keepalived_pair_cut_over_to_the_imported_files_keeps_its_vip_where_it_was()
             "--fence",
             "exit",
         ];
-        directors.push(t.spawn(i, &bin, &args, &format!("director-{}.log", NODES[i].0))?);
+        directors.push(t.spawn(i, &bin, &args, &format!("director-{}.log", n.0))?);
     }
     let took =
         wait_for(Duration::from_secs(30), || t.holds(0) && !t.holds(1)).with_context(|| {
