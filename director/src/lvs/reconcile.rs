@@ -41,6 +41,10 @@ pub enum Pass {
     /// not one dump per service. Falls back to a full pass when nothing was seen yet, or when
     /// the kernel refuses a change because the cached table was stale.
     Cached,
+    /// A reload: as [`Pass::Cached`] (a one-real change to a table of 100,000 destinations
+    /// is one request, not a dump of every service), in the words of a full pass: what the
+    /// file no longer names is "purged", as ldirectord says it at reload.
+    Reload,
     /// Stop: remove these services (the virtuals whose cleanstop is yes) with their
     /// destinations; everything else is left as it is.
     Stop(BTreeSet<ServiceKey>),
@@ -74,6 +78,8 @@ enum Phase {
     Cached {
         actual: Table,
         changes: Vec<Change>,
+        /// [`Pass::Reload`]'s words.
+        reload: bool,
     },
     /// A change was refused: the dump that shows how far the changes went.
     Recovering {
@@ -234,8 +240,9 @@ impl Reconciler {
         match pass {
             Pass::Full => self.dump(None, None),
             Pass::Stop(purge) => self.dump(Some(purge), None),
-            Pass::Cached if !self.seen => self.dump(None, None),
-            Pass::Cached => {
+            Pass::Cached | Pass::Reload if !self.seen => self.dump(None, None),
+            Pass::Cached | Pass::Reload => {
+                let reload = pass == Pass::Reload;
                 let actual = self.last.clone();
                 let changes = self.plan_against(&actual);
                 if changes.is_empty() {
@@ -249,6 +256,7 @@ impl Reconciler {
                 self.phase = Phase::Cached {
                     actual,
                     changes: changes.clone(),
+                    reload,
                 };
                 Next::Apply(changes)
             }
@@ -328,7 +336,11 @@ impl Reconciler {
                     Some(Next::Dump { stale: None })
                 }
             },
-            Phase::Cached { actual, changes } => match result {
+            Phase::Cached {
+                actual,
+                changes,
+                reload,
+            } => match result {
                 Ok(()) => {
                     let fallbacks = engine::fallback_keys(&self.virtuals);
                     let mut table = actual;
@@ -336,7 +348,11 @@ impl Reconciler {
                     let mut alerts = Vec::new();
                     for c in &changes {
                         applied.push(engine::Applied {
-                            text: engine::describe(c, &fallbacks),
+                            text: if reload {
+                                engine::describe_in(c, &self.virtuals)
+                            } else {
+                                engine::describe(c, &fallbacks)
+                            },
                             about: engine::about(c),
                         });
                         alerts.extend(engine::alert_of(c, &self.virtuals));

@@ -157,6 +157,9 @@ impl Core {
         self.admin(now);
         self.status.reloads += 1;
         self.status.last_reload_error = None;
-        self.begin(Pass::Full, Then::Reload, now, out);
+        // Against the table as last seen, not a new dump (see `Pass::Reload`); a change the
+        // kernel refuses (the table was edited by hand) turns it into a full pass, and the
+        // next repair pass finds any other hand edit.
+        self.begin(Pass::Reload, Then::Reload, now, out);
     }
 }

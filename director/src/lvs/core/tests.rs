@@ -1079,3 +1079,46 @@ async fn without_the_setting_a_removed_real_goes_at_once() {
     );
     assert_eq!(weight_of(&mut h, "198.51.100.2"), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_of_a_one_real_change_applies_it_without_reading_the_table() {
+    let mut h = Harness::start(WWW, Instant::now());
+    h.both_up();
+    h.text = WWW.replace("198.51.100.2:80 gate 3", "198.51.100.2:80 gate 5");
+    let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert!(!out.iter().any(|e| matches!(e, Effect::Dump)), "{out:?}");
+    let applied: Vec<&Vec<Change>> = out
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Apply(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(applied.len(), 1, "{out:?}");
+    assert!(
+        matches!(applied[0].as_slice(), [Change::EditDest(_, d)] if d.weight == 5),
+        "{applied:?}"
+    );
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(5));
+    assert!(out.iter().any(|e| matches!(e, Effect::Reloaded(Ok(())))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_whose_change_the_kernel_refuses_reads_the_table_and_repairs_it() {
+    let mut h = Harness::start(WWW, Instant::now());
+    h.both_up();
+    // By hand, behind the daemon's back: the real it will change is gone.
+    let (service, dest) = h
+        .kernel()
+        .services
+        .iter()
+        .flat_map(|(k, c)| c.dests.values().map(move |d| (*k, d.key())))
+        .find(|(_, d)| d.addr.to_string() == "198.51.100.2")
+        .unwrap();
+    h.ipvs.apply(&[Change::DelDest(service, dest)]).unwrap();
+    h.text = WWW.replace("198.51.100.2:80 gate 3", "198.51.100.2:80 gate 5");
+    let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert!(out.iter().any(|e| matches!(e, Effect::Dump)), "{out:?}");
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(5));
+    assert!(out.iter().any(|e| matches!(e, Effect::Reloaded(Ok(())))));
+}
