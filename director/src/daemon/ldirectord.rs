@@ -254,6 +254,7 @@ fn start(
             return 1;
         }
     }
+    super::heap::few_arenas();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -618,6 +618,7 @@ impl Actor {
                     if let Some(reply) = self.reply.take() {
                         let _ = reply.send(result);
                     }
+                    super::heap::give_back();
                     None
                 }
             };

@@ -28,6 +28,7 @@
 
 pub mod announcer;
 pub mod catchup;
+mod heap;
 pub mod lane;
 pub mod ldirectord;
 pub mod lvs;
@@ -160,6 +161,7 @@ impl DaemonError {
 
 /// Run the daemon until SIGTERM/SIGINT.
 pub fn run(opts: Options) -> Result<(), DaemonError> {
+    heap::few_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

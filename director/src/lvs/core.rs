@@ -671,7 +671,15 @@ impl Core {
         let mut names = crate::traffic::Names::default();
         for (spec, x) in self.mapped.virtuals.iter().zip(&self.mapped.extras) {
             let key = spec.service.key;
-            names.service(key, x.address.to_string());
+            let virtual_name = x.address.to_string();
+            names.service(key, virtual_name.clone());
+            // What the operator asked of this virtual's reals (most have nothing asked).
+            let asked: HashMap<&str, Admin> = self
+                .operator
+                .iter()
+                .filter(|(t, _)| t.virtual_name == virtual_name)
+                .map(|(t, a)| (t.real.as_str(), *a))
+                .collect();
             let dests = table.services.get(&key).map(|c| &c.dests);
             let fallback_active = spec.fallback.as_ref().is_some_and(|f| {
                 dests.is_some_and(|d| d.contains_key(&engine::kernel_dest(&key, f).key()))
@@ -690,14 +698,13 @@ impl Core {
                     let weight = dests.and_then(|d| d.get(&kernel)).map(|d| d.weight);
                     let address = mapping::real_name(r.key.real.ip(), r.key.real.port());
                     names.real(key, kernel, address.clone());
-                    let target = Target {
-                        virtual_name: x.address.to_string(),
-                        real: address.clone(),
-                    };
-                    let operator = self.operator.get(&target).map(|a| match a {
+                    let operator = asked.get(address.as_str()).map(|a| match a {
                         Admin::Drain { .. } => self
                             .drains
-                            .get(&target)
+                            .get(&Target {
+                                virtual_name: virtual_name.clone(),
+                                real: address.clone(),
+                            })
                             .map_or_else(|| "draining".to_string(), Drain::words),
                         Admin::Disable => "disabled".to_string(),
                         Admin::Weight { weight } => format!("weight {weight}"),
@@ -727,16 +734,20 @@ impl Core {
                 });
             }
             virtuals.push(VirtualStatus {
-                name: x.address.to_string(),
+                name: virtual_name,
                 scheduler: x.scheduler.clone(),
                 fallback_active,
                 reals,
             });
         }
         self.status.file = self.options.file.clone();
-        self.status.virtuals = virtuals;
-        self.status.names = names;
-        Effect::Publish(self.status.clone())
+        // The counters are kept here; the services are built anew for each publication, so
+        // they go out without a copy.
+        Effect::Publish(LvsStatus {
+            virtuals,
+            names,
+            ..self.status.clone()
+        })
     }
 }
 

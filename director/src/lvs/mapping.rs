@@ -57,9 +57,45 @@ impl fmt::Display for RealKey {
 /// address and check port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Identity {
-    common: Arc<str>,
+    common: Common,
     real: SocketAddr,
     checkport: u16,
+}
+
+/// The shared part of an [`Identity`] with its hash worked out once: a map of 40,000
+/// identities then hashes a number per real instead of the few hundred bytes of the check's
+/// parameters (most of the time of mapping a big file), and two identities of one virtual
+/// service compare by pointer.
+#[derive(Debug, Clone)]
+struct Common {
+    text: Arc<str>,
+    hash: u64,
+}
+
+impl Common {
+    fn new(text: String) -> Common {
+        use std::hash::{DefaultHasher, Hasher};
+        let mut h = DefaultHasher::new();
+        h.write(text.as_bytes());
+        Common {
+            hash: h.finish(),
+            text: text.into(),
+        }
+    }
+}
+
+impl PartialEq for Common {
+    fn eq(&self, other: &Common) -> bool {
+        Arc::ptr_eq(&self.text, &other.text) || (self.hash == other.hash && self.text == other.text)
+    }
+}
+
+impl Eq for Common {}
+
+impl std::hash::Hash for Common {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
 }
 
 /// Stable ids for check identities (kept by the daemon across reloads).
@@ -163,17 +199,17 @@ impl Mapped {
 
 /// Map a parsed file. `file` names it in warnings; `ids` gives stable check ids.
 pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
-    let mut virtuals = Vec::new();
-    let mut extras = Vec::new();
+    let mut virtuals = Vec::with_capacity(config.virtuals.len());
+    let mut extras = Vec::with_capacity(config.virtuals.len());
     let mut warnings = Vec::new();
-    let mut used = HashSet::new();
+    let mut used = HashSet::with_capacity(config.virtuals.iter().map(|v| v.reals.len()).sum());
     let mut shared = Shared::default();
     for vs in &config.virtuals {
         shared.negotiates.clear();
         shared.commons.clear();
-        let mut reals = Vec::new();
-        let mut real_specs = Vec::new();
-        let mut seen = BTreeSet::new();
+        let mut reals = Vec::with_capacity(vs.reals.len());
+        let mut real_specs = Vec::with_capacity(vs.reals.len());
+        let mut seen = HashSet::with_capacity(vs.reals.len());
         for r in &vs.reals {
             let key = RealKey {
                 virtual_address: vs.address,
@@ -192,7 +228,7 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
                 }
                 Ok(None) => {
                     let id = Identity {
-                        common: format!("off|{}", key.virtual_address).into(),
+                        common: Common::new(format!("off|{}", key.virtual_address)),
                         real: key.real,
                         checkport: 0,
                     };
@@ -205,7 +241,7 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
                         format!("real server {key} will stay down: {why}"),
                     ));
                     let id = Identity {
-                        common: format!("invalid|{}", key.virtual_address).into(),
+                        common: Common::new(format!("invalid|{}", key.virtual_address)),
                         real: key.real,
                         checkport: 0,
                     };
@@ -288,7 +324,7 @@ pub struct Shared {
     negotiates: HashMap<(String, String), Arc<Negotiate>>,
     /// Of the virtual service being mapped: the identity of its checks but for the real's
     /// address and check port, by the [`Negotiate`] they share.
-    commons: HashMap<*const Negotiate, Arc<str>>,
+    commons: HashMap<*const Negotiate, Common>,
 }
 
 impl Shared {
@@ -305,7 +341,7 @@ impl Shared {
             )
         {
             return Identity {
-                common: spec.identity().into(),
+                common: Common::new(spec.identity()),
                 real: spec.real,
                 checkport: spec.checkport,
             };
@@ -317,7 +353,7 @@ impl Shared {
                 let mut template = spec.clone();
                 template.real = SocketAddr::from(([0, 0, 0, 0], 0));
                 template.checkport = 0;
-                template.identity().into()
+                Common::new(template.identity())
             })
             .clone();
         Identity {
