@@ -1,8 +1,12 @@
 //! The operator's record in the control loop: `director real ...` requests, the record taken
 //! from the peer, what `director status` says of it.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use tokio::sync::watch;
+
+use super::lvs;
+use super::operator;
+use super::set::LvsSet;
+use crate::control;
 
 /// Who else holds the operator's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

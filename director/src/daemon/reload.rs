@@ -1,8 +1,9 @@
 //! `director reload` / SIGHUP: every file read again ([`reload_all`]), what was applied and what
 //! waits for a restart said, never "reloaded" for what was not done.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use super::lvs::ReloadCause;
+use super::set::LvsSet;
+use super::{announcer, pair};
 
 /// Reloads every file: the ldirectord files, and in pair mode `ha.cf`, `authkeys` and
 /// `haresources` ([`pair::PairFiles::reload`]). `Ok`: what was reloaded. `Err`: what was

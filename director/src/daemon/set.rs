@@ -1,8 +1,13 @@
 //! Every ldirectord file the daemon runs ([`LvsSet`]): started together, reloaded together,
 //! their status followed by the metrics and the control socket.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::lvs::{self, Kernel, Lvs, LvsOptions, LvsStatus, ReloadCause};
+use super::options::DaemonError;
 
 /// Every running file.
 pub struct LvsSet {
