@@ -6,22 +6,23 @@ file of many real servers, director beside keepalived.
                                 [--director BIN] [--out DIR] [--no-daemon]
 
 The same services in both formats: V virtual services 203.0.113.X:PORT (NAT, wrr), R real
-servers 127.1.(i/250).(i%250+1):80 each (bench-httpd's addresses), every real checked over HTTP (ldirectord's
+servers 127.1.(i/250).(i%250+1):80 each (bench-httpd's addresses; past 62,500 on in 127.2,
+127.3, ...), every real checked over HTTP (ldirectord's
 `checktype=negotiate`, `request="index.html"`, `receive="Test Page"`; keepalived's `HTTP_GET`
 with `url { path /index.html status_code 200 }`), checkinterval / delay_loop 1.
 
-1. Reading: `director check --print-ipvs FILE` (parse, resolve, build the checks and the
-   table, print it) against `keepalived -t -f FILE` (parse and check, its config-test mode),
-   alternately, `--runs` times each: elapsed seconds and peak RSS (/usr/bin/time), medians,
-   and the ratios.
+1. Reading: `director check FILE` (parse, resolve, build every check and the table: what
+   `director run` does before it programs anything) and `director check --print-ipvs FILE`
+   (the same, then the table printed as `ipvsadm -S -n` does) against `keepalived -t -f
+   FILE` (parse and check, its config-test mode), taking turns, `--runs` times each: elapsed
+   seconds, CPU seconds (user + system) and peak RSS (/usr/bin/time), medians, and the
+   ratios.
 2. The daemon (unless --no-daemon): `director run --ipvs memory` on the same services with
-   `checktype=on` (every real up without a check: the load and the reload alone, not 40,000
-   checks a second, which this machine's limit of 20,000 descriptors cannot serve on
-   loopback), in a network namespace of its own with only loopback up; the time from launch
-   to the control socket
-   listing every service, the RSS then, and `--runs` reloads after one real's weight changed
+   `checktype=on` (every real up without a check: the load and the reload alone; the checks
+   at scale are tests/bench/healthcheck.sh's), in a network namespace of its own with only
+   loopback up; the time from launch to the control socket listing every service, the RSS then, and `--runs` reloads after one real's weight changed
    (the time `director reload` takes to answer; the reply comes once the file is read, the
-   change planned and applied to the table).
+   change planned and applied to the table), with the daemon's CPU seconds over each.
 
 keepalived cannot run its daemon here (this kernel has no IPVS), so its reload is not
 measured; keepalived's issue #2318 reports 100-130 s for a reload of 37,000 reals.
@@ -42,8 +43,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def real_addr(i):
-    """bench-httpd's i-th address (at most 62,500)."""
-    return f"127.1.{i // 250}.{i % 250 + 1}"
+    """The i-th real server's address: 127.1.(i/250).(i%250+1) for the first 62,500 (as
+    bench-httpd serves them), then on in 127.2, 127.3, ..."""
+    return f"127.{1 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}"
 
 
 def generate(d, virtuals, reals):
@@ -83,34 +85,41 @@ def generate(d, virtuals, reals):
 
 
 def timed(cmd):
-    """(elapsed s, peak RSS MiB, exit status) of a command, its output discarded."""
+    """(elapsed s, peak RSS MiB, CPU s (user + system), exit status) of a command, its output
+    discarded."""
     out = subprocess.run(
-        ["/usr/bin/time", "-f", "%e %M"] + cmd,
+        ["/usr/bin/time", "-f", "%e %M %U %S"] + cmd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         check=False,
     )
     last = out.stderr.strip().splitlines()[-1].split()
-    return float(last[0]), int(last[1]) / 1024, out.returncode
+    return float(last[0]), int(last[1]) / 1024, float(last[2]) + float(last[3]), out.returncode
 
 
 def med(v):
     return statistics.median(v) if v else float("nan")
 
 
+READERS = [
+    ("director check", lambda director, d: [director, "check", os.path.join(d, "ldirectord.cf")]),
+    ("director check --print-ipvs",
+     lambda director, d: [director, "check", "--print-ipvs", os.path.join(d, "ldirectord.cf")]),
+    ("keepalived -t", lambda director, d: ["keepalived", "-t", "-f", os.path.join(d, "keepalived.conf")]),
+]
+
+
 def reading(d, director, runs):
-    ours, theirs = [], []
+    """{reader: [(elapsed s, peak RSS MiB, CPU s)]}, the readers taking turns."""
+    got = {name: [] for name, _ in READERS}
     for _ in range(runs):
-        t, rss, rc = timed([director, "check", "--print-ipvs", os.path.join(d, "ldirectord.cf")])
-        if rc != 0:
-            sys.exit(f"director check failed ({rc})")
-        ours.append((t, rss))
-        t, rss, rc = timed(["keepalived", "-t", "-f", os.path.join(d, "keepalived.conf")])
-        if rc != 0:
-            sys.exit(f"keepalived -t failed ({rc})")
-        theirs.append((t, rss))
-    return ours, theirs
+        for name, cmd in READERS:
+            t, rss, cpu, rc = timed(cmd(director, d))
+            if rc != 0:
+                sys.exit(f"{name} failed ({rc})")
+            got[name].append((t, rss, cpu))
+    return got
 
 
 def rss_mib(pid):
@@ -119,6 +128,13 @@ def rss_mib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid):
+    """utime + stime of a process so far, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ctl(director, run_dir, *args):
@@ -189,12 +205,12 @@ def daemon(d, director, virtuals, reals, runs):
             )
             with open(path, "w") as f:
                 f.write(text)
-            t = time.monotonic()
+            t, c = time.monotonic(), cpu_s(proc.pid)
             out = ctl(director, run_dir, "reload")
-            took = time.monotonic() - t
+            took, cpu = time.monotonic() - t, cpu_s(proc.pid) - c
             if out.returncode != 0:
                 sys.exit(f"reload failed: {out.stdout}{out.stderr}")
-            reloads.append(took)
+            reloads.append((took, cpu))
             time.sleep(1)
         with open(path, "w") as f:
             f.write(text.replace(f"\treal={real_addr(0)}:80 masq 2\n", first, 1))
@@ -221,8 +237,8 @@ def main():
     a = p.parse_args()
     if os.geteuid() != 0 and not a.no_daemon:
         sys.exit("run as root (network namespace), or --no-daemon")
-    if a.virtuals * a.reals > 62500:
-        sys.exit("at most 62,500 reals (127.1.X.Y addresses)")
+    if a.virtuals * a.reals > 250 * 62500:
+        sys.exit("at most 15,625,000 reals (127.X.Y.Z addresses)")
     if not shutil.which("keepalived"):
         sys.exit("apt-get install -y keepalived")
     d = a.out or tempfile.mkdtemp(prefix="cfg-scale-")
@@ -232,18 +248,26 @@ def main():
     print(f"{a.virtuals} virtual services x {a.reals} reals = {n} real servers; files in {d}")
     with open("/proc/loadavg") as f:
         print(f"load average at start: {' '.join(f.read().split()[:3])}")
-    ours, theirs = reading(d, a.director, a.runs)
-    dt, dr = med([t for t, _ in ours]), med([r for _, r in ours])
-    kt, kr = med([t for t, _ in theirs]), med([r for _, r in theirs])
+    got = reading(d, a.director, a.runs)
     print()
-    print("| reading the file | median s | runs s | peak RSS MiB (median) |")
-    print("|---|---|---|---|")
-    print(f"| director check --print-ipvs | {dt:.2f} | "
-          f"{' '.join(f'{t:.2f}' for t, _ in ours)} | {dr:.1f} |")
-    print(f"| keepalived -t | {kt:.2f} | "
-          f"{' '.join(f'{t:.2f}' for t, _ in theirs)} | {kr:.1f} |")
-    ratio = f"{kt / dt:.1f}x" if dt > 0 else "n/a (too fast to time)"
-    print(f"\nkeepalived / director: time {ratio}, memory {kr / dr:.2f}x")
+    print("| reading the file | median s | runs s | median CPU s | peak RSS MiB (median) |")
+    print("|---|---|---|---|---|")
+    for name, runs in got.items():
+        print(f"| `{name}` | {med([t for t, _, _ in runs]):.2f} | "
+              f"{' '.join(f'{t:.2f}' for t, _, _ in runs)} | {med([c for _, _, c in runs]):.2f} | "
+              f"{med([r for _, r, _ in runs]):.1f} |")
+    kt = med([t for t, _, _ in got["keepalived -t"]])
+    kc = med([c for _, _, c in got["keepalived -t"]])
+    kr = med([r for _, r, _ in got["keepalived -t"]])
+    print()
+    for name in ("director check", "director check --print-ipvs"):
+        dt = med([t for t, _, _ in got[name]])
+        dc = med([c for _, _, c in got[name]])
+        dr = med([r for _, r, _ in got[name]])
+        ratio = f"{kt / dt:.1f}x" if dt > 0 else "n/a (too fast to time)"
+        cpu = f"{kc / dc:.1f}x" if dc > 0 else "n/a"
+        print(f"keepalived -t / {name}: time {ratio}, CPU {cpu}; "
+              f"memory {name} / keepalived -t {dr / kr:.2f}x")
     if not a.no_daemon:
         loaded, rss, reloads, rss_after = daemon(d, a.director, a.virtuals, a.reals, a.runs)
         print()
@@ -251,8 +275,12 @@ def main():
         print("|---|---|")
         print(f"| launch to every service listed | {loaded:.2f} s |")
         print(f"| RSS 3 s later | {rss:.1f} MiB |")
-        print(f"| reload after one real's weight changed, median (runs) | {med(reloads):.3f} s "
-              f"({' '.join(f'{t:.3f}' for t in reloads)}) |")
+        print(f"| reload after one real's weight changed, median (runs) | "
+              f"{med([t for t, _ in reloads]):.3f} s "
+              f"({' '.join(f'{t:.3f}' for t, _ in reloads)}) |")
+        print(f"| the daemon's CPU during each reload, median (runs) | "
+              f"{med([c for _, c in reloads]):.2f} s "
+              f"({' '.join(f'{c:.2f}' for _, c in reloads)}) |")
         print(f"| RSS after the reloads | {rss_after:.1f} MiB |")
     with open("/proc/loadavg") as f:
         print(f"\nload average at the end: {' '.join(f.read().split()[:3])}")
