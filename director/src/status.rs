@@ -84,6 +84,20 @@ pub struct FailoverStatus {
     /// `old_generation`, `unknown_node`, `malformed`, ...).
     #[serde(default)]
     pub rejected: std::collections::BTreeMap<String, u64>,
+    /// The tracked scripts and interfaces (`director.conf` `[track]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracks: Vec<TrackStatus>,
+}
+
+/// One tracked script or interface.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrackStatus {
+    /// `track script chk_nginx`, `track interface eth0`.
+    pub name: String,
+    /// `passing`, `failing`, `unknown` (no result yet).
+    pub state: String,
+    /// What its failure counts against this node.
+    pub weight: u8,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -212,6 +226,9 @@ impl Status {
                 let counts: Vec<String> =
                     f.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
                 let _ = writeln!(s, "  refused packets: {}", counts.join(", "));
+            }
+            for t in &f.tracks {
+                let _ = writeln!(s, "{}: {} (weight {})", t.name, t.state, t.weight);
             }
             if !f.resources.is_empty() {
                 let _ = writeln!(s, "resources:");
@@ -356,6 +373,11 @@ mod tests {
                     reason: "node director2 is dead".into(),
                 }],
                 rejected: [("bad_auth".to_string(), 3), ("replay".to_string(), 1)].into(),
+                tracks: vec![TrackStatus {
+                    name: "track script chk_nginx".into(),
+                    state: "failing".into(),
+                    weight: 2,
+                }],
             }),
             virtuals: vec![VirtualStatus {
                 name: "tcp:192.0.2.132:80".into(),
@@ -400,6 +422,7 @@ mod tests {
             "IPaddr::192.0.2.132/24",
             "node director2 is dead",
             "refused packets: bad_auth 3, replay 1",
+            "track script chk_nginx: failing (weight 2)",
             "virtual tcp:192.0.2.132:80 (rr)",
             "real 198.51.100.1:80              up       weight 1, operator: draining, 3 connections",
             "operator: 1 real server(s) drained, disabled or reweighted (version 4 by director2); peer: same version",

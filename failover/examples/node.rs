@@ -68,6 +68,9 @@ fn render(s: &NodeStatus) -> String {
     for (reason, n) in &s.rejected {
         let _ = writeln!(out, "rejected {reason} {n}");
     }
+    for t in &s.tracks {
+        let _ = writeln!(out, "{}: {} (weight {})", t.name, t.state, t.weight);
+    }
     for t in &s.transitions {
         let ms = t.at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let _ = writeln!(out, "transition {ms} {}", t.what);

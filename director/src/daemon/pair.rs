@@ -494,6 +494,15 @@ pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> Fai
             .iter()
             .map(|(r, n)| ((*r).to_string(), *n))
             .collect(),
+        tracks: node
+            .tracks
+            .iter()
+            .map(|t| crate::status::TrackStatus {
+                name: t.name.clone(),
+                state: t.state.to_string(),
+                weight: t.weight,
+            })
+            .collect(),
     }
 }
 
@@ -534,7 +543,7 @@ mod tests {
 
     #[test]
     fn status_shows_unheard_links_and_the_peers_role() {
-        use failover::node::{GroupInfo, LinkStatus as Link, PeerStatus as Peer};
+        use failover::node::{GroupInfo, LinkStatus as Link, PeerStatus as Peer, TrackInfo};
         let now = std::time::SystemTime::now();
         let node = NodeStatus {
             shared_peer: None,
@@ -575,6 +584,11 @@ mod tests {
                 local: "active",
                 peer: "standby",
             }],
+            tracks: vec![TrackInfo {
+                name: "track interface eth2".into(),
+                state: "failing",
+                weight: 3,
+            }],
             transitions: Vec::new(),
             rejected: Default::default(),
         };
@@ -593,6 +607,14 @@ mod tests {
             ("bcast eth1", "unknown", None)
         );
         assert_eq!(f.links[1].last_heard_ms, None);
+        assert_eq!(
+            f.tracks,
+            vec![crate::status::TrackStatus {
+                name: "track interface eth2".into(),
+                state: "failing".into(),
+                weight: 3,
+            }]
+        );
     }
 
     /// A stalled health-check loop fails the monitor of the resource held here; a standby

@@ -131,6 +131,7 @@ impl Fsm {
             standby: self.standby,
             ping_reachable: self.ping,
             track_fault: self.track_fault(),
+            tracks: self.tracks.iter().map(|t| t.up).collect(),
             groups: self
                 .cfg
                 .groups

@@ -93,6 +93,8 @@ pub struct Status {
     pub ping_reachable: u16,
     /// The summed weight of this node's failing tracks (0: every track passes).
     pub track_fault: u8,
+    /// Each track's state, parallel to [`FsmConfig::tracks`] (`None`: no result yet).
+    pub tracks: Vec<Option<bool>>,
     /// (key, our state, the peer's last reported state)
     pub groups: Vec<(String, GroupState, GroupState)>,
     pub peer: Option<(String, PeerLife)>,

@@ -927,6 +927,7 @@ fn from_parsed_config() {
 fn joined_only_when_the_peer_becomes_alive() {
     let st = |life: Option<PeerLife>| Status {
         track_fault: 0,
+        tracks: Vec::new(),
         phase: NodePhase::Running,
         standby: false,
         ping_reachable: 0,
@@ -948,6 +949,7 @@ fn joined_only_when_the_peer_becomes_alive() {
 fn regained_only_when_the_peer_stops_claiming_what_we_kept() {
     let st = |local, peer| Status {
         track_fault: 0,
+        tracks: Vec::new(),
         phase: NodePhase::Running,
         standby: false,
         ping_reachable: 0,

@@ -70,7 +70,8 @@ pub use reject::{rejection_reason, LogNow, RejectLog, REJECT_LOG_SENDERS};
 pub use reload::{merge as merge_reload, plan as plan_reload, ReloadPlan};
 pub use run::Link;
 pub use status::{
-    configured_links, peer_role, GroupInfo, LinkStatus, NodeStatus, PeerStatus, Transition,
+    configured_links, peer_role, track_infos, GroupInfo, LinkStatus, NodeStatus, PeerStatus,
+    TrackInfo, Transition,
 };
 
 #[cfg(test)]

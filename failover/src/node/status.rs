@@ -117,6 +117,37 @@ pub struct GroupInfo {
     pub peer: &'static str,
 }
 
+/// One tracked script or interface (`director.conf` `[track]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    /// As the log names it: `track script chk_nginx`, `track interface eth0`.
+    pub name: String,
+    /// `passing`, `failing`, or `unknown` before its first result.
+    pub state: &'static str,
+    /// What its failure counts against the node.
+    pub weight: u8,
+}
+
+/// The tracks of `specs` in the states `up` (parallel; missing: no result yet).
+pub fn track_infos(
+    specs: &[crate::config::settings::Track],
+    up: &[Option<bool>],
+) -> Vec<TrackInfo> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TrackInfo {
+            name: t.words(),
+            state: match up.get(i).copied().flatten() {
+                Some(true) => "passing",
+                Some(false) => "failing",
+                None => "unknown",
+            },
+            weight: t.weight,
+        })
+        .collect()
+}
+
 /// One state change, for `director status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
@@ -138,6 +169,8 @@ pub struct NodeStatus {
     pub peer: Option<PeerStatus>,
     pub links: Vec<LinkStatus>,
     pub groups: Vec<GroupInfo>,
+    /// The tracked scripts and interfaces, in `director.conf`'s order.
+    pub tracks: Vec<TrackInfo>,
     /// Most recent last.
     pub transitions: Vec<Transition>,
     /// Refused packets by reason (`bad_auth`, `unknown_key`, `replay`, `old_generation`,
@@ -227,6 +260,7 @@ pub(super) fn initial_status(cfg: &NodeConfig, generation: u64) -> NodeStatus {
             })
             .collect(),
         groups: Vec::new(),
+        tracks: track_infos(&cfg.settings.tracks, &[]),
         transitions: Vec::new(),
         rejected: BTreeMap::new(),
         shared_peer: None,
@@ -338,6 +372,7 @@ pub(super) fn publish(parts: &LoopParts, book: &Book) {
                 peer: state_name(*peer),
             })
             .collect(),
+        tracks: track_infos(&cfg.tracks, &s.tracks),
         transitions: book.transitions.iter().cloned().collect(),
         rejected: book.rejects.counts().clone(),
     };
