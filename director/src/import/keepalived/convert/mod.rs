@@ -3,6 +3,8 @@
 //! keyword as not carried over, so nothing is dropped without a line in the output.
 //!
 //! - `vrrp`: vrrp_instance, vrrp_sync_group -> the pair (ha.cf, authkeys, haresources)
+//! - `track`: an instance's track_script / track_interface, notify and preempt_delay ->
+//!   director.conf's `[track]`, `[[notify]]` and `[failback]`
 //! - `lvs`: virtual_server(_group), real_server, checkers -> ldirectord blocks
 //! - here: the walk over the file, global_defs (mail), and which file each block goes to
 //!
@@ -31,6 +33,7 @@
 //!   receive ".", PING_CHECK -> ping, MISC_CHECK without arguments -> external.
 
 mod lvs;
+mod track;
 mod vrrp;
 
 use std::collections::BTreeMap;
