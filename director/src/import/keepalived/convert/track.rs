@@ -8,8 +8,8 @@ use crate::import::keepalived::render::sh_word;
 
 use super::super::model::{NotifyTable, Track, TrackKind};
 use super::super::parse::{Loc, Stmt};
+use super::ctx::Ctx;
 use super::vrrp::{iface_name, Instance};
-use super::Ctx;
 
 /// One entry of track_script (`script`) or track_interface.
 pub(super) struct TrackRef {

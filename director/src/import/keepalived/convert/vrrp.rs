@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::super::model::{Group, Medium, NotifyTable, Pair};
 use super::super::parse::{Loc, Stmt};
 use super::super::Options;
+use super::ctx::Ctx;
 use super::track::{failback_hold, notify, track_refs, tracks, TrackRef};
-use super::Ctx;
 
 /// One vrrp_instance as read.
 pub(super) struct Instance {

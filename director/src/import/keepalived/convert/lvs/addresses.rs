@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::super::super::model::*;
 use super::super::super::parse::{Loc, Stmt};
-use super::super::Ctx;
+use super::super::ctx::Ctx;
 use super::{port, VsSettings, MAX_RANGE};
 
 /// The addresses of a virtual_server line: one, or every member of its group.

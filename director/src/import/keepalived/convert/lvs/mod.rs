@@ -5,7 +5,8 @@ use std::net::IpAddr;
 
 use super::super::model::*;
 use super::super::parse::{Loc, Stmt};
-use super::{flag, Ctx, Mail};
+use super::ctx::Ctx;
+use super::mail::{flag, Mail};
 
 mod addresses;
 mod checks;
