@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::super::super::model::*;
 use super::super::super::parse::{Loc, Stmt};
 use super::super::ctx::{whole, Ctx};
-use super::{method, port, Checker, RealServer, VsSettings};
+use super::virtual_server::{method, port, Checker, RealServer, VsSettings};
 
 pub(super) fn real_server(cx: &mut Ctx<'_>, s: &Stmt) -> Option<RealServer> {
     let context = s.words.join(" ");
