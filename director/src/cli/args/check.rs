@@ -1,6 +1,9 @@
 //! ipvsadm's `process_options` checks: which options a command and a tunnel type allow.
 
-use super::*;
+use super::command::{
+    Cmd, CMDNAMES, COMMANDS_V_OPTIONS, OPTNAMES, TUNNAMES, TUNNEL_TYPES_V_OPTIONS, TUNOPTS,
+};
+use super::parsed::{fail, Stop};
 
 pub(super) fn generic_opt_check(cmd: Cmd, options: u64) -> Result<(), Stop> {
     let i = cmd.index();

@@ -1,6 +1,12 @@
 //! ipvsadm's value parsers: service addresses, timeouts, scheduler flags.
 
-use super::*;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::super::inet;
+use super::super::names::Resolver;
+use super::command::{AF_INET, AF_INET6, IPVS_SVC_PERSISTENT_TIMEOUT};
+use super::parsed::{fail, Stop, SvcArgs};
+use crate::ipvs::Protocol;
 
 /// `SERVICE_ADDR` / `SERVICE_PORT` result bits of `parse_service`.
 pub(super) const SERVICE_ADDR: u32 = 1;

@@ -847,7 +847,7 @@ fn a_generated_file_that_would_not_load_is_an_error_at_its_origin() {
                 .into(),
         mode: 0o644,
     };
-    let notes = super::unloadable(std::slice::from_ref(&f), "keepalived.conf");
+    let notes = super::check::unloadable(std::slice::from_ref(&f), "keepalived.conf");
     assert_eq!(notes.len(), 1, "{notes:?}");
     let n = notes[0].to_string();
     assert!(
@@ -859,13 +859,13 @@ fn a_generated_file_that_would_not_load_is_an_error_at_its_origin() {
         text: f.text.replace("persistent=0", "persistent=60"),
         ..f
     };
-    assert!(super::unloadable(&[ok], "keepalived.conf").is_empty());
+    assert!(super::check::unloadable(&[ok], "keepalived.conf").is_empty());
     let hacf = OutFile {
         name: "ha.cf".into(),
         text: "nonsense here\n".into(),
         mode: 0o644,
     };
-    let notes = super::unloadable(&[hacf], "keepalived.conf");
+    let notes = super::check::unloadable(&[hacf], "keepalived.conf");
     assert_eq!(notes.len(), 1);
     assert!(
         notes[0]

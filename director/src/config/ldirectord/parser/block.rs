@@ -1,7 +1,16 @@
 //! `virtual=` lines and the directives of a virtual block, one method each (`block_line`
 //! dispatches).
 
-use super::*;
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+
+use super::super::model::{CheckType, HttpMethod, MonitorFile, Netmask, Protocol, Service};
+use super::super::text::{comment_start, first_digits, first_word, inet_aton, is_word, take_while};
+use super::directive::{is_block, GLOBAL_ONLY, MAX_PERSISTENT, SCHEDULERS};
+use super::line::Parser;
+use super::raw::{Block, BlockAddr, BlockState, RawReal, Val};
+use super::value::{is_port_char, parse_dotted_quad};
+use crate::ipvs::Family;
 
 impl Parser<'_> {
     pub(super) fn virtual_line(&mut self, no: usize, name: &str, value: &str) {

@@ -1,9 +1,20 @@
 //! The end of the file: names resolved, globals applied to the blocks, each block built into
 //! a `VirtualService`.
 
-use super::*;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::super::model::{
+    Alert, CheckType, Config, Fallback, FallbackSpec, GlobalFallback, Globals, Protocol, Real,
+    Service, Timing, VirtualAddress, VirtualService,
+};
+use super::line::Parser;
+use super::raw::{Block, BlockAddr, RawFallback};
+use super::real::dedup_reals;
+use crate::config::diag::Diagnostic;
 use crate::config::ldirectord::table::dest;
 use crate::ipvs::DestKey;
+use crate::ipvs::Family;
 
 impl Parser<'_> {
     fn resolve_fallback(

@@ -1,6 +1,11 @@
 //! The global directives, one method each (`global_line` dispatches).
 
-use super::*;
+use std::path::PathBuf;
+
+use super::super::model::LogTarget;
+use super::directive::{is_block, is_global, SYSLOG_FACILITIES};
+use super::line::Parser;
+use super::raw::Val;
 
 impl Parser<'_> {
     pub(super) fn global_line(&mut self, no: usize, name: &str, after_name: &str) {

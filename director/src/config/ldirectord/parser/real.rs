@@ -1,7 +1,17 @@
 //! `real=` lines: address (or range), port, method, weight, thresholds, request / receive;
 //! duplicates merged.
 
-use super::*;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::super::model::{Method, Real};
+use super::super::text::{is_word, take_while};
+use super::block::doubled_colon_hint;
+use super::directive::{MAX_RANGE, MAX_THRESHOLD, MAX_WEIGHT};
+use super::line::Parser;
+use super::raw::RawReal;
+use super::value::is_port_char;
+use crate::ipvs::Family;
 
 impl Parser<'_> {
     /// One `real=` line: `ADDR[->ADDR][:PORT] METHOD [WEIGHT] ["REQUEST","RECEIVE"] [l:N] [u:N]`.

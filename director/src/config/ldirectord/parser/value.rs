@@ -1,7 +1,10 @@
 //! Value rules shared by the directives: yes/no, numbers, quoted strings, the comment and
 //! exact-match quirks, and the values several directives share (fallback, email alerts, smtp).
 
-use super::*;
+use super::super::model::{AlertStatus, Method, TlsVerify};
+use super::super::text::{first_digits, first_word, take_while};
+use super::line::Parser;
+use super::raw::{RawFallback, Val};
 
 impl Parser<'_> {
     /// A value ldirectord compares exactly: warn when only blanks/comments make it differ.
@@ -290,4 +293,37 @@ impl Parser<'_> {
             set(self, b);
         }
     }
+}
+
+/// `host[:port]` split as ldirectord does: the port is a trailing `:[A-Za-z0-9_-]+`.
+pub(super) fn split_host_port(s: &str) -> (&str, Option<&str>) {
+    if let Some(i) = s.rfind(':') {
+        let (host, port) = (s.get(..i).unwrap_or(""), s.get(i + 1..).unwrap_or(""));
+        let port_ok = !port.is_empty()
+            && port
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        // `[v6]` without a port has a `:` inside the brackets only.
+        if port_ok && (!host.starts_with('[') || host.ends_with(']')) {
+            return (host, Some(port));
+        }
+    }
+    (s, None)
+}
+
+/// A character of a port number or service name in a `real=` line.
+pub(super) fn is_port_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+pub(super) fn parse_dotted_quad(s: &str) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in &mut octets {
+        *o = parts.next()?.parse().ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(octets.into())
 }

@@ -5,8 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::super::super::model::*;
 use super::super::super::parse::{Loc, Stmt};
-use super::super::Ctx;
-use super::{port, VsSettings, MAX_RANGE};
+use super::super::ctx::Ctx;
+use super::virtual_server::{port, VsSettings};
+
+/// The most addresses one group range may expand to.
+pub const MAX_RANGE: u32 = 1024;
 
 /// The addresses of a virtual_server line: one, or every member of its group.
 pub(super) fn vs_addresses(

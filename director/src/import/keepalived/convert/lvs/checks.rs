@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use super::super::super::model::*;
 use super::super::super::parse::{Loc, Stmt};
-use super::super::{whole, Ctx};
-use super::{method, port, Checker, RealServer, VsSettings};
+use super::super::ctx::{whole, Ctx};
+use super::virtual_server::{method, port, Checker, RealServer, VsSettings};
 
 pub(super) fn real_server(cx: &mut Ctx<'_>, s: &Stmt) -> Option<RealServer> {
     let context = s.words.join(" ");
@@ -215,7 +215,7 @@ fn checker(cx: &mut Ctx<'_>, s: &Stmt, inherited: &CheckerDefaults) -> Option<Ch
             }
         }
         "MISC_CHECK" => match misc_path {
-            Some((_, words)) if words.len() == 1 && super::super::plain(&words[0]) => {
+            Some((_, words)) if words.len() == 1 && super::super::ctx::plain(&words[0]) => {
                 cx.note(
                     s.loc,
                     "MISC_CHECK: ldirectord's external check appends the virtual and real \
