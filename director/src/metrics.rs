@@ -635,6 +635,7 @@ mod tests {
                 name: "tcp:192.0.2.132:80".into(),
                 scheduler: "rr".into(),
                 fallback_active: true,
+                quorum: None,
                 reals: vec![RealStatus {
                     address: "198.51.100.1:80".into(),
                     health: "down".into(),

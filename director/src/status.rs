@@ -150,6 +150,10 @@ pub struct VirtualStatus {
     pub name: String,
     pub scheduler: String,
     pub fallback_active: bool,
+    /// `director.conf`'s quorum of the service, in words: `up (weight 5, quorum 3,
+    /// hysteresis 1)`, `down (...)`, `undecided (...)` until the first verdicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<String>,
     pub reals: Vec<RealStatus>,
 }
 
@@ -291,14 +295,18 @@ impl Status {
         for v in &self.virtuals {
             let _ = writeln!(
                 s,
-                "virtual {} ({}){}",
+                "virtual {} ({}){}{}",
                 v.name,
                 v.scheduler,
                 if v.fallback_active {
                     ", fallback active"
                 } else {
                     ""
-                }
+                },
+                v.quorum
+                    .as_deref()
+                    .map(|q| format!(", quorum {q}"))
+                    .unwrap_or_default()
             );
             for r in &v.reals {
                 let weight = r
@@ -383,6 +391,7 @@ mod tests {
                 name: "tcp:192.0.2.132:80".into(),
                 scheduler: "rr".into(),
                 fallback_active: false,
+                quorum: Some("down (weight 1, quorum 3, hysteresis 1)".into()),
                 reals: vec![RealStatus {
                     address: "198.51.100.1:80".into(),
                     health: "up".into(),
@@ -423,7 +432,7 @@ mod tests {
             "node director2 is dead",
             "refused packets: bad_auth 3, replay 1",
             "track script chk_nginx: failing (weight 2)",
-            "virtual tcp:192.0.2.132:80 (rr)",
+            "virtual tcp:192.0.2.132:80 (rr), quorum down (weight 1, quorum 3, hysteresis 1)",
             "real 198.51.100.1:80              up       weight 1, operator: draining, 3 connections",
             "operator: 1 real server(s) drained, disabled or reweighted (version 4 by director2); peer: same version",
             "announced through BIRD: 192.0.2.132\n  to announce: nothing\n  BIRD: BIRD refused",

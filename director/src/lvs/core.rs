@@ -733,10 +733,23 @@ impl Core {
                     operator: Some(format!("{} (removed from the file)", l.drain.words())),
                 });
             }
+            let quorum = spec.quorum.map(|q| {
+                let (weight, _) = engine::up_weight(spec, &|id| self.reconciler.health(id));
+                let state = match self.reconciler.quorum(&key) {
+                    Some(true) => "up",
+                    Some(false) => "down",
+                    None => "undecided",
+                };
+                format!(
+                    "{state} (weight {weight}, quorum {}, hysteresis {})",
+                    q.quorum, q.hysteresis
+                )
+            });
             virtuals.push(VirtualStatus {
                 name: virtual_name,
                 scheduler: x.scheduler.clone(),
                 fallback_active,
+                quorum,
                 reals,
             });
         }

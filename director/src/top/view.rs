@@ -442,6 +442,7 @@ pub(super) mod tests {
                 name: "tcp:192.0.2.132:80".into(),
                 scheduler: "rr".into(),
                 fallback_active: false,
+                quorum: None,
                 reals: vec![
                     RealStatus {
                         address: "192.0.2.250:80".into(),

@@ -681,6 +681,14 @@ virtual=192.0.2.132:80
 \tscheduler=rr
 ";
 
+/// What the last status published among `effects` says of the first service's quorum.
+fn quorum_words(effects: &[Effect]) -> Option<String> {
+    effects.iter().rev().find_map(|e| match e {
+        Effect::Publish(status) => status.virtuals.first()?.quorum.clone(),
+        _ => None,
+    })
+}
+
 fn start_with_quorum(quorum: u32, hysteresis: u32, now: Instant) -> Harness {
     let mut l = loaded(QUORUM);
     l.config.virtuals[0].director = failover::config::settings::ServiceExtra {
@@ -728,11 +736,19 @@ async fn a_lost_quorum_brings_the_fallback_in_place_of_every_real_and_runs_quoru
     // 1 of 3, the others unchecked: undecided, the real is added as ldirectord would.
     let out = h.step(Event::Health(vec![health(a, true, t0)]), t0);
     assert!(commands(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        quorum_words(&out).as_deref(),
+        Some("undecided (weight 1, quorum 3, hysteresis 0)")
+    );
     assert_eq!(dests(&mut h), [("198.51.100.1".to_string(), 1)]);
     // 1 + 3 reaches 3: up.
     let out = h.step(Event::Health(vec![health(b, true, t0)]), t0);
     assert!(logged(&out)
         .contains(&"Starting with quorum up 3+0=3 <= 4 for VS tcp:192.0.2.132:80".to_string()));
+    assert_eq!(
+        quorum_words(&out).as_deref(),
+        Some("up (weight 4, quorum 3, hysteresis 0)")
+    );
     assert_eq!(
         commands(&out),
         ["/bin/up", "/bin/fb stop 192.0.2.132:80 tcp"]
@@ -742,6 +758,10 @@ async fn a_lost_quorum_brings_the_fallback_in_place_of_every_real_and_runs_quoru
     // b goes: 2 < 3, two reals are still up but the quorum is lost: the fallback alone.
     let out = h.step(Event::Health(vec![health(b, false, t0)]), t0);
     assert!(logged(&out).contains(&"Lost quorum 3-0=3 > 2 for VS tcp:192.0.2.132:80".to_string()));
+    assert_eq!(
+        quorum_words(&out).as_deref(),
+        Some("down (weight 2, quorum 3, hysteresis 0)")
+    );
     assert_eq!(
         commands(&out),
         ["/bin/down", "/bin/fb start 192.0.2.132:80 tcp"]
