@@ -517,7 +517,9 @@ async fn wait_loop(
             }
             sig = signals.next() => match sig {
                 signals::Sig::Reload => {
+                    let before = set.paths();
                     let _ = reload_all(set, node, files, announcer, ReloadCause::Signal).await;
+                    set.operator_to_new(&before, operator.store.record()).await;
                 }
                 signals::Sig::Stop(name) => return name,
             },
@@ -547,10 +549,16 @@ async fn wait_loop(
                             Err(message) => Response::Error { message },
                         }
                     }
-                    Request::Reload => match reload_all(set, node, files, announcer, ReloadCause::Request).await {
-                        Ok(message) => Response::Ok { message },
-                        Err(message) => Response::Error { message },
-                    },
+                    Request::Reload => {
+                        // A file the reload starts takes the operator's record as it is now.
+                        let before = set.paths();
+                        let reloaded = reload_all(set, node, files, announcer, ReloadCause::Request).await;
+                        set.operator_to_new(&before, operator.store.record()).await;
+                        match reloaded {
+                            Ok(message) => Response::Ok { message },
+                            Err(message) => Response::Error { message },
+                        }
+                    }
                     Request::Standby | Request::Takeover => match node {
                         None if announcer.is_some() => {
                             let on = req == Request::Standby;

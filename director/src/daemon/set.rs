@@ -68,6 +68,23 @@ impl LvsSet {
         }
     }
 
+    /// The files running now.
+    pub(super) fn paths(&self) -> Vec<PathBuf> {
+        self.all.iter().map(|l| l.path().to_path_buf()).collect()
+    }
+
+    /// What the operator asks now, to the files that are not in `before`: a file a reload
+    /// started was given the record the daemon started with.
+    pub(super) async fn operator_to_new(&self, before: &[PathBuf], record: &lvs::Record) {
+        for l in self
+            .all
+            .iter()
+            .filter(|l| !before.iter().any(|p| p == l.path()))
+        {
+            l.operator(record.clone()).await;
+        }
+    }
+
     /// Each file's health-check progress, by file name.
     pub fn progress(&self) -> Vec<(String, lvs::Progress)> {
         self.all
@@ -110,4 +127,67 @@ pub async fn start_all(
         }
     }
     Ok(LvsSet::new(all))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipvs::memory::MemoryIpvs;
+    use crate::lvs::operator::{Admin, Record, Target};
+
+    const WWW: &str = "virtual=192.0.2.132:80\n\treal=198.51.100.1:80 gate\n\tchecktype=on\n";
+    const MAIL: &str = "virtual=192.0.2.133:25\n\treal=198.51.100.2:25 gate\n\tchecktype=on\n";
+
+    fn operator_words(set: &LvsSet, virtual_name: &str) -> Option<String> {
+        set.statuses()
+            .iter()
+            .flat_map(|s| s.virtuals.iter())
+            .find(|v| v.name == virtual_name)?
+            .reals
+            .first()?
+            .operator
+            .clone()
+    }
+
+    #[tokio::test]
+    async fn a_file_a_reload_starts_takes_the_operators_record_as_it_is_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let (www, mail) = (dir.path().join("www.cf"), dir.path().join("mail.cf"));
+        std::fs::write(&www, WWW).unwrap();
+        std::fs::write(&mail, MAIL).unwrap();
+        let kernel = lvs::kernel(MemoryIpvs::new());
+        let options = LvsOptions::new(Arc::new(healthcheck::runner::standard()));
+        let mut set = start_all(std::slice::from_ref(&www), &kernel, options.clone(), None)
+            .await
+            .unwrap();
+        // Since the start, the operator disabled the real server of the file to come.
+        let mut record = Record::default();
+        record.set(
+            Target {
+                virtual_name: "tcp:192.0.2.133:25".into(),
+                real: "198.51.100.2:25".into(),
+            },
+            Some(Admin::Disable),
+            "ha01",
+        );
+        set.operator(&record).await;
+        let before = set.paths();
+        // A reload starts mail.cf with the options of the start (the record of then).
+        set.add(
+            Lvs::start(&mail, Arc::clone(&kernel), options)
+                .await
+                .unwrap(),
+        );
+        set.operator_to_new(&before, &record).await;
+        let mut words = None;
+        for _ in 0..100 {
+            words = operator_words(&set, "tcp:192.0.2.133:25");
+            if words.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(words.as_deref(), Some("disabled"));
+        set.stop().await;
+    }
 }
