@@ -112,7 +112,8 @@ fn a_failing_track_script_moves_the_vip_and_notify_runs_in_order() -> Result<()>
     );
     ensure!(
         p.status(0).contains("failing tracks weigh: 0 -> 1")
-            && p.status(0).contains("track script chk_service: failing (weight 1)"),
+            && p.status(0)
+                .contains("track script chk_service: failing (weight 1)"),
         "the status does not show the track\n{}",
         p.status(0)
     );

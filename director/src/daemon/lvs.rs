@@ -113,6 +113,7 @@ enum Command {
         record: Record,
         reply: oneshot::Sender<()>,
     },
+    DrainOnRemoval(Option<Duration>),
 }
 
 /// A running ldirectord configuration.
@@ -399,6 +400,12 @@ impl Lvs {
         }
     }
 
+    /// `director.conf`'s `[drain]` from now on: how long a real server a reload removes is
+    /// drained (`None`: deleted at once).
+    pub async fn drain_on_removal(&self, drain: Option<Duration>) {
+        let _ = self.commands.send(Command::DrainOnRemoval(drain)).await;
+    }
+
     /// The current status.
     pub fn status(&self) -> LvsStatus {
         self.status.borrow().clone()
@@ -495,6 +502,9 @@ impl Actor {
                     Some(Command::Operator { record, reply }) => {
                         self.step(Event::Operator(record)).await;
                         let _ = reply.send(());
+                    }
+                    Some(Command::DrainOnRemoval(drain)) => {
+                        self.step(Event::DrainOnRemoval(drain)).await;
                     }
                     Some(Command::Stop { reply }) => {
                         self.stop().await;

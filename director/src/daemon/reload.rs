@@ -77,6 +77,17 @@ pub(super) enum RunFiles {
     Ldirectord,
 }
 
+impl RunFiles {
+    /// `director.conf`'s `[drain]` as it runs now (after a reload); `None` without the file.
+    pub(super) fn drain(&self) -> Option<failover::config::settings::Drain> {
+        match self {
+            RunFiles::Pair(p) => Some(p.running.settings.drain.clone()),
+            RunFiles::Single(s) => Some(s.running.drain.clone()),
+            RunFiles::Ldirectord => None,
+        }
+    }
+}
+
 /// A single director's `director.conf` (no ha.cf): what a reload compares with.
 pub(super) struct SingleFiles {
     pub(super) config_dir: std::path::PathBuf,
@@ -87,8 +98,8 @@ pub(super) struct SingleFiles {
 
 impl SingleFiles {
     /// Reads `director.conf` again and applies `[announce]` (reconfigured, started or
-    /// stopped). What was done, if anything, and what waits for a restart (`[drain]`,
-    /// `[admin]`: read at start only).
+    /// stopped) and `[drain]` (kept here; the caller hands it to every file). What was done,
+    /// if anything, and what waits for a restart (`[admin]`: read at start only).
     pub(super) async fn reload(
         &mut self,
         set: &LvsSet,
@@ -96,22 +107,23 @@ impl SingleFiles {
     ) -> Result<(Option<String>, Vec<String>), String> {
         let mut new = failover::node::load_settings(&self.config_dir).map_err(|e| e.to_string())?;
         let mut restart = Vec::new();
-        for (table, changed) in [
-            ("[drain]", new.drain != self.running.drain),
-            ("[admin]", new.admin != self.running.admin),
-        ] {
-            if changed {
-                restart.push(format!(
-                    "director.conf: {table} changed: restart director to apply it (the running \
-                     settings are kept)"
-                ));
-            }
+        if new.admin != self.running.admin {
+            restart.push(
+                "director.conf: [admin] changed: restart director to apply it (the running \
+                 settings are kept)"
+                    .to_string(),
+            );
         }
         // What waits for a restart stays as it runs (the next reload names it again).
-        new.drain = self.running.drain.clone();
         new.admin = self.running.admin.clone();
         if new == self.running {
             return Ok((None, restart));
+        }
+        // Applied by the caller to every file ([`RunFiles::drain`]).
+        let drain = (new.drain != self.running.drain).then_some("director.conf: [drain] applied");
+        self.running.drain = new.drain.clone();
+        if new == self.running {
+            return Ok((drain.map(str::to_string), restart));
         }
         let a = new.announce.clone();
         let done = match (announcer.take(), a.enabled) {
@@ -136,6 +148,10 @@ impl SingleFiles {
             }
         };
         self.running = new;
-        Ok((Some(done.to_string()), restart))
+        let done = match drain {
+            Some(d) => format!("{done}; {d}"),
+            None => done.to_string(),
+        };
+        Ok((Some(done), restart))
     }
 }

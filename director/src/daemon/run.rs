@@ -519,7 +519,7 @@ async fn wait_loop(
                 signals::Sig::Reload => {
                     let before = set.paths();
                     let _ = reload_all(set, node, files, announcer, ReloadCause::Signal).await;
-                    set.operator_to_new(&before, operator.store.record()).await;
+                    after_reload(set, files, &before, &mut operator).await;
                 }
                 signals::Sig::Stop(name) => return name,
             },
@@ -553,7 +553,7 @@ async fn wait_loop(
                         // A file the reload starts takes the operator's record as it is now.
                         let before = set.paths();
                         let reloaded = reload_all(set, node, files, announcer, ReloadCause::Request).await;
-                        set.operator_to_new(&before, operator.store.record()).await;
+                        after_reload(set, files, &before, &mut operator).await;
                         match reloaded {
                             Ok(message) => Response::Ok { message },
                             Err(message) => Response::Error { message },
@@ -590,5 +590,22 @@ async fn wait_loop(
                 let _ = reply.send(response);
             }
         }
+    }
+}
+
+/// What follows every reload of the files: a file the reload started takes the operator's
+/// record as it is now (it started with the one of the daemon's start), and `director.conf`'s
+/// `[drain]` as it runs now goes to every file and to `director real drain`.
+async fn after_reload(
+    set: &LvsSet,
+    files: &RunFiles,
+    before: &[PathBuf],
+    operator: &mut OperatorSide<'_>,
+) {
+    set.operator_to_new(before, operator.store.record()).await;
+    if let Some(drain) = files.drain() {
+        set.drain_on_removal(drain.on_removal.then_some(drain.timeout))
+            .await;
+        operator.drain_timeout = drain.timeout;
     }
 }

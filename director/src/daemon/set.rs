@@ -68,6 +68,13 @@ impl LvsSet {
         }
     }
 
+    /// `director.conf`'s `[drain]` from now on, in every file (a reload).
+    pub(super) async fn drain_on_removal(&self, drain: Option<std::time::Duration>) {
+        for l in &self.all {
+            l.drain_on_removal(drain).await;
+        }
+    }
+
     /// The files running now.
     pub(super) fn paths(&self) -> Vec<PathBuf> {
         self.all.iter().map(|l| l.path().to_path_buf()).collect()

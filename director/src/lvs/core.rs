@@ -86,6 +86,9 @@ pub enum Event {
     Operator(Record),
     /// The answer to [`Effect::Count`]: the services as the kernel has them now.
     Counted(Result<Vec<ServiceEntry>, IpvsError>),
+    /// `director.conf`'s `[drain]` from now on (a reload): how long a real server a reload
+    /// removes is drained (`None`: deleted at once).
+    DrainOnRemoval(Option<Duration>),
 }
 
 /// What the loop carries out.
@@ -412,6 +415,7 @@ impl Core {
                     out.push(self.publish());
                 }
             }
+            Event::DrainOnRemoval(drain) => self.options.drain_on_removal = drain,
             Event::Reload(cause) => {
                 match cause {
                     ReloadCause::Signal => out.push(log(

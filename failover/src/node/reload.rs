@@ -8,10 +8,11 @@
 //! started again), and `director.conf` `[monitor]`. What the running process cannot change
 //! without opening its sockets or its devices again is reported as needing a restart and
 //! left as it runs: the node list, the media and `udpport`, `watchdog`, the log targets,
-//! `realtime`/`rtprio`, `stonith`, `debug`, and `director.conf` `[peer]`, `[sync]`, `[drain]` and `[admin]` (`[announce]` is not used in a
-//! pair). A node
-//! whose peer speaks Heartbeat's protocol applies none of it (its session negotiates the
-//! resources itself): every change needs a restart there.
+//! `realtime`/`rtprio`, `stonith`, `debug`, and `director.conf` `[peer]`, `[sync]` and
+//! `[admin]` (`[announce]` is not used in a pair). A node whose peer speaks Heartbeat's
+//! protocol applies none of it (its session negotiates the resources itself): every change
+//! needs a restart there, but for the keys and `[drain]`, the director's own (its ldirectord
+//! side applies it: `merge` keeps it, the director hands it to every file).
 
 use crate::config::hacf::HaCf;
 use crate::config::haresources::Haresources;
@@ -45,6 +46,8 @@ impl ReloadPlan {
 pub fn merge(running: &NodeConfig, new: &NodeConfig) -> NodeConfig {
     let mut next = running.clone();
     next.authkeys = new.authkeys.clone();
+    // The drains are the director's own (its ldirectord side), whatever the peer speaks.
+    next.settings.drain = new.settings.drain.clone();
     if running.settings.peer.protocol == Protocol::Heartbeat {
         return next;
     }
@@ -123,10 +126,12 @@ pub fn plan(running: &NodeConfig, new: &NodeConfig) -> ReloadPlan {
             if fixed.len() == 1 { "it" } else { "them" }
         ));
     }
+    if sa.drain != sb.drain {
+        p.applied.push("director.conf: [drain] applied".into());
+    }
     for (table, changed) in [
         ("[peer]", sa.peer != sb.peer),
         ("[sync]", sa.sync != sb.sync),
-        ("[drain]", sa.drain != sb.drain),
         ("[admin]", sa.admin != sb.admin),
     ] {
         if changed {

@@ -914,13 +914,15 @@ fn a_reload_plan_names_what_applies_and_what_needs_a_restart() {
     .map(|p| p.value)
     .unwrap_or_default();
     new.settings.sync.enabled = false;
+    new.settings.drain.on_removal = true;
     let p = plan(&running, &new);
     assert_eq!(
         p.applied,
         [
             "ha.cf: deadtime applied",
             "haresources: added, started where they belong once both nodes have them: \
-             IPaddr::192.0.2.101/24/eth0"
+             IPaddr::192.0.2.101/24/eth0",
+            "director.conf: [drain] applied"
         ]
     );
     assert_eq!(p.restart.len(), 2, "{:?}", p.restart);
@@ -933,16 +935,20 @@ fn a_reload_plan_names_what_applies_and_what_needs_a_restart() {
     assert_eq!(next.hacf.udpport, running.hacf.udpport);
     assert_eq!(next.haresources.groups.len(), 2);
     assert!(next.settings.sync.enabled);
+    assert!(
+        next.settings.drain.on_removal,
+        "[drain] is the director's own: it applies"
+    );
     let again = plan(&next, &new);
     assert!(again.applied.is_empty(), "{:?}", again.applied);
     assert_eq!(again.restart, p.restart);
-    // With a Heartbeat peer nothing but the keys applies.
+    // With a Heartbeat peer nothing but the keys and the director's own [drain] applies.
     let mut hb = running.clone();
     hb.settings.peer.protocol = crate::config::settings::Protocol::Heartbeat;
     let mut hb_new = new.clone();
     hb_new.settings.peer.protocol = crate::config::settings::Protocol::Heartbeat;
     let p = plan(&hb, &hb_new);
-    assert!(p.applied.is_empty());
+    assert_eq!(p.applied, ["director.conf: [drain] applied"]);
     assert!(
         p.restart[0].contains("speaks Heartbeat's protocol"),
         "{:?}",

@@ -1142,3 +1142,27 @@ async fn a_reload_whose_change_the_kernel_refuses_reads_the_table_and_repairs_it
     assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(5));
     assert!(out.iter().any(|e| matches!(e, Effect::Reloaded(Ok(())))));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_of_the_drain_setting_drains_what_the_next_reload_removes() {
+    let mut h = Harness::start(WWW, Instant::now());
+    h.both_up();
+    h.conns.insert("198.51.100.2".parse().unwrap(), (1, 1));
+    // director.conf's [drain] on_removal turned on by a reload of the settings.
+    h.step(
+        Event::DrainOnRemoval(Some(Duration::from_secs(60))),
+        Instant::now(),
+    );
+    h.text = WWW.replace("\treal=198.51.100.2:80 gate 3\n", "");
+    let out = h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert_eq!(weight_of(&mut h, "198.51.100.2"), Some(0));
+    assert_eq!(
+        operator_words(&out, "198.51.100.2:80").as_deref(),
+        Some("draining (removed from the file)")
+    );
+    // Turned off again: the next real a reload removes goes at once.
+    h.step(Event::DrainOnRemoval(None), Instant::now());
+    h.text = h.text.replace("\treal=198.51.100.1:80 gate\n", "");
+    h.step(Event::Reload(ReloadCause::Request), Instant::now());
+    assert_eq!(weight_of(&mut h, "198.51.100.1"), None);
+}
