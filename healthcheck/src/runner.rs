@@ -578,9 +578,11 @@ async fn run_check<K: Key>(
                 _ => return,
             }
         };
-        let mut outcome = attempt_once(&shared.prober, &spec, attempt).await;
-        if outcome.is_success() {
-            outcome = also_pass(&shared.prober, &spec.also)
+        // Both boxed: this task lives as long as its check (one per real), while an attempt
+        // lasts milliseconds; sleeping between checks, the task holds only its timer.
+        let mut outcome = Box::pin(attempt_once(&shared.prober, &spec, attempt)).await;
+        if outcome.is_success() && !spec.also.is_empty() {
+            outcome = Box::pin(also_pass(&shared.prober, &spec.also))
                 .await
                 .unwrap_or(outcome);
         }
