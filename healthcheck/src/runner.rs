@@ -3,8 +3,8 @@
 //! - One tokio task per distinct check ([`CheckSpec::identity`]): a real shared by several
 //!   virtual services with an identical check is probed once per interval and its result
 //!   applied to every key; a slow or hung server only ever delays its own check.
-//! - Every attempt runs in its own task, bounded by its deadline ([`CheckSpec::deadline`]); a
-//!   probe that panics, fails or hangs is a failed check, never the end of the runner.
+//! - Every attempt is bounded by its deadline ([`CheckSpec::deadline`]); a probe that panics,
+//!   fails or hangs is a failed check, never the end of the runner.
 //! - First checks are spread over [`RunnerConfig::spread`]; later ones keep their phase
 //!   (`due += checkinterval`, skipping slots a long check overran). The lag between due time
 //!   and start is recorded ([`Runner::lag`]).
@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -235,7 +236,8 @@ struct Group<K> {
 }
 
 struct State<K> {
-    groups: HashMap<String, Group<K>>,
+    /// By [`CheckSpec::identity`], shared with the group's task.
+    groups: HashMap<Arc<str>, Group<K>>,
     next_generation: u64,
 }
 
@@ -322,8 +324,8 @@ impl<K: Key> Runner<K> {
     pub fn update(&self, entries: impl IntoIterator<Item = (K, CheckSpec)>) -> Vec<UpdateError<K>> {
         let mut rejected = Vec::new();
         let mut seen = HashSet::new();
-        let mut wanted: Vec<(String, Arc<CheckSpec>, Vec<K>)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut wanted: Vec<(Arc<str>, Arc<CheckSpec>, Vec<K>)> = Vec::new();
+        let mut index: HashMap<Arc<str>, usize> = HashMap::new();
         for (key, spec) in entries {
             if !seen.insert(key.clone()) {
                 rejected.push(UpdateError::Duplicate { key });
@@ -333,11 +335,11 @@ impl<K: Key> Runner<K> {
                 rejected.push(UpdateError::Invalid { key, errors });
                 continue;
             }
-            let id = spec.identity();
+            let id: Arc<str> = spec.identity().into();
             match index.get(&id).and_then(|&i| wanted.get_mut(i)) {
                 Some(slot) => slot.2.push(key),
                 None => {
-                    index.insert(id.clone(), wanted.len());
+                    index.insert(Arc::clone(&id), wanted.len());
                     wanted.push((id, Arc::new(spec), vec![key]));
                 }
             }
@@ -347,7 +349,7 @@ impl<K: Key> Runner<K> {
         let mut events = Vec::new();
         {
             let mut state = self.shared.state();
-            let wanted_ids: HashSet<&String> = wanted.iter().map(|(id, _, _)| id).collect();
+            let wanted_ids: HashSet<&Arc<str>> = wanted.iter().map(|(id, _, _)| id).collect();
             state.groups.retain(|id, g| {
                 let keep = wanted_ids.contains(id);
                 if !keep {
@@ -390,7 +392,7 @@ impl<K: Key> Runner<K> {
                 let task = spec.base_attempt().map(|_| {
                     self.shared.handle.spawn(run_check(
                         Arc::clone(&self.shared),
-                        id.clone(),
+                        Arc::clone(&id),
                         generation,
                         Arc::clone(&spec),
                         now + offset,
@@ -551,7 +553,7 @@ pub fn next_due(due: Instant, interval: Duration, finished: Instant) -> Instant 
 
 async fn run_check<K: Key>(
     shared: Arc<Shared<K>>,
-    id: String,
+    id: Arc<str>,
     generation: u64,
     spec: Arc<CheckSpec>,
     first_due: Instant,
@@ -576,13 +578,21 @@ async fn run_check<K: Key>(
                 _ => return,
             }
         };
-        let mut outcome = attempt_once(&shared.prober, &spec, attempt).await;
-        if outcome.is_success() {
-            outcome = also_pass(&shared.prober, &spec.also)
+        // Both boxed: this task lives as long as its check (one per real), while an attempt
+        // lasts milliseconds; sleeping between checks, the task holds only its timer.
+        let mut outcome = Box::pin(attempt_once(&shared.prober, &spec, attempt)).await;
+        if outcome.is_success() && !spec.also.is_empty() {
+            outcome = Box::pin(also_pass(&shared.prober, &spec.also))
                 .await
                 .unwrap_or(outcome);
         }
         let finished = Instant::now();
+        // The keys are copied for the results receiver only when there is one.
+        let results = shared
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let (events, keys) = {
             let mut state = shared.state();
             let Some(g) = state.groups.get_mut(&id) else {
@@ -594,14 +604,10 @@ async fn run_check<K: Key>(
             if let Some(c) = g.combined.as_mut() {
                 c.record(attempt, outcome.is_success());
             }
-            (observe(g, &outcome, finished), g.keys.clone())
+            let keys = results.as_ref().map(|_| g.keys.clone());
+            (observe(g, &outcome, finished), keys)
         };
-        let results = shared
-            .results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(tx) = results {
+        if let (Some(tx), Some(keys)) = (results, keys) {
             let _ = tx.send(CheckResult {
                 keys,
                 outcome,
@@ -672,7 +678,9 @@ async fn also_pass(prober: &Arc<dyn Prober>, also: &[Arc<CheckSpec>]) -> Option<
     None
 }
 
-/// One attempt in its own task, bounded by its deadline; panics and hangs are failures.
+/// One attempt, bounded by its deadline; panics and hangs are failures. The probe runs inside
+/// the check's own task (a panic in it is caught at every poll): a task of its own would cost
+/// an allocation and a wake-up more per check, and nothing else waits on this task.
 async fn attempt_once(
     prober: &Arc<dyn Prober>,
     spec: &Arc<CheckSpec>,
@@ -688,15 +696,11 @@ async fn attempt_once(
         Ok(f) => f,
         Err(_) => return Outcome::failure("check panicked"),
     };
-    let mut handle = tokio::spawn(fut);
-    match tokio::time::timeout(deadline, &mut handle).await {
+    match tokio::time::timeout(deadline, AssertUnwindSafe(fut).catch_unwind()).await {
         Ok(Ok(result)) => Outcome::from(result),
-        Ok(Err(e)) if e.is_panic() => Outcome::failure("check panicked"),
-        Ok(Err(_)) => Outcome::failure("check cancelled"),
-        Err(_) => {
-            handle.abort();
-            Outcome::failure(format!("timed out after {}s", deadline.as_secs_f64()))
-        }
+        Ok(Err(_)) => Outcome::failure("check panicked"),
+        // Dropping the probe's future ends its I/O.
+        Err(_) => Outcome::failure(format!("timed out after {}s", deadline.as_secs_f64())),
     }
 }
 

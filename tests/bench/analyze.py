@@ -13,7 +13,12 @@ Per run (directory <who>-<N> with meta, samples.txt, requests.log[, metrics.txt,
   when the window was never reached, over the whole run, marked '(whole run)'; the HTTP
   server's own CPU in the same window is given so a saturated server would show;
 * peak RSS: VmHWM of the daemon at the end of the run;
-* director lag metric: director_check_lag_seconds quantiles from its /metrics at the end."""
+* director lag metric: director_check_lag_seconds quantiles from its /metrics at the end; for
+  the floor its own due-to-connect lag (the last line of its output);
+* CPU us/check: the CPU % over the steady window / checks/s;
+* load: the 1-minute load average at the start and the end of the run.
+A second table puts director beside the floor (bench-floor) of the same N: CPU and peak RSS
+ratios."""
 import collections
 import os
 import sys
@@ -41,6 +46,10 @@ def read_meta(d):
             meta["exited"] = "yes"
         elif w[0] == "stop:":
             meta["killed"] = "yes"
+        elif w[0] in ("load", "load_end") and len(w) > 1:
+            meta[w[0]] = w[1]
+        elif w[0] == "floor_args":
+            meta["floor_args"] = " ".join(w[1:])
     return meta
 
 
@@ -94,13 +103,30 @@ def analyze(d):
                 k = line.split('quantile="')[1].split('"')[0]
                 qs[k] = float(line.split()[-1]) * 1000
         metric = " / ".join("%s: %.1f" % (k, qs[k]) for k in sorted(qs))
+    if who == "floor":
+        last = ""
+        for line in open(os.path.join(d, "daemon.stdout")):
+            if line.startswith("t="):
+                last = line
+        kv = dict(x.split("=", 1) for x in last.split() if "=" in x)
+        if "lag_p99_us" in kv:
+            metric = "0.5: %.1f / 0.99: %.1f / max: %.1f (own)" % (
+                int(kv["lag_p50_us"]) / 1000, int(kv["lag_p99_us"]) / 1000, int(kv["lag_max_us"]) / 1000)
+            if int(kv.get("failed", 0)) or int(kv.get("skipped", 0)):
+                metric += "; checks failed %s (connect refused %s, timed out %s), skipped %s" % (
+                    kv["failed"], kv.get("failed_connect", "?"), kv.get("timed_out", "?"), kv["skipped"])
     calls = ""
     cp = os.path.join(d, "ipvsadm.calls")
     if os.path.exists(cp):
         calls = str(sum(1 for _ in open(cp)))
     run_s = end - t0
+    if who == "floor" and m.get("floor_args"):
+        who = "floor " + m["floor_args"]
     return {
         "who": who, "n": n, "run": run_s, "reached": reached,
+        "cpu_v": cpu, "rate_v": rate, "rss_v": int(peak) / 1024 if peak.isdigit() else float("nan"),
+        "us": "%.1f" % (cpu / 100 * 1e6 / rate) if rate > 0 else "-",
+        "load": "%s / %s" % (m.get("load", "?"), m.get("load_end", "?")),
         "first_all": "%.1f" % first_all if first_all is not None else "not reached",
         "steady": "%.1f" % (steady - t0) if steady is not None else "not reached",
         "cpu": ("%.1f" % cpu) + ("" if steady is not None else " (whole run)"),
@@ -115,11 +141,23 @@ def analyze(d):
 
 
 rows = [analyze(d) for d in sys.argv[1:] if os.path.exists(os.path.join(d, "meta"))]
-rows.sort(key=lambda r: (r["n"], r["who"] != "director"))
-print("| N reals | daemon | run s | reals checked | every real checked after s | steady from s | "
-      "CPU % of a core (steady) | HTTP server CPU % | peak RSS MiB | checks/s | lag samples | "
-      "lag p50 ms | lag p99 ms | lag max ms | director_check_lag_seconds ms | ipvsadm runs | SIGKILL at stop |")
-print("|" + "---|" * 17)
+rows.sort(key=lambda r: (r["n"], {"director": 0, "ldirectord": 2}.get(r["who"], 1), r["who"]))
+print("| N reals | daemon | run s | load avg start / end | reals checked | every real checked after s | "
+      "steady from s | CPU % of a core (steady) | CPU us/check | HTTP server CPU % | peak RSS MiB | checks/s | "
+      "lag samples | lag p50 ms | lag p99 ms | lag max ms | own lag metric ms | ipvsadm runs | SIGKILL at stop |")
+print("|" + "---|" * 19)
 for r in rows:
-    print("| {n} | {who} | {run:.0f} | {reached} | {first_all} | {steady} | {cpu} | {hcpu} | {rss} | {rate} | "
-          "{lags} | {p50} | {p99} | {max} | {metric} | {calls} | {killed} |".format(**r))
+    print("| {n} | {who} | {run:.0f} | {load} | {reached} | {first_all} | {steady} | {cpu} | {us} | {hcpu} | {rss} | "
+          "{rate} | {lags} | {p50} | {p99} | {max} | {metric} | {calls} | {killed} |".format(**r))
+
+pairs = [(d, f) for d in rows if d["who"] == "director"
+         for f in rows if f["n"] == d["n"] and f["who"].startswith("floor")]
+if pairs:
+    print()
+    print("| N reals | floor | checks/s director / floor | CPU % director / floor | CPU ratio | "
+          "CPU us/check director / floor | peak RSS MiB director / floor | RSS ratio |")
+    print("|" + "---|" * 8)
+    for d, f in pairs:
+        print("| {} | {} | {} / {} | {:.1f} / {:.1f} | {:.2f} | {} / {} | {} / {} | {:.1f} |".format(
+            d["n"], f["who"], d["rate"], f["rate"], d["cpu_v"], f["cpu_v"], d["cpu_v"] / f["cpu_v"],
+            d["us"], f["us"], d["rss"], f["rss"], d["rss_v"] / f["rss_v"]))

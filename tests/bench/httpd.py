@@ -5,8 +5,9 @@ One asyncio process, one listening socket per address:port (loopback only), adap
 health-check lab's server (docs/ref/hc-lab/httpd.py).
 
   httpd.py --count N [--port 80] --log FILE [--slow I ...]
-      addresses 127.1.(i//250).(i%250+1) for i in 0..N-1 (same formula as mkconf in
-      tests/bench/healthcheck.sh)
+      addresses 127.(1+i//62500).(i%62500//250).(i%250+1) for i in 0..N-1, that is
+      127.1.(i//250).(i%250+1) up to 62,500 (same formula as mkconf in
+      tests/bench/healthcheck.sh and tests/src/bench.rs)
   httpd.py --listen-file FILE --log FILE [--body-file FILE]
       one `ADDRESS PORT` per line of FILE
 
@@ -27,7 +28,7 @@ import time
 
 
 def count_addresses(n, port):
-    return [("127.1.%d.%d" % (i // 250, i % 250 + 1), port) for i in range(n)]
+    return [("127.%d.%d.%d" % (1 + i // 62500, i % 62500 // 250, i % 250 + 1), port) for i in range(n)]
 
 
 def file_addresses(path):

@@ -2,10 +2,16 @@
 //! same behaviour as tests/bench/httpd.py, cheap enough for 10,000 checks a second on one core.
 //!
 //! ```text
-//! bench-httpd --count N [--port 80] --log FILE      addresses 127.1.(i/250).(i%250+1)
+//! bench-httpd --count N [--port 80] --log FILE      addresses tests::bench::real_ip(0..N)
+//!             [--any]                               (127.1.(i/250).(i%250+1) up to 62,500)
 //! bench-httpd --listen-file FILE --log FILE         one `ADDRESS PORT` per line
 //!             [--body-file FILE]
 //! ```
+//!
+//! `--any`: one listener on 0.0.0.0:PORT instead of one per address (each takes a descriptor,
+//! and the hard limit here is 20,000); it answers on every local address, all of 127/8, so run
+//! it in a network namespace of its own (healthcheck.sh does). The log names the address each
+//! connection was made to, so it reads the same.
 //!
 //! Every request (read up to the blank line) is answered `200 OK` with the body
 //! (`<html><body>Test Page</body></html>` unless --body-file) and `Connection: close`; each is
@@ -23,8 +29,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::signal::unix::{signal, SignalKind};
 
+use tests::bench::{real_ip, MAX_REALS};
+
 struct Options {
     addrs: Vec<SocketAddr>,
+    /// Listen on 0.0.0.0:port once, for every address of `addrs`.
+    any: Option<u16>,
     log: String,
     body: Vec<u8>,
 }
@@ -34,6 +44,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut port = 80u16;
     let mut listen_file = None;
     let mut log = None;
+    let mut any = false;
     let mut body = b"<html><body>Test Page</body></html>\n".to_vec();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -53,6 +64,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
             "--listen-file" => listen_file = Some(value()?),
             "--log" => log = Some(value()?),
+            "--any" => any = true,
             "--body-file" => {
                 let f = value()?;
                 body = std::fs::read(&f).map_err(|e| format!("{f}: {e}"))?;
@@ -61,14 +73,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     }
     let addrs = match (count, listen_file) {
-        (Some(n), None) => (0..n)
-            .map(|i| {
-                SocketAddr::new(
-                    IpAddr::from([127, 1, (i / 250) as u8, (i % 250 + 1) as u8]),
-                    port,
-                )
-            })
+        (Some(n), None) if n <= MAX_REALS => (0..n)
+            .map(|i| SocketAddr::new(real_ip(i).into(), port))
             .collect(),
+        (Some(_), None) => return Err(format!("--count: at most {MAX_REALS}")),
         (None, Some(f)) => {
             let text = std::fs::read_to_string(&f).map_err(|e| format!("{f}: {e}"))?;
             let mut out = Vec::new();
@@ -89,7 +97,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
         return Err("loopback addresses only".into());
     }
     let log = log.ok_or("--log FILE is required")?;
-    Ok(Options { addrs, log, body })
+    let any = any.then_some(port);
+    Ok(Options {
+        addrs,
+        any,
+        log,
+        body,
+    })
 }
 
 fn now() -> f64 {
@@ -101,13 +115,21 @@ fn now() -> f64 {
 
 type Log = Rc<RefCell<String>>;
 
-async fn serve(listener: TcpListener, label: Rc<str>, log: Log, response: Rc<[u8]>) {
+/// Serves one listener; `label` names it in the log, else the address each connection was
+/// made to does.
+async fn serve(listener: TcpListener, label: Option<Rc<str>>, log: Log, response: Rc<[u8]>) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let label = Rc::clone(&label);
+        let label = match &label {
+            Some(l) => Rc::clone(l),
+            None => match stream.local_addr() {
+                Ok(a) => a.to_string().into(),
+                Err(_) => continue,
+            },
+        };
         let log = Rc::clone(&log);
         let response = Rc::clone(&response);
         tokio::task::spawn_local(async move {
@@ -155,7 +177,14 @@ async fn run(opts: Options) -> Result<(), String> {
     response.extend_from_slice(&opts.body);
     let response: Rc<[u8]> = response.into();
     let log: Log = Rc::new(RefCell::new(String::new()));
-    for addr in &opts.addrs {
+    let any = opts
+        .any
+        .map(|port| SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port));
+    let listen: &[SocketAddr] = match &any {
+        Some(a) => std::slice::from_ref(a),
+        None => &opts.addrs,
+    };
+    for addr in listen {
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()
         } else {
@@ -166,8 +195,10 @@ async fn run(opts: Options) -> Result<(), String> {
             .set_reuseaddr(true)
             .map_err(|e| format!("{addr}: {e}"))?;
         socket.bind(*addr).map_err(|e| format!("{addr}: {e}"))?;
-        let listener = socket.listen(256).map_err(|e| format!("{addr}: {e}"))?;
-        let label: Rc<str> = addr.to_string().into();
+        let listener = socket
+            .listen(if any.is_some() { 4096 } else { 256 })
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let label: Option<Rc<str>> = any.is_none().then(|| addr.to_string().into());
         tokio::task::spawn_local(serve(
             listener,
             label,
@@ -191,13 +222,9 @@ async fn run(opts: Options) -> Result<(), String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opts = match parse(&args) {
+    let opts = match tests::bench::args("bench-httpd", parse) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("bench-httpd: {e}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
