@@ -31,7 +31,12 @@ impl Core {
     pub(super) fn admin(&mut self, now: Instant) -> bool {
         let mut admin = HashMap::new();
         let mut asked = BTreeSet::new();
-        let targets: Vec<(Target, ServiceKey, Dest)> = self.targets().collect();
+        // Every real server's name is only worked out when the operator asked something.
+        let targets: Vec<(Target, ServiceKey, Dest)> = if self.operator.is_empty() {
+            Vec::new()
+        } else {
+            self.targets().collect()
+        };
         for (target, key, dest) in targets {
             let o = match self.operator.get(&target) {
                 None => continue,
