@@ -19,7 +19,7 @@ use std::path::Path;
 
 pub use model::*;
 pub use parser::{parse, MAX_RANGE, SCHEDULERS};
-pub use table::{desired_table, service_config, service_key};
+pub use table::{configured_dest, desired_table, service_config, service_key};
 
 use super::diag::{Diagnostic, Diagnostics};
 use super::resolve::Resolver;
