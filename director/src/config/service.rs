@@ -193,6 +193,14 @@ mod tests {
             .services
     }
 
+    /// The errors of laying `s` over `c` as the file `www.cf`, as text.
+    fn errors_of(c: &mut Config, s: &[settings::Service]) -> Vec<String> {
+        apply(c, Path::new("www.cf"), Path::new("d.conf"), s)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
     const WWW: &str = "\
 virtual=192.0.2.132:80
 \treal=198.51.100.1:80 gate
@@ -245,10 +253,7 @@ virtual=7
              [[service]]\nfile = \"www\"\nvirtual = \"8\"\n\
              [[service]]\nfile = \"www\"\nvirtual = \"7\"\n[[service.url]]\npath = \"/\"\n",
         );
-        let errors: Vec<String> = apply(&mut c, Path::new("www.cf"), Path::new("d.conf"), &s)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let errors = errors_of(&mut c, &s);
         assert_eq!(
             errors,
             [
@@ -274,10 +279,7 @@ virtual=7
              [[service]]\nfile = \"www\"\nvirtual = \"192.0.2.133:80\"\n\
              [service.tunnel]\ntype = \"ipip\"\n",
         );
-        let errors: Vec<String> = apply(&mut c, Path::new("www.cf"), Path::new("d.conf"), &s)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let errors = errors_of(&mut c, &s);
         assert_eq!(
             errors,
             [
