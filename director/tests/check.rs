@@ -373,3 +373,58 @@ fn director_conf_service_tables_are_checked_against_the_ldirectord_files() {
         "{err}"
     );
 }
+
+/// `[service.tunnel]` reaches the table: the service's ipip real servers are encapsulated
+/// in GUE to the port it names, as `ipvsadm -S` shows; the gate real is left alone; a tunnel
+/// for a service without an ipip real is an error at its line.
+#[test]
+fn director_conf_tunnels_show_in_print_ipvs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("www.cf"),
+        "virtual=203.0.113.10:80\n\treal=192.0.2.21:80 ipip\n\treal=192.0.2.22:80 gate\n\
+         virtual=203.0.113.11:80\n\treal=192.0.2.21:80 ipip\n\
+         virtual=203.0.113.12:80\n\treal=192.0.2.22:80 gate\n",
+    )
+    .unwrap();
+    let conf = dir.path().join("director.conf");
+    std::fs::write(
+        &conf,
+        "[[service]]\nfile = \"www\"\nvirtual = \"203.0.113.10:80\"\n\
+         [service.tunnel]\ntype = \"gue\"\nport = 5555\nchecksum = \"remcsum\"\n",
+    )
+    .unwrap();
+    let check = || {
+        director()
+            .args(["check", "--print-ipvs", "--config-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "-a -t 203.0.113.10:80 -r 192.0.2.21:80 -i -w 1 --tun-type gue --tun-port 5555 --tun-remcsum\n",
+        "-a -t 203.0.113.10:80 -r 192.0.2.22:80 -g -w 1\n",
+        "-a -t 203.0.113.11:80 -r 192.0.2.21:80 -i -w 1 --tun-type ipip\n",
+    ] {
+        assert!(table.contains(line), "{line} not in\n{table}");
+    }
+    std::fs::write(
+        &conf,
+        "[[service]]\nfile = \"www\"\nvirtual = \"203.0.113.12:80\"\n\
+         [service.tunnel]\ntype = \"gue\"\nport = 5555\n",
+    )
+    .unwrap();
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:3: service 203.0.113.12:80: tunnel applies to ipip real servers",
+            conf.display()
+        )),
+        "{err}"
+    );
+}

@@ -9,7 +9,10 @@
 //! router, no connection through the other two breaks and at least 99 % of those through it
 //! keep their real server; `director standby` withdraws a director's announcement and its
 //! flows move without a break. The figures (kill -> withdrawal, flows kept) are printed as
-//! `== figure ...` lines and recorded in docs/benchmarks.md.
+//! `== figure ...` lines and recorded in docs/benchmarks.md. Then tunnels: a VIP added to one
+//! director by `director reload` has an `ipip` real server that the client reaches over
+//! IP-in-IP, then over GUE once director.conf's `[service.tunnel]` says so (another reload);
+//! the real server decapsulates and answers (`== tunnel ...` lines).
 
 use std::time::Duration;
 
@@ -48,4 +51,25 @@ fn a_lost_director_loses_no_flow_and_a_failed_real_server_withdraws_nothing() {
         figure(&out, "kill-others-broken").starts_with("0 of "),
         "{out}"
     );
+    // What went to the real server through each tunnel, as the kernel's table said then.
+    for (name, options) in [
+        ("ipip", " -i -w 1 --tun-type ipip |"),
+        (
+            "gue",
+            " -i -w 1 --tun-type gue --tun-port 5555 --tun-nocsum |",
+        ),
+        (
+            "gue-after-reload",
+            " --tun-type gue --tun-port 5555 --tun-nocsum |",
+        ),
+    ] {
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("== tunnel {name}: ")))
+            .unwrap_or_else(|| panic!("no tunnel {name} line in\n{out}"));
+        assert!(line.contains(options), "{line}");
+        assert!(line.contains("| served by rs3 |"), "{line}");
+        let udp = line.rsplit("udp in +").next().unwrap();
+        assert_eq!(udp == "0", name == "ipip", "{line}");
+    }
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use failover::config::settings::{self, ServiceProtocol, Target};
 use healthcheck::spec::Service;
 
-use super::ldirectord::{CheckType, Config, Protocol, VirtualAddress};
+use super::ldirectord::{CheckType, Config, Method, Protocol, VirtualAddress};
 use super::{Diagnostic, Diagnostics};
 
 /// The `director.conf` that applies to the ldirectord file at `path`.
@@ -123,6 +123,24 @@ pub fn apply(
                     ));
                     continue;
                 }
+                let ipip = v
+                    .reals
+                    .iter()
+                    .map(|r| r.method)
+                    .chain(v.fallback.map(|f| f.method))
+                    .any(|m| m == Method::Ipip);
+                if s.extra.tunnel.is_some() && !ipip {
+                    errors.push(Diagnostic::error(
+                        conf,
+                        s.line,
+                        format!(
+                            "service {}: tunnel applies to ipip real servers, and {shown} has \
+                             none in this service (real=ADDRESS:PORT ipip)",
+                            s.target
+                        ),
+                    ));
+                    continue;
+                }
                 v.director = s.extra.clone();
             }
         }
@@ -173,6 +191,14 @@ mod tests {
             .expect("parses")
             .value
             .services
+    }
+
+    /// The errors of laying `s` over `c` as the file `www.cf`, as text.
+    fn errors_of(c: &mut Config, s: &[settings::Service]) -> Vec<String> {
+        apply(c, Path::new("www.cf"), Path::new("d.conf"), s)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     const WWW: &str = "\
@@ -227,10 +253,7 @@ virtual=7
              [[service]]\nfile = \"www\"\nvirtual = \"8\"\n\
              [[service]]\nfile = \"www\"\nvirtual = \"7\"\n[[service.url]]\npath = \"/\"\n",
         );
-        let errors: Vec<String> = apply(&mut c, Path::new("www.cf"), Path::new("d.conf"), &s)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let errors = errors_of(&mut c, &s);
         assert_eq!(
             errors,
             [
@@ -242,6 +265,30 @@ virtual=7
                  www.cf checks it with checktype=negotiate service=none",
             ]
         );
+    }
+
+    #[test]
+    fn a_tunnel_needs_an_ipip_real_in_its_service() {
+        let mut c = config(
+            "virtual=192.0.2.132:80\n\treal=198.51.100.1:80 ipip\n\
+             virtual=192.0.2.133:80\n\treal=198.51.100.1:80 gate\n",
+        );
+        let s = services(
+            "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.132:80\"\n\
+             [service.tunnel]\ntype = \"gue\"\nport = 5555\n\
+             [[service]]\nfile = \"www\"\nvirtual = \"192.0.2.133:80\"\n\
+             [service.tunnel]\ntype = \"ipip\"\n",
+        );
+        let errors = errors_of(&mut c, &s);
+        assert_eq!(
+            errors,
+            [
+                "d.conf:9: service 192.0.2.133:80: tunnel applies to ipip real servers, and \
+              www.cf has none in this service (real=ADDRESS:PORT ipip)"
+            ]
+        );
+        assert!(c.virtuals[0].director.tunnel.is_some());
+        assert_eq!(c.virtuals[1].director.tunnel, None);
     }
 
     #[test]

@@ -19,10 +19,9 @@ use healthcheck::spec::{self as hc, host_string, CheckSpec, VirtualId};
 use super::engine::{CheckId, RealSpec, VirtualSpec};
 use super::monitor::Monitor;
 use crate::config::ldirectord::{
-    self as ld, service_config, CheckType, Config, Method, VirtualAddress, VirtualService,
+    self as ld, configured_dest, service_config, CheckType, Config, VirtualAddress, VirtualService,
 };
 use crate::config::Diagnostic;
-use crate::ipvs::{Dest, Forward};
 
 /// One real server of one virtual service: the health-check runner's key, shown in logs as
 /// ldirectord shows it (`<R> (<VID>)`).
@@ -215,7 +214,7 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
                 virtual_address: vs.address,
                 real: SocketAddr::new(r.addr, r.port),
             };
-            let mut dest = dest(r.addr, r.port, r.method, r.weight);
+            let mut dest = configured_dest(vs, r.addr, r.port, r.method, r.weight);
             dest.u_threshold = r.upper;
             dest.l_threshold = r.lower;
             if !seen.insert(key) {
@@ -259,7 +258,9 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
                 monitor: Monitor::of(vs, r),
             });
         }
-        let fallback = vs.fallback.map(|f| dest(f.addr, f.port, f.method, 1));
+        let fallback = vs
+            .fallback
+            .map(|f| configured_dest(vs, f.addr, f.port, f.method, 1));
         virtuals.push(VirtualSpec {
             service: service_config(vs).service,
             reals: real_specs,
@@ -284,19 +285,6 @@ pub fn map(config: &Config, file: &str, ids: &mut CheckIds) -> Mapped {
         extras,
         warnings,
     }
-}
-
-/// A destination with the port as configured (the engine applies the kernel's gate/ipip port
-/// rule).
-fn dest(addr: IpAddr, port: u16, method: Method, weight: u32) -> Dest {
-    let mut d = Dest::new(addr, port);
-    d.forward = match method {
-        Method::Gate => Forward::Route,
-        Method::Masq => Forward::Masq,
-        Method::Ipip => Forward::Tunnel,
-    };
-    d.weight = weight;
-    d
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -622,6 +610,56 @@ virtual=192.0.2.133:80
         // A check with further checks is another check than the same real's without them.
         let shared = m.extras[1].reals[0].check;
         assert_ne!(m.extras[0].reals[0].check, shared);
+    }
+
+    /// `[service.tunnel]` gives the service's ipip reals (and an ipip fallback) its
+    /// encapsulation; gate and masq reals, and other services, keep theirs.
+    #[test]
+    fn director_conf_tunnel_reaches_the_ipip_dests() {
+        use crate::ipvs::{tun_flags, Dest, Forward, TunnelType};
+        use failover::config::settings::{Checksum, ServiceExtra, Tunnel};
+        let text = "\
+virtual=192.0.2.132:80
+\treal=198.51.100.1:8080 ipip
+\treal=198.51.100.2:80 gate
+\tfallback=198.51.100.9:80 ipip
+virtual=192.0.2.133:80
+\treal=198.51.100.1:80 ipip
+";
+        let mut config = load(text);
+        config.virtuals[0].director = ServiceExtra {
+            tunnel: Some(Tunnel::Gue {
+                port: 5555,
+                checksum: Checksum::Csum,
+            }),
+            ..Default::default()
+        };
+        let m = map(&config, "t.cf", &mut CheckIds::default());
+        let tun = |d: &Dest| (d.forward, d.tun_type, d.tun_port, d.tun_flags);
+        let gue = (
+            Forward::Tunnel,
+            TunnelType::Gue,
+            5555,
+            tun_flags::IP_VS_TUNNEL_ENCAP_FLAG_CSUM,
+        );
+        assert_eq!(tun(&m.virtuals[0].reals[0].dest), gue);
+        assert_eq!(
+            m.virtuals[0].reals[0].dest.port, 8080,
+            "the port as configured"
+        );
+        assert_eq!(
+            tun(&m.virtuals[0].reals[1].dest),
+            (Forward::Route, TunnelType::Ipip, 0, 0)
+        );
+        assert_eq!(tun(m.virtuals[0].fallback.as_ref().unwrap()), gue);
+        assert_eq!(
+            tun(&m.virtuals[1].reals[0].dest),
+            (Forward::Tunnel, TunnelType::Ipip, 0, 0)
+        );
+        // The all-up table (`director check --print-ipvs`) holds the same.
+        let table = crate::config::ldirectord::desired_table(&config);
+        let sc = table.services.values().next().unwrap();
+        assert!(sc.dests.values().any(|d| tun(d) == gue && d.port == 80));
     }
 
     #[test]

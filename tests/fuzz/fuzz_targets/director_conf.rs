@@ -1,7 +1,7 @@
 //! `director.conf` text -> `Settings` or every error, and its `[[service]]` tables laid over an
 //! ldirectord file: never panics, the errors name a line of the file (`[peer]`, `[monitor]`,
-//! `[sync]`, `[announce]`, `[track]`, `[[notify]]`, `[failback]`, `[[service]]`; the seeds
-//! use every key).
+//! `[sync]`, `[announce]`, `[track]`, `[[notify]]`, `[failback]`, `[[service]]` with its
+//! `[service.tunnel]`; the seeds use every key).
 #![no_main]
 
 use std::path::Path;
@@ -19,6 +19,8 @@ virtual=192.0.2.132:53
 \tprotocol=udp
 virtual=7
 \treal=198.51.100.1 gate
+virtual=192.0.2.133:80
+\treal=198.51.100.2:80 ipip
 ";
 
 fuzz_target!(|data: &[u8]| {

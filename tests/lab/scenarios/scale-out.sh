@@ -21,11 +21,17 @@
 #             down); its flows move to d1 and d2, whose mh tables are the same, so they keep
 #             their real server
 #   standby   `director standby` on d1: it withdraws its announcement, its flows move to d2
+#   tunnels   a second VIP added to d2 by `director reload`, its real server rs3 (192.0.2.23)
+#             an `ipip` real: the client's requests reach it over IP-in-IP, then over GUE
+#             (port 5555) once director.conf's [service.tunnel] says so and d2 reloads; rs3
+#             decapsulates (tunl0, `ip fou add port 5555 gue`) and answers the client directly
 # The scenario asserts: three equal tables (real servers in the file's order) on the
 # directors; no withdrawal when a real server fails; at the kill no long-lived connection
 # that went through d1 or d2 breaks and at least KEEP_PCT % of those through d3 keep their
 # real server (no reset, no other server, no stall longer than STALL_MS); at the standby no
-# long-lived connection breaks and no new connection fails. Figures: `== figure ...` lines.
+# long-lived connection breaks and no new connection fails; rs3 answers through each tunnel
+# (`== tunnel ...` lines: d2's table as ipvsadm -Sn saves it, the answer, rs3's counters).
+# Figures: `== figure ...` lines.
 #
 # Variables: TRAFFIC (conn_traffic in the VM; --add it), BIRD (/usr/sbin/bird; --add it),
 # LONG (120), ACTIVE (60), INTERVAL_MS (500), NEW (5 a second), STALL_MS (8000), BFD_MS (200),
@@ -382,6 +388,79 @@ while running "$CLIENT" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 CLIENT=""
 cat /tmp/client.out
 grep ' broken \| failed' /tmp/client.err | head -20
+
+# --- tunnels: a new VIP on d2 (added by reload), its real server rs3 reached over ipip, then
+# over GUE once director.conf's [service.tunnel] says so (reload again) ---
+VIP2=203.0.113.20
+GUE_PORT=5555
+tunnels_t0=$(now_cs)
+lab_ns rs3
+lab_link rs3 eth0 br-fab 192.0.2.23/24
+in_ns rs3 "$IP" route add default via 192.0.2.1 || fail "route on rs3"
+in_ns rs3 "$IP" addr add "$VIP2/32" dev lo || fail "VIP2 on rs3 lo"
+sysctl_ns rs3 net.ipv4.conf.all.arp_ignore 1
+sysctl_ns rs3 net.ipv4.conf.all.arp_announce 2
+sysctl_ns rs3 net.ipv4.conf.all.rp_filter 0
+# The decapsulation: the ipip fallback device (each namespace has one once ipip is loaded)
+# takes IP-in-IP, and fou's GUE port hands GUE's inner IP-in-IP to it.
+in_ns rs3 "$IP" link set tunl0 up || fail "tunl0 up on rs3"
+sysctl_ns rs3 net.ipv4.conf.tunl0.rp_filter 0
+modprobe fou || fail "modprobe fou"
+in_ns rs3 "$IP" fou add port "$GUE_PORT" gue || fail "ip fou add on rs3"
+lab_httpd rs3 rs3
+in_ns d2 "$IP" addr add "$VIP2/32" dev lo || fail "VIP2 on d2 lo"
+cat >> /etc/d2/ha.d/ldirectord.cf << EOF
+virtual=$VIP2:80
+        real=192.0.2.23:80 ipip
+        scheduler=rr
+        protocol=tcp
+        checktype=connect
+EOF
+reload_d2() {
+    in_ns d2 "$DIRECTOR" reload --run-dir /run/director-d2 > /tmp/reload.txt 2>&1 ||
+        problem "director reload on d2: $(cat /tmp/reload.txt)"
+}
+# rs3's line of d2's table as the oracle saves it (with its tunnel options).
+rs3_line() { in_ns d2 "$ORACLE" -Sn 2> /dev/null | grep -- '-r 192\.0\.2\.23:80 '; }
+tunl0_rx() { in_ns rs3 cat /sys/class/net/tunl0/statistics/rx_packets; }
+udp_in() { in_ns rs3 awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $2 }' /proc/net/snmp; }
+# through_tunnel NAME: fetch VIP2 from the client; print what came back and the packets rs3
+# took on tunl0 and as UDP meanwhile.
+through_tunnel() {
+    rx0=$(tunl0_rx) udp0=$(udp_in)
+    body=$(http_get client "http://$VIP2/" 2>&1)
+    rx=$(($(tunl0_rx) - rx0)) udp=$(($(udp_in) - udp0))
+    echo "== tunnel $1: $(rs3_line) | $body | rs3 tunl0 rx +$rx, udp in +$udp"
+    [ "$body" = "served by rs3" ] || problem "tunnel $1: the client got \"$body\""
+    [ "$rx" -gt 0 ] || problem "tunnel $1: nothing came to rs3 through tunl0"
+}
+reload_d2
+wait_until 'rs3_line | grep -q -- " -i -w 1 --tun-type ipip$"' 30 > /dev/null || exit 1
+wait_until 'in_ns router "$IP" -4 route show "$VIP2/32" | grep -q "via 192\.0\.2\.12"' 30 > /dev/null || exit 1
+through_tunnel ipip
+[ "$udp" = 0 ] || problem "tunnel ipip: rs3 took $udp UDP datagrams (GUE?)"
+cat >> /etc/d2/ha.d/director.conf << EOF
+
+[[service]]
+file = "ldirectord.cf"
+virtual = "$VIP2:80"
+
+[service.tunnel]
+type = "gue"
+port = $GUE_PORT
+EOF
+$DIRECTOR check --print-ipvs --config-dir /etc/d2/ha.d > /tmp/check-d2.txt 2>&1 ||
+    problem "director check on d2 with the tunnel: $(cat /tmp/check-d2.txt)"
+grep -- '-r 192\.0\.2\.23:80 ' /tmp/check-d2.txt | sed 's/^/== check --print-ipvs: /'
+reload_d2
+wait_until 'rs3_line | grep -q -- " --tun-type gue --tun-port $GUE_PORT --tun-nocsum$"' 30 > /dev/null || exit 1
+through_tunnel gue
+[ "$udp" -gt 0 ] || problem "tunnel gue: rs3 took no UDP datagram"
+# A reload that changes nothing keeps the tunnel.
+reload_d2
+rs3_line | grep -q -- "--tun-type gue --tun-port $GUE_PORT " || problem "a reload lost the tunnel: $(rs3_line)"
+through_tunnel gue-after-reload
+echo "== figure tunnels-phase-ms $((($(now_cs) - tunnels_t0) * 10))"
 
 if [ -n "$FAILED" ]; then
     dump

@@ -20,4 +20,4 @@ pub use load::{load, open_logfile};
 pub use model::*;
 pub(crate) use parser::MAX_PERSISTENT;
 pub use parser::{parse, MAX_RANGE, SCHEDULERS};
-pub use table::{desired_table, service_config, service_key};
+pub use table::{configured_dest, desired_table, service_config, service_key};

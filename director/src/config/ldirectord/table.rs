@@ -3,8 +3,12 @@
 
 use std::net::IpAddr;
 
+use failover::config::settings::{Checksum, Tunnel};
+
 use super::model::{CheckType, Config, Method, Netmask, Protocol, VirtualAddress, VirtualService};
-use crate::ipvs::{self, flags, Dest, Forward, ServiceConfig, ServiceKey, Table};
+use crate::ipvs::{
+    self, flags, tun_flags, Dest, Forward, ServiceConfig, ServiceKey, Table, TunnelType,
+};
 
 /// `ipvsadm -b` flag names and the `IP_VS_SVC_F_SCHED*` bit each sets.
 pub(super) fn sched_flag_bit(name: &str) -> Option<u32> {
@@ -59,11 +63,41 @@ pub fn service(vs: &VirtualService) -> ipvs::Service {
     s
 }
 
-fn forward(method: Method) -> Forward {
-    match method {
+/// The destination with the port as configured, its forwarding method and, for an `ipip`
+/// real, the encapsulation `director.conf`'s `[service.tunnel]` sets for the service.
+pub fn configured_dest(
+    vs: &VirtualService,
+    addr: IpAddr,
+    port: u16,
+    method: Method,
+    weight: u32,
+) -> Dest {
+    let mut d = Dest::new(addr, port);
+    d.weight = weight;
+    d.forward = match method {
         Method::Gate => Forward::Route,
         Method::Masq => Forward::Masq,
         Method::Ipip => Forward::Tunnel,
+    };
+    if method == Method::Ipip {
+        (d.tun_type, d.tun_port, d.tun_flags) = tunnel(vs.director.tunnel);
+    }
+    d
+}
+
+/// `[service.tunnel]` as IPVS's tunnel type, port and flags (ipip when not set).
+pub fn tunnel(set: Option<Tunnel>) -> (TunnelType, u16, u16) {
+    match set {
+        None | Some(Tunnel::Ipip) => (TunnelType::Ipip, 0, 0),
+        Some(Tunnel::Gue { port, checksum }) => (
+            TunnelType::Gue,
+            port,
+            match checksum {
+                Checksum::Nocsum => tun_flags::IP_VS_TUNNEL_ENCAP_FLAG_NOCSUM,
+                Checksum::Csum => tun_flags::IP_VS_TUNNEL_ENCAP_FLAG_CSUM,
+                Checksum::Remcsum => tun_flags::IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM,
+            },
+        ),
     }
 }
 
@@ -74,10 +108,7 @@ pub fn dest(vs: &VirtualService, addr: IpAddr, port: u16, method: Method, weight
         (VirtualAddress::Addr { port: vport, .. }, Method::Gate | Method::Ipip) => vport,
         _ => port,
     };
-    let mut d = Dest::new(addr, port);
-    d.forward = forward(method);
-    d.weight = weight;
-    d
+    configured_dest(vs, addr, port, method, weight)
 }
 
 /// What one virtual service looks like in the kernel once every real server passed its check:

@@ -238,6 +238,9 @@ pub struct Virtual {
     /// The checkers after the first one of every real server (`director.conf`'s
     /// `[[service.check]]`).
     pub further: Vec<Further>,
+    /// `lb_kind TUN type gue port N`: the ipip real servers' tunnel (`director.conf`'s
+    /// `[service.tunnel]`; `None`: plain ipip).
+    pub tunnel: Option<failover::config::settings::Tunnel>,
 }
 
 /// A further checker of each real server of a virtual service.

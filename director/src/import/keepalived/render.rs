@@ -237,6 +237,7 @@ fn ldirectord(f: &LdFile, header: &str) -> String {
 /// The `[[service]]` tables: what director adds to the ldirectord files' virtual services
 /// (quorum, url pages, further checks); `None` when no virtual service needs one.
 fn service_tables(files: &[LdFile]) -> Option<String> {
+    use failover::config::settings::{Checksum, Tunnel};
     let mut t = String::from(
         "\n# What director adds to the ldirectord files: keepalived's quorum and url blocks\n\
          # (docs/director-conf.md). ldirectord does not read this file.\n",
@@ -248,7 +249,8 @@ fn service_tables(files: &[LdFile]) -> Option<String> {
                 Check::Negotiate { pages, .. } => pages.as_slice(),
                 _ => &[],
             };
-            if pages.is_empty() && v.quorum.is_none() && v.further.is_empty() {
+            if pages.is_empty() && v.quorum.is_none() && v.further.is_empty() && v.tunnel.is_none()
+            {
                 continue;
             }
             any = true;
@@ -277,6 +279,17 @@ fn service_tables(files: &[LdFile]) -> Option<String> {
                         let _ = writeln!(t, "{key} = {}", toml_str(&line.join(" ")));
                     }
                 }
+            }
+            if let Some(Tunnel::Gue { port, checksum }) = v.tunnel {
+                let checksum = match checksum {
+                    Checksum::Nocsum => "nocsum",
+                    Checksum::Csum => "csum",
+                    Checksum::Remcsum => "remcsum",
+                };
+                let _ = writeln!(
+                    t,
+                    "\n[service.tunnel]\ntype = \"gue\"\nport = {port}\nchecksum = \"{checksum}\""
+                );
             }
             pages_toml(&mut t, pages, "service.url");
             for k in &v.further {

@@ -706,6 +706,11 @@ fn soup() -> impl Strategy<Value = String> {
             "DR",
             "NAT",
             "TUN",
+            "type",
+            "gue",
+            "port",
+            "5555",
+            "csum",
             "lb_algo",
             "rr",
             "persistence_timeout",
@@ -1049,4 +1054,74 @@ virtual_server group WEB {
         notes(&i)
     );
     assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+}
+
+/// `lb_kind TUN type gue port N csum` becomes ldirectord's `ipip` and director.conf's
+/// `[service.tunnel]`, which director reads and lays over the generated file; tunnels
+/// director cannot carry are said.
+#[test]
+fn a_gue_tunnel_goes_to_director_conf() {
+    let text = "\
+virtual_server 203.0.113.10 80 {
+    lb_algo rr
+    lb_kind TUN type gue port 5555 csum
+    real_server 192.0.2.21 80 {
+    }
+    real_server 192.0.2.22 80 {
+        lvs_method DR
+    }
+}
+";
+    let i = run(text);
+    assert_eq!(i.exit_code(), EXIT_COMPLETE, "{:?}", notes(&i));
+    let conf = file(&i, "director.conf");
+    let table = "[service.tunnel]\ntype = \"gue\"\nport = 5555\nchecksum = \"csum\"\n";
+    assert!(conf.contains(table), "{table} not in\n{conf}");
+    let ld = i
+        .files
+        .iter()
+        .find(|f| f.text.contains("real=192.0.2.21:80 ipip"))
+        .unwrap_or_else(|| panic!("no ipip real in {:?}", i.files));
+    assert!(ld.text.contains("real=192.0.2.22:80 gate"), "{}", ld.text);
+    let settings = failover::config::settings::parse(Path::new("director.conf"), conf)
+        .unwrap()
+        .value;
+    let r = crate::config::StaticResolver::new(crate::config::Services::default());
+    let (mut config, _) = crate::config::ldirectord::parse(&ld.text, &ld.name, &r).unwrap();
+    let errors = crate::config::service::apply(
+        &mut config,
+        Path::new(&ld.name),
+        Path::new("director.conf"),
+        &settings.services,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        config.virtuals[0].director.tunnel,
+        Some(failover::config::settings::Tunnel::Gue {
+            port: 5555,
+            checksum: failover::config::settings::Checksum::Csum
+        })
+    );
+
+    let i = run(&text
+        .replace(
+            "lb_kind TUN type gue port 5555 csum",
+            "lb_kind TUN type gre",
+        )
+        .replace("lvs_method DR", "lvs_method TUN type gue port 6080"));
+    let n = notes(&i);
+    assert!(
+        n.iter()
+            .any(|n| n.contains("TUN type gre: director carries")),
+        "{n:#?}"
+    );
+    assert!(n.iter().any(|n| n.contains("its tunnel differs")), "{n:#?}");
+    let i = run(&text.replace("port 5555 csum", "port 0"));
+    assert!(
+        notes(&i)
+            .iter()
+            .any(|n| n.contains("expected TUN type gue port 1-65535")),
+        "{:#?}",
+        notes(&i)
+    );
 }

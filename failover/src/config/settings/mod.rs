@@ -38,6 +38,10 @@
 //! virtual = "192.0.2.132:80"
 //! quorum = 2
 //!
+//! [service.tunnel]
+//! type = "gue"
+//! port = 5555
+//!
 //! [drain]
 //! timeout = "5min"
 //! on_removal = true
@@ -62,6 +66,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 mod track;
+mod tunnel;
 
 pub use admin::Admin;
 pub use announce::Announce;
@@ -75,6 +80,7 @@ pub use peer::{Peer, Protocol};
 pub use service::{ExtraCheck, Quorum, Service, ServiceExtra, ServiceProtocol, Target};
 pub use sync::{Sync, MAX_CATCH_UP};
 pub use track::{Probe, Track, MAX_WEIGHT};
+pub use tunnel::{Checksum, Tunnel};
 
 /// The file's name in the configuration directory.
 pub const FILE_NAME: &str = "director.conf";

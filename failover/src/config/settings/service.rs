@@ -19,6 +19,10 @@
 //! [[service.check]]           # a further check of every real server: up when all pass
 //! checktype = "connect"       # connect, ping, negotiate or external
 //! port = 8080
+//!
+//! [service.tunnel]            # its ipip real servers reached over GUE (tunnel.rs)
+//! type = "gue"
+//! port = 5555
 //! ```
 //!
 //! The ldirectord file itself stays as ldirectord reads it; whether the named file and virtual
@@ -35,6 +39,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::duration::{line_of, Span};
+use super::tunnel::{tunnel_table, RawTunnel, Tunnel};
 use crate::config::Collector;
 
 /// One `[[service]]` table.
@@ -90,6 +95,8 @@ pub struct ServiceExtra {
     pub quorum_down: Option<String>,
     /// `[[service.check]]`: further checks every real server must pass too.
     pub checks: Vec<ExtraCheck>,
+    /// `[service.tunnel]`: the encapsulation of its `ipip` real servers (else IPVS's ipip).
+    pub tunnel: Option<Tunnel>,
 }
 
 /// A further check of each real server of a service (keepalived's second checker), in
@@ -135,6 +142,7 @@ pub(super) struct RawService {
     url: Vec<RawUrl>,
     #[serde(default)]
     check: Vec<RawCheck>,
+    tunnel: Option<RawTunnel>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,6 +257,7 @@ pub(super) fn service_tables(raw: Vec<RawService>, text: &str, c: &mut Collector
                 extra.checks.push(check);
             }
         }
+        extra.tunnel = r.tunnel.and_then(|t| tunnel_table(t, text, c));
         out.push(Service {
             line,
             file,

@@ -547,3 +547,86 @@ fn an_error_at_the_end_of_the_file_names_its_last_line() {
     assert!(e.diagnostics.iter().all(|d| d.line <= last), "{e}");
     assert_eq!(e.diagnostics[0].line, last, "{e}");
 }
+
+#[test]
+fn a_services_tunnel_is_read() {
+    let tunnel = |table: &str| {
+        parsed(&format!(
+            "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n[service.tunnel]\n{table}"
+        ))
+        .map(|s| s.services[0].extra.tunnel)
+    };
+    assert_eq!(tunnel("type = \"ipip\"\n"), Ok(Some(Tunnel::Ipip)));
+    assert_eq!(
+        tunnel("type = \"gue\"\nport = 5555\n"),
+        Ok(Some(Tunnel::Gue {
+            port: 5555,
+            checksum: Checksum::Nocsum
+        }))
+    );
+    for (word, checksum) in [
+        ("nocsum", Checksum::Nocsum),
+        ("csum", Checksum::Csum),
+        ("remcsum", Checksum::Remcsum),
+    ] {
+        assert_eq!(
+            tunnel(&format!(
+                "type = \"gue\"\nport = 6080\nchecksum = \"{word}\"\n"
+            )),
+            Ok(Some(Tunnel::Gue {
+                port: 6080,
+                checksum
+            }))
+        );
+    }
+    let s = parsed("[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n").unwrap();
+    assert_eq!(s.services[0].extra.tunnel, None);
+}
+
+#[test]
+fn tunnel_errors_name_their_line() {
+    let e = parsed(
+        "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n[service.tunnel]\ntype = \"gue\"\n\
+         [[service]]\nfile = \"www\"\nvirtual = \"192.0.2.2:80\"\n[service.tunnel]\ntype = \"ipip\"\n\
+         port = 5555\nchecksum = \"csum\"\n\
+         [[service]]\nfile = \"www\"\nvirtual = \"192.0.2.3:80\"\n[service.tunnel]\ntype = \"gue\"\n\
+         port = 0\n",
+    )
+    .unwrap_err();
+    for want in [
+        "director.conf:5: service: tunnel: type = \"gue\" needs the port",
+        "director.conf:11: service: tunnel: port is for type = \"gue\"",
+        "director.conf:12: service: tunnel: checksum is for type = \"gue\"",
+        "director.conf:18: service: tunnel: port must be 1 to 65535",
+    ] {
+        assert!(e.contains(want), "{want} not in:\n{e}");
+    }
+    for (table, line, want) in [
+        (
+            "type = \"gre\"\n",
+            5,
+            "unknown variant `gre`, expected `ipip` or `gue`",
+        ),
+        ("type = \"gue\"\nport = 70000\n", 6, ""),
+        (
+            "type = \"gue\"\nport = 1\nchecksum = \"yes\"\n",
+            7,
+            "unknown variant `yes`",
+        ),
+        (
+            "type = \"gue\"\nport = 1\nttl = 3\n",
+            7,
+            "unknown field `ttl`",
+        ),
+        ("port = 1\n", 4, "missing field `type`"),
+    ] {
+        let e = parsed(&format!(
+            "[[service]]\nfile = \"www\"\nvirtual = \"192.0.2.1:80\"\n[service.tunnel]\n{table}"
+        ))
+        .unwrap_err();
+        assert!(
+            e.starts_with(&format!("director.conf:{line}: {want}")),
+            "{table}: {e}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use super::super::ctx::Ctx;
 use super::super::mail::{flag, Mail};
 use super::addresses::vs_addresses;
 use super::checks::{check_of, further_of, real_server};
+use failover::config::settings::{Checksum, Tunnel};
 
 /// Settings of a virtual_server block (and the defaults its real servers inherit).
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub(super) struct VsSettings {
     pub(super) scheduler: Option<String>,
     pub(super) schedflags: Vec<String>,
     pub(super) method: Method,
+    /// The tunnel of `lb_kind TUN type gue ...`.
+    pub(super) tunnel: Option<Tunnel>,
     pub(super) persistent: Option<u32>,
     pub(super) netmask: Option<String>,
     pub(super) udp: bool,
@@ -46,25 +49,54 @@ pub(super) struct RealServer {
     pub(super) loc: Loc,
     pub(super) real: Real,
     pub(super) quiescent: Option<bool>,
-    /// `lvs_method` of the real server (else the virtual server's).
-    pub(super) own_method: Option<Method>,
+    /// `lvs_method` of the real server, with its tunnel (else the virtual server's).
+    pub(super) own_method: Option<(Method, Option<Tunnel>)>,
     pub(super) checkers: Vec<Checker>,
 }
 
-pub(super) fn method(cx: &mut Ctx<'_>, s: &Stmt) -> Option<Method> {
+/// `lb_kind` / `lvs_method`: the forwarding method and, for `TUN type gue port N [nocsum |
+/// csum | remcsum]`, the tunnel `director.conf`'s `[service.tunnel]` carries.
+pub(super) fn method(cx: &mut Ctx<'_>, s: &Stmt) -> Option<(Method, Option<Tunnel>)> {
     match s.args() {
-        [m] if m == "NAT" => Some(Method::Masq),
-        [m] if m == "DR" => Some(Method::Gate),
-        [m] if m == "TUN" => Some(Method::Ipip),
+        [m] if m == "NAT" => Some((Method::Masq, None)),
+        [m] if m == "DR" => Some((Method::Gate, None)),
+        [m] if m == "TUN" => Some((Method::Ipip, None)),
+        [m, t, k] if m == "TUN" && t == "type" && k == "ipip" => Some((Method::Ipip, None)),
+        [m, t, k, p, n, rest @ ..]
+            if m == "TUN" && t == "type" && k == "gue" && p == "port" && rest.len() <= 1 =>
+        {
+            let checksum = match rest.first().map(String::as_str) {
+                None | Some("nocsum") => Some(Checksum::Nocsum),
+                Some("csum") => Some(Checksum::Csum),
+                Some("remcsum") => Some(Checksum::Remcsum),
+                Some(_) => None,
+            };
+            match (n.parse::<u16>().ok().filter(|n| *n > 0), checksum) {
+                (Some(port), Some(checksum)) => {
+                    Some((Method::Ipip, Some(Tunnel::Gue { port, checksum })))
+                }
+                _ => {
+                    cx.error(
+                        s.loc,
+                        format!(
+                            "{}: expected TUN type gue port 1-65535 [nocsum|csum|remcsum]",
+                            s.words.join(" ")
+                        ),
+                    );
+                    None
+                }
+            }
+        }
         [m, ..] if m == "TUN" => {
             cx.not_carried(
                 s.loc,
                 format!(
-                    "{}: ldirectord's ipip has no tunnel type or checksum option (ipip is used)",
+                    "{}: director carries TUN's type ipip and gue (director.conf \
+                     [service.tunnel]), not this one (ipip is used)",
                     s.words.join(" ")
                 ),
             );
-            Some(Method::Ipip)
+            Some((Method::Ipip, None))
         }
         _ => {
             cx.error(
@@ -74,6 +106,24 @@ pub(super) fn method(cx: &mut Ctx<'_>, s: &Stmt) -> Option<Method> {
             None
         }
     }
+}
+
+/// The tunnel of the service's ipip real servers: director.conf sets one per virtual
+/// service, so real servers that differ are said not carried (the first one's is used).
+fn tunnel_of(cx: &mut Ctx<'_>, reals: &[RealServer], set: &VsSettings) -> Option<Tunnel> {
+    let mut ipip = reals
+        .iter()
+        .filter(|r| r.real.method == Method::Ipip)
+        .map(|r| (r.loc, r.own_method.map_or(set.tunnel, |(_, t)| t)));
+    let (_, first) = ipip.next()?;
+    if let Some((loc, _)) = ipip.find(|(_, t)| *t != first) {
+        cx.not_carried(
+            loc,
+            "its tunnel differs from the virtual server's other TUN real servers: director.conf \
+             sets one tunnel per virtual service (the first real server's is used)",
+        );
+    }
+    first
 }
 
 /// The quorum keys of a virtual_server as read, with their lines.
@@ -158,6 +208,7 @@ pub(crate) fn virtual_server(
         scheduler: None,
         schedflags: Vec::new(),
         method: Method::Masq,
+        tunnel: None,
         persistent: None,
         netmask: None,
         udp: false,
@@ -183,8 +234,9 @@ pub(crate) fn virtual_server(
                 None => {}
             },
             "lb_kind" | "lvs_method" => {
-                if let Some(m) = method(cx, c) {
+                if let Some((m, t)) = method(cx, c) {
                     set.method = m;
+                    set.tunnel = t;
                 }
             }
             "flag-1" | "flag-2" | "flag-3" | "sh-port" | "sh-fallback" | "mh-port"
@@ -229,7 +281,7 @@ pub(crate) fn virtual_server(
                 },
                 _ => cx.error(c.loc, "sorry_server takes an address and a port"),
             },
-            "sorry_server_lvs_method" => set.sorry_method = method(cx, c),
+            "sorry_server_lvs_method" => set.sorry_method = method(cx, c).map(|(m, _)| m),
             "inhibit_on_failure" => {
                 set.quiescent = !matches!(c.args(), [v] if v == "false" || v == "no" || v == "off")
             }
@@ -303,8 +355,9 @@ pub(crate) fn virtual_server(
         return Vec::new();
     }
     for r in &mut reals {
-        r.real.method = r.own_method.unwrap_or(set.method);
+        r.real.method = r.own_method.map_or(set.method, |(m, _)| m);
     }
+    let tunnel = tunnel_of(cx, &reals, &set);
     // keepalived: a firewall mark without ip_family takes its real servers' family when they
     // all have the same.
     if set.v6_fwmark.is_none() && reals.iter().all(|r| r.real.addr.is_ipv6()) {
@@ -444,6 +497,7 @@ pub(crate) fn virtual_server(
             reals: reals.iter().map(|r| r.real.clone()).collect(),
             quorum: quorum.clone(),
             further: further.clone(),
+            tunnel,
         })
         .collect()
 }
