@@ -21,11 +21,11 @@ use tokio::time::Instant;
 use tracing::Level;
 
 use super::alert::{self, Alerts, DaemonStatus, Mail};
-use super::engine::{self, About, CheckId, Health, RealSpec};
+use super::engine::{self, About, CheckId, Health};
 use super::execute::{self, Job};
 use super::mapping::{self, CheckIds, Mapped, RealKey};
 use super::monitor::{self, Monitor};
-use super::operator::{Admin, Drain, Override, Record, Target};
+use super::operator::{Admin, Drain, Record, Target};
 use super::reconcile::{Next, Outcome, Pass, Reconciler};
 use super::status::{stall_after, LvsStatus, Progress};
 use crate::config::ldirectord::{service_key, Config, Globals, VirtualAddress};

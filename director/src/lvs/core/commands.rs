@@ -1,8 +1,11 @@
 //! The commands a table change runs: keepalived's quorum_up / quorum_down as a service gains
 //! or loses its quorum, and ldirectord's fallbackcommand as the fallback comes and goes.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use tracing::Level;
+
+use super::{Core, Edge, Effect};
+use crate::lvs::engine::{About, Health};
+use crate::lvs::mapping;
 
 impl Core {
     /// The quorum decisions since the last pass (`director.conf`): keepalived's log line, and

@@ -2,8 +2,17 @@
 //! counted at each tick and ended at zero connections or their timeout, the reals a reload
 //! removes drained instead of deleted.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::Level;
+
+use super::{log, Core, Effect, Leaving};
+use crate::ipvs::{Dest, IpvsError, ServiceEntry, ServiceKey};
+use crate::lvs::engine::{self, About};
+use crate::lvs::mapping::Mapped;
+use crate::lvs::operator::{Admin, Drain, Override, Target};
 
 impl Core {
     /// Every configured real server with its service, its configured destination, the

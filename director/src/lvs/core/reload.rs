@@ -1,8 +1,19 @@
 //! A file read again: the new mapping installed (checks kept, moved or started, the table
 //! pass that follows), a reload that would remove every virtual service said first.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::collections::BTreeSet;
+
+use tokio::time::Instant;
+use tracing::Level;
+
+use super::{leaving_check, log, Core, Effect, Loaded, Then, NAMED_REMOVALS};
+use crate::config::ldirectord::{service_key, Config, VirtualAddress};
+use crate::config::Diagnostics;
+use crate::lvs::alert::{self, DaemonStatus};
+use crate::lvs::engine::{self, Health, RealSpec};
+use crate::lvs::execute;
+use crate::lvs::mapping::{self, Mapped};
+use crate::lvs::reconcile::Pass;
 
 /// A reload from `old` to a `new` configuration without any virtual service removes every
 /// service of `old` (as ldirectord does): the warning that says so, naming what goes, or
