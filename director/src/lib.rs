@@ -2,7 +2,8 @@
 //!
 //! - `control`: the root-only control socket (status, standby, takeover, reload)
 //! - `metrics`: Prometheus text exposition on GET /metrics
-//! - `status`: what `director status` shows (serde + human rendering)
+//! - `status`: what `director status` shows (serde + human rendering), assembled (pure) from
+//!   the files' statuses and the failover node's snapshot
 //! - `pair`: the pair mode's decisions (ldirectord resources, sync plan, reload plan), pure
 //! - `traffic`: IPVS counters per service and real server under director's names, rates
 //! - `top`: `director top`, the live terminal view (control socket -> ratatui)

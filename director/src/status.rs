@@ -3,8 +3,12 @@
 //! a human rendering; the daemon fills it, the control socket carries it.
 
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
+use failover::node::NodeStatus;
 use serde::{Deserialize, Serialize};
+
+use crate::pair::split_transition;
 
 /// The whole status of a running daemon.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -334,6 +338,174 @@ impl Status {
     }
 }
 
+fn ago_ms(now: SystemTime, t: SystemTime) -> Option<u64> {
+    now.duration_since(t)
+        .ok()
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `director status`'s failover part from the node's snapshot, at `now` on the wall clock;
+/// `started`: when the daemon started (transitions are shown as seconds since).
+pub fn failover_status(node: &NodeStatus, started: SystemTime, now: SystemTime) -> FailoverStatus {
+    let role = if node.standby {
+        format!("{} (operator standby)", node.role())
+    } else {
+        node.role().to_string()
+    };
+    let peer = node.peer.as_ref().map(|p| PeerStatus {
+        name: p.name.clone(),
+        state: match p.life {
+            "alive" => "up".to_string(),
+            other => other.to_string(),
+        },
+        role: p.role.map(|r| {
+            if p.standby {
+                format!("{r} (operator standby)")
+            } else {
+                r.to_string()
+            }
+        }),
+        last_heard_ms: p.last_heard.and_then(|t| ago_ms(now, t)),
+    });
+    // Every link of ha.cf, heard or not.
+    let links = node
+        .links
+        .iter()
+        .map(|l| LinkStatus {
+            medium: l.medium.clone(),
+            state: l.state().to_string(),
+            from: l.from.map(|f| f.to_string()),
+            last_heard_ms: l.last_heard.and_then(|t| ago_ms(now, t)),
+        })
+        .collect();
+    let resources = node
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.resources.iter().map(move |r| ResourceStatus {
+                group: g.preferred.clone(),
+                resource: r.clone(),
+                state: match g.local {
+                    "active" => "running",
+                    "acquiring" => "starting",
+                    "releasing" | "cleaning" => "stopping",
+                    "failed" => "failed",
+                    _ => "stopped",
+                }
+                .to_string(),
+            })
+        })
+        .collect();
+    let transitions = node
+        .transitions
+        .iter()
+        .map(|t| {
+            let (from, to, reason) = split_transition(&t.what);
+            TransitionStatus {
+                at_s: t
+                    .at
+                    .duration_since(started)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0),
+                from,
+                to,
+                reason,
+            }
+        })
+        .collect();
+    FailoverStatus {
+        role,
+        peer,
+        links,
+        resources,
+        transitions,
+        rejected: node
+            .rejected
+            .iter()
+            .map(|(r, n)| ((*r).to_string(), *n))
+            .collect(),
+        tracks: node
+            .tracks
+            .iter()
+            .map(|t| TrackStatus {
+                name: t.name.clone(),
+                state: t.state.to_string(),
+                weight: t.weight,
+            })
+            .collect(),
+    }
+}
+
+/// This node's name and the clocks [`assemble`] reads (the daemon's, passed in: the
+/// assembly itself is pure).
+#[derive(Debug, Clone)]
+pub struct Clocks {
+    /// The failover node's name, else the host's.
+    pub node: String,
+    pub uptime_s: u64,
+    /// When the daemon started, on the wall clock.
+    pub wall_start: SystemTime,
+    pub now: SystemTime,
+}
+
+/// `director status` and the metrics counters from the files' statuses and the failover
+/// node's snapshot.
+pub fn assemble(
+    statuses: &[crate::lvs::LvsStatus],
+    node_status: Option<&NodeStatus>,
+    clocks: Clocks,
+    config_dir: &str,
+) -> (Status, crate::metrics::Counters) {
+    let Clocks {
+        node,
+        uptime_s,
+        wall_start,
+        now,
+    } = clocks;
+    let errors: Vec<String> = statuses
+        .iter()
+        .filter_map(|s| s.last_reload_error.clone())
+        .collect();
+    let status = Status {
+        node,
+        mode: if node_status.is_some() {
+            "pair"
+        } else {
+            "single"
+        }
+        .into(),
+        config_dir: config_dir.to_string(),
+        uptime_s,
+        reloads: statuses.iter().map(|s| s.reloads).sum(),
+        last_reload_error: (!errors.is_empty()).then(|| errors.join("\n")),
+        failover: node_status.map(|n| failover_status(n, wall_start, now)),
+        virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
+        announce: None,
+        operator: None,
+    };
+    let counters = crate::metrics::Counters {
+        reloads: status.reloads,
+        reload_failures: statuses.iter().map(|s| s.reload_failures).sum(),
+        ipvs_changes: statuses.iter().map(|s| s.ipvs_changes).sum(),
+        ipvs_errors: statuses.iter().map(|s| s.ipvs_errors).sum(),
+        checks: statuses.iter().map(|s| s.checks).sum(),
+        check_failures: statuses.iter().map(|s| s.check_failures).sum(),
+        heartbeat_rejected: node_status
+            .map(|n| {
+                n.rejected
+                    .iter()
+                    .map(|(reason, count)| ((*reason).to_string(), *count))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        check_lag: statuses
+            .first()
+            .map(|s| s.check_lag.clone())
+            .unwrap_or_default(),
+    };
+    (status, counters)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,5 +619,40 @@ mod tests {
         );
         let back: Status = serde_json::from_str(&json).unwrap();
         assert_eq!(back, st);
+    }
+
+    #[test]
+    fn assembled_from_the_files_and_the_clocks_alone() {
+        let file = |reloads, error: Option<&str>| crate::lvs::LvsStatus {
+            file: "www.cf".into(),
+            reloads,
+            reload_failures: u64::from(error.is_some()),
+            last_reload_error: error.map(str::to_string),
+            checks: 7,
+            ..Default::default()
+        };
+        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        let clocks = Clocks {
+            node: "director1".into(),
+            uptime_s: 42,
+            wall_start: now - std::time::Duration::from_secs(42),
+            now,
+        };
+        let (st, counters) = assemble(
+            &[file(2, None), file(1, Some("www.cf:3: unknown directive"))],
+            None,
+            clocks,
+            "/etc/ha.d",
+        );
+        assert_eq!(
+            (st.node.as_str(), st.mode.as_str(), st.uptime_s, st.reloads),
+            ("director1", "single", 42, 3)
+        );
+        assert_eq!(
+            st.last_reload_error.as_deref(),
+            Some("www.cf:3: unknown directive")
+        );
+        assert!(st.failover.is_none());
+        assert_eq!((counters.reload_failures, counters.checks), (1, 14));
     }
 }

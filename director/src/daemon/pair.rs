@@ -17,14 +17,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use failover::config::haresources::Haresources;
-use failover::node::NodeStatus;
 use failover::resources::{NativeResource, Op, Takeover};
 
 use crate::config::{locate, DEFAULT_NAME};
 use crate::ipvs::{IpvsError, SyncDaemon, SyncState};
-use crate::pair::split_transition;
 pub use crate::pair::{ldirectord_names, plan_reload, PairReload, SyncPlan};
-use crate::status::{FailoverStatus, LinkStatus, PeerStatus, ResourceStatus, TransitionStatus};
 
 use tokio::sync::watch;
 
@@ -408,104 +405,6 @@ impl NativeResource for LdirectordResource {
     }
 }
 
-fn ago_ms(t: std::time::SystemTime) -> Option<u64> {
-    std::time::SystemTime::now()
-        .duration_since(t)
-        .ok()
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// `director status`'s failover part from the node's snapshot.
-pub fn failover_status(node: &NodeStatus, started: std::time::SystemTime) -> FailoverStatus {
-    let role = if node.standby {
-        format!("{} (operator standby)", node.role())
-    } else {
-        node.role().to_string()
-    };
-    let peer = node.peer.as_ref().map(|p| PeerStatus {
-        name: p.name.clone(),
-        state: match p.life {
-            "alive" => "up".to_string(),
-            other => other.to_string(),
-        },
-        role: p.role.map(|r| {
-            if p.standby {
-                format!("{r} (operator standby)")
-            } else {
-                r.to_string()
-            }
-        }),
-        last_heard_ms: p.last_heard.and_then(ago_ms),
-    });
-    // Every link of ha.cf, heard or not.
-    let links = node
-        .links
-        .iter()
-        .map(|l| LinkStatus {
-            medium: l.medium.clone(),
-            state: l.state().to_string(),
-            from: l.from.map(|f| f.to_string()),
-            last_heard_ms: l.last_heard.and_then(ago_ms),
-        })
-        .collect();
-    let resources = node
-        .groups
-        .iter()
-        .flat_map(|g| {
-            g.resources.iter().map(move |r| ResourceStatus {
-                group: g.preferred.clone(),
-                resource: r.clone(),
-                state: match g.local {
-                    "active" => "running",
-                    "acquiring" => "starting",
-                    "releasing" | "cleaning" => "stopping",
-                    "failed" => "failed",
-                    _ => "stopped",
-                }
-                .to_string(),
-            })
-        })
-        .collect();
-    let transitions = node
-        .transitions
-        .iter()
-        .map(|t| {
-            let (from, to, reason) = split_transition(&t.what);
-            TransitionStatus {
-                at_s: t
-                    .at
-                    .duration_since(started)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0),
-                from,
-                to,
-                reason,
-            }
-        })
-        .collect();
-    FailoverStatus {
-        role,
-        peer,
-        links,
-        resources,
-        transitions,
-        rejected: node
-            .rejected
-            .iter()
-            .map(|(r, n)| ((*r).to_string(), *n))
-            .collect(),
-        tracks: node
-            .tracks
-            .iter()
-            .map(|t| crate::status::TrackStatus {
-                name: t.name.clone(),
-                state: t.state.to_string(),
-                weight: t.weight,
-            })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,7 +442,9 @@ mod tests {
 
     #[test]
     fn status_shows_unheard_links_and_the_peers_role() {
-        use failover::node::{GroupInfo, LinkStatus as Link, PeerStatus as Peer, TrackInfo};
+        use failover::node::{
+            GroupInfo, LinkStatus as Link, NodeStatus, PeerStatus as Peer, TrackInfo,
+        };
         let now = std::time::SystemTime::now();
         let node = NodeStatus {
             shared_peer: None,
@@ -592,7 +493,7 @@ mod tests {
             transitions: Vec::new(),
             rejected: Default::default(),
         };
-        let f = failover_status(&node, now);
+        let f = crate::status::failover_status(&node, now, now);
         let peer = f.peer.clone().unwrap();
         assert_eq!(peer.role.as_deref(), Some("standby (operator standby)"));
         assert_eq!(f.links.len(), 2);

@@ -1,74 +1,45 @@
-//! `director status` put together from the loops' watches, and where the logs go.
+//! `director status` from the loops' watches (the host's name and the clocks; the assembly is
+//! `crate::status::assemble`, pure), and where the logs go.
 
 use std::path::Path;
 
 use tokio::time::Instant;
 
 use super::lvs::LvsStatus;
-use super::pair;
 use crate::logging;
 use crate::metrics::Counters;
 use crate::status::Status;
 
-/// `director status` and the metrics counters from the files' statuses.
+/// `director status` and the metrics counters from the files' statuses: this host's name
+/// (when no failover node names it) and the clocks, then [`crate::status::assemble`].
 pub fn build_status(
     statuses: &[LvsStatus],
     node_status: Option<&failover::node::NodeStatus>,
     started: Instant,
     config_dir: &str,
 ) -> (Status, Counters) {
-    let node = match node_status {
-        Some(n) => n.node.clone(),
-        None => nix::unistd::gethostname()
+    let host = || {
+        nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
-            .unwrap_or_default(),
+            .unwrap_or_default()
     };
-    let wall_start = std::time::SystemTime::now()
+    let node = node_status.map_or_else(host, |n| n.node.clone());
+    let now = std::time::SystemTime::now();
+    let wall_start = now
         .checked_sub(started.elapsed())
         .unwrap_or(std::time::UNIX_EPOCH);
-    let errors: Vec<String> = statuses
-        .iter()
-        .filter_map(|s| s.last_reload_error.clone())
-        .collect();
-    let status = Status {
-        node,
-        mode: if node_status.is_some() {
-            "pair"
-        } else {
-            "single"
-        }
-        .into(),
-        config_dir: config_dir.to_string(),
-        uptime_s: started.elapsed().as_secs(),
-        reloads: statuses.iter().map(|s| s.reloads).sum(),
-        last_reload_error: (!errors.is_empty()).then(|| errors.join("\n")),
-        failover: node_status.map(|n| pair::failover_status(n, wall_start)),
-        virtuals: statuses.iter().flat_map(|s| s.virtuals.clone()).collect(),
-        announce: None,
-        operator: None,
-    };
-    let counters = Counters {
-        reloads: status.reloads,
-        reload_failures: statuses.iter().map(|s| s.reload_failures).sum(),
-        ipvs_changes: statuses.iter().map(|s| s.ipvs_changes).sum(),
-        ipvs_errors: statuses.iter().map(|s| s.ipvs_errors).sum(),
-        checks: statuses.iter().map(|s| s.checks).sum(),
-        check_failures: statuses.iter().map(|s| s.check_failures).sum(),
-        heartbeat_rejected: node_status
-            .map(|n| {
-                n.rejected
-                    .iter()
-                    .map(|(reason, count)| ((*reason).to_string(), *count))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        check_lag: statuses
-            .first()
-            .map(|s| s.check_lag.clone())
-            .unwrap_or_default(),
-    };
-    (status, counters)
+    crate::status::assemble(
+        statuses,
+        node_status,
+        crate::status::Clocks {
+            node,
+            uptime_s: started.elapsed().as_secs(),
+            wall_start,
+            now,
+        },
+        config_dir,
+    )
 }
 
 /// ha.cf's `logfile`, `debugfile`, `logfacility` and `debug`: the failover node's messages go
