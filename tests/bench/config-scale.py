@@ -42,10 +42,9 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def real_addr(i):
-    """The i-th real server's address: 127.1.(i/250).(i%250+1) for the first 62,500 (as
-    bench-httpd serves them), then on in 127.2, 127.3, ..."""
-    return f"127.{1 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The i-th real server's address, as bench-httpd and httpd.py serve them.
+from httpd import address as real_addr  # noqa: E402
 
 
 def generate(d, virtuals, reals):

@@ -27,8 +27,13 @@ import sys
 import time
 
 
+def address(i):
+    """The i-th real server's address (the formula of the module doc)."""
+    return "127.%d.%d.%d" % (1 + i // 62500, i % 62500 // 250, i % 250 + 1)
+
+
 def count_addresses(n, port):
-    return [("127.%d.%d.%d" % (1 + i // 62500, i % 62500 // 250, i % 250 + 1), port) for i in range(n)]
+    return [(address(i), port) for i in range(n)]
 
 
 def file_addresses(path):
